@@ -1,0 +1,42 @@
+//! # stampede-mock
+//!
+//! A Gemini-compatible mock API that behaves like Gemini under load: per-model quotas (RPM,
+//! TPM, RPD) answered with Gemini's exact 429 bodies, an upstream that overloads with 503s,
+//! latency with time to first token and decode rate, injected faults, and a network profile.
+//!
+//! The behaviour model is transport-free: the axum server in [`server`] wraps it for live HTTP,
+//! and stampede's simulator calls [`model::MockModel::generate`] in-process under a paused tokio
+//! clock. Same code, so a simulated run and a live run against the mock agree.
+//!
+//! # Layout
+//!
+//! - [`dist`]: duration and number distributions as written in TOML (validated on parse).
+//! - [`rng`]: seeded, independent random streams (common random numbers).
+//! - [`catalog`]: models, tier limits, quota ids and metrics, prices.
+//! - [`profile`]: presets and the `[target.mock]` settings that patch them.
+//! - [`quota`]: sliding and fixed windows per key and model; exact retry delays.
+//! - [`capacity`]: the shared upstream with its backlog and 503s.
+//! - [`tokens`]: the one token-counting rule and deterministic text.
+//! - [`errors`]: Gemini's error bodies (2025, 2026 and bare 429 shapes) and how to read them.
+//! - [`model`]: the behaviour model: decide an answer and plan its timing.
+//! - [`wire`]: Gemini's JSON request and response types.
+//! - [`server`]: the axum app (Gemini, OpenAI-compatible, stats, metrics).
+//! - [`standalone`]: the `stampede mock` / `stampede-mock` command.
+
+#![warn(missing_docs)]
+
+pub mod capacity;
+pub mod catalog;
+pub mod dist;
+pub mod errors;
+pub mod model;
+pub mod profile;
+pub mod quota;
+pub mod rng;
+pub mod server;
+pub mod standalone;
+pub mod tokens;
+pub mod wire;
+
+pub use model::{Answer, Call, Generation, MockModel};
+pub use profile::{MockProfile, MockSettings};

@@ -1,0 +1,691 @@
+//! The mock's behaviour model, shared by the HTTP server and stampede's simulator.
+//!
+//! [`MockModel::generate`] takes one call (key, model, input tokens, output limits) and decides,
+//! in this order: network uplink delay, auth, model, prompt size, quota (429), injected status
+//! faults (500/503/504), upstream capacity (wait in the backlog or 503), then the timing plan of
+//! the answer. It sleeps through `tokio::time` only, so under a paused clock the same code runs
+//! in virtual time. What it returns is either an [`ApiError`] (after its downlink delay) or a
+//! [`Generation`]: the usage, the finish reason, an optional serving fault and the instants at
+//! which each part of the answer is due. The transport plays the generation: the HTTP server
+//! writes bytes at those instants, the simulator just waits for them.
+//!
+//! Randomness: each call draws from its own stream keyed by `rng_key` (or a counter), always in
+//! the same order, so a given request gets the same latency whatever happened before it.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use rand::RngExt;
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use crate::capacity::{Slot, Upstream};
+use crate::catalog::{self, Dimension};
+use crate::dist::{DurationSampler, NumberSampler};
+use crate::errors::ApiError;
+use crate::profile::{FaultRates, MockProfile};
+use crate::quota::QuotaBook;
+use crate::rng::{keyed_rng, StreamRng};
+
+/// One generate call as the model sees it, whatever the transport.
+#[derive(Debug, Clone, Default)]
+pub struct Call<'a> {
+    /// The API key, if any was sent.
+    pub api_key: Option<&'a str>,
+    /// Model id, such as `gemini-2.5-flash`.
+    pub model: &'a str,
+    /// Prompt size by the shared counting rule (see [`crate::tokens`]).
+    pub input_tokens: u64,
+    /// `generationConfig.maxOutputTokens`.
+    pub max_output_tokens: Option<u32>,
+    /// The answer length the caller wants (stampede sends it; otherwise the profile decides).
+    pub output_hint: Option<u32>,
+    /// `thinkingConfig.thinkingBudget` (0 disables thinking).
+    pub thinking_budget: Option<i64>,
+    /// Key of the random stream for this call; calls with equal keys behave alike.
+    pub rng_key: Option<u64>,
+}
+
+/// Why an answer ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FinishReason {
+    /// Natural end.
+    Stop,
+    /// Cut at `maxOutputTokens`.
+    MaxTokens,
+}
+
+/// A fault that happens while an answer is being served (status faults are plain errors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServingFault {
+    /// The connection is cut when the first token is due.
+    Reset,
+    /// Nothing is ever sent; the client must give up.
+    Hang,
+    /// A stream stops after half of its chunks, without `finishReason` (a non-streamed body is
+    /// cut in half).
+    Truncate,
+    /// The body is not valid JSON.
+    Malformed,
+}
+
+/// Token usage as `usageMetadata` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Usage {
+    /// `promptTokenCount`.
+    pub prompt: u64,
+    /// `candidatesTokenCount`.
+    pub candidates: u64,
+    /// `thoughtsTokenCount`.
+    pub thoughts: u64,
+}
+
+/// An admitted call: what to answer and when each part is due.
+#[derive(Debug)]
+pub struct Generation {
+    /// Model that answers.
+    pub model: String,
+    /// `responseId`.
+    pub response_id: String,
+    /// Usage of the full answer.
+    pub usage: Usage,
+    /// Finish reason of the full answer.
+    pub finish: FinishReason,
+    /// A fault to inject while serving, if any.
+    pub fault: Option<ServingFault>,
+    /// Key for the answer's text.
+    pub text_key: u64,
+    start: Instant,
+    first_token: Duration,
+    per_token: Duration,
+    chunk_tokens: u32,
+    _slot: Option<Slot>,
+    _inflight: InflightGuard,
+}
+
+impl Generation {
+    /// Number of stream chunks (at least one).
+    pub fn chunk_count(&self) -> u32 {
+        (self.usage.candidates.div_ceil(u64::from(self.chunk_tokens)) as u32).max(1)
+    }
+
+    /// Cumulative output tokens after chunk `i`.
+    pub fn tokens_after(&self, i: u32) -> u64 {
+        (u64::from(i + 1) * u64::from(self.chunk_tokens)).min(self.usage.candidates)
+    }
+
+    /// When chunk `i` is due at the client (downlink included).
+    pub fn chunk_at(&self, i: u32) -> Instant {
+        self.start + self.first_token + self.per_token * self.tokens_after(i) as u32
+    }
+
+    /// When the first chunk is due: the time to first token a streaming client sees.
+    pub fn first_chunk_at(&self) -> Instant {
+        self.chunk_at(0)
+    }
+
+    /// When the complete answer is due.
+    pub fn done_at(&self) -> Instant {
+        self.chunk_at(self.chunk_count() - 1)
+    }
+
+    /// When a [`ServingFault::Reset`] cuts the connection: when the first token was due.
+    pub fn reset_at(&self) -> Instant {
+        self.start + self.first_token
+    }
+
+    /// Number of chunks sent before a [`ServingFault::Truncate`] cuts the stream.
+    pub fn truncated_chunks(&self) -> u32 {
+        self.chunk_count() / 2
+    }
+}
+
+/// The model's answer to one call.
+#[derive(Debug)]
+pub enum Answer {
+    /// An error body, due now.
+    Error(ApiError),
+    /// An answer to play out.
+    Serve(Generation),
+}
+
+#[derive(Debug)]
+struct InflightGuard(Arc<AtomicI64>);
+
+impl Drop for InflightGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Counters the mock exposes at `/__stampede/stats` and `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatsSnapshot {
+    /// Seconds since the model started (virtual in the simulator).
+    pub uptime_s: f64,
+    /// Answers being served now (admitted, not finished).
+    pub inflight: i64,
+    /// Requests holding an upstream place.
+    pub upstream_busy: u32,
+    /// Requests waiting for an upstream place.
+    pub upstream_waiting: u32,
+    /// Answers per model and HTTP status.
+    pub requests: BTreeMap<String, BTreeMap<u16, u64>>,
+    /// Quota use per key (by index, never the key itself), model and dimension.
+    pub quota: Vec<QuotaUsage>,
+}
+
+/// Use of one quota dimension.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuotaUsage {
+    /// Index of the API key in order of first use (keys are never shown).
+    pub key_index: usize,
+    /// Model.
+    pub model: String,
+    /// `rpm`, `tpm` or `rpd`.
+    pub dimension: String,
+    /// Amount used in the current window.
+    pub used: u64,
+    /// The limit (0 = unlimited).
+    pub limit: u64,
+}
+
+struct Samplers {
+    latency: DurationSampler,
+    decode_tps: NumberSampler,
+    output_tokens: NumberSampler,
+    thinking_tokens: NumberSampler,
+}
+
+/// The behaviour model: one per mock server or simulation.
+pub struct MockModel {
+    profile: Arc<MockProfile>,
+    samplers: Samplers,
+    seed: u64,
+    origin: Instant,
+    quotas: Mutex<QuotaBook>,
+    upstream: Upstream,
+    next_key: AtomicU64,
+    inflight: Arc<AtomicI64>,
+    counts: Mutex<BTreeMap<String, BTreeMap<u16, u64>>>,
+}
+
+impl std::fmt::Debug for MockModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockModel")
+            .field("preset", &self.profile.preset)
+            .field("seed", &self.seed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MockModel {
+    /// A model for `profile`, seeded; its clock starts now (fixed quota windows align to it).
+    pub fn new(profile: MockProfile, seed: u64) -> MockModel {
+        let samplers = Samplers {
+            latency: profile.latency.sampler(),
+            decode_tps: profile.decode_tps.sampler(),
+            output_tokens: profile.output_tokens.sampler(),
+            thinking_tokens: profile.thinking_tokens.sampler(),
+        };
+        let origin = Instant::now();
+        MockModel {
+            quotas: Mutex::new(QuotaBook::new(profile.window, origin)),
+            upstream: Upstream::new(profile.max_concurrent, profile.backlog),
+            profile: Arc::new(profile),
+            samplers,
+            seed,
+            origin,
+            next_key: AtomicU64::new(0),
+            inflight: Arc::default(),
+            counts: Mutex::default(),
+        }
+    }
+
+    /// The profile this model runs.
+    pub fn profile(&self) -> &MockProfile {
+        &self.profile
+    }
+
+    /// Time since the model started.
+    pub fn uptime(&self) -> Duration {
+        Instant::now().saturating_duration_since(self.origin)
+    }
+
+    /// Whether the mock serves `model`.
+    pub fn serves(&self, model: &str) -> bool {
+        self.profile.models.contains_key(model)
+    }
+
+    /// Checks the key as the real service does: `Err` with 403 or 400 when it would refuse it.
+    pub fn authenticate(&self, api_key: Option<&str>) -> Result<(), ApiError> {
+        match api_key {
+            None | Some("") if self.profile.require_key => Err(ApiError::missing_key()),
+            Some(k) if !self.profile.api_keys.is_empty() && !self.profile.api_keys.iter().any(|a| a == k) => {
+                Err(ApiError::invalid_key())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Decides one generate call; see the module docs for the order of decisions.
+    pub async fn generate(&self, call: Call<'_>) -> Answer {
+        let key = call
+            .rng_key
+            .unwrap_or_else(|| self.next_key.fetch_add(1, Ordering::Relaxed));
+        let mut rng = keyed_rng(self.seed, key);
+        let draws = Draws::take(&mut rng, &self.samplers, &self.profile);
+        let (uplink, downlink) = self.network_delays(&draws);
+        sleep_for(uplink).await;
+
+        match self.admit(&call, &draws).await {
+            Err(error) => {
+                self.count(call.model, error.code);
+                sleep_for(downlink).await;
+                Answer::Error(error)
+            }
+            Ok(admission) => {
+                self.count(call.model, 200);
+                let generation = self.plan(&call, &draws, admission, key, downlink, &mut rng);
+                Answer::Serve(generation)
+            }
+        }
+    }
+
+    async fn admit(&self, call: &Call<'_>, draws: &Draws) -> Result<Admission, ApiError> {
+        self.authenticate(call.api_key)?;
+        let limits = self
+            .profile
+            .limits(call.model)
+            .ok_or_else(|| ApiError::model_not_found(call.model, "generateContent"))?;
+        let max_input = catalog::model_info(call.model).input_token_limit;
+        if call.input_tokens > max_input {
+            return Err(ApiError::too_many_tokens(call.input_tokens, max_input));
+        }
+        let now = Instant::now();
+        let key = call.api_key.unwrap_or("");
+        self.quotas
+            .lock()
+            .admit(now, key, call.model, limits, call.input_tokens)
+            .map_err(|refusal| {
+                ApiError::quota_exceeded(self.profile.error_shape, self.profile.tier, call.model, &refusal)
+            })?;
+        let fault = match pick_fault(self.fault_rates_at(now), draws.fault) {
+            Some(PickedFault::Status(e)) => return Err(e),
+            other => other,
+        };
+        let slot = self.upstream.enter().await.map_err(|_| ApiError::overloaded())?;
+        Ok(Admission { slot, fault })
+    }
+
+    fn plan(
+        &self,
+        call: &Call<'_>,
+        draws: &Draws,
+        admission: Admission,
+        key: u64,
+        downlink: Duration,
+        rng: &mut StreamRng,
+    ) -> Generation {
+        let p = &self.profile;
+        let Admission { slot, fault } = admission;
+        let utilisation = slot.utilisation;
+        let slowdown = 1.0 + p.overload_slowdown * utilisation;
+        let natural = call.output_hint.unwrap_or(draws.output_tokens).max(1);
+        let (candidates, finish) = match call.max_output_tokens {
+            Some(max) if natural > max => (max, FinishReason::MaxTokens),
+            _ => (natural, FinishReason::Stop),
+        };
+        let thoughts = match call.thinking_budget {
+            Some(0) => 0,
+            Some(b) if b > 0 => draws.thinking_tokens.min(b as u64),
+            _ => draws.thinking_tokens,
+        };
+        let per_token = if draws.decode_tps > 0.0 {
+            Duration::from_secs_f64(slowdown / draws.decode_tps)
+        } else {
+            Duration::ZERO
+        };
+        let mut first_token = draws.latency.mul_f64(slowdown) + per_token * thoughts as u32 + downlink;
+        let fault = match fault {
+            Some(PickedFault::Serving(f)) => Some(f),
+            Some(PickedFault::SlowHeaders) => {
+                first_token += p.errors.slow_headers;
+                None
+            }
+            _ => None,
+        };
+        self.inflight.fetch_add(1, Ordering::Relaxed);
+        Generation {
+            model: call.model.to_string(),
+            response_id: response_id(rng),
+            usage: Usage {
+                prompt: call.input_tokens,
+                candidates: u64::from(candidates),
+                thoughts,
+            },
+            finish,
+            fault,
+            text_key: key,
+            start: Instant::now(),
+            first_token,
+            per_token,
+            chunk_tokens: p.stream_chunk_tokens,
+            _slot: Some(slot),
+            _inflight: InflightGuard(self.inflight.clone()),
+        }
+    }
+
+    fn network_delays(&self, d: &Draws) -> (Duration, Duration) {
+        let net = &self.profile.network;
+        let one_way = |u: f64| {
+            let jitter = net.jitter.as_secs_f64() * (2.0 * u - 1.0);
+            Duration::from_secs_f64(((net.rtt.as_secs_f64() + jitter) / 2.0).max(0.0))
+        };
+        let mut uplink = one_way(d.jitter_up);
+        if d.loss < net.loss {
+            uplink += net.rto;
+        }
+        (uplink, one_way(d.jitter_down))
+    }
+
+    fn fault_rates_at(&self, now: Instant) -> &FaultRates {
+        let t = now.saturating_duration_since(self.origin);
+        self.profile
+            .fault_windows
+            .iter()
+            .find(|w| w.start <= t && t < w.end)
+            .map_or(&self.profile.errors, |w| &w.errors)
+    }
+
+    fn count(&self, model: &str, status: u16) {
+        let mut counts = self.counts.lock();
+        if let Some(m) = counts.get_mut(model) {
+            *m.entry(status).or_default() += 1;
+        } else {
+            counts.insert(model.to_string(), BTreeMap::from([(status, 1)]));
+        }
+    }
+
+    /// Records an answer decided outside [`generate`](Self::generate) (auth or parse errors
+    /// found by the transport, countTokens, the OpenAI endpoint).
+    pub fn record(&self, model: &str, status: u16) {
+        self.count(model, status);
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> StatsSnapshot {
+        let now = Instant::now();
+        let quota = self
+            .quotas
+            .lock()
+            .usage(now)
+            .into_iter()
+            .flat_map(|(key_index, model, dims)| {
+                dims.into_iter().map(move |(d, used, limit)| QuotaUsage {
+                    key_index,
+                    model: model.clone(),
+                    dimension: Dimension::as_str(d).to_string(),
+                    used,
+                    limit,
+                })
+            })
+            .collect();
+        StatsSnapshot {
+            uptime_s: self.uptime().as_secs_f64(),
+            inflight: self.inflight.load(Ordering::Relaxed),
+            upstream_busy: self.upstream.busy(),
+            upstream_waiting: self.upstream.waiting(),
+            requests: self.counts.lock().clone(),
+            quota,
+        }
+    }
+}
+
+/// The random numbers of one call, always drawn in this order.
+struct Draws {
+    jitter_up: f64,
+    jitter_down: f64,
+    loss: f64,
+    fault: f64,
+    latency: Duration,
+    decode_tps: f64,
+    output_tokens: u32,
+    thinking_tokens: u64,
+}
+
+impl Draws {
+    fn take(rng: &mut StreamRng, s: &Samplers, _p: &MockProfile) -> Draws {
+        Draws {
+            jitter_up: rng.random(),
+            jitter_down: rng.random(),
+            loss: rng.random(),
+            fault: rng.random(),
+            latency: s.latency.sample(rng),
+            decode_tps: s.decode_tps.sample(rng),
+            output_tokens: s.output_tokens.sample_count(rng, 1),
+            thinking_tokens: u64::from(s.thinking_tokens.sample_count(rng, 0)),
+        }
+    }
+}
+
+/// An admitted call: its upstream place and the serving fault drawn for it.
+struct Admission {
+    slot: Slot,
+    fault: Option<PickedFault>,
+}
+
+enum PickedFault {
+    Status(ApiError),
+    Serving(ServingFault),
+    SlowHeaders,
+}
+
+/// Maps one uniform draw onto the fault rates, in a fixed order.
+fn pick_fault(rates: &FaultRates, u: f64) -> Option<PickedFault> {
+    let table: [(f64, fn() -> PickedFault); 8] = [
+        (rates.rate_500, || PickedFault::Status(ApiError::internal())),
+        (rates.rate_503, || PickedFault::Status(ApiError::overloaded())),
+        (rates.rate_504, || PickedFault::Status(ApiError::deadline_exceeded())),
+        (rates.rate_reset, || PickedFault::Serving(ServingFault::Reset)),
+        (rates.rate_hang, || PickedFault::Serving(ServingFault::Hang)),
+        (rates.rate_truncate, || PickedFault::Serving(ServingFault::Truncate)),
+        (rates.rate_malformed, || PickedFault::Serving(ServingFault::Malformed)),
+        (rates.rate_slow_headers, || PickedFault::SlowHeaders),
+    ];
+    let mut acc = 0.0;
+    for (rate, make) in table {
+        acc += rate;
+        if u < acc {
+            return Some(make());
+        }
+    }
+    None
+}
+
+async fn sleep_for(d: Duration) {
+    if !d.is_zero() {
+        tokio::time::sleep(d).await;
+    }
+}
+
+fn response_id(rng: &mut StreamRng) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut bits: u128 = rng.random();
+    (0..22)
+        .map(|_| {
+            let c = ALPHABET[(bits & 63) as usize] as char;
+            bits >>= 6;
+            c
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dist::{DurationDist, NumberDist};
+    use crate::profile::MockSettings;
+
+    fn profile(settings: &str) -> MockProfile {
+        let s: MockSettings = toml::from_str(settings).unwrap();
+        MockProfile::preset("tier1").unwrap().patched(&s).unwrap()
+    }
+
+    fn call(model: &str) -> Call<'_> {
+        Call {
+            api_key: Some("k"),
+            model,
+            input_tokens: 100,
+            output_hint: Some(50),
+            ..Call::default()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn constant_latency_and_decode_rate_set_the_timeline() {
+        let m = MockModel::new(
+            profile("latency = { dist = \"constant\", value = \"500ms\" }\ndecode_tps = 100\nstream_chunk_tokens = 10"),
+            1,
+        );
+        let t0 = Instant::now();
+        let Answer::Serve(g) = m.generate(call("gemini-2.5-flash")).await else {
+            panic!("expected an answer")
+        };
+        assert_eq!(
+            g.usage,
+            Usage {
+                prompt: 100,
+                candidates: 50,
+                thoughts: 0
+            }
+        );
+        assert_eq!(g.finish, FinishReason::Stop);
+        assert_eq!(g.chunk_count(), 5);
+        assert_eq!(g.first_chunk_at() - t0, Duration::from_millis(600));
+        assert_eq!(g.done_at() - t0, Duration::from_millis(1000));
+        assert_eq!(g.tokens_after(4), 50);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn max_output_tokens_cuts_the_answer() {
+        let m = MockModel::new(profile(""), 1);
+        let mut c = call("gemini-2.5-flash");
+        c.max_output_tokens = Some(20);
+        let Answer::Serve(g) = m.generate(c).await else {
+            panic!()
+        };
+        assert_eq!(g.usage.candidates, 20);
+        assert_eq!(g.finish, FinishReason::MaxTokens);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn auth_model_and_size_errors_come_first() {
+        let m = MockModel::new(profile("api_keys = [\"good\"]"), 1);
+        let mut c = call("gemini-2.5-flash");
+        c.api_key = None;
+        assert!(matches!(m.generate(c).await, Answer::Error(e) if e.code == 403));
+        let mut c = call("gemini-2.5-flash");
+        c.api_key = Some("bad");
+        assert!(matches!(m.generate(c).await, Answer::Error(e) if e.code == 400));
+        let mut c = call("gemini-9");
+        c.api_key = Some("good");
+        assert!(matches!(m.generate(c).await, Answer::Error(e) if e.code == 404));
+        let mut c = call("gemini-2.5-flash");
+        c.api_key = Some("good");
+        c.input_tokens = 2_000_000;
+        assert!(matches!(m.generate(c).await, Answer::Error(e) if e.code == 400 && e.message.contains("exceeds")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn quota_refusal_carries_exact_retry_delay() {
+        let m = MockModel::new(profile("rpm = 2"), 1);
+        for _ in 0..2 {
+            assert!(matches!(m.generate(call("gemini-2.5-flash")).await, Answer::Serve(_)));
+        }
+        tokio::time::advance(Duration::from_millis(20_500)).await;
+        let Answer::Error(e) = m.generate(call("gemini-2.5-flash")).await else {
+            panic!()
+        };
+        assert_eq!(e.code, 429);
+        let hint = crate::errors::QuotaHint::from_error(&e);
+        // 39.5 s left in the window, rounded up to whole seconds in the 2025 shape.
+        assert_eq!(hint.retry_delay, Some(Duration::from_secs(40)));
+        tokio::time::advance(Duration::from_millis(39_500)).await;
+        assert!(matches!(m.generate(call("gemini-2.5-flash")).await, Answer::Serve(_)));
+        let stats = m.stats();
+        assert_eq!(stats.requests["gemini-2.5-flash"][&200], 3);
+        assert_eq!(stats.requests["gemini-2.5-flash"][&429], 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn full_upstream_answers_503_and_slows_down() {
+        let m = MockModel::new(profile("max_concurrent = 1\nbacklog = 0\noverload_slowdown = 1.0\nlatency = { dist = \"constant\", value = \"1s\" }"), 1);
+        let t0 = Instant::now();
+        let Answer::Serve(g) = m.generate(call("gemini-2.5-flash")).await else {
+            panic!()
+        };
+        // Entered at full utilisation (1 of 1): service time doubled.
+        assert_eq!(g.done_at() - t0, Duration::from_secs(2));
+        assert!(matches!(m.generate(call("gemini-2.5-flash")).await, Answer::Error(e) if e.code == 503));
+        drop(g);
+        assert!(matches!(m.generate(call("gemini-2.5-flash")).await, Answer::Serve(_)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn network_delay_adds_round_trip() {
+        let m = MockModel::new(
+            profile("network = { rtt = \"100ms\" }\nlatency = { dist = \"constant\", value = \"1s\" }"),
+            1,
+        );
+        let t0 = Instant::now();
+        let Answer::Serve(g) = m.generate(call("gemini-2.5-flash")).await else {
+            panic!()
+        };
+        assert_eq!(Instant::now() - t0, Duration::from_millis(50));
+        assert_eq!(g.done_at() - t0, Duration::from_millis(1100));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn faults_follow_rates_and_windows() {
+        let m = MockModel::new(
+            profile("rpm = 0\nrpd = 0\nerrors = { rate_500 = 0.5 }\n[[fault_windows]]\nstart = \"10s\"\nend = \"20s\"\nerrors = { rate_503 = 1.0 }"),
+            3,
+        );
+        let mut errors = 0;
+        for _ in 0..2000 {
+            if let Answer::Error(e) = m.generate(call("gemini-2.5-flash")).await {
+                assert_eq!(e.code, 500);
+                errors += 1;
+            }
+        }
+        assert!((900..1100).contains(&errors), "{errors}");
+        tokio::time::advance(Duration::from_secs(10)).await;
+        for _ in 0..50 {
+            assert!(matches!(m.generate(call("gemini-2.5-flash")).await, Answer::Error(e) if e.code == 503));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn same_key_same_behaviour() {
+        let p = profile("");
+        let a = MockModel::new(p.clone(), 9);
+        let b = MockModel::new(p, 9);
+        for k in 0..20u64 {
+            let mut c = call("gemini-2.5-flash");
+            c.output_hint = None;
+            c.rng_key = Some(k);
+            let (Answer::Serve(x), Answer::Serve(y)) = (a.generate(c.clone()).await, b.generate(c).await) else {
+                panic!()
+            };
+            assert_eq!(x.usage, y.usage);
+            assert_eq!(x.done_at() - x.start, y.done_at() - y.start);
+            assert_eq!(x.response_id, y.response_id);
+        }
+        let _ = (DurationDist::Constant(Duration::ZERO), NumberDist::Constant(0.0));
+    }
+}

@@ -1,0 +1,218 @@
+//! Gemini's native endpoints: generateContent, streamGenerateContent, countTokens and models.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::play::{self, ChunkRenderer, GEMINI_ARRAY, GEMINI_SSE};
+use super::{api_key, error_response, hint_header, json_response, AppState};
+use crate::catalog;
+use crate::errors::ApiError;
+use crate::model::{Answer, Call, Generation};
+use crate::tokens::count_tokens;
+use crate::wire::{
+    invalid_payload_message, CountTokensRequest, GenerateContentRequest, GenerateContentResponse, ModelResource,
+};
+
+/// `POST /{version}/models/{model}:{method}`.
+pub async fn model_method(
+    State(state): State<AppState>,
+    Path((_version, target)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some((model, method)) = target.split_once(':') else {
+        return error_response(&ApiError::no_such_path(&target));
+    };
+    let key = api_key(&headers, query.as_deref());
+    let sse = query.as_deref().is_some_and(|q| q.split('&').any(|kv| kv == "alt=sse"));
+    match method {
+        "generateContent" => generate(state, model, key, &headers, &body, None).await,
+        "streamGenerateContent" => {
+            let framing = if sse { GEMINI_SSE } else { GEMINI_ARRAY };
+            generate(state, model, key, &headers, &body, Some(framing)).await
+        }
+        "countTokens" => count(&state, model, key.as_deref(), &body),
+        other => error_response(&ApiError::model_not_found(model, other)),
+    }
+}
+
+fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::invalid_argument(invalid_payload_message(&e)))
+}
+
+async fn generate(
+    state: AppState,
+    model: &str,
+    key: Option<String>,
+    headers: &HeaderMap,
+    body: &[u8],
+    framing: Option<play::Framing>,
+) -> Response {
+    let request: GenerateContentRequest = match state.model.authenticate(key.as_deref()).and_then(|_| parse(body)) {
+        Ok(r) => r,
+        Err(e) => {
+            state.model.record(model, e.code);
+            return error_response(&e);
+        }
+    };
+    let config = request.generation_config.as_ref();
+    let input_tokens = count_tokens(request.texts());
+    let call = Call {
+        api_key: key.as_deref(),
+        model,
+        input_tokens,
+        max_output_tokens: config.and_then(|c| c.max_output_tokens),
+        output_hint: hint_header(headers, "x-stampede-output-tokens").map(|v| v as u32),
+        thinking_budget: config
+            .and_then(|c| c.thinking_config.as_ref())
+            .and_then(|t| t.thinking_budget),
+        rng_key: hint_header(headers, "x-stampede-rng-key"),
+    };
+    let answer = state.model.generate(call).await;
+    if let Some(log) = &state.log {
+        log.record(
+            &answer,
+            model,
+            if framing.is_some() {
+                "streamGenerateContent"
+            } else {
+                "generateContent"
+            },
+        );
+    }
+    let generation = match answer {
+        Answer::Error(e) => return error_response(&e),
+        Answer::Serve(g) => g,
+    };
+    let hang_max = state.options.hang_max;
+    match framing {
+        None => {
+            play::unary(generation, hang_max, |g, text| {
+                let r = GenerateContentResponse::new(
+                    &g.model,
+                    &g.response_id,
+                    text,
+                    &g.usage,
+                    g.usage.candidates,
+                    Some(g.finish),
+                );
+                serde_json::to_string(&r).expect("response serialises")
+            })
+            .await
+        }
+        Some(framing) => {
+            let render: ChunkRenderer = Arc::new(|g: &Generation, i: u32, delta: &str, last: bool| {
+                let r = GenerateContentResponse::new(
+                    &g.model,
+                    &g.response_id,
+                    delta,
+                    &g.usage,
+                    g.tokens_after(i),
+                    last.then_some(g.finish),
+                );
+                serde_json::to_string(&r).expect("chunk serialises")
+            });
+            play::streamed(generation, hang_max, framing, render).await
+        }
+    }
+}
+
+fn count(state: &AppState, model: &str, key: Option<&str>, body: &[u8]) -> Response {
+    let result = state
+        .model
+        .authenticate(key)
+        .and_then(|_| {
+            if state.model.serves(model) {
+                Ok(())
+            } else {
+                Err(ApiError::model_not_found(model, "countTokens"))
+            }
+        })
+        .and_then(|_| parse::<CountTokensRequest>(body));
+    match result {
+        Err(e) => {
+            state.model.record(model, e.code);
+            error_response(&e)
+        }
+        Ok(req) => {
+            let total = match &req.generate_content_request {
+                Some(g) => count_tokens(g.texts()),
+                None => count_tokens(
+                    req.contents
+                        .iter()
+                        .flat_map(|c| c.parts.iter())
+                        .filter_map(|p| p.text.as_deref()),
+                ),
+            };
+            state.model.record(model, 200);
+            let body = json!({
+                "totalTokens": total,
+                "promptTokensDetails": [{"modality": "TEXT", "tokenCount": total}]
+            });
+            json_response(StatusCode::OK, body.to_string())
+        }
+    }
+}
+
+fn served_models(state: &AppState) -> Vec<String> {
+    state.model.profile().models.keys().cloned().collect()
+}
+
+/// `GET /{version}/models?pageSize=&pageToken=`.
+pub async fn list_models(State(state): State<AppState>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+    if let Err(e) = state.model.authenticate(api_key(&headers, query.as_deref()).as_deref()) {
+        return error_response(&e);
+    }
+    let param = |name: &str| {
+        query.as_deref().and_then(|q| {
+            q.split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .find(|(k, _)| *k == name)
+                .and_then(|(_, v)| v.parse::<usize>().ok())
+        })
+    };
+    let page_size = param("pageSize").filter(|&n| n > 0).unwrap_or(50).min(1000);
+    let start = param("pageToken").unwrap_or(0);
+    let names = served_models(&state);
+    let page: Vec<ModelResource> = names
+        .iter()
+        .skip(start)
+        .take(page_size)
+        .map(|m| ModelResource::of(m))
+        .collect();
+    let mut body = json!({ "models": page });
+    if start + page_size < names.len() {
+        body["nextPageToken"] = json!((start + page_size).to_string());
+    }
+    json_response(StatusCode::OK, body.to_string())
+}
+
+/// `GET /{version}/models/{model}`.
+pub async fn get_model(
+    State(state): State<AppState>,
+    Path((_version, model)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(e) = state.model.authenticate(api_key(&headers, query.as_deref()).as_deref()) {
+        return error_response(&e);
+    }
+    if !state.model.serves(&model) {
+        let message = format!("models/{model} is not found for API version v1beta");
+        let mut e = ApiError::model_not_found(&model, "get");
+        e.message = message;
+        return error_response(&e);
+    }
+    let _ = catalog::MODELS;
+    json_response(
+        StatusCode::OK,
+        serde_json::to_string(&ModelResource::of(&model)).expect("serialises"),
+    )
+}

@@ -1,0 +1,144 @@
+//! The OpenAI-compatible endpoint `POST /v1beta/openai/chat/completions`.
+//!
+//! Same model, same quotas; bodies in OpenAI's shape; errors wrapped in a JSON array as
+//! Gemini's compatibility layer does.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{json, Value};
+
+use super::play::{self, ChunkRenderer, OPENAI_SSE};
+use super::{api_key, hint_header, json_response, AppState};
+use crate::errors::ApiError;
+use crate::model::{Answer, Call, FinishReason, Generation};
+use crate::tokens::count_tokens;
+
+fn error(e: &ApiError) -> Response {
+    json_response(
+        StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        e.openai_body().to_string(),
+    )
+}
+
+fn finish_name(f: FinishReason) -> &'static str {
+    match f {
+        FinishReason::Stop => "stop",
+        FinishReason::MaxTokens => "length",
+    }
+}
+
+/// Unix seconds for the `created` field (wire metadata only; never used for timing).
+fn created() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn message_texts(body: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for m in body["messages"].as_array().into_iter().flatten() {
+        match &m["content"] {
+            Value::String(s) => out.push(s.clone()),
+            Value::Array(parts) => {
+                for p in parts {
+                    if let Some(t) = p["text"].as_str() {
+                        out.push(t.to_string());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// `POST /{version}/openai/chat/completions`.
+pub async fn chat_completions(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let key = api_key(&headers, query.as_deref());
+    if let Err(e) = state.model.authenticate(key.as_deref()) {
+        return error(&e);
+    }
+    let body: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return error(&ApiError::invalid_argument(format!(
+                "Invalid JSON payload received. {e}"
+            )))
+        }
+    };
+    let Some(model) = body["model"]
+        .as_str()
+        .map(|m| m.trim_start_matches("models/").to_string())
+    else {
+        return error(&ApiError::invalid_argument("model is required"));
+    };
+    let texts = message_texts(&body);
+    let max = body["max_completion_tokens"]
+        .as_u64()
+        .or_else(|| body["max_tokens"].as_u64());
+    let stream = body["stream"].as_bool().unwrap_or(false);
+    let include_usage = body["stream_options"]["include_usage"].as_bool().unwrap_or(false);
+    let call = Call {
+        api_key: key.as_deref(),
+        model: &model,
+        input_tokens: count_tokens(texts.iter().map(String::as_str)),
+        max_output_tokens: max.map(|m| m.min(u64::from(u32::MAX)) as u32),
+        output_hint: hint_header(&headers, "x-stampede-output-tokens").map(|v| v as u32),
+        thinking_budget: None,
+        rng_key: hint_header(&headers, "x-stampede-rng-key"),
+    };
+    let answer = state.model.generate(call).await;
+    if let Some(log) = &state.log {
+        log.record(&answer, &model, "openai.chat.completions");
+    }
+    let generation = match answer {
+        Answer::Error(e) => return error(&e),
+        Answer::Serve(g) => g,
+    };
+    let created = created();
+    let hang_max = state.options.hang_max;
+    if !stream {
+        return play::unary(generation, hang_max, |g, text| {
+            json!({
+                "id": format!("chatcmpl-{}", g.response_id),
+                "object": "chat.completion",
+                "created": created,
+                "model": g.model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish_name(g.finish)}],
+                "usage": usage(g, g.usage.candidates),
+            })
+            .to_string()
+        })
+        .await;
+    }
+    let render: ChunkRenderer = Arc::new(move |g: &Generation, i: u32, delta: &str, last: bool| {
+        let mut chunk = json!({
+            "id": format!("chatcmpl-{}", g.response_id),
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": g.model,
+            "choices": [{"index": 0, "delta": {"role": "assistant", "content": delta}, "finish_reason": if last { Value::from(finish_name(g.finish)) } else { Value::Null }}],
+        });
+        if include_usage || last {
+            chunk["usage"] = usage(g, g.tokens_after(i));
+        }
+        chunk.to_string()
+    });
+    play::streamed(generation, hang_max, OPENAI_SSE, render).await
+}
+
+fn usage(g: &Generation, completion: u64) -> Value {
+    json!({
+        "prompt_tokens": g.usage.prompt,
+        "completion_tokens": completion + g.usage.thoughts,
+        "total_tokens": g.usage.prompt + completion + g.usage.thoughts,
+    })
+}

@@ -1,0 +1,80 @@
+//! The standalone mock command, shared by `stampede mock` and the `stampede-mock` binary.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+
+use crate::model::MockModel;
+use crate::profile::MockProfile;
+use crate::server::{self, ServerOptions};
+
+/// Options of `stampede mock`.
+#[derive(Debug, Clone, Args)]
+pub struct MockArgs {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 8089)]
+    pub port: u16,
+    /// Address to bind; loopback unless you mean to expose the mock.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// A preset (free, free-2025, free-2026, tier1, tier2, tier3, unlimited) or a profile .toml file.
+    #[arg(long, default_value = "tier1")]
+    pub profile: String,
+    /// Seed for latency, faults and answer lengths.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Append one JSON line per request to this file (API keys are never written).
+    #[arg(long)]
+    pub request_log: Option<PathBuf>,
+}
+
+/// Runs the mock until Ctrl-C. Errors are about the profile or the socket.
+pub async fn run(args: MockArgs) -> anyhow::Result<()> {
+    let profile = MockProfile::load(&args.profile)?;
+    let summary = describe(&profile);
+    let model = Arc::new(MockModel::new(profile, args.seed));
+    let options = ServerOptions {
+        request_log: args.request_log.clone(),
+        ..ServerOptions::default()
+    };
+    let listener = tokio::net::TcpListener::bind(SocketAddr::new(args.bind, args.port)).await?;
+    let addr = listener.local_addr()?;
+    println!("{}", banner(addr, &summary));
+    let app = server::app(model, options)?;
+    server::serve(listener, app, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(())
+}
+
+fn describe(p: &MockProfile) -> String {
+    let mut lines = Vec::new();
+    for (model, l) in &p.models {
+        let show = |v: u64| if v == 0 { "unlimited".to_string() } else { v.to_string() };
+        lines.push(format!(
+            "  {model:<24} rpm {:<10} tpm {:<10} rpd {}",
+            show(l.rpm),
+            show(l.tpm),
+            show(l.rpd)
+        ));
+    }
+    format!("profile {} ({:?} windows)\n{}", p.preset, p.window, lines.join("\n"))
+}
+
+fn banner(addr: SocketAddr, profile: &str) -> String {
+    format!(
+        "stampede mock listening on http://{addr}
+{profile}
+
+Point a client at it by changing only the base URL (any key works unless the profile lists keys):
+  curl -s http://{addr}/v1beta/models/gemini-2.5-flash:generateContent \\
+    -H 'x-goog-api-key: test' -H 'Content-Type: application/json' \\
+    -d '{{\"contents\": [{{\"parts\": [{{\"text\": \"Hello\"}}]}}]}}'
+  python: genai.Client(api_key=\"test\", http_options={{\"base_url\": \"http://{addr}\"}})
+  or export GOOGLE_GEMINI_BASE_URL=http://{addr}
+Stats: http://{addr}/__stampede/stats   Prometheus: http://{addr}/metrics   Ctrl-C stops."
+    )
+}
