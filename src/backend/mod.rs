@@ -1,0 +1,169 @@
+//! Backends: where attempts go. One trait, several transports.
+//!
+//! - [`sim::SimBackend`] calls the mock's behaviour model in-process (virtual time).
+//! - [`gemini::GeminiBackend`] speaks Gemini's REST API over HTTP (the live mock or the real
+//!   service).
+//!
+//! Every backend reports an attempt the same way ([`AttemptResult`]), and classifies failures
+//! the same way ([`ErrorKind`]), so the engine and the strategies never see transport types.
+//! The engine applies timeouts around [`Backend::call`]; a backend never needs its own.
+
+pub mod gemini;
+pub mod sim;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use stampede_mock::errors::{ApiError, QuotaHint};
+use tokio::time::Instant;
+
+/// One attempt to send a planned request.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    /// The planned request's id.
+    pub request_id: u64,
+    /// Attempt number, 1 for the first.
+    pub number: u32,
+    /// Model to call.
+    pub model: Arc<str>,
+    /// Prompt size in tokens.
+    pub input_tokens: u32,
+    /// Wanted answer size in tokens (sent as `maxOutputTokens`).
+    pub output_tokens: u32,
+    /// Prompt identity (equal keys give identical prompt text).
+    pub prompt_key: u64,
+    /// Whether to stream the answer.
+    pub stream: bool,
+    /// Key of the mock's random stream for this attempt (common random numbers).
+    pub rng_key: u64,
+}
+
+/// Tokens as the API counted them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tokens {
+    /// Prompt tokens.
+    pub input: u64,
+    /// Answer tokens.
+    pub output: u64,
+    /// Thinking tokens (billed as output).
+    pub thinking: u64,
+}
+
+impl Tokens {
+    /// Adds another count.
+    pub fn add(&mut self, other: Tokens) {
+        self.input += other.input;
+        self.output += other.output;
+        self.thinking += other.thinking;
+    }
+}
+
+/// How an attempt failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// An HTTP error status.
+    Status(u16),
+    /// The connection failed, was reset, or the body was cut short.
+    Transport,
+    /// The per-attempt timeout or the total deadline fired.
+    Timeout,
+    /// A 200 whose body was not valid JSON.
+    Decode,
+    /// A stream that ended without `finishReason` or sent an error event after some chunks.
+    Stream,
+}
+
+impl ErrorKind {
+    /// A short stable label: `429`, `503`, `transport`, `timeout`, `decode`, `stream`.
+    pub fn label(self) -> String {
+        match self {
+            ErrorKind::Status(s) => s.to_string(),
+            ErrorKind::Transport => "transport".into(),
+            ErrorKind::Timeout => "timeout".into(),
+            ErrorKind::Decode => "decode".into(),
+            ErrorKind::Stream => "stream".into(),
+        }
+    }
+}
+
+/// A failed attempt, with what the server said about retrying.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptError {
+    /// The failure class.
+    pub kind: ErrorKind,
+    /// RetryInfo `retryDelay` or `Retry-After`, when the server sent one.
+    pub retry_delay: Option<Duration>,
+    /// Whether the 429 names a per-day quota.
+    pub per_day: bool,
+}
+
+impl AttemptError {
+    /// A failure without server hints.
+    pub fn new(kind: ErrorKind) -> AttemptError {
+        AttemptError {
+            kind,
+            retry_delay: None,
+            per_day: false,
+        }
+    }
+
+    /// A failure from a Gemini error body.
+    pub fn from_api(status: u16, error: &ApiError) -> AttemptError {
+        let hint = QuotaHint::from_error(error);
+        AttemptError {
+            kind: ErrorKind::Status(status),
+            retry_delay: hint.retry_delay,
+            per_day: hint.is_per_day(),
+        }
+    }
+}
+
+/// Stream timing of one attempt.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StreamStats {
+    /// Chunks received.
+    pub chunks: u32,
+    /// Longest gap between two chunks.
+    pub max_gap: Duration,
+}
+
+/// What came of one attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptResult {
+    /// Tokens on success, the failure otherwise.
+    pub outcome: Result<Tokens, AttemptError>,
+    /// When the first token (stream) or the whole answer (unary) arrived.
+    pub first_byte: Option<Instant>,
+    /// Stream timing, for streamed attempts.
+    pub stream: Option<StreamStats>,
+}
+
+impl AttemptResult {
+    /// A success.
+    pub fn ok(tokens: Tokens, first_byte: Instant, stream: Option<StreamStats>) -> AttemptResult {
+        AttemptResult {
+            outcome: Ok(tokens),
+            first_byte: Some(first_byte),
+            stream,
+        }
+    }
+
+    /// A failure.
+    pub fn failed(error: AttemptError) -> AttemptResult {
+        AttemptResult {
+            outcome: Err(error),
+            first_byte: None,
+            stream: None,
+        }
+    }
+}
+
+/// Something that carries out attempts.
+pub trait Backend: Send + Sync + 'static {
+    /// Sends one attempt; resolves when it has succeeded or failed. May never resolve (a hung
+    /// server): the engine's timeouts end it.
+    fn call(&self, attempt: Attempt) -> BoxFuture<'static, AttemptResult>;
+}

@@ -1,0 +1,99 @@
+//! The simulator's backend: calls the mock's behaviour model directly, no sockets.
+//!
+//! It plays a [`Generation`] the way the HTTP client would experience it over the wire: it
+//! waits for the instants the model planned and maps serving faults to the same failure
+//! classes the HTTP backend reports (a reset is `transport`, a cut stream is `stream`, invalid
+//! JSON is `decode`), so a simulated run and a live run classify alike.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use stampede_mock::model::ServingFault;
+use stampede_mock::{Answer, Call, Generation, MockModel};
+use tokio::time::sleep_until;
+
+use super::{Attempt, AttemptError, AttemptResult, Backend, ErrorKind, StreamStats, Tokens};
+
+/// A backend that calls a [`MockModel`] in-process.
+#[derive(Debug, Clone)]
+pub struct SimBackend {
+    model: Arc<MockModel>,
+}
+
+impl SimBackend {
+    /// A backend for `model`.
+    pub fn new(model: Arc<MockModel>) -> SimBackend {
+        SimBackend { model }
+    }
+}
+
+/// The API key the simulator presents (one project).
+const SIM_KEY: &str = "stampede-sim";
+
+impl Backend for SimBackend {
+    fn call(&self, attempt: Attempt) -> BoxFuture<'static, AttemptResult> {
+        let model = self.model.clone();
+        Box::pin(async move {
+            let call = Call {
+                api_key: Some(SIM_KEY),
+                model: &attempt.model,
+                input_tokens: u64::from(attempt.input_tokens),
+                max_output_tokens: Some(attempt.output_tokens),
+                output_hint: Some(attempt.output_tokens),
+                thinking_budget: None,
+                rng_key: Some(attempt.rng_key),
+            };
+            match model.generate(call).await {
+                Answer::Error(e) => AttemptResult::failed(AttemptError::from_api(e.code, &e)),
+                Answer::Serve(g) => play(g, attempt.stream).await,
+            }
+        })
+    }
+}
+
+fn tokens(g: &Generation) -> Tokens {
+    Tokens {
+        input: g.usage.prompt,
+        output: g.usage.candidates,
+        thinking: g.usage.thoughts,
+    }
+}
+
+/// Waits out a generation as a client would see it.
+pub async fn play(g: Generation, stream: bool) -> AttemptResult {
+    let fail = |kind| AttemptResult::failed(AttemptError::new(kind));
+    match g.fault {
+        Some(ServingFault::Hang) => std::future::pending().await,
+        Some(ServingFault::Reset) => {
+            sleep_until(g.reset_at()).await;
+            return fail(ErrorKind::Transport);
+        }
+        Some(ServingFault::Malformed) => {
+            sleep_until(if stream { g.first_chunk_at() } else { g.done_at() }).await;
+            return fail(ErrorKind::Decode);
+        }
+        Some(ServingFault::Truncate) => {
+            if stream {
+                let sent = g.truncated_chunks().max(1);
+                sleep_until(g.chunk_at(sent - 1)).await;
+                return fail(ErrorKind::Stream);
+            }
+            sleep_until(g.done_at()).await;
+            return fail(ErrorKind::Transport);
+        }
+        None => {}
+    }
+    if !stream {
+        sleep_until(g.done_at()).await;
+        return AttemptResult::ok(tokens(&g), g.done_at(), None);
+    }
+    let first = g.first_chunk_at();
+    sleep_until(first).await;
+    let chunks = g.chunk_count();
+    let max_gap = (1..chunks)
+        .map(|i| g.chunk_at(i) - g.chunk_at(i - 1))
+        .max()
+        .unwrap_or_default();
+    sleep_until(g.done_at()).await;
+    AttemptResult::ok(tokens(&g), first, Some(StreamStats { chunks, max_gap }))
+}

@@ -1,0 +1,90 @@
+//! Errors in input files that point at the offending text.
+//!
+//! Type and range errors are caught by the TOML parser, which knows where they are. Checks that
+//! span several keys (a process that needs a `rate`) run after parsing and carry the byte range
+//! of the key they blame, so the message can still name the line and column.
+
+use std::ops::Range;
+
+/// A problem with one part of an input file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct SpecError {
+    /// Byte range of the offending text, when known.
+    pub span: Option<Range<usize>>,
+    /// What was wrong and what was expected.
+    pub message: String,
+}
+
+impl SpecError {
+    /// An error blaming the text at `span`.
+    pub fn at(span: Range<usize>, message: impl Into<String>) -> SpecError {
+        SpecError {
+            span: Some(span),
+            message: message.into(),
+        }
+    }
+
+    /// An error about the file as a whole.
+    pub fn whole(message: impl Into<String>) -> SpecError {
+        SpecError {
+            span: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// 1-based line and column of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// Formats an error as `path:line:column: message`, with the offending line shown.
+pub fn render(path: &str, text: &str, err: &SpecError) -> String {
+    match &err.span {
+        None => format!("{path}: {}", err.message),
+        Some(span) => {
+            let (line, col) = line_col(text, span.start);
+            let source = text.lines().nth(line - 1).unwrap_or("");
+            let width = text[span.clone()]
+                .lines()
+                .next()
+                .map_or(1, |l| l.chars().count().max(1));
+            format!(
+                "{path}:{line}:{col}: {msg}\n{line:>5} | {source}\n      | {pad}{marks}",
+                msg = err.message,
+                pad = " ".repeat(col - 1),
+                marks = "^".repeat(width.min(source.chars().count().saturating_sub(col - 1).max(1)))
+            )
+        }
+    }
+}
+
+/// Converts a TOML parser error, keeping its position.
+pub fn from_toml(err: &toml::de::Error) -> SpecError {
+    SpecError {
+        span: err.span(),
+        message: err.message().trim().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_are_one_based() {
+        let text = "a = 1\nbb = -2\n";
+        assert_eq!(line_col(text, 0), (1, 1));
+        assert_eq!(line_col(text, 11), (2, 6));
+        let e = SpecError::at(11..13, "rate must be ≥ 0");
+        let shown = render("x.toml", text, &e);
+        assert!(shown.starts_with("x.toml:2:6: rate must be ≥ 0\n"), "{shown}");
+        assert!(shown.contains("    2 | bb = -2"), "{shown}");
+        assert!(shown.ends_with("^^"), "{shown}");
+    }
+}
