@@ -1,0 +1,217 @@
+//! Latency histograms: HdrHistogram in microseconds, with the figures reports print.
+//!
+//! Values are recorded in whole microseconds (at least 1) with 3 significant digits, so any
+//! percentile is exact to 0.1%. Percentiles are HdrHistogram's: the highest value equivalent to
+//! the bucket holding the quantile. Histograms travel in summary.json in HdrHistogram's V2
+//! compressed encoding (base64), so a saved run can be re-rendered without loss.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+/// A latency histogram.
+#[derive(Debug, Clone)]
+pub struct LatencyHistogram(Histogram<u64>);
+
+impl Default for LatencyHistogram {
+    fn default() -> Self {
+        let mut h = Histogram::new(3).expect("3 significant digits is valid");
+        h.auto(true);
+        LatencyHistogram(h)
+    }
+}
+
+/// The figures of a histogram, in milliseconds; `None` when nothing was recorded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencyStats {
+    /// Values recorded.
+    pub count: u64,
+    /// Mean.
+    pub mean: Option<f64>,
+    /// 50th percentile.
+    pub p50: Option<f64>,
+    /// 90th percentile.
+    pub p90: Option<f64>,
+    /// 95th percentile.
+    pub p95: Option<f64>,
+    /// 99th percentile.
+    pub p99: Option<f64>,
+    /// 99.9th percentile.
+    pub p999: Option<f64>,
+    /// Largest value.
+    pub max: Option<f64>,
+}
+
+fn ms(us: f64) -> f64 {
+    us.round() / 1000.0
+}
+
+impl LatencyHistogram {
+    /// Records one duration.
+    pub fn record(&mut self, d: Duration) {
+        let us = (d.as_micros().min(u128::from(u64::MAX)) as u64).max(1);
+        if self.0.record(us).is_err() {
+            self.0.saturating_record(us);
+        }
+    }
+
+    /// Values recorded.
+    pub fn count(&self) -> u64 {
+        self.0.len()
+    }
+
+    /// The value at quantile `q` (0..=1) in milliseconds.
+    pub fn quantile_ms(&self, q: f64) -> Option<f64> {
+        (self.count() > 0).then(|| ms(self.0.value_at_quantile(q) as f64))
+    }
+
+    /// The share of values at or below `d` (0..=1).
+    pub fn share_at_or_below(&self, d: Duration) -> f64 {
+        if self.count() == 0 {
+            return 0.0;
+        }
+        let us = d.as_micros() as u64;
+        self.0
+            .iter_recorded()
+            .filter(|v| v.value_iterated_to() <= us)
+            .map(|v| v.count_at_value())
+            .sum::<u64>() as f64
+            / self.count() as f64
+    }
+
+    /// The report figures.
+    pub fn stats(&self) -> LatencyStats {
+        let h = &self.0;
+        if h.is_empty() {
+            return LatencyStats::default();
+        }
+        let q = |q: f64| Some(ms(h.value_at_quantile(q) as f64));
+        LatencyStats {
+            count: h.len(),
+            mean: Some(ms(h.mean())),
+            p50: q(0.50),
+            p90: q(0.90),
+            p95: q(0.95),
+            p99: q(0.99),
+            p999: q(0.999),
+            max: Some(ms(h.max() as f64)),
+        }
+    }
+
+    /// (percentile, milliseconds) points for a percentile-spectrum plot, up to 99.99%.
+    pub fn spectrum(&self) -> Vec<(f64, f64)> {
+        if self.count() == 0 {
+            return Vec::new();
+        }
+        let mut points = Vec::new();
+        let mut q = 0.0;
+        while q < 0.9999 {
+            points.push((q * 100.0, ms(self.0.value_at_quantile(q) as f64)));
+            // Ten points per halving of the remaining tail, as HdrHistogram's plots do.
+            q += (1.0 - q) / 10.0;
+        }
+        points.push((99.99, ms(self.0.value_at_quantile(0.9999) as f64)));
+        points
+    }
+
+    /// (bucket start ms, count) for a histogram plot with `buckets` linear buckets up to p99.9.
+    pub fn buckets(&self, buckets: usize) -> Vec<(f64, u64)> {
+        if self.count() == 0 || buckets == 0 {
+            return Vec::new();
+        }
+        let top = self.0.value_at_quantile(0.999).max(1) as f64;
+        let width = top / buckets as f64;
+        let mut out: Vec<(f64, u64)> = (0..buckets).map(|i| (ms(i as f64 * width), 0)).collect();
+        for v in self.0.iter_recorded() {
+            let i = ((v.value_iterated_to() as f64 / width) as usize).min(buckets - 1);
+            out[i].1 += v.count_at_value();
+        }
+        out
+    }
+
+    /// Adds another histogram's values.
+    pub fn add(&mut self, other: &LatencyHistogram) {
+        self.0.add(&other.0).expect("auto-resizing histograms always add");
+    }
+
+    /// HdrHistogram V2 compressed encoding, base64.
+    pub fn encode(&self) -> String {
+        let mut bytes = Vec::new();
+        V2DeflateSerializer::new()
+            .serialize(&self.0, &mut bytes)
+            .expect("serialising to memory cannot fail");
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    /// Reads [`encode`](Self::encode)'s output.
+    pub fn decode(text: &str) -> Result<LatencyHistogram, String> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|e| format!("histogram is not base64: {e}"))?;
+        let mut h: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut bytes.as_slice())
+            .map_err(|e| format!("histogram does not decode: {e:?}"))?;
+        h.auto(true);
+        Ok(LatencyHistogram(h))
+    }
+
+    /// The underlying histogram (for HdrHistogram's own log formats).
+    pub fn inner(&self) -> &Histogram<u64> {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_of_a_known_set() {
+        let mut h = LatencyHistogram::default();
+        for ms in 1..=1000u64 {
+            h.record(Duration::from_millis(ms));
+        }
+        let s = h.stats();
+        assert_eq!(s.count, 1000);
+        assert!((s.p50.unwrap() - 500.0).abs() <= 0.5, "{s:?}");
+        assert!((s.p99.unwrap() - 990.0).abs() <= 1.0, "{s:?}");
+        assert!((s.mean.unwrap() - 500.5).abs() <= 0.5, "{s:?}");
+        assert!((s.max.unwrap() - 1000.0).abs() <= 1.0, "{s:?}");
+        assert!((h.share_at_or_below(Duration::from_millis(250)) - 0.25).abs() < 0.002);
+    }
+
+    #[test]
+    fn empty_has_no_figures_not_zeros() {
+        let s = LatencyHistogram::default().stats();
+        assert_eq!(s.count, 0);
+        assert_eq!(s.p50, None);
+    }
+
+    #[test]
+    fn encoding_round_trips() {
+        let mut h = LatencyHistogram::default();
+        for us in [1u64, 50, 900_000, 6_000_000, 3_600_000_000] {
+            h.record(Duration::from_micros(us));
+        }
+        let back = LatencyHistogram::decode(&h.encode()).unwrap();
+        assert_eq!(back.stats(), h.stats());
+        assert!(LatencyHistogram::decode("%%%").is_err());
+    }
+
+    #[test]
+    fn spectrum_reaches_the_far_tail() {
+        let mut h = LatencyHistogram::default();
+        for ms in 1..=10_000u64 {
+            h.record(Duration::from_millis(ms));
+        }
+        let s = h.spectrum();
+        assert_eq!(s.first().unwrap().0, 0.0);
+        assert_eq!(s.last().unwrap().0, 99.99);
+        assert!(s.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1));
+        let b = h.buckets(10);
+        assert_eq!(b.iter().map(|x| x.1).sum::<u64>(), 10_000);
+    }
+}

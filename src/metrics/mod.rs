@@ -1,0 +1,208 @@
+//! Streaming aggregation of a run's records: HDR histograms, counters and a per-second series.
+//!
+//! [`Metrics`] is a [`RecordSink`]: it folds each record in as it arrives and keeps nothing per
+//! request, so memory stays flat however long the run. Latency is end-to-end from the intended
+//! start, for answered requests; queue wait is from arrival to the first attempt.
+
+pub mod histogram;
+pub mod series;
+
+use std::collections::BTreeMap;
+
+use stampede_mock::catalog::Price;
+
+use crate::backend::{ErrorKind, Tokens};
+use crate::engine::record::{AttemptRecord, Outcome, RecordSink, RequestRecord, SecondSample};
+pub use histogram::{LatencyHistogram, LatencyStats};
+pub use series::{SecondRow, Series};
+
+/// Counters and histograms of one lane (or of the whole run).
+#[derive(Debug, Clone, Default)]
+pub struct LaneMetrics {
+    /// Requests scheduled.
+    pub scheduled: u64,
+    /// Requests answered.
+    pub succeeded: u64,
+    /// Requests failed.
+    pub failed: u64,
+    /// Requests dropped.
+    pub dropped: u64,
+    /// End-to-end latency of answered requests, from the intended start.
+    pub latency: LatencyHistogram,
+    /// Wait from arrival to the first attempt, of requests that were sent.
+    pub queue_wait: LatencyHistogram,
+    /// Time from the intended start to the first token, of answered requests.
+    pub ttft: LatencyHistogram,
+}
+
+impl LaneMetrics {
+    fn add(&mut self, r: &RequestRecord) {
+        self.scheduled += 1;
+        match r.end.outcome() {
+            Outcome::Succeeded => {
+                self.succeeded += 1;
+                self.latency.record(r.latency());
+                if let Some(fb) = r.first_byte {
+                    self.ttft.record(fb.saturating_sub(r.intended));
+                }
+            }
+            Outcome::Failed => self.failed += 1,
+            Outcome::Dropped => self.dropped += 1,
+        }
+        if let Some(d) = r.dispatched {
+            self.queue_wait.record(d.saturating_sub(r.arrived));
+        }
+    }
+}
+
+/// Attempt counters.
+#[derive(Debug, Clone, Default)]
+pub struct AttemptCounts {
+    /// Attempts sent.
+    pub total: u64,
+    /// Attempts after the first.
+    pub retries: u64,
+    /// Results by label: `200`, `429`, `503`, `timeout`, `transport`...
+    pub by_result: BTreeMap<String, u64>,
+    /// Attempts that the server answered with each status (429, 5xx...).
+    pub status_429: u64,
+    /// 5xx answers.
+    pub status_5xx: u64,
+    /// Transport failures.
+    pub transport: u64,
+    /// Timeouts.
+    pub timeouts: u64,
+}
+
+/// Everything a run's records add up to.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    /// The whole run.
+    pub overall: LaneMetrics,
+    /// Per lane, by lane index.
+    pub lanes: Vec<LaneMetrics>,
+    /// Attempt counters.
+    pub attempts: AttemptCounts,
+    /// Ended requests by end label (`ok`, `429`, `queue_full`...).
+    pub ends: BTreeMap<String, u64>,
+    /// Failed requests by why retrying stopped.
+    pub gave_up: BTreeMap<String, u64>,
+    /// Send-to-answer time of successful attempts.
+    pub service: LatencyHistogram,
+    /// Intended start to arrival in the engine (scheduler lag; zero in the simulator).
+    pub schedule_lag: LatencyHistogram,
+    /// Tokens of answered requests, as the API counted them.
+    pub tokens: Tokens,
+    /// Planned (input, output) tokens of answered requests.
+    pub planned: (u64, u64),
+    /// Cost of successful attempts, when every model has a price.
+    pub cost_usd: Option<f64>,
+    /// The per-second series.
+    pub series: Series,
+    prices: Vec<Option<Price>>,
+}
+
+impl Metrics {
+    /// Empty metrics; `prices[i]` is the price of model `i`, if known.
+    pub fn new(prices: Vec<Option<Price>>, lanes: usize) -> Metrics {
+        Metrics {
+            overall: LaneMetrics::default(),
+            lanes: vec![LaneMetrics::default(); lanes.max(1)],
+            attempts: AttemptCounts::default(),
+            ends: BTreeMap::new(),
+            gave_up: BTreeMap::new(),
+            service: LatencyHistogram::default(),
+            schedule_lag: LatencyHistogram::default(),
+            tokens: Tokens::default(),
+            planned: (0, 0),
+            cost_usd: prices.iter().all(Option::is_some).then_some(0.0),
+            series: Series::default(),
+            prices,
+        }
+    }
+}
+
+impl RecordSink for Metrics {
+    fn attempt(&mut self, a: &AttemptRecord) {
+        let c = &mut self.attempts;
+        c.total += 1;
+        let row = self.series.at(a.sent);
+        row.started += 1;
+        if a.number > 1 {
+            c.retries += 1;
+            row.retries += 1;
+        }
+        let label = match a.result {
+            Ok(_) => "200".to_string(),
+            Err(kind) => kind.label(),
+        };
+        *c.by_result.entry(label).or_default() += 1;
+        match a.result {
+            Ok(tokens) => {
+                self.service.record(a.ended.saturating_sub(a.sent));
+                if let (Some(cost), Some(Some(price))) = (&mut self.cost_usd, self.prices.get(usize::from(a.model))) {
+                    *cost += price.cost(tokens.input, tokens.output + tokens.thinking);
+                }
+            }
+            Err(kind) => {
+                let row = self.series.at(a.ended);
+                match kind {
+                    ErrorKind::Status(429) => {
+                        c.status_429 += 1;
+                        row.status_429 += 1;
+                    }
+                    other => {
+                        row.errors += 1;
+                        match other {
+                            ErrorKind::Status(s) if s >= 500 => c.status_5xx += 1,
+                            ErrorKind::Transport => c.transport += 1,
+                            ErrorKind::Timeout => c.timeouts += 1,
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn request(&mut self, r: &RequestRecord) {
+        self.overall.add(r);
+        let lane = usize::from(r.lane);
+        if self.lanes.len() <= lane {
+            self.lanes.resize(lane + 1, LaneMetrics::default());
+        }
+        self.lanes[lane].add(r);
+        self.schedule_lag.record(r.arrived.saturating_sub(r.intended));
+        *self.ends.entry(r.end.label()).or_default() += 1;
+        if let crate::engine::record::EndReason::Error { gave_up, .. } = r.end {
+            let key = serde_json::to_value(gave_up)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default();
+            *self.gave_up.entry(key).or_default() += 1;
+        }
+        self.series.at(r.intended).offered += 1;
+        let row = self.series.at(r.ended);
+        row.completed += 1;
+        match r.end.outcome() {
+            Outcome::Succeeded => {
+                row.succeeded += 1;
+                row.tokens_in += r.tokens.input;
+                row.tokens_out += r.tokens.output + r.tokens.thinking;
+                self.tokens.add(r.tokens);
+                self.planned.0 += u64::from(r.planned_input);
+                self.planned.1 += u64::from(r.planned_output);
+            }
+            Outcome::Failed => row.failed += 1,
+            Outcome::Dropped => row.dropped += 1,
+        }
+    }
+
+    fn second(&mut self, s: &SecondSample) {
+        let row = self.series.row(s.second);
+        row.inflight = s.inflight_end;
+        row.inflight_max = s.inflight_max;
+        row.queue_depth = s.queue_end;
+        row.queue_max = s.queue_max;
+    }
+}

@@ -1,0 +1,83 @@
+//! Number formatting shared by every output, so the terminal, Markdown and HTML agree.
+
+/// Milliseconds as "612 ms", "1.24 s" or "—" when there is no figure.
+pub fn ms(v: Option<f64>) -> String {
+    match v {
+        None => "—".into(),
+        Some(v) if v < 1.0 => format!("{v:.3} ms"),
+        Some(v) if v < 10.0 => format!("{v:.2} ms"),
+        Some(v) if v < 1000.0 => format!("{v:.0} ms"),
+        Some(v) if v < 60_000.0 => format!("{:.2} s", v / 1000.0),
+        Some(v) => format!("{:.1} min", v / 60_000.0),
+    }
+}
+
+/// Seconds as "25 s", "1.5 s", "2 h 03 min".
+pub fn secs(s: f64) -> String {
+    if s < 10.0 {
+        format!("{s:.2} s")
+    } else if s < 120.0 {
+        format!("{s:.1} s")
+    } else if s < 7200.0 {
+        format!("{:.0} min {:02.0} s", (s / 60.0).floor(), s % 60.0)
+    } else {
+        format!("{:.0} h {:02.0} min", (s / 3600.0).floor(), (s % 3600.0) / 60.0)
+    }
+}
+
+/// A share as "48.0%" or "—".
+pub fn pct(v: Option<f64>) -> String {
+    match v {
+        None => "—".into(),
+        Some(v) if v > 0.0 && v < 0.001 => format!("{:.3}%", v * 100.0),
+        Some(v) => format!("{:.1}%", v * 100.0),
+    }
+}
+
+/// An integer with thousands separators: "12,345".
+pub fn count(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A rate as "10.0/s".
+pub fn rate(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}/s")
+    } else {
+        format!("{v:.2}/s")
+    }
+}
+
+/// Dollars as "$0.1234" or "—".
+pub fn usd(v: Option<f64>) -> String {
+    match v {
+        None => "—".into(),
+        Some(v) if v < 10.0 => format!("${v:.4}"),
+        Some(v) => format!("${v:.2}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(ms(Some(612.4)), "612 ms");
+        assert_eq!(ms(Some(1240.0)), "1.24 s");
+        assert_eq!(ms(None), "—");
+        assert_eq!(count(1234567), "1,234,567");
+        assert_eq!(count(12), "12");
+        assert_eq!(pct(Some(0.48)), "48.0%");
+        assert_eq!(secs(3725.0), "62 min 05 s");
+        assert_eq!(usd(Some(0.12345)), "$0.1235");
+    }
+}

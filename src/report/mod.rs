@@ -1,0 +1,161 @@
+//! Outputs of a run, all made from a [`Summary`] (never from engine internals):
+//! `summary.json`, `summary.md`, `timeseries.csv` and `report.html`.
+//!
+//! `stampede report SUMMARY.json` re-renders every one of them from a saved summary, because
+//! the summary carries the histograms and the time series.
+
+pub mod format;
+pub mod plots;
+pub mod text;
+pub mod view;
+
+use std::path::{Path, PathBuf};
+
+use minijinja::{context, Environment, Value};
+
+use crate::summary::Summary;
+use plots::Chart;
+use view::View;
+
+fn templates() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.add_template("report.html", include_str!("templates/report.html"))
+        .expect("report template parses");
+    env.add_template("summary.md", include_str!("templates/summary.md"))
+        .expect("markdown template parses");
+    env
+}
+
+/// `summary.md`: the verdict and figures as Markdown, for a CI step summary or a PR comment.
+pub fn markdown(s: &Summary) -> String {
+    templates()
+        .get_template("summary.md")
+        .and_then(|t| t.render(context! { v => View::of(s) }))
+        .expect("markdown renders")
+}
+
+/// `timeseries.csv`: one row per second.
+pub fn timeseries_csv(s: &Summary) -> String {
+    let mut out = String::from(
+        "second,offered,started,retries,completed,succeeded,failed,dropped,status_429,errors,inflight,inflight_max,queue_depth,queue_max,tokens_in,tokens_out\n",
+    );
+    for r in &s.timeseries {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            r.second,
+            r.offered,
+            r.started,
+            r.retries,
+            r.completed,
+            r.succeeded,
+            r.failed,
+            r.dropped,
+            r.status_429,
+            r.errors,
+            r.inflight,
+            r.inflight_max,
+            r.queue_depth,
+            r.queue_max,
+            r.tokens_in,
+            r.tokens_out
+        ));
+    }
+    out
+}
+
+fn series(s: &Summary, f: impl Fn(&crate::metrics::SecondRow) -> f64) -> Vec<(f64, f64)> {
+    s.timeseries.iter().map(|r| (r.second as f64, f(r))).collect()
+}
+
+/// The page's plots: latency (spectrum, histogram) and time series.
+fn plot_set(s: &Summary) -> (Vec<String>, Vec<String>) {
+    let mut latency = Vec::new();
+    let names = [
+        ("latency", "end to end"),
+        ("ttft", "time to first token"),
+        ("queue_wait", "queue wait"),
+        ("service", "service time"),
+    ];
+    let hists: Vec<(String, crate::metrics::LatencyHistogram)> = names
+        .iter()
+        .filter_map(|(key, name)| s.histogram(key).map(|h| (name.to_string(), h)))
+        .filter(|(_, h)| h.count() > 0)
+        .collect();
+    let refs: Vec<(String, &crate::metrics::LatencyHistogram)> = hists.iter().map(|(n, h)| (n.clone(), h)).collect();
+    let slo_lines: Vec<(String, f64)> = s
+        .slo
+        .iter()
+        .flat_map(|v| v.checks.iter())
+        .filter(|c| c.name.starts_with('p'))
+        .map(|c| (format!("SLO {}", c.name), c.target))
+        .collect();
+    latency.push(plots::spectrum("Latency by percentile", &refs, &slo_lines));
+    if let Some(h) = s.histogram("latency") {
+        latency.push(plots::histogram(
+            "End-to-end latency of answered requests (up to p99.9)",
+            &h,
+        ));
+    }
+    let mut rate = Chart::new("Requests per second", "time since start (s)", "requests per second")
+        .line("offered", 0, series(s, |r| r.offered as f64))
+        .line("attempts sent", 1, series(s, |r| r.started as f64))
+        .line("answered", 2, series(s, |r| r.succeeded as f64))
+        .line("failed + dropped", 3, series(s, |r| (r.failed + r.dropped) as f64));
+    rate.steps = true;
+    let mut trouble = Chart::new(
+        "429s, other errors and retries per second",
+        "time since start (s)",
+        "per second",
+    )
+    .line("429 answers", 3, series(s, |r| r.status_429 as f64))
+    .line("other failed attempts", 4, series(s, |r| r.errors as f64))
+    .line("retries sent", 1, series(s, |r| r.retries as f64));
+    trouble.steps = true;
+    let mut depth = Chart::new(
+        "In flight and queued (end of each second)",
+        "time since start (s)",
+        "requests",
+    )
+    .line("attempts in flight", 0, series(s, |r| f64::from(r.inflight)))
+    .line("queue depth", 1, series(s, |r| f64::from(r.queue_depth)))
+    .line("queue depth, max in second", 7, series(s, |r| f64::from(r.queue_max)));
+    depth.steps = true;
+    (latency, vec![rate.svg(), trouble.svg(), depth.svg()])
+}
+
+/// `report.html`: one self-contained page with inline SVG plots and CSS.
+pub fn html(s: &Summary) -> String {
+    let (latency, time) = plot_set(s);
+    let safe = |v: Vec<String>| v.into_iter().map(Value::from_safe_string).collect::<Vec<_>>();
+    templates()
+        .get_template("report.html")
+        .and_then(|t| {
+            t.render(context! {
+                v => View::of(s),
+                plots => context! { latency => safe(latency), time => safe(time) },
+                version => env!("CARGO_PKG_VERSION"),
+            })
+        })
+        .expect("report renders")
+}
+
+/// Writes every output of a run into `dir` (created if needed); returns the paths written.
+pub fn write_all(s: &Summary, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let files = [
+        (
+            "summary.json",
+            serde_json::to_string_pretty(s).map_err(std::io::Error::other)? + "\n",
+        ),
+        ("summary.md", markdown(s)),
+        ("timeseries.csv", timeseries_csv(s)),
+        ("report.html", html(s)),
+    ];
+    let mut written = Vec::new();
+    for (name, content) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, content)?;
+        written.push(path);
+    }
+    Ok(written)
+}

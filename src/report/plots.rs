@@ -1,0 +1,266 @@
+//! Inline SVG plots (plotters), every axis labelled with its unit.
+//!
+//! Charts are drawn to strings and embedded in the HTML page, so a report is one file that
+//! opens from disk with no network. The root `<svg>` gets `width="100%"` so the page reads on
+//! a phone as well as on a laptop.
+
+use plotters::prelude::*;
+
+use crate::metrics::LatencyHistogram;
+
+/// Colours in series order, used the same way in every chart of a page.
+pub const PALETTE: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+];
+
+/// One line of a chart.
+#[derive(Debug, Clone)]
+pub struct Line {
+    /// Legend text.
+    pub name: String,
+    /// Palette index.
+    pub color: usize,
+    /// (x, y) points.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// A horizontal reference line (an SLO target).
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Legend text.
+    pub name: String,
+    /// Height.
+    pub y: f64,
+}
+
+/// What to draw.
+#[derive(Debug, Clone)]
+pub struct Chart {
+    /// Title above the plot.
+    pub title: String,
+    /// X axis label with unit.
+    pub x_label: String,
+    /// Y axis label with unit.
+    pub y_label: String,
+    /// Lines.
+    pub lines: Vec<Line>,
+    /// Reference lines.
+    pub rules: Vec<Rule>,
+    /// Formats x tick labels.
+    pub x_format: fn(&f64) -> String,
+    /// X ticks wanted.
+    pub x_ticks: usize,
+    /// Draw lines as steps (for per-second counts).
+    pub steps: bool,
+}
+
+fn plain(x: &f64) -> String {
+    if x.abs() >= 100.0 || x.fract() == 0.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+impl Chart {
+    /// A chart with plain number ticks.
+    pub fn new(title: &str, x_label: &str, y_label: &str) -> Chart {
+        Chart {
+            title: title.into(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            lines: Vec::new(),
+            rules: Vec::new(),
+            x_format: plain,
+            x_ticks: 10,
+            steps: false,
+        }
+    }
+
+    /// Adds a line.
+    pub fn line(mut self, name: &str, color: usize, points: Vec<(f64, f64)>) -> Chart {
+        self.lines.push(Line {
+            name: name.into(),
+            color,
+            points,
+        });
+        self
+    }
+
+    /// Renders to an SVG string (empty chart with a note when there is nothing to draw).
+    pub fn svg(&self) -> String {
+        let mut out = String::new();
+        {
+            let root = SVGBackend::with_string(&mut out, (860, 360)).into_drawing_area();
+            let _ = self.draw(&root);
+            let _ = root.present();
+        }
+        responsive(out)
+    }
+
+    fn draw(
+        &self,
+        root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    ) -> Result<(), Box<dyn std::error::Error + '_>> {
+        root.fill(&WHITE)?;
+        let all = self.lines.iter().flat_map(|l| l.points.iter());
+        let (mut x0, mut x1, mut y1) = (f64::MAX, f64::MIN, 0.0f64);
+        for &(x, y) in all {
+            x0 = x0.min(x);
+            x1 = x1.max(x);
+            y1 = y1.max(y);
+        }
+        for r in &self.rules {
+            y1 = y1.max(r.y);
+        }
+        if x0 > x1 {
+            (x0, x1) = (0.0, 1.0);
+        }
+        if x1 <= x0 {
+            x1 = x0 + 1.0;
+        }
+        let y1 = if y1 <= 0.0 { 1.0 } else { y1 * 1.08 };
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(70)
+            .build_cartesian_2d(x0..x1, 0.0..y1)?;
+        chart
+            .configure_mesh()
+            .x_desc(&self.x_label)
+            .y_desc(&self.y_label)
+            .x_labels(self.x_ticks)
+            .y_labels(8)
+            .x_label_formatter(&self.x_format)
+            .y_label_formatter(&plain)
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()?;
+        if self.lines.iter().all(|l| l.points.is_empty()) {
+            root.draw(&Text::new(
+                "no data",
+                (400, 180),
+                ("sans-serif", 16).into_font().color(&RGBColor(120, 120, 120)),
+            ))?;
+        }
+        for l in &self.lines {
+            let color = PALETTE[l.color % PALETTE.len()];
+            let points: Vec<(f64, f64)> = if self.steps { steps(&l.points) } else { l.points.clone() };
+            chart
+                .draw_series(LineSeries::new(points, color.stroke_width(2)))?
+                .label(&l.name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3)));
+        }
+        for r in &self.rules {
+            let style = RGBColor(200, 0, 0).stroke_width(1);
+            chart
+                .draw_series(DashedLineSeries::new(vec![(x0, r.y), (x1, r.y)], 6, 4, style))?
+                .label(&r.name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
+        }
+        if self.lines.len() + self.rules.len() > 1 || self.lines.iter().any(|l| !l.name.is_empty()) {
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(RGBColor(200, 200, 200))
+                .position(SeriesLabelPosition::UpperLeft)
+                .draw()?;
+        }
+        Ok(())
+    }
+}
+
+fn steps(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut out = Vec::with_capacity(points.len() * 2);
+    for (i, &(x, y)) in points.iter().enumerate() {
+        if i > 0 {
+            out.push((x, points[i - 1].1));
+        }
+        out.push((x, y));
+    }
+    out
+}
+
+fn responsive(svg: String) -> String {
+    svg.replacen(
+        "<svg width=\"860\" height=\"360\"",
+        "<svg width=\"100%\" preserveAspectRatio=\"xMidYMid meet\"",
+        1,
+    )
+}
+
+/// x position of a percentile on a log "nines" axis: 0% → 0, 90% → 1, 99% → 2, 99.9% → 3.
+pub fn nines(percentile: f64) -> f64 {
+    -(1.0 - (percentile / 100.0).min(0.999_999)).log10()
+}
+
+fn percentile_label(x: &f64) -> String {
+    let p = 100.0 * (1.0 - 10f64.powf(-x));
+    if p < 1.0 {
+        "0%".into()
+    } else {
+        let s = format!("{p:.4}");
+        format!("{}%", s.trim_end_matches('0').trim_end_matches('.'))
+    }
+}
+
+/// The HDR-style percentile spectrum of several histograms (log "nines" axis to 99.99%).
+pub fn spectrum(title: &str, histograms: &[(String, &LatencyHistogram)], slo_ms: &[(String, f64)]) -> String {
+    let mut chart = Chart::new(title, "percentile (log scale of nines)", "latency (ms)");
+    chart.x_format = percentile_label;
+    chart.x_ticks = 5;
+    for (i, (name, h)) in histograms.iter().enumerate() {
+        let points = h.spectrum().into_iter().map(|(p, v)| (nines(p), v)).collect();
+        chart = chart.line(name, i, points);
+    }
+    chart.rules = slo_ms.iter().map(|(n, y)| Rule { name: n.clone(), y: *y }).collect();
+    chart.svg()
+}
+
+/// A latency histogram as bars drawn with steps.
+pub fn histogram(title: &str, h: &LatencyHistogram) -> String {
+    let buckets = h.buckets(60);
+    let width = buckets.get(1).map_or(1.0, |b| b.0);
+    let mut points: Vec<(f64, f64)> = buckets.iter().map(|&(x, c)| (x, c as f64)).collect();
+    if let Some(&(x, _)) = buckets.last() {
+        points.push((x + width, 0.0));
+    }
+    let mut chart = Chart::new(title, "latency (ms)", "requests").line("", 0, points);
+    chart.steps = true;
+    chart.svg()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn nines_axis_maps_percentiles() {
+        assert!((nines(90.0) - 1.0).abs() < 1e-9);
+        assert!((nines(99.9) - 3.0).abs() < 1e-9);
+        assert_eq!(percentile_label(&2.0), "99%");
+        assert_eq!(percentile_label(&4.0), "99.99%");
+    }
+
+    #[test]
+    fn charts_are_self_contained_svg() {
+        let mut h = LatencyHistogram::default();
+        for ms in 1..500u64 {
+            h.record(Duration::from_millis(ms));
+        }
+        let svg = spectrum("latency", &[("e2e".into(), &h)], &[("SLO p95".into(), 400.0)]);
+        assert!(svg.starts_with("<svg width=\"100%\""), "{}", &svg[..80]);
+        assert!(svg.contains("latency (ms)") && svg.contains("99.9%"));
+        assert!(!svg.contains("http://") || svg.matches("http://").all(|_| svg.contains("xmlns")));
+        let empty = Chart::new("t", "x (s)", "y").line("a", 0, vec![]).svg();
+        assert!(empty.contains("no data"));
+    }
+}

@@ -1,0 +1,60 @@
+//! The summary table printed on the terminal after a run.
+
+use super::view::View;
+use crate::summary::Summary;
+
+/// The terminal summary: verdict, key figures, latency table, outcomes.
+pub fn table(s: &Summary) -> String {
+    let v = View::of(s);
+    let mut out = String::new();
+    out.push_str(&format!(
+        "stampede · {} · target {} · model {} · seed {} · {}\n",
+        v.scenario, v.target, v.model, v.seed, v.verdict
+    ));
+    out.push_str(&format!("{}\n\n", v.mode));
+    let r = &s.requests;
+    out.push_str(&format!(
+        "requests   scheduled {}  succeeded {}  failed {}  dropped {}\n",
+        r.scheduled, r.succeeded, r.failed, r.dropped
+    ));
+    for f in &v.figures {
+        out.push_str(&format!("{:<11}{:>10}   {}\n", f.label, f.value, f.note));
+    }
+    out.push('\n');
+    out.push_str(&format!(
+        "{:<21}{:>8}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}\n",
+        "latency", "count", "mean", "p50", "p90", "p95", "p99", "p99.9", "max"
+    ));
+    for l in &v.latency {
+        out.push_str(&format!(
+            "{:<21}{:>8}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}\n",
+            l.metric, l.count, l.mean, l.p50, l.p90, l.p95, l.p99, l.p999, l.max
+        ));
+    }
+    if !v.checks.is_empty() {
+        out.push_str("\nSLO\n");
+        for c in &v.checks {
+            out.push_str(&format!(
+                "  {:<14} target {:<12} measured {:<12} {}\n",
+                c.name,
+                c.target,
+                c.actual,
+                if c.pass { "met" } else { "MISSED" }
+            ));
+        }
+    }
+    let breakdown: Vec<String> = v
+        .outcomes
+        .iter()
+        .filter(|o| o.group != "requests")
+        .map(|o| format!("{} {}: {}", o.group, o.label, o.count))
+        .collect();
+    if !breakdown.is_empty() {
+        out.push_str(&format!("\n{}\n", breakdown.join(" · ")));
+    }
+    let attempts: Vec<String> = v.attempts.iter().map(|a| format!("{} {}", a.label, a.count)).collect();
+    if !attempts.is_empty() {
+        out.push_str(&format!("attempts by result: {}\n", attempts.join(" · ")));
+    }
+    out
+}

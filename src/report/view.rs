@@ -1,0 +1,362 @@
+//! The figures of a summary, formatted once for every output (terminal, Markdown, HTML).
+
+use serde::Serialize;
+
+use super::format::{count, ms, pct, rate, secs, usd};
+use crate::metrics::LatencyStats;
+use crate::summary::Summary;
+
+/// A key figure.
+#[derive(Debug, Clone, Serialize)]
+pub struct Figure {
+    /// What it is.
+    pub label: String,
+    /// The value.
+    pub value: String,
+    /// What it means or how it was measured.
+    pub note: String,
+}
+
+/// One row of the latency table.
+#[derive(Debug, Clone, Serialize)]
+pub struct LatencyRow {
+    /// What is measured.
+    pub metric: String,
+    /// How it is measured.
+    pub note: String,
+    /// Values.
+    pub count: String,
+    /// Mean.
+    pub mean: String,
+    /// Percentiles and max.
+    pub p50: String,
+    /// 90th.
+    pub p90: String,
+    /// 95th.
+    pub p95: String,
+    /// 99th.
+    pub p99: String,
+    /// 99.9th.
+    pub p999: String,
+    /// Largest.
+    pub max: String,
+}
+
+impl LatencyRow {
+    fn new(metric: &str, note: &str, s: &LatencyStats) -> LatencyRow {
+        LatencyRow {
+            metric: metric.into(),
+            note: note.into(),
+            count: count(s.count),
+            mean: ms(s.mean),
+            p50: ms(s.p50),
+            p90: ms(s.p90),
+            p95: ms(s.p95),
+            p99: ms(s.p99),
+            p999: ms(s.p999),
+            max: ms(s.max),
+        }
+    }
+}
+
+/// A row of a counted breakdown.
+#[derive(Debug, Clone, Serialize)]
+pub struct CountRow {
+    /// Group (`failed`, `dropped`, `attempts`).
+    pub group: String,
+    /// What was counted.
+    pub label: String,
+    /// How many.
+    pub count: String,
+    /// Share of the group's whole.
+    pub share: String,
+}
+
+/// One SLO check, formatted.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckRow {
+    /// Objective name.
+    pub name: String,
+    /// The objective.
+    pub target: String,
+    /// What was measured.
+    pub actual: String,
+    /// Met or not.
+    pub pass: bool,
+}
+
+/// One lane, formatted.
+#[derive(Debug, Clone, Serialize)]
+pub struct LaneRow {
+    /// Lane name.
+    pub name: String,
+    /// Scheduled.
+    pub scheduled: String,
+    /// Success share.
+    pub success: String,
+    /// Dropped.
+    pub dropped: String,
+    /// Latency percentiles.
+    pub p50: String,
+    /// 95th.
+    pub p95: String,
+    /// 99th.
+    pub p99: String,
+    /// Queue wait p95.
+    pub queue_p95: String,
+}
+
+/// Everything the outputs print.
+#[derive(Debug, Clone, Serialize)]
+pub struct View {
+    /// Scenario name.
+    pub scenario: String,
+    /// Scenario description.
+    pub description: Option<String>,
+    /// Target kind.
+    pub target: String,
+    /// Model.
+    pub model: String,
+    /// Seed.
+    pub seed: u64,
+    /// One line on how the run was carried out.
+    pub mode: String,
+    /// Overall verdict: `PASS`, `FAIL` or `no SLO`.
+    pub verdict: String,
+    /// Whether the verdict passed (true when there is no SLO).
+    pub pass: bool,
+    /// SLO checks.
+    pub checks: Vec<CheckRow>,
+    /// Key figures.
+    pub figures: Vec<Figure>,
+    /// Latency rows.
+    pub latency: Vec<LatencyRow>,
+    /// Outcome breakdown.
+    pub outcomes: Vec<CountRow>,
+    /// Attempt breakdown.
+    pub attempts: Vec<CountRow>,
+    /// Lanes.
+    pub lanes: Vec<LaneRow>,
+    /// The strategy, pretty JSON.
+    pub strategy: String,
+    /// The mock profile, pretty JSON.
+    pub mock_profile: Option<String>,
+    /// Run metadata (label, value).
+    pub metadata: Vec<(String, String)>,
+}
+
+fn share(n: u64, of: u64) -> String {
+    pct((of > 0).then(|| n as f64 / of as f64))
+}
+
+impl View {
+    /// Formats a summary.
+    pub fn of(s: &Summary) -> View {
+        let r = &s.requests;
+        let a = &s.attempts;
+        let mode = if s.simulated {
+            format!(
+                "simulated {} of traffic ({} until the last answer) in {} of wall time",
+                secs(s.duration_s),
+                secs(s.elapsed_s),
+                secs(s.wall_time_s)
+            )
+        } else {
+            format!(
+                "live run: {} of traffic, {} of wall time",
+                secs(s.duration_s),
+                secs(s.wall_time_s)
+            )
+        };
+        let (verdict, pass, checks) = match &s.slo {
+            None => ("no SLO".to_string(), true, Vec::new()),
+            Some(v) => (
+                if v.pass { "PASS" } else { "FAIL" }.to_string(),
+                v.pass,
+                v.checks
+                    .iter()
+                    .map(|c| {
+                        let (target, actual) = match c.name.as_str() {
+                            "success_rate" => (format!("≥ {}", pct(Some(c.target))), pct(c.actual)),
+                            "max_429_share" => (format!("≤ {}", pct(Some(c.target))), pct(c.actual)),
+                            "max_cost_usd" => (format!("≤ {}", usd(Some(c.target))), usd(c.actual)),
+                            _ => (format!("≤ {}", ms(Some(c.target))), ms(c.actual)),
+                        };
+                        CheckRow {
+                            name: c.name.clone(),
+                            target,
+                            actual,
+                            pass: c.pass,
+                        }
+                    })
+                    .collect(),
+            ),
+        };
+        let figures = vec![
+            Figure {
+                label: "success".into(),
+                value: pct(r.success_rate),
+                note: format!("{} of {} requests answered", count(r.succeeded), count(r.scheduled)),
+            },
+            Figure {
+                label: "p95 latency".into(),
+                value: ms(s.latency_ms.p95),
+                note: format!(
+                    "end to end from intended start; p50 {}, p99 {}",
+                    ms(s.latency_ms.p50),
+                    ms(s.latency_ms.p99)
+                ),
+            },
+            Figure {
+                label: "goodput".into(),
+                value: rate(s.throughput.goodput_rps),
+                note: format!(
+                    "offered {}; peak {} in 1 s",
+                    rate(s.throughput.offered_rps),
+                    count(s.throughput.peak_offered_1s)
+                ),
+            },
+            Figure {
+                label: "429s".into(),
+                value: count(a.status_429),
+                note: format!("{} of {} attempts", share(a.status_429, a.total), count(a.total)),
+            },
+            Figure {
+                label: "retries".into(),
+                value: count(a.retries),
+                note: format!(
+                    "{} attempts per request",
+                    a.per_request.map_or("—".to_string(), |v| format!("{v:.2}"))
+                ),
+            },
+            Figure {
+                label: "cost".into(),
+                value: usd(s.cost_usd),
+                note: format!(
+                    "{} in / {} out tokens",
+                    count(s.tokens.input),
+                    count(s.tokens.output + s.tokens.thinking)
+                ),
+            },
+        ];
+        let latency = vec![
+            LatencyRow::new(
+                "end to end",
+                "intended start → answer, answered requests",
+                &s.latency_ms,
+            ),
+            LatencyRow::new("time to first token", "intended start → first token", &s.ttft_ms),
+            LatencyRow::new("queue wait", "arrival → first attempt sent", &s.queue_wait_ms),
+            LatencyRow::new("service", "attempt sent → answer, successful attempts", &s.service_ms),
+            LatencyRow::new("schedule lag", "intended start → taken in", &s.schedule_lag_ms),
+        ];
+        let mut outcomes = vec![
+            CountRow {
+                group: "requests".into(),
+                label: "succeeded".into(),
+                count: count(r.succeeded),
+                share: share(r.succeeded, r.scheduled),
+            },
+            CountRow {
+                group: "requests".into(),
+                label: "failed".into(),
+                count: count(r.failed),
+                share: share(r.failed, r.scheduled),
+            },
+            CountRow {
+                group: "requests".into(),
+                label: "dropped".into(),
+                count: count(r.dropped),
+                share: share(r.dropped, r.scheduled),
+            },
+        ];
+        for (k, v) in &r.failed_by {
+            outcomes.push(CountRow {
+                group: "failed, last error".into(),
+                label: k.clone(),
+                count: count(*v),
+                share: share(*v, r.scheduled),
+            });
+        }
+        for (k, v) in &r.gave_up {
+            outcomes.push(CountRow {
+                group: "failed, gave up because".into(),
+                label: k.replace('_', " "),
+                count: count(*v),
+                share: share(*v, r.scheduled),
+            });
+        }
+        for (k, v) in &r.dropped_by {
+            outcomes.push(CountRow {
+                group: "dropped".into(),
+                label: k.replace('_', " "),
+                count: count(*v),
+                share: share(*v, r.scheduled),
+            });
+        }
+        let attempts = a
+            .by_result
+            .iter()
+            .map(|(k, v)| CountRow {
+                group: "attempts".into(),
+                label: k.clone(),
+                count: count(*v),
+                share: share(*v, a.total),
+            })
+            .collect();
+        let lanes = s
+            .lanes
+            .iter()
+            .map(|(name, l)| LaneRow {
+                name: name.clone(),
+                scheduled: count(l.scheduled),
+                success: share(l.succeeded, l.scheduled),
+                dropped: count(l.dropped),
+                p50: ms(l.latency_ms.p50),
+                p95: ms(l.latency_ms.p95),
+                p99: ms(l.latency_ms.p99),
+                queue_p95: ms(l.queue_wait_ms.p95),
+            })
+            .collect();
+        let metadata = vec![
+            ("stampede version".into(), s.stampede_version.clone()),
+            ("started at".into(), s.started_at.clone()),
+            ("wall time".into(), secs(s.wall_time_s)),
+            (
+                "time covered".into(),
+                format!(
+                    "{} ({})",
+                    secs(s.elapsed_s),
+                    if s.simulated { "simulated" } else { "live" }
+                ),
+            ),
+            ("traffic window".into(), secs(s.duration_s)),
+            (
+                "stopped early".into(),
+                s.stopped_early.clone().unwrap_or_else(|| "no".into()),
+            ),
+        ];
+        View {
+            scenario: s.scenario.clone(),
+            description: s.description.clone(),
+            target: s.target.clone(),
+            model: s.model.clone(),
+            seed: s.seed,
+            mode,
+            verdict,
+            pass,
+            checks,
+            figures,
+            latency,
+            outcomes,
+            attempts,
+            lanes,
+            strategy: serde_json::to_string_pretty(&s.strategy).unwrap_or_default(),
+            mock_profile: s
+                .mock_profile
+                .as_ref()
+                .map(|p| serde_json::to_string_pretty(p).unwrap_or_default()),
+            metadata,
+        }
+    }
+}

@@ -1,0 +1,428 @@
+//! `summary.json`: the versioned record of one run, and everything reports are made from.
+//!
+//! Schema `stampede.summary/v1` (committed as `schemas/summary.v1.schema.json` and checked in
+//! tests). Rates are over the traffic window `duration_s`; latency is end-to-end from the
+//! intended start, for answered requests; figures with nothing to measure are `null`, never 0.
+//! The histograms ride along in HdrHistogram's compressed encoding so `stampede report` can
+//! re-render a run without loss.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::{LaneMetrics, LatencyHistogram, LatencyStats, Metrics, SecondRow};
+use crate::scenario::SloSpec;
+
+/// The schema id of this version.
+pub const SCHEMA: &str = "stampede.summary/v1";
+
+/// Request outcomes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Requests {
+    /// Requests the traffic scheduled (= succeeded + failed + dropped).
+    pub scheduled: u64,
+    /// Answered.
+    pub succeeded: u64,
+    /// Sent at least once, never answered.
+    pub failed: u64,
+    /// Never sent (shed by the client).
+    pub dropped: u64,
+    /// succeeded / scheduled (null when nothing was scheduled).
+    pub success_rate: Option<f64>,
+    /// Failed requests by their last error (`429`, `503`, `timeout`...).
+    pub failed_by: BTreeMap<String, u64>,
+    /// Dropped requests by reason (`queue_full`, `queue_deadline`, `stopped`...).
+    pub dropped_by: BTreeMap<String, u64>,
+    /// Failed requests by why retrying stopped (`max_attempts`, `deadline`...).
+    pub gave_up: BTreeMap<String, u64>,
+}
+
+/// Attempt counters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Attempts {
+    /// Attempts sent.
+    pub total: u64,
+    /// Attempts after the first (retries).
+    pub retries: u64,
+    /// Attempts per scheduled request (retry amplification).
+    pub per_request: Option<f64>,
+    /// 429 answers.
+    pub status_429: u64,
+    /// 5xx answers.
+    pub status_5xx: u64,
+    /// Connection failures, resets, cut bodies.
+    pub transport_errors: u64,
+    /// Attempts cancelled by a timeout.
+    pub timeouts: u64,
+    /// Attempts by result (`200`, `429`, `timeout`...).
+    pub by_result: BTreeMap<String, u64>,
+}
+
+/// Rates over the traffic window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Throughput {
+    /// Scheduled requests per second.
+    pub offered_rps: f64,
+    /// Answered requests per second.
+    pub goodput_rps: f64,
+    /// Attempts per second.
+    pub attempt_rps: f64,
+    /// Largest number of requests offered in one second.
+    pub peak_offered_1s: u64,
+    /// Largest number of requests offered in ten seconds.
+    pub peak_offered_10s: u64,
+}
+
+/// Tokens of answered requests.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TokenCounts {
+    /// Prompt tokens the API counted.
+    pub input: u64,
+    /// Answer tokens the API counted.
+    pub output: u64,
+    /// Thinking tokens the API counted.
+    pub thinking: u64,
+    /// Prompt tokens the scenario planned.
+    pub planned_input: u64,
+    /// Answer tokens the scenario planned.
+    pub planned_output: u64,
+}
+
+/// One lane's figures.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LaneSummary {
+    /// Scheduled.
+    pub scheduled: u64,
+    /// Answered.
+    pub succeeded: u64,
+    /// Failed.
+    pub failed: u64,
+    /// Dropped.
+    pub dropped: u64,
+    /// End-to-end latency of answered requests.
+    pub latency_ms: LatencyStats,
+    /// Queue wait of sent requests.
+    pub queue_wait_ms: LatencyStats,
+    /// Time to first token of answered requests.
+    pub ttft_ms: LatencyStats,
+}
+
+impl LaneSummary {
+    fn of(m: &LaneMetrics) -> LaneSummary {
+        LaneSummary {
+            scheduled: m.scheduled,
+            succeeded: m.succeeded,
+            failed: m.failed,
+            dropped: m.dropped,
+            latency_ms: m.latency.stats(),
+            queue_wait_ms: m.queue_wait.stats(),
+            ttft_ms: m.ttft.stats(),
+        }
+    }
+}
+
+/// One objective and how the run did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SloCheck {
+    /// `p95`, `success_rate`...
+    pub name: String,
+    /// The objective (ms for latencies, a share for rates, USD for cost).
+    pub target: f64,
+    /// What the run measured (null when there was nothing to measure).
+    pub actual: Option<f64>,
+    /// Whether the objective was met.
+    pub pass: bool,
+}
+
+/// The verdict against `[slo]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SloVerdict {
+    /// Every objective met.
+    pub pass: bool,
+    /// Each objective.
+    pub checks: Vec<SloCheck>,
+}
+
+/// Encoded histograms.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Histograms {
+    /// End-to-end latency (µs).
+    pub latency: String,
+    /// Queue wait (µs).
+    pub queue_wait: String,
+    /// Time to first token (µs).
+    pub ttft: String,
+    /// Service time of successful attempts (µs).
+    pub service: String,
+}
+
+/// Facts about the run itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunMeta {
+    /// Scenario name.
+    pub scenario: String,
+    /// Scenario description.
+    pub description: Option<String>,
+    /// `sim`, `mock`, `gemini` or `openai`.
+    pub target: String,
+    /// Model called.
+    pub model: String,
+    /// Seed.
+    pub seed: u64,
+    /// Traffic window in seconds.
+    pub duration_s: f64,
+    /// Time from start to the last request's end (virtual in sim).
+    pub elapsed_s: f64,
+    /// Whether the run was simulated (virtual time).
+    pub simulated: bool,
+    /// Wall-clock start (RFC 3339).
+    pub started_at: String,
+    /// Wall-clock duration of the run.
+    pub wall_time_s: f64,
+    /// Why the run stopped early, if it did.
+    pub stopped_early: Option<String>,
+    /// The calling plan as configured.
+    pub strategy: serde_json::Value,
+    /// The mock profile, for sim and mock targets.
+    pub mock_profile: Option<serde_json::Value>,
+}
+
+/// `summary.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// Version of stampede that wrote it.
+    pub stampede_version: String,
+    /// Scenario name.
+    pub scenario: String,
+    /// Scenario description.
+    pub description: Option<String>,
+    /// Target kind.
+    pub target: String,
+    /// Model called.
+    pub model: String,
+    /// Seed.
+    pub seed: u64,
+    /// Traffic window in seconds.
+    pub duration_s: f64,
+    /// Time from start to the last request's end (virtual in sim).
+    pub elapsed_s: f64,
+    /// Whether time was virtual.
+    pub simulated: bool,
+    /// Wall-clock start (RFC 3339).
+    pub started_at: String,
+    /// Wall-clock duration of the run.
+    pub wall_time_s: f64,
+    /// Why the run stopped early, if it did.
+    pub stopped_early: Option<String>,
+    /// Request outcomes.
+    pub requests: Requests,
+    /// Attempt counters.
+    pub attempts: Attempts,
+    /// End-to-end latency of answered requests, from the intended start.
+    pub latency_ms: LatencyStats,
+    /// Wait in the client queue, of sent requests.
+    pub queue_wait_ms: LatencyStats,
+    /// Intended start to first token, of answered requests.
+    pub ttft_ms: LatencyStats,
+    /// Send to answer of successful attempts.
+    pub service_ms: LatencyStats,
+    /// Intended start to the engine taking the request in.
+    pub schedule_lag_ms: LatencyStats,
+    /// Rates.
+    pub throughput: Throughput,
+    /// Tokens.
+    pub tokens: TokenCounts,
+    /// Cost of successful attempts at paid-tier prices (null when a model has no price).
+    pub cost_usd: Option<f64>,
+    /// Per-lane figures.
+    pub lanes: BTreeMap<String, LaneSummary>,
+    /// Verdict against `[slo]` (null when the scenario sets none).
+    pub slo: Option<SloVerdict>,
+    /// The calling plan as configured.
+    pub strategy: serde_json::Value,
+    /// The mock profile, for sim and mock targets.
+    pub mock_profile: Option<serde_json::Value>,
+    /// Encoded histograms.
+    pub histograms: Histograms,
+    /// Per-second series.
+    pub timeseries: Vec<SecondRow>,
+}
+
+fn ratio(a: u64, b: u64) -> Option<f64> {
+    (b > 0).then(|| a as f64 / b as f64)
+}
+
+impl Summary {
+    /// Builds the summary of a run.
+    pub fn build(meta: RunMeta, m: &Metrics, lane_names: &[String], slo: &SloSpec) -> Summary {
+        let o = &m.overall;
+        let split = |prefix_filter: fn(&str) -> bool| {
+            m.ends
+                .iter()
+                .filter(|(k, _)| prefix_filter(k))
+                .map(|(k, v)| (k.clone(), *v))
+                .collect::<BTreeMap<_, _>>()
+        };
+        let dropped_labels = |k: &str| matches!(k, "queue_full" | "queue_deadline" | "stopped");
+        let requests = Requests {
+            scheduled: o.scheduled,
+            succeeded: o.succeeded,
+            failed: o.failed,
+            dropped: o.dropped,
+            success_rate: ratio(o.succeeded, o.scheduled),
+            failed_by: split(|k| k != "ok" && !matches!(k, "queue_full" | "queue_deadline" | "stopped")),
+            dropped_by: split(dropped_labels),
+            gave_up: m.gave_up.clone(),
+        };
+        let a = &m.attempts;
+        let attempts = Attempts {
+            total: a.total,
+            retries: a.retries,
+            per_request: ratio(a.total, o.scheduled),
+            status_429: a.status_429,
+            status_5xx: a.status_5xx,
+            transport_errors: a.transport,
+            timeouts: a.timeouts,
+            by_result: a.by_result.clone(),
+        };
+        let window = meta.duration_s.max(1e-9);
+        let (peak1, peak10) = m.series.peak_offered();
+        let throughput = Throughput {
+            offered_rps: o.scheduled as f64 / window,
+            goodput_rps: o.succeeded as f64 / window,
+            attempt_rps: a.total as f64 / window,
+            peak_offered_1s: peak1,
+            peak_offered_10s: peak10,
+        };
+        let lanes = m
+            .lanes
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.scheduled > 0 || lane_names.len() <= 1)
+            .map(|(i, l)| {
+                (
+                    lane_names.get(i).cloned().unwrap_or_else(|| format!("lane{i}")),
+                    LaneSummary::of(l),
+                )
+            })
+            .collect();
+        let mut summary = Summary {
+            schema: SCHEMA.into(),
+            stampede_version: env!("CARGO_PKG_VERSION").into(),
+            scenario: meta.scenario,
+            description: meta.description,
+            target: meta.target,
+            model: meta.model,
+            seed: meta.seed,
+            duration_s: meta.duration_s,
+            elapsed_s: meta.elapsed_s,
+            simulated: meta.simulated,
+            started_at: meta.started_at,
+            wall_time_s: meta.wall_time_s,
+            stopped_early: meta.stopped_early,
+            requests,
+            attempts,
+            latency_ms: o.latency.stats(),
+            queue_wait_ms: o.queue_wait.stats(),
+            ttft_ms: o.ttft.stats(),
+            service_ms: m.service.stats(),
+            schedule_lag_ms: m.schedule_lag.stats(),
+            throughput,
+            tokens: TokenCounts {
+                input: m.tokens.input,
+                output: m.tokens.output,
+                thinking: m.tokens.thinking,
+                planned_input: m.planned.0,
+                planned_output: m.planned.1,
+            },
+            cost_usd: m.cost_usd.map(|c| (c * 1e6).round() / 1e6),
+            lanes,
+            slo: None,
+            strategy: meta.strategy,
+            mock_profile: meta.mock_profile,
+            histograms: Histograms {
+                latency: o.latency.encode(),
+                queue_wait: o.queue_wait.encode(),
+                ttft: o.ttft.encode(),
+                service: m.service.encode(),
+            },
+            timeseries: m.series.rows.clone(),
+        };
+        summary.slo = evaluate(slo, &summary);
+        summary
+    }
+
+    /// Decodes a histogram carried in the summary.
+    pub fn histogram(&self, which: &str) -> Option<LatencyHistogram> {
+        let text = match which {
+            "latency" => &self.histograms.latency,
+            "queue_wait" => &self.histograms.queue_wait,
+            "ttft" => &self.histograms.ttft,
+            "service" => &self.histograms.service,
+            _ => return None,
+        };
+        LatencyHistogram::decode(text).ok()
+    }
+
+    /// Share of attempts answered 429.
+    pub fn share_429(&self) -> Option<f64> {
+        ratio(self.attempts.status_429, self.attempts.total)
+    }
+}
+
+/// Judges a summary against `[slo]`; `None` when no objective is set.
+pub fn evaluate(slo: &SloSpec, s: &Summary) -> Option<SloVerdict> {
+    if slo.is_empty() {
+        return None;
+    }
+    let mut checks = Vec::new();
+    let latency = [
+        ("p50", slo.p50, s.latency_ms.p50),
+        ("p90", slo.p90, s.latency_ms.p90),
+        ("p95", slo.p95, s.latency_ms.p95),
+        ("p99", slo.p99, s.latency_ms.p99),
+    ];
+    for (name, target, actual) in latency {
+        if let Some(t) = target {
+            let target = t.as_secs_f64() * 1000.0;
+            checks.push(SloCheck {
+                name: name.into(),
+                target,
+                actual,
+                pass: actual.is_some_and(|a| a <= target),
+            });
+        }
+    }
+    if let Some(target) = slo.success_rate {
+        let actual = s.requests.success_rate;
+        checks.push(SloCheck {
+            name: "success_rate".into(),
+            target,
+            actual,
+            pass: actual.is_some_and(|a| a >= target),
+        });
+    }
+    if let Some(target) = slo.max_429_share {
+        let actual = s.share_429().or(Some(0.0));
+        checks.push(SloCheck {
+            name: "max_429_share".into(),
+            target,
+            actual,
+            pass: actual.is_some_and(|a| a <= target),
+        });
+    }
+    if let Some(target) = slo.max_cost_usd {
+        checks.push(SloCheck {
+            name: "max_cost_usd".into(),
+            target,
+            actual: s.cost_usd,
+            pass: s.cost_usd.is_some_and(|a| a <= target),
+        });
+    }
+    Some(SloVerdict {
+        pass: checks.iter().all(|c| c.pass),
+        checks,
+    })
+}
