@@ -1,0 +1,302 @@
+//! The command line. The only module that knows about terminals, exit codes and where files go.
+//!
+//! Exit codes: 0 ok · 1 an SLO or gate failed · 2 bad input (command line, scenario, summary) ·
+//! 3 the run could not be carried out (target unreachable, interrupted).
+
+mod progress;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::engine::Progress;
+use crate::report;
+use crate::run::{self, Plan, RunError, RunOptions};
+use crate::scenario::{Scenario, TargetKind};
+use crate::summary::{Summary, SCHEMA};
+
+/// Exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Success.
+    Ok = 0,
+    /// An SLO or gate failed.
+    Gate = 1,
+    /// Bad input.
+    Input = 2,
+    /// The run could not be carried out.
+    Failed = 3,
+}
+
+/// Load testing and capacity planning for LLM APIs (Gemini first).
+#[derive(Debug, Parser)]
+#[command(name = "stampede", version, about, long_about = None)]
+pub struct Cli {
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario once: prints a summary and writes summary.json, summary.md,
+    /// timeseries.csv and report.html.
+    Run(RunArgs),
+    /// Serve the Gemini-compatible mock on 127.0.0.1.
+    Mock(stampede_mock::standalone::MockArgs),
+    /// Re-render summary.md, timeseries.csv and report.html from a saved summary.json.
+    Report(ReportArgs),
+    /// Check a scenario file without running it.
+    Validate(ValidateArgs),
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (expected a duration such as 30s or 2m)"))
+}
+
+/// `stampede run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario file (TOML).
+    pub scenario: PathBuf,
+    /// Target instead of the scenario's.
+    #[arg(long, value_enum)]
+    pub target: Option<TargetKind>,
+    /// Endpoint for gemini/openai targets.
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// Output folder [default: reports/<scenario name>/].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Seed instead of the scenario's.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Traffic window instead of the scenario's (for example 10s).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Print summary.json to stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress display.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `stampede report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A summary.json written by `stampede run`.
+    pub summary: PathBuf,
+    /// Output folder [default: the summary's folder].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// `stampede validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Scenario file (TOML).
+    pub scenario: PathBuf,
+}
+
+/// Parses `args` and runs the command, writing to `out` and `err`; returns the exit code.
+pub fn main_with(args: impl IntoIterator<Item = OsString>, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { Exit::Input } else { Exit::Ok };
+            let text = e.render().to_string();
+            let _ = if e.use_stderr() {
+                write!(err, "{text}")
+            } else {
+                write!(out, "{text}")
+            };
+            return code as i32;
+        }
+    };
+    let code = match cli.command {
+        Command::Run(a) => run_command(a, out, err),
+        Command::Mock(a) => mock_command(a, err),
+        Command::Report(a) => report_command(a, out, err),
+        Command::Validate(a) => validate_command(a, out, err),
+    };
+    code as i32
+}
+
+fn run_command(args: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
+    let loaded = match Scenario::load(&args.scenario) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return Exit::Input;
+        }
+    };
+    let options = RunOptions {
+        target: args.target,
+        base_url: args.base_url.clone(),
+        seed: args.seed,
+        duration: args.duration,
+    };
+    let plan = Plan::new(&loaded, &options);
+    let progress = Arc::new(Progress::default());
+    let display = (!args.quiet && !args.json).then(|| progress::Display::start(progress.clone(), &plan));
+    let interrupts = progress::watch_interrupts(progress.clone());
+    let result = run::execute(&plan, progress.clone(), None);
+    drop(interrupts);
+    if let Some(d) = display {
+        d.finish();
+    }
+    let summary = match result {
+        Ok(s) => s,
+        Err(RunError::Input(m)) => {
+            let _ = writeln!(err, "error: {m}");
+            return Exit::Input;
+        }
+        Err(RunError::Failed(m)) => {
+            let _ = writeln!(err, "error: {m}");
+            return Exit::Failed;
+        }
+    };
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("reports").join(loaded.scenario.name()));
+    if let Err(e) = report::write_all(&summary, &dir) {
+        let _ = writeln!(err, "error: could not write the report to {}: {e}", dir.display());
+        return Exit::Failed;
+    }
+    if args.json {
+        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&summary).unwrap_or_default());
+    } else {
+        let _ = write!(out, "{}", report::text::table(&summary));
+        let _ = writeln!(
+            out,
+            "\nwrote {}/{{summary.json, summary.md, timeseries.csv, report.html}}",
+            dir.display()
+        );
+    }
+    if summary.stopped_early.is_some() {
+        let _ = writeln!(
+            err,
+            "the run was interrupted; the report covers what was scheduled until then"
+        );
+        return Exit::Failed;
+    }
+    match &summary.slo {
+        Some(v) if !v.pass => {
+            let missed: Vec<&str> = v.checks.iter().filter(|c| !c.pass).map(|c| c.name.as_str()).collect();
+            let _ = writeln!(err, "SLO missed: {}", missed.join(", "));
+            Exit::Gate
+        }
+        _ => Exit::Ok,
+    }
+}
+
+fn mock_command(args: stampede_mock::standalone::MockArgs, err: &mut dyn Write) -> Exit {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return Exit::Failed;
+        }
+    };
+    match runtime.block_on(stampede_mock::standalone::run(args)) {
+        Ok(()) => Exit::Ok,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e:#}");
+            if e.downcast_ref::<stampede_mock::profile::ProfileError>().is_some() {
+                Exit::Input
+            } else {
+                Exit::Failed
+            }
+        }
+    }
+}
+
+fn report_command(args: ReportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
+    let shown = args.summary.display().to_string();
+    let text = match std::fs::read_to_string(&args.summary) {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = writeln!(err, "error: {shown}: {e}");
+            return Exit::Input;
+        }
+    };
+    let summary: Summary = match serde_json::from_str(&text) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = writeln!(
+                err,
+                "error: {shown}:{}:{}: not a stampede summary: {e}",
+                e.line(),
+                e.column()
+            );
+            return Exit::Input;
+        }
+    };
+    if summary.schema != SCHEMA {
+        let _ = writeln!(err, "error: {shown}: schema {:?}, expected {SCHEMA:?}", summary.schema);
+        return Exit::Input;
+    }
+    let dir = args
+        .out
+        .unwrap_or_else(|| args.summary.parent().map(Path::to_path_buf).unwrap_or_default());
+    if let Err(e) = std::fs::create_dir_all(&dir).and_then(|_| {
+        std::fs::write(dir.join("summary.md"), report::markdown(&summary))?;
+        std::fs::write(dir.join("timeseries.csv"), report::timeseries_csv(&summary))?;
+        std::fs::write(dir.join("report.html"), report::html(&summary))
+    }) {
+        let _ = writeln!(err, "error: could not write to {}: {e}", dir.display());
+        return Exit::Failed;
+    }
+    let _ = writeln!(
+        out,
+        "wrote {}/{{summary.md, timeseries.csv, report.html}}",
+        dir.display()
+    );
+    Exit::Ok
+}
+
+fn validate_command(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
+    match Scenario::load(&args.scenario) {
+        Ok(l) => {
+            let s = &l.scenario;
+            let t = s.target.get_ref();
+            let st = s.strategy.get_ref();
+            let _ = writeln!(
+                out,
+                "{}: valid — {} of traffic, target {} ({}), {} workers, up to {} attempts per request",
+                args.scenario.display(),
+                humantime::format_duration(s.duration),
+                t.kind.as_str(),
+                t.model,
+                st.workers,
+                st.retry.max_attempts
+            );
+            Exit::Ok
+        }
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            Exit::Input
+        }
+    }
+}
+
+/// Used by `main`: runs with the process's arguments and streams.
+pub fn main() -> i32 {
+    let mut out = std::io::stdout();
+    let mut err = std::io::stderr();
+    main_with(std::env::args_os(), &mut out, &mut err)
+}
+
+impl TargetKind {
+    /// Whether the target sends real traffic over the network.
+    pub fn is_live(self) -> bool {
+        self != TargetKind::Sim
+    }
+}

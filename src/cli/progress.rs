@@ -1,0 +1,147 @@
+//! Live progress: an indicatif bar on a terminal, a plain line every few seconds otherwise.
+//!
+//! It runs on its own thread and reads the engine's atomic counters, so it works the same in
+//! virtual time (showing simulated time) and in real time.
+
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::engine::Progress;
+use crate::run::Plan;
+
+/// A running progress display.
+pub struct Display {
+    done: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+fn line(p: &Progress, rate: f64) -> String {
+    let g = Progress::get;
+    format!(
+        "{:.1}/s sent · {} in flight · {} queued · {} answered · {} 429s · {} other errors",
+        rate,
+        g(&p.inflight),
+        g(&p.queued),
+        g(&p.succeeded),
+        g(&p.status_429),
+        g(&p.errors)
+    )
+}
+
+impl Display {
+    /// Starts the display for a run of `plan`'s traffic window.
+    pub fn start(progress: Arc<Progress>, plan: &Plan<'_>) -> Display {
+        let done = Arc::new(AtomicBool::new(false));
+        let total_ms = plan.duration.as_millis() as u64;
+        let simulated = !plan.target.is_live();
+        let flag = done.clone();
+        let thread = std::thread::spawn(move || {
+            let tty = std::io::stderr().is_terminal();
+            let started = Instant::now();
+            // Runs that end within a moment show nothing.
+            while started.elapsed() < Duration::from_millis(700) {
+                if flag.load(Ordering::Relaxed) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let bar = ProgressBar::with_draw_target(
+                Some(total_ms),
+                if tty {
+                    ProgressDrawTarget::stderr()
+                } else {
+                    ProgressDrawTarget::hidden()
+                },
+            );
+            let clock = if simulated { "simulated" } else { "elapsed" };
+            bar.set_style(
+                ProgressStyle::with_template(&format!("{{bar:30}} {{pos}}/{{len}} ms {clock} · {{msg}}"))
+                    .expect("valid template"),
+            );
+            let mut last_plain = Instant::now();
+            let (mut last_attempts, mut last_at) = (0u64, Instant::now());
+            let mut rate = 0.0;
+            while !flag.load(Ordering::Relaxed) {
+                let attempts = Progress::get(&progress.attempts);
+                let elapsed_ms = Progress::get(&progress.elapsed_ms);
+                let dt = last_at.elapsed().as_secs_f64();
+                if dt >= 1.0 {
+                    rate = (attempts - last_attempts) as f64 / dt;
+                    (last_attempts, last_at) = (attempts, Instant::now());
+                }
+                bar.set_position(elapsed_ms.min(total_ms));
+                bar.set_message(line(&progress, rate));
+                if !tty && last_plain.elapsed() >= Duration::from_secs(5) {
+                    eprintln!(
+                        "[{:>7.1} s {clock}] {}",
+                        elapsed_ms as f64 / 1000.0,
+                        line(&progress, rate)
+                    );
+                    last_plain = Instant::now();
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            bar.finish_and_clear();
+        });
+        Display {
+            done,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops and clears the display.
+    pub fn finish(mut self) {
+        self.done.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Guard of the interrupt watcher; dropping it stops watching.
+pub struct InterruptGuard(Arc<AtomicBool>);
+
+impl Drop for InterruptGuard {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// First Ctrl-C: stop scheduling, let in-flight requests finish, write a partial report.
+/// Second Ctrl-C: exit at once with code 3.
+pub fn watch_interrupts(progress: Arc<Progress>) -> Option<InterruptGuard> {
+    let done = Arc::new(AtomicBool::new(false));
+    let flag = done.clone();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    std::thread::spawn(move || {
+        runtime.block_on(async move {
+            let mut presses = 0;
+            loop {
+                tokio::select! {
+                    r = tokio::signal::ctrl_c() => {
+                        if r.is_err() { return; }
+                        presses += 1;
+                        if presses == 1 {
+                            eprintln!("\ninterrupted: no new requests; waiting for those in flight (Ctrl-C again to quit now)");
+                            progress.request_stop();
+                        } else {
+                            std::process::exit(3);
+                        }
+                    }
+                    _ = tokio::time::sleep(Duration::from_millis(200)) => {
+                        if flag.load(Ordering::Relaxed) { return; }
+                    }
+                }
+            }
+        });
+    });
+    Some(InterruptGuard(done))
+}

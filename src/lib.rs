@@ -1,0 +1,31 @@
+//! # stampede
+//!
+//! Load testing and capacity planning for LLM APIs, Gemini first.
+//!
+//! # Layout
+//!
+//! - [`scenario`]: the scenario file (TOML): load, check, report errors with line and column.
+//! - [`traffic`]: planned requests from arrival processes and request mixes; no clock, no I/O.
+//! - [`strategy`]: the calling plan's policies (queue, rate limiter, retry, ...), one file each.
+//! - [`backend`]: the `Backend` trait and its transports (in-process mock model, Gemini HTTP).
+//! - [`engine`]: the open-loop engine and the records it emits.
+//! - [`metrics`]: streaming aggregation of records into HDR histograms, counters, time series.
+//! - [`summary`]: the versioned `summary.json` document.
+//! - [`report`]: `summary.md`, `timeseries.csv`, `report.html` from a summary.
+//! - [`run`]: one run end to end: target, runtime (virtual or real time), engine, summary.
+//! - [`cli`]: the command line (the only module that knows about exit codes and terminals).
+//! - [`spec_error`]: positions of errors in input files.
+
+#![warn(missing_docs)]
+
+pub mod backend;
+pub mod cli;
+pub mod engine;
+pub mod metrics;
+pub mod report;
+pub mod run;
+pub mod scenario;
+pub mod spec_error;
+pub mod strategy;
+pub mod summary;
+pub mod traffic;

@@ -1,0 +1,280 @@
+//! One run, end to end: resolve the target, build the runtime and backend, drive the engine,
+//! and fold the records into a [`Summary`].
+//!
+//! Two clocks, one engine:
+//! - `sim` runs on a current-thread tokio runtime whose clock is paused and auto-advances: the
+//!   engine and the mock's model sleep in virtual time, so an hour of traffic takes about a
+//!   second and the same seed gives the same summary. tokio's timer has 1 ms resolution: every
+//!   timer fires at the first whole millisecond at or after its deadline, so each simulated wait
+//!   is rounded up by less than 1 ms (see the README for what that means for results).
+//! - `mock` serves the same model over HTTP on 127.0.0.1 (an ephemeral port) and drives it in
+//!   real time; `gemini` sends to the real service or to `base_url`.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use stampede_mock::catalog;
+use stampede_mock::server::{self, ServerOptions};
+use stampede_mock::{MockModel, MockProfile};
+
+use crate::backend::gemini::{ApiKey, GeminiBackend, GeminiOptions};
+use crate::backend::sim::SimBackend;
+use crate::backend::Backend;
+use crate::engine::record::{RecordSink, Tee};
+use crate::engine::{Engine, EngineConfig, EngineReport, Progress};
+use crate::metrics::Metrics;
+use crate::scenario::{LoadedScenario, TargetKind};
+use crate::summary::{RunMeta, Summary};
+use crate::traffic::Traffic;
+
+/// The real Gemini API.
+pub const GEMINI_BASE_URL: &str = "https://generativelanguage.googleapis.com";
+
+/// Overrides from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Target kind instead of the scenario's.
+    pub target: Option<TargetKind>,
+    /// Endpoint instead of the scenario's.
+    pub base_url: Option<String>,
+    /// Seed instead of the scenario's.
+    pub seed: Option<u64>,
+    /// Traffic window instead of the scenario's.
+    pub duration: Option<Duration>,
+}
+
+/// Why a run could not be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Bad input: a missing key, an unusable setting.
+    #[error("{0}")]
+    Input(String),
+    /// The run could not be carried out (runtime, socket, target).
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// A resolved run: what the scenario and the overrides add up to.
+#[derive(Debug, Clone)]
+pub struct Plan<'a> {
+    /// The scenario.
+    pub loaded: &'a LoadedScenario,
+    /// Target kind.
+    pub target: TargetKind,
+    /// Seed.
+    pub seed: u64,
+    /// Traffic window.
+    pub duration: Duration,
+    /// Endpoint for HTTP targets.
+    pub base_url: Option<String>,
+}
+
+impl<'a> Plan<'a> {
+    /// Applies the overrides to the scenario.
+    pub fn new(loaded: &'a LoadedScenario, options: &RunOptions) -> Plan<'a> {
+        let s = &loaded.scenario;
+        let t = s.target.get_ref();
+        Plan {
+            loaded,
+            target: options.target.unwrap_or(t.kind),
+            seed: options.seed.unwrap_or(s.seed),
+            duration: options.duration.unwrap_or(s.duration),
+            base_url: options.base_url.clone().or_else(|| t.base_url.clone()),
+        }
+    }
+}
+
+/// Runs the scenario and returns its summary. `extra` receives every record too (a request
+/// log); `progress` is updated live and can stop the run.
+pub fn execute(
+    plan: &Plan<'_>,
+    progress: Arc<Progress>,
+    extra: Option<&mut dyn RecordSink>,
+) -> Result<Summary, RunError> {
+    let s = &plan.loaded.scenario;
+    let t = s.target.get_ref();
+    let traffic = Traffic::new(s.traffic.get_ref(), plan.seed, plan.duration);
+    let config = EngineConfig {
+        strategy: s.strategy.get_ref().clone(),
+        models: vec![Arc::from(t.model.as_str())],
+        seed: plan.seed,
+    };
+    let mut metrics = Metrics::new(vec![catalog::price(&t.model)], 1);
+    let profile = match plan.target {
+        TargetKind::Sim | TargetKind::Mock => Some(plan.loaded.mock_profile().map_err(RunError::Input)?),
+        _ => None,
+    };
+    let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let wall = std::time::Instant::now();
+    let report = {
+        let mut forward = ForwardSink(extra);
+        let mut sink = Tee(&mut metrics, &mut forward);
+        match plan.target {
+            TargetKind::Sim => run_sim(
+                profile.clone().expect("sim has a profile"),
+                plan.seed,
+                config,
+                traffic,
+                &mut sink,
+                progress,
+            )?,
+            TargetKind::Mock => run_mock(
+                profile.clone().expect("mock has a profile"),
+                plan.seed,
+                config,
+                traffic,
+                &mut sink,
+                progress,
+            )?,
+            TargetKind::Gemini => run_gemini(plan, config, traffic, &mut sink, progress)?,
+            TargetKind::Openai => {
+                return Err(RunError::Input(
+                    "target kind \"openai\" is not available yet; use sim, mock or gemini".into(),
+                ))
+            }
+        }
+    };
+    let meta = RunMeta {
+        scenario: s.name().to_string(),
+        description: s.description.clone(),
+        target: plan.target.as_str().to_string(),
+        model: t.model.clone(),
+        seed: plan.seed,
+        duration_s: plan.duration.as_secs_f64(),
+        elapsed_s: report.elapsed.as_secs_f64(),
+        simulated: plan.target == TargetKind::Sim,
+        started_at,
+        wall_time_s: wall.elapsed().as_secs_f64(),
+        stopped_early: report.stopped.then(|| "stopped".to_string()),
+        strategy: serde_json::to_value(s.strategy.get_ref()).unwrap_or_default(),
+        mock_profile: profile.as_ref().and_then(|p| serde_json::to_value(p).ok()),
+    };
+    Ok(Summary::build(
+        meta,
+        &metrics,
+        &["default".to_string()],
+        s.slo.get_ref(),
+    ))
+}
+
+/// Forwards records to an optional extra sink.
+struct ForwardSink<'a>(Option<&'a mut dyn RecordSink>);
+
+impl RecordSink for ForwardSink<'_> {
+    fn attempt(&mut self, r: &crate::engine::record::AttemptRecord) {
+        if let Some(s) = self.0.as_deref_mut() {
+            s.attempt(r);
+        }
+    }
+    fn request(&mut self, r: &crate::engine::record::RequestRecord) {
+        if let Some(s) = self.0.as_deref_mut() {
+            s.request(r);
+        }
+    }
+    fn second(&mut self, r: &crate::engine::record::SecondSample) {
+        if let Some(s) = self.0.as_deref_mut() {
+            s.second(r);
+        }
+    }
+}
+
+fn failed(what: &str) -> impl Fn(std::io::Error) -> RunError + '_ {
+    move |e| RunError::Failed(format!("{what}: {e}"))
+}
+
+fn run_sim<S: RecordSink>(
+    profile: MockProfile,
+    seed: u64,
+    config: EngineConfig,
+    traffic: Traffic,
+    sink: &mut S,
+    progress: Arc<Progress>,
+) -> Result<EngineReport, RunError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .map_err(failed("could not start the simulator's runtime"))?;
+    Ok(runtime.block_on(async move {
+        let model = Arc::new(MockModel::new(profile, seed));
+        let backend: Arc<dyn Backend> = Arc::new(SimBackend::new(model));
+        Engine::new(config, backend, sink, progress).run(traffic).await
+    }))
+}
+
+fn live_runtime() -> Result<tokio::runtime::Runtime, RunError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(failed("could not start the runtime"))
+}
+
+fn run_mock<S: RecordSink>(
+    profile: MockProfile,
+    seed: u64,
+    config: EngineConfig,
+    traffic: Traffic,
+    sink: &mut S,
+    progress: Arc<Progress>,
+) -> Result<EngineReport, RunError> {
+    let runtime = live_runtime()?;
+    let pool = config.strategy.workers as usize;
+    runtime.block_on(async move {
+        let model = Arc::new(MockModel::new(profile, seed));
+        let (addr, server) = server::spawn(
+            model,
+            ServerOptions::default(),
+            SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        )
+        .await
+        .map_err(failed("could not start the mock on 127.0.0.1"))?;
+        let backend = GeminiBackend::new(GeminiOptions {
+            base_url: format!("http://{addr}"),
+            key: ApiKey::new("stampede-mock"),
+            pool,
+            send_hints: true,
+        })
+        .map_err(|e| RunError::Failed(format!("could not build the HTTP client: {e}")))?;
+        let report = Engine::new(config, Arc::new(backend), sink, progress)
+            .run(traffic)
+            .await;
+        server.abort();
+        Ok(report)
+    })
+}
+
+/// The API key for Gemini: the scenario's `api_key_env`, else `GEMINI_API_KEY`, else
+/// `GOOGLE_API_KEY`. Only the variable's name ever appears in messages.
+fn gemini_key(env_name: Option<&str>) -> Result<ApiKey, RunError> {
+    let names: Vec<&str> = match env_name {
+        Some(n) => vec![n],
+        None => vec!["GEMINI_API_KEY", "GOOGLE_API_KEY"],
+    };
+    names
+        .iter()
+        .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
+        .map(ApiKey::new)
+        .ok_or_else(|| RunError::Input(format!("the gemini target needs an API key in {}", names.join(" or "))))
+}
+
+fn run_gemini<S: RecordSink>(
+    plan: &Plan<'_>,
+    config: EngineConfig,
+    traffic: Traffic,
+    sink: &mut S,
+    progress: Arc<Progress>,
+) -> Result<EngineReport, RunError> {
+    let t = plan.loaded.scenario.target.get_ref();
+    let key = gemini_key(t.api_key_env.as_deref())?;
+    let base_url = plan.base_url.clone().unwrap_or_else(|| GEMINI_BASE_URL.to_string());
+    let runtime = live_runtime()?;
+    let backend = GeminiBackend::new(GeminiOptions {
+        base_url: base_url.trim_end_matches('/').to_string(),
+        key,
+        pool: config.strategy.workers as usize,
+        send_hints: false,
+    })
+    .map_err(|e| RunError::Failed(format!("could not build the HTTP client: {e}")))?;
+    Ok(runtime.block_on(Engine::new(config, Arc::new(backend), sink, progress).run(traffic)))
+}

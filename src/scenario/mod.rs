@@ -1,0 +1,153 @@
+//! The scenario file: what traffic to send, to which target, with which calling plan, against
+//! which SLO.
+//!
+//! Unknown keys are refused, durations are humantime strings, and every error names the file,
+//! line and column and says what was expected. Type and range errors come from the TOML parser;
+//! checks across keys run after parsing and blame the key or table they concern.
+
+pub mod slo;
+pub mod target;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::spec_error::{self, SpecError};
+use crate::strategy::StrategySpec;
+use crate::traffic::TrafficSpec;
+pub use slo::SloSpec;
+pub use target::{TargetKind, TargetSpec};
+
+/// A scenario as written.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Name; also the default output folder `reports/<name>/`.
+    pub name: Spanned<String>,
+    /// What the scenario shows.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Seed of every random stream (traffic, mock behaviour, retry jitter).
+    #[serde(default)]
+    pub seed: u64,
+    /// How long traffic is generated; requests in flight at the end are waited for.
+    #[serde(with = "humantime_serde")]
+    pub duration: Duration,
+    /// Where requests go.
+    #[serde(default = "unspanned")]
+    pub target: Spanned<TargetSpec>,
+    /// What is sent.
+    pub traffic: Spanned<TrafficSpec>,
+    /// The calling plan.
+    #[serde(default = "unspanned")]
+    pub strategy: Spanned<StrategySpec>,
+    /// Service-level objectives; a breach makes `stampede run` exit 1.
+    #[serde(default = "unspanned")]
+    pub slo: Spanned<SloSpec>,
+}
+
+/// A default value for a table the file leaves out (it has no position in the file).
+fn unspanned<T: Default>() -> Spanned<T> {
+    Spanned::new(0..0, T::default())
+}
+
+/// A scenario file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a valid scenario; the message has file, line and column.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A scenario with where it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedScenario {
+    /// The parsed scenario.
+    pub scenario: Scenario,
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// Its text (to point at errors found later).
+    pub text: String,
+}
+
+impl Scenario {
+    /// The name.
+    pub fn name(&self) -> &str {
+        self.name.get_ref()
+    }
+
+    /// Parses and checks a scenario's text; `path` is used in messages and to find files the
+    /// scenario names (profiles, traces) relative to it.
+    pub fn parse(text: &str, path: &Path) -> Result<LoadedScenario, ScenarioError> {
+        let shown = path.display().to_string();
+        let fail = |e: SpecError| ScenarioError::Invalid(spec_error::render(&shown, text, &e));
+        let scenario: Scenario = toml::from_str(text).map_err(|e| fail(spec_error::from_toml(&e)))?;
+        let loaded = LoadedScenario {
+            scenario,
+            path: path.to_path_buf(),
+            text: text.to_string(),
+        };
+        loaded.check().map_err(fail)?;
+        Ok(loaded)
+    }
+
+    /// Reads, parses and checks a scenario file.
+    pub fn load(path: &Path) -> Result<LoadedScenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Scenario::parse(&text, path)
+    }
+}
+
+impl LoadedScenario {
+    /// Checks across keys, after parsing.
+    fn check(&self) -> Result<(), SpecError> {
+        let s = &self.scenario;
+        if s.name().trim().is_empty() || s.name().contains(['/', '\\']) {
+            return Err(SpecError::at(
+                s.name.span(),
+                "name must be a non-empty word usable as a folder name",
+            ));
+        }
+        if s.duration.is_zero() {
+            return Err(SpecError::whole("duration must be above zero (for example \"60s\")"));
+        }
+        s.traffic.get_ref().validate()?;
+        s.strategy
+            .get_ref()
+            .validate()
+            .map_err(|m| SpecError::at(s.strategy.span(), m))?;
+        s.slo.get_ref().validate().map_err(|m| SpecError::at(s.slo.span(), m))?;
+        s.target
+            .get_ref()
+            .validate()
+            .map_err(|m| SpecError::at(s.target.span(), m))?;
+        self.mock_profile().map_err(|m| SpecError::at(s.target.span(), m))?;
+        Ok(())
+    }
+
+    /// The directory files named by the scenario are relative to.
+    pub fn base_dir(&self) -> PathBuf {
+        self.path.parent().map(Path::to_path_buf).unwrap_or_default()
+    }
+
+    /// The mock behaviour for sim and mock targets: the profile patched by `[target.mock]`.
+    pub fn mock_profile(&self) -> Result<stampede_mock::MockProfile, String> {
+        self.scenario.target.get_ref().mock_profile(&self.base_dir())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,125 @@
+//! `[target]`: where the requests go.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use stampede_mock::{MockProfile, MockSettings};
+
+/// The kinds of target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    /// The mock's model in-process, in virtual time: fast and deterministic.
+    #[default]
+    Sim,
+    /// The mock served over real HTTP on 127.0.0.1, in real time.
+    Mock,
+    /// Gemini's REST API (the real service unless `base_url` says otherwise).
+    Gemini,
+    /// An OpenAI-compatible `chat/completions` server.
+    Openai,
+}
+
+impl TargetKind {
+    /// The name used in files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Sim => "sim",
+            TargetKind::Mock => "mock",
+            TargetKind::Gemini => "gemini",
+            TargetKind::Openai => "openai",
+        }
+    }
+}
+
+fn default_model() -> String {
+    "gemini-2.5-flash".into()
+}
+
+/// `[target]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSpec {
+    /// Target kind.
+    #[serde(default)]
+    pub kind: TargetKind,
+    /// Model to call.
+    #[serde(default = "default_model")]
+    pub model: String,
+    /// Mock behaviour: a preset name or a profile `.toml` file (relative to the scenario).
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// Key-by-key overrides of the profile.
+    #[serde(default)]
+    pub mock: Option<MockSettings>,
+    /// Endpoint override for HTTP targets.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Spend cap in USD for billed targets.
+    #[serde(default)]
+    pub max_cost_usd: Option<f64>,
+    /// Name of the environment variable holding the API key.
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+}
+
+impl Default for TargetSpec {
+    fn default() -> Self {
+        TargetSpec {
+            kind: TargetKind::Sim,
+            model: default_model(),
+            profile: None,
+            mock: None,
+            base_url: None,
+            max_cost_usd: None,
+            api_key_env: None,
+        }
+    }
+}
+
+impl TargetSpec {
+    /// Checks values serde cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.model.trim().is_empty() {
+            return Err("target.model must name a model, such as \"gemini-2.5-flash\"".into());
+        }
+        if let Some(c) = self.max_cost_usd {
+            if !(c.is_finite() && c >= 0.0) {
+                return Err(format!("target.max_cost_usd must be ≥ 0, got {c}"));
+            }
+        }
+        if let Some(url) = &self.base_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(format!(
+                    "target.base_url must start with http:// or https://, got {url:?}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The mock profile: `profile` (default `tier1`) patched by `[target.mock]`; a profile file
+    /// is found relative to `base_dir`.
+    pub fn mock_profile(&self, base_dir: &Path) -> Result<MockProfile, String> {
+        let name = self.profile.as_deref().unwrap_or("tier1");
+        let base = if name.ends_with(".toml") {
+            let path = base_dir.join(name);
+            MockProfile::load(&path.display().to_string())
+        } else {
+            MockProfile::preset(name)
+        }
+        .map_err(|e| e.to_string())?;
+        let profile = match &self.mock {
+            Some(settings) => base.patched(settings).map_err(|e| e.to_string())?,
+            None => base,
+        };
+        if !profile.models.contains_key(&self.model) {
+            return Err(format!(
+                "the mock profile does not serve model {:?}; it serves {:?} (add it under [target.mock.models])",
+                self.model,
+                profile.models.keys().collect::<Vec<_>>()
+            ));
+        }
+        Ok(profile)
+    }
+}
