@@ -1,0 +1,141 @@
+//! The command line, in-process: exit codes, messages, outputs.
+
+use crate::support::{assert_accounted, root, run_to, scenario, stampede, summary};
+
+#[test]
+fn validate_accepts_every_bundled_scenario() {
+    for entry in std::fs::read_dir(root().join("scenarios")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let o = stampede(&["validate", path.to_str().unwrap()]);
+            assert_eq!(o.code, 0, "{}: {}", path.display(), o.stderr);
+            assert!(o.stdout.contains("valid"), "{}", o.stdout);
+        }
+    }
+}
+
+#[test]
+fn validate_names_file_line_and_column_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("scenarios/quickstart.toml")).unwrap();
+    let broken = text.replace("workers = 16", "wokers = 16");
+    let line = broken.lines().position(|l| l.starts_with("wokers")).unwrap() + 1;
+    let path = scenario(dir.path(), "broken", &broken);
+    let o = stampede(&["validate", path.to_str().unwrap()]);
+    assert_eq!(o.code, 2);
+    let expected = format!("{}:{line}:1: unknown field `wokers`", path.display());
+    assert!(o.stderr.contains(&expected), "{}", o.stderr);
+    // The same file given to `run` is refused the same way.
+    let o = stampede(&["run", path.to_str().unwrap(), "--quiet"]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains(&expected), "{}", o.stderr);
+}
+
+#[test]
+fn bad_command_lines_exit_2() {
+    assert_eq!(stampede(&["run"]).code, 2);
+    assert_eq!(stampede(&["frobnicate"]).code, 2);
+    let o = stampede(&["run", "no/such/file.toml"]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("no/such/file.toml"), "{}", o.stderr);
+    let q = root().join("scenarios/quickstart.toml");
+    let o = stampede(&["run", q.to_str().unwrap(), "--duration", "soon"]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("expected a duration"), "{}", o.stderr);
+    assert_eq!(stampede(&["--help"]).code, 0);
+}
+
+#[test]
+fn simulated_quickstart_shows_429s_and_retries_and_misses_its_slo() {
+    let out = tempfile::tempdir().unwrap();
+    let (o, s) = run_to(
+        &root().join("scenarios/quickstart.toml"),
+        out.path(),
+        &["--target", "sim"],
+    );
+    assert_eq!(o.code, 1, "the quickstart misses its success-rate SLO: {}", o.stderr);
+    assert!(o.stderr.contains("SLO missed: success_rate"), "{}", o.stderr);
+    assert_accounted(&s);
+    assert_eq!(s["target"], "sim");
+    assert_eq!(s["simulated"], true);
+    // 25 s at 10/s with 120 RPM: the quota admits 120, the rest fail on 429s after retries.
+    assert_eq!(s["requests"]["succeeded"], 120);
+    assert!(s["attempts"]["status_429"].as_u64().unwrap() > 300);
+    assert!(s["attempts"]["retries"].as_u64().unwrap() > 200);
+    for f in ["summary.json", "summary.md", "timeseries.csv", "report.html"] {
+        assert!(out.path().join(f).exists(), "{f} missing");
+    }
+    let csv = std::fs::read_to_string(out.path().join("timeseries.csv")).unwrap();
+    assert!(csv.starts_with("second,offered,started,retries,completed"));
+    let offered: u64 = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(offered, s["requests"]["scheduled"].as_u64().unwrap());
+    let md = std::fs::read_to_string(out.path().join("summary.md")).unwrap();
+    assert!(md.contains("| success_rate | ≥ 95.0% | 48.2% | ❌ missed |"), "{md}");
+}
+
+#[test]
+fn same_seed_same_summary_in_sim() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let q = root().join("scenarios/quickstart.toml");
+    let (_, mut x) = run_to(&q, a.path(), &["--target", "sim"]);
+    let (_, mut y) = run_to(&q, b.path(), &["--target", "sim"]);
+    for s in [&mut x, &mut y] {
+        let o = s.as_object_mut().unwrap();
+        o.remove("started_at");
+        o.remove("wall_time_s");
+    }
+    assert_eq!(x, y);
+    let c = tempfile::tempdir().unwrap();
+    let (_, z) = run_to(&q, c.path(), &["--target", "sim", "--seed", "7"]);
+    assert_ne!(x["latency_ms"], z["latency_ms"]);
+}
+
+#[test]
+fn report_re_renders_a_saved_run_and_refuses_garbage() {
+    let run = tempfile::tempdir().unwrap();
+    run_to(
+        &root().join("scenarios/quickstart.toml"),
+        run.path(),
+        &["--target", "sim"],
+    );
+    let again = tempfile::tempdir().unwrap();
+    let o = stampede(&[
+        "report",
+        run.path().join("summary.json").to_str().unwrap(),
+        "--out",
+        again.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    for f in ["summary.md", "timeseries.csv", "report.html"] {
+        let original = std::fs::read_to_string(run.path().join(f)).unwrap();
+        let rerendered = std::fs::read_to_string(again.path().join(f)).unwrap();
+        assert_eq!(original, rerendered, "{f} differs after re-rendering");
+    }
+    let junk = again.path().join("junk.json");
+    std::fs::write(&junk, "{\"schema\": 3}").unwrap();
+    let o = stampede(&["report", junk.to_str().unwrap()]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("junk.json:1:"), "{}", o.stderr);
+    let _ = summary(run.path());
+}
+
+#[test]
+fn report_html_is_self_contained() {
+    let run = tempfile::tempdir().unwrap();
+    run_to(
+        &root().join("scenarios/quickstart.toml"),
+        run.path(),
+        &["--target", "sim"],
+    );
+    let html = std::fs::read_to_string(run.path().join("report.html")).unwrap();
+    for needle in ["<script src", "<link ", "@import", "url(http", "src=\"http"] {
+        assert!(!html.contains(needle), "report.html references the network: {needle}");
+    }
+    assert!(html.contains("<svg") && html.contains("latency (ms)"));
+    assert!(html.contains("quickstart") && html.contains("FAIL"));
+}
