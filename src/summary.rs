@@ -27,6 +27,9 @@ pub struct Requests {
     pub failed: u64,
     /// Never sent (shed by the client).
     pub dropped: u64,
+    /// Requests whose answer was streamed (time to first token differs from end to end only
+    /// for those).
+    pub streamed: u64,
     /// succeeded / scheduled (null when nothing was scheduled).
     pub success_rate: Option<f64>,
     /// Failed requests by their last error (`429`, `503`, `timeout`...).
@@ -271,6 +274,7 @@ impl Summary {
             succeeded: o.succeeded,
             failed: o.failed,
             dropped: o.dropped,
+            streamed: o.streamed,
             success_rate: ratio(o.succeeded, o.scheduled),
             failed_by: split(|k| k != "ok" && !matches!(k, "queue_full" | "queue_deadline" | "stopped")),
             dropped_by: split(dropped_labels),

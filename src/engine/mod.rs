@@ -435,6 +435,7 @@ impl<'s, S: RecordSink> Engine<'s, S> {
             tokens,
             planned_input: live.req.input_tokens,
             planned_output: live.req.output_tokens,
+            stream: live.req.stream,
         };
         self.sink.request(&record);
         Progress::add(&self.progress.ended, 1);

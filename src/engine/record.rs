@@ -96,6 +96,8 @@ pub struct RequestRecord {
     pub planned_input: u32,
     /// Planned answer size.
     pub planned_output: u32,
+    /// Whether the answer was streamed.
+    pub stream: bool,
 }
 
 impl RequestRecord {

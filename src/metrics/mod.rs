@@ -27,6 +27,8 @@ pub struct LaneMetrics {
     pub failed: u64,
     /// Requests dropped.
     pub dropped: u64,
+    /// Requests whose answer was streamed.
+    pub streamed: u64,
     /// End-to-end latency of answered requests, from the intended start.
     pub latency: LatencyHistogram,
     /// Wait from arrival to the first attempt, of requests that were sent.
@@ -38,6 +40,7 @@ pub struct LaneMetrics {
 impl LaneMetrics {
     fn add(&mut self, r: &RequestRecord) {
         self.scheduled += 1;
+        self.streamed += u64::from(r.stream);
         match r.end.outcome() {
             Outcome::Succeeded => {
                 self.succeeded += 1;
@@ -202,6 +205,7 @@ impl RecordSink for Metrics {
         let row = self.series.row(s.second);
         row.inflight = s.inflight_end;
         row.inflight_max = s.inflight_max;
+        row.workers_busy = s.busy_end;
         row.queue_depth = s.queue_end;
         row.queue_max = s.queue_max;
     }

@@ -31,6 +31,9 @@ pub struct SecondRow {
     pub inflight: u32,
     /// Most attempts in flight during the second.
     pub inflight_max: u32,
+    /// Workers busy at the end of the second: attempts in flight plus requests waiting out a
+    /// retry backoff (a worker holds its request through its retries).
+    pub workers_busy: u32,
     /// Requests queued at the end of the second.
     pub queue_depth: u32,
     /// Most requests queued during the second.

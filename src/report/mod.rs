@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use minijinja::{context, Environment, Value};
 
+use crate::metrics::SecondRow;
 use crate::summary::Summary;
 use plots::Chart;
 use view::View;
@@ -34,36 +35,43 @@ pub fn markdown(s: &Summary) -> String {
         .expect("markdown renders")
 }
 
+/// A CSV column: its header and how to read its value from a second's row.
+pub type CsvColumn = (&'static str, fn(&SecondRow) -> u64);
+
+/// The columns of `timeseries.csv`, in order.
+pub const CSV_COLUMNS: [CsvColumn; 17] = [
+    ("second", |r| r.second),
+    ("offered", |r| r.offered),
+    ("started", |r| r.started),
+    ("retries", |r| r.retries),
+    ("completed", |r| r.completed),
+    ("succeeded", |r| r.succeeded),
+    ("failed", |r| r.failed),
+    ("dropped", |r| r.dropped),
+    ("status_429", |r| r.status_429),
+    ("errors", |r| r.errors),
+    ("inflight", |r| u64::from(r.inflight)),
+    ("inflight_max", |r| u64::from(r.inflight_max)),
+    ("workers_busy", |r| u64::from(r.workers_busy)),
+    ("queue_depth", |r| u64::from(r.queue_depth)),
+    ("queue_max", |r| u64::from(r.queue_max)),
+    ("tokens_in", |r| r.tokens_in),
+    ("tokens_out", |r| r.tokens_out),
+];
+
 /// `timeseries.csv`: one row per second.
 pub fn timeseries_csv(s: &Summary) -> String {
-    let mut out = String::from(
-        "second,offered,started,retries,completed,succeeded,failed,dropped,status_429,errors,inflight,inflight_max,queue_depth,queue_max,tokens_in,tokens_out\n",
-    );
+    let header: Vec<&str> = CSV_COLUMNS.iter().map(|(name, _)| *name).collect();
+    let mut out = header.join(",") + "\n";
     for r in &s.timeseries {
-        out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
-            r.second,
-            r.offered,
-            r.started,
-            r.retries,
-            r.completed,
-            r.succeeded,
-            r.failed,
-            r.dropped,
-            r.status_429,
-            r.errors,
-            r.inflight,
-            r.inflight_max,
-            r.queue_depth,
-            r.queue_max,
-            r.tokens_in,
-            r.tokens_out
-        ));
+        let values: Vec<String> = CSV_COLUMNS.iter().map(|(_, value)| value(r).to_string()).collect();
+        out.push_str(&values.join(","));
+        out.push('\n');
     }
     out
 }
 
-fn series(s: &Summary, f: impl Fn(&crate::metrics::SecondRow) -> f64) -> Vec<(f64, f64)> {
+fn series(s: &Summary, f: impl Fn(&SecondRow) -> f64) -> Vec<(f64, f64)> {
     s.timeseries.iter().map(|r| (r.second as f64, f(r))).collect()
 }
 
@@ -71,17 +79,25 @@ fn series(s: &Summary, f: impl Fn(&crate::metrics::SecondRow) -> f64) -> Vec<(f6
 fn plot_set(s: &Summary) -> (Vec<String>, Vec<String>) {
     let mut latency = Vec::new();
     let names = [
-        ("latency", "end to end"),
-        ("ttft", "time to first token"),
-        ("queue_wait", "queue wait"),
-        ("service", "service time"),
+        ("queue_wait", "queue wait", 2),
+        ("service", "service time", 3),
+        ("ttft", "time to first token", 1),
+        ("latency", "end to end", 0),
     ];
-    let hists: Vec<(String, crate::metrics::LatencyHistogram)> = names
+    let hists: Vec<(String, usize, crate::metrics::LatencyHistogram)> = names
         .iter()
-        .filter_map(|(key, name)| s.histogram(key).map(|h| (name.to_string(), h)))
-        .filter(|(_, h)| h.count() > 0)
+        .filter_map(|(key, name, color)| s.histogram(key).map(|h| (name.to_string(), *color, h)))
+        .filter(|(_, _, h)| h.count() > 0)
         .collect();
-    let refs: Vec<(String, &crate::metrics::LatencyHistogram)> = hists.iter().map(|(n, h)| (n.clone(), h)).collect();
+    // Without streaming, the first token is the whole answer: time to first token equals end
+    // to end and would hide it, so it is drawn only when some answers were streamed. End to end
+    // is drawn last, on top.
+    let hists: Vec<_> = hists
+        .into_iter()
+        .filter(|(name, _, _)| name != "time to first token" || s.requests.streamed > 0)
+        .collect();
+    let refs: Vec<(String, usize, &crate::metrics::LatencyHistogram)> =
+        hists.iter().map(|(n, c, h)| (n.clone(), *c, h)).collect();
     let slo_lines: Vec<(String, f64)> = s
         .slo
         .iter()

@@ -159,7 +159,7 @@ impl Chart {
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3)));
         }
         for r in &self.rules {
-            let style = RGBColor(200, 0, 0).stroke_width(1);
+            let style = RGBColor(30, 30, 30).stroke_width(2);
             chart
                 .draw_series(DashedLineSeries::new(vec![(x0, r.y), (x1, r.y)], 6, 4, style))?
                 .label(&r.name)
@@ -211,14 +211,15 @@ fn percentile_label(x: &f64) -> String {
     }
 }
 
-/// The HDR-style percentile spectrum of several histograms (log "nines" axis to 99.99%).
-pub fn spectrum(title: &str, histograms: &[(String, &LatencyHistogram)], slo_ms: &[(String, f64)]) -> String {
+/// The HDR-style percentile spectrum of several histograms (log "nines" axis to 99.99%), each
+/// given with its palette colour; later ones are drawn on top.
+pub fn spectrum(title: &str, histograms: &[(String, usize, &LatencyHistogram)], slo_ms: &[(String, f64)]) -> String {
     let mut chart = Chart::new(title, "percentile (log scale of nines)", "latency (ms)");
     chart.x_format = percentile_label;
     chart.x_ticks = 5;
-    for (i, (name, h)) in histograms.iter().enumerate() {
+    for (name, color, h) in histograms {
         let points = h.spectrum().into_iter().map(|(p, v)| (nines(p), v)).collect();
-        chart = chart.line(name, i, points);
+        chart = chart.line(name, *color, points);
     }
     chart.rules = slo_ms.iter().map(|(n, y)| Rule { name: n.clone(), y: *y }).collect();
     chart.svg()
@@ -256,7 +257,7 @@ mod tests {
         for ms in 1..500u64 {
             h.record(Duration::from_millis(ms));
         }
-        let svg = spectrum("latency", &[("e2e".into(), &h)], &[("SLO p95".into(), 400.0)]);
+        let svg = spectrum("latency", &[("e2e".into(), 0, &h)], &[("SLO p95".into(), 400.0)]);
         assert!(svg.starts_with("<svg width=\"100%\""), "{}", &svg[..80]);
         assert!(svg.contains("latency (ms)") && svg.contains("99.9%"));
         assert!(!svg.contains("http://") || svg.matches("http://").all(|_| svg.contains("xmlns")));

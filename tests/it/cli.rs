@@ -65,14 +65,36 @@ fn simulated_quickstart_shows_429s_and_retries_and_misses_its_slo() {
     for f in ["summary.json", "summary.md", "timeseries.csv", "report.html"] {
         assert!(out.path().join(f).exists(), "{f} missing");
     }
+    // Every CSV column, found by its header name, agrees with the summary's series.
     let csv = std::fs::read_to_string(out.path().join("timeseries.csv")).unwrap();
-    assert!(csv.starts_with("second,offered,started,retries,completed"));
-    let offered: u64 = csv
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').nth(1).unwrap().parse::<u64>().unwrap())
-        .sum();
-    assert_eq!(offered, s["requests"]["scheduled"].as_u64().unwrap());
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header.len(), 17);
+    let rows: Vec<Vec<u64>> = lines
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    let series = s["timeseries"].as_array().unwrap();
+    assert_eq!(rows.len(), series.len());
+    for (row, json) in rows.iter().zip(series) {
+        assert_eq!(row.len(), header.len());
+        for (name, value) in header.iter().zip(row) {
+            assert_eq!(json[*name].as_u64(), Some(*value), "column {name} at second {}", row[0]);
+        }
+    }
+    let column = |name: &str| {
+        let i = header.iter().position(|h| *h == name).unwrap();
+        rows.iter().map(move |r| r[i])
+    };
+    assert_eq!(
+        column("offered").sum::<u64>(),
+        s["requests"]["scheduled"].as_u64().unwrap()
+    );
+    assert_eq!(
+        column("status_429").sum::<u64>(),
+        s["attempts"]["status_429"].as_u64().unwrap()
+    );
+    // While the quota refuses everything, all 16 workers sit in retry backoffs.
+    assert_eq!(column("workers_busy").max(), Some(16));
     let md = std::fs::read_to_string(out.path().join("summary.md")).unwrap();
     assert!(md.contains("| success_rate | ≥ 95.0% | 48.2% | ❌ missed |"), "{md}");
 }
