@@ -4,6 +4,7 @@
 //! `Content-Type: application/json; charset=UTF-8` and no `Retry-After` header: the delay lives
 //! only in the RetryInfo detail.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -186,6 +187,85 @@ impl ApiError {
     }
 }
 
+/// Why the model refused a call, in a compact form.
+///
+/// The HTTP layer turns it into Gemini's exact body with [`Rejection::to_api_error`]; the
+/// simulator reads what a client would learn from that body with [`Rejection::hint`], without
+/// building it. A test holds the two to the same answer for every body shape.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rejection {
+    /// A quota refused the call.
+    Quota {
+        /// Body shape.
+        shape: ErrorShape,
+        /// Tier (names the quota).
+        tier: Tier,
+        /// Model called.
+        model: Arc<str>,
+        /// The violated dimension and when it has room again.
+        refusal: Refusal,
+    },
+    /// 500 INTERNAL (injected).
+    Internal,
+    /// 503 UNAVAILABLE: the upstream is full, or an injected fault.
+    Overloaded,
+    /// 504 DEADLINE_EXCEEDED (injected).
+    DeadlineExceeded,
+    /// Any other error in its wire form (auth, unknown model, prompt too long).
+    Api(ApiError),
+}
+
+impl Rejection {
+    /// HTTP status.
+    pub fn status(&self) -> u16 {
+        match self {
+            Rejection::Quota { .. } => 429,
+            Rejection::Internal => 500,
+            Rejection::Overloaded => 503,
+            Rejection::DeadlineExceeded => 504,
+            Rejection::Api(e) => e.code,
+        }
+    }
+
+    /// Gemini's error body.
+    pub fn to_api_error(&self) -> ApiError {
+        match self {
+            Rejection::Quota {
+                shape,
+                tier,
+                model,
+                refusal,
+            } => ApiError::quota_exceeded(*shape, *tier, model, refusal),
+            Rejection::Internal => ApiError::internal(),
+            Rejection::Overloaded => ApiError::overloaded(),
+            Rejection::DeadlineExceeded => ApiError::deadline_exceeded(),
+            Rejection::Api(e) => e.clone(),
+        }
+    }
+
+    /// What a client reading [`to_api_error`](Self::to_api_error)'s body learns.
+    pub fn hint(&self) -> QuotaHint {
+        match self {
+            Rejection::Quota {
+                shape, tier, refusal, ..
+            } => match shape {
+                ErrorShape::Bare => QuotaHint::default(),
+                ErrorShape::V2025 | ErrorShape::V2026 => QuotaHint {
+                    retry_delay: Some(Duration::from_secs(if *shape == ErrorShape::V2025 {
+                        ceil_secs(refusal.retry_after)
+                    } else {
+                        refusal.retry_after.as_secs()
+                    })),
+                    quota_id: Some(tier.quota_id(refusal.dimension)),
+                    quota_value: Some(refusal.limit.to_string()),
+                },
+            },
+            Rejection::Api(e) => QuotaHint::from_error(e),
+            _ => QuotaHint::default(),
+        }
+    }
+}
+
 /// Whole seconds, rounded up.
 fn ceil_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
@@ -321,6 +401,39 @@ mod tests {
         assert_eq!(dimension_of(h.quota_id.as_deref().unwrap()), Some(Dimension::Rpd));
         assert_eq!(parse_proto_duration("1.5s"), Some(Duration::from_millis(1500)));
         assert_eq!(parse_proto_duration("abc"), None);
+    }
+
+    #[test]
+    fn rejection_hints_equal_what_the_body_says() {
+        for shape in [ErrorShape::V2025, ErrorShape::V2026, ErrorShape::Bare] {
+            for tier in [Tier::Free, Tier::Tier1, Tier::Tier2, Tier::Tier3] {
+                for dim in [Dimension::Rpm, Dimension::Tpm, Dimension::Rpd] {
+                    for secs in [0.0, 0.4, 1.0, 1.93, 59.999, 3600.5] {
+                        let r = Rejection::Quota {
+                            shape,
+                            tier,
+                            model: Arc::from("gemini-2.5-flash"),
+                            refusal: refusal(dim, secs),
+                        };
+                        assert_eq!(
+                            r.hint(),
+                            QuotaHint::from_error(&r.to_api_error()),
+                            "{shape:?} {tier:?} {dim:?} {secs}"
+                        );
+                        assert_eq!(r.status(), r.to_api_error().code);
+                    }
+                }
+            }
+        }
+        for r in [
+            Rejection::Internal,
+            Rejection::Overloaded,
+            Rejection::DeadlineExceeded,
+            Rejection::Api(ApiError::invalid_key()),
+        ] {
+            assert_eq!(r.hint(), QuotaHint::from_error(&r.to_api_error()));
+            assert_eq!(r.status(), r.to_api_error().code);
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! in this order: network uplink delay, auth, model, prompt size, quota (429), injected status
 //! faults (500/503/504), upstream capacity (wait in the backlog or 503), then the timing plan of
 //! the answer. It sleeps through `tokio::time` only, so under a paused clock the same code runs
-//! in virtual time. What it returns is either an [`ApiError`] (after its downlink delay) or a
+//! in virtual time. What it returns is either a [`Rejection`] (after its downlink delay) or a
 //! [`Generation`]: the usage, the finish reason, an optional serving fault and the instants at
 //! which each part of the answer is due. The transport plays the generation: the HTTP server
 //! writes bytes at those instants, the simulator just waits for them.
@@ -19,13 +19,14 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use rand::RngExt;
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use crate::capacity::{Slot, Upstream};
-use crate::catalog::{self, Dimension};
+use crate::catalog::{self, Dimension, Limits};
 use crate::dist::{DurationSampler, NumberSampler};
-use crate::errors::ApiError;
+use crate::errors::{ApiError, Rejection};
 use crate::profile::{FaultRates, MockProfile};
 use crate::quota::QuotaBook;
 use crate::rng::{keyed_rng, StreamRng};
@@ -88,9 +89,7 @@ pub struct Usage {
 #[derive(Debug)]
 pub struct Generation {
     /// Model that answers.
-    pub model: String,
-    /// `responseId`.
-    pub response_id: String,
+    pub model: Arc<str>,
     /// Usage of the full answer.
     pub usage: Usage,
     /// Finish reason of the full answer.
@@ -99,15 +98,24 @@ pub struct Generation {
     pub fault: Option<ServingFault>,
     /// Key for the answer's text.
     pub text_key: u64,
+    id_bits: u128,
     start: Instant,
     first_token: Duration,
     per_token: Duration,
     chunk_tokens: u32,
-    _slot: Option<Slot>,
+    _slot: Slot,
     _inflight: InflightGuard,
 }
 
 impl Generation {
+    /// `responseId`: 22 URL-safe characters, the same for every chunk of a stream.
+    pub fn response_id(&self) -> String {
+        const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        (0..22)
+            .map(|i| ALPHABET[((self.id_bits >> (6 * i)) & 63) as usize] as char)
+            .collect()
+    }
+
     /// Number of stream chunks (at least one).
     pub fn chunk_count(&self) -> u32 {
         (self.usage.candidates.div_ceil(u64::from(self.chunk_tokens)) as u32).max(1)
@@ -147,8 +155,8 @@ impl Generation {
 /// The model's answer to one call.
 #[derive(Debug)]
 pub enum Answer {
-    /// An error body, due now.
-    Error(ApiError),
+    /// A refusal, due now.
+    Error(Rejection),
     /// An answer to play out.
     Serve(Generation),
 }
@@ -201,9 +209,18 @@ struct Samplers {
     thinking_tokens: NumberSampler,
 }
 
+/// What the model knows about one model it serves, prepared once.
+#[derive(Debug)]
+struct Served {
+    name: Arc<str>,
+    limits: Limits,
+    max_input: u64,
+}
+
 /// The behaviour model: one per mock server or simulation.
 pub struct MockModel {
     profile: Arc<MockProfile>,
+    served: FxHashMap<String, Served>,
     samplers: Samplers,
     seed: u64,
     origin: Instant,
@@ -232,11 +249,24 @@ impl MockModel {
             output_tokens: profile.output_tokens.sampler(),
             thinking_tokens: profile.thinking_tokens.sampler(),
         };
+        let served = profile
+            .models
+            .iter()
+            .map(|(name, limits)| {
+                let entry = Served {
+                    name: Arc::from(name.as_str()),
+                    limits: *limits,
+                    max_input: catalog::model_info(name).input_token_limit,
+                };
+                (name.clone(), entry)
+            })
+            .collect();
         let origin = Instant::now();
         MockModel {
             quotas: Mutex::new(QuotaBook::new(profile.window, origin)),
             upstream: Upstream::new(profile.max_concurrent, profile.backlog),
             profile: Arc::new(profile),
+            served,
             samplers,
             seed,
             origin,
@@ -258,7 +288,7 @@ impl MockModel {
 
     /// Whether the mock serves `model`.
     pub fn serves(&self, model: &str) -> bool {
-        self.profile.models.contains_key(model)
+        self.served.contains_key(model)
     }
 
     /// Checks the key as the real service does: `Err` with 403 or 400 when it would refuse it.
@@ -278,48 +308,57 @@ impl MockModel {
             .rng_key
             .unwrap_or_else(|| self.next_key.fetch_add(1, Ordering::Relaxed));
         let mut rng = keyed_rng(self.seed, key);
-        let draws = Draws::take(&mut rng, &self.samplers, &self.profile);
+        let draws = Draws::take(&mut rng, &self.samplers);
         let (uplink, downlink) = self.network_delays(&draws);
         sleep_for(uplink).await;
 
         match self.admit(&call, &draws).await {
-            Err(error) => {
-                self.count(call.model, error.code);
+            Err(rejection) => {
+                self.count(call.model, rejection.status());
                 sleep_for(downlink).await;
-                Answer::Error(error)
+                Answer::Error(rejection)
             }
             Ok(admission) => {
                 self.count(call.model, 200);
-                let generation = self.plan(&call, &draws, admission, key, downlink, &mut rng);
-                Answer::Serve(generation)
+                let id_bits = rng.random();
+                Answer::Serve(self.plan(&call, &draws, admission, key, downlink, id_bits))
             }
         }
     }
 
-    async fn admit(&self, call: &Call<'_>, draws: &Draws) -> Result<Admission, ApiError> {
-        self.authenticate(call.api_key)?;
-        let limits = self
-            .profile
-            .limits(call.model)
-            .ok_or_else(|| ApiError::model_not_found(call.model, "generateContent"))?;
-        let max_input = catalog::model_info(call.model).input_token_limit;
-        if call.input_tokens > max_input {
-            return Err(ApiError::too_many_tokens(call.input_tokens, max_input));
+    async fn admit(&self, call: &Call<'_>, draws: &Draws) -> Result<Admission, Rejection> {
+        self.authenticate(call.api_key).map_err(Rejection::Api)?;
+        let served = self
+            .served
+            .get(call.model)
+            .ok_or_else(|| Rejection::Api(ApiError::model_not_found(call.model, "generateContent")))?;
+        if call.input_tokens > served.max_input {
+            return Err(Rejection::Api(ApiError::too_many_tokens(
+                call.input_tokens,
+                served.max_input,
+            )));
         }
         let now = Instant::now();
         let key = call.api_key.unwrap_or("");
         self.quotas
             .lock()
-            .admit(now, key, call.model, limits, call.input_tokens)
-            .map_err(|refusal| {
-                ApiError::quota_exceeded(self.profile.error_shape, self.profile.tier, call.model, &refusal)
+            .admit(now, key, call.model, served.limits, call.input_tokens)
+            .map_err(|refusal| Rejection::Quota {
+                shape: self.profile.error_shape,
+                tier: self.profile.tier,
+                model: served.name.clone(),
+                refusal,
             })?;
         let fault = match pick_fault(self.fault_rates_at(now), draws.fault) {
-            Some(PickedFault::Status(e)) => return Err(e),
+            Some(PickedFault::Status(r)) => return Err(r),
             other => other,
         };
-        let slot = self.upstream.enter().await.map_err(|_| ApiError::overloaded())?;
-        Ok(Admission { slot, fault })
+        let slot = self.upstream.enter().await.map_err(|_| Rejection::Overloaded)?;
+        Ok(Admission {
+            slot,
+            fault,
+            model: served.name.clone(),
+        })
     }
 
     fn plan(
@@ -329,12 +368,11 @@ impl MockModel {
         admission: Admission,
         key: u64,
         downlink: Duration,
-        rng: &mut StreamRng,
+        id_bits: u128,
     ) -> Generation {
         let p = &self.profile;
-        let Admission { slot, fault } = admission;
-        let utilisation = slot.utilisation;
-        let slowdown = 1.0 + p.overload_slowdown * utilisation;
+        let Admission { slot, fault, model } = admission;
+        let slowdown = 1.0 + p.overload_slowdown * slot.utilisation;
         let natural = call.output_hint.unwrap_or(draws.output_tokens).max(1);
         let (candidates, finish) = match call.max_output_tokens {
             Some(max) if natural > max => (max, FinishReason::MaxTokens),
@@ -350,7 +388,12 @@ impl MockModel {
         } else {
             Duration::ZERO
         };
-        let mut first_token = draws.latency.mul_f64(slowdown) + per_token * thoughts as u32 + downlink;
+        let latency = if slowdown == 1.0 {
+            draws.latency
+        } else {
+            draws.latency.mul_f64(slowdown)
+        };
+        let mut first_token = latency + per_token * thoughts as u32 + downlink;
         let fault = match fault {
             Some(PickedFault::Serving(f)) => Some(f),
             Some(PickedFault::SlowHeaders) => {
@@ -361,8 +404,7 @@ impl MockModel {
         };
         self.inflight.fetch_add(1, Ordering::Relaxed);
         Generation {
-            model: call.model.to_string(),
-            response_id: response_id(rng),
+            model,
             usage: Usage {
                 prompt: call.input_tokens,
                 candidates: u64::from(candidates),
@@ -371,17 +413,21 @@ impl MockModel {
             finish,
             fault,
             text_key: key,
+            id_bits,
             start: Instant::now(),
             first_token,
             per_token,
             chunk_tokens: p.stream_chunk_tokens,
-            _slot: Some(slot),
+            _slot: slot,
             _inflight: InflightGuard(self.inflight.clone()),
         }
     }
 
     fn network_delays(&self, d: &Draws) -> (Duration, Duration) {
         let net = &self.profile.network;
+        if net.rtt.is_zero() && net.loss == 0.0 {
+            return (Duration::ZERO, Duration::ZERO);
+        }
         let one_way = |u: f64| {
             let jitter = net.jitter.as_secs_f64() * (2.0 * u - 1.0);
             Duration::from_secs_f64(((net.rtt.as_secs_f64() + jitter) / 2.0).max(0.0))
@@ -394,6 +440,9 @@ impl MockModel {
     }
 
     fn fault_rates_at(&self, now: Instant) -> &FaultRates {
+        if self.profile.fault_windows.is_empty() {
+            return &self.profile.errors;
+        }
         let t = now.saturating_duration_since(self.origin);
         self.profile
             .fault_windows
@@ -459,7 +508,7 @@ struct Draws {
 }
 
 impl Draws {
-    fn take(rng: &mut StreamRng, s: &Samplers, _p: &MockProfile) -> Draws {
+    fn take(rng: &mut StreamRng, s: &Samplers) -> Draws {
         Draws {
             jitter_up: rng.random(),
             jitter_down: rng.random(),
@@ -473,14 +522,15 @@ impl Draws {
     }
 }
 
-/// An admitted call: its upstream place and the serving fault drawn for it.
+/// An admitted call: its upstream place, the serving fault drawn for it, and its model.
 struct Admission {
     slot: Slot,
     fault: Option<PickedFault>,
+    model: Arc<str>,
 }
 
 enum PickedFault {
-    Status(ApiError),
+    Status(Rejection),
     Serving(ServingFault),
     SlowHeaders,
 }
@@ -488,9 +538,9 @@ enum PickedFault {
 /// Maps one uniform draw onto the fault rates, in a fixed order.
 fn pick_fault(rates: &FaultRates, u: f64) -> Option<PickedFault> {
     let table: [(f64, fn() -> PickedFault); 8] = [
-        (rates.rate_500, || PickedFault::Status(ApiError::internal())),
-        (rates.rate_503, || PickedFault::Status(ApiError::overloaded())),
-        (rates.rate_504, || PickedFault::Status(ApiError::deadline_exceeded())),
+        (rates.rate_500, || PickedFault::Status(Rejection::Internal)),
+        (rates.rate_503, || PickedFault::Status(Rejection::Overloaded)),
+        (rates.rate_504, || PickedFault::Status(Rejection::DeadlineExceeded)),
         (rates.rate_reset, || PickedFault::Serving(ServingFault::Reset)),
         (rates.rate_hang, || PickedFault::Serving(ServingFault::Hang)),
         (rates.rate_truncate, || PickedFault::Serving(ServingFault::Truncate)),
@@ -511,18 +561,6 @@ async fn sleep_for(d: Duration) {
     if !d.is_zero() {
         tokio::time::sleep(d).await;
     }
-}
-
-fn response_id(rng: &mut StreamRng) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut bits: u128 = rng.random();
-    (0..22)
-        .map(|_| {
-            let c = ALPHABET[(bits & 63) as usize] as char;
-            bits >>= 6;
-            c
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -588,17 +626,19 @@ mod tests {
         let m = MockModel::new(profile("api_keys = [\"good\"]"), 1);
         let mut c = call("gemini-2.5-flash");
         c.api_key = None;
-        assert!(matches!(m.generate(c).await, Answer::Error(e) if e.code == 403));
+        assert!(matches!(m.generate(c).await, Answer::Error(e) if e.status() == 403));
         let mut c = call("gemini-2.5-flash");
         c.api_key = Some("bad");
-        assert!(matches!(m.generate(c).await, Answer::Error(e) if e.code == 400));
+        assert!(matches!(m.generate(c).await, Answer::Error(e) if e.status() == 400));
         let mut c = call("gemini-9");
         c.api_key = Some("good");
-        assert!(matches!(m.generate(c).await, Answer::Error(e) if e.code == 404));
+        assert!(matches!(m.generate(c).await, Answer::Error(e) if e.status() == 404));
         let mut c = call("gemini-2.5-flash");
         c.api_key = Some("good");
         c.input_tokens = 2_000_000;
-        assert!(matches!(m.generate(c).await, Answer::Error(e) if e.code == 400 && e.message.contains("exceeds")));
+        assert!(
+            matches!(m.generate(c).await, Answer::Error(e) if e.status() == 400 && e.to_api_error().message.contains("exceeds"))
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -611,8 +651,8 @@ mod tests {
         let Answer::Error(e) = m.generate(call("gemini-2.5-flash")).await else {
             panic!()
         };
-        assert_eq!(e.code, 429);
-        let hint = crate::errors::QuotaHint::from_error(&e);
+        assert_eq!(e.status(), 429);
+        let hint = crate::errors::QuotaHint::from_error(&e.to_api_error());
         // 39.5 s left in the window, rounded up to whole seconds in the 2025 shape.
         assert_eq!(hint.retry_delay, Some(Duration::from_secs(40)));
         tokio::time::advance(Duration::from_millis(39_500)).await;
@@ -631,7 +671,7 @@ mod tests {
         };
         // Entered at full utilisation (1 of 1): service time doubled.
         assert_eq!(g.done_at() - t0, Duration::from_secs(2));
-        assert!(matches!(m.generate(call("gemini-2.5-flash")).await, Answer::Error(e) if e.code == 503));
+        assert!(matches!(m.generate(call("gemini-2.5-flash")).await, Answer::Error(e) if e.status() == 503));
         drop(g);
         assert!(matches!(m.generate(call("gemini-2.5-flash")).await, Answer::Serve(_)));
     }
@@ -659,14 +699,14 @@ mod tests {
         let mut errors = 0;
         for _ in 0..2000 {
             if let Answer::Error(e) = m.generate(call("gemini-2.5-flash")).await {
-                assert_eq!(e.code, 500);
+                assert_eq!(e.status(), 500);
                 errors += 1;
             }
         }
         assert!((900..1100).contains(&errors), "{errors}");
         tokio::time::advance(Duration::from_secs(10)).await;
         for _ in 0..50 {
-            assert!(matches!(m.generate(call("gemini-2.5-flash")).await, Answer::Error(e) if e.code == 503));
+            assert!(matches!(m.generate(call("gemini-2.5-flash")).await, Answer::Error(e) if e.status() == 503));
         }
     }
 
@@ -684,7 +724,7 @@ mod tests {
             };
             assert_eq!(x.usage, y.usage);
             assert_eq!(x.done_at() - x.start, y.done_at() - y.start);
-            assert_eq!(x.response_id, y.response_id);
+            assert_eq!(x.response_id(), y.response_id());
         }
         let _ = (DurationDist::Constant(Duration::ZERO), NumberDist::Constant(0.0));
     }

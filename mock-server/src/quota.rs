@@ -7,7 +7,9 @@
 //! room first. A request larger than a dimension's whole limit can never be admitted; it is
 //! told to wait one full window.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -199,7 +201,7 @@ pub type DimensionUsage = [(Dimension, u64, u64); 3];
 pub struct QuotaBook {
     kind: QuotaWindow,
     origin: Instant,
-    by_key: HashMap<String, HashMap<String, ModelQuota>>,
+    by_key: FxHashMap<String, FxHashMap<String, ModelQuota>>,
 }
 
 impl QuotaBook {
@@ -208,7 +210,7 @@ impl QuotaBook {
         QuotaBook {
             kind,
             origin,
-            by_key: HashMap::new(),
+            by_key: FxHashMap::default(),
         }
     }
 
@@ -216,7 +218,7 @@ impl QuotaBook {
     pub fn admit(&mut self, now: Instant, key: &str, model: &str, limits: Limits, tokens: u64) -> Result<(), Refusal> {
         let (kind, origin) = (self.kind, self.origin);
         if !self.by_key.contains_key(key) {
-            self.by_key.insert(key.to_string(), HashMap::new());
+            self.by_key.insert(key.to_string(), FxHashMap::default());
         }
         let models = self.by_key.get_mut(key).expect("inserted above");
         if !models.contains_key(model) {

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
-use stampede_mock::errors::{ApiError, QuotaHint};
+use stampede_mock::errors::{ApiError, QuotaHint, Rejection};
 use tokio::time::Instant;
 
 /// One attempt to send a planned request.
@@ -112,7 +112,15 @@ impl AttemptError {
 
     /// A failure from a Gemini error body.
     pub fn from_api(status: u16, error: &ApiError) -> AttemptError {
-        let hint = QuotaHint::from_error(error);
+        AttemptError::from_hint(status, &QuotaHint::from_error(error))
+    }
+
+    /// A failure from the mock model's refusal, read as a client reads its body.
+    pub fn from_rejection(rejection: &Rejection) -> AttemptError {
+        AttemptError::from_hint(rejection.status(), &rejection.hint())
+    }
+
+    fn from_hint(status: u16, hint: &QuotaHint) -> AttemptError {
         AttemptError {
             kind: ErrorKind::Status(status),
             retry_delay: hint.retry_delay,

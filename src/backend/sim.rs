@@ -44,7 +44,7 @@ impl Backend for SimBackend {
                 rng_key: Some(attempt.rng_key),
             };
             match model.generate(call).await {
-                Answer::Error(e) => AttemptResult::failed(AttemptError::from_api(e.code, &e)),
+                Answer::Error(e) => AttemptResult::failed(AttemptError::from_rejection(&e)),
                 Answer::Serve(g) => play(g, attempt.stream).await,
             }
         })

@@ -88,7 +88,7 @@ async fn generate(
         );
     }
     let generation = match answer {
-        Answer::Error(e) => return error_response(&e),
+        Answer::Error(e) => return error_response(&e.to_api_error()),
         Answer::Serve(g) => g,
     };
     let hang_max = state.options.hang_max;
@@ -97,7 +97,7 @@ async fn generate(
             play::unary(generation, hang_max, |g, text| {
                 let r = GenerateContentResponse::new(
                     &g.model,
-                    &g.response_id,
+                    &g.response_id(),
                     text,
                     &g.usage,
                     g.usage.candidates,
@@ -111,7 +111,7 @@ async fn generate(
             let render: ChunkRenderer = Arc::new(|g: &Generation, i: u32, delta: &str, last: bool| {
                 let r = GenerateContentResponse::new(
                     &g.model,
-                    &g.response_id,
+                    &g.response_id(),
                     delta,
                     &g.usage,
                     g.tokens_after(i),

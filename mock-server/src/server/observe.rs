@@ -93,7 +93,7 @@ impl RequestLog {
         let t = now.saturating_duration_since(self.origin).as_secs_f64();
         let line = match answer {
             Answer::Error(e) => {
-                json!({"t_s": t, "endpoint": endpoint, "model": model, "status": e.code, "error": e.status})
+                json!({"t_s": t, "endpoint": endpoint, "model": model, "status": e.status()})
             }
             Answer::Serve(g) => json!({
                 "t_s": t, "endpoint": endpoint, "model": model, "status": 200,

@@ -100,7 +100,7 @@ pub async fn chat_completions(
         log.record(&answer, &model, "openai.chat.completions");
     }
     let generation = match answer {
-        Answer::Error(e) => return error(&e),
+        Answer::Error(e) => return error(&e.to_api_error()),
         Answer::Serve(g) => g,
     };
     let created = created();
@@ -108,10 +108,10 @@ pub async fn chat_completions(
     if !stream {
         return play::unary(generation, hang_max, |g, text| {
             json!({
-                "id": format!("chatcmpl-{}", g.response_id),
+                "id": format!("chatcmpl-{}", g.response_id()),
                 "object": "chat.completion",
                 "created": created,
-                "model": g.model,
+                "model": &*g.model,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish_name(g.finish)}],
                 "usage": usage(g, g.usage.candidates),
             })
@@ -121,10 +121,10 @@ pub async fn chat_completions(
     }
     let render: ChunkRenderer = Arc::new(move |g: &Generation, i: u32, delta: &str, last: bool| {
         let mut chunk = json!({
-            "id": format!("chatcmpl-{}", g.response_id),
+            "id": format!("chatcmpl-{}", g.response_id()),
             "object": "chat.completion.chunk",
             "created": created,
-            "model": g.model,
+            "model": &*g.model,
             "choices": [{"index": 0, "delta": {"role": "assistant", "content": delta}, "finish_reason": if last { Value::from(finish_name(g.finish)) } else { Value::Null }}],
         });
         if include_usage || last {
