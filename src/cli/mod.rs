@@ -53,6 +53,23 @@ pub enum Command {
     Report(ReportArgs),
     /// Check a scenario file without running it.
     Validate(ValidateArgs),
+    /// Measure stampede itself on this machine.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// `stampede bench`.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Simulator speed: Poisson arrivals, 16 workers, an RPM quota, exponential retries.
+    Sim {
+        /// Requests per second of simulated traffic.
+        #[arg(long, default_value_t = 100.0)]
+        rate: f64,
+        /// Simulated traffic window.
+        #[arg(long, default_value = "1h", value_parser = parse_duration)]
+        duration: Duration,
+    },
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -124,6 +141,7 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>, out: &mut dyn Write, 
         Command::Mock(a) => mock_command(a, err),
         Command::Report(a) => report_command(a, out, err),
         Command::Validate(a) => validate_command(a, out, err),
+        Command::Bench(b) => bench_command(b, out),
     };
     code as i32
 }
@@ -283,6 +301,33 @@ fn validate_command(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write
         Err(e) => {
             let _ = writeln!(err, "error: {e}");
             Exit::Input
+        }
+    }
+}
+
+fn bench_command(command: BenchCommand, out: &mut dyn Write) -> Exit {
+    match command {
+        BenchCommand::Sim { rate, duration } => {
+            let b = crate::bench::sim(rate, duration);
+            let s = &b.summary;
+            let _ = writeln!(
+                out,
+                "bench sim: {} requests ({} attempts, {} retries, {} 429s) over {} simulated\n\
+                 wall time        {:.3} s\n\
+                 simulated req/s  {:.0} per wall-clock second\n\
+                 speed-up         {:.0} simulated seconds per wall-clock second\n\
+                 peak RSS         {}",
+                s.requests.scheduled,
+                s.attempts.total,
+                s.attempts.retries,
+                s.attempts.status_429,
+                report::format::secs(s.elapsed_s),
+                b.wall.as_secs_f64(),
+                b.requests_per_sec(),
+                b.speedup(),
+                b.peak_rss_mib.map_or("unknown".to_string(), |m| format!("{m:.1} MiB")),
+            );
+            Exit::Ok
         }
     }
 }
