@@ -30,6 +30,8 @@ pub struct Requests {
     /// Requests whose answer was streamed (time to first token differs from end to end only
     /// for those).
     pub streamed: u64,
+    /// Sent requests that waited in the queue at all (for a worker or the rate limiter).
+    pub waited: u64,
     /// succeeded / scheduled (null when nothing was scheduled).
     pub success_rate: Option<f64>,
     /// Failed requests by their last error (`429`, `503`, `timeout`...).
@@ -275,6 +277,7 @@ impl Summary {
             failed: o.failed,
             dropped: o.dropped,
             streamed: o.streamed,
+            waited: o.waited,
             success_rate: ratio(o.succeeded, o.scheduled),
             failed_by: split(|k| k != "ok" && !matches!(k, "queue_full" | "queue_deadline" | "stopped")),
             dropped_by: split(dropped_labels),

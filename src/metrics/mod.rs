@@ -29,6 +29,8 @@ pub struct LaneMetrics {
     pub dropped: u64,
     /// Requests whose answer was streamed.
     pub streamed: u64,
+    /// Sent requests that waited in the queue at all (for a worker or the rate limiter).
+    pub waited: u64,
     /// End-to-end latency of answered requests, from the intended start.
     pub latency: LatencyHistogram,
     /// Wait from arrival to the first attempt, of requests that were sent.
@@ -53,7 +55,9 @@ impl LaneMetrics {
             Outcome::Dropped => self.dropped += 1,
         }
         if let Some(d) = r.dispatched {
-            self.queue_wait.record(d.saturating_sub(r.arrived));
+            let wait = d.saturating_sub(r.arrived);
+            self.waited += u64::from(!wait.is_zero());
+            self.queue_wait.record(wait);
         }
     }
 }

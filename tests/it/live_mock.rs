@@ -63,3 +63,54 @@ fn rpm_quota_caps_accepted_requests_without_retries() {
     assert_eq!(s["attempts"]["status_429"].as_u64().unwrap(), scheduled - 30);
     assert_eq!(s["attempts"]["retries"], 0);
 }
+
+#[test]
+fn sim_and_live_mock_agree_on_latency_and_429s() {
+    // The same scenario in virtual time and against the live mock over HTTP in real time.
+    let text = r#"
+name = "agree"
+seed = 9
+duration = "6s"
+
+[target]
+kind = "mock"
+model = "gemini-2.5-flash"
+
+[target.mock]
+rpm = 70
+latency = { dist = "lognormal", median = "250ms", p99 = "1200ms" }
+
+[traffic]
+arrival = "poisson"
+rate = 20
+input_tokens = { dist = "lognormal", median = 400, p99 = 3000 }
+output_tokens = 50
+
+[strategy]
+workers = 24
+timeout = { attempt = "5s", total = "8s" }
+retry = { policy = "exponential", jitter = "full", base = "200ms", cap = "1s", max_attempts = 3, honor_retry_delay = false }
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(dir.path(), "agree", text);
+    let (_, sim) = run_to(&path, &dir.path().join("sim"), &["--target", "sim"]);
+    let (_, live) = run_to(&path, &dir.path().join("live"), &[]);
+    assert_accounted(&sim);
+    assert_accounted(&live);
+    assert_eq!(sim["requests"]["scheduled"], live["requests"]["scheduled"]);
+    for q in ["p50", "p95"] {
+        let (a, b) = (
+            sim["latency_ms"][q].as_f64().unwrap(),
+            live["latency_ms"][q].as_f64().unwrap(),
+        );
+        eprintln!("{q}: sim {a} ms, live {b} ms ({:+.2}%)", 100.0 * (b / a - 1.0));
+        assert!((b / a - 1.0).abs() < 0.05, "{q}: sim {a} ms, live {b} ms");
+    }
+    let share = |s: &serde_json::Value| {
+        s["attempts"]["status_429"].as_f64().unwrap() / s["attempts"]["total"].as_f64().unwrap()
+    };
+    let (a, b) = (share(&sim), share(&live));
+    eprintln!("429 share: sim {:.3}, live {:.3}", a, b);
+    assert!(a > 0.2, "the scenario should hit the quota: {a}");
+    assert!((a - b).abs() < 0.02, "429 share: sim {a:.3}, live {b:.3}");
+}

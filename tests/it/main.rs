@@ -5,3 +5,4 @@ mod cli;
 mod live_mock;
 mod schema;
 mod support;
+mod theory;
