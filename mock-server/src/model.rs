@@ -28,7 +28,7 @@ use crate::catalog::{self, Dimension, Limits};
 use crate::dist::{DurationSampler, NumberSampler};
 use crate::errors::{ApiError, Rejection};
 use crate::profile::{FaultRates, MockProfile};
-use crate::quota::QuotaBook;
+use crate::quota::{QuotaBook, Refusal};
 use crate::rng::{keyed_rng, StreamRng};
 
 /// One generate call as the model sees it, whatever the transport.
@@ -349,8 +349,21 @@ impl MockModel {
                 model: served.name.clone(),
                 refusal,
             })?;
-        let fault = match pick_fault(self.fault_rates_at(now), draws.fault) {
+        let rates = self.fault_rates_at(now);
+        let fault = match pick_fault(rates, draws.fault) {
             Some(PickedFault::Status(r)) => return Err(r),
+            Some(PickedFault::Quota) => {
+                return Err(Rejection::Quota {
+                    shape: self.profile.error_shape,
+                    tier: self.profile.tier,
+                    model: served.name.clone(),
+                    refusal: Refusal {
+                        dimension: Dimension::Rpm,
+                        limit: served.limits.rpm,
+                        retry_after: rates.retry_delay_429,
+                    },
+                })
+            }
             other => other,
         };
         let slot = self.upstream.enter().await.map_err(|_| Rejection::Overloaded)?;
@@ -530,6 +543,7 @@ struct Admission {
 }
 
 enum PickedFault {
+    Quota,
     Status(Rejection),
     Serving(ServingFault),
     SlowHeaders,
@@ -537,7 +551,8 @@ enum PickedFault {
 
 /// Maps one uniform draw onto the fault rates, in a fixed order.
 fn pick_fault(rates: &FaultRates, u: f64) -> Option<PickedFault> {
-    let table: [(f64, fn() -> PickedFault); 8] = [
+    let table: [(f64, fn() -> PickedFault); 9] = [
+        (rates.rate_429, || PickedFault::Quota),
         (rates.rate_500, || PickedFault::Status(Rejection::Internal)),
         (rates.rate_503, || PickedFault::Status(Rejection::Overloaded)),
         (rates.rate_504, || PickedFault::Status(Rejection::DeadlineExceeded)),
@@ -555,6 +570,14 @@ fn pick_fault(rates: &FaultRates, u: f64) -> Option<PickedFault> {
         }
     }
     None
+}
+
+/// Waits until `t`, without touching the timer when `t` has already passed (a due answer goes
+/// out at once instead of waiting for the timer driver's next turn).
+pub async fn wait_until(t: Instant) {
+    if t > Instant::now() {
+        tokio::time::sleep_until(t).await;
+    }
 }
 
 async fn sleep_for(d: Duration) {
@@ -708,6 +731,68 @@ mod tests {
         for _ in 0..50 {
             assert!(matches!(m.generate(call("gemini-2.5-flash")).await, Answer::Error(e) if e.status() == 503));
         }
+    }
+
+    /// Offers Poisson arrivals at `per_period` per `period` for `periods` periods and returns
+    /// the accepted amount (requests, or input tokens when `tokens` > 1) per period.
+    async fn accepted_per_period(settings: &str, tokens: u64, per_period: f64, period: Duration, periods: u32) -> f64 {
+        let m = MockModel::new(profile(settings), 2);
+        let gap = rand_distr::Exp::new(per_period / period.as_secs_f64()).unwrap();
+        let mut rng = crate::rng::stream_rng(3, "arrivals");
+        let end = Instant::now() + period * periods;
+        let mut accepted = 0u64;
+        loop {
+            let wait = Duration::from_secs_f64(rand_distr::Distribution::sample(&gap, &mut rng));
+            if Instant::now() + wait >= end {
+                break;
+            }
+            tokio::time::advance(wait).await;
+            let mut c = call("gemini-2.5-flash");
+            c.input_tokens = tokens;
+            if let Answer::Serve(_) = m.generate(c).await {
+                accepted += tokens;
+            }
+        }
+        accepted as f64 / f64::from(periods)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn token_quota_admits_its_limit_per_minute_over_an_hour() {
+        // 1,000-token prompts at twice the TPM quota for a simulated hour.
+        let per_minute = accepted_per_period(
+            "rpm = 0\ntpm = 100000\nrpd = 0",
+            1000,
+            200.0,
+            Duration::from_secs(60),
+            60,
+        )
+        .await;
+        assert!(
+            (per_minute / 100_000.0 - 1.0).abs() < 0.01,
+            "{per_minute} tokens per minute"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn day_quota_admits_its_limit_per_day_over_five_days() {
+        let per_day = accepted_per_period(
+            "rpm = 0\ntpm = 0\nrpd = 1000",
+            1,
+            2000.0,
+            Duration::from_secs(86_400),
+            5,
+        )
+        .await;
+        assert!((per_day / 1000.0 - 1.0).abs() < 0.01, "{per_day} requests per day");
+        let fixed = accepted_per_period(
+            "rpm = 0\ntpm = 0\nrpd = 1000\nwindow = \"fixed\"",
+            1,
+            2000.0,
+            Duration::from_secs(86_400),
+            5,
+        )
+        .await;
+        assert!((fixed / 1000.0 - 1.0).abs() < 0.01, "{fixed} requests per fixed day");
     }
 
     #[tokio::test(start_paused = true)]

@@ -45,9 +45,16 @@ pub enum ErrorShape {
 }
 
 /// Chances of each injected fault, per request that passed the quota (each 0..=1, sum ≤ 1).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FaultRates {
+    /// 429 RESOURCE_EXHAUSTED in the profile's body shape, with `retryDelay` set to
+    /// `retry_delay_429`: a quota storm without waiting for a minute window (dynamic shared
+    /// quota behaves like this).
+    pub rate_429: f64,
+    /// The delay injected 429s ask for.
+    #[serde(with = "humantime_serde")]
+    pub retry_delay_429: Duration,
     /// 500 INTERNAL.
     pub rate_500: f64,
     /// 503 UNAVAILABLE ("The model is overloaded").
@@ -69,9 +76,28 @@ pub struct FaultRates {
     pub slow_headers: Duration,
 }
 
+impl Default for FaultRates {
+    fn default() -> Self {
+        FaultRates {
+            rate_429: 0.0,
+            retry_delay_429: Duration::from_secs(1),
+            rate_500: 0.0,
+            rate_503: 0.0,
+            rate_504: 0.0,
+            rate_reset: 0.0,
+            rate_hang: 0.0,
+            rate_truncate: 0.0,
+            rate_malformed: 0.0,
+            rate_slow_headers: 0.0,
+            slow_headers: Duration::from_secs(10),
+        }
+    }
+}
+
 impl FaultRates {
     fn check(&self) -> Result<(), String> {
         let rates = [
+            ("rate_429", self.rate_429),
             ("rate_500", self.rate_500),
             ("rate_503", self.rate_503),
             ("rate_504", self.rate_504),
@@ -95,7 +121,8 @@ impl FaultRates {
 
     /// Whether any fault can happen.
     pub fn any(&self) -> bool {
-        self.rate_500
+        self.rate_429
+            + self.rate_500
             + self.rate_503
             + self.rate_504
             + self.rate_reset
@@ -375,10 +402,7 @@ impl MockProfile {
             max_concurrent: 0,
             backlog: 0,
             overload_slowdown: 0.0,
-            errors: FaultRates {
-                slow_headers: Duration::from_secs(10),
-                ..FaultRates::default()
-            },
+            errors: FaultRates::default(),
             fault_windows: Vec::new(),
             network: Network::preset("local").expect("local preset"),
             api_keys: Vec::new(),
