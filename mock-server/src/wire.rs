@@ -21,7 +21,8 @@ pub struct Content {
     pub parts: Vec<Part>,
 }
 
-/// One part of a turn; only text matters to the mock, other kinds are carried along.
+/// One part of a turn. Only text matters to the mock; other kinds of part (inline data,
+/// function calls...) are accepted and ignored.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Part {
@@ -31,9 +32,6 @@ pub struct Part {
     /// Whether this part is a thought summary.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thought: Option<bool>,
-    /// Any other part fields (inline data, function calls...).
-    #[serde(flatten, skip_serializing_if = "serde_json::Map::is_empty")]
-    pub other: serde_json::Map<String, Value>,
 }
 
 impl Part {
@@ -58,7 +56,7 @@ pub struct ThinkingConfig {
     pub include_thoughts: Option<bool>,
 }
 
-/// `generationConfig`; fields the mock does not use are carried in `other`.
+/// `generationConfig`; sampling settings the mock does not use are accepted and ignored.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GenerationConfig {
@@ -68,9 +66,6 @@ pub struct GenerationConfig {
     /// Thinking settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking_config: Option<ThinkingConfig>,
-    /// Other sampling settings.
-    #[serde(flatten, skip_serializing_if = "serde_json::Map::is_empty")]
-    pub other: serde_json::Map<String, Value>,
 }
 
 /// The body of `generateContent` and `streamGenerateContent`.

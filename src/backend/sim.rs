@@ -8,9 +8,9 @@
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
+use stampede_mock::model::wait_until;
 use stampede_mock::model::ServingFault;
 use stampede_mock::{Answer, Call, Generation, MockModel};
-use tokio::time::sleep_until;
 
 use super::{Attempt, AttemptError, AttemptResult, Backend, ErrorKind, StreamStats, Tokens};
 
@@ -65,35 +65,35 @@ pub async fn play(g: Generation, stream: bool) -> AttemptResult {
     match g.fault {
         Some(ServingFault::Hang) => std::future::pending().await,
         Some(ServingFault::Reset) => {
-            sleep_until(g.reset_at()).await;
+            wait_until(g.reset_at()).await;
             return fail(ErrorKind::Transport);
         }
         Some(ServingFault::Malformed) => {
-            sleep_until(if stream { g.first_chunk_at() } else { g.done_at() }).await;
+            wait_until(if stream { g.first_chunk_at() } else { g.done_at() }).await;
             return fail(ErrorKind::Decode);
         }
         Some(ServingFault::Truncate) => {
             if stream {
                 let sent = g.truncated_chunks().max(1);
-                sleep_until(g.chunk_at(sent - 1)).await;
+                wait_until(g.chunk_at(sent - 1)).await;
                 return fail(ErrorKind::Stream);
             }
-            sleep_until(g.done_at()).await;
+            wait_until(g.done_at()).await;
             return fail(ErrorKind::Transport);
         }
         None => {}
     }
     if !stream {
-        sleep_until(g.done_at()).await;
+        wait_until(g.done_at()).await;
         return AttemptResult::ok(tokens(&g), g.done_at(), None);
     }
     let first = g.first_chunk_at();
-    sleep_until(first).await;
+    wait_until(first).await;
     let chunks = g.chunk_count();
     let max_gap = (1..chunks)
         .map(|i| g.chunk_at(i) - g.chunk_at(i - 1))
         .max()
         .unwrap_or_default();
-    sleep_until(g.done_at()).await;
+    wait_until(g.done_at()).await;
     AttemptResult::ok(tokens(&g), first, Some(StreamStats { chunks, max_gap }))
 }

@@ -2,15 +2,14 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::play::{self, ChunkRenderer, GEMINI_ARRAY, GEMINI_SSE};
-use super::{api_key, error_response, hint_header, json_response, AppState};
+use super::{api_key, error_response, hint_header, json_response, read_body, AppState};
 use crate::catalog;
 use crate::errors::ApiError;
 use crate::model::{Answer, Call, Generation};
@@ -24,11 +23,16 @@ pub async fn model_method(
     State(state): State<AppState>,
     Path((_version, target)): Path<(String, String)>,
     RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Response {
     let Some((model, method)) = target.split_once(':') else {
         return error_response(&ApiError::no_such_path(&target));
+    };
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
+    let body = match read_body(body).await {
+        Ok(b) => b,
+        Err(e) => return error_response(&e),
     };
     let key = api_key(&headers, query.as_deref());
     let sse = query.as_deref().is_some_and(|q| q.split('&').any(|kv| kv == "alt=sse"));

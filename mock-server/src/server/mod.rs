@@ -18,6 +18,7 @@ use axum::body::Body;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
 
@@ -79,12 +80,16 @@ pub fn app(model: Arc<MockModel>, options: ServerOptions) -> std::io::Result<Rou
         .with_state(state))
 }
 
-/// Serves `app` on `listener` until `shutdown` completes.
+/// Serves `app` on `listener` until `shutdown` completes. Sockets get `TCP_NODELAY`, as
+/// production API frontends set it: small answers are not held back by Nagle's algorithm.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
 
@@ -142,6 +147,17 @@ pub fn api_key<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<Str
             .find(|(k, _)| *k == "key")
             .map(|(_, v)| v.to_string())
     })
+}
+
+/// Largest request body accepted (Gemini takes inline requests up to 20 MB; axum's default of
+/// 2 MB would refuse prompts of half a million tokens).
+pub const MAX_BODY: usize = 64 << 20;
+
+/// Reads a request body up to [`MAX_BODY`].
+pub async fn read_body(body: Body) -> Result<bytes::Bytes, ApiError> {
+    axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|e| ApiError::invalid_argument(format!("Request body could not be read: {e}")))
 }
 
 /// A numeric hint header sent by stampede (`x-stampede-output-tokens`, `x-stampede-rng-key`).

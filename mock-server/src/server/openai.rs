@@ -6,14 +6,13 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{RawQuery, Request, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::play::{self, ChunkRenderer, OPENAI_SSE};
-use super::{api_key, hint_header, json_response, AppState};
+use super::{api_key, hint_header, json_response, read_body, AppState};
 use crate::errors::ApiError;
 use crate::model::{Answer, Call, FinishReason, Generation};
 use crate::tokens::count_tokens;
@@ -56,12 +55,13 @@ fn message_texts(body: &Value) -> Vec<String> {
 }
 
 /// `POST /{version}/openai/chat/completions`.
-pub async fn chat_completions(
-    State(state): State<AppState>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub async fn chat_completions(State(state): State<AppState>, RawQuery(query): RawQuery, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
+    let body = match read_body(body).await {
+        Ok(b) => b,
+        Err(e) => return error(&e),
+    };
     let key = api_key(&headers, query.as_deref());
     if let Err(e) = state.model.authenticate(key.as_deref()) {
         return error(&e);

@@ -12,9 +12,9 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::stream::{self, StreamExt};
-use tokio::time::{sleep, sleep_until};
+use tokio::time::sleep;
 
-use crate::model::{Generation, ServingFault};
+use crate::model::{wait_until, Generation, ServingFault};
 use crate::tokens::synth_text;
 
 /// Renders one chunk: (generation, chunk index, text delta, is last) → JSON.
@@ -95,12 +95,12 @@ pub async fn unary(
     match generation.fault {
         Some(ServingFault::Hang) => return hang(hang_max).await,
         Some(ServingFault::Reset) => {
-            sleep_until(generation.reset_at()).await;
+            wait_until(generation.reset_at()).await;
             return aborted();
         }
         _ => {}
     }
-    sleep_until(generation.done_at()).await;
+    wait_until(generation.done_at()).await;
     let text = synth_text(generation.usage.candidates, generation.text_key);
     let json = render(&generation, &text);
     match generation.fault {
@@ -134,12 +134,12 @@ pub async fn streamed(generation: Generation, hang_max: Duration, framing: Frami
     match generation.fault {
         Some(ServingFault::Hang) => return hang(hang_max).await,
         Some(ServingFault::Reset) => {
-            sleep_until(generation.reset_at()).await;
+            wait_until(generation.reset_at()).await;
             return aborted();
         }
         _ => {}
     }
-    sleep_until(generation.first_chunk_at()).await;
+    wait_until(generation.first_chunk_at()).await;
     let text = synth_text(generation.usage.candidates, generation.text_key);
     let state = StreamState {
         generation,
@@ -161,7 +161,7 @@ pub async fn streamed(generation: Generation, hang_max: Duration, framing: Frami
             let err = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "stream truncated (injected fault)");
             return Some((Err(err), s));
         }
-        sleep_until(g.chunk_at(i)).await;
+        wait_until(g.chunk_at(i)).await;
         let from = if i == 0 { 0 } else { g.tokens_after(i - 1) } as usize * 4;
         let to = g.tokens_after(i) as usize * 4;
         let last = i + 1 == count;
