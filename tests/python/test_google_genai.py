@@ -1,0 +1,122 @@
+"""The official google-genai SDK against the stampede mock, with the SDK's default settings.
+
+Run by .ci/run when python3 is present:
+    python3 tests/python/test_google_genai.py path/to/stampede-mock
+
+Starts the mock on 127.0.0.1 (port 0), points the SDK at it by changing only the base URL, and
+checks generate, stream, count tokens, Gemini's 429 as the SDK raises it, and that the SDK's
+retry options visibly retry on the mock's 429s.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import urllib.request
+
+from google import genai
+from google.genai import errors, types
+
+
+def start_mock(binary, profile_text, seed=0):
+    profile = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
+    profile.write(profile_text)
+    profile.close()
+    proc = subprocess.Popen(
+        [binary, "--port", "0", "--profile", profile.name, "--seed", str(seed)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    first = proc.stdout.readline().strip()
+    assert first.startswith("stampede mock listening on http://127.0.0.1:"), first
+    return proc, first.rsplit(" ", 1)[1]
+
+
+def stats(base):
+    with urllib.request.urlopen(base + "/__stampede/stats") as r:
+        return json.load(r)
+
+
+def client(base, **http):
+    return genai.Client(api_key="test-key", http_options=types.HttpOptions(base_url=base, **http))
+
+
+def check_generate_stream_count(binary):
+    proc, base = start_mock(binary, 'preset = "tier1"\nlatency = { dist = "constant", value = "50ms" }\noutput_tokens = 40\n')
+    try:
+        c = client(base)
+        r = c.models.generate_content(model="gemini-2.5-flash", contents="Explain how AI works in a few words")
+        assert r.text and len(r.text) == 160, r.text
+        assert r.usage_metadata.prompt_token_count == 9, r.usage_metadata
+        assert r.usage_metadata.candidates_token_count == 40
+        assert r.candidates[0].finish_reason == types.FinishReason.STOP
+        assert r.model_version == "gemini-2.5-flash"
+
+        chunks = list(c.models.generate_content_stream(model="gemini-2.5-flash", contents="Hello"))
+        assert len(chunks) == 3, len(chunks)
+        assert "".join(ch.text for ch in chunks) and chunks[-1].usage_metadata.candidates_token_count == 40
+        assert chunks[-1].candidates[0].finish_reason == types.FinishReason.STOP
+        assert len({ch.response_id for ch in chunks}) == 1
+
+        ct = c.models.count_tokens(model="gemini-2.5-flash", contents="Explain how AI works in a few words")
+        assert ct.total_tokens == 9, ct
+
+        cfg = types.GenerateContentConfig(max_output_tokens=8, thinking_config=types.ThinkingConfig(thinking_budget=0))
+        r = c.models.generate_content(model="gemini-2.5-flash", contents="Hello", config=cfg)
+        assert r.candidates[0].finish_reason == types.FinishReason.MAX_TOKENS
+        assert r.usage_metadata.candidates_token_count == 8
+
+        models = [m.name for m in c.models.list()]
+        assert "models/gemini-2.5-flash" in models, models
+        print("generate, stream, count tokens, max tokens, list models: ok")
+    finally:
+        proc.terminate()
+
+
+def check_quota_error_and_retries(binary):
+    # A quota of 1 request per minute: the second call gets Gemini's 429, which the SDK raises
+    # (it does not retry by default).
+    proc, base = start_mock(binary, 'preset = "tier1"\nrpm = 1\nlatency = { dist = "constant", value = "10ms" }\n')
+    try:
+        c = client(base)
+        c.models.generate_content(model="gemini-2.5-flash", contents="Hello")
+        try:
+            c.models.generate_content(model="gemini-2.5-flash", contents="Hello")
+            raise AssertionError("expected a 429")
+        except errors.ClientError as e:
+            assert e.code == 429 and e.status == "RESOURCE_EXHAUSTED", (e.code, e.status)
+            details = e.details["error"]["details"]
+            assert any(d["@type"].endswith("RetryInfo") for d in details), details
+        print("429 RESOURCE_EXHAUSTED raised with RetryInfo: ok")
+    finally:
+        proc.terminate()
+
+    # Injected 429s on about half the attempts: with its retry options the SDK retries until
+    # every call succeeds, and the mock saw the retries.
+    proc, base = start_mock(
+        binary,
+        'preset = "tier1"\nlatency = { dist = "constant", value = "5ms" }\nerrors = { rate_429 = 0.5, retry_delay_429 = "1s" }\n',
+        seed=4,
+    )
+    try:
+        retry = types.HttpRetryOptions(attempts=10, initial_delay=0.05, max_delay=0.2)
+        c = client(base, retry_options=retry)
+        for _ in range(10):
+            c.models.generate_content(model="gemini-2.5-flash", contents="Hello")
+        counts = stats(base)["requests"]["gemini-2.5-flash"]
+        ok, limited = counts.get("200", 0), counts.get("429", 0)
+        assert ok == 10 and limited > 0, counts
+        print(f"SDK retry options: 10 calls succeeded after {limited} 429s were retried: ok")
+    finally:
+        proc.terminate()
+
+
+def main():
+    binary = sys.argv[1] if len(sys.argv) > 1 else os.environ["STAMPEDE_MOCK_BIN"]
+    check_generate_stream_count(binary)
+    check_quota_error_and_retries(binary)
+
+
+if __name__ == "__main__":
+    main()
