@@ -94,3 +94,98 @@ pub fn peak_rss_mib() -> Option<f64> {
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
 }
+
+/// One HTTP throughput measurement.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpRate {
+    /// Completed requests.
+    pub requests: u64,
+    /// Responses that were not 200.
+    pub failures: u64,
+    /// Requests per second.
+    pub per_sec: f64,
+}
+
+/// Closed-loop load: `connections` tasks each POST `body` to `url` back to back for `duration`.
+pub async fn http_rate(url: &str, body: &'static str, connections: usize, duration: Duration) -> HttpRate {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .tcp_nodelay(true)
+        .build()
+        .expect("client builds");
+    let started = tokio::time::Instant::now();
+    let deadline = started + duration;
+    let tasks: Vec<_> = (0..connections)
+        .map(|_| {
+            let client = client.clone();
+            let url = url.to_string();
+            tokio::spawn(async move {
+                let (mut n, mut bad) = (0u64, 0u64);
+                while tokio::time::Instant::now() < deadline {
+                    let resp = client
+                        .post(&url)
+                        .header("x-goog-api-key", "bench")
+                        .header("content-type", "application/json")
+                        .body(body)
+                        .send()
+                        .await;
+                    match resp {
+                        Ok(r) => {
+                            bad += u64::from(r.status() != reqwest::StatusCode::OK);
+                            let _ = r.bytes().await;
+                        }
+                        Err(_) => bad += 1,
+                    }
+                    n += 1;
+                }
+                (n, bad)
+            })
+        })
+        .collect();
+    let (mut requests, mut failures) = (0, 0);
+    for t in tasks {
+        let (n, bad) = t.await.expect("load task");
+        requests += n;
+        failures += bad;
+    }
+    HttpRate {
+        requests,
+        failures,
+        per_sec: requests as f64 / started.elapsed().as_secs_f64(),
+    }
+}
+
+/// The request both servers get: a small generateContent body.
+pub const BENCH_BODY: &str =
+    r#"{"contents": [{"role": "user", "parts": [{"text": "Explain how AI works in a few words"}]}]}"#;
+
+/// Serves a bare axum hello-world on 127.0.0.1:0 (the baseline of `bench mock`).
+pub async fn hello_world() -> std::io::Result<std::net::SocketAddr> {
+    async fn hello() -> &'static str {
+        "Hello, World!"
+    }
+    let app = axum::Router::new().fallback(hello);
+    let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
+    let addr = listener.local_addr()?;
+    // Served exactly as the mock is (same TCP_NODELAY), so only the handler differs.
+    tokio::spawn(stampede_mock::server::serve(listener, app, std::future::pending()));
+    Ok(addr)
+}
+
+/// Serves the mock with zero latency, no quotas, 16-token answers on 127.0.0.1:0.
+pub async fn zero_latency_mock() -> std::io::Result<std::net::SocketAddr> {
+    let settings: stampede_mock::MockSettings =
+        toml::from_str("latency = { dist = \"constant\", value = \"0s\" }\noutput_tokens = 16")
+            .expect("valid settings");
+    let profile = stampede_mock::MockProfile::preset("unlimited")
+        .and_then(|p| p.patched(&settings))
+        .expect("valid profile");
+    let model = Arc::new(stampede_mock::MockModel::new(profile, 0));
+    let (addr, _) = stampede_mock::server::spawn(
+        model,
+        stampede_mock::server::ServerOptions::default(),
+        std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0)),
+    )
+    .await?;
+    Ok(addr)
+}

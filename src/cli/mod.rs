@@ -70,6 +70,18 @@ pub enum BenchCommand {
         #[arg(long, default_value = "1h", value_parser = parse_duration)]
         duration: Duration,
     },
+    /// Mock HTTP throughput (zero latency) against a bare axum hello-world, same load generator.
+    Mock {
+        /// Concurrent connections of the load generator.
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        /// Length of each measurement.
+        #[arg(long, default_value = "2s", value_parser = parse_duration)]
+        duration: Duration,
+        /// Measurements of each server, alternating.
+        #[arg(long, default_value_t = 10)]
+        rounds: usize,
+    },
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -329,7 +341,80 @@ fn bench_command(command: BenchCommand, out: &mut dyn Write) -> Exit {
             );
             Exit::Ok
         }
+        BenchCommand::Mock {
+            connections,
+            duration,
+            rounds,
+        } => bench_mock(connections, duration, rounds, out),
     }
+}
+
+fn bench_mock(connections: usize, duration: Duration, rounds: usize, out: &mut dyn Write) -> Exit {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(_) => return Exit::Failed,
+    };
+    runtime.block_on(async {
+        let (Ok(hello), Ok(mock)) = (
+            crate::bench::hello_world().await,
+            crate::bench::zero_latency_mock().await,
+        ) else {
+            let _ = writeln!(out, "could not bind 127.0.0.1");
+            return Exit::Failed;
+        };
+        let hello_url = format!("http://{hello}/v1beta/models/gemini-2.5-flash:generateContent");
+        let mock_url = format!("http://{mock}/v1beta/models/gemini-2.5-flash:generateContent");
+        let body = crate::bench::BENCH_BODY;
+        // Warm both up, then alternate so drift on the machine hits both alike.
+        crate::bench::http_rate(&hello_url, body, connections, Duration::from_millis(500)).await;
+        crate::bench::http_rate(&mock_url, body, connections, Duration::from_millis(500)).await;
+        let (mut h, mut m, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 1..=rounds {
+            // Alternate which server goes first, so neither always follows the other.
+            let (a, b) = if round % 2 == 1 {
+                let a = crate::bench::http_rate(&hello_url, body, connections, duration).await;
+                (a, crate::bench::http_rate(&mock_url, body, connections, duration).await)
+            } else {
+                let b = crate::bench::http_rate(&mock_url, body, connections, duration).await;
+                (
+                    crate::bench::http_rate(&hello_url, body, connections, duration).await,
+                    b,
+                )
+            };
+            let _ = writeln!(
+                out,
+                "round {round:>2}: hello-world {:>6.0} req/s, mock {:>6.0} req/s, ratio {:.2} ({} non-200)",
+                a.per_sec,
+                b.per_sec,
+                b.per_sec / a.per_sec,
+                b.failures
+            );
+            h.push(a.per_sec);
+            m.push(b.per_sec);
+            ratios.push(b.per_sec / a.per_sec);
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            let n = v.len();
+            if n == 0 {
+                f64::NAN
+            } else if n % 2 == 1 {
+                v[n / 2]
+            } else {
+                (v[n / 2 - 1] + v[n / 2]) / 2.0
+            }
+        };
+        let _ = writeln!(
+            out,
+            "bench mock ({connections} connections, {rounds} paired rounds of {}): median hello-world {:.0} req/s, \
+             median mock {:.0} req/s, median of paired ratios {:.2}",
+            humantime::format_duration(duration),
+            median(&mut h),
+            median(&mut m),
+            median(&mut ratios)
+        );
+        Exit::Ok
+    })
 }
 
 /// Used by `main`: runs with the process's arguments and streams.
