@@ -69,7 +69,7 @@ impl SimBench {
 
     /// Simulated seconds per wall-clock second.
     pub fn speedup(&self) -> f64 {
-        self.summary.elapsed_s / self.wall.as_secs_f64()
+        self.summary.run.elapsed_s / self.wall.as_secs_f64()
     }
 }
 

@@ -199,28 +199,9 @@ pub struct Summary {
     pub schema: String,
     /// Version of stampede that wrote it.
     pub stampede_version: String,
-    /// Scenario name.
-    pub scenario: String,
-    /// Scenario description.
-    pub description: Option<String>,
-    /// Target kind.
-    pub target: String,
-    /// Model called.
-    pub model: String,
-    /// Seed.
-    pub seed: u64,
-    /// Traffic window in seconds.
-    pub duration_s: f64,
-    /// Time from start to the last request's end (virtual in sim).
-    pub elapsed_s: f64,
-    /// Whether time was virtual.
-    pub simulated: bool,
-    /// Wall-clock start (RFC 3339).
-    pub started_at: String,
-    /// Wall-clock duration of the run.
-    pub wall_time_s: f64,
-    /// Why the run stopped early, if it did.
-    pub stopped_early: Option<String>,
+    /// Facts about the run (written at the top level of the JSON).
+    #[serde(flatten)]
+    pub run: RunMeta,
     /// Request outcomes.
     pub requests: Requests,
     /// Attempt counters.
@@ -245,10 +226,6 @@ pub struct Summary {
     pub lanes: BTreeMap<String, LaneSummary>,
     /// Verdict against `[slo]` (null when the scenario sets none).
     pub slo: Option<SloVerdict>,
-    /// The calling plan as configured.
-    pub strategy: serde_json::Value,
-    /// The mock profile, for sim and mock targets.
-    pub mock_profile: Option<serde_json::Value>,
     /// Encoded histograms.
     pub histograms: Histograms,
     /// Per-second series.
@@ -318,17 +295,7 @@ impl Summary {
         let mut summary = Summary {
             schema: SCHEMA.into(),
             stampede_version: env!("CARGO_PKG_VERSION").into(),
-            scenario: meta.scenario,
-            description: meta.description,
-            target: meta.target,
-            model: meta.model,
-            seed: meta.seed,
-            duration_s: meta.duration_s,
-            elapsed_s: meta.elapsed_s,
-            simulated: meta.simulated,
-            started_at: meta.started_at,
-            wall_time_s: meta.wall_time_s,
-            stopped_early: meta.stopped_early,
+            run: meta,
             requests,
             attempts,
             latency_ms: o.latency.stats(),
@@ -347,8 +314,6 @@ impl Summary {
             cost_usd: m.cost_usd.map(|c| (c * 1e6).round() / 1e6),
             lanes,
             slo: None,
-            strategy: meta.strategy,
-            mock_profile: meta.mock_profile,
             histograms: Histograms {
                 latency: o.latency.encode(),
                 queue_wait: o.queue_wait.encode(),

@@ -210,7 +210,7 @@ fn run_command(args: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Exit 
             dir.display()
         );
     }
-    if summary.stopped_early.is_some() {
+    if summary.run.stopped_early.is_some() {
         let _ = writeln!(
             err,
             "the run was interrupted; the report covers what was scheduled until then"
@@ -333,7 +333,7 @@ fn bench_command(command: BenchCommand, out: &mut dyn Write) -> Exit {
                 s.attempts.total,
                 s.attempts.retries,
                 s.attempts.status_429,
-                report::format::secs(s.elapsed_s),
+                report::format::secs(s.run.elapsed_s),
                 b.wall.as_secs_f64(),
                 b.requests_per_sec(),
                 b.speedup(),

@@ -154,18 +154,18 @@ impl View {
     pub fn of(s: &Summary) -> View {
         let r = &s.requests;
         let a = &s.attempts;
-        let mode = if s.simulated {
+        let mode = if s.run.simulated {
             format!(
                 "simulated {} of traffic ({} until the last answer) in {} of wall time",
-                secs(s.duration_s),
-                secs(s.elapsed_s),
-                secs(s.wall_time_s)
+                secs(s.run.duration_s),
+                secs(s.run.elapsed_s),
+                secs(s.run.wall_time_s)
             )
         } else {
             format!(
                 "live run: {} of traffic, {} of wall time",
-                secs(s.duration_s),
-                secs(s.wall_time_s)
+                secs(s.run.duration_s),
+                secs(s.run.wall_time_s)
             )
         };
         let (verdict, pass, checks) = match &s.slo {
@@ -320,28 +320,28 @@ impl View {
             .collect();
         let metadata = vec![
             ("stampede version".into(), s.stampede_version.clone()),
-            ("started at".into(), s.started_at.clone()),
-            ("wall time".into(), secs(s.wall_time_s)),
+            ("started at".into(), s.run.started_at.clone()),
+            ("wall time".into(), secs(s.run.wall_time_s)),
             (
                 "time covered".into(),
                 format!(
                     "{} ({})",
-                    secs(s.elapsed_s),
-                    if s.simulated { "simulated" } else { "live" }
+                    secs(s.run.elapsed_s),
+                    if s.run.simulated { "simulated" } else { "live" }
                 ),
             ),
-            ("traffic window".into(), secs(s.duration_s)),
+            ("traffic window".into(), secs(s.run.duration_s)),
             (
                 "stopped early".into(),
-                s.stopped_early.clone().unwrap_or_else(|| "no".into()),
+                s.run.stopped_early.clone().unwrap_or_else(|| "no".into()),
             ),
         ];
         View {
-            scenario: s.scenario.clone(),
-            description: s.description.clone(),
-            target: s.target.clone(),
-            model: s.model.clone(),
-            seed: s.seed,
+            scenario: s.run.scenario.clone(),
+            description: s.run.description.clone(),
+            target: s.run.target.clone(),
+            model: s.run.model.clone(),
+            seed: s.run.seed,
             mode,
             verdict,
             pass,
@@ -351,8 +351,9 @@ impl View {
             outcomes,
             attempts,
             lanes,
-            strategy: serde_json::to_string_pretty(&s.strategy).unwrap_or_default(),
+            strategy: serde_json::to_string_pretty(&s.run.strategy).unwrap_or_default(),
             mock_profile: s
+                .run
                 .mock_profile
                 .as_ref()
                 .map(|p| serde_json::to_string_pretty(p).unwrap_or_default()),
