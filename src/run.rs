@@ -258,6 +258,26 @@ fn gemini_key(env_name: Option<&str>) -> Result<ApiKey, RunError> {
         .ok_or_else(|| RunError::Input(format!("the gemini target needs an API key in {}", names.join(" or "))))
 }
 
+/// Checks that the target's host accepts TCP connections before any traffic is scheduled, so
+/// an unreachable target is reported as such (exit 3) instead of as a run of transport errors.
+async fn preflight(base_url: &str) -> Result<(), RunError> {
+    let url = reqwest::Url::parse(base_url).map_err(|e| RunError::Input(format!("base URL {base_url:?}: {e}")))?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| RunError::Input(format!("base URL {base_url:?} has no host")))?;
+    let port = url.port_or_known_default().unwrap_or(443);
+    let connect = tokio::net::TcpStream::connect((host, port));
+    match tokio::time::timeout(std::time::Duration::from_secs(10), connect).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(RunError::Failed(format!(
+            "the target {host}:{port} is unreachable: {e}"
+        ))),
+        Err(_) => Err(RunError::Failed(format!(
+            "the target {host}:{port} did not answer within 10 s"
+        ))),
+    }
+}
+
 fn run_gemini<S: RecordSink>(
     plan: &Plan<'_>,
     config: EngineConfig,
@@ -269,6 +289,7 @@ fn run_gemini<S: RecordSink>(
     let key = gemini_key(t.api_key_env.as_deref())?;
     let base_url = plan.base_url.clone().unwrap_or_else(|| GEMINI_BASE_URL.to_string());
     let runtime = live_runtime()?;
+    runtime.block_on(preflight(&base_url))?;
     let backend = GeminiBackend::new(GeminiOptions {
         base_url: base_url.trim_end_matches('/').to_string(),
         key,

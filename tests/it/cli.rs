@@ -161,3 +161,49 @@ fn report_html_is_self_contained() {
     assert!(html.contains("<svg") && html.contains("latency (ms)"));
     assert!(html.contains("quickstart") && html.contains("FAIL"));
 }
+
+#[test]
+fn an_unreachable_target_exits_3_and_a_missing_key_exits_2() {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let q = root().join("scenarios/quickstart.toml");
+    let url = format!("http://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(
+        dir.path(),
+        "unreachable",
+        &std::fs::read_to_string(&q).unwrap().replace(
+            "kind = \"mock\"",
+            "kind = \"gemini\"\napi_key_env = \"STAMPEDE_TEST_KEY\"",
+        ),
+    );
+    // Only this test reads this variable.
+    std::env::set_var("STAMPEDE_TEST_KEY", "test-key");
+    let o = stampede(&[
+        "run",
+        path.to_str().unwrap(),
+        "--quiet",
+        "--base-url",
+        &url,
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 3, "{}", o.stderr);
+    assert!(o.stderr.contains("unreachable"), "{}", o.stderr);
+    assert!(!o.stderr.contains("test-key"));
+    let missing = scenario(
+        dir.path(),
+        "nokey",
+        &std::fs::read_to_string(&q).unwrap().replace(
+            "kind = \"mock\"",
+            "kind = \"gemini\"\napi_key_env = \"STAMPEDE_NO_SUCH_VAR\"",
+        ),
+    );
+    let o = stampede(&["run", missing.to_str().unwrap(), "--quiet", "--base-url", &url]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("STAMPEDE_NO_SUCH_VAR"), "{}", o.stderr);
+}
