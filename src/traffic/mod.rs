@@ -1,19 +1,34 @@
 //! Traffic: the planned requests of a run, from the `[traffic]` section and the seed.
 //!
-//! Traffic knows nothing of strategies, backends or the engine, and reads no clock. It yields
-//! [`PlannedRequest`]s in order of due time. Arrival times and request sizes come from separate
-//! random streams, so every strategy compared on one seed sees exactly the same requests.
+//! Traffic knows nothing of strategies, backends or the engine, and reads no clock. An open-loop
+//! source ([`Traffic`]) yields [`PlannedRequest`]s in order of due time from an arrival process
+//! or a trace; a closed-loop source ([`closed::ClosedLoop`]) learns when each request ended and
+//! sends that user's next one after a think time. Arrival times, the mix and request sizes come
+//! from separate random streams, so every strategy compared on one seed sees the same requests.
+//!
+//! Modules: [`arrival`] (constant, poisson, ramp, diurnal), [`bursty`], [`renewal`] (gamma,
+//! weibull), [`timeline`] (phases, spikes, composition), [`trace`] (replay), [`mix`] (sizes,
+//! lanes, models, streaming, duplicates), [`closed`], [`spec`] (the section and its checks),
+//! [`preview`] (`stampede traffic`).
 
 pub mod arrival;
+pub mod bursty;
+pub mod closed;
+pub mod mix;
+pub mod preview;
+pub mod renewal;
 pub mod spec;
+pub mod timeline;
+pub mod trace;
 
 use std::time::Duration;
 
-use stampede_mock::dist::NumberSampler;
 use stampede_mock::rng::{stream_rng, StreamRng};
 
-use arrival::ArrivalProcess;
-pub use spec::TrafficSpec;
+use arrival::{ArrivalProcess, Constant, Diurnal, Poisson, Ramp, Thinned};
+use mix::Mix;
+pub use spec::{ArrivalKind, TrafficPlan, TrafficSpec};
+use timeline::{Merge, PhaseBuilder, Phases, ProcessTimeline, SpikeTimeline, Timeline};
 
 /// One request the traffic wants sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +41,7 @@ pub struct PlannedRequest {
     pub input_tokens: u32,
     /// Wanted answer size in tokens.
     pub output_tokens: u32,
-    /// Lane index (0 when the traffic has no lanes).
+    /// Lane index.
     pub lane: u8,
     /// Model index into the run's model list.
     pub model: u8,
@@ -34,38 +49,67 @@ pub struct PlannedRequest {
     pub prompt_key: u64,
     /// Whether the answer is streamed.
     pub stream: bool,
+    /// The virtual user who sent it (closed loop; 0 otherwise).
+    pub user: u32,
 }
 
-/// The planned requests of one run, in order of due time.
+/// What a source knows about its next request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peek {
+    /// The next request is due at this offset from the start.
+    Due(Duration),
+    /// Nothing is due until a request in flight ends (closed loop).
+    Wait,
+    /// No more requests.
+    Done,
+}
+
+/// Where the engine takes its requests from.
+pub trait TrafficSource: Send {
+    /// When the next request is due.
+    fn peek(&mut self) -> Peek;
+    /// Takes the next request (the one [`peek`](Self::peek) announced).
+    fn take(&mut self) -> Option<PlannedRequest>;
+    /// A request of `user` ended at `at` (offset from the start).
+    fn ended(&mut self, _user: u32, _at: Duration) {}
+}
+
+/// A fixed list of planned requests, in order of due time (tests, precomputed plans).
+#[derive(Debug, Clone, Default)]
+pub struct Fixed(std::collections::VecDeque<PlannedRequest>);
+
+impl Fixed {
+    /// The requests, which must be in order of `at`.
+    pub fn new(requests: impl IntoIterator<Item = PlannedRequest>) -> Fixed {
+        Fixed(requests.into_iter().collect())
+    }
+}
+
+impl TrafficSource for Fixed {
+    fn peek(&mut self) -> Peek {
+        self.0.front().map_or(Peek::Done, |r| Peek::Due(r.at))
+    }
+
+    fn take(&mut self) -> Option<PlannedRequest> {
+        self.0.pop_front()
+    }
+}
+
+/// Open-loop traffic: every request has its time before the run starts.
 pub struct Traffic {
-    arrivals: Box<dyn ArrivalProcess>,
-    arrival_rng: StreamRng,
+    timeline: Box<dyn Timeline>,
+    mix: Mix,
+    mix_rng: StreamRng,
     sizes_rng: StreamRng,
-    input_tokens: NumberSampler,
-    output_tokens: NumberSampler,
     duration: Duration,
     count: u64,
-    prev: Duration,
+    head: Option<PlannedRequest>,
 }
 
 impl Traffic {
-    /// Traffic for `spec` over `duration`, seeded.
-    pub fn new(spec: &TrafficSpec, seed: u64, duration: Duration) -> Traffic {
-        Traffic {
-            arrivals: spec.arrival_process(),
-            arrival_rng: stream_rng(seed, "arrivals"),
-            sizes_rng: stream_rng(seed, "sizes"),
-            input_tokens: spec.input_tokens.sampler(),
-            output_tokens: spec.output_tokens.sampler(),
-            duration,
-            count: 0,
-            prev: Duration::ZERO,
-        }
-    }
-
-    /// The arrival process's long-run mean rate (requests per second).
+    /// The long-run mean rate of the arrivals (requests per second).
     pub fn mean_rate(&self) -> f64 {
-        self.arrivals.mean_rate()
+        self.timeline.mean_rate()
     }
 }
 
@@ -73,58 +117,169 @@ impl Iterator for Traffic {
     type Item = PlannedRequest;
 
     fn next(&mut self) -> Option<PlannedRequest> {
-        let at = self.arrivals.next(self.prev, self.count, &mut self.arrival_rng)?;
-        if at >= self.duration {
+        if let Some(h) = self.head.take() {
+            return Some(h);
+        }
+        let arrival = self.timeline.next()?;
+        if arrival.at >= self.duration {
             return None;
         }
-        self.prev = at;
         let id = self.count;
         self.count += 1;
-        Some(PlannedRequest {
-            id,
-            at,
-            input_tokens: self.input_tokens.sample_count(&mut self.sizes_rng, 1),
-            output_tokens: self.output_tokens.sample_count(&mut self.sizes_rng, 1),
-            lane: 0,
-            model: 0,
-            prompt_key: id,
-            stream: false,
+        Some(self.mix.plan(arrival, id, &mut self.mix_rng, &mut self.sizes_rng))
+    }
+}
+
+impl TrafficSource for Traffic {
+    fn peek(&mut self) -> Peek {
+        if self.head.is_none() {
+            self.head = self.next();
+        }
+        self.head.map_or(Peek::Done, |h| Peek::Due(h.at))
+    }
+
+    fn take(&mut self) -> Option<PlannedRequest> {
+        self.next()
+    }
+}
+
+fn secs(v: &Option<toml::Spanned<String>>) -> Option<Duration> {
+    v.as_ref().and_then(|s| humantime::parse_duration(s.get_ref()).ok())
+}
+
+fn rate(v: &Option<toml::Spanned<spec::Rate>>) -> f64 {
+    v.as_ref().map_or(0.0, |r| r.get_ref().0)
+}
+
+/// Number of phase indexes a spec takes (itself and its phases, depth first).
+fn phase_count(spec: &TrafficSpec) -> u16 {
+    1 + spec
+        .phases
+        .as_ref()
+        .map_or(0, |p| p.get_ref().iter().map(phase_count).sum())
+}
+
+/// The arrival process of a non-composite spec; `span` is the window it plays in.
+fn process(spec: &TrafficSpec, span: Duration) -> Box<dyn ArrivalProcess> {
+    let cv = spec.cv.as_ref().map_or(1.0, |c| *c.get_ref());
+    match *spec.arrival.get_ref() {
+        ArrivalKind::Constant => Box::new(Constant::new(rate(&spec.rate))),
+        ArrivalKind::Ramp => Box::new(Thinned::new(Ramp {
+            from: rate(&spec.from),
+            to: rate(&spec.to),
+            over: secs(&spec.over).unwrap_or(span).as_secs_f64(),
+        })),
+        ArrivalKind::Bursty => Box::new(bursty::Bursty::new(
+            rate(&spec.base_rate),
+            rate(&spec.burst_rate),
+            secs(&spec.burst_length).map_or(1.0, |d| d.as_secs_f64()),
+            secs(&spec.burst_gap).map_or(1.0, |d| d.as_secs_f64()),
+        )),
+        ArrivalKind::Diurnal => {
+            let period = secs(&spec.period).map_or(86_400.0, |d| d.as_secs_f64());
+            Box::new(Thinned::new(Diurnal {
+                mean: rate(&spec.rate),
+                amplitude: spec.amplitude.as_ref().map_or(0.5, |a| *a.get_ref()),
+                period,
+                peak_at: secs(&spec.peak_at).map_or(period / 2.0, |d| d.as_secs_f64()),
+            }))
+        }
+        ArrivalKind::Gamma => Box::new(renewal::Renewal::gamma(rate(&spec.rate), cv)),
+        ArrivalKind::Weibull => Box::new(renewal::Renewal::weibull(rate(&spec.rate), cv)),
+        ArrivalKind::Poisson | ArrivalKind::Phases | ArrivalKind::Trace | ArrivalKind::Closed => {
+            Box::new(Poisson::new(rate(&spec.rate)))
+        }
+    }
+}
+
+/// The timeline of `spec` between `offset` and `until`; its phase index is `phase`.
+fn build(spec: &TrafficSpec, seed: u64, offset: Duration, until: Option<Duration>, phase: u16) -> Box<dyn Timeline> {
+    let span = until.map_or(Duration::from_secs(86_400 * 365), |u| u - offset);
+    match (*spec.arrival.get_ref(), &spec.phases) {
+        (ArrivalKind::Phases, Some(phases)) => {
+            let phases = phases.get_ref();
+            let mut next_index = phase + 1;
+            let mut lengths = Vec::new();
+            let mut builders: Vec<PhaseBuilder> = Vec::new();
+            let mut rates = Vec::new();
+            for p in phases {
+                let index = next_index;
+                next_index += phase_count(p);
+                let p = p.clone();
+                lengths.push(p.duration.unwrap_or_default());
+                rates.push(build(&p, seed, Duration::ZERO, p.duration, index).mean_rate());
+                builders.push(Box::new(move |from, to| build(&p, seed, from, Some(to), index)));
+            }
+            Box::new(Phases::new(lengths, builders, rates))
+        }
+        _ => {
+            let stream = stream_rng(seed, &format!("arrivals/{phase}"));
+            Box::new(ProcessTimeline::new(process(spec, span), stream, offset, until, phase))
+        }
+    }
+}
+
+impl TrafficPlan {
+    /// The arrival timeline for a seed: the process or trace, with spikes layered on.
+    fn timeline(&self, seed: u64) -> Box<dyn Timeline> {
+        let mut t: Box<dyn Timeline> = match &self.trace {
+            Some((spec, path, stats)) => Box::new(trace::TraceTimeline::new(
+                spec.clone(),
+                path.clone(),
+                stats.clone(),
+                stream_rng(seed, "trace"),
+            )),
+            None => build(&self.spec, seed, Duration::ZERO, None, 0),
+        };
+        if let Some(spikes) = &self.spec.spikes {
+            for (i, s) in spikes.get_ref().iter().enumerate() {
+                let extra = (s.factor - 1.0) * t.mean_rate();
+                let spike = SpikeTimeline::new(extra, s.at, s.at + s.length, stream_rng(seed, &format!("spike/{i}")));
+                t = Box::new(Merge::new(t, Box::new(spike)));
+            }
+        }
+        t
+    }
+
+    /// Open-loop traffic for a seed over `duration` (`None` for a closed loop).
+    pub fn open_loop(&self, seed: u64, duration: Duration) -> Option<Traffic> {
+        if self.spec.is_closed() {
+            return None;
+        }
+        Some(Traffic {
+            timeline: self.timeline(seed),
+            mix: self.mix.with_seed(seed),
+            mix_rng: stream_rng(seed, "mix"),
+            sizes_rng: stream_rng(seed, "sizes"),
+            duration,
+            count: 0,
+            head: None,
         })
+    }
+
+    /// The request source for a seed over `duration`.
+    pub fn source(&self, seed: u64, duration: Duration) -> Box<dyn TrafficSource> {
+        match self.open_loop(seed, duration) {
+            Some(t) => Box::new(t),
+            None => Box::new(closed::ClosedLoop::new(
+                &self.spec,
+                self.mix.with_seed(seed),
+                seed,
+                duration,
+            )),
+        }
+    }
+
+    /// Long-run mean arrival rate (`None` for a closed loop, whose rate depends on latency).
+    pub fn mean_rate(&self) -> Option<f64> {
+        (!self.spec.is_closed()).then(|| self.timeline(0).mean_rate())
+    }
+
+    /// Lane names, by index.
+    pub fn lane_names(&self) -> Vec<String> {
+        self.lanes.iter().map(|l| l.name.clone()).collect()
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn spec(src: &str) -> TrafficSpec {
-        toml::from_str(src).unwrap()
-    }
-
-    #[test]
-    fn same_seed_same_traffic_and_stops_at_duration() {
-        let s =
-            spec("arrival = \"poisson\"\nrate = 50\ninput_tokens = { dist = \"lognormal\", median = 800, p99 = 6000 }");
-        let a: Vec<_> = Traffic::new(&s, 3, Duration::from_secs(60)).collect();
-        let b: Vec<_> = Traffic::new(&s, 3, Duration::from_secs(60)).collect();
-        let c: Vec<_> = Traffic::new(&s, 4, Duration::from_secs(60)).collect();
-        assert_eq!(a, b);
-        assert_ne!(a, c);
-        assert!(
-            (a.len() as f64 - 3000.0).abs() < 3.0 * 3000f64.sqrt() * 1.5,
-            "{}",
-            a.len()
-        );
-        assert!(a.iter().all(|r| r.at < Duration::from_secs(60)));
-        assert!(a.windows(2).all(|w| w[0].at <= w[1].at && w[0].id + 1 == w[1].id));
-    }
-
-    #[test]
-    fn constant_traffic_has_exact_count_and_sizes() {
-        let s = spec("arrival = \"constant\"\nrate = 10\ninput_tokens = 800\noutput_tokens = 30");
-        let reqs: Vec<_> = Traffic::new(&s, 1, Duration::from_secs(10)).collect();
-        assert_eq!(reqs.len(), 100);
-        assert!(reqs.iter().all(|r| r.input_tokens == 800 && r.output_tokens == 30));
-        assert_eq!(reqs[99].at, Duration::from_millis(9900));
-    }
-}
+mod tests;

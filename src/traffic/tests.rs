@@ -1,0 +1,204 @@
+//! Traffic from `[traffic]` sections: every process family's rate and burstiness, determinism,
+//! errors that point at the key, phases, spikes, and the closed loop.
+
+use std::path::Path;
+use std::time::Duration;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::spec_error::SpecError;
+
+fn plan(src: &str) -> Result<TrafficPlan, SpecError> {
+    let spec: TrafficSpec = toml::from_str(src).map_err(|e| crate::spec_error::from_toml(&e))?;
+    TrafficPlan::prepare(&spec, Path::new(env!("CARGO_MANIFEST_DIR")), "gemini-2.5-flash")
+}
+
+fn requests(src: &str, seed: u64, window: Duration) -> Vec<PlannedRequest> {
+    plan(src).unwrap().open_loop(seed, window).unwrap().collect()
+}
+
+/// (mean rate over the window, CV of gaps).
+fn rate_and_cv(r: &[PlannedRequest], window: Duration) -> (f64, f64) {
+    let t: Vec<f64> = r.iter().map(|x| x.at.as_secs_f64()).collect();
+    let gaps: Vec<f64> = t.windows(2).map(|w| w[1] - w[0]).collect();
+    let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
+    let var = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / gaps.len() as f64;
+    (r.len() as f64 / window.as_secs_f64(), var.sqrt() / mean)
+}
+
+#[test]
+fn every_family_has_its_mean_rate_and_burstiness() {
+    let hours = |h: u64| Duration::from_secs(3600 * h);
+    // (section, window, expected mean rate, CV range)
+    let table: [(&str, Duration, f64, (f64, f64)); 9] = [
+        ("arrival = \"constant\"\nrate = 10", hours(1), 10.0, (0.0, 0.001)),
+        ("arrival = \"poisson\"\nrate = 10", hours(2), 10.0, (0.97, 1.03)),
+        // Inhomogeneous Poisson: gaps have CV² = 2·mean·E[1/rate] − 1. Ramp 2 → 18: E[1/r] =
+        // ln 9 / 16, CV = 1.321. Diurnal with amplitude A: E[1/r] = 1 / (mean·√(1 − A²)),
+        // CV = 1.528 for A = 0.8.
+        ("arrival = \"ramp\"\nfrom = 2\nto = 18\nover = \"2h\"", hours(2), 10.0, (1.28, 1.36)),
+        // Bursts are rare events: 100 hours hold about 5,500 of them.
+        ("arrival = \"bursty\"\nbase_rate = 2\nburst_rate = 100\nburst_length = \"5s\"\nburst_gap = \"60s\"", hours(100), (2.0 * 60.0 + 100.0 * 5.0) / 65.0, (2.0, 10.0)),
+        ("arrival = \"diurnal\"\nrate = 10\nperiod = \"1h\"\namplitude = 0.8", hours(4), 10.0, (1.48, 1.58)),
+        ("arrival = \"gamma\"\nrate = 10\ncv = 3", hours(12), 10.0, (2.7, 3.3)),
+        ("arrival = \"weibull\"\nrate = 10\ncv = 3", hours(12), 10.0, (2.7, 3.3)),
+        (
+            "arrival = \"phases\"\n[[phases]]\narrival = \"constant\"\nrate = 5\nduration = \"30m\"\n[[phases]]\narrival = \"poisson\"\nrate = 15\nduration = \"30m\"",
+            hours(1),
+            10.0,
+            // 9,000 gaps of exactly 0.2 s and 27,000 exponential gaps of mean 1/15 s: CV 0.816.
+            (0.79, 0.84),
+        ),
+        (
+            "arrival = \"poisson\"\nrate = 10\n[[spikes]]\nat = \"10m\"\nlength = \"6m\"\nfactor = 6",
+            hours(1),
+            10.0 + 50.0 * 360.0 / 3600.0,
+            (1.0, 2.0),
+        ),
+    ];
+    for (src, window, expected, (lo, hi)) in table {
+        let r = requests(src, 21, window);
+        let (rate, cv) = rate_and_cv(&r, window);
+        assert!((rate / expected - 1.0).abs() < 0.03, "{src}\nrate {rate} vs {expected}");
+        assert!(cv >= lo && cv <= hi, "{src}\ncv {cv} not in [{lo}, {hi}]");
+        assert!(r.windows(2).all(|w| w[0].at <= w[1].at && w[0].id + 1 == w[1].id));
+        // Same seed, same traffic; another seed, other traffic (constant is the same anyway).
+        assert_eq!(
+            requests(src, 21, Duration::from_secs(600)),
+            r.iter()
+                .copied()
+                .take_while(|x| x.at < Duration::from_secs(600))
+                .collect::<Vec<_>>()
+        );
+        if !src.contains("constant\"\nrate") {
+            assert_ne!(
+                requests(src, 22, Duration::from_secs(600)),
+                requests(src, 21, Duration::from_secs(600))
+            );
+        }
+    }
+}
+
+#[test]
+fn phases_may_change_request_sizes() {
+    let src = "arrival = \"phases\"\ninput_tokens = 100\n[[phases]]\narrival = \"constant\"\nrate = 1\nduration = \"10s\"\n[[phases]]\narrival = \"constant\"\nrate = 1\nduration = \"10s\"\ninput_tokens = 5000";
+    let r = requests(src, 1, Duration::from_secs(20));
+    assert_eq!(r.len(), 20);
+    assert!(r[..10].iter().all(|x| x.input_tokens == 100));
+    assert!(r[10..].iter().all(|x| x.input_tokens == 5000));
+}
+
+#[test]
+fn mistakes_point_at_their_key() {
+    let cases = [
+        ("arrival = \"bursty\"\nbase_rate = 1", 1, "needs `burst_rate`"),
+        (
+            "arrival = \"poisson\"\nrate = 5\ncv = 3",
+            3,
+            "`cv` does not apply to arrival = \"poisson\" (it belongs to gamma, weibull)",
+        ),
+        ("arrival = \"gamma\"\nrate = 5\ncv = 0", 3, "cv must be above 0"),
+        (
+            "arrival = \"diurnal\"\nrate = 5\nperiod = \"1h\"\namplitude = 2",
+            4,
+            "amplitude is a share between 0 and 1",
+        ),
+        (
+            "arrival = \"ramp\"\nfrom = 1\nto = 2\nover = \"soon\"",
+            4,
+            "over must be a duration",
+        ),
+        (
+            "arrival = \"phases\"\n[[phases]]\narrival = \"poisson\"\nrate = 1",
+            3,
+            "each phase needs a `duration`",
+        ),
+        (
+            "arrival = \"phases\"\n[[phases]]\narrival = \"poisson\"\nrate = 1\nduration = \"1s\"\nstream_share = 0.5",
+            6,
+            "applies to the whole [traffic] section",
+        ),
+        (
+            "arrival = \"poisson\"\nrate = 1\nduration = \"1m\"",
+            1,
+            "`duration` belongs to phases",
+        ),
+        (
+            "arrival = \"trace\"\n[trace]\nfile = \"no/such.csv\"\nformat = \"azure\"",
+            2,
+            "no/such.csv",
+        ),
+        ("arrival = \"closed\"\nusers = 0", 2, "users must be at least 1"),
+        (
+            "arrival = \"poisson\"\nrate = 1\n[[lanes]]\nname = \"a\"\n[[lanes]]\nname = \"a\"",
+            3,
+            "unique",
+        ),
+    ];
+    for (src, line, message) in cases {
+        let err = plan(src).err().unwrap_or_else(|| panic!("accepted:\n{src}"));
+        let got = err.span.clone().map(|s| crate::spec_error::line_col(src, s.start).0);
+        assert_eq!(got, Some(line), "{src}\n{}", err.message);
+        assert!(err.message.contains(message), "{src}\n{}", err.message);
+    }
+}
+
+#[test]
+fn closed_loop_users_wait_think_and_stop_at_the_window() {
+    let p = plan("arrival = \"closed\"\nusers = 3\nthink = { dist = \"constant\", value = \"2s\" }\nramp_up = \"3s\"\ninput_tokens = 10").unwrap();
+    assert!(p.open_loop(1, Duration::from_secs(10)).is_none());
+    let mut s = p.source(1, Duration::from_secs(10));
+    let mut taken = Vec::new();
+    while let Peek::Due(_) = s.peek() {
+        taken.push(s.take().unwrap());
+    }
+    // Users start at 0, 1 and 2 s, then wait for their answers.
+    let starts: Vec<(u32, u64)> = taken.iter().map(|r| (r.user, r.at.as_secs())).collect();
+    assert_eq!(starts, [(0, 0), (1, 1), (2, 2)]);
+    assert_eq!(s.peek(), Peek::Wait);
+    s.ended(1, Duration::from_secs(4));
+    assert_eq!(s.peek(), Peek::Due(Duration::from_secs(6)));
+    let r = s.take().unwrap();
+    assert_eq!((r.user, r.id), (1, 3));
+    // An answer ending too late to think within the window: that user stops.
+    s.ended(0, Duration::from_secs(9));
+    s.ended(1, Duration::from_secs(9));
+    s.ended(2, Duration::from_secs(9));
+    assert_eq!(s.peek(), Peek::Done);
+}
+
+fn spec_for(kind: u8, rate: f64, cv: f64) -> String {
+    match kind % 7 {
+        0 => format!("arrival = \"constant\"\nrate = {rate}"),
+        1 => format!("arrival = \"poisson\"\nrate = {rate}"),
+        2 => format!("arrival = \"ramp\"\nfrom = {rate}\nto = {}", rate * cv),
+        3 => format!(
+            "arrival = \"bursty\"\nbase_rate = {rate}\nburst_rate = {}\nburst_length = \"3s\"\nburst_gap = \"20s\"",
+            rate * 10.0
+        ),
+        4 => format!(
+            "arrival = \"diurnal\"\nrate = {rate}\nperiod = \"10m\"\namplitude = {}",
+            (cv / 10.0).min(1.0)
+        ),
+        5 => format!("arrival = \"gamma\"\nrate = {rate}\ncv = {cv}"),
+        _ => format!("arrival = \"weibull\"\nrate = {rate}\ncv = {cv}"),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Any process with any valid parameters: due times never go back, stay in the window,
+    /// and the same seed gives the same requests.
+    #[test]
+    fn times_are_ordered_bounded_and_reproducible(kind in 0u8..7, rate in 0.5f64..200.0, cv in 0.3f64..8.0, seed in 0u64..1000) {
+        let src = spec_for(kind, rate, cv);
+        let window = Duration::from_secs(60);
+        let a = requests(&src, seed, window);
+        let b = requests(&src, seed, window);
+        prop_assert_eq!(&a, &b);
+        prop_assert!(a.windows(2).all(|w| w[0].at <= w[1].at));
+        prop_assert!(a.iter().all(|r| r.at < window && r.input_tokens >= 1 && r.output_tokens >= 1));
+    }
+}

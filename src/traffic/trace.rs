@@ -1,0 +1,537 @@
+//! Trace replay: real request timelines from files, read as a stream.
+//!
+//! Formats: the Azure 2023 CSV (`TIMESTAMP,ContextTokens,GeneratedTokens`), Mooncake JSONL
+//! (`timestamp` in ms, `input_length`, `output_length`, `hash_ids`), BurstGPT CSV (`Timestamp`
+//! in s, `Model`, `Request tokens`, `Response tokens`, ...; rows with 0 response tokens were
+//! failed requests and are skipped unless `include_failed`), and stampede's own JSONL
+//! (`{"t": seconds, "input_tokens", "output_tokens", "lane"?, "model"?, "prompt_key"?,
+//! "stream"?}`). Rows are read one at a time, so a multi-gigabyte trace never sits in memory.
+//!
+//! Before a run the whole file is scanned once ([`TraceStats::scan`]): a bad row is an error
+//! naming the file and line, or is skipped and counted when `skip_bad_rows` is set.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Lines};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
+
+use rand::RngExt;
+use serde::{Deserialize, Serialize};
+use stampede_mock::rng::{combine, StreamRng};
+
+use super::timeline::{Arrival, Timeline};
+
+/// Window bounds are compared with this tolerance in seconds: a start taken from a row's time
+/// and carried through a `Duration` may differ from it by a nanosecond.
+const EPS: f64 = 1e-9;
+
+/// The file formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TraceFormat {
+    /// Azure Public Dataset 2023 CSV.
+    Azure,
+    /// Mooncake JSONL.
+    Mooncake,
+    /// BurstGPT CSV.
+    Burstgpt,
+    /// stampede's JSONL.
+    Jsonl,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// `[traffic.trace]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceSpec {
+    /// The file, relative to the scenario.
+    pub file: String,
+    /// Its format.
+    pub format: TraceFormat,
+    /// Time runs this many times faster than in the trace (0.5 = half speed).
+    #[serde(default = "one")]
+    pub speedup: f64,
+    /// Requests per trace row, keeping the shape: 0.5 keeps each row with chance 1/2; 2.5 sends
+    /// each row twice and a third time with chance 1/2 (copies at the same instant).
+    #[serde(default = "one")]
+    pub rate_scale: f64,
+    /// Where to start in the trace (trace time from its first row).
+    #[serde(default, with = "humantime_serde")]
+    pub start: Duration,
+    /// How much of the trace to play (trace time); all of it when absent.
+    #[serde(default, with = "humantime_serde")]
+    pub length: Option<Duration>,
+    /// Play the window again from its start when it ends, until the scenario's duration.
+    #[serde(default, rename = "loop")]
+    pub looped: bool,
+    /// Skip rows that do not parse (and count them) instead of refusing the file.
+    #[serde(default)]
+    pub skip_bad_rows: bool,
+    /// BurstGPT: also replay rows of failed requests (0 response tokens).
+    #[serde(default)]
+    pub include_failed: bool,
+    /// Model names in the trace mapped to the models to call.
+    #[serde(default)]
+    pub models: BTreeMap<String, String>,
+}
+
+impl TraceSpec {
+    /// Checks values serde cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, v) in [("speedup", self.speedup), ("rate_scale", self.rate_scale)] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(format!("trace.{name} must be above zero, got {v}"));
+            }
+        }
+        if self.length.is_some_and(|l| l.is_zero()) {
+            return Err("trace.length must be above zero".into());
+        }
+        Ok(())
+    }
+}
+
+/// One row of a trace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceRow {
+    /// Time in seconds (any origin; replay uses differences).
+    pub t: f64,
+    /// Prompt tokens.
+    pub input: u32,
+    /// Answer tokens.
+    pub output: u32,
+    /// Lane name.
+    pub lane: Option<String>,
+    /// Model name.
+    pub model: Option<String>,
+    /// Prompt identity.
+    pub prompt_key: Option<u64>,
+    /// Streamed.
+    pub stream: Option<bool>,
+}
+
+/// What reading one line gave.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Row {
+    /// A usable row.
+    Ok(TraceRow),
+    /// A row of a failed request (BurstGPT), not replayed.
+    Failed,
+    /// A row that does not parse: what was wrong.
+    Bad(String),
+}
+
+#[derive(Deserialize)]
+struct MooncakeLine {
+    timestamp: f64,
+    input_length: u32,
+    output_length: u32,
+    #[serde(default)]
+    hash_ids: Vec<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StampedeLine {
+    t: f64,
+    input_tokens: u32,
+    output_tokens: u32,
+    #[serde(default)]
+    lane: Option<String>,
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    prompt_key: Option<serde_json::Value>,
+    #[serde(default)]
+    stream: Option<bool>,
+}
+
+fn hash_str(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+enum Source {
+    Csv(Box<csv::Reader<BufReader<File>>>, csv::StringRecord),
+    Lines(Lines<BufReader<File>>, u64),
+}
+
+/// Rows of a trace file, read one at a time.
+pub struct TraceRows {
+    path: PathBuf,
+    format: TraceFormat,
+    include_failed: bool,
+    source: Source,
+}
+
+impl TraceRows {
+    /// Opens a trace; checks a CSV's header.
+    pub fn open(path: &Path, format: TraceFormat, include_failed: bool) -> Result<TraceRows, String> {
+        let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let reader = BufReader::new(file);
+        let source = match format {
+            TraceFormat::Azure | TraceFormat::Burstgpt => {
+                let mut csv = csv::ReaderBuilder::new()
+                    .has_headers(true)
+                    .flexible(true)
+                    .from_reader(reader);
+                let header = csv.headers().map_err(|e| format!("{}:1: {e}", path.display()))?.clone();
+                let expected: &[&str] = if format == TraceFormat::Azure {
+                    &["TIMESTAMP", "ContextTokens", "GeneratedTokens"]
+                } else {
+                    &["Timestamp", "Model", "Request tokens", "Response tokens"]
+                };
+                for (i, name) in expected.iter().enumerate() {
+                    if header.get(i).map(str::trim) != Some(*name) {
+                        return Err(format!(
+                            "{}:1: expected the {format:?} header {}, found {:?}",
+                            path.display(),
+                            expected.join(","),
+                            header.iter().collect::<Vec<_>>().join(",")
+                        ));
+                    }
+                }
+                Source::Csv(Box::new(csv), csv::StringRecord::new())
+            }
+            TraceFormat::Mooncake | TraceFormat::Jsonl => Source::Lines(reader.lines(), 0),
+        };
+        Ok(TraceRows {
+            path: path.to_path_buf(),
+            format,
+            include_failed,
+            source,
+        })
+    }
+
+    /// The next row with its line number, or `None` at the end of the file.
+    pub fn next_row(&mut self) -> Option<(u64, Row)> {
+        match &mut self.source {
+            Source::Csv(reader, record) => match reader.read_record(record) {
+                Ok(false) => None,
+                Ok(true) => {
+                    let line = record.position().map_or(0, |p| p.line());
+                    Some((line, parse_csv(self.format, record, self.include_failed)))
+                }
+                Err(e) => {
+                    let line = e.position().map_or(0, |p| p.line());
+                    Some((line, Row::Bad(e.to_string())))
+                }
+            },
+            Source::Lines(lines, number) => loop {
+                let text = match lines.next()? {
+                    Ok(t) => t,
+                    Err(e) => return Some((*number + 1, Row::Bad(e.to_string()))),
+                };
+                *number += 1;
+                if text.trim().is_empty() {
+                    continue;
+                }
+                return Some((*number, parse_json_line(self.format, &text)));
+            },
+        }
+    }
+
+    /// `file:line: message`.
+    pub fn locate(&self, line: u64, message: &str) -> String {
+        format!("{}:{line}: {message}", self.path.display())
+    }
+}
+
+fn field<T: std::str::FromStr>(r: &csv::StringRecord, i: usize, name: &str) -> Result<T, String> {
+    let v = r.get(i).ok_or_else(|| format!("missing column {name}"))?.trim();
+    v.parse().map_err(|_| format!("{name} {v:?} is not a valid number"))
+}
+
+fn parse_csv(format: TraceFormat, r: &csv::StringRecord, include_failed: bool) -> Row {
+    let parsed = match format {
+        TraceFormat::Azure => (|| {
+            let stamp = r.get(0).ok_or("missing TIMESTAMP")?.trim();
+            let time = humantime::parse_rfc3339_weak(stamp)
+                .map_err(|e| format!("TIMESTAMP {stamp:?} is not a timestamp ({e})"))?;
+            let t = time
+                .duration_since(UNIX_EPOCH)
+                .map_err(|_| "TIMESTAMP before 1970")?
+                .as_secs_f64();
+            Ok::<_, String>(TraceRow {
+                t,
+                input: field(r, 1, "ContextTokens")?,
+                output: field(r, 2, "GeneratedTokens")?,
+                lane: None,
+                model: None,
+                prompt_key: None,
+                stream: None,
+            })
+        })(),
+        _ => (|| {
+            let row = TraceRow {
+                t: field(r, 0, "Timestamp")?,
+                input: field(r, 2, "Request tokens")?,
+                output: field(r, 3, "Response tokens")?,
+                lane: None,
+                model: r.get(1).map(|m| m.trim().to_string()),
+                prompt_key: None,
+                stream: None,
+            };
+            Ok::<_, String>(row)
+        })(),
+    };
+    match parsed {
+        Err(e) => Row::Bad(e),
+        Ok(row) if format == TraceFormat::Burstgpt && row.output == 0 && !include_failed => Row::Failed,
+        Ok(mut row) => {
+            row.output = row.output.max(1);
+            Row::Ok(row)
+        }
+    }
+}
+
+fn parse_json_line(format: TraceFormat, text: &str) -> Row {
+    if format == TraceFormat::Mooncake {
+        return match serde_json::from_str::<MooncakeLine>(text) {
+            Ok(m) => Row::Ok(TraceRow {
+                t: m.timestamp / 1000.0,
+                input: m.input_length,
+                output: m.output_length.max(1),
+                lane: None,
+                model: None,
+                prompt_key: (!m.hash_ids.is_empty()).then(|| m.hash_ids.iter().fold(0, |h, id| combine(h, *id))),
+                stream: None,
+            }),
+            Err(e) => Row::Bad(format!("not a Mooncake row: {e}")),
+        };
+    }
+    match serde_json::from_str::<StampedeLine>(text) {
+        Ok(l) => Row::Ok(TraceRow {
+            t: l.t,
+            input: l.input_tokens,
+            output: l.output_tokens.max(1),
+            lane: l.lane,
+            model: l.model,
+            prompt_key: l.prompt_key.map(|k| match k {
+                serde_json::Value::String(s) => hash_str(&s),
+                other => hash_str(&other.to_string()),
+            }),
+            stream: l.stream,
+        }),
+        Err(e) => Row::Bad(format!(
+            "expected {{\"t\", \"input_tokens\", \"output_tokens\", ...}}: {e}"
+        )),
+    }
+}
+
+/// What one pass over a trace found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TraceStats {
+    /// Usable rows.
+    pub rows: u64,
+    /// Rows skipped because they did not parse (with `skip_bad_rows`).
+    pub bad_rows: u64,
+    /// Rows of failed requests skipped (BurstGPT).
+    pub failed_rows: u64,
+    /// Time of the first usable row.
+    pub first_t: f64,
+    /// Time of the last usable row.
+    pub last_t: f64,
+    /// Usable rows inside the replay window.
+    pub window_rows: u64,
+    /// Model names found in the trace.
+    pub models: Vec<String>,
+    /// Lane names found in the trace.
+    pub lanes: Vec<String>,
+}
+
+impl TraceStats {
+    /// Reads the whole trace once. A row that does not parse, or whose time goes back, is an
+    /// error naming file and line unless `skip_bad_rows` is set.
+    pub fn scan(spec: &TraceSpec, path: &Path) -> Result<TraceStats, String> {
+        let mut rows = TraceRows::open(path, spec.format, spec.include_failed)?;
+        let mut s = TraceStats::default();
+        let mut prev: Option<f64> = None;
+        let (mut models, mut lanes) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
+        while let Some((line, row)) = rows.next_row() {
+            let problem = match row {
+                Row::Failed => {
+                    s.failed_rows += 1;
+                    continue;
+                }
+                Row::Bad(message) => Some(message),
+                Row::Ok(r) if prev.is_some_and(|p| r.t < p) => Some(format!(
+                    "time {} goes back before the previous row's {}",
+                    r.t,
+                    prev.unwrap_or(0.0)
+                )),
+                Row::Ok(r) => {
+                    if prev.is_none() {
+                        s.first_t = r.t;
+                    }
+                    prev = Some(r.t);
+                    s.last_t = r.t;
+                    s.rows += 1;
+                    let rel = r.t - s.first_t;
+                    let start = spec.start.as_secs_f64();
+                    if rel >= start - EPS && spec.length.is_none_or(|l| rel < start + l.as_secs_f64() - EPS) {
+                        s.window_rows += 1;
+                    }
+                    models.extend(r.model);
+                    lanes.extend(r.lane);
+                    None
+                }
+            };
+            if let Some(message) = problem {
+                if spec.skip_bad_rows {
+                    s.bad_rows += 1;
+                } else {
+                    return Err(rows.locate(line, &message));
+                }
+            }
+        }
+        if s.rows == 0 {
+            return Err(format!("{}: the trace has no usable rows", path.display()));
+        }
+        if s.window_rows == 0 {
+            return Err(format!(
+                "{}: no rows in the replay window (start {})",
+                path.display(),
+                humantime::format_duration(spec.start)
+            ));
+        }
+        s.models = models.into_iter().collect();
+        s.lanes = lanes.into_iter().collect();
+        Ok(s)
+    }
+
+    /// Trace time covered by the replay window, plus one mean gap, in seconds: the shift from
+    /// one loop to the next.
+    pub fn window_span(&self, spec: &TraceSpec) -> f64 {
+        let start = spec.start.as_secs_f64();
+        let end = spec
+            .length
+            .map_or(self.last_t - self.first_t, |l| start + l.as_secs_f64());
+        let span = (end - start).max(0.0);
+        let gap = if self.window_rows > 1 {
+            span / (self.window_rows - 1) as f64
+        } else {
+            1.0
+        };
+        if spec.length.is_some() {
+            span
+        } else {
+            span + gap
+        }
+    }
+
+    /// Mean request rate of the replay (requests per second of replay time).
+    pub fn mean_rate(&self, spec: &TraceSpec) -> f64 {
+        let span = self.window_span(spec) / spec.speedup;
+        if span <= 0.0 {
+            0.0
+        } else {
+            self.window_rows as f64 * spec.rate_scale / span
+        }
+    }
+}
+
+/// A trace replayed as a timeline.
+pub struct TraceTimeline {
+    spec: TraceSpec,
+    path: PathBuf,
+    stats: TraceStats,
+    rows: Option<TraceRows>,
+    rng: StreamRng,
+    loop_offset: f64,
+    pending: Vec<Arrival>,
+    serial: u64,
+}
+
+impl TraceTimeline {
+    /// A replay of a scanned trace.
+    pub fn new(spec: TraceSpec, path: PathBuf, stats: TraceStats, rng: StreamRng) -> TraceTimeline {
+        TraceTimeline {
+            spec,
+            path,
+            stats,
+            rows: None,
+            rng,
+            loop_offset: 0.0,
+            pending: Vec::new(),
+            serial: 0,
+        }
+    }
+
+    fn copies(&mut self) -> u32 {
+        let k = self.spec.rate_scale;
+        let whole = k.floor() as u32;
+        whole + u32::from(self.rng.random::<f64>() < k - k.floor())
+    }
+}
+
+impl Timeline for TraceTimeline {
+    fn next(&mut self) -> Option<Arrival> {
+        loop {
+            if let Some(a) = self.pending.pop() {
+                return Some(a);
+            }
+            if self.rows.is_none() {
+                self.rows = Some(TraceRows::open(&self.path, self.spec.format, self.spec.include_failed).ok()?);
+            }
+            let start = self.spec.start.as_secs_f64();
+            let next = self.rows.as_mut().and_then(TraceRows::next_row);
+            let row = match next {
+                Some((_, Row::Ok(r))) => r,
+                Some(_) => continue,
+                None => {
+                    if !self.spec.looped {
+                        return None;
+                    }
+                    self.rows = None;
+                    self.loop_offset += self.stats.window_span(&self.spec) / self.spec.speedup;
+                    continue;
+                }
+            };
+            let rel = row.t - self.stats.first_t;
+            if rel < start - EPS {
+                continue;
+            }
+            if self.spec.length.is_some_and(|l| rel >= start + l.as_secs_f64() - EPS) {
+                // Past the window: end this pass.
+                if !self.spec.looped {
+                    return None;
+                }
+                self.rows = None;
+                self.loop_offset += self.stats.window_span(&self.spec) / self.spec.speedup;
+                continue;
+            }
+            let at = Duration::from_secs_f64((self.loop_offset + (rel - start) / self.spec.speedup).max(0.0));
+            let model = row
+                .model
+                .as_ref()
+                .map(|m| self.spec.models.get(m).cloned().unwrap_or_else(|| m.clone()));
+            for copy in 0..self.copies() {
+                self.serial += 1;
+                self.pending.push(Arrival {
+                    at,
+                    phase: 0,
+                    input: Some(row.input),
+                    output: Some(row.output),
+                    lane: row.lane.clone(),
+                    model: model.clone(),
+                    prompt_key: row
+                        .prompt_key
+                        .map(|k| if copy == 0 { k } else { combine(k, u64::from(copy)) }),
+                    stream: row.stream,
+                });
+            }
+        }
+    }
+
+    fn mean_rate(&self) -> f64 {
+        self.stats.mean_rate(&self.spec)
+    }
+}
+
+#[cfg(test)]
+mod tests;
