@@ -26,7 +26,7 @@ use crate::engine::{Engine, EngineConfig, EngineReport, Progress};
 use crate::metrics::Metrics;
 use crate::scenario::{LoadedScenario, TargetKind};
 use crate::summary::{RunMeta, Summary};
-use crate::traffic::Traffic;
+use crate::traffic::TrafficSource;
 
 /// The real Gemini API.
 pub const GEMINI_BASE_URL: &str = "https://generativelanguage.googleapis.com";
@@ -94,13 +94,17 @@ pub fn execute(
 ) -> Result<Summary, RunError> {
     let s = &plan.loaded.scenario;
     let t = s.target.get_ref();
-    let traffic = Traffic::new(s.traffic.get_ref(), plan.seed, plan.duration);
+    let traffic_plan = &plan.loaded.traffic;
+    let mut traffic = traffic_plan.source(plan.seed, plan.duration);
     let config = EngineConfig {
         strategy: s.strategy.get_ref().clone(),
-        models: vec![Arc::from(t.model.as_str())],
+        models: traffic_plan.models.iter().map(|m| Arc::from(m.as_str())).collect(),
         seed: plan.seed,
+        lane_deadlines: traffic_plan.lanes.iter().map(|l| l.deadline).collect(),
+        precise_arrivals: plan.target != TargetKind::Sim,
     };
-    let mut metrics = Metrics::new(vec![catalog::price(&t.model)], 1);
+    let prices = traffic_plan.models.iter().map(|m| catalog::price(m)).collect();
+    let mut metrics = Metrics::new(prices, traffic_plan.lanes.len());
     let profile = match plan.target {
         TargetKind::Sim | TargetKind::Mock => Some(plan.loaded.mock_profile().map_err(RunError::Input)?),
         _ => None,
@@ -115,7 +119,7 @@ pub fn execute(
                 profile.clone().expect("sim has a profile"),
                 plan.seed,
                 config,
-                traffic,
+                traffic.as_mut(),
                 &mut sink,
                 progress,
             )?,
@@ -123,11 +127,11 @@ pub fn execute(
                 profile.clone().expect("mock has a profile"),
                 plan.seed,
                 config,
-                traffic,
+                traffic.as_mut(),
                 &mut sink,
                 progress,
             )?,
-            TargetKind::Gemini => run_gemini(plan, config, traffic, &mut sink, progress)?,
+            TargetKind::Gemini => run_gemini(plan, config, traffic.as_mut(), &mut sink, progress)?,
             TargetKind::Openai => {
                 return Err(RunError::Input(
                     "target kind \"openai\" is not available yet; use sim, mock or gemini".into(),
@@ -187,7 +191,7 @@ fn run_sim<S: RecordSink>(
     profile: MockProfile,
     seed: u64,
     config: EngineConfig,
-    traffic: Traffic,
+    traffic: &mut dyn TrafficSource,
     sink: &mut S,
     progress: Arc<Progress>,
 ) -> Result<EngineReport, RunError> {
@@ -214,7 +218,7 @@ fn run_mock<S: RecordSink>(
     profile: MockProfile,
     seed: u64,
     config: EngineConfig,
-    traffic: Traffic,
+    traffic: &mut dyn TrafficSource,
     sink: &mut S,
     progress: Arc<Progress>,
 ) -> Result<EngineReport, RunError> {
@@ -281,7 +285,7 @@ async fn preflight(base_url: &str) -> Result<(), RunError> {
 fn run_gemini<S: RecordSink>(
     plan: &Plan<'_>,
     config: EngineConfig,
-    traffic: Traffic,
+    traffic: &mut dyn TrafficSource,
     sink: &mut S,
     progress: Arc<Progress>,
 ) -> Result<EngineReport, RunError> {

@@ -31,7 +31,7 @@ use crate::backend::{Attempt, AttemptError, AttemptResult, Backend, ErrorKind, T
 use crate::strategy::queue::Entry;
 use crate::strategy::retry::Decision;
 use crate::strategy::{Queue, RateLimiter, StrategySpec};
-use crate::traffic::PlannedRequest;
+use crate::traffic::{Peek, PlannedRequest, TrafficSource};
 pub use progress::Progress;
 use record::{AttemptRecord, EndReason, RecordSink, RequestRecord, SecondSample};
 
@@ -47,7 +47,16 @@ pub struct EngineConfig {
     pub models: Vec<Arc<str>>,
     /// Seed of the retry jitter streams.
     pub seed: u64,
+    /// Total deadline per lane, replacing `strategy.timeout.total` where set.
+    pub lane_deadlines: Vec<Option<Duration>>,
+    /// Take requests in at their intended time to the microsecond rather than at tokio's next
+    /// millisecond tick: sleep until [`SPIN`] before, then yield until the time (live runs
+    /// only; under a paused clock a spin would never end).
+    pub precise_arrivals: bool,
 }
+
+/// How long before an intended start a precise arrival stops sleeping and starts yielding.
+pub const SPIN: Duration = Duration::from_millis(1);
 
 /// What the engine reports about the run as a whole.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -85,6 +94,8 @@ struct AttemptDone {
     id: u64,
     number: u32,
     sent: Instant,
+    /// When the answer (or the failure) was in, read inside the attempt's own future.
+    ended: Instant,
     result: AttemptResult,
 }
 
@@ -92,6 +103,7 @@ type AttemptFuture = Pin<Box<dyn Future<Output = AttemptDone> + Send>>;
 
 enum Event {
     Arrival,
+    Spin,
     Done(AttemptDone),
     Wake,
     Stop,
@@ -122,6 +134,8 @@ pub struct Engine<'s, S: RecordSink> {
     busy: usize,
     gauges: Gauges,
     last_end: Instant,
+    /// (user, end offset) of requests that ended, for the traffic source.
+    ended: Vec<(u32, Duration)>,
 }
 
 impl<'s, S: RecordSink> Engine<'s, S> {
@@ -144,14 +158,13 @@ impl<'s, S: RecordSink> Engine<'s, S> {
             busy: 0,
             gauges: Gauges::default(),
             last_end: start,
+            ended: Vec::new(),
         }
     }
 
-    /// Runs `traffic` to the end: every planned request is taken in at its intended time and
+    /// Runs the traffic to the end: every planned request is taken in at its intended time and
     /// ends in exactly one record.
-    pub async fn run(mut self, traffic: impl IntoIterator<Item = PlannedRequest>) -> EngineReport {
-        let mut traffic = traffic.into_iter();
-        let mut next = traffic.next();
+    pub async fn run(mut self, source: &mut dyn TrafficSource) -> EngineReport {
         let far = self.start + Duration::from_secs(86_400 * 365);
         let arrival_sleep = sleep_until(far);
         let wake_sleep = sleep_until(far);
@@ -164,14 +177,28 @@ impl<'s, S: RecordSink> Engine<'s, S> {
             self.on_deadlines(now);
             self.dispatch(now);
             self.observe_gauges();
-            if next.is_none() && self.live.is_empty() {
+            for (user, at) in self.ended.drain(..) {
+                source.ended(user, at);
+            }
+            let next = if stopped { Peek::Done } else { source.peek() };
+            if next == Peek::Done && self.live.is_empty() {
                 break;
             }
-            if let Some(r) = &next {
-                let at = self.start + r.at;
-                if at != arrival_at {
-                    arrival_sleep.as_mut().reset(at);
-                    arrival_at = at;
+            let due = match next {
+                Peek::Due(at) => Some(self.start + at),
+                _ => None,
+            };
+            // Within SPIN of a precise arrival: stop sleeping, yield until it is due.
+            let spinning = self.config.precise_arrivals && due.is_some_and(|at| at <= now + SPIN);
+            if let Some(at) = due {
+                let wake = if self.config.precise_arrivals {
+                    at.checked_sub(SPIN).unwrap_or(at)
+                } else {
+                    at
+                };
+                if wake != arrival_at {
+                    arrival_sleep.as_mut().reset(wake);
+                    arrival_at = wake;
                 }
             }
             let wake = self.next_wake();
@@ -181,27 +208,44 @@ impl<'s, S: RecordSink> Engine<'s, S> {
                     wake_at = at;
                 }
             }
-            let event = tokio::select! {
-                biased;
-                Some(done) = self.inflight.next(), if !self.inflight.is_empty() => Event::Done(done),
-                _ = &mut wake_sleep, if wake.is_some() => Event::Wake,
-                _ = &mut arrival_sleep, if next.is_some() => Event::Arrival,
-                _ = progress.stopped(), if !stopped => Event::Stop,
+            // Arrivals first: in a live run the engine task also polls every attempt in flight,
+            // and a request must not be taken in late because answers were being read.
+            let event = if spinning && due.is_some_and(|at| at <= now) {
+                Event::Arrival
+            } else {
+                tokio::select! {
+                    biased;
+                    _ = &mut arrival_sleep, if due.is_some() && !spinning => Event::Spin,
+                    Some(done) = self.inflight.next(), if !self.inflight.is_empty() => Event::Done(done),
+                    _ = &mut wake_sleep, if wake.is_some() => Event::Wake,
+                    _ = progress.stopped(), if !stopped => Event::Stop,
+                    _ = tokio::task::yield_now(), if spinning => Event::Spin,
+                }
             };
             let now = Instant::now();
             self.roll_gauges(now);
             match event {
                 Event::Arrival => {
-                    if let Some(req) = next.take() {
+                    if let Some(req) = source.take() {
                         self.on_arrival(req, now);
                     }
-                    next = traffic.next();
                 }
-                Event::Done(done) => self.on_attempt_done(done, now),
+                Event::Done(done) => {
+                    // The attempt ended when its future saw the answer, not when the loop got
+                    // to it.
+                    let ended = done.ended;
+                    self.on_attempt_done(done, ended);
+                }
                 Event::Wake => {}
+                // The arrival timer fired, or a spin turn passed: the loop checks the time again.
+                Event::Spin if !self.config.precise_arrivals => {
+                    if let Some(req) = source.take() {
+                        self.on_arrival(req, now);
+                    }
+                }
+                Event::Spin => {}
                 Event::Stop => {
                     stopped = true;
-                    next = None;
                     while let Some(entry) = self.queue.pop() {
                         self.finish(entry.key, now, EndReason::Stopped, Tokens::default(), None);
                     }
@@ -222,7 +266,14 @@ impl<'s, S: RecordSink> Engine<'s, S> {
 
     fn on_arrival(&mut self, req: PlannedRequest, now: Instant) {
         let intended = self.start + req.at;
-        let deadline = intended + self.config.strategy.timeout.total;
+        let total = self
+            .config
+            .lane_deadlines
+            .get(usize::from(req.lane))
+            .copied()
+            .flatten()
+            .unwrap_or(self.config.strategy.timeout.total);
+        let deadline = intended + total;
         let key = self.live.insert(Live {
             req,
             intended,
@@ -333,6 +384,7 @@ impl<'s, S: RecordSink> Engine<'s, S> {
                 id: req.id,
                 number,
                 sent: now,
+                ended: Instant::now(),
                 result,
             }
         }));
@@ -438,6 +490,7 @@ impl<'s, S: RecordSink> Engine<'s, S> {
             stream: live.req.stream,
         };
         self.sink.request(&record);
+        self.ended.push((live.req.user, record.ended));
         Progress::add(&self.progress.ended, 1);
         if end == EndReason::Ok {
             Progress::add(&self.progress.succeeded, 1);

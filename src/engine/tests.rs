@@ -14,7 +14,7 @@ use crate::backend::sim::SimBackend;
 use crate::backend::{Attempt, AttemptError, AttemptResult, Backend, ErrorKind, Tokens};
 use crate::strategy::retry::GiveUp;
 use crate::strategy::StrategySpec;
-use crate::traffic::PlannedRequest;
+use crate::traffic::{Fixed, PlannedRequest};
 
 type Script = dyn Fn(&Attempt) -> (Duration, Result<Tokens, AttemptError>) + Send + Sync;
 
@@ -59,6 +59,7 @@ fn every(n: u64, gap: Duration) -> Vec<PlannedRequest> {
             model: 0,
             prompt_key: i,
             stream: false,
+            user: 0,
         })
         .collect()
 }
@@ -73,9 +74,11 @@ async fn run(
         strategy,
         models: vec![Arc::from("gemini-2.5-flash")],
         seed: 1,
+        lane_deadlines: Vec::new(),
+        precise_arrivals: false,
     };
     let report = Engine::new(config, backend, &mut sink, Arc::new(Progress::default()))
-        .run(traffic)
+        .run(&mut Fixed::new(traffic))
         .await;
     (sink, report)
 }
@@ -230,6 +233,8 @@ async fn stop_drops_the_queue_and_lets_inflight_finish() {
         strategy: s,
         models: vec![Arc::from("m")],
         seed: 1,
+        lane_deadlines: Vec::new(),
+        precise_arrivals: false,
     };
     let stopper = {
         let p = progress.clone();
@@ -239,7 +244,7 @@ async fn stop_drops_the_queue_and_lets_inflight_finish() {
         })
     };
     let report = Engine::new(config, backend, &mut sink, progress)
-        .run(every(100, secs(1.0)))
+        .run(&mut Fixed::new(every(100, secs(1.0))))
         .await;
     stopper.await.unwrap();
     assert!(report.stopped);

@@ -16,7 +16,7 @@ use toml::Spanned;
 
 use crate::spec_error::{self, SpecError};
 use crate::strategy::StrategySpec;
-use crate::traffic::TrafficSpec;
+use crate::traffic::{TrafficPlan, TrafficSpec};
 pub use slo::SloSpec;
 pub use target::{TargetKind, TargetSpec};
 
@@ -69,7 +69,7 @@ pub enum ScenarioError {
     Invalid(String),
 }
 
-/// A scenario with where it came from.
+/// A scenario with where it came from, and its traffic prepared.
 #[derive(Debug, Clone)]
 pub struct LoadedScenario {
     /// The parsed scenario.
@@ -78,6 +78,8 @@ pub struct LoadedScenario {
     pub path: PathBuf,
     /// Its text (to point at errors found later).
     pub text: String,
+    /// The traffic, checked (a trace is scanned once, here).
+    pub traffic: TrafficPlan,
 }
 
 impl Scenario {
@@ -92,10 +94,14 @@ impl Scenario {
         let shown = path.display().to_string();
         let fail = |e: SpecError| ScenarioError::Invalid(spec_error::render(&shown, text, &e));
         let scenario: Scenario = toml::from_str(text).map_err(|e| fail(spec_error::from_toml(&e)))?;
+        let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let traffic = TrafficPlan::prepare(scenario.traffic.get_ref(), &base_dir, &scenario.target.get_ref().model)
+            .map_err(fail)?;
         let loaded = LoadedScenario {
             scenario,
             path: path.to_path_buf(),
             text: text.to_string(),
+            traffic,
         };
         loaded.check().map_err(fail)?;
         Ok(loaded)
@@ -124,7 +130,6 @@ impl LoadedScenario {
         if s.duration.is_zero() {
             return Err(SpecError::whole("duration must be above zero (for example \"60s\")"));
         }
-        s.traffic.get_ref().validate()?;
         s.strategy
             .get_ref()
             .validate()
@@ -143,9 +148,13 @@ impl LoadedScenario {
         self.path.parent().map(Path::to_path_buf).unwrap_or_default()
     }
 
-    /// The mock behaviour for sim and mock targets: the profile patched by `[target.mock]`.
+    /// The mock behaviour for sim and mock targets: the profile patched by `[target.mock]`,
+    /// serving every model the traffic calls.
     pub fn mock_profile(&self) -> Result<stampede_mock::MockProfile, String> {
-        self.scenario.target.get_ref().mock_profile(&self.base_dir())
+        self.scenario
+            .target
+            .get_ref()
+            .mock_profile(&self.base_dir(), &self.traffic.models)
     }
 }
 

@@ -99,8 +99,8 @@ impl TargetSpec {
     }
 
     /// The mock profile: `profile` (default `tier1`) patched by `[target.mock]`; a profile file
-    /// is found relative to `base_dir`.
-    pub fn mock_profile(&self, base_dir: &Path) -> Result<MockProfile, String> {
+    /// is found relative to `base_dir`. Every model in `models` must be served.
+    pub fn mock_profile(&self, base_dir: &Path, models: &[String]) -> Result<MockProfile, String> {
         let name = self.profile.as_deref().unwrap_or("tier1");
         let base = if name.ends_with(".toml") {
             let path = base_dir.join(name);
@@ -113,12 +113,13 @@ impl TargetSpec {
             Some(settings) => base.patched(settings).map_err(|e| e.to_string())?,
             None => base,
         };
-        if !profile.models.contains_key(&self.model) {
-            return Err(format!(
-                "the mock profile does not serve model {:?}; it serves {:?} (add it under [target.mock.models])",
-                self.model,
-                profile.models.keys().collect::<Vec<_>>()
-            ));
+        for model in std::iter::once(&self.model).chain(models) {
+            if !profile.models.contains_key(model) {
+                return Err(format!(
+                    "the mock profile does not serve model {model:?}; it serves {:?} (add it under [target.mock.models])",
+                    profile.models.keys().collect::<Vec<_>>()
+                ));
+            }
         }
         Ok(profile)
     }
