@@ -53,6 +53,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Check a scenario file without running it.
     Validate(ValidateArgs),
+    /// Show the arrival profile and request mix a scenario would send, without sending anything.
+    Traffic(TrafficArgs),
     /// Measure stampede itself on this machine.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -126,6 +128,19 @@ pub struct ReportArgs {
     pub out: Option<PathBuf>,
 }
 
+/// `stampede traffic`.
+#[derive(Debug, Args)]
+pub struct TrafficArgs {
+    /// Scenario file (TOML).
+    pub scenario: PathBuf,
+    /// Seed instead of the scenario's.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Traffic window instead of the scenario's.
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+}
+
 /// `stampede validate`.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -153,6 +168,7 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>, out: &mut dyn Write, 
         Command::Mock(a) => mock_command(a, err),
         Command::Report(a) => report_command(a, out, err),
         Command::Validate(a) => validate_command(a, out, err),
+        Command::Traffic(a) => traffic_command(a, out, err),
         Command::Bench(b) => bench_command(b, out),
     };
     code as i32
@@ -289,6 +305,53 @@ fn report_command(args: ReportArgs, out: &mut dyn Write, err: &mut dyn Write) ->
         "wrote {}/{{summary.md, timeseries.csv, report.html}}",
         dir.display()
     );
+    Exit::Ok
+}
+
+fn traffic_command(args: TrafficArgs, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
+    let loaded = match Scenario::load(&args.scenario) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return Exit::Input;
+        }
+    };
+    let s = &loaded.scenario;
+    let seed = args.seed.unwrap_or(s.seed);
+    let window = args.duration.unwrap_or(s.duration);
+    let _ = writeln!(
+        out,
+        "{}: {} traffic over {} (seed {seed}), nothing sent",
+        args.scenario.display(),
+        s.traffic.get_ref().arrival.get_ref().name(),
+        humantime::format_duration(window)
+    );
+    if let Some((spec, path, stats)) = &loaded.traffic.trace {
+        let _ = writeln!(
+            out,
+            "trace {}: {} rows ({} in the window, {} bad rows skipped, {} failed requests skipped), speed-up {}, rate scale {}",
+            path.display(),
+            stats.rows,
+            stats.window_rows,
+            stats.bad_rows,
+            stats.failed_rows,
+            spec.speedup,
+            spec.rate_scale
+        );
+    }
+    match crate::traffic::preview::preview(&loaded.traffic, seed, window) {
+        Some(p) => {
+            let _ = write!(out, "{}", p.text());
+        }
+        None => {
+            let t = s.traffic.get_ref();
+            let _ = writeln!(
+                out,
+                "closed loop: {} users; each sends its next request after its answer and a think time, so the rate depends on latency — run it with --target sim to see it",
+                t.users.as_ref().map_or(0, |u| *u.get_ref())
+            );
+        }
+    }
     Exit::Ok
 }
 

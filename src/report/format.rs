@@ -12,16 +12,19 @@ pub fn ms(v: Option<f64>) -> String {
     }
 }
 
-/// Seconds as "25 s", "1.5 s", "2 h 03 min".
+/// Seconds as "25 s", "1.5 s", "62 min 05 s", "2 h 03 min" (rounded before splitting, so
+/// 86,399.7 s is "24 h 00 min", never "23 h 60 min").
 pub fn secs(s: f64) -> String {
     if s < 10.0 {
         format!("{s:.2} s")
     } else if s < 120.0 {
         format!("{s:.1} s")
     } else if s < 7200.0 {
-        format!("{:.0} min {:02.0} s", (s / 60.0).floor(), s % 60.0)
+        let whole = s.round() as u64;
+        format!("{} min {:02} s", whole / 60, whole % 60)
     } else {
-        format!("{:.0} h {:02.0} min", (s / 3600.0).floor(), (s % 3600.0) / 60.0)
+        let minutes = (s / 60.0).round() as u64;
+        format!("{} h {:02} min", minutes / 60, minutes % 60)
     }
 }
 
@@ -78,6 +81,8 @@ mod tests {
         assert_eq!(count(12), "12");
         assert_eq!(pct(Some(0.48)), "48.0%");
         assert_eq!(secs(3725.0), "62 min 05 s");
+        assert_eq!(secs(86_399.7), "24 h 00 min");
+        assert_eq!(secs(3599.6), "60 min 00 s");
         assert_eq!(usd(Some(0.12345)), "$0.1235");
     }
 }

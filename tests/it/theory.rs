@@ -28,7 +28,7 @@ use stampede::engine::Progress;
 use stampede::queueing::MMc;
 use stampede::run::{execute, Plan, RunOptions};
 use stampede::scenario::Scenario;
-use stampede::traffic::{Traffic, TrafficSpec};
+use stampede::traffic::{TrafficPlan, TrafficSpec};
 use stampede_mock::dist::DurationDist;
 use stampede_mock::rng::stream_rng;
 
@@ -57,7 +57,10 @@ fn recursion_estimate(q: MMc, n: u64, seed: u64) -> (f64, f64, f64, f64) {
     let spec: TrafficSpec = toml::from_str(&text).unwrap();
     let service = DurationDist::Exponential(Duration::from_secs_f64(q.service_s)).sampler();
     let mut rng = stream_rng(seed, "service");
-    let traffic = Traffic::new(&spec, seed, Duration::from_secs(1 << 40));
+    let traffic = TrafficPlan::prepare(&spec, Path::new("."), "gemini-2.5-flash")
+        .unwrap()
+        .open_loop(seed, Duration::from_secs(1 << 40))
+        .unwrap();
     const BATCHES: usize = 50;
     let per_batch = n / BATCHES as u64;
     let (mut w, mut p) = (vec![0.0; BATCHES], vec![0.0; BATCHES]);
