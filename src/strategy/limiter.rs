@@ -10,10 +10,26 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+/// What one set of buckets covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// One set for all requests.
+    #[default]
+    Global,
+    /// One set per model (as Gemini's quotas are).
+    Model,
+    /// One set per lane.
+    Lane,
+}
+
 /// `[strategy.rate_limit]`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitSpec {
+    /// What one set of buckets covers.
+    #[serde(default)]
+    pub scope: Scope,
     /// Requests per minute (0 = off).
     #[serde(default)]
     pub rpm: u64,
@@ -121,6 +137,54 @@ impl RateLimiter {
     }
 }
 
+/// Rate limiters for every model or lane, as the scope says.
+#[derive(Debug, Clone)]
+pub struct ScopedLimiter {
+    scope: Scope,
+    spec: RateLimitSpec,
+    buckets: Vec<RateLimiter>,
+    origin: Instant,
+}
+
+impl ScopedLimiter {
+    /// Full buckets at `now`.
+    pub fn new(spec: &RateLimitSpec, now: Instant) -> ScopedLimiter {
+        ScopedLimiter {
+            scope: spec.scope,
+            spec: spec.clone(),
+            buckets: vec![RateLimiter::new(spec, now)],
+            origin: now,
+        }
+    }
+
+    /// Whether any limit is on.
+    pub fn is_active(&self) -> bool {
+        self.buckets[0].is_active()
+    }
+
+    fn bucket(&mut self, model: u8, lane: u8) -> &mut RateLimiter {
+        let i = match self.scope {
+            Scope::Global => 0,
+            Scope::Model => usize::from(model),
+            Scope::Lane => usize::from(lane),
+        };
+        while self.buckets.len() <= i {
+            self.buckets.push(RateLimiter::new(&self.spec, self.origin));
+        }
+        &mut self.buckets[i]
+    }
+
+    /// When a request for `model` in `lane` with `input_tokens` may go.
+    pub fn ready_at(&mut self, now: Instant, model: u8, lane: u8, input_tokens: u32) -> Instant {
+        self.bucket(model, lane).ready_at(now, input_tokens)
+    }
+
+    /// Takes its cost.
+    pub fn take(&mut self, now: Instant, model: u8, lane: u8, input_tokens: u32) {
+        self.bucket(model, lane).take(now, input_tokens);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +215,20 @@ mod tests {
         }
         // 120 per minute after the 2 taken at t0, minus the one still refilling at the end.
         assert_eq!(admitted, 119);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn scopes_keep_separate_buckets() {
+        let t0 = Instant::now();
+        let spec: RateLimitSpec = toml::from_str("rpm = 60\nburst_requests = 1\nscope = \"model\"").unwrap();
+        let mut l = ScopedLimiter::new(&spec, t0);
+        l.take(t0, 0, 0, 1);
+        assert_eq!(l.ready_at(t0, 0, 0, 1), t0 + Duration::from_secs(1));
+        assert_eq!(l.ready_at(t0, 1, 0, 1), t0, "another model has its own bucket");
+        let global: RateLimitSpec = toml::from_str("rpm = 60\nburst_requests = 1").unwrap();
+        let mut g = ScopedLimiter::new(&global, t0);
+        g.take(t0, 0, 0, 1);
+        assert_eq!(g.ready_at(t0, 1, 3, 1), t0 + Duration::from_secs(1));
     }
 
     #[tokio::test(start_paused = true)]

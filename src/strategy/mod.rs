@@ -3,7 +3,15 @@
 //! Each policy is a small type in its own file with its own tests; the engine composes them and
 //! never special-cases one. Policies see attempts and outcomes, never HTTP types.
 
+pub mod adaptive_rate;
+pub mod breaker;
+pub mod budget;
+pub mod cache;
+pub mod concurrency;
+pub mod fallback;
+pub mod hedge;
 pub mod limiter;
+pub mod presets;
 pub mod queue;
 pub mod retry;
 
@@ -11,7 +19,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use limiter::{RateLimitSpec, RateLimiter};
+pub use limiter::{RateLimitSpec, RateLimiter, ScopedLimiter};
 pub use queue::{Queue, QueueSpec};
 pub use retry::RetrySpec;
 
@@ -52,9 +60,18 @@ fn default_workers() -> u32 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StrategySpec {
-    /// Most requests in flight at once.
+    /// A name for reports and comparisons.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A preset mirroring a real client (see [`presets`]); the table's own keys override it.
+    #[serde(default)]
+    pub preset: Option<String>,
+    /// Most requests being worked on at once (in flight or waiting to retry).
     #[serde(default = "default_workers")]
     pub workers: u32,
+    /// Adaptive concurrency under `workers`.
+    #[serde(default)]
+    pub concurrency: concurrency::ConcurrencySpec,
     /// The queue in front of the workers.
     #[serde(default)]
     pub queue: QueueSpec,
@@ -67,16 +84,47 @@ pub struct StrategySpec {
     /// Retry policy.
     #[serde(default)]
     pub retry: RetrySpec,
+    /// One circuit breaker per model.
+    #[serde(default)]
+    pub breaker: Option<breaker::BreakerSpec>,
+    /// Hedged requests.
+    #[serde(default)]
+    pub hedge: Option<hedge::HedgeSpec>,
+    /// Response cache.
+    #[serde(default)]
+    pub cache: Option<cache::CacheSpec>,
+    /// Join an identical request already in flight instead of sending another.
+    #[serde(default)]
+    pub dedup: bool,
+    /// Fallback model or degraded answer.
+    #[serde(default)]
+    pub fallback: Option<fallback::FallbackSpec>,
+    /// Google SRE client-side adaptive throttling of new requests.
+    #[serde(default)]
+    pub throttle: Option<budget::ThrottleSpec>,
+    /// The AWS SDK's adaptive (CUBIC) client rate limiter.
+    #[serde(default)]
+    pub adaptive_rate: bool,
 }
 
 impl Default for StrategySpec {
     fn default() -> Self {
         StrategySpec {
+            name: None,
+            preset: None,
             workers: default_workers(),
+            concurrency: concurrency::ConcurrencySpec::default(),
             queue: QueueSpec::default(),
             rate_limit: RateLimitSpec::default(),
             timeout: TimeoutSpec::default(),
             retry: RetrySpec::default(),
+            breaker: None,
+            hedge: None,
+            cache: None,
+            dedup: false,
+            fallback: None,
+            throttle: None,
+            adaptive_rate: false,
         }
     }
 }
@@ -90,6 +138,34 @@ impl StrategySpec {
         if self.timeout.attempt.is_zero() || self.timeout.total.is_zero() {
             return Err("strategy.timeout.attempt and strategy.timeout.total must be above zero".into());
         }
-        self.retry.validate().map_err(|e| format!("strategy.{e}"))
+        self.retry.validate().map_err(|e| format!("strategy.{e}"))?;
+        if let Some(h) = &self.hedge {
+            h.validate().map_err(|e| format!("strategy.{e}"))?;
+        }
+        if let Some(f) = &self.fallback {
+            f.validate().map_err(|e| format!("strategy.{e}"))?;
+        }
+        if let Some(b) = &self.breaker {
+            if b.size == 0 || b.half_open_calls == 0 || !(0.0..=1.0).contains(&b.failure_rate) {
+                return Err("strategy.breaker needs size ≥ 1, half_open_calls ≥ 1 and failure_rate in 0..=1".into());
+            }
+        }
+        if let Some(p) = &self.preset {
+            if !presets::names().contains(&p.as_str()) {
+                return Err(format!(
+                    "unknown strategy preset {p:?}; expected one of {}",
+                    presets::names().join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A short name: `name`, else the preset, else `custom`.
+    pub fn label(&self) -> String {
+        self.name
+            .clone()
+            .or_else(|| self.preset.clone())
+            .unwrap_or_else(|| "custom".into())
     }
 }

@@ -40,6 +40,11 @@ pub enum Jitter {
     Full,
     /// wait/2 plus uniform in [0, wait/2].
     Equal,
+    /// wait plus uniform in [0, `jitter_max`], then capped (tenacity's `wait_exponential_jitter`,
+    /// used by google-genai).
+    Additive,
+    /// wait × (1 + uniform in [−`jitter_ratio`, +`jitter_ratio`]) (gemini-cli's ±30%).
+    Proportional,
 }
 
 /// A failure class that may be retried (`retry_on`).
@@ -141,6 +146,22 @@ pub struct RetrySpec {
     /// Give up at once on a 429 for a per-day quota, as gemini-cli does.
     #[serde(default = "default_true")]
     pub give_up_on_daily_quota: bool,
+    /// Additive jitter: the most added.
+    #[serde(default = "default_base", with = "humantime_serde")]
+    pub jitter_max: Duration,
+    /// Proportional jitter: the relative swing.
+    #[serde(default = "default_ratio")]
+    pub jitter_ratio: f64,
+    /// Give up when the server asks to wait longer than this (gemini-cli: 300 s).
+    #[serde(default, with = "humantime_serde")]
+    pub max_retry_delay: Option<Duration>,
+    /// A retry budget (gRPC throttling, percentage, AWS quota).
+    #[serde(default)]
+    pub budget: Option<super::budget::BudgetSpec>,
+}
+
+fn default_ratio() -> f64 {
+    0.3
 }
 
 impl Default for RetrySpec {
@@ -154,6 +175,10 @@ impl Default for RetrySpec {
             honor_retry_delay: true,
             retry_on: default_retry_on(),
             give_up_on_daily_quota: true,
+            jitter_max: default_base(),
+            jitter_ratio: default_ratio(),
+            max_retry_delay: None,
+            budget: None,
         }
     }
 }
@@ -170,6 +195,12 @@ pub enum GiveUp {
     DailyQuota,
     /// The wait would end after the request's total deadline.
     Deadline,
+    /// The server asked to wait longer than `max_retry_delay`.
+    RetryDelayTooLong,
+    /// The retry budget refused it.
+    Budget,
+    /// The model's circuit breaker was open.
+    BreakerOpen,
 }
 
 /// What to do after a failed attempt.
@@ -209,10 +240,13 @@ impl RetrySpec {
     }
 
     fn jitter(&self, v: f64, rng: &mut StreamRng) -> f64 {
+        let u: f64 = rng.random();
         match self.jitter {
             Jitter::None => v,
-            Jitter::Full => v * rng.random::<f64>(),
-            Jitter::Equal => v / 2.0 + v / 2.0 * rng.random::<f64>(),
+            Jitter::Full => v * u,
+            Jitter::Equal => v / 2.0 + v / 2.0 * u,
+            Jitter::Additive => (v + self.jitter_max.as_secs_f64() * u).min(self.cap.as_secs_f64()),
+            Jitter::Proportional => v * (1.0 + self.jitter_ratio * (2.0 * u - 1.0)),
         }
     }
 
@@ -240,6 +274,11 @@ impl RetrySpec {
         if attempts >= self.max_attempts {
             return Decision::GiveUp(GiveUp::MaxAttempts);
         }
+        if let (Some(max), Some(hint)) = (self.max_retry_delay, error.retry_delay) {
+            if hint > max {
+                return Decision::GiveUp(GiveUp::RetryDelayTooLong);
+            }
+        }
         let mut wait = self.backoff(attempts, previous, rng);
         if self.honor_retry_delay {
             if let Some(hint) = error.retry_delay {
@@ -259,6 +298,9 @@ impl RetrySpec {
         }
         if self.cap < self.base {
             return Err("retry.cap must be at least retry.base".into());
+        }
+        if !(0.0..=1.0).contains(&self.jitter_ratio) {
+            return Err("retry.jitter_ratio must be between 0 and 1".into());
         }
         Ok(())
     }
@@ -304,6 +346,25 @@ mod tests {
         }
         assert!((sf / n as f64 - 2.0).abs() < 0.05);
         assert!((se / n as f64 - 3.0).abs() < 0.03);
+    }
+
+    #[test]
+    fn additive_and_proportional_jitter() {
+        let mut rng = stream_rng(5, "r");
+        let add = spec("jitter = \"additive\"\nbase = \"500ms\"\ncap = \"60s\"\njitter_max = \"1s\"");
+        let prop = spec("jitter = \"proportional\"\nbase = \"2500ms\"\ncap = \"30s\"\njitter_ratio = 0.3");
+        for _ in 0..1000 {
+            // google-genai: 1 s, then 2 s..., each plus up to 1 s.
+            let w = add.backoff(1, Duration::ZERO, &mut rng).as_secs_f64();
+            assert!((1.0..=2.0).contains(&w), "{w}");
+            // gemini-cli: 5 s ± 30%.
+            let w = prop.backoff(1, Duration::ZERO, &mut rng).as_secs_f64();
+            assert!((3.5..=6.5).contains(&w), "{w}");
+        }
+        assert!(
+            add.backoff(10, Duration::ZERO, &mut rng) <= Duration::from_secs(60),
+            "capped after jitter"
+        );
     }
 
     #[test]
@@ -358,6 +419,11 @@ mod tests {
         assert_eq!(
             no_honor.decide(1, &hinted, Duration::ZERO, left, &mut rng),
             Decision::Retry(Duration::from_secs(2))
+        );
+        let patient = spec("max_attempts = 3\nmax_retry_delay = \"20s\"");
+        assert_eq!(
+            patient.decide(1, &hinted, Duration::ZERO, left, &mut rng),
+            Decision::GiveUp(GiveUp::RetryDelayTooLong)
         );
         let none = spec("policy = \"none\"\nmax_attempts = 3");
         assert_eq!(

@@ -1,0 +1,119 @@
+//! Presets that mirror real clients, each a `[strategy]` table applied under the user's own
+//! keys (`preset = "gemini-cli"` and then anything overridden).
+//!
+//! Sources (shared/gemini-wire.md, shared/overload-control.md):
+//! - `google-genai-default`: python google-genai without retry options — no retries.
+//! - `google-genai-retry`: google-genai with `HttpRetryOptions()` — 5 attempts, delays 1 s, 2 s,
+//!   4 s... up to 60 s plus up to 1 s of additive jitter (tenacity `wait_exponential_jitter`),
+//!   retrying 408, 429, 500, 502, 503, 504 and transport errors; RetryInfo ignored.
+//! - `gemini-cli`: up to 10 attempts, 5 s doubling to 30 s with ±30% jitter; RetryInfo honoured,
+//!   over 300 s final; per-day quota 429s final. (gemini-cli also switches to a fallback model
+//!   on persistent 429s: add `[strategy.fallback]` to model that.)
+//! - `aws-standard`: 3 attempts, full jitter, `min(1 s · 2^(attempt−1), 20 s)`, the 500-token
+//!   retry quota (5 per throttling retry, 14 per other retry).
+//! - `aws-adaptive`: aws-standard plus the CUBIC client-side rate limiter.
+//! - `grpc-throttled`: 5 attempts, `U(0, min(0.1 s · 2^(n−1), 1 s))`, retry throttling with
+//!   10 tokens and a 0.1 token ratio.
+//! - `exponential-full-jitter`: plain exponential backoff with full jitter, 5 attempts, 1 s
+//!   doubling to 32 s (AWS's recommendation).
+//!
+//! stampede's exponential wait is `min(cap, base · 2^n)` with n = 1 at the first retry, so a
+//! first delay of 1 s is `base = "500ms"`.
+
+use serde::Deserialize;
+
+use super::StrategySpec;
+
+/// (name, `[strategy]` table).
+pub const PRESETS: [(&str, &str); 7] = [
+    ("google-genai-default", "retry = { policy = \"none\", max_attempts = 1 }"),
+    (
+        "google-genai-retry",
+        "retry = { policy = \"exponential\", base = \"500ms\", cap = \"60s\", jitter = \"additive\", jitter_max = \"1s\", max_attempts = 5, honor_retry_delay = false, retry_on = [\"408\", \"429\", \"500\", \"502\", \"503\", \"504\", \"transport\", \"timeout\"] }",
+    ),
+    (
+        "gemini-cli",
+        "retry = { policy = \"exponential\", base = \"2500ms\", cap = \"30s\", jitter = \"proportional\", jitter_ratio = 0.3, max_attempts = 10, honor_retry_delay = true, max_retry_delay = \"300s\", give_up_on_daily_quota = true }",
+    ),
+    (
+        "aws-standard",
+        "retry = { policy = \"exponential\", base = \"500ms\", cap = \"20s\", jitter = \"full\", max_attempts = 3, honor_retry_delay = false, budget = { kind = \"aws\" } }",
+    ),
+    (
+        "aws-adaptive",
+        "adaptive_rate = true\nretry = { policy = \"exponential\", base = \"500ms\", cap = \"20s\", jitter = \"full\", max_attempts = 3, honor_retry_delay = false, budget = { kind = \"aws\" } }",
+    ),
+    (
+        "grpc-throttled",
+        "retry = { policy = \"exponential\", base = \"50ms\", cap = \"1s\", jitter = \"full\", max_attempts = 5, honor_retry_delay = true, budget = { kind = \"grpc\", max_tokens = 10, token_ratio = 0.1 } }",
+    ),
+    (
+        "exponential-full-jitter",
+        "retry = { policy = \"exponential\", base = \"500ms\", cap = \"32s\", jitter = \"full\", max_attempts = 5, honor_retry_delay = false }",
+    ),
+];
+
+/// The names of the presets.
+pub fn names() -> Vec<&'static str> {
+    PRESETS.iter().map(|(n, _)| *n).collect()
+}
+
+/// Merges `over` into `base`: tables merge key by key, anything else is replaced.
+fn merge(base: &mut toml::Table, over: &toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            _ => {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+/// The strategy of a `[strategy]` table: its `preset` (if any) with the table's own keys on top.
+pub fn resolve(table: &toml::Table) -> Result<StrategySpec, String> {
+    let mut merged = toml::Table::new();
+    if let Some(name) = table.get("preset").and_then(toml::Value::as_str) {
+        let (_, text) = PRESETS.iter().find(|(n, _)| *n == name).ok_or_else(|| {
+            format!(
+                "unknown strategy preset {name:?}; expected one of {}",
+                names().join(", ")
+            )
+        })?;
+        merged = toml::from_str(text).expect("presets parse");
+    }
+    merge(&mut merged, table);
+    let spec = StrategySpec::deserialize(merged).map_err(|e| e.to_string())?;
+    spec.validate()?;
+    Ok(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::strategy::retry::{BackoffPolicy, Jitter};
+
+    #[test]
+    fn every_preset_resolves_and_user_keys_win() {
+        for name in names() {
+            let t: toml::Table = toml::from_str(&format!("preset = \"{name}\"")).unwrap();
+            let s = resolve(&t).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(s.preset.as_deref(), Some(name));
+        }
+        let t: toml::Table =
+            toml::from_str("preset = \"gemini-cli\"\nworkers = 7\nretry = { max_attempts = 3 }").unwrap();
+        let s = resolve(&t).unwrap();
+        assert_eq!(s.workers, 7);
+        assert_eq!(s.retry.max_attempts, 3);
+        assert_eq!(
+            s.retry.jitter,
+            Jitter::Proportional,
+            "the rest of the preset's retry table stays"
+        );
+        assert_eq!(s.retry.policy, BackoffPolicy::Exponential);
+        let bad: toml::Table = toml::from_str("preset = \"curl\"").unwrap();
+        assert!(resolve(&bad).unwrap_err().contains("unknown strategy preset"));
+        let none: toml::Table = toml::from_str("preset = \"google-genai-default\"").unwrap();
+        assert_eq!(resolve(&none).unwrap().retry.policy, BackoffPolicy::None);
+    }
+}
