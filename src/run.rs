@@ -22,7 +22,7 @@ use crate::backend::gemini::{ApiKey, GeminiBackend, GeminiOptions};
 use crate::backend::sim::SimBackend;
 use crate::backend::Backend;
 use crate::engine::record::{RecordSink, Tee};
-use crate::engine::{Engine, EngineConfig, EngineReport, Progress};
+use crate::engine::{Engine, EngineConfig, EngineReport, LaneConfig, Progress};
 use crate::metrics::Metrics;
 use crate::scenario::{LoadedScenario, TargetKind};
 use crate::summary::{RunMeta, Summary};
@@ -98,12 +98,21 @@ pub fn execute(
     let mut traffic = traffic_plan.source(plan.seed, plan.duration);
     let config = EngineConfig {
         strategy: s.strategy.get_ref().clone(),
-        models: traffic_plan.models.iter().map(|m| Arc::from(m.as_str())).collect(),
+        models: plan.loaded.models().iter().map(|m| Arc::from(m.as_str())).collect(),
         seed: plan.seed,
-        lane_deadlines: traffic_plan.lanes.iter().map(|l| l.deadline).collect(),
+        lanes: traffic_plan
+            .lanes
+            .iter()
+            .map(|l| LaneConfig {
+                priority: l.priority,
+                weight: l.weight,
+                reserved_workers: l.reserved_workers,
+                deadline: l.deadline,
+            })
+            .collect(),
         precise_arrivals: plan.target != TargetKind::Sim,
     };
-    let prices = traffic_plan.models.iter().map(|m| catalog::price(m)).collect();
+    let prices = plan.loaded.models().iter().map(|m| catalog::price(m)).collect();
     let mut metrics = Metrics::new(prices, traffic_plan.lanes.len());
     let profile = match plan.target {
         TargetKind::Sim | TargetKind::Mock => Some(plan.loaded.mock_profile().map_err(RunError::Input)?),

@@ -40,6 +40,8 @@ pub struct Requests {
     pub dropped_by: BTreeMap<String, u64>,
     /// Failed requests by why retrying stopped (`max_attempts`, `deadline`...).
     pub gave_up: BTreeMap<String, u64>,
+    /// Answered requests by how (`upstream`, `cache`, `coalesced`, `fallback`, `degraded`).
+    pub served_by: BTreeMap<String, u64>,
 }
 
 /// Attempt counters.
@@ -47,8 +49,14 @@ pub struct Requests {
 pub struct Attempts {
     /// Attempts sent.
     pub total: u64,
-    /// Attempts after the first (retries).
+    /// Attempts after the first (retries; hedges not counted).
     pub retries: u64,
+    /// Hedges sent.
+    pub hedges: u64,
+    /// Attempts cancelled because another attempt of the request answered first.
+    pub cancelled: u64,
+    /// Attempts sent to the fallback model.
+    pub fallback: u64,
     /// Attempts per scheduled request (retry amplification).
     pub per_request: Option<f64>,
     /// 429 answers.
@@ -222,6 +230,8 @@ pub struct Summary {
     pub tokens: TokenCounts,
     /// Cost of successful attempts at paid-tier prices (null when a model has no price).
     pub cost_usd: Option<f64>,
+    /// What was spent without an answer, and what caching saved.
+    pub waste: crate::metrics::Waste,
     /// Per-lane figures.
     pub lanes: BTreeMap<String, LaneSummary>,
     /// Verdict against `[slo]` (null when the scenario sets none).
@@ -240,14 +250,6 @@ impl Summary {
     /// Builds the summary of a run.
     pub fn build(meta: RunMeta, m: &Metrics, lane_names: &[String], slo: &SloSpec) -> Summary {
         let o = &m.overall;
-        let split = |prefix_filter: fn(&str) -> bool| {
-            m.ends
-                .iter()
-                .filter(|(k, _)| prefix_filter(k))
-                .map(|(k, v)| (k.clone(), *v))
-                .collect::<BTreeMap<_, _>>()
-        };
-        let dropped_labels = |k: &str| matches!(k, "queue_full" | "queue_deadline" | "stopped");
         let requests = Requests {
             scheduled: o.scheduled,
             succeeded: o.succeeded,
@@ -256,14 +258,18 @@ impl Summary {
             streamed: o.streamed,
             waited: o.waited,
             success_rate: ratio(o.succeeded, o.scheduled),
-            failed_by: split(|k| k != "ok" && !matches!(k, "queue_full" | "queue_deadline" | "stopped")),
-            dropped_by: split(dropped_labels),
+            failed_by: m.failed_by.clone(),
+            dropped_by: m.dropped_by.clone(),
             gave_up: m.gave_up.clone(),
+            served_by: m.served_by.clone(),
         };
         let a = &m.attempts;
         let attempts = Attempts {
             total: a.total,
             retries: a.retries,
+            hedges: a.hedges,
+            cancelled: a.cancelled,
+            fallback: a.fallback,
             per_request: ratio(a.total, o.scheduled),
             status_429: a.status_429,
             status_5xx: a.status_5xx,
@@ -312,6 +318,11 @@ impl Summary {
                 planned_output: m.planned.1,
             },
             cost_usd: m.cost_usd.map(|c| (c * 1e6).round() / 1e6),
+            waste: crate::metrics::Waste {
+                unanswered_input_cost_usd: m.waste.unanswered_input_cost_usd.map(|c| (c * 1e6).round() / 1e6),
+                repeated_prompt_cost_usd: m.waste.repeated_prompt_cost_usd.map(|c| (c * 1e6).round() / 1e6),
+                ..m.waste.clone()
+            },
             lanes,
             slo: None,
             histograms: Histograms {

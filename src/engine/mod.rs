@@ -1,62 +1,93 @@
 //! The open-loop engine: takes planned requests at their intended times, passes them through
-//! the calling plan (queue, rate limiter, workers, timeouts, retries) to a backend, and emits
-//! one record per request and per attempt.
+//! the calling plan (cache, dedup, throttling, lanes and queue, rate limits, concurrency,
+//! breaker, timeouts, retries with budgets, hedging, fallback) to a backend, and emits one record
+//! per request and per attempt.
 //!
-//! Design: one task owns all state. It waits on three things at once: the next arrival (a
-//! timer at the request's intended time, never waiting for workers), the next attempt to
-//! finish, and the next internal deadline (a retry backoff ending, the queue head's deadline,
-//! the rate limiter refilling). Policies are plain synchronous types called with `now`, so the
-//! engine needs no locks and the same code runs under a paused clock (virtual time) or in real
-//! time. Every timestamp comes from `tokio::time`.
+//! Design: one task owns all state. It waits on four things at once: the next arrival (a timer
+//! at the request's intended time, never waiting for workers), the next attempt to finish, the
+//! next internal deadline (a backoff ending, a hedge due, the queue head's deadline, a limiter
+//! refilling, a breaker half-opening), and a stop request. Policies are plain synchronous types
+//! (in `crate::strategy`) called with `now`, so the engine needs no locks and the same code runs
+//! under a paused clock (virtual time) or in real time. Every timestamp comes from `tokio::time`.
+//!
+//! Files: this one (state, loop, timers, gauges), `admit` (arrival, cache, dedup, throttling,
+//! queue, the single exit `finish`), `send` (dispatch, attempts, hedges), `outcome` (what an
+//! attempt's end means: feedback to the policies, retry, fallback, give up), `policies` (the
+//! per-run policy state).
 //!
 //! Accounting: a request enters the engine's table on arrival and leaves it through
-//! [`Engine::finish`] only, which emits its record; so every scheduled request ends exactly once.
+//! `Engine::finish` only, which emits its record; so every scheduled request ends exactly once.
 
+mod admit;
+mod outcome;
+mod policies;
 pub mod progress;
 pub mod record;
+mod send;
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::{AbortHandle, Aborted};
 use futures::stream::{FuturesUnordered, StreamExt};
 use slab::Slab;
-use stampede_mock::rng::{combine, keyed_rng};
 use tokio::time::{sleep_until, Instant};
 
-use crate::backend::{Attempt, AttemptError, AttemptResult, Backend, ErrorKind, Tokens};
-use crate::strategy::queue::Entry;
-use crate::strategy::retry::Decision;
-use crate::strategy::{Queue, RateLimiter, StrategySpec};
+use crate::backend::{AttemptResult, Backend, ErrorKind};
+use crate::strategy::queue::{LaneRule, Overflow};
+use crate::strategy::{Queue, StrategySpec};
 use crate::traffic::{Peek, PlannedRequest, TrafficSource};
+use policies::Policies;
 pub use progress::Progress;
-use record::{AttemptRecord, EndReason, RecordSink, RequestRecord, SecondSample};
+use record::{RecordSink, SecondSample};
 
-/// Salt of the retry-jitter random streams.
-const RETRY_STREAM: u64 = 0x7265_7472_795f_6a69;
+/// How long before an intended start a precise arrival stops sleeping and starts yielding.
+pub const SPIN: Duration = Duration::from_millis(1);
+
+/// What the engine needs to know about a lane.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LaneConfig {
+    /// Priority (0 first) under the `priority` scheduler.
+    pub priority: u8,
+    /// Weight under the `fair` scheduler.
+    pub weight: f64,
+    /// Workers only this lane may use.
+    pub reserved_workers: u32,
+    /// The lane's total deadline, replacing `strategy.timeout.total` when set.
+    pub deadline: Option<Duration>,
+}
+
+impl Default for LaneConfig {
+    fn default() -> Self {
+        LaneConfig {
+            priority: 0,
+            weight: 1.0,
+            reserved_workers: 0,
+            deadline: None,
+        }
+    }
+}
 
 /// What the engine needs besides traffic and a backend.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     /// The calling plan.
     pub strategy: StrategySpec,
-    /// Model names, indexed by [`PlannedRequest::model`].
+    /// Model names, indexed by [`PlannedRequest::model`]; the strategy's fallback model included.
     pub models: Vec<Arc<str>>,
-    /// Seed of the retry jitter streams.
+    /// Seed of the engine's own random streams (retry jitter, throttling draws).
     pub seed: u64,
-    /// Total deadline per lane, replacing `strategy.timeout.total` where set.
-    pub lane_deadlines: Vec<Option<Duration>>,
+    /// Lanes, indexed by [`PlannedRequest::lane`] (empty: one default lane).
+    pub lanes: Vec<LaneConfig>,
     /// Take requests in at their intended time to the microsecond rather than at tokio's next
     /// millisecond tick: sleep until [`SPIN`] before, then yield until the time (live runs
     /// only; under a paused clock a spin would never end).
     pub precise_arrivals: bool,
 }
-
-/// How long before an intended start a precise arrival stops sleeping and starts yielding.
-pub const SPIN: Duration = Duration::from_millis(1);
 
 /// What the engine reports about the run as a whole.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -67,6 +98,25 @@ pub struct EngineReport {
     pub stopped: bool,
 }
 
+/// Which workers a request holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pool {
+    /// One of its lane's reserved workers.
+    Reserved(usize),
+    /// A worker of the shared pool.
+    Shared,
+}
+
+/// An attempt of a request that is still running.
+#[derive(Debug, Clone)]
+struct Running {
+    number: u32,
+    hedge: bool,
+    sent: Instant,
+    model: u8,
+    abort: AbortHandle,
+}
+
 /// A request the engine is working on.
 #[derive(Debug)]
 struct Live {
@@ -75,36 +125,64 @@ struct Live {
     arrived: Instant,
     deadline: Instant,
     dispatched: Option<Instant>,
+    /// Attempts sent, hedges included (numbers attempts).
     attempts: u32,
-    holds_worker: bool,
+    /// Retries sent.
+    retries: u32,
+    /// Attempts on the current model, hedges not counted (for retry decisions).
+    model_attempts: u32,
+    worker: Option<Pool>,
+    /// The model in use (the fallback model after a fallback).
+    model: u8,
+    fell_back: bool,
     last_backoff: Duration,
+    budget_paid: f64,
+    running: Vec<Running>,
+    hedged: bool,
+    last_error: Option<ErrorKind>,
+    first_byte: Option<Instant>,
+    /// Requests waiting on this one's answer (in-flight dedup).
+    followers: Vec<usize>,
+    /// Its entry in the dedup table, if it leads.
+    leads: Option<(u64, u8)>,
 }
 
-/// An internal deadline.
+/// What an internal timer is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum TimerKind {
+    /// A backoff ended (or a limiter refilled): send the next attempt.
+    Retry,
+    /// A hedge is due for the given attempt.
+    Hedge(u32),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Timer {
     at: Instant,
     seq: u64,
     key: usize,
     id: u64,
+    kind: TimerKind,
 }
 
 struct AttemptDone {
     key: usize,
     id: u64,
     number: u32,
+    hedge: bool,
+    model: u8,
     sent: Instant,
     /// When the answer (or the failure) was in, read inside the attempt's own future.
     ended: Instant,
     result: AttemptResult,
 }
 
-type AttemptFuture = Pin<Box<dyn Future<Output = AttemptDone> + Send>>;
+type AttemptFuture = Pin<Box<dyn Future<Output = Result<AttemptDone, Aborted>> + Send>>;
 
 enum Event {
     Arrival,
     Spin,
-    Done(AttemptDone),
+    Done(Result<AttemptDone, Aborted>),
     Wake,
     Stop,
 }
@@ -126,12 +204,15 @@ pub struct Engine<'s, S: RecordSink> {
     start: Instant,
     live: Slab<Live>,
     queue: Queue,
-    limiter: RateLimiter,
+    policies: Policies,
     limiter_wait: Option<Instant>,
     timers: BinaryHeap<Reverse<Timer>>,
     timer_seq: u64,
     inflight: FuturesUnordered<AttemptFuture>,
-    busy: usize,
+    running: usize,
+    shared_busy: usize,
+    reserved_busy: Vec<usize>,
+    leaders: HashMap<(u64, u8), usize>,
     gauges: Gauges,
     last_end: Instant,
     /// (user, end offset) of requests that ended, for the traffic source.
@@ -140,11 +221,23 @@ pub struct Engine<'s, S: RecordSink> {
 
 impl<'s, S: RecordSink> Engine<'s, S> {
     /// An engine whose run starts now.
-    pub fn new(config: EngineConfig, backend: Arc<dyn Backend>, sink: &'s mut S, progress: Arc<Progress>) -> Self {
+    pub fn new(mut config: EngineConfig, backend: Arc<dyn Backend>, sink: &'s mut S, progress: Arc<Progress>) -> Self {
         let start = Instant::now();
+        if config.lanes.is_empty() {
+            config.lanes.push(LaneConfig::default());
+        }
+        let rules = config
+            .lanes
+            .iter()
+            .map(|l| LaneRule {
+                priority: l.priority,
+                weight: l.weight,
+            })
+            .collect();
         Engine {
-            queue: Queue::new(&config.strategy.queue),
-            limiter: RateLimiter::new(&config.strategy.rate_limit, start),
+            queue: Queue::new(&config.strategy.queue, rules),
+            policies: Policies::new(&config, start),
+            reserved_busy: vec![0; config.lanes.len()],
             config,
             backend,
             sink,
@@ -155,7 +248,9 @@ impl<'s, S: RecordSink> Engine<'s, S> {
             timers: BinaryHeap::new(),
             timer_seq: 0,
             inflight: FuturesUnordered::new(),
-            busy: 0,
+            running: 0,
+            shared_busy: 0,
+            leaders: HashMap::new(),
             gauges: Gauges::default(),
             last_end: start,
             ended: Vec::new(),
@@ -184,8 +279,10 @@ impl<'s, S: RecordSink> Engine<'s, S> {
             if next == Peek::Done && self.live.is_empty() {
                 break;
             }
+            // With `block`, a full queue holds the traffic back until there is room.
+            let blocked = self.queue.spec().overflow == Overflow::Block && self.queue.is_full();
             let due = match next {
-                Peek::Due(at) => Some(self.start + at),
+                Peek::Due(at) if !blocked => Some(self.start + at),
                 _ => None,
             };
             // Within SPIN of a precise arrival: stop sleeping, yield until it is due.
@@ -230,30 +327,28 @@ impl<'s, S: RecordSink> Engine<'s, S> {
                         self.on_arrival(req, now);
                     }
                 }
-                Event::Done(done) => {
-                    // The attempt ended when its future saw the answer, not when the loop got
-                    // to it.
-                    let ended = done.ended;
-                    self.on_attempt_done(done, ended);
-                }
-                Event::Wake => {}
                 // The arrival timer fired, or a spin turn passed: the loop checks the time again.
                 Event::Spin if !self.config.precise_arrivals => {
                     if let Some(req) = source.take() {
                         self.on_arrival(req, now);
                     }
                 }
-                Event::Spin => {}
+                Event::Spin | Event::Wake => {}
+                Event::Done(Err(Aborted)) => {}
+                Event::Done(Ok(done)) => {
+                    // The attempt ended when its future saw the answer, not when the loop got
+                    // to it.
+                    let ended = done.ended;
+                    self.on_attempt_done(done, ended);
+                }
                 Event::Stop => {
                     stopped = true;
-                    while let Some(entry) = self.queue.pop() {
-                        self.finish(entry.key, now, EndReason::Stopped, Tokens::default(), None);
-                    }
+                    self.stop_queue(now);
                 }
             }
         }
         self.roll_gauges(Instant::now());
-        self.flush_gauges();
+        self.emit_gauges();
         EngineReport {
             elapsed: self.last_end - self.start,
             stopped,
@@ -264,201 +359,39 @@ impl<'s, S: RecordSink> Engine<'s, S> {
         t.saturating_duration_since(self.start)
     }
 
-    fn on_arrival(&mut self, req: PlannedRequest, now: Instant) {
-        let intended = self.start + req.at;
-        let total = self
-            .config
-            .lane_deadlines
-            .get(usize::from(req.lane))
-            .copied()
-            .flatten()
-            .unwrap_or(self.config.strategy.timeout.total);
-        let deadline = intended + total;
-        let key = self.live.insert(Live {
-            req,
-            intended,
-            arrived: now,
-            deadline,
-            dispatched: None,
-            attempts: 0,
-            holds_worker: false,
-            last_backoff: Duration::ZERO,
-        });
-        Progress::add(&self.progress.arrived, 1);
-        let entry = Entry { key, deadline };
-        let room_for_it = self.queue.is_empty() && self.busy < self.config.strategy.workers as usize;
-        let pushed = if room_for_it {
-            self.queue.push_unbounded(entry);
-            Ok(())
-        } else {
-            self.queue.push(entry)
-        };
-        if pushed.is_err() {
-            self.finish(key, now, EndReason::QueueFull, Tokens::default(), None);
-        }
-    }
-
-    /// Handles everything due by `now`: expired queue entries and ended backoffs.
+    /// Handles everything due by `now`: expired queue entries, ended backoffs, due hedges.
     fn on_deadlines(&mut self, now: Instant) {
-        let mut expired = Vec::new();
-        self.queue.expire(now, |e| expired.push(e.key));
-        for key in expired {
-            self.finish(key, now, EndReason::QueueDeadline, Tokens::default(), None);
-        }
+        self.expire_queue(now);
         while let Some(Reverse(t)) = self.timers.peek().copied() {
             if t.at > now {
                 break;
             }
             self.timers.pop();
-            match self.live.get(t.key) {
-                Some(l) if l.req.id == t.id => self.retry_now(t.key, now),
-                _ => {}
+            if self.live.get(t.key).is_none_or(|l| l.req.id != t.id) {
+                continue;
+            }
+            match t.kind {
+                TimerKind::Retry => self.retry_now(t.key, now),
+                TimerKind::Hedge(number) => self.hedge_now(t.key, number, now),
             }
         }
     }
 
-    /// A backoff ended: send the retry when the rate limiter allows.
-    fn retry_now(&mut self, key: usize, now: Instant) {
-        let input = self.live[key].req.input_tokens;
-        if self.limiter.is_active() {
-            let ready = self.limiter.ready_at(now, input);
-            if ready > now {
-                let id = self.live[key].req.id;
-                self.push_timer(ready, key, id);
-                return;
-            }
-            self.limiter.take(now, input);
-        }
-        self.start_attempt(key, now);
-    }
-
-    /// Moves queued requests to free workers while the rate limiter allows.
-    fn dispatch(&mut self, now: Instant) {
-        self.limiter_wait = None;
-        while self.busy < self.config.strategy.workers as usize {
-            let Some(&Entry { key, .. }) = self.queue.peek() else {
-                break;
-            };
-            if self.limiter.is_active() {
-                let input = self.live[key].req.input_tokens;
-                let ready = self.limiter.ready_at(now, input);
-                if ready > now {
-                    self.limiter_wait = Some(ready);
-                    break;
-                }
-                self.limiter.take(now, input);
-            }
-            self.queue.pop();
-            self.busy += 1;
-            let live = &mut self.live[key];
-            live.holds_worker = true;
-            live.dispatched = Some(now);
-            self.start_attempt(key, now);
-        }
-    }
-
-    fn start_attempt(&mut self, key: usize, now: Instant) {
-        let live = &mut self.live[key];
-        live.attempts += 1;
-        let number = live.attempts;
-        let req = live.req;
-        let limit = (now + self.config.strategy.timeout.attempt).min(live.deadline);
-        let attempt = Attempt {
-            request_id: req.id,
-            number,
-            model: self.config.models[usize::from(req.model)].clone(),
-            input_tokens: req.input_tokens,
-            output_tokens: req.output_tokens,
-            prompt_key: req.prompt_key,
-            stream: req.stream,
-            rng_key: combine(req.id, u64::from(number)),
-        };
-        let call = self.backend.call(attempt);
-        self.inflight.push(Box::pin(async move {
-            let result = match tokio::time::timeout_at(limit, call).await {
-                Ok(r) => r,
-                Err(_) => AttemptResult::failed(AttemptError::new(ErrorKind::Timeout)),
-            };
-            AttemptDone {
-                key,
-                id: req.id,
-                number,
-                sent: now,
-                ended: Instant::now(),
-                result,
-            }
-        }));
-        Progress::add(&self.progress.attempts, 1);
-    }
-
-    fn on_attempt_done(&mut self, done: AttemptDone, now: Instant) {
-        let Some(live) = self.live.get(done.key).filter(|l| l.req.id == done.id) else {
-            return;
-        };
-        let req = live.req;
-        let record = AttemptRecord {
-            request_id: req.id,
-            number: done.number,
-            lane: req.lane,
-            model: req.model,
-            sent: self.offset(done.sent),
-            ended: self.offset(now),
-            first_byte: done.result.first_byte.map(|t| self.offset(t)),
-            result: done.result.outcome.clone().map_err(|e| e.kind),
-            retry_delay: done.result.outcome.as_ref().err().and_then(|e| e.retry_delay),
-            stream: done.result.stream,
-        };
-        self.sink.attempt(&record);
-        match done.result.outcome {
-            Ok(tokens) => self.finish(done.key, now, EndReason::Ok, tokens, done.result.first_byte),
-            Err(error) => {
-                if error.kind == ErrorKind::Status(429) {
-                    Progress::add(&self.progress.status_429, 1);
-                } else {
-                    Progress::add(&self.progress.errors, 1);
-                }
-                let live = &self.live[done.key];
-                let time_left = live.deadline.saturating_duration_since(now);
-                let mut rng = keyed_rng(
-                    self.config.seed ^ RETRY_STREAM,
-                    combine(req.id, u64::from(live.attempts)),
-                );
-                let decision =
-                    self.config
-                        .strategy
-                        .retry
-                        .decide(live.attempts, &error, live.last_backoff, time_left, &mut rng);
-                match decision {
-                    Decision::Retry(wait) => {
-                        self.live[done.key].last_backoff = wait;
-                        self.push_timer(now + wait, done.key, req.id);
-                    }
-                    Decision::GiveUp(gave_up) => {
-                        let end = EndReason::Error {
-                            last: error.kind,
-                            gave_up,
-                        };
-                        self.finish(done.key, now, end, Tokens::default(), None);
-                    }
-                }
-            }
-        }
-    }
-
-    fn push_timer(&mut self, at: Instant, key: usize, id: u64) {
+    fn push_timer(&mut self, at: Instant, key: usize, id: u64, kind: TimerKind) {
         self.timer_seq += 1;
         self.timers.push(Reverse(Timer {
             at,
             seq: self.timer_seq,
             key,
             id,
+            kind,
         }));
     }
 
-    fn next_wake(&self) -> Option<Instant> {
+    fn next_wake(&mut self) -> Option<Instant> {
         [
             self.timers.peek().map(|Reverse(t)| t.at),
-            self.queue.peek().map(|e| e.deadline),
+            self.queue.next_deadline(),
             self.limiter_wait,
         ]
         .into_iter()
@@ -466,42 +399,15 @@ impl<'s, S: RecordSink> Engine<'s, S> {
         .min()
     }
 
-    /// The single exit of a request: emits its record.
-    fn finish(&mut self, key: usize, now: Instant, end: EndReason, tokens: Tokens, first_byte: Option<Instant>) {
-        let live = self.live.remove(key);
-        if live.holds_worker {
-            self.busy -= 1;
-        }
-        self.last_end = self.last_end.max(now);
-        let record = RequestRecord {
-            id: live.req.id,
-            lane: live.req.lane,
-            model: live.req.model,
-            intended: self.offset(live.intended),
-            arrived: self.offset(live.arrived),
-            dispatched: live.dispatched.map(|t| self.offset(t)),
-            first_byte: first_byte.map(|t| self.offset(t)),
-            ended: self.offset(now),
-            end,
-            attempts: live.attempts,
-            tokens,
-            planned_input: live.req.input_tokens,
-            planned_output: live.req.output_tokens,
-            stream: live.req.stream,
-        };
-        self.sink.request(&record);
-        self.ended.push((live.req.user, record.ended));
-        Progress::add(&self.progress.ended, 1);
-        if end == EndReason::Ok {
-            Progress::add(&self.progress.succeeded, 1);
-        }
+    fn busy(&self) -> usize {
+        self.shared_busy + self.reserved_busy.iter().sum::<usize>()
     }
 
     fn observe_gauges(&mut self) {
         let g = &mut self.gauges;
         g.queue_max = g.queue_max.max(self.queue.len() as u32);
-        g.inflight_max = g.inflight_max.max(self.inflight.len() as u32);
-        Progress::set(&self.progress.inflight, self.inflight.len() as u64);
+        g.inflight_max = g.inflight_max.max(self.running as u32);
+        Progress::set(&self.progress.inflight, self.running as u64);
         Progress::set(&self.progress.queued, self.queue.len() as u64);
     }
 
@@ -512,25 +418,28 @@ impl<'s, S: RecordSink> Engine<'s, S> {
             self.emit_gauges();
             self.gauges.second += 1;
             self.gauges.queue_max = self.queue.len() as u32;
-            self.gauges.inflight_max = self.inflight.len() as u32;
+            self.gauges.inflight_max = self.running as u32;
         }
         Progress::set(&self.progress.elapsed_ms, self.offset(now).as_millis() as u64);
     }
 
     fn emit_gauges(&mut self) {
+        let at = self.start + Duration::from_secs(self.gauges.second + 1);
         let sample = SecondSample {
             second: self.gauges.second,
             queue_end: self.queue.len() as u32,
             queue_max: self.gauges.queue_max,
-            inflight_end: self.inflight.len() as u32,
+            inflight_end: self.running as u32,
             inflight_max: self.gauges.inflight_max,
-            busy_end: self.busy as u32,
+            busy_end: self.busy() as u32,
+            limit_end: self
+                .policies
+                .concurrency
+                .limit()
+                .min(self.config.strategy.workers as usize) as u32,
+            breakers_open: self.policies.breakers_open(at),
         };
         self.sink.second(&sample);
-    }
-
-    fn flush_gauges(&mut self) {
-        self.emit_gauges();
     }
 }
 

@@ -39,10 +39,46 @@ pub enum EndReason {
     },
     /// The queue was full when it arrived.
     QueueFull,
-    /// Its total deadline passed while it waited in the queue.
+    /// Its total deadline (or the queue deadline) passed while it waited in the queue.
     QueueDeadline,
+    /// Dropped from a full queue to make room for a newer request (`drop-oldest`).
+    QueueEvicted,
+    /// Dropped locally by client-side adaptive throttling.
+    Throttled,
+    /// The model's circuit breaker was open and nothing had been sent.
+    BreakerOpen,
     /// The run was stopped (interrupt, spend cap) before it was sent.
     Stopped,
+}
+
+/// How an answered request was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Served {
+    /// By the model it was sent to.
+    #[default]
+    Upstream,
+    /// From the response cache.
+    Cache,
+    /// By joining an identical request in flight.
+    Coalesced,
+    /// By the fallback model.
+    Fallback,
+    /// With a degraded answer, without the model.
+    Degraded,
+}
+
+impl Served {
+    /// The label used in breakdowns.
+    pub fn label(self) -> &'static str {
+        match self {
+            Served::Upstream => "upstream",
+            Served::Cache => "cache",
+            Served::Coalesced => "coalesced",
+            Served::Fallback => "fallback",
+            Served::Degraded => "degraded",
+        }
+    }
 }
 
 impl EndReason {
@@ -51,7 +87,12 @@ impl EndReason {
         match self {
             EndReason::Ok => Outcome::Succeeded,
             EndReason::Error { .. } => Outcome::Failed,
-            EndReason::QueueFull | EndReason::QueueDeadline | EndReason::Stopped => Outcome::Dropped,
+            EndReason::QueueFull
+            | EndReason::QueueDeadline
+            | EndReason::QueueEvicted
+            | EndReason::Throttled
+            | EndReason::BreakerOpen
+            | EndReason::Stopped => Outcome::Dropped,
         }
     }
 
@@ -62,6 +103,9 @@ impl EndReason {
             EndReason::Error { last, .. } => last.label(),
             EndReason::QueueFull => "queue_full".into(),
             EndReason::QueueDeadline => "queue_deadline".into(),
+            EndReason::QueueEvicted => "queue_evicted".into(),
+            EndReason::Throttled => "throttled".into(),
+            EndReason::BreakerOpen => "breaker_open".into(),
             EndReason::Stopped => "stopped".into(),
         }
     }
@@ -98,6 +142,14 @@ pub struct RequestRecord {
     pub planned_output: u32,
     /// Whether the answer was streamed.
     pub stream: bool,
+    /// How it was answered (for answered requests).
+    pub served: Served,
+    /// Retries sent (attempts after the first, hedges not counted).
+    pub retries: u32,
+    /// Whether a hedge was sent for it.
+    pub hedged: bool,
+    /// Prompt identity.
+    pub prompt_key: u64,
 }
 
 impl RequestRecord {
@@ -128,6 +180,14 @@ pub struct AttemptRecord {
     pub result: Result<Tokens, ErrorKind>,
     /// The server's retry delay, if it sent one.
     pub retry_delay: Option<Duration>,
+    /// A hedge (a second copy of an attempt still running).
+    pub hedge: bool,
+    /// Cancelled because another attempt of the request answered first.
+    pub cancelled: bool,
+    /// Sent to the fallback model.
+    pub fallback: bool,
+    /// The request's planned prompt size (what the attempt sent).
+    pub input_tokens: u32,
     /// Stream timing.
     #[serde(skip)]
     pub stream: Option<StreamStats>,
@@ -148,6 +208,10 @@ pub struct SecondSample {
     pub inflight_max: u32,
     /// Workers busy at the end of the second (in flight or waiting to retry).
     pub busy_end: u32,
+    /// The concurrency limit at the end of the second.
+    pub limit_end: u32,
+    /// Models whose circuit breaker was open or half-open at the end of the second.
+    pub breakers_open: u32,
 }
 
 /// Where records go.

@@ -74,7 +74,7 @@ async fn run(
         strategy,
         models: vec![Arc::from("gemini-2.5-flash")],
         seed: 1,
-        lane_deadlines: Vec::new(),
+        lanes: Vec::new(),
         precise_arrivals: false,
     };
     let report = Engine::new(config, backend, &mut sink, Arc::new(Progress::default()))
@@ -233,7 +233,7 @@ async fn stop_drops_the_queue_and_lets_inflight_finish() {
         strategy: s,
         models: vec![Arc::from("m")],
         seed: 1,
-        lane_deadlines: Vec::new(),
+        lanes: Vec::new(),
         precise_arrivals: false,
     };
     let stopper = {

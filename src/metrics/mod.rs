@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use stampede_mock::catalog::Price;
 
 use crate::backend::{ErrorKind, Tokens};
-use crate::engine::record::{AttemptRecord, Outcome, RecordSink, RequestRecord, SecondSample};
+use crate::engine::record::{AttemptRecord, Outcome, RecordSink, RequestRecord, SecondSample, Served};
 pub use histogram::{LatencyHistogram, LatencyStats};
 pub use series::{SecondRow, Series};
 
@@ -67,8 +67,14 @@ impl LaneMetrics {
 pub struct AttemptCounts {
     /// Attempts sent.
     pub total: u64,
-    /// Attempts after the first.
+    /// Attempts after the first (hedges not counted).
     pub retries: u64,
+    /// Hedges sent.
+    pub hedges: u64,
+    /// Attempts cancelled because another attempt of the request answered first.
+    pub cancelled: u64,
+    /// Attempts sent to the fallback model.
+    pub fallback: u64,
     /// Results by label: `200`, `429`, `503`, `timeout`, `transport`...
     pub by_result: BTreeMap<String, u64>,
     /// Attempts that the server answered with each status (429, 5xx...).
@@ -81,6 +87,27 @@ pub struct AttemptCounts {
     pub timeouts: u64,
 }
 
+/// What the run spent without getting an answer for it, and what caching saved.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Waste {
+    /// Attempts that reached the model and brought no answer (timeouts, cut connections,
+    /// truncated streams, unreadable bodies, cancelled hedges): the model may have billed them.
+    pub unanswered_attempts: u64,
+    /// Their prompt tokens.
+    pub unanswered_input_tokens: u64,
+    /// Those prompt tokens at input prices: an estimate of what they may have cost (null when a
+    /// model has no price).
+    pub unanswered_input_cost_usd: Option<f64>,
+    /// Requests answered by the model with a prompt it had already answered in this run.
+    pub repeated_prompt_requests: u64,
+    /// What those answers cost (the part a cache could save).
+    pub repeated_prompt_cost_usd: Option<f64>,
+    /// Requests answered from the cache or by joining an identical request in flight.
+    pub saved_requests: u64,
+    /// Their planned prompt tokens, not sent.
+    pub saved_input_tokens: u64,
+}
+
 /// Everything a run's records add up to.
 #[derive(Debug, Clone)]
 pub struct Metrics {
@@ -90,10 +117,16 @@ pub struct Metrics {
     pub lanes: Vec<LaneMetrics>,
     /// Attempt counters.
     pub attempts: AttemptCounts,
-    /// Ended requests by end label (`ok`, `429`, `queue_full`...).
-    pub ends: BTreeMap<String, u64>,
+    /// Failed requests by their last error.
+    pub failed_by: BTreeMap<String, u64>,
+    /// Dropped requests by reason.
+    pub dropped_by: BTreeMap<String, u64>,
+    /// Answered requests by how they were answered.
+    pub served_by: BTreeMap<String, u64>,
     /// Failed requests by why retrying stopped.
     pub gave_up: BTreeMap<String, u64>,
+    /// Waste and savings.
+    pub waste: Waste,
     /// Send-to-answer time of successful attempts.
     pub service: LatencyHistogram,
     /// Intended start to arrival in the engine (scheduler lag; zero in the simulator).
@@ -107,7 +140,13 @@ pub struct Metrics {
     /// The per-second series.
     pub series: Series,
     prices: Vec<Option<Price>>,
+    /// Repeatable prompts (popular or from a trace) already answered, per model.
+    answered_prompts: std::collections::HashSet<(u64, u8)>,
 }
+
+/// Prompt keys of requests that can repeat (popular prompts and trace prompts) have one of the
+/// two top bits set; other keys are unique request ids.
+const REPEATABLE: u64 = 0b11 << 62;
 
 impl Metrics {
     /// Empty metrics; `prices[i]` is the price of model `i`, if known.
@@ -116,8 +155,15 @@ impl Metrics {
             overall: LaneMetrics::default(),
             lanes: vec![LaneMetrics::default(); lanes.max(1)],
             attempts: AttemptCounts::default(),
-            ends: BTreeMap::new(),
+            failed_by: BTreeMap::new(),
+            dropped_by: BTreeMap::new(),
+            served_by: BTreeMap::new(),
             gave_up: BTreeMap::new(),
+            waste: Waste {
+                unanswered_input_cost_usd: prices.iter().all(Option::is_some).then_some(0.0),
+                repeated_prompt_cost_usd: prices.iter().all(Option::is_some).then_some(0.0),
+                ..Waste::default()
+            },
             service: LatencyHistogram::default(),
             schedule_lag: LatencyHistogram::default(),
             tokens: Tokens::default(),
@@ -125,6 +171,31 @@ impl Metrics {
             cost_usd: prices.iter().all(Option::is_some).then_some(0.0),
             series: Series::default(),
             prices,
+            answered_prompts: std::collections::HashSet::new(),
+        }
+    }
+}
+
+impl Metrics {
+    /// Savings of cache and dedup, and answers a cache could have saved.
+    fn account_prompt(&mut self, r: &RequestRecord) {
+        let w = &mut self.waste;
+        match r.served {
+            Served::Cache | Served::Coalesced => {
+                w.saved_requests += 1;
+                w.saved_input_tokens += u64::from(r.planned_input);
+            }
+            // The guard's insert also records a prompt's first answer (which is not a repeat).
+            Served::Upstream | Served::Fallback
+                if r.prompt_key & REPEATABLE != 0 && !self.answered_prompts.insert((r.prompt_key, r.model)) =>
+            {
+                w.repeated_prompt_requests += 1;
+                let price = self.prices.get(usize::from(r.model)).copied().flatten();
+                if let (Some(cost), Some(p)) = (&mut w.repeated_prompt_cost_usd, price) {
+                    *cost += p.cost(r.tokens.input, r.tokens.output + r.tokens.thinking);
+                }
+            }
+            _ => {}
         }
     }
 }
@@ -135,9 +206,30 @@ impl RecordSink for Metrics {
         c.total += 1;
         let row = self.series.at(a.sent);
         row.started += 1;
-        if a.number > 1 {
+        c.hedges += u64::from(a.hedge);
+        c.fallback += u64::from(a.fallback);
+        if a.number > 1 && !a.hedge {
             c.retries += 1;
             row.retries += 1;
+        }
+        let price = self.prices.get(usize::from(a.model)).copied().flatten();
+        if a.cancelled
+            || matches!(
+                a.result,
+                Err(ErrorKind::Timeout | ErrorKind::Transport | ErrorKind::Stream | ErrorKind::Decode)
+            )
+        {
+            let w = &mut self.waste;
+            w.unanswered_attempts += 1;
+            w.unanswered_input_tokens += u64::from(a.input_tokens);
+            if let (Some(cost), Some(p)) = (&mut w.unanswered_input_cost_usd, price) {
+                *cost += p.cost(u64::from(a.input_tokens), 0);
+            }
+        }
+        if a.cancelled {
+            c.cancelled += 1;
+            *c.by_result.entry("cancelled".to_string()).or_default() += 1;
+            return;
         }
         let label = match a.result {
             Ok(_) => "200".to_string(),
@@ -180,7 +272,14 @@ impl RecordSink for Metrics {
         }
         self.lanes[lane].add(r);
         self.schedule_lag.record(r.arrived.saturating_sub(r.intended));
-        *self.ends.entry(r.end.label()).or_default() += 1;
+        match r.end.outcome() {
+            Outcome::Succeeded => {
+                *self.served_by.entry(r.served.label().to_string()).or_default() += 1;
+                self.account_prompt(r);
+            }
+            Outcome::Failed => *self.failed_by.entry(r.end.label()).or_default() += 1,
+            Outcome::Dropped => *self.dropped_by.entry(r.end.label()).or_default() += 1,
+        }
         if let crate::engine::record::EndReason::Error { gave_up, .. } = r.end {
             let key = serde_json::to_value(gave_up)
                 .ok()
@@ -207,6 +306,8 @@ impl RecordSink for Metrics {
 
     fn second(&mut self, s: &SecondSample) {
         let row = self.series.row(s.second);
+        row.concurrency_limit = s.limit_end;
+        row.breakers_open = s.breakers_open;
         row.inflight = s.inflight_end;
         row.inflight_max = s.inflight_max;
         row.workers_busy = s.busy_end;

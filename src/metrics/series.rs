@@ -34,6 +34,10 @@ pub struct SecondRow {
     /// Workers busy at the end of the second: attempts in flight plus requests waiting out a
     /// retry backoff (a worker holds its request through its retries).
     pub workers_busy: u32,
+    /// The concurrency limit at the end of the second (the worker count unless adaptive).
+    pub concurrency_limit: u32,
+    /// Models whose circuit breaker was open or half-open at the end of the second.
+    pub breakers_open: u32,
     /// Requests queued at the end of the second.
     pub queue_depth: u32,
     /// Most requests queued during the second.

@@ -39,7 +39,7 @@ pub fn markdown(s: &Summary) -> String {
 pub type CsvColumn = (&'static str, fn(&SecondRow) -> u64);
 
 /// The columns of `timeseries.csv`, in order.
-pub const CSV_COLUMNS: [CsvColumn; 17] = [
+pub const CSV_COLUMNS: [CsvColumn; 19] = [
     ("second", |r| r.second),
     ("offered", |r| r.offered),
     ("started", |r| r.started),
@@ -53,6 +53,8 @@ pub const CSV_COLUMNS: [CsvColumn; 17] = [
     ("inflight", |r| u64::from(r.inflight)),
     ("inflight_max", |r| u64::from(r.inflight_max)),
     ("workers_busy", |r| u64::from(r.workers_busy)),
+    ("concurrency_limit", |r| u64::from(r.concurrency_limit)),
+    ("breakers_open", |r| u64::from(r.breakers_open)),
     ("queue_depth", |r| u64::from(r.queue_depth)),
     ("queue_max", |r| u64::from(r.queue_max)),
     ("tokens_in", |r| r.tokens_in),

@@ -93,7 +93,20 @@ impl Scenario {
     pub fn parse(text: &str, path: &Path) -> Result<LoadedScenario, ScenarioError> {
         let shown = path.display().to_string();
         let fail = |e: SpecError| ScenarioError::Invalid(spec_error::render(&shown, text, &e));
-        let scenario: Scenario = toml::from_str(text).map_err(|e| fail(spec_error::from_toml(&e)))?;
+        let mut scenario: Scenario = toml::from_str(text).map_err(|e| fail(spec_error::from_toml(&e)))?;
+        // A preset is resolved under the user's own keys (already checked above, with positions).
+        if scenario.strategy.get_ref().preset.is_some() {
+            let raw: toml::Table = toml::from_str(text).map_err(|e| fail(spec_error::from_toml(&e)))?;
+            let table = raw
+                .get("strategy")
+                .and_then(toml::Value::as_table)
+                .cloned()
+                .unwrap_or_default();
+            let span = scenario.strategy.span();
+            let resolved =
+                crate::strategy::presets::resolve(&table).map_err(|m| fail(SpecError::at(span.clone(), m)))?;
+            scenario.strategy = Spanned::new(span, resolved);
+        }
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let traffic = TrafficPlan::prepare(scenario.traffic.get_ref(), &base_dir, &scenario.target.get_ref().model)
             .map_err(fail)?;
@@ -148,13 +161,31 @@ impl LoadedScenario {
         self.path.parent().map(Path::to_path_buf).unwrap_or_default()
     }
 
+    /// Every model a run may call: the traffic's, then the strategy's fallback model.
+    pub fn models(&self) -> Vec<String> {
+        let mut models = self.traffic.models.clone();
+        let fallback = self
+            .scenario
+            .strategy
+            .get_ref()
+            .fallback
+            .as_ref()
+            .and_then(|f| f.model.clone());
+        if let Some(m) = fallback {
+            if !models.contains(&m) {
+                models.push(m);
+            }
+        }
+        models
+    }
+
     /// The mock behaviour for sim and mock targets: the profile patched by `[target.mock]`,
-    /// serving every model the traffic calls.
+    /// serving every model the run may call.
     pub fn mock_profile(&self) -> Result<stampede_mock::MockProfile, String> {
         self.scenario
             .target
             .get_ref()
-            .mock_profile(&self.base_dir(), &self.traffic.models)
+            .mock_profile(&self.base_dir(), &self.models())
     }
 }
 

@@ -69,7 +69,7 @@ fn simulated_quickstart_shows_429s_and_retries_and_misses_its_slo() {
     let csv = std::fs::read_to_string(out.path().join("timeseries.csv")).unwrap();
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    assert_eq!(header.len(), 17);
+    assert_eq!(header.len(), 19);
     let rows: Vec<Vec<u64>> = lines
         .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
         .collect();

@@ -1,0 +1,216 @@
+//! Taking requests in — response cache, in-flight dedup, client-side throttling, the queue and
+//! its overflow — and the single exit every request leaves by, [`Engine::finish`].
+
+use rand::RngExt;
+use stampede_mock::rng::keyed_rng;
+use tokio::time::Instant;
+
+use super::record::{AttemptRecord, EndReason, Outcome, RecordSink, RequestRecord, Served};
+use super::{Engine, Live, Pool, Progress, Running};
+use crate::backend::{ErrorKind, Tokens};
+use crate::strategy::queue::Pushed;
+use crate::traffic::PlannedRequest;
+
+/// Salt of the throttling draws.
+const THROTTLE_STREAM: u64 = 0x7468_726f_7474_6c65;
+
+/// How a request ends.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Ending {
+    pub end: EndReason,
+    pub tokens: Tokens,
+    pub served: Served,
+    pub first_byte: Option<Instant>,
+}
+
+impl Ending {
+    pub fn unanswered(end: EndReason) -> Ending {
+        Ending {
+            end,
+            tokens: Tokens::default(),
+            served: Served::Upstream,
+            first_byte: None,
+        }
+    }
+
+    pub fn answered(tokens: Tokens, served: Served, first_byte: Option<Instant>) -> Ending {
+        Ending {
+            end: EndReason::Ok,
+            tokens,
+            served,
+            first_byte,
+        }
+    }
+}
+
+impl<S: RecordSink> Engine<'_, S> {
+    pub(super) fn on_arrival(&mut self, req: PlannedRequest, now: Instant) {
+        Progress::add(&self.progress.arrived, 1);
+        let intended = self.start + req.at;
+        let lane = usize::from(req.lane).min(self.config.lanes.len() - 1);
+        let total = self.config.lanes[lane]
+            .deadline
+            .unwrap_or(self.config.strategy.timeout.total);
+        let key = self.live.insert(Live {
+            req,
+            intended,
+            arrived: now,
+            deadline: intended + total,
+            dispatched: None,
+            attempts: 0,
+            retries: 0,
+            model_attempts: 0,
+            worker: None,
+            model: req.model,
+            fell_back: false,
+            last_backoff: std::time::Duration::ZERO,
+            budget_paid: 0.0,
+            running: Vec::new(),
+            hedged: false,
+            last_error: None,
+            first_byte: None,
+            followers: Vec::new(),
+            leads: None,
+        });
+        let same_prompt = (req.prompt_key, req.model);
+        if let Some(tokens) = self.policies.cache.as_mut().and_then(|c| c.get(now, same_prompt)) {
+            self.finish(key, now, Ending::answered(tokens, Served::Cache, Some(now)));
+            return;
+        }
+        if self.config.strategy.dedup {
+            if let Some(&leader) = self.leaders.get(&same_prompt) {
+                self.live[leader].followers.push(key);
+                return;
+            }
+        }
+        if let Some(throttle) = &mut self.policies.throttle {
+            let p = throttle.drop_probability(now);
+            throttle.on_request(now);
+            let u: f64 = keyed_rng(self.config.seed ^ THROTTLE_STREAM, req.id).random();
+            if u < p {
+                self.finish(key, now, Ending::unanswered(EndReason::Throttled));
+                return;
+            }
+        }
+        let free_worker = self.queue.is_empty() && self.lane_has_worker(lane);
+        let deadline = self.queue.deadline(now, self.live[key].deadline);
+        match self.queue.push(lane, key, deadline, free_worker) {
+            Pushed::Queued => {}
+            Pushed::Rejected => {
+                self.finish(key, now, Ending::unanswered(EndReason::QueueFull));
+                return;
+            }
+            Pushed::Evicted(old) => self.finish(old.key, now, Ending::unanswered(EndReason::QueueEvicted)),
+        }
+        if self.config.strategy.dedup {
+            self.leaders.insert(same_prompt, key);
+            self.live[key].leads = Some(same_prompt);
+        }
+    }
+
+    /// Drops queued requests whose deadline has passed.
+    pub(super) fn expire_queue(&mut self, now: Instant) {
+        let mut expired = Vec::new();
+        self.queue.expire(now, |e| expired.push(e.key));
+        for key in expired {
+            self.finish(key, now, Ending::unanswered(EndReason::QueueDeadline));
+        }
+    }
+
+    /// The run stops: queued requests are dropped, those being worked on finish.
+    pub(super) fn stop_queue(&mut self, now: Instant) {
+        for entry in self.queue.drain() {
+            self.finish(entry.key, now, Ending::unanswered(EndReason::Stopped));
+        }
+    }
+
+    fn cancelled_record(&self, live: &Live, r: &Running, now: Instant) -> AttemptRecord {
+        AttemptRecord {
+            request_id: live.req.id,
+            number: r.number,
+            lane: live.req.lane,
+            model: r.model,
+            sent: self.offset(r.sent),
+            ended: self.offset(now),
+            first_byte: None,
+            result: Err(ErrorKind::Timeout),
+            retry_delay: None,
+            hedge: r.hedge,
+            cancelled: true,
+            fallback: live.fell_back && r.model != live.req.model,
+            input_tokens: live.req.input_tokens,
+            stream: None,
+        }
+    }
+
+    /// The single exit of a request: releases its worker, cancels attempts still running (a
+    /// hedge's twin), emits its record, and ends the requests that were waiting on it.
+    pub(super) fn finish(&mut self, key: usize, now: Instant, ending: Ending) {
+        let live = self.live.remove(key);
+        match live.worker {
+            Some(Pool::Reserved(lane)) => self.reserved_busy[lane] -= 1,
+            Some(Pool::Shared) => self.shared_busy -= 1,
+            None => {}
+        }
+        for r in &live.running {
+            r.abort.abort();
+            self.running -= 1;
+            let record = self.cancelled_record(&live, r, now);
+            self.sink.attempt(&record);
+        }
+        if let Some(lead) = live.leads {
+            if self.leaders.get(&lead) == Some(&key) {
+                self.leaders.remove(&lead);
+            }
+        }
+        let answered = ending.end == EndReason::Ok;
+        if answered && matches!(ending.served, Served::Upstream | Served::Fallback) {
+            if let Some(cache) = &mut self.policies.cache {
+                cache.put(now, (live.req.prompt_key, live.req.model), ending.tokens);
+            }
+        }
+        self.last_end = self.last_end.max(now);
+        let record = RequestRecord {
+            id: live.req.id,
+            lane: live.req.lane,
+            model: live.model,
+            intended: self.offset(live.intended),
+            arrived: self.offset(live.arrived),
+            dispatched: live.dispatched.map(|t| self.offset(t)),
+            first_byte: ending
+                .first_byte
+                .or(live.first_byte)
+                .filter(|_| answered)
+                .map(|t| self.offset(t)),
+            ended: self.offset(now),
+            end: ending.end,
+            attempts: live.attempts,
+            tokens: ending.tokens,
+            planned_input: live.req.input_tokens,
+            planned_output: live.req.output_tokens,
+            stream: live.req.stream,
+            served: ending.served,
+            retries: live.retries,
+            hedged: live.hedged,
+            prompt_key: live.req.prompt_key,
+        };
+        self.sink.request(&record);
+        self.ended.push((live.req.user, record.ended));
+        Progress::add(&self.progress.ended, 1);
+        if answered {
+            Progress::add(&self.progress.succeeded, 1);
+        }
+        // Followers share the leader's fate; an answer reaches them as a coalesced answer.
+        for follower in live.followers {
+            let shared = match ending.end.outcome() {
+                Outcome::Succeeded => Ending::answered(Tokens::default(), Served::Coalesced, Some(now)),
+                _ => Ending::unanswered(ending.end),
+            };
+            let shared = Ending {
+                end: ending.end,
+                ..shared
+            };
+            self.finish(follower, now, shared);
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! Sending: which queued request goes next (lanes, reserved workers, the concurrency limit,
+//! rate limits), and starting attempts, retries and hedges.
+
+use std::time::Duration;
+
+use futures::future::{AbortHandle, Abortable};
+use stampede_mock::rng::combine;
+use tokio::time::Instant;
+
+use super::admit::Ending;
+use super::record::{EndReason, RecordSink};
+use super::{AttemptDone, Engine, Pool, Progress, Running, TimerKind};
+use crate::backend::{Attempt, AttemptError, AttemptResult, ErrorKind};
+use crate::strategy::retry::GiveUp;
+
+impl<S: RecordSink> Engine<'_, S> {
+    /// The concurrency limit in force: the adaptive limit, never above `workers`.
+    fn limit(&self) -> usize {
+        self.policies
+            .concurrency
+            .limit()
+            .min(self.config.strategy.workers as usize)
+    }
+
+    /// Whether a request of `lane` could take a worker now: one of its reserved workers, or
+    /// one of the shared ones (the limit minus every lane's reserved workers).
+    pub(super) fn lane_has_worker(&self, lane: usize) -> bool {
+        let reserved = |l: usize| self.config.lanes[l].reserved_workers as usize;
+        let all_reserved: usize = (0..self.config.lanes.len()).map(reserved).sum();
+        let shared = self.limit().saturating_sub(all_reserved);
+        self.reserved_busy[lane] < reserved(lane) || self.shared_busy < shared
+    }
+
+    fn take_worker(&mut self, lane: usize) -> Pool {
+        if self.reserved_busy[lane] < self.config.lanes[lane].reserved_workers as usize {
+            self.reserved_busy[lane] += 1;
+            Pool::Reserved(lane)
+        } else {
+            self.shared_busy += 1;
+            Pool::Shared
+        }
+    }
+
+    /// When a request of `model` in `lane` may go under the rate limits (`None`: now).
+    fn rate_wait(&mut self, now: Instant, model: u8, lane: u8, input: u32) -> Option<Instant> {
+        let mut at = now;
+        if self.policies.limiter.is_active() {
+            at = at.max(self.policies.limiter.ready_at(now, model, lane, input));
+        }
+        if let Some(a) = &mut self.policies.adaptive_rate {
+            at = at.max(a.ready_at(now));
+        }
+        (at > now).then_some(at)
+    }
+
+    fn rate_take(&mut self, now: Instant, model: u8, lane: u8, input: u32) {
+        if self.policies.limiter.is_active() {
+            self.policies.limiter.take(now, model, lane, input);
+        }
+        if let Some(a) = &mut self.policies.adaptive_rate {
+            a.take(now);
+        }
+    }
+
+    /// Moves queued requests to workers while workers and rate limits allow.
+    pub(super) fn dispatch(&mut self, now: Instant) {
+        self.limiter_wait = None;
+        let mut held_back = 0u64;
+        while let Some(lane) = self
+            .queue
+            .pick(|l| held_back & (1 << l) == 0 && self.lane_has_worker(l))
+        {
+            let key = self.queue.peek(lane).expect("picked lane has a head").key;
+            let (model, input) = (self.live[key].model, self.live[key].req.input_tokens);
+            if let Some(at) = self.rate_wait(now, model, lane as u8, input) {
+                // This lane waits for its bucket; other lanes may still go.
+                self.limiter_wait = Some(self.limiter_wait.map_or(at, |w| w.min(at)));
+                held_back |= 1 << lane;
+                continue;
+            }
+            self.rate_take(now, model, lane as u8, input);
+            self.queue.pop(lane);
+            let pool = self.take_worker(lane);
+            let live = &mut self.live[key];
+            live.worker = Some(pool);
+            live.dispatched = Some(now);
+            self.start_attempt(key, now, false);
+        }
+    }
+
+    /// A backoff ended (or a fallback is due): send the next attempt when the rate limits allow.
+    pub(super) fn retry_now(&mut self, key: usize, now: Instant) {
+        let live = &self.live[key];
+        let (model, lane, input, id, deadline) = (
+            live.model,
+            live.req.lane,
+            live.req.input_tokens,
+            live.req.id,
+            live.deadline,
+        );
+        if now >= deadline {
+            let last = live.last_error.unwrap_or(ErrorKind::Timeout);
+            let end = EndReason::Error {
+                last,
+                gave_up: GiveUp::Deadline,
+            };
+            self.finish(key, now, Ending::unanswered(end));
+            return;
+        }
+        if let Some(at) = self.rate_wait(now, model, lane, input) {
+            self.push_timer(at.min(deadline), key, id, TimerKind::Retry);
+            return;
+        }
+        self.rate_take(now, model, lane, input);
+        self.start_attempt(key, now, false);
+    }
+
+    /// A hedge is due for attempt `number`: send a second copy if that attempt is still the only
+    /// one running and the rate limits let it go now.
+    pub(super) fn hedge_now(&mut self, key: usize, number: u32, now: Instant) {
+        let live = &self.live[key];
+        if live.running.len() != 1 || live.running[0].number != number {
+            return;
+        }
+        let (model, lane, input) = (live.model, live.req.lane, live.req.input_tokens);
+        if self.rate_wait(now, model, lane, input).is_some() {
+            return;
+        }
+        self.rate_take(now, model, lane, input);
+        self.start_attempt(key, now, true);
+    }
+
+    /// Starts an attempt (a hedge when `hedge`), unless the model's breaker is open.
+    pub(super) fn start_attempt(&mut self, key: usize, now: Instant, hedge: bool) {
+        let model = self.live[key].model;
+        if !self.policies.breaker_allows(model, now) {
+            if !hedge {
+                self.on_breaker_open(key, now);
+            }
+            return;
+        }
+        let live = &mut self.live[key];
+        if live.attempts == 0 {
+            if let Some(b) = &mut self.policies.budget {
+                b.on_request(now);
+            }
+        }
+        live.attempts += 1;
+        let number = live.attempts;
+        if hedge {
+            live.hedged = true;
+        } else {
+            live.retries += u32::from(number > 1);
+            live.model_attempts += 1;
+        }
+        let req = live.req;
+        let limit = (now + self.config.strategy.timeout.attempt).min(live.deadline);
+        let attempt = Attempt {
+            request_id: req.id,
+            number,
+            model: self.config.models[usize::from(model)].clone(),
+            input_tokens: req.input_tokens,
+            output_tokens: req.output_tokens,
+            prompt_key: req.prompt_key,
+            stream: req.stream,
+            rng_key: combine(req.id, u64::from(number)),
+        };
+        let call = self.backend.call(attempt);
+        let (abort, registration) = AbortHandle::new_pair();
+        let attempt_future = async move {
+            let result = match tokio::time::timeout_at(limit, call).await {
+                Ok(r) => r,
+                Err(_) => AttemptResult::failed(AttemptError::new(ErrorKind::Timeout)),
+            };
+            AttemptDone {
+                key,
+                id: req.id,
+                number,
+                hedge,
+                model,
+                sent: now,
+                ended: Instant::now(),
+                result,
+            }
+        };
+        self.inflight
+            .push(Box::pin(Abortable::new(attempt_future, registration)));
+        live.running.push(Running {
+            number,
+            hedge,
+            sent: now,
+            model,
+            abort,
+        });
+        self.running += 1;
+        Progress::add(&self.progress.attempts, 1);
+        if !hedge {
+            if let Some(delay) = self.policies.hedger.as_ref().and_then(|h| h.delay()) {
+                if now + delay < limit {
+                    self.push_timer(now + delay, key, req.id, TimerKind::Hedge(number));
+                }
+            }
+        }
+    }
+
+    /// The model's breaker refused an attempt: fall back, or end the request.
+    pub(super) fn on_breaker_open(&mut self, key: usize, now: Instant) {
+        let last = self.live[key].last_error;
+        if self.try_fallback(key, now, last, true) {
+            return;
+        }
+        let end = match (self.live[key].attempts, last) {
+            (0, _) | (_, None) => EndReason::BreakerOpen,
+            (_, Some(last)) => EndReason::Error {
+                last,
+                gave_up: GiveUp::BreakerOpen,
+            },
+        };
+        self.finish(key, now, Ending::unanswered(end));
+    }
+
+    /// Sends the request to its fallback model (or answers it degraded) when the strategy says
+    /// this failure calls for it; `true` when it did.
+    pub(super) fn try_fallback(
+        &mut self,
+        key: usize,
+        now: Instant,
+        last: Option<ErrorKind>,
+        breaker_open: bool,
+    ) -> bool {
+        let Some(spec) = self.config.strategy.fallback.as_ref() else {
+            return false;
+        };
+        let live = &mut self.live[key];
+        if live.fell_back || !spec.triggered_by(last, breaker_open) {
+            return false;
+        }
+        if spec.degraded {
+            live.fell_back = true;
+            let answer = Ending::answered(Default::default(), super::record::Served::Degraded, Some(now));
+            self.finish(key, now, answer);
+            return true;
+        }
+        let Some(model) = self.policies.fallback_model else {
+            return false;
+        };
+        live.fell_back = true;
+        live.model = model;
+        live.model_attempts = 0;
+        live.last_backoff = Duration::ZERO;
+        let id = live.req.id;
+        self.push_timer(now, key, id, TimerKind::Retry);
+        true
+    }
+}
