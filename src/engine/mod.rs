@@ -445,3 +445,6 @@ impl<'s, S: RecordSink> Engine<'s, S> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod plan_tests;
