@@ -49,7 +49,8 @@ pub struct Requests {
 pub struct Attempts {
     /// Attempts sent.
     pub total: u64,
-    /// Attempts after the first (retries; hedges not counted).
+    /// Retries: attempts after the first on the same model (hedges and the first attempt
+    /// on the fallback model not counted).
     pub retries: u64,
     /// Hedges sent.
     pub hedges: u64,

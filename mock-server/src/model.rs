@@ -349,7 +349,7 @@ impl MockModel {
                 model: served.name.clone(),
                 refusal,
             })?;
-        let rates = self.fault_rates_at(now);
+        let rates = self.fault_rates_at(now, call.model);
         let fault = match pick_fault(rates, draws.fault) {
             Some(PickedFault::Status(r)) => return Err(r),
             Some(PickedFault::Quota) => {
@@ -452,7 +452,7 @@ impl MockModel {
         (uplink, one_way(d.jitter_down))
     }
 
-    fn fault_rates_at(&self, now: Instant) -> &FaultRates {
+    fn fault_rates_at(&self, now: Instant, model: &str) -> &FaultRates {
         if self.profile.fault_windows.is_empty() {
             return &self.profile.errors;
         }
@@ -460,7 +460,7 @@ impl MockModel {
         self.profile
             .fault_windows
             .iter()
-            .find(|w| w.start <= t && t < w.end)
+            .find(|w| w.start <= t && t < w.end && (w.models.is_empty() || w.models.iter().any(|m| m == model)))
             .map_or(&self.profile.errors, |w| &w.errors)
     }
 
@@ -730,6 +730,18 @@ mod tests {
         tokio::time::advance(Duration::from_secs(10)).await;
         for _ in 0..50 {
             assert!(matches!(m.generate(call("gemini-2.5-flash")).await, Answer::Error(e) if e.status() == 503));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fault_window_can_hit_one_model_only() {
+        let m = MockModel::new(
+            profile("rpm = 0\nrpd = 0\n[[fault_windows]]\nstart = \"0s\"\nend = \"20s\"\nmodels = [\"gemini-2.5-pro\"]\nerrors = { rate_503 = 1.0 }"),
+            3,
+        );
+        for _ in 0..20 {
+            assert!(matches!(m.generate(call("gemini-2.5-pro")).await, Answer::Error(e) if e.status() == 503));
+            assert!(matches!(m.generate(call("gemini-2.5-flash")).await, Answer::Serve(_)));
         }
     }
 

@@ -147,6 +147,9 @@ pub struct FaultWindow {
     pub end: Duration,
     /// Fault rates inside the window.
     pub errors: FaultRates,
+    /// The models it hits (empty: every model).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<String>,
 }
 
 /// A network path standing for a region: round-trip time, jitter and loss.
@@ -483,6 +486,12 @@ impl MockProfile {
                 )));
             }
             w.errors.check().map_err(invalid)?;
+            if let Some(m) = w.models.iter().find(|m| !self.models.contains_key(*m)) {
+                return Err(invalid(format!(
+                    "fault window names model {m:?}, which this profile does not serve (it serves {})",
+                    self.models.keys().cloned().collect::<Vec<_>>().join(", ")
+                )));
+            }
         }
         if self.stream_chunk_tokens == 0 {
             return Err(invalid("stream_chunk_tokens must be at least 1".into()));

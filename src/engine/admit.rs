@@ -12,7 +12,7 @@ use crate::strategy::queue::Pushed;
 use crate::traffic::PlannedRequest;
 
 /// Salt of the throttling draws.
-const THROTTLE_STREAM: u64 = 0x7468_726f_7474_6c65;
+pub(super) const THROTTLE_STREAM: u64 = 0x7468_726f_7474_6c65;
 
 /// How a request ends.
 #[derive(Debug, Clone, Copy)]
@@ -136,6 +136,7 @@ impl<S: RecordSink> Engine<'_, S> {
             result: Err(ErrorKind::Timeout),
             retry_delay: None,
             hedge: r.hedge,
+            retry: r.retry,
             cancelled: true,
             fallback: live.fell_back && r.model != live.req.model,
             input_tokens: live.req.input_tokens,

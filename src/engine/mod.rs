@@ -112,6 +112,8 @@ enum Pool {
 struct Running {
     number: u32,
     hedge: bool,
+    /// Not the first attempt on its model, and not a hedge.
+    retry: bool,
     sent: Instant,
     model: u8,
     abort: AbortHandle,

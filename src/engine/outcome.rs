@@ -2,6 +2,7 @@
 //! limit, adaptive rate, throttling, budget, hedging), and the decision — answer, wait for a
 //! hedge's twin, retry, fall back, or give up.
 
+use rand::RngExt;
 use stampede_mock::rng::{combine, keyed_rng};
 use tokio::time::Instant;
 
@@ -31,7 +32,7 @@ impl<S: RecordSink> Engine<'_, S> {
         let Some(pos) = live.running.iter().position(|r| r.number == done.number) else {
             return;
         };
-        live.running.remove(pos);
+        let retry = live.running.remove(pos).retry;
         self.running -= 1;
         let req = live.req;
         let fallback = live.fell_back && done.model != req.model;
@@ -48,6 +49,7 @@ impl<S: RecordSink> Engine<'_, S> {
             result: done.result.outcome.clone().map_err(|e| e.kind),
             retry_delay: done.result.outcome.as_ref().err().and_then(|e| e.retry_delay),
             hedge: done.hedge,
+            retry,
             cancelled: false,
             fallback,
             input_tokens: req.input_tokens,
@@ -133,6 +135,22 @@ impl<S: RecordSink> Engine<'_, S> {
                         Decision::Retry(wait)
                     }
                     None => Decision::GiveUp(GiveUp::Budget),
+                }
+            }
+            (d, _) => d,
+        };
+        // SRE throttling weighs every request the client would send, retries included.
+        let decision = match (decision, &mut self.policies.throttle) {
+            (Decision::Retry(wait), Some(throttle)) => {
+                let p = throttle.drop_probability(now);
+                throttle.on_request(now);
+                let live = &self.live[key];
+                let draw = combine(live.req.id, u64::from(live.attempts));
+                let u: f64 = keyed_rng(self.config.seed ^ super::admit::THROTTLE_STREAM, draw).random();
+                if u < p {
+                    Decision::GiveUp(GiveUp::Throttled)
+                } else {
+                    Decision::Retry(wait)
                 }
             }
             (d, _) => d,

@@ -283,6 +283,10 @@ async fn fallback_routes_to_the_backup_model_or_answers_degraded() {
     // Two attempts on main (0.1 s, 1 s backoff, 0.1 s), then backup at once (0.3 s).
     assert_eq!(r.ended, secs(1.5));
     assert_eq!(c.attempts.iter().filter(|a| a.fallback).count(), 1);
+    // One retry on main; the first attempt on the backup model is not a retry.
+    assert_eq!(r.retries, 1);
+    let retries: Vec<bool> = c.attempts.iter().map(|a| a.retry).collect();
+    assert_eq!(retries, [false, true, false]);
     let s = strategy("workers = 4\nfallback = { degraded = true, on = [\"503\"] }");
     let c = run_with(s, vec![], Box::new(|_| (secs(0.2), err(503))), vec![req(0, 0.0, 0)]).await;
     assert_eq!(
@@ -319,6 +323,61 @@ async fn sre_throttling_drops_locally_when_the_backend_refuses() {
     // With no accepts, the drop probability is requests / (requests + 1): nearly all shed.
     assert!(throttled > 350, "{throttled}");
     assert_eq!(c.attempts.len(), 400 - throttled);
+}
+
+#[tokio::test(start_paused = true)]
+async fn sre_throttling_weighs_retries_too() {
+    // The backend accepts 40% of attempts, whichever attempt they are. Counted per new request
+    // (up to 5 attempts each, so 92% of requests end accepted), K = 2 would never throttle.
+    // Counted per attempt the client wants to send, accepts are 40% of requests, below 1/K: the
+    // drop probability 1 − 2 · 0.4 · (share sent) feeds on itself, and the throttle sheds most
+    // attempts, new requests and retries alike (a backend that refuses over half of what it is
+    // sent is treated as down).
+    let retry = "[retry]\nmax_attempts = 5\njitter = \"none\"\nbase = \"100ms\"\nhonor_retry_delay = false";
+    let traffic: Vec<_> = (0..1000).map(|i| req(i, i as f64 * 0.1, 0)).collect();
+    let two_in_five = || {
+        Box::new(|a: &Attempt| {
+            if stampede_mock::rng::combine(a.request_id, u64::from(a.number)) % 5 < 2 {
+                (secs(0.05), ok())
+            } else {
+                (secs(0.05), err(503))
+            }
+        })
+    };
+    let plain = run_with(
+        strategy(&format!("workers = 100\n{retry}")),
+        vec![],
+        two_in_five(),
+        traffic.clone(),
+    )
+    .await;
+    let s = strategy(&format!(
+        "workers = 100\nthrottle = {{ k = 2, window = \"2m\" }}\n{retry}"
+    ));
+    let c = run_with(s, vec![], two_in_five(), traffic).await;
+    let retry_dropped = c
+        .requests
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.end,
+                EndReason::Error {
+                    gave_up: GiveUp::Throttled,
+                    ..
+                }
+            )
+        })
+        .count();
+    let new_dropped = c.requests.iter().filter(|r| r.end == EndReason::Throttled).count();
+    let wanted = plain.attempts.len() as f64;
+    let sent = c.attempts.len() as f64;
+    assert!(
+        retry_dropped > 10 && new_dropped > 500,
+        "retries {retry_dropped}, new {new_dropped}"
+    );
+    assert!(sent / wanted < 0.5, "{sent} of {wanted} attempts sent");
+    // Every request is still accounted for once.
+    assert_eq!(c.requests.len(), 1000);
 }
 
 #[tokio::test(start_paused = true)]

@@ -144,7 +144,8 @@ pub struct RequestRecord {
     pub stream: bool,
     /// How it was answered (for answered requests).
     pub served: Served,
-    /// Retries sent (attempts after the first, hedges not counted).
+    /// Retries sent (attempts after the first on the same model; hedges and the first attempt
+    /// on the fallback model not counted).
     pub retries: u32,
     /// Whether a hedge was sent for it.
     pub hedged: bool,
@@ -182,6 +183,8 @@ pub struct AttemptRecord {
     pub retry_delay: Option<Duration>,
     /// A hedge (a second copy of an attempt still running).
     pub hedge: bool,
+    /// A retry: not the request's first attempt on this model, and not a hedge.
+    pub retry: bool,
     /// Cancelled because another attempt of the request answered first.
     pub cancelled: bool,
     /// Sent to the fallback model.

@@ -147,10 +147,11 @@ impl<S: RecordSink> Engine<'_, S> {
         }
         live.attempts += 1;
         let number = live.attempts;
+        let retry = !hedge && live.model_attempts > 0;
         if hedge {
             live.hedged = true;
         } else {
-            live.retries += u32::from(number > 1);
+            live.retries += u32::from(retry);
             live.model_attempts += 1;
         }
         let req = live.req;
@@ -188,6 +189,7 @@ impl<S: RecordSink> Engine<'_, S> {
         live.running.push(Running {
             number,
             hedge,
+            retry,
             sent: now,
             model,
             abort,

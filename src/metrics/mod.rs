@@ -67,7 +67,8 @@ impl LaneMetrics {
 pub struct AttemptCounts {
     /// Attempts sent.
     pub total: u64,
-    /// Attempts after the first (hedges not counted).
+    /// Attempts after the first on the same model (hedges and the first attempt on the
+    /// fallback model not counted).
     pub retries: u64,
     /// Hedges sent.
     pub hedges: u64,
@@ -208,7 +209,7 @@ impl RecordSink for Metrics {
         row.started += 1;
         c.hedges += u64::from(a.hedge);
         c.fallback += u64::from(a.fallback);
-        if a.number > 1 && !a.hedge {
+        if a.retry {
             c.retries += 1;
             row.retries += 1;
         }

@@ -8,8 +8,11 @@
 //!   throttling error costs `throttle_cost`, after another error `retry_cost`; a retry is refused
 //!   when the bucket cannot pay; a success on the first attempt refunds 1, a success after
 //!   retries refunds what its retries took.
-//! - **Google SRE adaptive throttling** ([`SreThrottle`]): each new request is dropped locally
-//!   with probability `max(0, (requests − k·accepts) / (requests + 1))` over a sliding `window`.
+//! - **Google SRE adaptive throttling** ([`SreThrottle`]): each request the client would send
+//!   — a new one or a retry — is dropped locally with probability
+//!   `max(0, (requests − k·accepts) / (requests + 1))` over a sliding `window`, where `requests`
+//!   counts every attempt the client wanted to send (dropped ones included) and `accepts` those
+//!   the backend accepted.
 
 use std::collections::VecDeque;
 use std::time::Duration;

@@ -8,7 +8,11 @@
 //!   least half the limit is in use, `limit + 1`.
 //! - **Vegas**: queue estimate `ceil(L · (1 − rtt_noload / rtt))` with `rtt_noload` the lowest RTT
 //!   seen; with `lg = max(1, floor(log10 L))`, alpha = 3·lg, beta = 6·lg: grow by beta when the
-//!   queue ≤ lg, by lg when it is below alpha, shrink by lg above beta or on a drop.
+//!   queue ≤ lg, by lg when it is below alpha, shrink by lg above beta or on a drop. A sample
+//!   with a new lowest RTT only records it, and every `30 · L` samples the no-load RTT is probed
+//!   afresh from the current sample. Unlike Netflix's, dropped samples never set the no-load
+//!   RTT: a 429 or 503 comes back at once without doing the work, and would make every later
+//!   answer look queued.
 //! - **Gradient2**: `gradient = clamp(1.5 · long_rtt / rtt, 0.5, 1)`, `new = L · gradient + 4`,
 //!   `L = 0.8·L + 0.2·new`, the long RTT an exponential average over 600 samples; a drop halves
 //!   the limit.
@@ -70,7 +74,11 @@ pub struct Limiter {
     rtt_noload: Option<f64>,
     long_rtt: Option<f64>,
     samples: u64,
+    probe_count: u64,
 }
+
+/// Vegas re-learns its no-load RTT every `30 × limit` samples (Netflix's `probeMultiplier`).
+const VEGAS_PROBE_MULTIPLIER: f64 = 30.0;
 
 impl Limiter {
     /// The limit for `workers` workers.
@@ -92,6 +100,7 @@ impl Limiter {
             rtt_noload: None,
             long_rtt: None,
             samples: 0,
+            probe_count: 0,
         }
     }
 
@@ -123,8 +132,19 @@ impl Limiter {
                 }
             }
             Algorithm::Vegas => {
-                let noload = self.rtt_noload.map_or(rtt_s, |r| r.min(rtt_s));
-                self.rtt_noload = Some(noload);
+                self.probe_count += 1;
+                let probe = self.probe_count as f64 >= VEGAS_PROBE_MULTIPLIER * l;
+                match self.rtt_noload {
+                    _ if dropped => {}
+                    Some(noload) if !probe && rtt_s >= noload => {}
+                    _ => {
+                        // A new lowest RTT, or time to probe it again: learn it, keep the limit.
+                        self.rtt_noload = Some(rtt_s);
+                        self.probe_count = 0;
+                        return;
+                    }
+                }
+                let noload = self.rtt_noload.unwrap_or(rtt_s);
                 let lg = l.log10().floor().max(1.0);
                 let queue = (l * (1.0 - noload / rtt_s)).ceil();
                 if dropped {
@@ -199,14 +219,34 @@ mod tests {
     #[test]
     fn vegas_grows_without_a_queue_and_shrinks_with_one() {
         let mut l = limiter("algorithm = \"vegas\"\ninitial = 20", 1000);
-        // No queue (rtt equals the no-load rtt): +6·lg = +6.
-        l.on_sample(MS, 20, false);
-        assert_eq!(l.limit(), 26);
+        // A fast rejection teaches nothing about the no-load RTT.
+        l.on_sample(MS / 10, 20, true);
+        assert_eq!(l.limit(), 19, "a drop: −lg");
+        // The first answer only sets the no-load RTT.
+        l.on_sample(MS, 19, false);
+        assert_eq!(l.limit(), 19);
+        // No queue (rtt equals the no-load rtt): +6·lg = +6 (then 25, 26 after a second).
+        l.on_sample(MS, 19, false);
+        assert_eq!(l.limit(), 25);
+        l.on_sample(MS, 25, false);
+        assert_eq!(l.limit(), 31);
+        l.limit = 26.0;
         // RTT twice the no-load RTT: queue = ceil(26 · 0.5) = 13 > beta (6): −1.
         l.on_sample(2 * MS, 26, false);
         assert_eq!(l.limit(), 25);
         l.on_sample(MS, 25, true);
         assert_eq!(l.limit(), 24);
+        // After 30 × limit samples the no-load RTT is probed afresh: 150 ms becomes the new
+        // floor, so 150 ms then reads as no queue.
+        let slower = MS + MS / 2;
+        for _ in 0..(30 * 24) {
+            l.limit = 24.0;
+            l.on_sample(slower, 24, false);
+        }
+        assert_eq!(l.rtt_noload, Some(0.15));
+        l.limit = 24.0;
+        l.on_sample(slower, 24, false);
+        assert_eq!(l.limit(), 30);
     }
 
     #[test]

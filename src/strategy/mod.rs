@@ -15,6 +15,7 @@ pub mod presets;
 pub mod queue;
 pub mod retry;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -105,6 +106,10 @@ pub struct StrategySpec {
     /// The AWS SDK's adaptive (CUBIC) client rate limiter.
     #[serde(default)]
     pub adaptive_rate: bool,
+    /// Workers kept for one lane alone, by lane name; replaces that lane's own
+    /// `reserved_workers`.
+    #[serde(default)]
+    pub reserve: BTreeMap<String, u32>,
 }
 
 impl Default for StrategySpec {
@@ -125,6 +130,7 @@ impl Default for StrategySpec {
             fallback: None,
             throttle: None,
             adaptive_rate: false,
+            reserve: BTreeMap::new(),
         }
     }
 }
@@ -149,6 +155,13 @@ impl StrategySpec {
             if b.size == 0 || b.half_open_calls == 0 || !(0.0..=1.0).contains(&b.failure_rate) {
                 return Err("strategy.breaker needs size ≥ 1, half_open_calls ≥ 1 and failure_rate in 0..=1".into());
             }
+        }
+        let reserved: u32 = self.reserve.values().sum();
+        if reserved > self.workers {
+            return Err(format!(
+                "strategy.reserve keeps {reserved} workers but strategy.workers is {}",
+                self.workers
+            ));
         }
         if let Some(p) = &self.preset {
             if !presets::names().contains(&p.as_str()) {

@@ -201,6 +201,8 @@ pub enum GiveUp {
     Budget,
     /// The model's circuit breaker was open.
     BreakerOpen,
+    /// Client-side adaptive throttling dropped the retry.
+    Throttled,
 }
 
 /// What to do after a failed attempt.
