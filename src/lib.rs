@@ -14,6 +14,7 @@
 //! - [`report`]: `summary.md`, `timeseries.csv`, `report.html` from a summary.
 //! - [`run`]: one run end to end: target, runtime (virtual or real time), engine, summary.
 //! - [`bench`]: `stampede bench`, the simulator's speed on this machine.
+//! - [`compare`]: several strategies on identical traffic, with confidence intervals.
 //! - [`cli`]: the command line (the only module that knows about exit codes and terminals).
 //! - [`queueing`]: Erlang B/C, M/M/c and Little's law (theory checks, planner first guesses).
 //! - [`spec_error`]: positions of errors in input files.
@@ -23,6 +24,7 @@
 pub mod backend;
 pub mod bench;
 pub mod cli;
+pub mod compare;
 pub mod engine;
 pub mod metrics;
 pub mod queueing;

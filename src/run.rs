@@ -68,6 +68,8 @@ pub struct Plan<'a> {
     pub duration: Duration,
     /// Endpoint for HTTP targets.
     pub base_url: Option<String>,
+    /// The calling plan (the scenario's, or a compared one).
+    pub strategy: crate::strategy::StrategySpec,
 }
 
 impl<'a> Plan<'a> {
@@ -81,6 +83,7 @@ impl<'a> Plan<'a> {
             seed: options.seed.unwrap_or(s.seed),
             duration: options.duration.unwrap_or(s.duration),
             base_url: options.base_url.clone().or_else(|| t.base_url.clone()),
+            strategy: s.strategy.get_ref().clone(),
         }
     }
 }
@@ -96,9 +99,10 @@ pub fn execute(
     let t = s.target.get_ref();
     let traffic_plan = &plan.loaded.traffic;
     let mut traffic = traffic_plan.source(plan.seed, plan.duration);
+    let models = plan.loaded.models_for(&plan.strategy);
     let config = EngineConfig {
-        strategy: s.strategy.get_ref().clone(),
-        models: plan.loaded.models().iter().map(|m| Arc::from(m.as_str())).collect(),
+        strategy: plan.strategy.clone(),
+        models: models.iter().map(|m| Arc::from(m.as_str())).collect(),
         seed: plan.seed,
         lanes: traffic_plan
             .lanes
@@ -106,16 +110,21 @@ pub fn execute(
             .map(|l| LaneConfig {
                 priority: l.priority,
                 weight: l.weight,
-                reserved_workers: l.reserved_workers,
+                reserved_workers: plan
+                    .strategy
+                    .reserve
+                    .get(&l.name)
+                    .copied()
+                    .unwrap_or(l.reserved_workers),
                 deadline: l.deadline,
             })
             .collect(),
         precise_arrivals: plan.target != TargetKind::Sim,
     };
-    let prices = plan.loaded.models().iter().map(|m| catalog::price(m)).collect();
+    let prices = models.iter().map(|m| catalog::price(m)).collect();
     let mut metrics = Metrics::new(prices, traffic_plan.lanes.len());
     let profile = match plan.target {
-        TargetKind::Sim | TargetKind::Mock => Some(plan.loaded.mock_profile().map_err(RunError::Input)?),
+        TargetKind::Sim | TargetKind::Mock => Some(plan.loaded.mock_profile_for(&models).map_err(RunError::Input)?),
         _ => None,
     };
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
@@ -160,13 +169,13 @@ pub fn execute(
         started_at,
         wall_time_s: wall.elapsed().as_secs_f64(),
         stopped_early: report.stopped.then(|| "stopped".to_string()),
-        strategy: serde_json::to_value(s.strategy.get_ref()).unwrap_or_default(),
+        strategy: serde_json::to_value(&plan.strategy).unwrap_or_default(),
         mock_profile: profile.as_ref().and_then(|p| serde_json::to_value(p).ok()),
     };
     Ok(Summary::build(
         meta,
         &metrics,
-        &["default".to_string()],
+        &traffic_plan.lane_names(),
         s.slo.get_ref(),
     ))
 }

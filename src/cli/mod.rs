@@ -55,6 +55,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Show the arrival profile and request mix a scenario would send, without sending anything.
     Traffic(TrafficArgs),
+    /// Run several strategies on identical traffic and compare them side by side.
+    Compare(CompareArgs),
     /// Measure stampede itself on this machine.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -128,6 +130,32 @@ pub struct ReportArgs {
     pub out: Option<PathBuf>,
 }
 
+/// `stampede compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Scenario file (TOML).
+    pub scenario: PathBuf,
+    /// A strategy file (a [strategy] table, optionally with `name`) or `preset:NAME`; repeat
+    /// for each strategy. Without any, the scenario's [[strategies]] are compared.
+    #[arg(long = "strategy")]
+    pub strategies: Vec<String>,
+    /// Seeds per strategy (the scenario's seed and the ones after it).
+    #[arg(long, default_value_t = 1)]
+    pub seeds: u32,
+    /// Target instead of the scenario's.
+    #[arg(long, value_enum)]
+    pub target: Option<TargetKind>,
+    /// Traffic window instead of the scenario's.
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Output folder [default: reports/<scenario name>/].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print compare.json instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// `stampede traffic`.
 #[derive(Debug, Args)]
 pub struct TrafficArgs {
@@ -169,9 +197,20 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>, out: &mut dyn Write, 
         Command::Report(a) => report_command(a, out, err),
         Command::Validate(a) => validate_command(a, out, err),
         Command::Traffic(a) => traffic_command(a, out, err),
+        Command::Compare(a) => compare_command(a, out, err),
         Command::Bench(b) => bench_command(b, out),
     };
     code as i32
+}
+
+/// Prints why a run could not be made and picks its exit code.
+fn run_failed(e: RunError, err: &mut dyn Write) -> Exit {
+    let (RunError::Input(m) | RunError::Failed(m)) = &e;
+    let _ = writeln!(err, "error: {m}");
+    match e {
+        RunError::Input(_) => Exit::Input,
+        RunError::Failed(_) => Exit::Failed,
+    }
 }
 
 fn run_command(args: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
@@ -199,14 +238,7 @@ fn run_command(args: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Exit 
     }
     let summary = match result {
         Ok(s) => s,
-        Err(RunError::Input(m)) => {
-            let _ = writeln!(err, "error: {m}");
-            return Exit::Input;
-        }
-        Err(RunError::Failed(m)) => {
-            let _ = writeln!(err, "error: {m}");
-            return Exit::Failed;
-        }
+        Err(e) => return run_failed(e, err),
     };
     let dir = args
         .out
@@ -305,6 +337,143 @@ fn report_command(args: ReportArgs, out: &mut dyn Write, err: &mut dyn Write) ->
         "wrote {}/{{summary.md, timeseries.csv, report.html}}",
         dir.display()
     );
+    Exit::Ok
+}
+
+/// A `--strategy` argument: `preset:NAME` or a file holding a strategy table.
+fn contender(arg: &str, loaded: &crate::scenario::LoadedScenario) -> Result<crate::compare::Contender, String> {
+    let base: toml::Table = toml::from_str(&loaded.text).map_err(|e| e.to_string())?;
+    let base = base
+        .get("strategy")
+        .and_then(toml::Value::as_table)
+        .cloned()
+        .unwrap_or_default();
+    let (variant, default_name) = match arg.strip_prefix("preset:") {
+        Some(name) => {
+            let mut t = toml::Table::new();
+            t.insert("preset".into(), toml::Value::String(name.to_string()));
+            (t, name.to_string())
+        }
+        None => {
+            let text = std::fs::read_to_string(arg).map_err(|e| format!("{arg}: {e}"))?;
+            let located = |e: toml::de::Error| crate::spec_error::render(arg, &text, &crate::spec_error::from_toml(&e));
+            let table: toml::Table = toml::from_str(&text).map_err(located)?;
+            // Parsed on its own first, so a misspelt key is reported at its line and column.
+            #[derive(serde::Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct Wrapped {
+                #[allow(dead_code)]
+                strategy: crate::strategy::StrategySpec,
+            }
+            if table.contains_key("strategy") {
+                toml::from_str::<Wrapped>(&text).map_err(located)?;
+            } else {
+                toml::from_str::<crate::strategy::StrategySpec>(&text).map_err(located)?;
+            }
+            let table = table
+                .get("strategy")
+                .and_then(toml::Value::as_table)
+                .cloned()
+                .unwrap_or(table);
+            let stem = Path::new(arg)
+                .file_stem()
+                .map_or(arg.to_string(), |s| s.to_string_lossy().into_owned());
+            (table, stem)
+        }
+    };
+    let strategy = crate::strategy::presets::resolve_layers(&base, &variant).map_err(|e| format!("{arg}: {e}"))?;
+    loaded
+        .mock_profile_for(&loaded.models_for(&strategy))
+        .map_err(|e| format!("{arg}: {e}"))?;
+    loaded.check_reserve(&strategy).map_err(|e| format!("{arg}: {e}"))?;
+    Ok(crate::compare::Contender {
+        name: strategy.name.clone().unwrap_or(default_name),
+        strategy,
+    })
+}
+
+fn compare_command(args: CompareArgs, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
+    let loaded = match Scenario::load(&args.scenario) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return Exit::Input;
+        }
+    };
+    let contenders = if args.strategies.is_empty() {
+        match loaded.contenders() {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = writeln!(
+                    err,
+                    "error: {}",
+                    crate::spec_error::render(&args.scenario.display().to_string(), &loaded.text, &e)
+                );
+                return Exit::Input;
+            }
+        }
+    } else {
+        match args
+            .strategies
+            .iter()
+            .map(|a| contender(a, &loaded))
+            .collect::<Result<Vec<_>, _>>()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = writeln!(err, "error: {e}");
+                return Exit::Input;
+            }
+        }
+    };
+    if let Err(e) = crate::compare::check_names(&contenders) {
+        let _ = writeln!(err, "error: {e}");
+        return Exit::Input;
+    }
+    if contenders.len() < 2 {
+        let _ = writeln!(
+            err,
+            "error: compare needs at least two strategies: --strategy FILE or --strategy preset:NAME (presets: {}), or [[strategies]] in the scenario",
+            crate::strategy::presets::names().join(", ")
+        );
+        return Exit::Input;
+    }
+    let options = RunOptions {
+        target: args.target,
+        duration: args.duration,
+        ..RunOptions::default()
+    };
+    let comparison = match crate::compare::compare(&loaded, &contenders, &options, args.seeds) {
+        Ok(c) => c,
+        Err(e) => return run_failed(e, err),
+    };
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("reports").join(loaded.scenario.name()));
+    if let Err(e) = report::compare::write_all(&comparison, &dir) {
+        let _ = writeln!(err, "error: could not write to {}: {e}", dir.display());
+        return Exit::Failed;
+    }
+    if args.json {
+        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&comparison).unwrap_or_default());
+    } else {
+        let _ = writeln!(
+            out,
+            "stampede compare · {} · {} strategies · seeds {:?} · {} of traffic each · {} of wall time\n",
+            comparison.scenario,
+            comparison.strategies.len(),
+            comparison.seeds,
+            report::format::secs(comparison.duration_s),
+            report::format::secs(comparison.wall_time_s)
+        );
+        let _ = write!(out, "{}", comparison.table());
+        let _ = writeln!(
+            out,
+            "\nwrote {}/{{compare.json, compare.md, compare.html}}",
+            dir.display()
+        );
+    }
     Exit::Ok
 }
 

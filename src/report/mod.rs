@@ -4,6 +4,7 @@
 //! `stampede report SUMMARY.json` re-renders every one of them from a saved summary, because
 //! the summary carries the histograms and the time series.
 
+pub mod compare;
 pub mod format;
 pub mod plots;
 pub mod text;
@@ -19,9 +20,7 @@ use plots::Chart;
 use view::View;
 
 fn templates() -> Environment<'static> {
-    let mut env = Environment::new();
-    env.add_template("report.html", include_str!("templates/report.html"))
-        .expect("report template parses");
+    let mut env = pages("report.html", include_str!("templates/report.html"));
     env.add_template("summary.md", include_str!("templates/summary.md"))
         .expect("markdown template parses");
     env
@@ -169,6 +168,11 @@ pub fn write_all(s: &Summary, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         ("timeseries.csv", timeseries_csv(s)),
         ("report.html", html(s)),
     ];
+    write_files(dir, files)
+}
+
+/// Writes `(file name, content)` pairs into `dir`; returns the paths written.
+pub(crate) fn write_files<const N: usize>(dir: &Path, files: [(&str, String); N]) -> std::io::Result<Vec<PathBuf>> {
     let mut written = Vec::new();
     for (name, content) in files {
         let path = dir.join(name);
@@ -176,4 +180,13 @@ pub fn write_all(s: &Summary, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         written.push(path);
     }
     Ok(written)
+}
+
+/// A template environment holding `name` and the stylesheet every page includes.
+pub(crate) fn pages(name: &'static str, source: &'static str) -> minijinja::Environment<'static> {
+    let mut env = minijinja::Environment::new();
+    env.add_template("base.css", include_str!("templates/base.css"))
+        .expect("stylesheet parses");
+    env.add_template(name, source).expect("template parses");
+    env
 }

@@ -46,6 +46,10 @@ pub struct Scenario {
     /// Service-level objectives; a breach makes `stampede run` exit 1.
     #[serde(default = "unspanned")]
     pub slo: Spanned<SloSpec>,
+    /// Strategies for `stampede compare`: each a `[strategy]` table (with a `name`) laid over
+    /// the scenario's `[strategy]`.
+    #[serde(default)]
+    pub strategies: Vec<Spanned<toml::Table>>,
 }
 
 /// A default value for a table the file leaves out (it has no position in the file).
@@ -153,7 +157,27 @@ impl LoadedScenario {
             .validate()
             .map_err(|m| SpecError::at(s.target.span(), m))?;
         self.mock_profile().map_err(|m| SpecError::at(s.target.span(), m))?;
+        self.check_reserve(s.strategy.get_ref())
+            .map_err(|m| SpecError::at(s.strategy.span(), m))?;
+        for (i, c) in self.contenders()?.iter().enumerate() {
+            self.mock_profile_for(&self.models_for(&c.strategy))
+                .map_err(|m| SpecError::at(s.strategies[i].span(), m))?;
+            self.check_reserve(&c.strategy)
+                .map_err(|m| SpecError::at(s.strategies[i].span(), m))?;
+        }
         Ok(())
+    }
+
+    /// `strategy.reserve` may only name lanes the traffic has.
+    pub fn check_reserve(&self, strategy: &StrategySpec) -> Result<(), String> {
+        let lanes = self.traffic.lane_names();
+        match strategy.reserve.keys().find(|k| !lanes.contains(k)) {
+            Some(k) => Err(format!(
+                "strategy.reserve names lane {k:?}, but the traffic's lanes are {}",
+                lanes.join(", ")
+            )),
+            None => Ok(()),
+        }
     }
 
     /// The directory files named by the scenario are relative to.
@@ -161,17 +185,10 @@ impl LoadedScenario {
         self.path.parent().map(Path::to_path_buf).unwrap_or_default()
     }
 
-    /// Every model a run may call: the traffic's, then the strategy's fallback model.
-    pub fn models(&self) -> Vec<String> {
+    /// Every model a run with `strategy` may call: the traffic's, then its fallback model.
+    pub fn models_for(&self, strategy: &StrategySpec) -> Vec<String> {
         let mut models = self.traffic.models.clone();
-        let fallback = self
-            .scenario
-            .strategy
-            .get_ref()
-            .fallback
-            .as_ref()
-            .and_then(|f| f.model.clone());
-        if let Some(m) = fallback {
+        if let Some(m) = strategy.fallback.as_ref().and_then(|f| f.model.clone()) {
             if !models.contains(&m) {
                 models.push(m);
             }
@@ -182,10 +199,54 @@ impl LoadedScenario {
     /// The mock behaviour for sim and mock targets: the profile patched by `[target.mock]`,
     /// serving every model the run may call.
     pub fn mock_profile(&self) -> Result<stampede_mock::MockProfile, String> {
+        self.mock_profile_for(&self.models_for(self.scenario.strategy.get_ref()))
+    }
+
+    /// The mock profile, serving `models`.
+    pub fn mock_profile_for(&self, models: &[String]) -> Result<stampede_mock::MockProfile, String> {
+        self.scenario.target.get_ref().mock_profile(&self.base_dir(), models)
+    }
+
+    /// The scenario's `[[strategies]]`, each resolved over its `[strategy]`.
+    pub fn contenders(&self) -> Result<Vec<crate::compare::Contender>, SpecError> {
+        /// Each entry on its own, so a misspelt key is reported where it is.
+        #[derive(serde::Deserialize)]
+        struct Entries {
+            #[serde(default)]
+            #[allow(dead_code)]
+            strategies: Vec<StrategySpec>,
+        }
+        toml::from_str::<Entries>(&self.text).map_err(|e| spec_error::from_toml(&e))?;
+        let base: toml::Table = toml::from_str(&self.text).map_err(|e| spec_error::from_toml(&e))?;
+        let base = base
+            .get("strategy")
+            .and_then(toml::Value::as_table)
+            .cloned()
+            .unwrap_or_default();
         self.scenario
-            .target
-            .get_ref()
-            .mock_profile(&self.base_dir(), &self.models())
+            .strategies
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| {
+                let strategy = crate::strategy::presets::resolve_layers(&base, entry.get_ref())
+                    .map_err(|m| SpecError::at(entry.span(), m))?;
+                let name = strategy.name.clone().or(strategy.preset.clone());
+                Ok(crate::compare::Contender {
+                    name: name.unwrap_or_else(|| format!("strategy-{}", i + 1)),
+                    strategy,
+                })
+            })
+            .collect::<Result<Vec<_>, SpecError>>()
+            .and_then(|all| {
+                crate::compare::check_names(&all).map_err(|m| {
+                    let at = all
+                        .iter()
+                        .rposition(|c| m.contains(&format!("{:?}", c.name)))
+                        .unwrap_or(0);
+                    SpecError::at(self.scenario.strategies[at].span(), m)
+                })?;
+                Ok(all)
+            })
     }
 }
 

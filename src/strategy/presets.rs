@@ -70,6 +70,36 @@ fn merge(base: &mut toml::Table, over: &toml::Table) {
     }
 }
 
+/// A variant laid over a base `[strategy]`: the base without its preset, then the variant's
+/// preset (if any, else the base's), then the variant's own keys. Workers, queue and timeouts
+/// stay common unless the variant says otherwise.
+pub fn resolve_layers(base: &toml::Table, variant: &toml::Table) -> Result<StrategySpec, String> {
+    let mut merged = toml::Table::new();
+    let preset = variant
+        .get("preset")
+        .or_else(|| base.get("preset"))
+        .and_then(toml::Value::as_str);
+    let mut base = base.clone();
+    base.remove("preset");
+    base.remove("name");
+    merge(&mut merged, &base);
+    if let Some(name) = preset {
+        let (_, text) = PRESETS.iter().find(|(n, _)| *n == name).ok_or_else(|| {
+            format!(
+                "unknown strategy preset {name:?}; expected one of {}",
+                names().join(", ")
+            )
+        })?;
+        let preset_table: toml::Table = toml::from_str(text).expect("presets parse");
+        merge(&mut merged, &preset_table);
+        merged.insert("preset".into(), toml::Value::String(name.to_string()));
+    }
+    merge(&mut merged, variant);
+    let spec = StrategySpec::deserialize(merged).map_err(|e| e.to_string())?;
+    spec.validate()?;
+    Ok(spec)
+}
+
 /// The strategy of a `[strategy]` table: its `preset` (if any) with the table's own keys on top.
 pub fn resolve(table: &toml::Table) -> Result<StrategySpec, String> {
     let mut merged = toml::Table::new();
@@ -115,5 +145,13 @@ mod tests {
         assert!(resolve(&bad).unwrap_err().contains("unknown strategy preset"));
         let none: toml::Table = toml::from_str("preset = \"google-genai-default\"").unwrap();
         assert_eq!(resolve(&none).unwrap().retry.policy, BackoffPolicy::None);
+        // Layers: the base's workers stay, the variant's preset replaces the base's retry.
+        let base: toml::Table = toml::from_str("workers = 9\nretry = { max_attempts = 2, base = \"3s\" }").unwrap();
+        let variant: toml::Table = toml::from_str("name = \"cli\"\npreset = \"gemini-cli\"").unwrap();
+        let s = resolve_layers(&base, &variant).unwrap();
+        assert_eq!(
+            (s.workers, s.retry.max_attempts, s.name.as_deref()),
+            (9, 10, Some("cli"))
+        );
     }
 }

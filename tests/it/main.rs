@@ -2,6 +2,7 @@
 //! port 0, the summary schema.
 
 mod cli;
+mod compare;
 mod live_mock;
 mod schema;
 mod support;

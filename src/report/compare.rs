@@ -1,0 +1,172 @@
+//! The compare outputs: `compare.json`, `compare.md` and `compare.html` (the side-by-side table,
+//! overlaid percentile spectra and time series, one colour per strategy in every plot).
+
+use std::path::{Path, PathBuf};
+
+use minijinja::{context, Value};
+use serde::Serialize;
+
+use super::format::secs;
+use super::plots::{self, Chart, PALETTE};
+use crate::compare::{cell, Comparison};
+
+#[derive(Serialize)]
+struct Cell {
+    text: String,
+    best: bool,
+}
+
+#[derive(Serialize)]
+struct Row {
+    label: String,
+    cells: Vec<Cell>,
+}
+
+fn rows(c: &Comparison) -> Vec<Row> {
+    c.metrics
+        .iter()
+        .map(|m| Row {
+            label: m.row_label(),
+            cells: c
+                .strategies
+                .iter()
+                .map(|s| Cell {
+                    text: s
+                        .metrics
+                        .get(&m.key)
+                        .map(|stat| cell(stat, &m.unit))
+                        .unwrap_or_else(|| "—".into()),
+                    best: c.strategies.len() > 1 && c.best.get(&m.key) == Some(&s.name),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// `compare.md`.
+pub fn markdown(c: &Comparison) -> String {
+    let mut out = format!(
+        "## stampede compare · {} · {} strategies\n\ntarget **{}** · seeds {:?} · {} of traffic each, identical requests for every strategy\n\n| |",
+        c.scenario,
+        c.strategies.len(),
+        c.target,
+        c.seeds,
+        secs(c.duration_s)
+    );
+    for s in &c.strategies {
+        out.push_str(&format!(" {} |", s.name));
+    }
+    out.push_str("\n| --- |");
+    out.push_str(&" ---: |".repeat(c.strategies.len()));
+    out.push('\n');
+    for row in rows(c) {
+        out.push_str(&format!("| {} |", row.label));
+        for cell in row.cells {
+            out.push_str(&format!(" {}{} |", cell.text, if cell.best { " ★" } else { "" }));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn color(i: usize) -> String {
+    let c = PALETTE[i % PALETTE.len()];
+    format!("rgb({},{},{})", c.0, c.1, c.2)
+}
+
+/// `compare.html`.
+pub fn html(c: &Comparison) -> String {
+    let hists: Vec<_> = c
+        .strategies
+        .iter()
+        .map(|s| (s.name.clone(), s.summary.histogram("latency").unwrap_or_default()))
+        .collect();
+    let refs: Vec<_> = hists.iter().enumerate().map(|(i, (n, h))| (n.clone(), i, h)).collect();
+    let spectrum = plots::spectrum("End-to-end latency of answered requests, by percentile", &refs, &[]);
+    let any = |f: fn(&crate::metrics::SecondRow) -> f64| {
+        c.strategies
+            .iter()
+            .any(|s| s.summary.timeseries.iter().any(|r| f(r) != 0.0))
+    };
+    let series = |f: fn(&crate::metrics::SecondRow) -> f64, title: &str, y: &str| {
+        let mut chart = Chart::new(title, "time since start (s)", y);
+        for (i, s) in c.strategies.iter().enumerate() {
+            chart = chart.line(
+                &s.name,
+                i,
+                s.summary.timeseries.iter().map(|r| (r.second as f64, f(r))).collect(),
+            );
+        }
+        chart.steps = true;
+        chart.svg()
+    };
+    let mut time = vec![
+        series(
+            |r| r.succeeded as f64,
+            "Answered requests per second",
+            "requests per second",
+        ),
+        series(|r| r.started as f64, "Attempts sent per second", "per second"),
+        series(
+            |r| (r.status_429 + r.errors) as f64,
+            "Failed attempts per second (429s, 5xx, timeouts, transport)",
+            "per second",
+        ),
+        series(
+            |r| r.queue_max as f64,
+            "Queue depth (highest in each second)",
+            "requests waiting",
+        ),
+    ];
+    // What only some strategies have: an adaptive limit, circuit breakers.
+    let adaptive = c.strategies.iter().any(|s| {
+        s.summary.run.strategy["concurrency"]["algorithm"]
+            .as_str()
+            .is_some_and(|a| a != "fixed")
+    });
+    if adaptive {
+        time.push(series(
+            |r| r.concurrency_limit as f64,
+            "Concurrency limit",
+            "workers allowed",
+        ));
+    }
+    if any(|r| r.breakers_open as f64) {
+        time.push(series(
+            |r| r.breakers_open as f64,
+            "Open circuit breakers",
+            "breakers open",
+        ));
+    }
+    let safe = |v: Vec<String>| v.into_iter().map(Value::from_safe_string).collect::<Vec<_>>();
+    let env = super::pages("compare.html", include_str!("templates/compare.html"));
+    env.get_template("compare.html")
+        .and_then(|t| {
+            t.render(context! {
+                c => c,
+                rows => rows(c),
+                colors => (0..c.strategies.len()).map(color).collect::<Vec<_>>(),
+                seeds => format!("{:?}", c.seeds),
+                window => secs(c.duration_s),
+                wall => secs(c.wall_time_s),
+                plots => context! { latency => safe(vec![spectrum]), time => safe(time) },
+                strategies => c.strategies.iter().map(|s| serde_json::to_string_pretty(&s.summary.run.strategy).unwrap_or_default()).collect::<Vec<_>>(),
+                version => env!("CARGO_PKG_VERSION"),
+            })
+        })
+        .expect("compare page renders")
+}
+
+/// Writes compare.json, compare.md and compare.html into `dir`.
+pub fn write_all(c: &Comparison, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let files = [
+        (
+            "compare.json",
+            serde_json::to_string_pretty(c).map_err(std::io::Error::other)? + "\n",
+        ),
+        ("compare.md", markdown(c)),
+        ("compare.html", html(c)),
+    ];
+    super::write_files(dir, files)
+}
