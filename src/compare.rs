@@ -353,13 +353,18 @@ pub struct Comparison {
     pub best: BTreeMap<String, String>,
 }
 
+/// Hears of each run of a comparison as it ends: strategy name, seed, summary or error.
+pub type RunFinished = dyn Fn(&str, u64, &Result<Summary, RunError>) + Sync;
+
 /// Runs every contender on every seed and gathers the figures. Simulated runs are spread over
 /// the machine's cores; live runs go one at a time so they do not disturb each other.
+/// `finished` hears of each run as it ends (strategy name, seed, its summary or error).
 pub fn compare(
     loaded: &LoadedScenario,
     contenders: &[Contender],
     options: &RunOptions,
     seeds: u32,
+    finished: &RunFinished,
 ) -> Result<Comparison, RunError> {
     let base = Plan::new(loaded, options);
     let seed_list: Vec<u64> = (0..u64::from(seeds.max(1))).map(|i| base.seed + i).collect();
@@ -386,6 +391,7 @@ pub fn compare(
                 plan.seed = seed;
                 plan.strategy = contenders[c].strategy.clone();
                 let summary = execute(&plan, Arc::new(Progress::default()), None);
+                finished(&contenders[c].name, seed, &summary);
                 results.lock().expect("results lock").insert((c, seed), summary);
             });
         }

@@ -443,7 +443,23 @@ fn compare_command(args: CompareArgs, out: &mut dyn Write, err: &mut dyn Write) 
         duration: args.duration,
         ..RunOptions::default()
     };
-    let comparison = match crate::compare::compare(&loaded, &contenders, &options, args.seeds) {
+    // Live runs take real time: say as each one ends.
+    let live = options.target.unwrap_or(loaded.scenario.target.get_ref().kind) != TargetKind::Sim;
+    let quiet = args.json || !live;
+    let finished = move |name: &str, seed: u64, r: &Result<crate::summary::Summary, RunError>| {
+        if !quiet {
+            match r {
+                Ok(s) => eprintln!(
+                    "  {name} (seed {seed}): {} scheduled, {} answered, {} of wall time",
+                    s.requests.scheduled,
+                    s.requests.succeeded,
+                    report::format::secs(s.run.wall_time_s)
+                ),
+                Err(e) => eprintln!("  {name} (seed {seed}): {e}"),
+            }
+        }
+    };
+    let comparison = match crate::compare::compare(&loaded, &contenders, &options, args.seeds, &finished) {
         Ok(c) => c,
         Err(e) => return run_failed(e, err),
     };
