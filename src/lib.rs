@@ -11,7 +11,8 @@
 //! - [`engine`]: the open-loop engine and the records it emits.
 //! - [`metrics`]: streaming aggregation of records into HDR histograms, counters, time series.
 //! - [`summary`]: the versioned `summary.json` document.
-//! - [`report`]: `summary.md`, `timeseries.csv`, `report.html` from a summary.
+//! - [`advice`]: recommended settings and warnings read from one run's summary.
+//! - [`report`]: `summary.md`, `timeseries.csv`, `report.html`, `latency.hlog` from a summary.
 //! - [`run`]: one run end to end: target, runtime (virtual or real time), engine, summary.
 //! - [`bench`]: `stampede bench`, the simulator's speed on this machine.
 //! - [`compare`]: several strategies on identical traffic, with confidence intervals.
@@ -21,6 +22,7 @@
 
 #![warn(missing_docs)]
 
+pub mod advice;
 pub mod backend;
 pub mod bench;
 pub mod cli;

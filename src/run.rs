@@ -122,7 +122,8 @@ pub fn execute(
         precise_arrivals: plan.target != TargetKind::Sim,
     };
     let prices = models.iter().map(|m| catalog::price(m)).collect();
-    let mut metrics = Metrics::new(prices, traffic_plan.lanes.len());
+    let mut metrics =
+        Metrics::new(prices, traffic_plan.lanes.len()).with_interval(crate::metrics::log_interval(plan.duration));
     let profile = match plan.target {
         TargetKind::Sim | TargetKind::Mock => Some(plan.loaded.mock_profile_for(&models).map_err(RunError::Input)?),
         _ => None,

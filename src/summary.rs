@@ -62,6 +62,9 @@ pub struct Attempts {
     pub per_request: Option<f64>,
     /// 429 answers.
     pub status_429: u64,
+    /// Those of them that said when to retry (RetryInfo `retryDelay` or `Retry-After`).
+    #[serde(default)]
+    pub status_429_with_delay: u64,
     /// 5xx answers.
     pub status_5xx: u64,
     /// Connection failures, resets, cut bodies.
@@ -168,6 +171,21 @@ pub struct Histograms {
     pub ttft: String,
     /// Service time of successful attempts (µs).
     pub service: String,
+    /// End-to-end latency per lane (µs), by lane name.
+    #[serde(default)]
+    pub lanes: BTreeMap<String, String>,
+    /// End-to-end latency of the requests answered in each interval, in order (µs).
+    #[serde(default)]
+    pub intervals: Intervals,
+}
+
+/// Latency histograms of consecutive intervals of a run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Intervals {
+    /// Length of each interval in seconds.
+    pub seconds: f64,
+    /// One encoded histogram per interval, from the start of the run.
+    pub latency: Vec<String>,
 }
 
 /// Facts about the run itself.
@@ -237,6 +255,9 @@ pub struct Summary {
     pub lanes: BTreeMap<String, LaneSummary>,
     /// Verdict against `[slo]` (null when the scenario sets none).
     pub slo: Option<SloVerdict>,
+    /// Recommended settings and warnings read from this run.
+    #[serde(default)]
+    pub advice: crate::advice::Advice,
     /// Encoded histograms.
     pub histograms: Histograms,
     /// Per-second series.
@@ -273,6 +294,7 @@ impl Summary {
             fallback: a.fallback,
             per_request: ratio(a.total, o.scheduled),
             status_429: a.status_429,
+            status_429_with_delay: a.status_429_with_delay,
             status_5xx: a.status_5xx,
             transport_errors: a.transport,
             timeouts: a.timeouts,
@@ -326,15 +348,31 @@ impl Summary {
             },
             lanes,
             slo: None,
+            advice: crate::advice::Advice::default(),
             histograms: Histograms {
                 latency: o.latency.encode(),
                 queue_wait: o.queue_wait.encode(),
                 ttft: o.ttft.encode(),
                 service: m.service.encode(),
+                lanes: m
+                    .lanes
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, l)| l.scheduled > 0)
+                    .map(|(i, l)| {
+                        let name = lane_names.get(i).cloned().unwrap_or_else(|| format!("lane{i}"));
+                        (name, l.latency.encode())
+                    })
+                    .collect(),
+                intervals: Intervals {
+                    seconds: m.interval.as_secs_f64(),
+                    latency: m.intervals.iter().map(LatencyHistogram::encode).collect(),
+                },
             },
             timeseries: m.series.rows.clone(),
         };
         summary.slo = evaluate(slo, &summary);
+        summary.advice = crate::advice::advise(&summary);
         summary
     }
 
@@ -409,4 +447,30 @@ pub fn evaluate(slo: &SloSpec, s: &Summary) -> Option<SloVerdict> {
         pass: checks.iter().all(|c| c.pass),
         checks,
     })
+}
+
+/// An empty summary of a short simulated run, for tests of the outputs.
+#[cfg(test)]
+pub(crate) fn empty_for_tests() -> Summary {
+    let meta = RunMeta {
+        scenario: "test".into(),
+        description: None,
+        target: "sim".into(),
+        model: "gemini-2.5-flash".into(),
+        seed: 1,
+        duration_s: 10.0,
+        elapsed_s: 10.0,
+        simulated: true,
+        started_at: "2026-01-01T00:00:00Z".into(),
+        wall_time_s: 0.0,
+        stopped_early: None,
+        strategy: serde_json::json!({}),
+        mock_profile: None,
+    };
+    Summary::build(
+        meta,
+        &Metrics::new(vec![None], 1),
+        &["default".into()],
+        &SloSpec::default(),
+    )
 }

@@ -244,19 +244,18 @@ fn run_command(args: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Exit 
         .out
         .clone()
         .unwrap_or_else(|| Path::new("reports").join(loaded.scenario.name()));
-    if let Err(e) = report::write_all(&summary, &dir) {
-        let _ = writeln!(err, "error: could not write the report to {}: {e}", dir.display());
-        return Exit::Failed;
-    }
+    let written = match report::write_all(&summary, &dir) {
+        Ok(written) => written,
+        Err(e) => {
+            let _ = writeln!(err, "error: could not write the report to {}: {e}", dir.display());
+            return Exit::Failed;
+        }
+    };
     if args.json {
         let _ = writeln!(out, "{}", serde_json::to_string_pretty(&summary).unwrap_or_default());
     } else {
         let _ = write!(out, "{}", report::text::table(&summary));
-        let _ = writeln!(
-            out,
-            "\nwrote {}/{{summary.json, summary.md, timeseries.csv, report.html}}",
-            dir.display()
-        );
+        let _ = writeln!(out, "\nwrote {}", report::listing(&dir, &written));
     }
     if summary.run.stopped_early.is_some() {
         let _ = writeln!(
@@ -324,19 +323,16 @@ fn report_command(args: ReportArgs, out: &mut dyn Write, err: &mut dyn Write) ->
     let dir = args
         .out
         .unwrap_or_else(|| args.summary.parent().map(Path::to_path_buf).unwrap_or_default());
-    if let Err(e) = std::fs::create_dir_all(&dir).and_then(|_| {
-        std::fs::write(dir.join("summary.md"), report::markdown(&summary))?;
-        std::fs::write(dir.join("timeseries.csv"), report::timeseries_csv(&summary))?;
-        std::fs::write(dir.join("report.html"), report::html(&summary))
-    }) {
-        let _ = writeln!(err, "error: could not write to {}: {e}", dir.display());
-        return Exit::Failed;
+    let written = std::fs::create_dir_all(&dir).and_then(|_| report::write_files(&dir, report::rendered(&summary)));
+    match written {
+        Ok(written) => {
+            let _ = writeln!(out, "wrote {}", report::listing(&dir, &written));
+        }
+        Err(e) => {
+            let _ = writeln!(err, "error: could not write to {}: {e}", dir.display());
+            return Exit::Failed;
+        }
     }
-    let _ = writeln!(
-        out,
-        "wrote {}/{{summary.md, timeseries.csv, report.html}}",
-        dir.display()
-    );
     Exit::Ok
 }
 
@@ -467,10 +463,13 @@ fn compare_command(args: CompareArgs, out: &mut dyn Write, err: &mut dyn Write) 
         .out
         .clone()
         .unwrap_or_else(|| Path::new("reports").join(loaded.scenario.name()));
-    if let Err(e) = report::compare::write_all(&comparison, &dir) {
-        let _ = writeln!(err, "error: could not write to {}: {e}", dir.display());
-        return Exit::Failed;
-    }
+    let written = match report::compare::write_all(&comparison, &dir) {
+        Ok(written) => written,
+        Err(e) => {
+            let _ = writeln!(err, "error: could not write to {}: {e}", dir.display());
+            return Exit::Failed;
+        }
+    };
     if args.json {
         let _ = writeln!(out, "{}", serde_json::to_string_pretty(&comparison).unwrap_or_default());
     } else {
@@ -484,11 +483,7 @@ fn compare_command(args: CompareArgs, out: &mut dyn Write, err: &mut dyn Write) 
             report::format::secs(comparison.wall_time_s)
         );
         let _ = write!(out, "{}", comparison.table());
-        let _ = writeln!(
-            out,
-            "\nwrote {}/{{compare.json, compare.md, compare.html}}",
-            dir.display()
-        );
+        let _ = writeln!(out, "\nwrote {}", report::listing(&dir, &written));
     }
     Exit::Ok
 }

@@ -8,6 +8,7 @@ pub mod histogram;
 pub mod series;
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use stampede_mock::catalog::Price;
 
@@ -80,6 +81,8 @@ pub struct AttemptCounts {
     pub by_result: BTreeMap<String, u64>,
     /// Attempts that the server answered with each status (429, 5xx...).
     pub status_429: u64,
+    /// 429s that said when to retry.
+    pub status_429_with_delay: u64,
     /// 5xx answers.
     pub status_5xx: u64,
     /// Transport failures.
@@ -140,6 +143,11 @@ pub struct Metrics {
     pub cost_usd: Option<f64>,
     /// The per-second series.
     pub series: Series,
+    /// End-to-end latency of the requests answered in each interval of `interval` (for
+    /// HdrHistogram interval logs).
+    pub intervals: Vec<LatencyHistogram>,
+    /// Length of those intervals.
+    pub interval: Duration,
     prices: Vec<Option<Price>>,
     /// Repeatable prompts (popular or from a trace) already answered, per model.
     answered_prompts: std::collections::HashSet<(u64, u8)>,
@@ -149,7 +157,19 @@ pub struct Metrics {
 /// two top bits set; other keys are unique request ids.
 const REPEATABLE: u64 = 0b11 << 62;
 
+/// The interval of a run's latency log: one second up to ten minutes of traffic, then longer so
+/// that a run has about 600 intervals.
+pub fn log_interval(traffic: Duration) -> Duration {
+    Duration::from_secs(traffic.as_secs().div_ceil(600).max(1))
+}
+
 impl Metrics {
+    /// The same metrics with latency intervals of `interval` (one second by default).
+    pub fn with_interval(mut self, interval: Duration) -> Metrics {
+        self.interval = interval.max(Duration::from_millis(1));
+        self
+    }
+
     /// Empty metrics; `prices[i]` is the price of model `i`, if known.
     pub fn new(prices: Vec<Option<Price>>, lanes: usize) -> Metrics {
         Metrics {
@@ -171,6 +191,8 @@ impl Metrics {
             planned: (0, 0),
             cost_usd: prices.iter().all(Option::is_some).then_some(0.0),
             series: Series::default(),
+            intervals: Vec::new(),
+            interval: Duration::from_secs(1),
             prices,
             answered_prompts: std::collections::HashSet::new(),
         }
@@ -241,7 +263,9 @@ impl RecordSink for Metrics {
             Ok(tokens) => {
                 self.service.record(a.ended.saturating_sub(a.sent));
                 if let (Some(cost), Some(Some(price))) = (&mut self.cost_usd, self.prices.get(usize::from(a.model))) {
-                    *cost += price.cost(tokens.input, tokens.output + tokens.thinking);
+                    let this = price.cost(tokens.input, tokens.output + tokens.thinking);
+                    *cost += this;
+                    self.series.at(a.ended).cost_micro_usd += (this * 1e6).round() as u64;
                 }
             }
             Err(kind) => {
@@ -249,6 +273,7 @@ impl RecordSink for Metrics {
                 match kind {
                     ErrorKind::Status(429) => {
                         c.status_429 += 1;
+                        c.status_429_with_delay += u64::from(a.retry_delay.is_some());
                         row.status_429 += 1;
                     }
                     other => {
@@ -275,6 +300,11 @@ impl RecordSink for Metrics {
         self.schedule_lag.record(r.arrived.saturating_sub(r.intended));
         match r.end.outcome() {
             Outcome::Succeeded => {
+                let slot = (r.ended.as_nanos() / self.interval.as_nanos()) as usize;
+                if self.intervals.len() <= slot {
+                    self.intervals.resize_with(slot + 1, LatencyHistogram::default);
+                }
+                self.intervals[slot].record(r.latency());
                 *self.served_by.entry(r.served.label().to_string()).or_default() += 1;
                 self.account_prompt(r);
             }

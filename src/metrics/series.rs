@@ -46,6 +46,9 @@ pub struct SecondRow {
     pub tokens_in: u64,
     /// Output tokens of answered requests.
     pub tokens_out: u64,
+    /// What the answered attempts that ended in this second cost, in millionths of a dollar.
+    #[serde(default)]
+    pub cost_micro_usd: u64,
 }
 
 /// A growable series indexed by second.

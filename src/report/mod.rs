@@ -6,6 +6,7 @@
 
 pub mod compare;
 pub mod format;
+pub mod hlog;
 pub mod plots;
 pub mod text;
 pub mod view;
@@ -28,17 +29,30 @@ fn templates() -> Environment<'static> {
 
 /// `summary.md`: the verdict and figures as Markdown, for a CI step summary or a PR comment.
 pub fn markdown(s: &Summary) -> String {
-    templates()
+    let text = templates()
         .get_template("summary.md")
         .and_then(|t| t.render(context! { v => View::of(s) }))
-        .expect("markdown renders")
+        .expect("markdown renders");
+    single_blank_lines(&text)
+}
+
+/// The text with runs of blank lines (left by optional template sections) cut to one.
+fn single_blank_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        if !(line.is_empty() && out.ends_with("\n\n")) {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// A CSV column: its header and how to read its value from a second's row.
 pub type CsvColumn = (&'static str, fn(&SecondRow) -> u64);
 
 /// The columns of `timeseries.csv`, in order.
-pub const CSV_COLUMNS: [CsvColumn; 19] = [
+pub const CSV_COLUMNS: [CsvColumn; 20] = [
     ("second", |r| r.second),
     ("offered", |r| r.offered),
     ("started", |r| r.started),
@@ -58,6 +72,7 @@ pub const CSV_COLUMNS: [CsvColumn; 19] = [
     ("queue_max", |r| u64::from(r.queue_max)),
     ("tokens_in", |r| r.tokens_in),
     ("tokens_out", |r| r.tokens_out),
+    ("cost_micro_usd", |r| r.cost_micro_usd),
 ];
 
 /// `timeseries.csv`: one row per second.
@@ -72,33 +87,47 @@ pub fn timeseries_csv(s: &Summary) -> String {
     out
 }
 
-fn series(s: &Summary, f: impl Fn(&SecondRow) -> f64) -> Vec<(f64, f64)> {
-    s.timeseries.iter().map(|r| (r.second as f64, f(r))).collect()
+/// Most points a time series plot draws: longer runs are read in bins of several seconds, or
+/// the lines turn into a solid band.
+const MAX_POINTS: usize = 150;
+
+/// How a bin of several seconds shows its rows.
+#[derive(Clone, Copy)]
+enum Agg {
+    /// Mean of the per-second counts: still "per second".
+    Mean,
+    /// The last row's value: a gauge read at the end of the bin.
+    Last,
+    /// The largest value in the bin.
+    Max,
 }
 
-/// The page's plots: latency (spectrum, histogram) and time series.
-fn plot_set(s: &Summary) -> (Vec<String>, Vec<String>) {
-    let mut latency = Vec::new();
-    let names = [
-        ("queue_wait", "queue wait", 2),
-        ("service", "service time", 3),
-        ("ttft", "time to first token", 1),
-        ("latency", "end to end", 0),
-    ];
-    let hists: Vec<(String, usize, crate::metrics::LatencyHistogram)> = names
-        .iter()
-        .filter_map(|(key, name, color)| s.histogram(key).map(|h| (name.to_string(), *color, h)))
-        .filter(|(_, _, h)| h.count() > 0)
-        .collect();
-    // Without streaming, the first token is the whole answer: time to first token equals end
-    // to end and would hide it, so it is drawn only when some answers were streamed. End to end
-    // is drawn last, on top.
-    let hists: Vec<_> = hists
-        .into_iter()
-        .filter(|(name, _, _)| name != "time to first token" || s.requests.streamed > 0)
-        .collect();
-    let refs: Vec<(String, usize, &crate::metrics::LatencyHistogram)> =
-        hists.iter().map(|(n, c, h)| (n.clone(), *c, h)).collect();
+/// Seconds per plotted point.
+fn bin_width(s: &Summary) -> usize {
+    s.timeseries.len().div_ceil(MAX_POINTS).max(1)
+}
+
+/// One point per bin of [`bin_width`] seconds, at the bin's start.
+fn series(s: &Summary, agg: Agg, f: impl Fn(&SecondRow) -> f64) -> Vec<(f64, f64)> {
+    s.timeseries
+        .chunks(bin_width(s))
+        .map(|rows| {
+            let values = rows.iter().map(&f);
+            let y = match agg {
+                Agg::Mean => values.sum::<f64>() / rows.len() as f64,
+                Agg::Last => values.last().unwrap_or(0.0),
+                Agg::Max => values.fold(0.0, f64::max),
+            };
+            (rows[0].second as f64, y)
+        })
+        .collect()
+}
+
+/// The latency plots: one percentile spectrum per measure (end to end with the SLO's latency
+/// targets, queue wait, service time, time to first token when answers were streamed), end to
+/// end per lane when there are lanes, and the end-to-end histogram.
+fn latency_plots(s: &Summary) -> Vec<String> {
+    let mut plots = Vec::new();
     let slo_lines: Vec<(String, f64)> = s
         .slo
         .iter()
@@ -106,43 +135,159 @@ fn plot_set(s: &Summary) -> (Vec<String>, Vec<String>) {
         .filter(|c| c.name.starts_with('p'))
         .map(|c| (format!("SLO {}", c.name), c.target))
         .collect();
-    latency.push(plots::spectrum("Latency by percentile", &refs, &slo_lines));
-    if let Some(h) = s.histogram("latency") {
-        latency.push(plots::histogram(
+    // Without streaming the first token is the whole answer: time to first token would repeat
+    // end to end, so it is drawn only when some answers were streamed.
+    let measures = [
+        (
+            "latency",
+            "End-to-end latency by percentile",
+            "answered requests",
+            0,
+            true,
+        ),
+        ("queue_wait", "Queue wait by percentile", "every request", 2, true),
+        ("service", "Service time by percentile", "successful attempts", 3, true),
+        (
+            "ttft",
+            "Time to first token by percentile",
+            "streamed answers",
+            1,
+            s.requests.streamed > 0,
+        ),
+    ];
+    for (key, title, name, color, wanted) in measures {
+        let Some(h) = s.histogram(key).filter(|h| wanted && h.count() > 0) else {
+            continue;
+        };
+        let rules: &[(String, f64)] = if key == "latency" { &slo_lines } else { &[] };
+        plots.push(plots::spectrum(title, &[(name.to_string(), color, &h)], rules));
+    }
+    if s.histograms.lanes.len() > 1 {
+        let lanes: Vec<(String, crate::metrics::LatencyHistogram)> = s
+            .histograms
+            .lanes
+            .iter()
+            .filter_map(|(name, text)| {
+                crate::metrics::LatencyHistogram::decode(text)
+                    .ok()
+                    .map(|h| (name.clone(), h))
+            })
+            .collect();
+        let refs: Vec<(String, usize, &crate::metrics::LatencyHistogram)> =
+            lanes.iter().enumerate().map(|(i, (n, h))| (n.clone(), i, h)).collect();
+        plots.push(plots::spectrum("End-to-end latency by lane", &refs, &slo_lines));
+    }
+    if let Some(h) = s.histogram("latency").filter(|h| h.count() > 0) {
+        plots.push(plots::histogram(
             "End-to-end latency of answered requests (up to p99.9)",
             &h,
         ));
     }
-    let mut rate = Chart::new("Requests per second", "time since start (s)", "requests per second")
-        .line("offered", 0, series(s, |r| r.offered as f64))
-        .line("attempts sent", 1, series(s, |r| r.started as f64))
-        .line("answered", 2, series(s, |r| r.succeeded as f64))
-        .line("failed + dropped", 3, series(s, |r| (r.failed + r.dropped) as f64));
-    rate.steps = true;
-    let mut trouble = Chart::new(
-        "429s, other errors and retries per second",
-        "time since start (s)",
-        "per second",
-    )
-    .line("429 answers", 3, series(s, |r| r.status_429 as f64))
-    .line("other failed attempts", 4, series(s, |r| r.errors as f64))
-    .line("retries sent", 1, series(s, |r| r.retries as f64));
-    trouble.steps = true;
-    let mut depth = Chart::new(
-        "In flight and queued (end of each second)",
-        "time since start (s)",
-        "requests",
-    )
-    .line("attempts in flight", 0, series(s, |r| f64::from(r.inflight)))
-    .line("queue depth", 1, series(s, |r| f64::from(r.queue_depth)))
-    .line("queue depth, max in second", 7, series(s, |r| f64::from(r.queue_max)));
-    depth.steps = true;
-    (latency, vec![rate.svg(), trouble.svg(), depth.svg()])
+    plots
+}
+
+/// The time series plots, one concern each.
+fn time_plots(s: &Summary) -> Vec<String> {
+    const T: &str = "time since start (s)";
+    let width = bin_width(s);
+    let (mean, end, within) = if width == 1 {
+        (String::new(), "(end of each second)".to_string(), "second".to_string())
+    } else {
+        (
+            format!(" (mean over {width} s bins)"),
+            format!("(end of each {width} s bin)"),
+            format!("{width} s bin"),
+        )
+    };
+    // Each point covers a whole bin: its step runs to the end of that bin.
+    let stepped = |mut c: Chart| {
+        c.steps = true;
+        for line in &mut c.lines {
+            if let Some(&(x, y)) = line.points.last() {
+                line.points.push((x + width as f64, y));
+            }
+        }
+        c.svg()
+    };
+    let mut plots = vec![
+        stepped(
+            Chart::new(&format!("Requests per second{mean}"), T, "requests per second")
+                .line("offered", 0, series(s, Agg::Mean, |r| r.offered as f64))
+                .line("attempts sent", 1, series(s, Agg::Mean, |r| r.started as f64))
+                .line("answered", 2, series(s, Agg::Mean, |r| r.succeeded as f64))
+                .line(
+                    "failed + dropped",
+                    3,
+                    series(s, Agg::Mean, |r| (r.failed + r.dropped) as f64),
+                ),
+        ),
+        stepped(
+            Chart::new(
+                &format!("429s, other errors and retries per second{mean}"),
+                T,
+                "per second",
+            )
+            .line("429 answers", 3, series(s, Agg::Mean, |r| r.status_429 as f64))
+            .line("other failed attempts", 4, series(s, Agg::Mean, |r| r.errors as f64))
+            .line("retries sent", 1, series(s, Agg::Mean, |r| r.retries as f64)),
+        ),
+        stepped(
+            Chart::new(&format!("In flight and queued {end}"), T, "requests")
+                .line("attempts in flight", 0, series(s, Agg::Last, |r| f64::from(r.inflight)))
+                .line("queue depth", 1, series(s, Agg::Last, |r| f64::from(r.queue_depth)))
+                .line(
+                    &format!("queue depth, max in {within}"),
+                    7,
+                    series(s, Agg::Max, |r| f64::from(r.queue_max)),
+                ),
+        ),
+        stepped(
+            Chart::new(&format!("Workers {end}"), T, "workers")
+                .line(
+                    "busy (sending, or waiting to retry)",
+                    0,
+                    series(s, Agg::Last, |r| f64::from(r.workers_busy)),
+                )
+                .line(
+                    "concurrency limit",
+                    7,
+                    series(s, Agg::Last, |r| f64::from(r.concurrency_limit)),
+                ),
+        ),
+    ];
+    let has_breaker = s.run.strategy.get("breaker").is_some_and(|b| !b.is_null());
+    if has_breaker {
+        plots.push(stepped(
+            Chart::new(&format!("Circuit breakers open {end}"), T, "breakers open").line(
+                "open",
+                3,
+                series(s, Agg::Last, |r| f64::from(r.breakers_open)),
+            ),
+        ));
+    }
+    plots.push(stepped(
+        Chart::new(
+            &format!("Tokens per second, answered attempts{mean}"),
+            T,
+            "tokens per second",
+        )
+        .line("input", 0, series(s, Agg::Mean, |r| r.tokens_in as f64))
+        .line("output", 1, series(s, Agg::Mean, |r| r.tokens_out as f64)),
+    ));
+    let mut spent = 0u64;
+    let cost: Vec<(f64, f64)> = std::iter::once((0.0, 0.0))
+        .chain(s.timeseries.iter().map(|r| {
+            spent += r.cost_micro_usd;
+            (r.second as f64 + 1.0, spent as f64 / 1e6)
+        }))
+        .collect();
+    plots.push(Chart::new("Cost so far", T, "cost (USD)").line("spent", 2, cost).svg());
+    plots
 }
 
 /// `report.html`: one self-contained page with inline SVG plots and CSS.
 pub fn html(s: &Summary) -> String {
-    let (latency, time) = plot_set(s);
+    let (latency, time) = (latency_plots(s), time_plots(s));
     let safe = |v: Vec<String>| v.into_iter().map(Value::from_safe_string).collect::<Vec<_>>();
     templates()
         .get_template("report.html")
@@ -156,19 +301,34 @@ pub fn html(s: &Summary) -> String {
         .expect("report renders")
 }
 
-/// Writes every output of a run into `dir` (created if needed); returns the paths written.
-pub fn write_all(s: &Summary, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir)?;
-    let files = [
-        (
-            "summary.json",
-            serde_json::to_string_pretty(s).map_err(std::io::Error::other)? + "\n",
-        ),
+/// The files rendered from a summary: `summary.md`, `timeseries.csv`, `report.html` and
+/// `latency.hlog`, as (file name, content).
+pub fn rendered(s: &Summary) -> [(&'static str, String); 4] {
+    [
         ("summary.md", markdown(s)),
         ("timeseries.csv", timeseries_csv(s)),
         ("report.html", html(s)),
-    ];
-    write_files(dir, files)
+        ("latency.hlog", hlog::interval_log(s)),
+    ]
+}
+
+/// Writes every output of a run into `dir` (created if needed): `summary.json` and the
+/// [`rendered`] files; returns the paths written.
+pub fn write_all(s: &Summary, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let json = serde_json::to_string_pretty(s).map_err(std::io::Error::other)? + "\n";
+    let mut written = write_files(dir, [("summary.json", json)])?;
+    written.extend(write_files(dir, rendered(s))?);
+    Ok(written)
+}
+
+/// `DIR/{a, b, c}`: the files written, for the terminal.
+pub fn listing(dir: &Path, written: &[PathBuf]) -> String {
+    let names: Vec<String> = written
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    format!("{}/{{{}}}", dir.display(), names.join(", "))
 }
 
 /// Writes `(file name, content)` pairs into `dir`; returns the paths written.

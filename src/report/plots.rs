@@ -59,6 +59,8 @@ pub struct Chart {
     pub x_ticks: usize,
     /// Draw lines as steps (for per-second counts).
     pub steps: bool,
+    /// A fixed x range; by default the data's.
+    pub x_range: Option<(f64, f64)>,
 }
 
 fn plain(x: &f64) -> String {
@@ -81,6 +83,7 @@ impl Chart {
             x_format: plain,
             x_ticks: 10,
             steps: false,
+            x_range: None,
         }
     }
 
@@ -120,6 +123,9 @@ impl Chart {
         for r in &self.rules {
             y1 = y1.max(r.y);
         }
+        if let Some(range) = self.x_range {
+            (x0, x1) = range;
+        }
         if x0 > x1 {
             (x0, x1) = (0.0, 1.0);
         }
@@ -130,6 +136,7 @@ impl Chart {
         let mut chart = ChartBuilder::on(root)
             .caption(&self.title, ("sans-serif", 18))
             .margin(12)
+            .margin_right(30)
             .x_label_area_size(44)
             .y_label_area_size(70)
             .build_cartesian_2d(x0..x1, 0.0..y1)?;
@@ -211,29 +218,56 @@ fn percentile_label(x: &f64) -> String {
     }
 }
 
+/// Milliseconds up to 10 s, seconds beyond: (unit, divisor of milliseconds).
+fn latency_unit(top_ms: f64) -> (&'static str, f64) {
+    if top_ms > 10_000.0 {
+        ("s", 1000.0)
+    } else {
+        ("ms", 1.0)
+    }
+}
+
+/// The right end of a spectrum's x axis: four nines (99.99%).
+pub const SPECTRUM_NINES: f64 = 4.0;
+
 /// The HDR-style percentile spectrum of several histograms (log "nines" axis to 99.99%), each
 /// given with its palette colour; later ones are drawn on top.
 pub fn spectrum(title: &str, histograms: &[(String, usize, &LatencyHistogram)], slo_ms: &[(String, f64)]) -> String {
-    let mut chart = Chart::new(title, "percentile (log scale of nines)", "latency (ms)");
+    let top = histograms
+        .iter()
+        .filter_map(|(_, _, h)| h.quantile_ms(1.0))
+        .fold(0.0, f64::max);
+    let (unit, scale) = latency_unit(top);
+    let mut chart = Chart::new(title, "percentile (log scale of nines)", &format!("latency ({unit})"));
     chart.x_format = percentile_label;
     chart.x_ticks = 5;
+    // Always to 99.99%, so spectra of runs of different sizes line up; past its last sample's
+    // percentile a short run's line stays flat at its maximum.
+    chart.x_range = Some((0.0, SPECTRUM_NINES));
     for (name, color, h) in histograms {
-        let points = h.spectrum().into_iter().map(|(p, v)| (nines(p), v)).collect();
+        let points = h.spectrum().into_iter().map(|(p, v)| (nines(p), v / scale)).collect();
         chart = chart.line(name, *color, points);
     }
-    chart.rules = slo_ms.iter().map(|(n, y)| Rule { name: n.clone(), y: *y }).collect();
+    chart.rules = slo_ms
+        .iter()
+        .map(|(n, y)| Rule {
+            name: n.clone(),
+            y: *y / scale,
+        })
+        .collect();
     chart.svg()
 }
 
 /// A latency histogram as bars drawn with steps.
 pub fn histogram(title: &str, h: &LatencyHistogram) -> String {
     let buckets = h.buckets(60);
+    let (unit, scale) = latency_unit(buckets.last().map_or(0.0, |b| b.0));
     let width = buckets.get(1).map_or(1.0, |b| b.0);
-    let mut points: Vec<(f64, f64)> = buckets.iter().map(|&(x, c)| (x, c as f64)).collect();
+    let mut points: Vec<(f64, f64)> = buckets.iter().map(|&(x, c)| (x / scale, c as f64)).collect();
     if let Some(&(x, _)) = buckets.last() {
-        points.push((x + width, 0.0));
+        points.push(((x + width) / scale, 0.0));
     }
-    let mut chart = Chart::new(title, "latency (ms)", "requests").line("", 0, points);
+    let mut chart = Chart::new(title, &format!("latency ({unit})"), "requests").line("", 0, points);
     chart.steps = true;
     chart.svg()
 }

@@ -56,5 +56,20 @@ pub fn table(s: &Summary) -> String {
     if !attempts.is_empty() {
         out.push_str(&format!("attempts by result: {}\n", attempts.join(" · ")));
     }
+    if !v.advice.warnings.is_empty() {
+        out.push_str("\nwarnings\n");
+        for w in &v.advice.warnings {
+            out.push_str(&format!("  ! {}\n", w.message));
+        }
+    }
+    if !v.advice.recommendations.is_empty() {
+        out.push_str("\nrecommended (why: summary.md or report.html)\n");
+        for r in &v.advice.recommendations {
+            out.push_str(&format!(
+                "  {:<16} {}   (this run: {})\n",
+                r.setting, r.value, r.current
+            ));
+        }
+    }
     out
 }

@@ -143,6 +143,8 @@ pub struct View {
     pub mock_profile: Option<String>,
     /// Run metadata (label, value).
     pub metadata: Vec<(String, String)>,
+    /// Recommended settings and warnings.
+    pub advice: crate::advice::Advice,
 }
 
 fn share(n: u64, of: u64) -> String {
@@ -358,6 +360,7 @@ impl View {
                 .as_ref()
                 .map(|p| serde_json::to_string_pretty(p).unwrap_or_default()),
             metadata,
+            advice: s.advice.clone(),
         }
     }
 }

@@ -62,14 +62,20 @@ fn simulated_quickstart_shows_429s_and_retries_and_misses_its_slo() {
     assert_eq!(s["requests"]["succeeded"], 120);
     assert!(s["attempts"]["status_429"].as_u64().unwrap() > 300);
     assert!(s["attempts"]["retries"].as_u64().unwrap() > 200);
-    for f in ["summary.json", "summary.md", "timeseries.csv", "report.html"] {
+    for f in [
+        "summary.json",
+        "summary.md",
+        "timeseries.csv",
+        "report.html",
+        "latency.hlog",
+    ] {
         assert!(out.path().join(f).exists(), "{f} missing");
     }
     // Every CSV column, found by its header name, agrees with the summary's series.
     let csv = std::fs::read_to_string(out.path().join("timeseries.csv")).unwrap();
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    assert_eq!(header.len(), 19);
+    assert_eq!(header.len(), stampede::report::CSV_COLUMNS.len());
     let rows: Vec<Vec<u64>> = lines
         .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
         .collect();
@@ -93,6 +99,10 @@ fn simulated_quickstart_shows_429s_and_retries_and_misses_its_slo() {
         column("status_429").sum::<u64>(),
         s["attempts"]["status_429"].as_u64().unwrap()
     );
+    // The per-second costs add up to the run's cost (each attempt rounded to a micro-dollar).
+    let cost = column("cost_micro_usd").sum::<u64>() as f64 / 1e6;
+    let total = s["cost_usd"].as_f64().unwrap();
+    assert!(total > 0.1 && (cost - total).abs() < 1e-4, "{cost} vs {total}");
     // While the quota refuses everything, all 16 workers sit in retry backoffs.
     assert_eq!(column("workers_busy").max(), Some(16));
     let md = std::fs::read_to_string(out.path().join("summary.md")).unwrap();
@@ -133,7 +143,7 @@ fn report_re_renders_a_saved_run_and_refuses_garbage() {
         again.path().to_str().unwrap(),
     ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    for f in ["summary.md", "timeseries.csv", "report.html"] {
+    for f in ["summary.md", "timeseries.csv", "report.html", "latency.hlog"] {
         let original = std::fs::read_to_string(run.path().join(f)).unwrap();
         let rerendered = std::fs::read_to_string(again.path().join(f)).unwrap();
         assert_eq!(original, rerendered, "{f} differs after re-rendering");

@@ -4,6 +4,7 @@
 mod cli;
 mod compare;
 mod live_mock;
+mod report;
 mod schema;
 mod support;
 mod theory;

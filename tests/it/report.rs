@@ -1,0 +1,224 @@
+//! The report: advice read from real runs, summary.md against a reviewed golden file, the HTML
+//! page's structure, and (when Chromium is installed) the page rendered by a browser.
+//!
+//! `STAMPEDE_BLESS=1 cargo test --test integration report::` rewrites the golden files after a
+//! deliberate change; review the diff before committing it.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::support::{root, run_to, stampede};
+
+fn quickstart(out: &Path) -> (crate::support::Outcome, Value) {
+    run_to(&root().join("scenarios/quickstart.toml"), out, &["--target", "sim"])
+}
+
+fn recommendation<'a>(s: &'a Value, setting: &str) -> &'a Value {
+    s["advice"]["recommendations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["setting"] == setting)
+        .unwrap_or_else(|| panic!("no {setting} recommendation in {}", s["advice"]))
+}
+
+fn warning<'a>(s: &'a Value, kind: &str) -> Option<&'a str> {
+    s["advice"]["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["kind"] == kind)
+        .map(|w| w["message"].as_str().unwrap())
+}
+
+#[test]
+fn quickstart_advice_follows_from_its_figures() {
+    let out = tempfile::tempdir().unwrap();
+    let (o, s) = quickstart(out.path());
+    // 120 RPM lets through 2 requests per second; each holds a worker for the mean service time
+    // (0.78 s): 2/s × 0.78 s × 1.25 headroom = 1.96 → 2 workers, not the 16 configured.
+    let service_s = s["service_ms"]["mean"].as_f64().unwrap() / 1000.0;
+    assert!((0.7..0.9).contains(&service_s), "{service_s}");
+    let workers = recommendation(&s, "workers");
+    assert_eq!(workers["value"], (2.0 * service_s * 1.25).ceil().to_string());
+    assert_eq!(workers["current"], "16");
+    assert!(
+        workers["why"].as_str().unwrap().contains("quota of 120 RPM"),
+        "{workers}"
+    );
+    // 95% of the mock's 120 RPM and 1,000,000 TPM.
+    assert_eq!(recommendation(&s, "rate_limit")["value"], "{ rpm = 114, tpm = 950000 }");
+    // Every 429 carried a RetryInfo delay the client did not honour.
+    assert_eq!(s["attempts"]["status_429_with_delay"], s["attempts"]["status_429"]);
+    assert_eq!(recommendation(&s, "retry")["value"], "{ honor_retry_delay = true }");
+    // The warnings carry the run's own figures.
+    let a = &s["attempts"];
+    let retries = warning(&s, "retries").expect("retries warning");
+    let share = (100.0 * a["retries"].as_f64().unwrap() / a["total"].as_f64().unwrap()).round();
+    assert!(
+        retries.contains(&format!("{share}% of attempts ({} of {})", a["retries"], a["total"])),
+        "{retries}"
+    );
+    assert!(warning(&s, "quota_too_small").unwrap().contains("quota of 120 RPM"));
+    assert!(warning(&s, "queue_not_drained").is_some());
+    // The terminal and summary.md show them too.
+    assert!(
+        o.stdout.contains("recommended") && o.stdout.contains("  workers          2"),
+        "{}",
+        o.stdout
+    );
+    let md = std::fs::read_to_string(out.path().join("summary.md")).unwrap();
+    assert!(
+        md.contains("### What to change") && md.contains("| `workers` | `2` | `16` |"),
+        "{md}"
+    );
+}
+
+#[test]
+fn lanes_advice_names_the_starved_lane() {
+    let out = tempfile::tempdir().unwrap();
+    let (_, s) = run_to(&root().join("scenarios/lanes.toml"), out.path(), &["--target", "sim"]);
+    let interactive = &s["lanes"]["interactive"];
+    let batch = &s["lanes"]["batch"];
+    // One FIFO queue: the batch bursts hold the workers while interactive deadlines run out.
+    assert_eq!(batch["dropped"], 0);
+    assert!(interactive["dropped"].as_u64().unwrap() > 100, "{interactive}");
+    let lost = warning(&s, "lane_lost").expect("lane_lost warning");
+    assert!(
+        lost.starts_with(&format!(
+            "Lane interactive lost {} of {} requests",
+            interactive["dropped"].as_u64().unwrap() + interactive["failed"].as_u64().unwrap(),
+            interactive["scheduled"]
+        )),
+        "{lost}"
+    );
+    let html = std::fs::read_to_string(out.path().join("report.html")).unwrap();
+    assert!(html.contains("End-to-end latency by lane"));
+    // 600 s of traffic are plotted in 5 s bins, not 600 per-second points.
+    assert!(html.contains("Requests per second (mean over 5 s bins)"));
+    let md = std::fs::read_to_string(out.path().join("summary.md")).unwrap();
+    assert!(
+        md.contains("### Lanes") && md.contains("| interactive | 1,298 |"),
+        "{md}"
+    );
+}
+
+/// The summary with its wall-clock fields fixed, so its rendering is reproducible.
+fn without_wall_clock(mut s: Value) -> stampede::summary::Summary {
+    s["started_at"] = Value::from("2026-01-01T00:00:00Z");
+    s["wall_time_s"] = Value::from(0.25);
+    serde_json::from_value(s).expect("summary.json reads back")
+}
+
+#[test]
+fn summary_md_matches_the_reviewed_golden_file() {
+    let out = tempfile::tempdir().unwrap();
+    let (_, s) = quickstart(out.path());
+    let md = stampede::report::markdown(&without_wall_clock(s));
+    let golden = root().join("tests/golden/quickstart.summary.md");
+    if std::env::var_os("STAMPEDE_BLESS").is_some() {
+        std::fs::write(&golden, &md).unwrap();
+    }
+    let expected = std::fs::read_to_string(&golden).expect("golden file (STAMPEDE_BLESS=1 writes it)");
+    assert_eq!(
+        md, expected,
+        "summary.md changed; review it and rerun with STAMPEDE_BLESS=1"
+    );
+}
+
+#[test]
+fn report_html_has_every_plot_with_labelled_axes() {
+    let out = tempfile::tempdir().unwrap();
+    let (_, s) = quickstart(out.path());
+    let html = std::fs::read_to_string(out.path().join("report.html")).unwrap();
+    // plotters writes each SVG text on its own line: `>\nTEXT\n<`.
+    let count = |needle: &str| html.matches(needle).count();
+    for title in [
+        "End-to-end latency by percentile",
+        "Queue wait by percentile",
+        "Service time by percentile",
+        "End-to-end latency of answered requests",
+        "Requests per second",
+        "429s, other errors and retries per second",
+        "In flight and queued",
+        "Workers (end of each second)",
+        "Tokens per second",
+        "Cost so far",
+    ] {
+        assert_eq!(count(&format!(">\n{title}")), 1, "{title}");
+    }
+    // No streaming: time to first token equals end to end and is not drawn; no breaker, no
+    // breaker chart; one lane, no lane chart.
+    assert_eq!(s["requests"]["streamed"], 0);
+    for absent in [
+        "Time to first token by percentile",
+        "Circuit breakers",
+        "latency by lane",
+    ] {
+        assert_eq!(count(absent), 0, "{absent}");
+    }
+    assert_eq!(count("<svg"), 10);
+    assert_eq!(count(">\npercentile (log scale of nines)\n<"), 3);
+    assert_eq!(count(">\ntime since start (s)\n<"), 6);
+    // Every spectrum reaches 99.99% and the SLO's p95 target is drawn.
+    assert_eq!(count(">\n99.99%\n<"), 3);
+    assert_eq!(count(">\nSLO p95\n<"), 1);
+    // The advice, in the page.
+    assert!(html.contains("<h2>What to change</h2>") && html.contains("workers = 2"));
+}
+
+#[test]
+fn chromium_renders_the_report() {
+    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"].into_iter().find(|c| {
+        std::process::Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }) else {
+        eprintln!("chromium_renders_the_report: no Chromium on PATH, skipped");
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    quickstart(out.path());
+    let png = out.path().join("shot.png");
+    let status = std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=420,3000",
+        ])
+        .arg(format!("--user-data-dir={}", out.path().join("profile").display()))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", out.path().join("report.html").display()))
+        .output()
+        .expect("chromium runs");
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    // A phone-width screenshot of a page with text and ten plots is far from a blank page (a
+    // blank 420×3000 PNG compresses to a few kilobytes).
+    let bytes = std::fs::metadata(&png).unwrap().len();
+    assert!(bytes > 50_000, "screenshot is {bytes} bytes");
+}
+
+#[test]
+fn report_re_renders_old_summaries_without_advice() {
+    let run = tempfile::tempdir().unwrap();
+    let (_, mut s) = quickstart(run.path());
+    // A summary written before advice and interval histograms existed still renders.
+    let o = s.as_object_mut().unwrap();
+    o.remove("advice");
+    o["histograms"].as_object_mut().unwrap().remove("intervals");
+    let old = run.path().join("old.json");
+    std::fs::write(&old, serde_json::to_string(&s).unwrap()).unwrap();
+    let again = tempfile::tempdir().unwrap();
+    let r = stampede(&["report", old.to_str().unwrap(), "--out", again.path().to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(std::fs::read_to_string(again.path().join("report.html"))
+        .unwrap()
+        .contains("quickstart"));
+}
