@@ -340,7 +340,11 @@ fn warnings(s: &Summary, a: &mut Advice) {
     for (kind, what, n, floor) in shares {
         let share = n as f64 / at.total.max(1) as f64;
         if n > 0 && share >= floor {
-            let message = format!("{what} made up {:.0}% of attempts ({n} of {}).", share * 100.0, at.total);
+            let message = format!(
+                "{what} made up {:.0}% of attempts ({n} of {}).",
+                share * 100.0,
+                at.total
+            );
             warn(a, kind, message);
         }
     }

@@ -118,6 +118,9 @@ pub struct RunArgs {
     /// No progress display.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Also write each chart as a PNG into OUT/png/ (for slides and READMEs).
+    #[arg(long)]
+    pub png: bool,
 }
 
 /// `stampede report`.
@@ -128,6 +131,9 @@ pub struct ReportArgs {
     /// Output folder [default: the summary's folder].
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also write each chart as a PNG into OUT/png/ (for slides and READMEs).
+    #[arg(long)]
+    pub png: bool,
 }
 
 /// `stampede compare`.
@@ -257,6 +263,9 @@ fn run_command(args: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Exit 
         let _ = write!(out, "{}", report::text::table(&summary));
         let _ = writeln!(out, "\nwrote {}", report::listing(&dir, &written));
     }
+    if args.png && !write_pngs(&summary, &dir, args.json, out, err) {
+        return Exit::Failed;
+    }
     if summary.run.stopped_early.is_some() {
         let _ = writeln!(
             err,
@@ -333,7 +342,34 @@ fn report_command(args: ReportArgs, out: &mut dyn Write, err: &mut dyn Write) ->
             return Exit::Failed;
         }
     }
+    if args.png && !write_pngs(&summary, &dir, false, out, err) {
+        return Exit::Failed;
+    }
     Exit::Ok
+}
+
+/// `--png`: every chart of the report into `dir/png/`; false (with the error printed) when it
+/// could not be done. `quiet` leaves stdout to `--json`.
+fn write_pngs(
+    summary: &crate::summary::Summary,
+    dir: &Path,
+    quiet: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> bool {
+    let png_dir = dir.join("png");
+    match report::png::write_all(&report::charts(summary), &png_dir) {
+        Ok(written) => {
+            if !quiet {
+                let _ = writeln!(out, "wrote {} charts to {}/", written.len(), png_dir.display());
+            }
+            true
+        }
+        Err(e) => {
+            let _ = writeln!(err, "error: PNG export: {e}");
+            false
+        }
+    }
 }
 
 /// A `--strategy` argument: `preset:NAME` or a file holding a strategy table.

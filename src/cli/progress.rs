@@ -20,16 +20,45 @@ pub struct Display {
     thread: Option<JoinHandle<()>>,
 }
 
-fn line(p: &Progress, rate: f64) -> String {
+/// Seconds for the progress line: `12.3 s`.
+fn secs(ms: u64) -> String {
+    format!("{:.1} s", ms as f64 / 1000.0)
+}
+
+/// The progress message: where the run is in its traffic window (or that it is draining after
+/// it), then the live counters. 429s and other errors stand out in colour on a terminal that
+/// takes it (`NO_COLOR` turns colour off).
+fn line(p: &Progress, elapsed_ms: u64, total_ms: u64, clock: &str, rate: f64) -> String {
     let g = Progress::get;
+    let when = if elapsed_ms < total_ms {
+        format!(
+            "{} of {} {clock}, {} left",
+            secs(elapsed_ms),
+            secs(total_ms),
+            secs(total_ms - elapsed_ms)
+        )
+    } else {
+        format!(
+            "traffic done at {}; draining at {} {clock}",
+            secs(total_ms),
+            secs(elapsed_ms)
+        )
+    };
+    let loud = |n: u64, what: &str, colour: console::Color| {
+        let text = format!("{n} {what}");
+        if n == 0 {
+            text
+        } else {
+            console::style(text).fg(colour).for_stderr().to_string()
+        }
+    };
     format!(
-        "{:.1}/s sent · {} in flight · {} queued · {} answered · {} 429s · {} other errors",
-        rate,
+        "{when} · {rate:.1}/s sent · {} in flight · {} queued · {} answered · {} · {}",
         g(&p.inflight),
         g(&p.queued),
         g(&p.succeeded),
-        g(&p.status_429),
-        g(&p.errors)
+        loud(g(&p.status_429), "429s", console::Color::Yellow),
+        loud(g(&p.errors), "other errors", console::Color::Red),
     )
 }
 
@@ -59,10 +88,7 @@ impl Display {
                 },
             );
             let clock = if simulated { "simulated" } else { "elapsed" };
-            bar.set_style(
-                ProgressStyle::with_template(&format!("{{bar:30}} {{pos}}/{{len}} ms {clock} · {{msg}}"))
-                    .expect("valid template"),
-            );
+            bar.set_style(ProgressStyle::with_template("{bar:30.cyan/blue} {msg}").expect("valid template"));
             let mut last_plain = Instant::now();
             let (mut last_attempts, mut last_at) = (0u64, Instant::now());
             let mut rate = 0.0;
@@ -75,15 +101,12 @@ impl Display {
                     (last_attempts, last_at) = (attempts, Instant::now());
                 }
                 bar.set_position(elapsed_ms.min(total_ms));
-                bar.set_message(line(&progress, rate));
+                let message = line(&progress, elapsed_ms, total_ms, clock, rate);
                 if !tty && last_plain.elapsed() >= Duration::from_secs(5) {
-                    eprintln!(
-                        "[{:>7.1} s {clock}] {}",
-                        elapsed_ms as f64 / 1000.0,
-                        line(&progress, rate)
-                    );
+                    eprintln!("{}", console::strip_ansi_codes(&message));
                     last_plain = Instant::now();
                 }
+                bar.set_message(message);
                 std::thread::sleep(Duration::from_millis(100));
             }
             bar.finish_and_clear();
@@ -144,4 +167,28 @@ pub fn watch_interrupts(progress: Arc<Progress>) -> Option<InterruptGuard> {
         });
     });
     Some(InterruptGuard(done))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_line_says_where_the_run_is_and_what_is_in_flight() {
+        let p = Progress::default();
+        Progress::set(&p.inflight, 7);
+        Progress::set(&p.queued, 3);
+        Progress::set(&p.succeeded, 40);
+        let text = line(&p, 12_300, 25_000, "simulated", 9.96);
+        assert_eq!(
+            console::strip_ansi_codes(&text),
+            "12.3 s of 25.0 s simulated, 12.7 s left · 10.0/s sent · 7 in flight · 3 queued · 40 answered · \
+             0 429s · 0 other errors"
+        );
+        let text = line(&p, 31_000, 25_000, "elapsed", 0.0);
+        assert!(
+            text.starts_with("traffic done at 25.0 s; draining at 31.0 s elapsed ·"),
+            "{text}"
+        );
+    }
 }

@@ -82,39 +82,52 @@ pub fn html(c: &Comparison) -> String {
         .map(|s| (s.name.clone(), s.summary.histogram("latency").unwrap_or_default()))
         .collect();
     let refs: Vec<_> = hists.iter().enumerate().map(|(i, (n, h))| (n.clone(), i, h)).collect();
-    let spectrum = plots::spectrum("End-to-end latency of answered requests, by percentile", &refs, &[]);
+    let spectrum = plots::spectrum("End-to-end latency of answered requests, by percentile", &refs, &[]).inline_svg();
     let any = |f: fn(&crate::metrics::SecondRow) -> f64| {
         c.strategies
             .iter()
             .any(|s| s.summary.timeseries.iter().any(|r| f(r) != 0.0))
     };
-    let series = |f: fn(&crate::metrics::SecondRow) -> f64, title: &str, y: &str| {
-        let mut chart = Chart::new(title, "time since start (s)", y);
+    // Long runs are read in bins of several seconds, the same for every strategy.
+    let seconds = c
+        .strategies
+        .iter()
+        .map(|s| s.summary.timeseries.len())
+        .max()
+        .unwrap_or(0);
+    let width = super::bin_width_for(seconds);
+    let per = |agg: super::Agg| super::bin_note(agg, width);
+    let series = |agg: super::Agg, f: fn(&crate::metrics::SecondRow) -> f64, title: &str, y: &str| {
+        let mut chart = Chart::new(&format!("{title}{}", per(agg)), "time since start (s)", y);
         for (i, s) in c.strategies.iter().enumerate() {
-            chart = chart.line(
-                &s.name,
-                i,
-                s.summary.timeseries.iter().map(|r| (r.second as f64, f(r))).collect(),
-            );
+            chart = chart.line(&s.name, i, super::binned(&s.summary.timeseries, width, agg, f));
         }
         chart.steps = true;
-        chart.svg()
+        chart.inline_svg()
     };
     let mut time = vec![
         series(
+            super::Agg::Mean,
             |r| r.succeeded as f64,
             "Answered requests per second",
             "requests per second",
         ),
-        series(|r| r.started as f64, "Attempts sent per second", "per second"),
         series(
+            super::Agg::Mean,
+            |r| r.started as f64,
+            "Attempts sent per second",
+            "per second",
+        ),
+        series(
+            super::Agg::Mean,
             |r| (r.status_429 + r.errors) as f64,
             "Failed attempts per second (429s, 5xx, timeouts, transport)",
             "per second",
         ),
         series(
+            super::Agg::Max,
             |r| r.queue_max as f64,
-            "Queue depth (highest in each second)",
+            "Queue depth",
             "requests waiting",
         ),
     ];
@@ -126,6 +139,7 @@ pub fn html(c: &Comparison) -> String {
     });
     if adaptive {
         time.push(series(
+            super::Agg::Last,
             |r| r.concurrency_limit as f64,
             "Concurrency limit",
             "workers allowed",
@@ -133,6 +147,7 @@ pub fn html(c: &Comparison) -> String {
     }
     if any(|r| r.breakers_open as f64) {
         time.push(series(
+            super::Agg::Last,
             |r| r.breakers_open as f64,
             "Open circuit breakers",
             "breakers open",

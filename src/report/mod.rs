@@ -8,6 +8,7 @@ pub mod compare;
 pub mod format;
 pub mod hlog;
 pub mod plots;
+pub mod png;
 pub mod text;
 pub mod view;
 
@@ -93,7 +94,7 @@ const MAX_POINTS: usize = 150;
 
 /// How a bin of several seconds shows its rows.
 #[derive(Clone, Copy)]
-enum Agg {
+pub(crate) enum Agg {
     /// Mean of the per-second counts: still "per second".
     Mean,
     /// The last row's value: a gauge read at the end of the bin.
@@ -102,15 +103,35 @@ enum Agg {
     Max,
 }
 
-/// Seconds per plotted point.
+/// What a plotted point of `width` seconds shows, for a chart title: ` (mean over 5 s bins)`.
+pub(crate) fn bin_note(agg: Agg, width: usize) -> String {
+    match (agg, width) {
+        (Agg::Mean, 1) => String::new(),
+        (Agg::Mean, w) => format!(" (mean over {w} s bins)"),
+        (Agg::Max, 1) => " (highest in each second)".into(),
+        (Agg::Max, w) => format!(" (highest in each {w} s bin)"),
+        (Agg::Last, 1) => " (end of each second)".into(),
+        (Agg::Last, w) => format!(" (end of each {w} s bin)"),
+    }
+}
+
+/// Seconds per plotted point for a series of `seconds` rows.
+pub(crate) fn bin_width_for(seconds: usize) -> usize {
+    seconds.div_ceil(MAX_POINTS).max(1)
+}
+
 fn bin_width(s: &Summary) -> usize {
-    s.timeseries.len().div_ceil(MAX_POINTS).max(1)
+    bin_width_for(s.timeseries.len())
 }
 
 /// One point per bin of [`bin_width`] seconds, at the bin's start.
 fn series(s: &Summary, agg: Agg, f: impl Fn(&SecondRow) -> f64) -> Vec<(f64, f64)> {
-    s.timeseries
-        .chunks(bin_width(s))
+    binned(&s.timeseries, bin_width(s), agg, f)
+}
+
+/// One point per bin of `width` seconds of `rows`, at the bin's start.
+pub(crate) fn binned(rows: &[SecondRow], width: usize, agg: Agg, f: impl Fn(&SecondRow) -> f64) -> Vec<(f64, f64)> {
+    rows.chunks(width)
         .map(|rows| {
             let values = rows.iter().map(&f);
             let y = match agg {
@@ -126,7 +147,7 @@ fn series(s: &Summary, agg: Agg, f: impl Fn(&SecondRow) -> f64) -> Vec<(f64, f64
 /// The latency plots: one percentile spectrum per measure (end to end with the SLO's latency
 /// targets, queue wait, service time, time to first token when answers were streamed), end to
 /// end per lane when there are lanes, and the end-to-end histogram.
-fn latency_plots(s: &Summary) -> Vec<String> {
+fn latency_plots(s: &Summary) -> Vec<Chart> {
     let mut plots = Vec::new();
     let slo_lines: Vec<(String, f64)> = s
         .slo
@@ -186,18 +207,22 @@ fn latency_plots(s: &Summary) -> Vec<String> {
     plots
 }
 
+/// Every chart of `report.html`, in page order: latency, then time series.
+pub fn charts(s: &Summary) -> Vec<Chart> {
+    let mut all = latency_plots(s);
+    all.extend(time_plots(s));
+    all
+}
+
 /// The time series plots, one concern each.
-fn time_plots(s: &Summary) -> Vec<String> {
+fn time_plots(s: &Summary) -> Vec<Chart> {
     const T: &str = "time since start (s)";
     let width = bin_width(s);
-    let (mean, end, within) = if width == 1 {
-        (String::new(), "(end of each second)".to_string(), "second".to_string())
+    let (mean, end) = (bin_note(Agg::Mean, width), bin_note(Agg::Last, width));
+    let within = if width == 1 {
+        "second".to_string()
     } else {
-        (
-            format!(" (mean over {width} s bins)"),
-            format!("(end of each {width} s bin)"),
-            format!("{width} s bin"),
-        )
+        format!("{width} s bin")
     };
     // Each point covers a whole bin: its step runs to the end of that bin.
     let stepped = |mut c: Chart| {
@@ -207,7 +232,7 @@ fn time_plots(s: &Summary) -> Vec<String> {
                 line.points.push((x + width as f64, y));
             }
         }
-        c.svg()
+        c
     };
     let mut plots = vec![
         stepped(
@@ -232,7 +257,7 @@ fn time_plots(s: &Summary) -> Vec<String> {
             .line("retries sent", 1, series(s, Agg::Mean, |r| r.retries as f64)),
         ),
         stepped(
-            Chart::new(&format!("In flight and queued {end}"), T, "requests")
+            Chart::new(&format!("In flight and queued{end}"), T, "requests")
                 .line("attempts in flight", 0, series(s, Agg::Last, |r| f64::from(r.inflight)))
                 .line("queue depth", 1, series(s, Agg::Last, |r| f64::from(r.queue_depth)))
                 .line(
@@ -242,7 +267,7 @@ fn time_plots(s: &Summary) -> Vec<String> {
                 ),
         ),
         stepped(
-            Chart::new(&format!("Workers {end}"), T, "workers")
+            Chart::new(&format!("Workers{end}"), T, "workers")
                 .line(
                     "busy (sending, or waiting to retry)",
                     0,
@@ -258,7 +283,7 @@ fn time_plots(s: &Summary) -> Vec<String> {
     let has_breaker = s.run.strategy.get("breaker").is_some_and(|b| !b.is_null());
     if has_breaker {
         plots.push(stepped(
-            Chart::new(&format!("Circuit breakers open {end}"), T, "breakers open").line(
+            Chart::new(&format!("Circuit breakers open{end}"), T, "breakers open").line(
                 "open",
                 3,
                 series(s, Agg::Last, |r| f64::from(r.breakers_open)),
@@ -281,14 +306,18 @@ fn time_plots(s: &Summary) -> Vec<String> {
             (r.second as f64 + 1.0, spent as f64 / 1e6)
         }))
         .collect();
-    plots.push(Chart::new("Cost so far", T, "cost (USD)").line("spent", 2, cost).svg());
+    plots.push(Chart::new("Cost so far", T, "cost (USD)").line("spent", 2, cost));
     plots
 }
 
 /// `report.html`: one self-contained page with inline SVG plots and CSS.
 pub fn html(s: &Summary) -> String {
     let (latency, time) = (latency_plots(s), time_plots(s));
-    let safe = |v: Vec<String>| v.into_iter().map(Value::from_safe_string).collect::<Vec<_>>();
+    let safe = |v: Vec<Chart>| {
+        v.iter()
+            .map(|c| Value::from_safe_string(c.inline_svg()))
+            .collect::<Vec<_>>()
+    };
     templates()
         .get_template("report.html")
         .and_then(|t| {

@@ -8,6 +8,9 @@ use plotters::prelude::*;
 
 use crate::metrics::LatencyHistogram;
 
+/// Size of every chart in SVG pixels (width, height).
+pub const SIZE: (u32, u32) = (860, 360);
+
 /// Colours in series order, used the same way in every chart of a page.
 pub const PALETTE: [RGBColor; 8] = [
     RGBColor(31, 119, 180),
@@ -66,8 +69,12 @@ pub struct Chart {
 fn plain(x: &f64) -> String {
     if x.abs() >= 100.0 || x.fract() == 0.0 {
         format!("{x:.0}")
-    } else {
+    } else if x.abs() >= 0.1 {
         format!("{x:.2}")
+    } else {
+        // Small values (a cost in dollars) keep two significant digits.
+        let digits = (1.0 - x.abs().log10().floor()).clamp(2.0, 8.0) as usize;
+        format!("{x:.digits$}")
     }
 }
 
@@ -97,15 +104,21 @@ impl Chart {
         self
     }
 
-    /// Renders to an SVG string (empty chart with a note when there is nothing to draw).
+    /// Renders to a fixed-size SVG of [`SIZE`] (an empty chart with a note when there is
+    /// nothing to draw).
     pub fn svg(&self) -> String {
         let mut out = String::new();
         {
-            let root = SVGBackend::with_string(&mut out, (860, 360)).into_drawing_area();
+            let root = SVGBackend::with_string(&mut out, SIZE).into_drawing_area();
             let _ = self.draw(&root);
             let _ = root.present();
         }
-        responsive(out)
+        out
+    }
+
+    /// Renders to an SVG that fills the width of its container, for a page.
+    pub fn inline_svg(&self) -> String {
+        responsive(self.svg())
     }
 
     fn draw(
@@ -196,6 +209,7 @@ fn steps(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
 }
 
 fn responsive(svg: String) -> String {
+    debug_assert_eq!(SIZE, (860, 360));
     svg.replacen(
         "<svg width=\"860\" height=\"360\"",
         "<svg width=\"100%\" preserveAspectRatio=\"xMidYMid meet\"",
@@ -232,7 +246,7 @@ pub const SPECTRUM_NINES: f64 = 4.0;
 
 /// The HDR-style percentile spectrum of several histograms (log "nines" axis to 99.99%), each
 /// given with its palette colour; later ones are drawn on top.
-pub fn spectrum(title: &str, histograms: &[(String, usize, &LatencyHistogram)], slo_ms: &[(String, f64)]) -> String {
+pub fn spectrum(title: &str, histograms: &[(String, usize, &LatencyHistogram)], slo_ms: &[(String, f64)]) -> Chart {
     let top = histograms
         .iter()
         .filter_map(|(_, _, h)| h.quantile_ms(1.0))
@@ -255,11 +269,11 @@ pub fn spectrum(title: &str, histograms: &[(String, usize, &LatencyHistogram)], 
             y: *y / scale,
         })
         .collect();
-    chart.svg()
+    chart
 }
 
 /// A latency histogram as bars drawn with steps.
-pub fn histogram(title: &str, h: &LatencyHistogram) -> String {
+pub fn histogram(title: &str, h: &LatencyHistogram) -> Chart {
     let buckets = h.buckets(60);
     let (unit, scale) = latency_unit(buckets.last().map_or(0.0, |b| b.0));
     let width = buckets.get(1).map_or(1.0, |b| b.0);
@@ -269,13 +283,22 @@ pub fn histogram(title: &str, h: &LatencyHistogram) -> String {
     }
     let mut chart = Chart::new(title, &format!("latency ({unit})"), "requests").line("", 0, points);
     chart.steps = true;
-    chart.svg()
+    chart
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn tick_labels_keep_small_values_readable() {
+        assert_eq!(plain(&250.0), "250");
+        assert_eq!(plain(&2.5), "2.50");
+        assert_eq!(plain(&0.12), "0.12");
+        assert_eq!(plain(&0.0025), "0.0025");
+        assert_eq!(plain(&0.05), "0.050");
+    }
 
     #[test]
     fn nines_axis_maps_percentiles() {
@@ -291,7 +314,7 @@ mod tests {
         for ms in 1..500u64 {
             h.record(Duration::from_millis(ms));
         }
-        let svg = spectrum("latency", &[("e2e".into(), 0, &h)], &[("SLO p95".into(), 400.0)]);
+        let svg = spectrum("latency", &[("e2e".into(), 0, &h)], &[("SLO p95".into(), 400.0)]).inline_svg();
         assert!(svg.starts_with("<svg width=\"100%\""), "{}", &svg[..80]);
         assert!(svg.contains("latency (ms)") && svg.contains("99.9%"));
         assert!(!svg.contains("http://") || svg.matches("http://").all(|_| svg.contains("xmlns")));

@@ -222,3 +222,43 @@ fn report_re_renders_old_summaries_without_advice() {
         .unwrap()
         .contains("quickstart"));
 }
+
+#[test]
+fn png_export_writes_every_chart() {
+    let out = tempfile::tempdir().unwrap();
+    let o = crate::support::stampede(&[
+        "run",
+        root().join("scenarios/quickstart.toml").to_str().unwrap(),
+        "--target",
+        "sim",
+        "--quiet",
+        "--png",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    if o.stderr.contains("no fonts found") {
+        eprintln!("png_export_writes_every_chart: no system fonts, skipped");
+        return;
+    }
+    assert_eq!(
+        o.code, 1,
+        "the quickstart misses its SLO; the PNGs do not change that: {}",
+        o.stderr
+    );
+    let mut names: Vec<String> = std::fs::read_dir(out.path().join("png"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 10, "{names:?}");
+    assert_eq!(names[0], "01-end-to-end-latency-by-percentile.png");
+    for n in &names {
+        let bytes = std::fs::read(out.path().join("png").join(n)).unwrap();
+        assert!(
+            bytes.starts_with(b"\x89PNG") && bytes.len() > 20_000,
+            "{n}: {} bytes",
+            bytes.len()
+        );
+    }
+    assert!(o.stdout.contains("wrote 10 charts to"), "{}", o.stdout);
+}
