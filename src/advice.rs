@@ -3,10 +3,12 @@
 //! gives the same advice for a saved run.
 //!
 //! - **workers**: Little's law at the busiest 10 seconds' arrival rate, each request holding
-//!   its worker for the mean service time times the attempts it took, plus 25% headroom; capped
-//!   where the quota binds (more workers than the quota's rate needs only collect 429s).
-//! - **rate limit**: after 429s, a client bucket at 95% of the mock's quota (or of your
-//!   project's, for a live target).
+//!   its worker for the mean service time times the attempts it took, plus 25% headroom. Not
+//!   capped by a per-minute quota (it admits a minute's requests at once); when the busiest
+//!   rate is above the quota, the reason says what quota it needs.
+//! - **rate limit**: after 429s, when the traffic's average rate fits in the quota (the 429s
+//!   came from bursts), a client bucket at 95% of the mock's quota (or of your project's, for a
+//!   live target). Above the quota no pacing helps; a warning says so instead.
 //! - **queue**: the depth the drain rate (the busiest 10 s of answers, capped by the quota)
 //!   clears within the latency objective (or the total timeout), and a queue deadline of that
 //!   objective less the median service time.
@@ -15,9 +17,8 @@
 //! - **retry**: what the failures seen call for (retrying 429s at all, honouring RetryInfo,
 //!   jitter, a budget when retries dominate).
 //! - **warnings**: retries' and 429s' share of attempts, traffic above the quota, seconds with
-//!   429s and no answers, a
-//!   queue that did not drain, lanes that waited far longer than others, requests dropped,
-//!   breakers open, a load generator that fell behind.
+//!   429s and no answers, a queue that did not drain, lanes that waited far longer or lost far
+//!   more than others, requests dropped, breakers open, a load generator that fell behind.
 
 use serde::{Deserialize, Serialize};
 
@@ -104,7 +105,7 @@ fn workers(s: &Summary, st: &StrategySpec, a: &mut Advice) {
     let peak_rate = s.throughput.peak_offered_10s as f64 / 10.0;
     let hold_s = service_ms / 1000.0 * per_request;
     let busy = peak_rate * hold_s;
-    let mut value = (busy * HEADROOM).ceil().max(1.0) as u64;
+    let value = (busy * HEADROOM).ceil().max(1.0) as u64;
     let mut why = format!(
         "At the busiest 10 s arrival rate ({peak_rate:.1}/s), each request holding a worker for {} \
          (mean service time {} × {per_request:.2} attempts per request sent) keeps {busy:.1} workers busy (Little's law); \
@@ -112,18 +113,16 @@ fn workers(s: &Summary, st: &StrategySpec, a: &mut Advice) {
         secs(hold_s * 1000.0),
         secs(service_ms),
     );
-    if let Some((rpm, _)) = quota(s).filter(|(rpm, _)| *rpm > 0) {
-        let quota_rate = rpm as f64 / 60.0;
-        let useful = (quota_rate * service_ms / 1000.0 * HEADROOM).ceil().max(1.0) as u64;
-        if useful < value {
-            why.push_str(&format!(
-                " But the quota of {rpm} RPM lets through {quota_rate:.1} requests per second over time: {useful} \
-                 workers carry that rate, and more only collect 429s once a minute's quota is spent. Serving the \
-                 busiest rate needs a quota of at least {} RPM.",
-                (peak_rate * 60.0).ceil() as u64
-            ));
-            value = useful;
-        }
+    // A per-minute quota admits a whole minute's requests at once, so it does not cap the
+    // workers a burst can use; it caps what the traffic gets over minutes, which workers cannot
+    // change.
+    if let Some((rpm, _)) = quota(s).filter(|(rpm, _)| *rpm > 0 && peak_rate * 60.0 > *rpm as f64) {
+        why.push_str(&format!(
+            " The quota of {rpm} RPM admits {:.1} requests per second over minutes: once a minute's quota is \
+             spent, extra workers only collect 429s, and serving the busiest rate needs a quota of at least {} RPM.",
+            rpm as f64 / 60.0,
+            (peak_rate * 60.0).ceil() as u64
+        ));
     }
     a.recommendations.push(Recommendation {
         setting: "workers".into(),
@@ -140,6 +139,12 @@ fn rate_limit(s: &Summary, st: &StrategySpec, a: &mut Advice) {
     }
     let share = throttled as f64 / s.attempts.total.max(1) as f64;
     let current = "none".to_string();
+    // When the traffic's average rate is above the quota, no client pacing creates capacity,
+    // and a token bucket admits less in a burst than a per-minute quota would: the
+    // `quota_too_small` warning says so instead.
+    if quota(s).is_some_and(|(rpm, _)| rpm > 0 && s.throughput.offered_rps * 60.0 > rpm as f64) {
+        return;
+    }
     match quota(s) {
         Some((rpm, tpm)) if rpm > 0 || tpm > 0 => {
             let mut parts = Vec::new();

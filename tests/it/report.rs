@@ -36,19 +36,34 @@ fn warning<'a>(s: &'a Value, kind: &str) -> Option<&'a str> {
 fn quickstart_advice_follows_from_its_figures() {
     let out = tempfile::tempdir().unwrap();
     let (o, s) = quickstart(out.path());
-    // 120 RPM lets through 2 requests per second; each holds a worker for the mean service time
-    // (0.78 s): 2/s × 0.78 s × 1.25 headroom = 1.96 → 2 workers, not the 16 configured.
+    // Little's law at the busiest 10 s: arrivals per second × the time each request holds a
+    // worker (mean service time × attempts per request sent), plus 25% headroom.
+    let peak = s["throughput"]["peak_offered_10s"].as_f64().unwrap() / 10.0;
     let service_s = s["service_ms"]["mean"].as_f64().unwrap() / 1000.0;
-    assert!((0.7..0.9).contains(&service_s), "{service_s}");
-    let workers = recommendation(&s, "workers");
-    assert_eq!(workers["value"], (2.0 * service_s * 1.25).ceil().to_string());
-    assert_eq!(workers["current"], "16");
+    let sent = s["requests"]["scheduled"].as_f64().unwrap() - s["requests"]["dropped"].as_f64().unwrap();
+    let per_request = s["attempts"]["total"].as_f64().unwrap() / sent;
     assert!(
-        workers["why"].as_str().unwrap().contains("quota of 120 RPM"),
+        (0.7..0.9).contains(&service_s) && (2.0..3.0).contains(&per_request),
+        "{service_s} {per_request}"
+    );
+    let expected = (peak * service_s * per_request * 1.25).ceil();
+    let workers = recommendation(&s, "workers");
+    assert_eq!(workers["value"], expected.to_string());
+    assert_eq!(workers["current"], "16");
+    // The busiest rate is far above the quota: the reason says what quota it would need.
+    assert!(
+        workers["why"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("a quota of at least {} RPM", (peak * 60.0).ceil())),
         "{workers}"
     );
-    // 95% of the mock's 120 RPM and 1,000,000 TPM.
-    assert_eq!(recommendation(&s, "rate_limit")["value"], "{ rpm = 114, tpm = 950000 }");
+    // Traffic above the quota on average: no client limiter can help, so none is recommended.
+    assert!(s["advice"]["recommendations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["setting"] != "rate_limit"));
     // Every 429 carried a RetryInfo delay the client did not honour.
     assert_eq!(s["attempts"]["status_429_with_delay"], s["attempts"]["status_429"]);
     assert_eq!(recommendation(&s, "retry")["value"], "{ honor_retry_delay = true }");
@@ -64,13 +79,14 @@ fn quickstart_advice_follows_from_its_figures() {
     assert!(warning(&s, "queue_not_drained").is_some());
     // The terminal and summary.md show them too.
     assert!(
-        o.stdout.contains("recommended") && o.stdout.contains("  workers          2"),
+        o.stdout
+            .contains(&format!("  workers          {expected}   (this run: 16)")),
         "{}",
         o.stdout
     );
     let md = std::fs::read_to_string(out.path().join("summary.md")).unwrap();
     assert!(
-        md.contains("### What to change") && md.contains("| `workers` | `2` | `16` |"),
+        md.contains("### What to change") && md.contains(&format!("| `workers` | `{expected}` | `16` |")),
         "{md}"
     );
 }
@@ -165,7 +181,7 @@ fn report_html_has_every_plot_with_labelled_axes() {
     assert_eq!(count(">\n99.99%\n<"), 3);
     assert_eq!(count(">\nSLO p95\n<"), 1);
     // The advice, in the page.
-    assert!(html.contains("<h2>What to change</h2>") && html.contains("workers = 2"));
+    assert!(html.contains("<h2>What to change</h2>") && html.contains("workers = 28"));
 }
 
 #[test]
@@ -261,4 +277,48 @@ fn png_export_writes_every_chart() {
         );
     }
     assert!(o.stdout.contains("wrote 10 charts to"), "{}", o.stdout);
+}
+
+/// Merges `from` into `into`, table by table.
+fn merge(into: &mut toml::Table, from: toml::Table) {
+    for (key, value) in from {
+        match (into.get_mut(&key), value) {
+            (Some(toml::Value::Table(a)), toml::Value::Table(b)) => merge(a, b),
+            (_, value) => {
+                into.insert(key, value);
+            }
+        }
+    }
+}
+
+#[test]
+fn following_the_quickstart_advice_answers_as_many_with_fewer_attempts() {
+    let before = tempfile::tempdir().unwrap();
+    let (_, s) = quickstart(before.path());
+    // Every recommendation is a `[strategy]` line in scenario syntax: paste them all in.
+    let text = std::fs::read_to_string(root().join("scenarios/quickstart.toml")).unwrap();
+    let mut doc: toml::Table = toml::from_str(&text).unwrap();
+    let strategy = doc["strategy"].as_table_mut().unwrap();
+    for r in s["advice"]["recommendations"].as_array().unwrap() {
+        let line = format!("{} = {}", r["setting"].as_str().unwrap(), r["value"].as_str().unwrap());
+        merge(
+            strategy,
+            toml::from_str(&line).unwrap_or_else(|e| panic!("{line}: {e}")),
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let advised = crate::support::scenario(dir.path(), "advised", &toml::to_string(&doc).unwrap());
+    let (_, after) = run_to(&advised, &dir.path().join("out"), &["--target", "sim"]);
+    let n = |s: &Value, group: &str, key: &str| s[group][key].as_u64().unwrap();
+    // The quota caps what any plan gets answered in 25 s; the advice keeps all of it and stops
+    // spending attempts on refusals.
+    assert_eq!(n(&after, "requests", "succeeded"), n(&s, "requests", "succeeded"));
+    assert!(
+        n(&after, "attempts", "total") * 2 < n(&s, "attempts", "total"),
+        "{} vs {}",
+        after["attempts"],
+        s["attempts"]
+    );
+    assert!(n(&after, "attempts", "status_429") * 2 < n(&s, "attempts", "status_429"));
+    assert!(after["latency_ms"]["p95"].as_f64() <= s["latency_ms"]["p95"].as_f64());
 }
