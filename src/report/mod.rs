@@ -258,6 +258,7 @@ fn time_plots(s: &Summary) -> Vec<Chart> {
         ),
         stepped(
             Chart::new(&format!("In flight and queued{end}"), T, "requests")
+                .whole()
                 .line("attempts in flight", 0, series(s, Agg::Last, |r| f64::from(r.inflight)))
                 .line("queue depth", 1, series(s, Agg::Last, |r| f64::from(r.queue_depth)))
                 .line(
@@ -268,6 +269,7 @@ fn time_plots(s: &Summary) -> Vec<Chart> {
         ),
         stepped(
             Chart::new(&format!("Workers{end}"), T, "workers")
+                .whole()
                 .line(
                     "busy (sending, or waiting to retry)",
                     0,
@@ -283,11 +285,13 @@ fn time_plots(s: &Summary) -> Vec<Chart> {
     let has_breaker = s.run.strategy.get("breaker").is_some_and(|b| !b.is_null());
     if has_breaker {
         plots.push(stepped(
-            Chart::new(&format!("Circuit breakers open{end}"), T, "breakers open").line(
-                "open",
-                3,
-                series(s, Agg::Last, |r| f64::from(r.breakers_open)),
-            ),
+            Chart::new(&format!("Circuit breakers not closed{end}"), T, "breakers")
+                .whole()
+                .line(
+                    "open or half-open",
+                    3,
+                    series(s, Agg::Last, |r| f64::from(r.breakers_open)),
+                ),
         ));
     }
     plots.push(stepped(

@@ -64,6 +64,17 @@ pub struct Chart {
     pub steps: bool,
     /// A fixed x range; by default the data's.
     pub x_range: Option<(f64, f64)>,
+    /// The y values are counts: no fractional tick labels.
+    pub whole_y: bool,
+}
+
+/// Tick labels of a count axis: whole numbers only (plotters may place ticks at 0.2, 0.4 …).
+fn whole(x: &f64) -> String {
+    if x.fract() == 0.0 {
+        format!("{x:.0}")
+    } else {
+        String::new()
+    }
 }
 
 fn plain(x: &f64) -> String {
@@ -91,7 +102,14 @@ impl Chart {
             x_ticks: 10,
             steps: false,
             x_range: None,
+            whole_y: false,
         }
+    }
+
+    /// Marks the y values as counts (whole-number tick labels only).
+    pub fn whole(mut self) -> Chart {
+        self.whole_y = true;
+        self
     }
 
     /// Adds a line.
@@ -160,7 +178,7 @@ impl Chart {
             .x_labels(self.x_ticks)
             .y_labels(8)
             .x_label_formatter(&self.x_format)
-            .y_label_formatter(&plain)
+            .y_label_formatter(if self.whole_y { &whole } else { &plain })
             .light_line_style(RGBColor(235, 235, 235))
             .draw()?;
         if self.lines.iter().all(|l| l.points.is_empty()) {

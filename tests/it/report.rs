@@ -131,16 +131,59 @@ fn without_wall_clock(mut s: Value) -> stampede::summary::Summary {
 fn summary_md_matches_the_reviewed_golden_file() {
     let out = tempfile::tempdir().unwrap();
     let (_, s) = quickstart(out.path());
-    let md = stampede::report::markdown(&without_wall_clock(s));
-    let golden = root().join("tests/golden/quickstart.summary.md");
+    assert_golden(
+        "quickstart.summary.md",
+        &stampede::report::markdown(&without_wall_clock(s)),
+    );
+}
+
+/// Compares `actual` with `tests/golden/NAME`; `STAMPEDE_BLESS=1` rewrites the file instead.
+fn assert_golden(name: &str, actual: &str) {
+    let golden = root().join("tests/golden").join(name);
     if std::env::var_os("STAMPEDE_BLESS").is_some() {
-        std::fs::write(&golden, &md).unwrap();
+        std::fs::write(&golden, actual).unwrap();
     }
     let expected = std::fs::read_to_string(&golden).expect("golden file (STAMPEDE_BLESS=1 writes it)");
     assert_eq!(
-        md, expected,
-        "summary.md changed; review it and rerun with STAMPEDE_BLESS=1"
+        actual, expected,
+        "{name} changed; review the difference and rerun with STAMPEDE_BLESS=1"
     );
+}
+
+/// The page's skeleton: key-figure cards, headings, table headers, and each chart's texts other than tick
+/// numbers (title, axis labels, legend), one per line.
+fn html_structure(html: &str) -> String {
+    let text_of = |s: &str| s.split('<').next().unwrap_or("").trim().to_string();
+    let mut out = Vec::new();
+    for (i, _) in html.match_indices('<') {
+        let rest = &html[i..];
+        if let Some(label) = rest.strip_prefix("<div class=\"label\">") {
+            out.push(format!("card {}", text_of(label)));
+        } else if let Some(h) = rest.strip_prefix("<h2>") {
+            out.push(format!("h2 {}", text_of(h)));
+        } else if rest.starts_with("<tr><th>") {
+            let row = &rest[..rest.find("</tr>").unwrap_or(rest.len())];
+            let cells: Vec<String> = row.split("<th>").skip(1).map(text_of).collect();
+            out.push(format!("table {}", cells.join(" | ")));
+        } else if rest.starts_with("<svg") {
+            out.push("svg".into());
+        } else if rest.starts_with("<text") {
+            let inner = text_of(&rest[rest.find('>').map_or(0, |j| j + 1)..]);
+            let tick = inner.chars().all(|c| c.is_ascii_digit() || ".,%-".contains(c));
+            if !tick {
+                out.push(format!("  text {inner}"));
+            }
+        }
+    }
+    out.join("\n") + "\n"
+}
+
+#[test]
+fn report_html_structure_matches_the_reviewed_golden_file() {
+    let out = tempfile::tempdir().unwrap();
+    quickstart(out.path());
+    let html = std::fs::read_to_string(out.path().join("report.html")).unwrap();
+    assert_golden("quickstart.report-structure.txt", &html_structure(&html));
 }
 
 #[test]
