@@ -16,6 +16,7 @@
 //! - [`run`]: one run end to end: target, runtime (virtual or real time), engine, summary.
 //! - [`bench`]: `stampede bench`, the simulator's speed on this machine.
 //! - [`compare`]: several strategies on identical traffic, with confidence intervals.
+//! - [`diff`]: two saved runs compared metric by metric against thresholds (a CI gate).
 //! - [`cli`]: the command line (the only module that knows about exit codes and terminals).
 //! - [`queueing`]: Erlang B/C, M/M/c and Little's law (theory checks, planner first guesses).
 //! - [`spec_error`]: positions of errors in input files.
@@ -27,6 +28,7 @@ pub mod backend;
 pub mod bench;
 pub mod cli;
 pub mod compare;
+pub mod diff;
 pub mod engine;
 pub mod metrics;
 pub mod queueing;

@@ -57,6 +57,8 @@ pub enum Command {
     Traffic(TrafficArgs),
     /// Run several strategies on identical traffic and compare them side by side.
     Compare(CompareArgs),
+    /// Compare two saved runs (summary.json) metric by metric; exit 1 on a regression.
+    Diff(DiffArgs),
     /// Measure stampede itself on this machine.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -136,6 +138,26 @@ pub struct ReportArgs {
     pub png: bool,
 }
 
+/// `stampede diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The reference run's summary.json (for example committed to the repository).
+    pub baseline: PathBuf,
+    /// The run to judge.
+    pub current: PathBuf,
+    /// Override a metric's threshold: NAME=VALUE, e.g. p95=20%, success_rate=0.5pp, p99=250
+    /// (ms). Metrics: success_rate, p50, p95, p99, goodput_rps, share_429, dropped_share,
+    /// attempts_per_request, cost_usd.
+    #[arg(long = "threshold", value_name = "NAME=VALUE")]
+    pub thresholds: Vec<String>,
+    /// Also write the Markdown table to this file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print the comparison as JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// `stampede compare`.
 #[derive(Debug, Args)]
 pub struct CompareArgs {
@@ -204,6 +226,7 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>, out: &mut dyn Write, 
         Command::Validate(a) => validate_command(a, out, err),
         Command::Traffic(a) => traffic_command(a, out, err),
         Command::Compare(a) => compare_command(a, out, err),
+        Command::Diff(a) => diff_command(a, out, err),
         Command::Bench(b) => bench_command(b, out),
     };
     code as i32
@@ -304,31 +327,83 @@ fn mock_command(args: stampede_mock::standalone::MockArgs, err: &mut dyn Write) 
     }
 }
 
-fn report_command(args: ReportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
-    let shown = args.summary.display().to_string();
-    let text = match std::fs::read_to_string(&args.summary) {
-        Ok(t) => t,
-        Err(e) => {
-            let _ = writeln!(err, "error: {shown}: {e}");
-            return Exit::Input;
-        }
-    };
-    let summary: Summary = match serde_json::from_str(&text) {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = writeln!(
-                err,
-                "error: {shown}:{}:{}: not a stampede summary: {e}",
-                e.line(),
-                e.column()
-            );
-            return Exit::Input;
-        }
-    };
+/// Reads a summary.json written by `stampede run`; the error (with file, line and column) is
+/// printed and `Exit::Input` returned when it cannot be read.
+fn load_summary(path: &Path, err: &mut dyn Write) -> Result<Summary, Exit> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let _ = writeln!(err, "error: {shown}: {e}");
+        Exit::Input
+    })?;
+    let summary: Summary = serde_json::from_str(&text).map_err(|e| {
+        let _ = writeln!(
+            err,
+            "error: {shown}:{}:{}: not a stampede summary: {e}",
+            e.line(),
+            e.column()
+        );
+        Exit::Input
+    })?;
     if summary.schema != SCHEMA {
         let _ = writeln!(err, "error: {shown}: schema {:?}, expected {SCHEMA:?}", summary.schema);
-        return Exit::Input;
+        return Err(Exit::Input);
     }
+    Ok(summary)
+}
+
+fn diff_command(args: DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
+    let mut overrides = Vec::new();
+    for t in &args.thresholds {
+        let parsed = t
+            .split_once('=')
+            .ok_or_else(|| format!("{t:?}: expected NAME=VALUE"))
+            .and_then(|(name, value)| {
+                crate::diff::metric(name.trim())
+                    .ok_or_else(|| {
+                        let names: Vec<&str> = crate::diff::METRICS.iter().map(|m| m.name).collect();
+                        format!("unknown metric {name:?}; expected one of {}", names.join(", "))
+                    })
+                    .and_then(|m| crate::diff::Threshold::parse(value).map(|v| (m.name.to_string(), v)))
+            });
+        match parsed {
+            Ok(o) => overrides.push(o),
+            Err(e) => {
+                let _ = writeln!(err, "error: --threshold {e}");
+                return Exit::Input;
+            }
+        }
+    }
+    let (baseline, current) = match (load_summary(&args.baseline, err), load_summary(&args.current, err)) {
+        (Ok(b), Ok(c)) => (b, c),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
+    let d = crate::diff::diff(&baseline, &current, &overrides);
+    let md = d.markdown();
+    if args.json {
+        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&d).unwrap_or_default());
+    } else {
+        let _ = write!(out, "{md}");
+    }
+    if let Some(path) = &args.out {
+        if let Err(e) = std::fs::write(path, &md) {
+            let _ = writeln!(err, "error: could not write {}: {e}", path.display());
+            return Exit::Failed;
+        }
+    }
+    if d.regressed() {
+        let names: Vec<&str> = d.rows.iter().filter(|r| r.regressed).map(|r| r.metric).collect();
+        let _ = writeln!(err, "regression: {}", names.join(", "));
+        Exit::Gate
+    } else {
+        Exit::Ok
+    }
+}
+
+fn report_command(args: ReportArgs, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
+    let summary = match load_summary(&args.summary, err) {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
     let dir = args
         .out
         .unwrap_or_else(|| args.summary.parent().map(Path::to_path_buf).unwrap_or_default());

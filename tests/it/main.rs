@@ -3,6 +3,7 @@
 
 mod cli;
 mod compare;
+mod diff;
 mod live_mock;
 mod report;
 mod schema;

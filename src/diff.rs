@@ -1,0 +1,370 @@
+//! `stampede diff BASELINE.json CURRENT.json`: two runs' figures side by side, each judged
+//! against a threshold in its worse direction, for a CI gate.
+//!
+//! A threshold is relative (`10%`: the current value may be up to 10% worse than the
+//! baseline) or absolute (`1pp` for shares, in percentage points; a plain number in the
+//! metric's unit, e.g. `50` ms). A latency must also have moved by more than [`LATENCY_FLOOR_MS`]
+//! to count, so a 0.4 ms p50 becoming 0.5 ms is not a "25% regression".
+
+use serde::Serialize;
+
+use crate::summary::Summary;
+
+/// Latency changes smaller than this never count as regressions.
+pub const LATENCY_FLOOR_MS: f64 = 5.0;
+
+/// Which way is worse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Worse {
+    /// Higher is worse (latency, 429 share, cost).
+    Up,
+    /// Lower is worse (success rate, goodput).
+    Down,
+}
+
+/// How far a metric may move in its worse direction.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum Threshold {
+    /// A share of the baseline (0.10 = 10%).
+    Relative(f64),
+    /// In the metric's own unit; shares in percentage points are stored as fractions.
+    Absolute(f64),
+}
+
+impl Threshold {
+    /// Parses `10%`, `+10%`, `1pp`, `-1pp` or `50` (the sign is ignored: the worse direction
+    /// is the metric's).
+    pub fn parse(text: &str) -> Result<Threshold, String> {
+        let t = text.trim().trim_start_matches(['+', '-']);
+        let number = |s: &str| {
+            s.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .ok_or_else(|| format!("{text:?}: expected a threshold such as 10%, 1pp or 50"))
+        };
+        if let Some(p) = t.strip_suffix('%') {
+            Ok(Threshold::Relative(number(p)? / 100.0))
+        } else if let Some(p) = t.strip_suffix("pp") {
+            Ok(Threshold::Absolute(number(p)? / 100.0))
+        } else {
+            Ok(Threshold::Absolute(number(t)?))
+        }
+    }
+
+    fn label(&self, share: bool) -> String {
+        match self {
+            Threshold::Relative(r) => format!("{}%", trim(r * 100.0)),
+            Threshold::Absolute(a) if share => format!("{} pp", trim(a * 100.0)),
+            Threshold::Absolute(a) => trim(*a),
+        }
+    }
+}
+
+fn trim(v: f64) -> String {
+    let s = format!("{v:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// A metric `diff` compares.
+#[derive(Debug, Clone, Copy)]
+pub struct Metric {
+    /// Name used on the command line and in the table.
+    pub name: &'static str,
+    /// Reads the value from a summary.
+    pub read: fn(&Summary) -> Option<f64>,
+    /// Which way is worse.
+    pub worse: Worse,
+    /// Default threshold.
+    pub default: Threshold,
+    /// A share (0..1), shown in percent.
+    pub share: bool,
+    /// A latency in ms (subject to [`LATENCY_FLOOR_MS`]).
+    pub latency: bool,
+    /// Unit shown next to the name (empty for shares and plain counts).
+    pub unit: &'static str,
+}
+
+/// A latency percentile in ms, worse when higher, with a relative default threshold.
+const fn latency(name: &'static str, read: fn(&Summary) -> Option<f64>, relative: f64) -> Metric {
+    Metric {
+        name,
+        read,
+        worse: Worse::Up,
+        default: Threshold::Relative(relative),
+        share: false,
+        latency: true,
+        unit: "ms",
+    }
+}
+
+/// The metrics compared, in table order, with their default thresholds.
+pub const METRICS: [Metric; 9] = [
+    Metric {
+        name: "success_rate",
+        read: |s| s.requests.success_rate,
+        worse: Worse::Down,
+        default: Threshold::Absolute(0.01),
+        share: true,
+        latency: false,
+        unit: "",
+    },
+    latency("p50", |s| s.latency_ms.p50, 0.10),
+    latency("p95", |s| s.latency_ms.p95, 0.10),
+    latency("p99", |s| s.latency_ms.p99, 0.15),
+    Metric {
+        name: "goodput_rps",
+        read: |s| Some(s.throughput.goodput_rps),
+        worse: Worse::Down,
+        default: Threshold::Relative(0.10),
+        share: false,
+        latency: false,
+        unit: "req/s",
+    },
+    Metric {
+        name: "share_429",
+        read: |s| s.share_429(),
+        worse: Worse::Up,
+        default: Threshold::Absolute(0.02),
+        share: true,
+        latency: false,
+        unit: "",
+    },
+    Metric {
+        name: "dropped_share",
+        read: |s| (s.requests.scheduled > 0).then(|| s.requests.dropped as f64 / s.requests.scheduled as f64),
+        worse: Worse::Up,
+        default: Threshold::Absolute(0.01),
+        share: true,
+        latency: false,
+        unit: "",
+    },
+    Metric {
+        name: "attempts_per_request",
+        read: |s| s.attempts.per_request,
+        worse: Worse::Up,
+        default: Threshold::Relative(0.10),
+        share: false,
+        latency: false,
+        unit: "",
+    },
+    Metric {
+        name: "cost_usd",
+        read: |s| s.cost_usd,
+        worse: Worse::Up,
+        default: Threshold::Relative(0.10),
+        share: false,
+        latency: false,
+        unit: "$",
+    },
+];
+
+/// One row of the comparison.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// Metric name.
+    pub metric: &'static str,
+    /// Baseline value.
+    pub baseline: Option<f64>,
+    /// Current value.
+    pub current: Option<f64>,
+    /// Which way is worse.
+    pub worse: Worse,
+    /// The threshold applied.
+    pub threshold: Threshold,
+    /// True when the current value is worse than the baseline by more than the threshold.
+    pub regressed: bool,
+    #[serde(skip)]
+    share: bool,
+    #[serde(skip)]
+    unit: &'static str,
+}
+
+/// The comparison of two runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Diff {
+    /// Baseline scenario name.
+    pub baseline: String,
+    /// Current scenario name.
+    pub current: String,
+    /// One row per metric.
+    pub rows: Vec<Row>,
+}
+
+impl Diff {
+    /// True when any metric regressed.
+    pub fn regressed(&self) -> bool {
+        self.rows.iter().any(|r| r.regressed)
+    }
+
+    /// The Markdown table of deltas.
+    pub fn markdown(&self) -> String {
+        let mut out = format!(
+            "### stampede diff · {} → {} · {}\n\n| metric | baseline | current | change | allowed | result |\n| --- | ---: | ---: | ---: | ---: | --- |\n",
+            self.baseline,
+            self.current,
+            if self.regressed() { "REGRESSION" } else { "ok" }
+        );
+        for r in &self.rows {
+            let show = |v: Option<f64>| match v {
+                None => "—".to_string(),
+                Some(v) if r.share => format!("{:.1}%", v * 100.0),
+                Some(v) => trim(v),
+            };
+            let change = match (r.baseline, r.current) {
+                (Some(b), Some(c)) if r.share => format!("{:+.1} pp", (c - b) * 100.0),
+                (Some(b), Some(c)) if b != 0.0 => format!("{:+.1}%", (c - b) / b * 100.0),
+                (Some(b), Some(c)) => format!("{:+}", trim(c - b)),
+                _ => "—".into(),
+            };
+            let direction = match r.worse {
+                Worse::Up => "+",
+                Worse::Down => "−",
+            };
+            let name = if r.unit.is_empty() {
+                r.metric.to_string()
+            } else {
+                format!("{} ({})", r.metric, r.unit)
+            };
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {}{} | {} |\n",
+                name,
+                show(r.baseline),
+                show(r.current),
+                change,
+                direction,
+                r.threshold.label(r.share),
+                if r.regressed { "❌ regressed" } else { "✅" }
+            ));
+        }
+        out
+    }
+}
+
+/// Looks up a metric by name.
+pub fn metric(name: &str) -> Option<&'static Metric> {
+    METRICS.iter().find(|m| m.name == name)
+}
+
+/// Compares `current` with `baseline`; `overrides` replace default thresholds by metric name.
+pub fn diff(baseline: &Summary, current: &Summary, overrides: &[(String, Threshold)]) -> Diff {
+    let rows = METRICS
+        .iter()
+        .map(|m| {
+            let threshold = overrides
+                .iter()
+                .rev()
+                .find(|(name, _)| name == m.name)
+                .map_or(m.default, |(_, t)| *t);
+            let (b, c) = ((m.read)(baseline), (m.read)(current));
+            Row {
+                metric: m.name,
+                baseline: b,
+                current: c,
+                worse: m.worse,
+                threshold,
+                regressed: regressed(m, threshold, b, c),
+                share: m.share,
+                unit: m.unit,
+            }
+        })
+        .collect();
+    Diff {
+        baseline: baseline.run.scenario.clone(),
+        current: current.run.scenario.clone(),
+        rows,
+    }
+}
+
+fn regressed(m: &Metric, threshold: Threshold, baseline: Option<f64>, current: Option<f64>) -> bool {
+    let (b, c) = match (baseline, current) {
+        (Some(b), Some(c)) => (b, c),
+        // A figure that disappeared (no answered request left) is a regression; one that
+        // appeared is not.
+        (Some(_), None) => return true,
+        _ => return false,
+    };
+    let worse_by = match m.worse {
+        Worse::Up => c - b,
+        Worse::Down => b - c,
+    };
+    if m.latency && worse_by <= LATENCY_FLOOR_MS {
+        return false;
+    }
+    let allowed = match threshold {
+        Threshold::Relative(r) => r * b.abs(),
+        Threshold::Absolute(a) => a,
+    };
+    worse_by > allowed + 1e-12
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(p95: f64, success: f64, share_429: (u64, u64)) -> Summary {
+        let mut s = crate::summary::empty_for_tests();
+        s.latency_ms.p95 = Some(p95);
+        s.requests.success_rate = Some(success);
+        s.attempts.status_429 = share_429.0;
+        s.attempts.total = share_429.1;
+        s
+    }
+
+    fn row<'a>(d: &'a Diff, name: &str) -> &'a Row {
+        d.rows.iter().find(|r| r.metric == name).unwrap()
+    }
+
+    #[test]
+    fn thresholds_parse_relative_points_and_plain() {
+        assert_eq!(Threshold::parse("+10%"), Ok(Threshold::Relative(0.10)));
+        assert_eq!(Threshold::parse("-1pp"), Ok(Threshold::Absolute(0.01)));
+        assert_eq!(Threshold::parse("50"), Ok(Threshold::Absolute(50.0)));
+        assert!(Threshold::parse("ten").is_err());
+        assert!(Threshold::parse("nan%").is_err());
+    }
+
+    #[test]
+    fn each_metric_is_judged_in_its_worse_direction() {
+        let base = with(1000.0, 0.99, (10, 1000));
+        // p95 +9% and success −0.9 pp: within the defaults (10%, 1 pp).
+        let d = diff(&base, &with(1090.0, 0.981, (10, 1000)), &[]);
+        assert!(!d.regressed(), "{}", d.markdown());
+        // p95 +11%: regressed. Better figures never are.
+        let d = diff(&base, &with(1110.0, 1.0, (0, 1000)), &[]);
+        assert!(row(&d, "p95").regressed && !row(&d, "success_rate").regressed && !row(&d, "share_429").regressed);
+        // success −1.1 pp and 429 share +2.5 pp: both regressed.
+        let d = diff(&base, &with(900.0, 0.979, (35, 1000)), &[]);
+        assert!(row(&d, "success_rate").regressed && row(&d, "share_429").regressed && !row(&d, "p95").regressed);
+        // An override loosens one metric.
+        let d = diff(
+            &base,
+            &with(1110.0, 0.99, (10, 1000)),
+            &[("p95".into(), Threshold::Relative(0.2))],
+        );
+        assert!(!d.regressed());
+    }
+
+    #[test]
+    fn tiny_latencies_need_a_real_move() {
+        let d = diff(&with(2.0, 1.0, (0, 1)), &with(4.0, 1.0, (0, 1)), &[]);
+        assert!(!row(&d, "p95").regressed, "+100% of 2 ms is 2 ms: below the 5 ms floor");
+    }
+
+    #[test]
+    fn the_table_shows_deltas_and_verdicts() {
+        let d = diff(&with(1000.0, 0.99, (10, 1000)), &with(1200.0, 0.99, (10, 1000)), &[]);
+        let md = d.markdown();
+        assert!(
+            md.contains("| p95 (ms) | 1000 | 1200 | +20.0% | +10% | ❌ regressed |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| success_rate | 99.0% | 99.0% | +0.0 pp | −1 pp | ✅ |"),
+            "{md}"
+        );
+        assert!(md.starts_with("### stampede diff") && md.contains("REGRESSION"));
+    }
+}
