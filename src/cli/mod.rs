@@ -57,6 +57,8 @@ pub enum Command {
     Traffic(TrafficArgs),
     /// Run several strategies on identical traffic and compare them side by side.
     Compare(CompareArgs),
+    /// Find the fewest workers that meet the scenario's [slo], per candidate calling plan.
+    Plan(PlanArgs),
     /// Compare two saved runs (summary.json) metric by metric; exit 1 on a regression.
     Diff(DiffArgs),
     /// Measure stampede itself on this machine.
@@ -138,6 +140,29 @@ pub struct ReportArgs {
     pub png: bool,
 }
 
+/// `stampede plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Scenario file (TOML) with an [slo] section.
+    pub scenario: PathBuf,
+    /// A candidate: a strategy file or `preset:NAME`; repeat for each. Without any, the
+    /// scenario's [[strategies]], or else its [strategy].
+    #[arg(long = "strategy")]
+    pub strategies: Vec<String>,
+    /// Seeds per worker count: a count passes only when every seed's run meets the SLO.
+    #[arg(long, default_value_t = 3)]
+    pub seeds: u32,
+    /// Largest worker count tried.
+    #[arg(long, default_value_t = 4096)]
+    pub max_workers: u32,
+    /// Target, traffic window and output folder.
+    #[command(flatten)]
+    pub runs: ManyRunArgs,
+    /// Print plan.json instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// `stampede diff`.
 #[derive(Debug, Args)]
 pub struct DiffArgs {
@@ -158,6 +183,20 @@ pub struct DiffArgs {
     pub json: bool,
 }
 
+/// What `compare` and `plan` share: where their many runs go and for how long.
+#[derive(Debug, Args)]
+pub struct ManyRunArgs {
+    /// Target instead of the scenario's (`plan` uses sim unless told otherwise).
+    #[arg(long, value_enum)]
+    pub target: Option<TargetKind>,
+    /// Traffic window instead of the scenario's.
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Output folder [default: reports/<scenario name>/].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
 /// `stampede compare`.
 #[derive(Debug, Args)]
 pub struct CompareArgs {
@@ -170,15 +209,9 @@ pub struct CompareArgs {
     /// Seeds per strategy (the scenario's seed and the ones after it).
     #[arg(long, default_value_t = 1)]
     pub seeds: u32,
-    /// Target instead of the scenario's.
-    #[arg(long, value_enum)]
-    pub target: Option<TargetKind>,
-    /// Traffic window instead of the scenario's.
-    #[arg(long, value_parser = parse_duration)]
-    pub duration: Option<Duration>,
-    /// Output folder [default: reports/<scenario name>/].
-    #[arg(long)]
-    pub out: Option<PathBuf>,
+    /// Target, traffic window and output folder.
+    #[command(flatten)]
+    pub runs: ManyRunArgs,
     /// Print compare.json instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -226,6 +259,7 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>, out: &mut dyn Write, 
         Command::Validate(a) => validate_command(a, out, err),
         Command::Traffic(a) => traffic_command(a, out, err),
         Command::Compare(a) => compare_command(a, out, err),
+        Command::Plan(a) => plan_command(a, out, err),
         Command::Diff(a) => diff_command(a, out, err),
         Command::Bench(b) => bench_command(b, out),
     };
@@ -447,6 +481,116 @@ fn write_pngs(
     }
 }
 
+/// Writes a command's outputs into `--out` (default `reports/<scenario name>/`); returns the
+/// folder and the files written, or prints the error.
+fn write_outputs(
+    out: Option<PathBuf>,
+    loaded: &crate::scenario::LoadedScenario,
+    write: impl FnOnce(&Path) -> std::io::Result<Vec<PathBuf>>,
+    err: &mut dyn Write,
+) -> Result<(PathBuf, Vec<PathBuf>), Exit> {
+    let dir = out.unwrap_or_else(|| Path::new("reports").join(loaded.scenario.name()));
+    match write(&dir) {
+        Ok(written) => Ok((dir, written)),
+        Err(e) => {
+            let _ = writeln!(err, "error: could not write to {}: {e}", dir.display());
+            Err(Exit::Failed)
+        }
+    }
+}
+
+/// The strategies named by `--strategy` arguments, or else the scenario's [[strategies]];
+/// errors are printed and `Exit::Input` returned.
+fn contenders_of(
+    path: &Path,
+    args: &[String],
+    loaded: &crate::scenario::LoadedScenario,
+    err: &mut dyn Write,
+) -> Result<Vec<crate::compare::Contender>, Exit> {
+    if args.is_empty() {
+        loaded.contenders().map_err(|e| {
+            let _ = writeln!(
+                err,
+                "error: {}",
+                crate::spec_error::render(&path.display().to_string(), &loaded.text, &e)
+            );
+            Exit::Input
+        })
+    } else {
+        args.iter()
+            .map(|a| contender(a, loaded))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| {
+                let _ = writeln!(err, "error: {e}");
+                Exit::Input
+            })
+    }
+}
+
+fn plan_command(args: PlanArgs, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
+    let loaded = match Scenario::load(&args.scenario) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return Exit::Input;
+        }
+    };
+    let mut candidates = match contenders_of(&args.scenario, &args.strategies, &loaded, err) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    if candidates.is_empty() {
+        candidates.push(crate::compare::Contender {
+            name: "as configured".into(),
+            strategy: loaded.scenario.strategy.get_ref().clone(),
+        });
+    }
+    if let Err(e) = crate::compare::check_names(&candidates) {
+        let _ = writeln!(err, "error: {e}");
+        return Exit::Input;
+    }
+    let options = crate::plan::PlanOptions {
+        run: RunOptions {
+            // Sim unless asked: a search takes dozens of runs.
+            target: Some(args.runs.target.unwrap_or(TargetKind::Sim)),
+            duration: args.runs.duration,
+            ..RunOptions::default()
+        },
+        seeds: args.seeds,
+        max_workers: args.max_workers,
+        candidates,
+    };
+    let plan = match crate::plan::plan(&loaded, &options) {
+        Ok(p) => p,
+        Err(e) => return run_failed(e, err),
+    };
+    let (dir, written) = match write_outputs(
+        args.runs.out.clone(),
+        &loaded,
+        |d| report::plan::write_all(&plan, d),
+        err,
+    ) {
+        Ok(w) => w,
+        Err(e) => return e,
+    };
+    if args.json {
+        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&plan).unwrap_or_default());
+    } else {
+        let _ = write!(out, "{}", report::plan::markdown(&plan));
+        let _ = writeln!(out, "\nwrote {}", report::listing(&dir, &written));
+    }
+    if plan.best.is_some() {
+        Exit::Ok
+    } else {
+        let _ = writeln!(
+            err,
+            "no candidate met the objectives up to {} workers",
+            args.max_workers
+        );
+        Exit::Gate
+    }
+}
+
 /// A `--strategy` argument: `preset:NAME` or a file holding a strategy table.
 fn contender(arg: &str, loaded: &crate::scenario::LoadedScenario) -> Result<crate::compare::Contender, String> {
     let base: toml::Table = toml::from_str(&loaded.text).map_err(|e| e.to_string())?;
@@ -507,31 +651,9 @@ fn compare_command(args: CompareArgs, out: &mut dyn Write, err: &mut dyn Write) 
             return Exit::Input;
         }
     };
-    let contenders = if args.strategies.is_empty() {
-        match loaded.contenders() {
-            Ok(c) => c,
-            Err(e) => {
-                let _ = writeln!(
-                    err,
-                    "error: {}",
-                    crate::spec_error::render(&args.scenario.display().to_string(), &loaded.text, &e)
-                );
-                return Exit::Input;
-            }
-        }
-    } else {
-        match args
-            .strategies
-            .iter()
-            .map(|a| contender(a, &loaded))
-            .collect::<Result<Vec<_>, _>>()
-        {
-            Ok(c) => c,
-            Err(e) => {
-                let _ = writeln!(err, "error: {e}");
-                return Exit::Input;
-            }
-        }
+    let contenders = match contenders_of(&args.scenario, &args.strategies, &loaded, err) {
+        Ok(c) => c,
+        Err(e) => return e,
     };
     if let Err(e) = crate::compare::check_names(&contenders) {
         let _ = writeln!(err, "error: {e}");
@@ -546,8 +668,8 @@ fn compare_command(args: CompareArgs, out: &mut dyn Write, err: &mut dyn Write) 
         return Exit::Input;
     }
     let options = RunOptions {
-        target: args.target,
-        duration: args.duration,
+        target: args.runs.target,
+        duration: args.runs.duration,
         ..RunOptions::default()
     };
     // Live runs take real time: say as each one ends.
@@ -570,16 +692,14 @@ fn compare_command(args: CompareArgs, out: &mut dyn Write, err: &mut dyn Write) 
         Ok(c) => c,
         Err(e) => return run_failed(e, err),
     };
-    let dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("reports").join(loaded.scenario.name()));
-    let written = match report::compare::write_all(&comparison, &dir) {
-        Ok(written) => written,
-        Err(e) => {
-            let _ = writeln!(err, "error: could not write to {}: {e}", dir.display());
-            return Exit::Failed;
-        }
+    let (dir, written) = match write_outputs(
+        args.runs.out.clone(),
+        &loaded,
+        |d| report::compare::write_all(&comparison, d),
+        err,
+    ) {
+        Ok(w) => w,
+        Err(e) => return e,
     };
     if args.json {
         let _ = writeln!(out, "{}", serde_json::to_string_pretty(&comparison).unwrap_or_default());

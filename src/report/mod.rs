@@ -7,6 +7,7 @@
 pub mod compare;
 pub mod format;
 pub mod hlog;
+pub mod plan;
 pub mod plots;
 pub mod png;
 pub mod text;

@@ -56,6 +56,8 @@ pub struct Chart {
     pub lines: Vec<Line>,
     /// Reference lines.
     pub rules: Vec<Rule>,
+    /// Vertical reference lines (`y` holds the x position): a knee, a chosen value.
+    pub marks: Vec<Rule>,
     /// Formats x tick labels.
     pub x_format: fn(&f64) -> String,
     /// X ticks wanted.
@@ -98,6 +100,7 @@ impl Chart {
             y_label: y_label.into(),
             lines: Vec::new(),
             rules: Vec::new(),
+            marks: Vec::new(),
             x_format: plain,
             x_ticks: 10,
             steps: false,
@@ -201,6 +204,13 @@ impl Chart {
             chart
                 .draw_series(DashedLineSeries::new(vec![(x0, r.y), (x1, r.y)], 6, 4, style))?
                 .label(&r.name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
+        }
+        for (i, m) in self.marks.iter().enumerate() {
+            let style = PALETTE[(i + 5) % PALETTE.len()].stroke_width(2);
+            chart
+                .draw_series(DashedLineSeries::new(vec![(m.y, 0.0), (m.y, y1)], 4, 4, style))?
+                .label(&m.name)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
         }
         if self.lines.len() + self.rules.len() > 1 || self.lines.iter().any(|l| !l.name.is_empty()) {

@@ -5,6 +5,7 @@ mod cli;
 mod compare;
 mod diff;
 mod live_mock;
+mod plan;
 mod report;
 mod schema;
 mod support;

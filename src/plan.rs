@@ -1,0 +1,499 @@
+//! `stampede plan`: the fewest workers that meet the scenario's `[slo]`, for each candidate
+//! calling plan, found by simulation.
+//!
+//! 1. **First guess**: a pilot run at the scenario's own settings measures the mean service
+//!    time and attempts per request; with the traffic's mean rate that gives the offered load
+//!    `a = λ·S·attempts` (Little's law). When the SLO sets a latency percentile, M/M/c theory
+//!    gives the fewest servers whose response-time percentile meets it; otherwise `1.25·a`.
+//! 2. **Bracket**: from the guess, halve while the SLO is met or double while it is not.
+//! 3. **Bisect** to the smallest passing count. A count passes when *every* seed's run meets
+//!    the SLO, so the answer is not one lucky draw; each figure is the mean over seeds with a
+//!    95% confidence interval.
+//! 4. **Curves and knee**: a few more counts around the answer, up to where goodput stops
+//!    growing (the quota or the upstream binds).
+//!
+//! Seeds run in parallel on the machine's cores; every count reuses the same seeds, so the
+//! curves compare like with like (common random numbers).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+use crate::advice::Recommendation;
+use crate::compare::{Contender, Stat};
+use crate::engine::Progress;
+use crate::queueing::MMc;
+use crate::run::{execute, Plan, RunError, RunOptions};
+use crate::scenario::LoadedScenario;
+use crate::summary::Summary;
+
+/// The schema id of plan.json.
+pub const SCHEMA: &str = "stampede.plan/v1";
+
+/// Headroom on the smallest passing worker count.
+const HEADROOM: f64 = 1.1;
+/// Goodput within this share of the best seen counts as "no longer growing" (the knee).
+const KNEE_SHARE: f64 = 0.97;
+
+/// What to plan.
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    /// Target, duration and seed overrides.
+    pub run: RunOptions,
+    /// Seeds per point.
+    pub seeds: u32,
+    /// Largest worker count tried.
+    pub max_workers: u32,
+    /// The calling plans to size.
+    pub candidates: Vec<Contender>,
+}
+
+/// One worker count, run with every seed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Point {
+    /// Workers.
+    pub workers: u32,
+    /// Seeds whose run met every objective.
+    pub passed_seeds: u32,
+    /// True when every seed met every objective.
+    pub passes: bool,
+    /// Objectives missed by at least one seed.
+    pub missed: Vec<String>,
+    /// Share of scheduled requests answered.
+    pub success_rate: Stat,
+    /// End-to-end p95 (ms).
+    pub p95_ms: Stat,
+    /// End-to-end p99 (ms).
+    pub p99_ms: Stat,
+    /// Answered requests per second.
+    pub goodput_rps: Stat,
+    /// Share of attempts answered 429.
+    pub share_429: Stat,
+    /// Cost per hour of traffic (USD).
+    pub cost_per_hour_usd: Stat,
+    /// The first seed's run (advice for the other settings comes from it).
+    #[serde(skip)]
+    pub sample: Option<Summary>,
+}
+
+/// The plan for one candidate calling plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct CandidatePlan {
+    /// Candidate name.
+    pub name: String,
+    /// The fewest workers that met the SLO with every seed (`None`: not up to the maximum).
+    pub min_workers: Option<u32>,
+    /// The recommendation: the minimum plus headroom for bursts the seeds did not draw.
+    pub recommended_workers: Option<u32>,
+    /// Where adding workers stops raising goodput, when the curve shows it.
+    pub knee_workers: Option<u32>,
+    /// What binds at the knee.
+    pub binding: Option<String>,
+    /// Expected cost at the recommended count: per hour, day and 30-day month (USD).
+    pub cost_usd: Option<Costs>,
+    /// Every count run, by workers.
+    pub points: Vec<Point>,
+    /// The other settings, read from the recommended count's run (as `stampede run` advises).
+    pub advice: Vec<Recommendation>,
+    /// Why, in a sentence or two with the figures.
+    pub why: String,
+}
+
+/// Cost projections.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Costs {
+    /// Per hour.
+    pub hour: f64,
+    /// Per day.
+    pub day: f64,
+    /// Per 30-day month.
+    pub month: f64,
+}
+
+/// The analytic first guess.
+#[derive(Debug, Clone, Serialize)]
+pub struct Guess {
+    /// Mean arrival rate of the traffic (per second).
+    pub rate_rps: f64,
+    /// Mean service time of successful attempts in the pilot run (s).
+    pub service_s: f64,
+    /// Attempts per request sent in the pilot run.
+    pub attempts_per_request: f64,
+    /// Offered load in erlangs, `rate × service × attempts`.
+    pub load: f64,
+    /// The guess.
+    pub workers: u32,
+    /// How the guess was made.
+    pub method: String,
+}
+
+/// plan.json.
+#[derive(Debug, Clone, Serialize)]
+pub struct CapacityPlan {
+    /// Schema id.
+    pub schema: String,
+    /// Scenario name.
+    pub scenario: String,
+    /// Target kind.
+    pub target: String,
+    /// Objectives, as `name ≤/≥ target` lines.
+    pub slo: Vec<String>,
+    /// Seeds run at every point.
+    pub seeds: Vec<u64>,
+    /// Traffic window (s).
+    pub duration_s: f64,
+    /// The first guess.
+    pub guess: Guess,
+    /// One plan per candidate.
+    pub candidates: Vec<CandidatePlan>,
+    /// The cheapest candidate that meets the SLO (fewest workers on a tie).
+    pub best: Option<String>,
+    /// Simulation runs made.
+    pub runs: u32,
+    /// Wall time of the whole search (s).
+    pub wall_time_s: f64,
+}
+
+/// Runs `strategy` with `workers` for every seed, in parallel.
+fn evaluate(base: &Plan<'_>, candidate: &Contender, workers: u32, seeds: &[u64]) -> Result<Point, RunError> {
+    let results: Mutex<BTreeMap<u64, Result<Summary, RunError>>> = Mutex::new(BTreeMap::new());
+    let jobs = Mutex::new(seeds.iter().copied());
+    let threads = if base.target == crate::scenario::TargetKind::Sim {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(seeds.len())
+    } else {
+        1
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                let Some(seed) = jobs.lock().expect("jobs lock").next() else {
+                    break;
+                };
+                let mut plan = base.clone();
+                plan.seed = seed;
+                plan.strategy = candidate.strategy.clone();
+                plan.strategy.workers = workers;
+                let r = execute(&plan, Arc::new(Progress::default()), None);
+                results.lock().expect("results lock").insert(seed, r);
+            });
+        }
+    });
+    let mut summaries = Vec::new();
+    for (_, r) in results.into_inner().expect("results lock") {
+        summaries.push(r?);
+    }
+    let passes_of = |s: &Summary| s.slo.as_ref().is_none_or(|v| v.pass);
+    let mut missed: Vec<String> = summaries
+        .iter()
+        .flat_map(|s| s.slo.iter().flat_map(|v| v.checks.iter()))
+        .filter(|c| !c.pass)
+        .map(|c| c.name.clone())
+        .collect();
+    missed.sort();
+    missed.dedup();
+    let stat = |f: &dyn Fn(&Summary) -> Option<f64>| Stat::of(summaries.iter().map(f).collect());
+    let passed = summaries.iter().filter(|s| passes_of(s)).count() as u32;
+    Ok(Point {
+        workers,
+        passed_seeds: passed,
+        passes: passed as usize == summaries.len(),
+        missed,
+        success_rate: stat(&|s| s.requests.success_rate),
+        p95_ms: stat(&|s| s.latency_ms.p95),
+        p99_ms: stat(&|s| s.latency_ms.p99),
+        goodput_rps: stat(&|s| Some(s.throughput.goodput_rps)),
+        share_429: stat(&|s| s.share_429()),
+        cost_per_hour_usd: stat(&|s| s.cost_usd.map(|c| c / s.run.duration_s.max(1e-9) * 3600.0)),
+        sample: summaries.into_iter().next(),
+    })
+}
+
+/// The first guess, from a pilot run at the scenario's own settings.
+fn first_guess(loaded: &LoadedScenario, pilot: &Summary, max_workers: u32) -> Guess {
+    let rate = loaded.traffic.mean_rate().unwrap_or(pilot.throughput.offered_rps);
+    let service_s = pilot.service_ms.mean.unwrap_or(1000.0) / 1000.0;
+    let sent = (pilot.requests.scheduled - pilot.requests.dropped).max(1);
+    let attempts = (pilot.attempts.total as f64 / sent as f64).max(1.0);
+    let load = rate * service_s * attempts;
+    let slo = loaded.scenario.slo.get_ref();
+    let latency_target = [(0.95, slo.p95), (0.99, slo.p99), (0.90, slo.p90), (0.50, slo.p50)]
+        .into_iter()
+        .find_map(|(q, t)| t.map(|t| (q, t.as_secs_f64())));
+    let theory = latency_target
+        .and_then(|(q, t)| MMc::servers_for_response(rate, service_s * attempts, q, t, max_workers).map(|c| (q, t, c)));
+    let (workers, method) = match theory {
+        Some((q, t, c)) => (
+            c,
+            format!(
+                "M/M/c: the fewest servers whose p{} response time is at most {t:.2} s at {rate:.2}/s and {:.3} s each",
+                q * 100.0,
+                service_s * attempts
+            ),
+        ),
+        None => (
+            (load * 1.25).ceil().max(1.0) as u32,
+            format!("Little's law: {load:.2} erlangs plus 25%"),
+        ),
+    };
+    Guess {
+        rate_rps: rate,
+        service_s,
+        attempts_per_request: attempts,
+        load,
+        workers: workers.clamp(1, max_workers),
+        method,
+    }
+}
+
+/// True when `b` is meaningfully better than `a`: goodput up by more than 3%, p95 down by more
+/// than 5%, or success up by more than half a point.
+fn improves(a: &Point, b: &Point) -> bool {
+    let goodput = matches!((a.goodput_rps.mean, b.goodput_rps.mean), (Some(x), Some(y)) if y > x * (2.0 - KNEE_SHARE));
+    let p95 = matches!((a.p95_ms.mean, b.p95_ms.mean), (Some(x), Some(y)) if y < x * 0.95);
+    let success = matches!((a.success_rate.mean, b.success_rate.mean), (Some(x), Some(y)) if y > x + 0.005);
+    goodput || p95 || success
+}
+
+/// The smallest count past which no larger one tried raises goodput by more than 3% or cuts
+/// p95 by more than 5%; `None` when the largest count tried still improves on every smaller one.
+fn knee(points: &[Point]) -> Option<u32> {
+    let i = (0..points.len()).find(|&i| !points[i + 1..].iter().any(|b| improves(&points[i], b)))?;
+    // At the last count there is nothing larger to compare with: no knee shown.
+    (i + 1 < points.len()).then(|| points[i].workers)
+}
+
+/// What holds goodput and latency at the knee.
+fn binding(p: &Point) -> Option<String> {
+    let s = p.sample.as_ref()?;
+    let goodput = p.goodput_rps.mean?;
+    let rpm = s
+        .run
+        .mock_profile
+        .as_ref()
+        .and_then(|m| m.get("models")?.get(&s.run.model)?.get("rpm")?.as_u64())
+        .unwrap_or(0);
+    let share_429 = p.share_429.mean.unwrap_or(0.0);
+    Some(
+        if rpm > 0 && (share_429 >= 0.01 || goodput * 60.0 >= 0.9 * rpm as f64) {
+            format!(
+                "the quota: {rpm} RPM; {:.1}% of attempts refused with 429 and {:.0} answered per minute there",
+                share_429 * 100.0,
+                goodput * 60.0
+            )
+        } else if s.attempts.status_5xx > 0 {
+            format!("the upstream: {} overload answers (5xx) there", s.attempts.status_5xx)
+        } else {
+            format!(
+                "the upstream's own latency: {} of requests answered and p95 ({}) close to what more workers reach",
+                p.success_rate.mean.map_or("—".into(), |v| format!("{:.1}%", v * 100.0)),
+                crate::report::format::ms(p.p95_ms.mean)
+            )
+        },
+    )
+}
+
+/// Sizes one candidate: bracket, bisect, then a few points for the curves.
+fn size(
+    base: &Plan<'_>,
+    candidate: &Contender,
+    guess: u32,
+    options: &PlanOptions,
+    seeds: &[u64],
+    runs: &mut u32,
+) -> Result<CandidatePlan, RunError> {
+    let max = options.max_workers.max(1);
+    let mut points: BTreeMap<u32, Point> = BTreeMap::new();
+    let mut pass = |w: u32, points: &mut BTreeMap<u32, Point>| -> Result<bool, RunError> {
+        if let std::collections::btree_map::Entry::Vacant(e) = points.entry(w) {
+            *runs += seeds.len() as u32;
+            e.insert(evaluate(base, candidate, w, seeds)?);
+        }
+        Ok(points[&w].passes)
+    };
+    // lo: the largest count known to fail (0: none); hi: the smallest known to pass.
+    let (mut lo, mut hi) = (0u32, None);
+    let mut w = guess.clamp(1, max);
+    if pass(w, &mut points)? {
+        hi = Some(w);
+        while w > 1 {
+            let down = (w / 2).max(1);
+            if pass(down, &mut points)? {
+                hi = Some(down);
+                w = down;
+            } else {
+                lo = down;
+                break;
+            }
+        }
+    } else {
+        lo = w;
+        while w < max {
+            let before = w;
+            w = w.saturating_mul(2).min(max);
+            if pass(w, &mut points)? {
+                hi = Some(w);
+                break;
+            }
+            lo = w;
+            // Twice the workers and no better: the quota or the upstream binds, and more
+            // workers will not meet the objectives either.
+            if !improves(&points[&before], &points[&w]) {
+                break;
+            }
+        }
+    }
+    let min = match hi {
+        Some(mut h) => {
+            while h - lo > 1 {
+                let mid = lo + (h - lo) / 2;
+                if pass(mid, &mut points)? {
+                    h = mid;
+                } else {
+                    lo = mid;
+                }
+            }
+            Some(h)
+        }
+        None => None,
+    };
+    let recommended = min.map(|m| ((f64::from(m) * HEADROOM).ceil() as u32).max(m + 1).min(max));
+    // Points for the curves: below, at and above the answer, up to where goodput stops growing.
+    let anchor = min.unwrap_or(lo);
+    for w in [anchor / 2, anchor * 3 / 2, anchor * 2, anchor * 4]
+        .into_iter()
+        .chain(recommended)
+        .filter(|w| (1..=max).contains(w))
+    {
+        pass(w, &mut points)?;
+    }
+    let points: Vec<Point> = points.into_values().collect();
+    let knee = knee(&points);
+    let binding = knee
+        .and_then(|k| points.iter().find(|p| p.workers == k))
+        .and_then(binding);
+    let at = |w: u32| points.iter().find(|p| p.workers == w);
+    let cost_usd = recommended
+        .and_then(at)
+        .and_then(|p| p.cost_per_hour_usd.mean)
+        .map(|hour| Costs {
+            hour,
+            day: hour * 24.0,
+            month: hour * 24.0 * 30.0,
+        });
+    let advice = recommended
+        .and_then(at)
+        .and_then(|p| p.sample.as_ref())
+        .map(|s| {
+            s.advice
+                .recommendations
+                .iter()
+                .filter(|r| r.setting != "workers")
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let why = match min {
+        Some(m) => {
+            let below = m.checked_sub(1).and_then(|b| at(b).or_else(|| at(lo)));
+            let failing = below.map_or(String::new(), |p| {
+                format!(
+                    "; {} workers missed {} with {} of {} seeds passing",
+                    p.workers,
+                    p.missed.join(", "),
+                    p.passed_seeds,
+                    seeds.len()
+                )
+            });
+            format!(
+                "{m} workers met every objective with all {} seeds{failing}. Recommended: {} ({}% headroom, at least one more).",
+                seeds.len(),
+                recommended.unwrap_or(m),
+                ((HEADROOM - 1.0) * 100.0).round()
+            )
+        }
+        None => {
+            let last = points.last();
+            format!(
+                "No worker count tried (up to {}; the search stops when doubling no longer helps) met the objectives{}.",
+                last.map_or(0, |p| p.workers),
+                last.map_or(String::new(), |p| format!(
+                    "; at {} workers: missed {}, success {}",
+                    p.workers,
+                    p.missed.join(", "),
+                    p.success_rate.mean.map_or("—".into(), |v| format!("{:.1}%", v * 100.0))
+                ))
+            )
+        }
+    };
+    Ok(CandidatePlan {
+        name: candidate.name.clone(),
+        min_workers: min,
+        recommended_workers: recommended,
+        knee_workers: knee,
+        binding,
+        cost_usd,
+        points,
+        advice,
+        why,
+    })
+}
+
+/// Plans every candidate.
+pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPlan, RunError> {
+    let slo = loaded.scenario.slo.get_ref();
+    if slo.is_empty() {
+        return Err(RunError::Input(
+            "plan needs objectives to meet: add an [slo] section (p95, success_rate, max_429_share, ...)".into(),
+        ));
+    }
+    let wall = std::time::Instant::now();
+    let base = Plan::new(loaded, &options.run);
+    let seeds: Vec<u64> = (0..u64::from(options.seeds.max(1))).map(|i| base.seed + i).collect();
+    let pilot = execute(&base, Arc::new(Progress::default()), None)?;
+    let mut runs = 1;
+    let guess = first_guess(loaded, &pilot, options.max_workers.max(1));
+    let mut candidates = Vec::new();
+    for c in &options.candidates {
+        candidates.push(size(&base, c, guess.workers, options, &seeds, &mut runs)?);
+    }
+    let best = candidates
+        .iter()
+        .filter(|c| c.recommended_workers.is_some())
+        .min_by(|a, b| {
+            let cost = |c: &CandidatePlan| c.cost_usd.map_or(f64::MAX, |k| k.hour);
+            cost(a)
+                .total_cmp(&cost(b))
+                .then(a.recommended_workers.cmp(&b.recommended_workers))
+        })
+        .map(|c| c.name.clone());
+    let slo_lines = pilot
+        .slo
+        .iter()
+        .flat_map(|v| v.checks.iter())
+        .map(|c| {
+            let (sign, target) = match c.name.as_str() {
+                "success_rate" => ("≥", format!("{:.1}%", c.target * 100.0)),
+                "max_429_share" => ("≤", format!("{:.1}%", c.target * 100.0)),
+                "max_cost_usd" => ("≤", format!("${:.2}", c.target)),
+                _ => ("≤", crate::report::format::ms(Some(c.target))),
+            };
+            format!("{} {sign} {target}", c.name)
+        })
+        .collect();
+    Ok(CapacityPlan {
+        schema: SCHEMA.into(),
+        scenario: loaded.scenario.name().to_string(),
+        target: base.target.as_str().to_string(),
+        slo: slo_lines,
+        seeds,
+        duration_s: base.duration.as_secs_f64(),
+        guess,
+        candidates,
+        best,
+        runs,
+        wall_time_s: wall.elapsed().as_secs_f64(),
+    })
+}

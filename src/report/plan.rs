@@ -1,0 +1,252 @@
+//! The plan outputs: `plan.json`, `plan.md` and `plan.html` (curves of goodput, p95 with the
+//! SLO line and the knee marked, 429 share and cost against workers, one colour per candidate).
+
+use std::path::{Path, PathBuf};
+
+use minijinja::{context, Value};
+
+use super::format::{ms, secs};
+use super::plots::{Chart, Rule};
+use crate::compare::Stat;
+use crate::plan::{CapacityPlan, Point};
+
+fn mean_ci(s: &Stat, show: impl Fn(f64) -> String) -> String {
+    match (s.mean, s.ci95) {
+        (Some(m), Some(ci)) => format!("{} ± {}", show(m), show(ci)),
+        (Some(m), None) => show(m),
+        _ => "—".into(),
+    }
+}
+
+fn pct(v: f64) -> String {
+    format!("{:.1}%", v * 100.0)
+}
+
+fn usd(v: f64) -> String {
+    if v >= 100.0 {
+        format!("${v:.0}")
+    } else {
+        format!("${v:.2}")
+    }
+}
+
+/// The cells of a point's row: workers, verdict, seeds passing, success, p95, goodput, 429
+/// share, cost per hour.
+fn point_cells(p: &Point) -> Vec<String> {
+    vec![
+        p.workers.to_string(),
+        if p.passes { "✅" } else { "❌" }.to_string(),
+        format!("{}/{}", p.passed_seeds, p.success_rate.values.len()),
+        mean_ci(&p.success_rate, pct),
+        mean_ci(&p.p95_ms, |v| ms(Some(v))),
+        mean_ci(&p.goodput_rps, |v| format!("{v:.2}/s")),
+        mean_ci(&p.share_429, pct),
+        mean_ci(&p.cost_per_hour_usd, usd),
+    ]
+}
+
+/// The column headers of [`point_cells`].
+const POINT_COLUMNS: [&str; 8] = [
+    "workers",
+    "SLO",
+    "seeds passing",
+    "success",
+    "p95",
+    "goodput",
+    "429 share",
+    "cost / hour",
+];
+
+/// The candidates table: name (★ for the best), fewest passing, recommended, knee, cost per
+/// hour, day and month.
+fn candidate_cells(p: &CapacityPlan) -> Vec<Vec<String>> {
+    let opt = |v: Option<u32>| v.map_or("—".into(), |v| v.to_string());
+    p.candidates
+        .iter()
+        .map(|c| {
+            let best = if p.best.as_deref() == Some(c.name.as_str()) {
+                " ★"
+            } else {
+                ""
+            };
+            vec![
+                format!("{}{best}", c.name),
+                opt(c.min_workers),
+                opt(c.recommended_workers),
+                opt(c.knee_workers),
+                c.cost_usd.map_or("—".into(), |k| usd(k.hour)),
+                c.cost_usd.map_or("—".into(), |k| usd(k.day)),
+                c.cost_usd.map_or("—".into(), |k| usd(k.month)),
+            ]
+        })
+        .collect()
+}
+
+/// The column headers of [`candidate_cells`].
+const CANDIDATE_COLUMNS: [&str; 7] = [
+    "candidate",
+    "fewest passing",
+    "recommended",
+    "knee",
+    "cost / hour",
+    "/ day",
+    "/ month",
+];
+
+fn md_table(columns: &[&str], rows: &[Vec<String>]) -> String {
+    let mut out = format!("| {} |\n|", columns.join(" | "));
+    out.push_str(&" --- |".repeat(columns.len()));
+    out.push('\n');
+    for r in rows {
+        out.push_str(&format!("| {} |\n", r.join(" | ")));
+    }
+    out
+}
+
+/// A candidate's reason, with what binds at its knee.
+fn reason(c: &crate::plan::CandidatePlan) -> String {
+    match (&c.binding, c.knee_workers) {
+        (Some(b), Some(k)) => format!("{} Adding workers stops helping at {k} — {b}.", c.why),
+        _ => c.why.clone(),
+    }
+}
+
+/// `plan.md`.
+pub fn markdown(p: &CapacityPlan) -> String {
+    let mut out = format!(
+        "## stampede plan · {}\n\ntarget **{}** · objectives: {} · seeds {:?} · {} of traffic per run · {} runs in {}\n\n",
+        p.scenario,
+        p.target,
+        p.slo.join(", "),
+        p.seeds,
+        secs(p.duration_s),
+        p.runs,
+        secs(p.wall_time_s)
+    );
+    out.push_str(&format!(
+        "First guess: **{}** workers — {} (traffic {:.2}/s, service {:.3} s × {:.2} attempts = {:.2} erlangs).\n\n",
+        p.guess.workers,
+        p.guess.method,
+        p.guess.rate_rps,
+        p.guess.service_s,
+        p.guess.attempts_per_request,
+        p.guess.load
+    ));
+    out.push_str(&md_table(&CANDIDATE_COLUMNS, &candidate_cells(p)));
+    for c in &p.candidates {
+        out.push_str(&format!("\n### {}\n\n{}\n\n", c.name, reason(c)));
+        let rows: Vec<Vec<String>> = c.points.iter().map(point_cells).collect();
+        out.push_str(&md_table(&POINT_COLUMNS, &rows));
+        if !c.advice.is_empty() {
+            out.push_str("\nOther settings, read from the run at the recommended count:\n\n");
+            for r in &c.advice {
+                out.push_str(&format!(
+                    "- `{} = {}` (ran with `{}`): {}\n",
+                    r.setting, r.value, r.current, r.why
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The curves against workers, one line per candidate; the SLO's latency target and each
+/// candidate's knee drawn.
+fn charts(p: &CapacityPlan) -> Vec<Chart> {
+    const X: &str = "workers";
+    let line = |title: &str, y: &str, f: &dyn Fn(&Point) -> Option<f64>| {
+        let mut chart = Chart::new(title, X, y);
+        for (i, c) in p.candidates.iter().enumerate() {
+            let points = c
+                .points
+                .iter()
+                .filter_map(|pt| f(pt).map(|v| (f64::from(pt.workers), v)))
+                .collect();
+            chart = chart.line(&c.name, i, points);
+            if let Some(k) = c.knee_workers {
+                chart.marks.push(Rule {
+                    name: format!("knee, {}", c.name),
+                    y: f64::from(k),
+                });
+            }
+        }
+        chart
+    };
+    let mut p95 = line("p95 end-to-end latency by workers", "latency (ms)", &|pt| {
+        pt.p95_ms.mean
+    });
+    if let Some(target) = p.slo.iter().find_map(|l| l.strip_prefix("p95 ≤ ")) {
+        // The SLO line, from the same figure the verdicts used.
+        let target_ms = p
+            .candidates
+            .iter()
+            .flat_map(|c| c.points.iter())
+            .find_map(|pt| pt.sample.as_ref())
+            .and_then(|s| s.slo.as_ref())
+            .and_then(|v| v.checks.iter().find(|c| c.name == "p95"))
+            .map(|c| c.target);
+        if let Some(y) = target_ms {
+            p95.rules.push(Rule {
+                name: format!("SLO p95 {target}"),
+                y,
+            });
+        }
+    }
+    vec![
+        line("Goodput by workers", "answered per second", &|pt| pt.goodput_rps.mean),
+        p95,
+        line("429 share by workers", "share of attempts (%)", &|pt| {
+            pt.share_429.mean.map(|v| v * 100.0)
+        }),
+        line("Cost per hour by workers", "USD per hour", &|pt| {
+            pt.cost_per_hour_usd.mean
+        }),
+    ]
+}
+
+/// `plan.html`.
+pub fn html(p: &CapacityPlan) -> String {
+    let env = super::pages("plan.html", include_str!("templates/plan.html"));
+    let plots: Vec<Value> = charts(p)
+        .iter()
+        .map(|c| Value::from_safe_string(c.inline_svg()))
+        .collect();
+    env.get_template("plan.html")
+        .and_then(|t| {
+            let candidates: Vec<Value> = p
+                .candidates
+                .iter()
+                .map(|c| {
+                    context! {
+                        name => c.name,
+                        why => reason(c),
+                        rows => c.points.iter().map(point_cells).collect::<Vec<_>>(),
+                        advice => c.advice,
+                    }
+                })
+                .collect();
+            t.render(context! {
+                p => p,
+                summary_columns => CANDIDATE_COLUMNS,
+                summary_rows => candidate_cells(p),
+                point_columns => POINT_COLUMNS,
+                candidates => candidates,
+                plots => plots,
+                seeds => format!("{:?}", p.seeds),
+                window => secs(p.duration_s),
+                wall => secs(p.wall_time_s),
+                version => env!("CARGO_PKG_VERSION"),
+            })
+        })
+        .expect("plan page renders")
+}
+
+/// Writes plan.json, plan.md and plan.html into `dir`.
+pub fn write_all(p: &CapacityPlan, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let json = serde_json::to_string_pretty(p).map_err(std::io::Error::other)? + "\n";
+    super::write_files(
+        dir,
+        [("plan.json", json), ("plan.md", markdown(p)), ("plan.html", html(p))],
+    )
+}

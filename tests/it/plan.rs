@@ -1,0 +1,163 @@
+//! `stampede plan`: the worker count agrees with M/M/c theory on the textbook scenario, and on
+//! every example plan scenario a re-run at the recommended count meets the SLO with every seed
+//! while one worker fewer than the minimum does not.
+
+use stampede::plan::{plan, CapacityPlan, PlanOptions};
+use stampede::queueing::MMc;
+use stampede::run::RunOptions;
+use stampede::scenario::Scenario;
+
+use crate::support::{root, run_to, scenario, stampede as cli};
+
+fn plan_of(name: &str) -> CapacityPlan {
+    let loaded = Scenario::load(&root().join("scenarios").join(name)).unwrap();
+    let mut candidates = loaded.contenders().unwrap();
+    if candidates.is_empty() {
+        candidates.push(stampede::compare::Contender {
+            name: "as configured".into(),
+            strategy: loaded.scenario.strategy.get_ref().clone(),
+        });
+    }
+    let options = PlanOptions {
+        run: RunOptions::default(),
+        seeds: 3,
+        max_workers: 1024,
+        candidates,
+    };
+    plan(&loaded, &options).unwrap()
+}
+
+#[test]
+fn the_textbook_case_agrees_with_mmc_theory() {
+    let p = plan_of("plan-mmc.toml");
+    let c = &p.candidates[0];
+    // 20/s, exponential 1 s service, p95 ≤ 3.5 s: M/M/c needs 22 servers (p95 3.43 s; 21 give
+    // 4.48 s).
+    let theory = MMc::servers_for_response(20.0, 1.0, 0.95, 3.5, 100).unwrap();
+    assert_eq!(theory, 22);
+    // The planner asks every seed to pass: at 22 the true p95 is 2% under the target, within
+    // the sampling error of one seed's p95, so it may need one more.
+    let min = c.min_workers.unwrap();
+    assert!(min == theory || min == theory + 1, "planner {min}, theory {theory}");
+    // The simulated p95 at the theory's count matches the formula's.
+    let at = |w: u32| c.points.iter().find(|pt| pt.workers == w).unwrap();
+    let p95_theory_s = (3.0..4.0)
+        .step_by_float(0.0005)
+        .find(|t| {
+            MMc {
+                lambda: 20.0,
+                service_s: 1.0,
+                c: theory,
+            }
+            .p_response_longer(*t)
+                <= 0.05
+        })
+        .unwrap();
+    let p95_sim_s = at(theory).p95_ms.mean.unwrap() / 1000.0;
+    assert!(
+        (p95_sim_s / p95_theory_s - 1.0).abs() < 0.05,
+        "sim {p95_sim_s:.3} s vs theory {p95_theory_s:.3} s"
+    );
+    assert!(!at(theory - 1).passes);
+    assert_eq!(p.best.as_deref(), Some("as configured"));
+}
+
+trait StepByFloat {
+    fn step_by_float(self, step: f64) -> Box<dyn Iterator<Item = f64>>;
+}
+
+impl StepByFloat for std::ops::Range<f64> {
+    fn step_by_float(self, step: f64) -> Box<dyn Iterator<Item = f64>> {
+        let n = ((self.end - self.start) / step) as usize;
+        Box::new((0..n).map(move |i| self.start + i as f64 * step))
+    }
+}
+
+/// The scenario text with the candidate's strategy as its [strategy] and `workers` set.
+fn rerun_scenario(name: &str, candidate: &str, workers: u32) -> String {
+    let text = std::fs::read_to_string(root().join("scenarios").join(name)).unwrap();
+    let mut doc: toml::Table = toml::from_str(&text).unwrap();
+    let entries = doc.remove("strategies");
+    let strategy = doc.get_mut("strategy").and_then(|s| s.as_table_mut()).unwrap();
+    if let Some(toml::Value::Array(entries)) = entries {
+        let entry = entries
+            .iter()
+            .filter_map(|e| e.as_table())
+            .find(|e| e.get("name").and_then(|n| n.as_str()) == Some(candidate))
+            .unwrap();
+        for (k, v) in entry {
+            if k != "name" {
+                strategy.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    strategy.insert("workers".into(), toml::Value::Integer(i64::from(workers)));
+    toml::to_string(&doc).unwrap()
+}
+
+#[test]
+fn every_example_plan_meets_its_slo_at_the_recommendation_and_not_one_below_the_minimum() {
+    for name in ["plan-mmc.toml", "plan-quota.toml"] {
+        let p = plan_of(name);
+        let best = p
+            .best
+            .clone()
+            .unwrap_or_else(|| panic!("{name}: no candidate met the SLO"));
+        let c = p.candidates.iter().find(|c| c.name == best).unwrap();
+        let (min, recommended) = (c.min_workers.unwrap(), c.recommended_workers.unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let passes = |workers: u32, seed: u64| {
+            let path = scenario(dir.path(), "rerun", &rerun_scenario(name, &best, workers));
+            let (o, s) = run_to(&path, &dir.path().join("out"), &["--seed", &seed.to_string()]);
+            assert_eq!(o.code == 0, s["slo"]["pass"] == true);
+            o.code == 0
+        };
+        for &seed in &p.seeds {
+            assert!(passes(recommended, seed), "{name}: {recommended} workers, seed {seed}");
+        }
+        assert!(
+            p.seeds.iter().any(|&seed| !passes(min - 1, seed)),
+            "{name}: {} workers met the SLO with every seed",
+            min - 1
+        );
+    }
+}
+
+#[test]
+fn plan_writes_its_outputs_and_refuses_a_scenario_without_an_slo() {
+    let out = tempfile::tempdir().unwrap();
+    let o = cli(&[
+        "plan",
+        root().join("scenarios/plan-quota.toml").to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout.contains("| retry-jitter ★ |") || o.stdout.contains("| retry-honor-delay ★ |"),
+        "{}",
+        o.stdout
+    );
+    // Without retries the quota's 429s cap success below 98% however many workers there are.
+    assert!(o.stdout.contains("| no-retry | — | — |"), "{}", o.stdout);
+    let html = std::fs::read_to_string(out.path().join("plan.html")).unwrap();
+    for title in [
+        "Goodput by workers",
+        "p95 end-to-end latency by workers",
+        "429 share by workers",
+        "Cost per hour by workers",
+    ] {
+        assert!(html.contains(title), "{title}");
+    }
+    assert!(html.contains("SLO p95") && html.contains("knee, no-retry"));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("plan.json")).unwrap()).unwrap();
+    assert_eq!(json["schema"], "stampede.plan/v1");
+    let text = std::fs::read_to_string(root().join("scenarios/plan-mmc.toml")).unwrap();
+    let without_slo = &text[..text.find("[slo]").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(dir.path(), "no-slo", without_slo);
+    let o = cli(&["plan", path.to_str().unwrap(), "--out", dir.path().to_str().unwrap()]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("[slo]"), "{}", o.stderr);
+}
