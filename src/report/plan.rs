@@ -154,16 +154,25 @@ pub fn markdown(p: &CapacityPlan) -> String {
 /// candidate's knee drawn.
 fn charts(p: &CapacityPlan) -> Vec<Chart> {
     const X: &str = "workers";
+    // Up to twice the largest recommendation (or knee): a candidate searched far beyond it does
+    // not squash the others into the left edge.
+    let limit = p
+        .candidates
+        .iter()
+        .filter_map(|c| c.recommended_workers.or(c.knee_workers))
+        .max()
+        .map_or(u32::MAX, |w| w.saturating_mul(2));
     let line = |title: &str, y: &str, f: &dyn Fn(&Point) -> Option<f64>| {
         let mut chart = Chart::new(title, X, y);
         for (i, c) in p.candidates.iter().enumerate() {
             let points = c
                 .points
                 .iter()
+                .filter(|pt| pt.workers <= limit)
                 .filter_map(|pt| f(pt).map(|v| (f64::from(pt.workers), v)))
                 .collect();
             chart = chart.line(&c.name, i, points);
-            if let Some(k) = c.knee_workers {
+            if let Some(k) = c.knee_workers.filter(|k| *k <= limit) {
                 chart.marks.push(Rule {
                     name: format!("knee, {}", c.name),
                     y: f64::from(k),
