@@ -5,7 +5,8 @@
 //!    time and attempts per request; with the traffic's mean rate that gives the offered load
 //!    `a = λ·S·attempts` (Little's law). When the SLO sets a latency percentile, M/M/c theory
 //!    gives the fewest servers whose response-time percentile meets it; otherwise `1.25·a`.
-//! 2. **Bracket**: from the guess, halve while the SLO is met or double while it is not.
+//! 2. **Bracket**: from the guess, step down while the SLO is met or up while it is not, in
+//!    steps of 10%, 20%, 40% … of the guess.
 //! 3. **Bisect** to the smallest passing count. A count passes when *every* seed's run meets
 //!    the SLO, so the answer is not one lucky draw; each figure is the mean over seeds with a
 //!    95% confidence interval.
@@ -47,6 +48,8 @@ pub struct PlanOptions {
     pub max_workers: u32,
     /// The calling plans to size.
     pub candidates: Vec<Contender>,
+    /// Traffic growth factors to check the best plan against (1.5 = 50% more traffic).
+    pub growth: Vec<f64>,
 }
 
 /// One worker count, run with every seed.
@@ -128,6 +131,28 @@ pub struct Guess {
     pub method: String,
 }
 
+/// The best plan against grown traffic.
+#[derive(Debug, Clone, Serialize)]
+pub struct GrowthCheck {
+    /// Traffic growth factor.
+    pub factor: f64,
+    /// Mean arrival rate at that growth (per second).
+    pub rate_rps: f64,
+    /// Whether the recommended count still meets every objective with every seed.
+    pub holds: bool,
+    /// Objectives missed by at least one seed at the recommended count.
+    pub missed: Vec<String>,
+    /// The fewest workers that meet the objectives at that growth, searched only when the plan
+    /// breaks (`None`: the plan holds, or no count met them).
+    pub min_workers: Option<u32>,
+    /// The next plan's recommendation at that growth.
+    pub recommended_workers: Option<u32>,
+    /// Expected cost per hour at that growth and recommendation (USD).
+    pub cost_per_hour_usd: Option<f64>,
+    /// When the plan breaks: the search for the next one, in a sentence, with what binds.
+    pub why: Option<String>,
+}
+
 /// plan.json.
 #[derive(Debug, Clone, Serialize)]
 pub struct CapacityPlan {
@@ -149,6 +174,10 @@ pub struct CapacityPlan {
     pub candidates: Vec<CandidatePlan>,
     /// The cheapest candidate that meets the SLO (fewest workers on a tie).
     pub best: Option<String>,
+    /// The best plan against grown traffic, by factor.
+    pub growth: Vec<GrowthCheck>,
+    /// The smallest growth factor checked at which the best plan no longer meets the SLO.
+    pub breaks_at: Option<f64>,
     /// Simulation runs made.
     pub runs: u32,
     /// Wall time of the whole search (s).
@@ -303,6 +332,7 @@ fn size(
     options: &PlanOptions,
     seeds: &[u64],
     runs: &mut u32,
+    curves: bool,
 ) -> Result<CandidatePlan, RunError> {
     let max = options.max_workers.max(1);
     let mut points: BTreeMap<u32, Point> = BTreeMap::new();
@@ -315,11 +345,16 @@ fn size(
     };
     // lo: the largest count known to fail (0: none); hi: the smallest known to pass.
     let (mut lo, mut hi) = (0u32, None);
+    // Galloping from the guess: steps of 10%, 20%, 40% … of it (at least one worker), so a
+    // good guess costs a few runs and a poor one still brackets quickly.
     let mut w = guess.clamp(1, max);
+    let step = |k: u32| ((f64::from(guess) * 0.1 * f64::from(1u32 << k.min(20))).ceil() as u32).max(1);
     if pass(w, &mut points)? {
         hi = Some(w);
+        let mut k = 0;
         while w > 1 {
-            let down = (w / 2).max(1);
+            let down = w.saturating_sub(step(k)).max(1);
+            k += 1;
             if pass(down, &mut points)? {
                 hi = Some(down);
                 w = down;
@@ -330,17 +365,19 @@ fn size(
         }
     } else {
         lo = w;
+        let mut k = 0;
         while w < max {
             let before = w;
-            w = w.saturating_mul(2).min(max);
+            w = w.saturating_add(step(k)).min(max);
+            k += 1;
             if pass(w, &mut points)? {
                 hi = Some(w);
                 break;
             }
             lo = w;
-            // Twice the workers and no better: the quota or the upstream binds, and more
-            // workers will not meet the objectives either.
-            if !improves(&points[&before], &points[&w]) {
+            // A bigger step and no better: the quota or the upstream binds, and more workers
+            // will not meet the objectives either.
+            if k >= 3 && !improves(&points[&before], &points[&w]) {
                 break;
             }
         }
@@ -359,12 +396,39 @@ fn size(
         }
         None => None,
     };
-    let recommended = min.map(|m| ((f64::from(m) * HEADROOM).ceil() as u32).max(m + 1).min(max));
+    let headroom = |m: u32| ((f64::from(m) * HEADROOM).ceil() as u32).max(m + 1).min(max);
+    // Near the threshold, runs are noisy and a count can pass while the one above it fails:
+    // every count from the minimum to the recommendation must pass, or the minimum moves up
+    // past the failure.
+    let mut min = min;
+    if curves {
+        while let Some(m) = min {
+            let mut failed = None;
+            for w in m..=headroom(m) {
+                if !pass(w, &mut points)? {
+                    failed = Some(w);
+                }
+            }
+            min = match failed {
+                None => break,
+                Some(f) if f < max => Some(f + 1),
+                Some(_) => None,
+            };
+        }
+    }
+    let recommended = min.map(headroom);
     // Points for the curves: below, at and above the answer, up to where goodput stops growing.
     let anchor = min.unwrap_or(lo);
-    for w in [anchor / 2, anchor * 3 / 2, anchor * 2, anchor * 4]
+    // Without curves (a growth what-if) only the minimum is needed: its cost per hour stands
+    // for the recommendation's (the API's cost follows the requests, not the workers).
+    let extra = if curves {
+        vec![anchor / 2, anchor * 3 / 2, anchor * 2, anchor * 4]
+    } else {
+        Vec::new()
+    };
+    for w in extra
         .into_iter()
-        .chain(recommended)
+        .chain(recommended.filter(|_| curves))
         .filter(|w| (1..=max).contains(w))
     {
         pass(w, &mut points)?;
@@ -377,6 +441,7 @@ fn size(
     let at = |w: u32| points.iter().find(|p| p.workers == w);
     let cost_usd = recommended
         .and_then(at)
+        .or_else(|| min.and_then(at))
         .and_then(|p| p.cost_per_hour_usd.mean)
         .map(|hour| Costs {
             hour,
@@ -417,7 +482,7 @@ fn size(
         None => {
             let last = points.last();
             format!(
-                "No worker count tried (up to {}; the search stops when doubling no longer helps) met the objectives{}.",
+                "No worker count tried (up to {}; the search stops when a larger step no longer helps) met the objectives{}.",
                 last.map_or(0, |p| p.workers),
                 last.map_or(String::new(), |p| format!(
                     "; at {} workers: missed {}, success {}",
@@ -457,7 +522,7 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
     let guess = first_guess(loaded, &pilot, options.max_workers.max(1));
     let mut candidates = Vec::new();
     for c in &options.candidates {
-        candidates.push(size(&base, c, guess.workers, options, &seeds, &mut runs)?);
+        candidates.push(size(&base, c, guess.workers, options, &seeds, &mut runs, true)?);
     }
     let best = candidates
         .iter()
@@ -469,6 +534,65 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
                 .then(a.recommended_workers.cmp(&b.recommended_workers))
         })
         .map(|c| c.name.clone());
+    let mut growth = Vec::new();
+    let best_plan = best.as_ref().and_then(|b| {
+        let c = candidates.iter().find(|c| &c.name == b)?;
+        Some((
+            options.candidates.iter().find(|o| &o.name == b)?,
+            c.recommended_workers?,
+        ))
+    });
+    if let Some((contender, recommended)) = best_plan {
+        if !options.growth.is_empty() && loaded.traffic.mean_rate().is_none() {
+            return Err(RunError::Input(
+                "growth what-ifs need open-loop traffic (a closed loop's rate follows its latency)".into(),
+            ));
+        }
+        for &factor in &options.growth {
+            let mut grown = loaded.clone();
+            grown.traffic = loaded.traffic.grown(factor);
+            let base = Plan::new(&grown, &options.run);
+            runs += seeds.len() as u32;
+            let at_plan = evaluate(&base, contender, recommended, &seeds)?;
+            let next = if at_plan.passes {
+                None
+            } else {
+                // Theory at the grown rate, or the minimum scaled when there is no latency target.
+                let theory = first_guess(&grown, &pilot, options.max_workers.max(1));
+                let guess = match candidates
+                    .iter()
+                    .find(|c| c.name == contender.name)
+                    .and_then(|c| c.min_workers)
+                {
+                    Some(m) if !theory.method.starts_with("M/M/c") => (f64::from(m) * factor).ceil() as u32,
+                    _ => theory.workers,
+                };
+                Some(size(&base, contender, guess, options, &seeds, &mut runs, false)?)
+            };
+            let cost = match &next {
+                None => at_plan.cost_per_hour_usd.mean,
+                Some(n) => n.cost_usd.map(|c| c.hour),
+            };
+            growth.push(GrowthCheck {
+                factor,
+                rate_rps: grown.traffic.mean_rate().unwrap_or(0.0),
+                holds: at_plan.passes,
+                missed: at_plan.missed.clone(),
+                min_workers: next.as_ref().and_then(|n| n.min_workers),
+                recommended_workers: next.as_ref().map_or(Some(recommended), |n| n.recommended_workers),
+                cost_per_hour_usd: cost,
+                why: next.as_ref().map(|n| match &n.binding {
+                    Some(b) => format!(
+                        "{} Adding workers stops helping at {} — {b}.",
+                        n.why,
+                        n.knee_workers.unwrap_or(0)
+                    ),
+                    None => n.why.clone(),
+                }),
+            });
+        }
+    }
+    let breaks_at = growth.iter().filter(|g| !g.holds).map(|g| g.factor).reduce(f64::min);
     let slo_lines = pilot
         .slo
         .iter()
@@ -493,6 +617,8 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
         guess,
         candidates,
         best,
+        growth,
+        breaks_at,
         runs,
         wall_time_s: wall.elapsed().as_secs_f64(),
     })

@@ -155,6 +155,12 @@ pub struct PlanArgs {
     /// Largest worker count tried.
     #[arg(long, default_value_t = 4096)]
     pub max_workers: u32,
+    /// Traffic growth factors to check the best plan against, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1.5,2,5", value_parser = parse_growth)]
+    pub growth: Vec<f64>,
+    /// Skip the growth what-ifs.
+    #[arg(long)]
+    pub no_growth: bool,
     /// Target, traffic window and output folder.
     #[command(flatten)]
     pub runs: ManyRunArgs,
@@ -481,6 +487,14 @@ fn write_pngs(
     }
 }
 
+fn parse_growth(s: &str) -> Result<f64, String> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|g| g.is_finite() && *g > 0.0 && *g <= 100.0)
+        .ok_or_else(|| format!("{s:?}: expected a growth factor such as 1.5 (above 0, at most 100)"))
+}
+
 /// Writes a command's outputs into `--out` (default `reports/<scenario name>/`); returns the
 /// folder and the files written, or prints the error.
 fn write_outputs(
@@ -559,6 +573,7 @@ fn plan_command(args: PlanArgs, out: &mut dyn Write, err: &mut dyn Write) -> Exi
         seeds: args.seeds,
         max_workers: args.max_workers,
         candidates,
+        growth: if args.no_growth { Vec::new() } else { args.growth },
     };
     let plan = match crate::plan::plan(&loaded, &options) {
         Ok(p) => p,

@@ -82,6 +82,53 @@ fn candidate_cells(p: &CapacityPlan) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// The growth what-ifs: factor, rate, whether the plan holds, what it misses, the next plan.
+fn growth_cells(p: &CapacityPlan) -> Vec<Vec<String>> {
+    let opt = |v: Option<u32>| v.map_or("—".into(), |v| v.to_string());
+    p.growth
+        .iter()
+        .map(|g| {
+            vec![
+                format!("×{}", g.factor),
+                format!("{:.2}/s", g.rate_rps),
+                if g.holds {
+                    "✅ holds".into()
+                } else {
+                    format!("❌ misses {}", g.missed.join(", "))
+                },
+                opt(g.min_workers),
+                opt(g.recommended_workers),
+                g.cost_per_hour_usd.map_or("—".into(), usd),
+            ]
+        })
+        .collect()
+}
+
+/// The column headers of [`growth_cells`].
+const GROWTH_COLUMNS: [&str; 6] = [
+    "growth",
+    "traffic",
+    "the plan",
+    "fewest passing then",
+    "recommended then",
+    "cost / hour",
+];
+
+/// One sentence on where the best plan breaks.
+fn growth_note(p: &CapacityPlan) -> String {
+    let best = p.best.as_deref().unwrap_or("—");
+    let workers = p
+        .candidates
+        .iter()
+        .find(|c| c.name == best)
+        .and_then(|c| c.recommended_workers)
+        .map_or("—".into(), |w| w.to_string());
+    match p.breaks_at {
+        Some(f) => format!("Growth: the plan ({best}, {workers} workers) breaks at ×{f} of today's traffic; the next plan at each growth:"),
+        None => format!("Growth: the plan ({best}, {workers} workers) holds at every growth checked:"),
+    }
+}
+
 /// The column headers of [`candidate_cells`].
 const CANDIDATE_COLUMNS: [&str; 7] = [
     "candidate",
@@ -133,6 +180,14 @@ pub fn markdown(p: &CapacityPlan) -> String {
         p.guess.load
     ));
     out.push_str(&md_table(&CANDIDATE_COLUMNS, &candidate_cells(p)));
+    if !p.growth.is_empty() {
+        out.push_str(&format!("\n{}\n\n", growth_note(p)));
+        out.push_str(&md_table(&GROWTH_COLUMNS, &growth_cells(p)));
+        for g in p.growth.iter().filter(|g| g.min_workers.is_none() && !g.holds) {
+            out.push_str(&format!("\n- ×{}: {}", g.factor, g.why.as_deref().unwrap_or("")));
+        }
+        out.push('\n');
+    }
     for c in &p.candidates {
         out.push_str(&format!("\n### {}\n\n{}\n\n", c.name, reason(c)));
         let rows: Vec<Vec<String>> = c.points.iter().map(point_cells).collect();
@@ -238,6 +293,9 @@ pub fn html(p: &CapacityPlan) -> String {
                 p => p,
                 summary_columns => CANDIDATE_COLUMNS,
                 summary_rows => candidate_cells(p),
+                growth_note => growth_note(p),
+                growth_columns => GROWTH_COLUMNS,
+                growth_rows => growth_cells(p),
                 point_columns => POINT_COLUMNS,
                 candidates => candidates,
                 plots => plots,

@@ -220,8 +220,40 @@ fn build(spec: &TrafficSpec, seed: u64, offset: Duration, until: Option<Duration
 }
 
 impl TrafficPlan {
-    /// The arrival timeline for a seed: the process or trace, with spikes layered on.
+    /// The same traffic grown `factor` times (0.5 halves it): the arrivals of `factor`
+    /// independent populations with the same habits — whole copies drawn with their own seeds,
+    /// plus one copy thinned to the fraction. Request sizes and the mix are unchanged.
+    pub fn grown(&self, factor: f64) -> TrafficPlan {
+        let mut plan = self.clone();
+        plan.growth *= factor;
+        plan
+    }
+
+    /// The arrival timeline for a seed, grown by [`TrafficPlan::grown`]'s factor.
     fn timeline(&self, seed: u64) -> Box<dyn Timeline> {
+        if self.growth == 1.0 {
+            return self.population(seed);
+        }
+        let whole = self.growth.floor() as u64;
+        let fraction = self.growth - whole as f64;
+        // Copy 0 keeps the seed: growth 1.5 is the 1× traffic plus half of another population.
+        let copy = |i: u64| self.population(seed.wrapping_add(i.wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+        let mut timelines: Vec<Box<dyn Timeline>> = (0..whole).map(copy).collect();
+        if fraction > 1e-9 {
+            timelines.push(Box::new(timeline::Sampled::new(
+                copy(whole),
+                fraction,
+                stream_rng(seed, "growth/sample"),
+            )));
+        }
+        timelines
+            .into_iter()
+            .reduce(|a, b| Box::new(Merge::new(a, b)))
+            .expect("growth is positive")
+    }
+
+    /// The arrival timeline of one population: the process or trace, with spikes layered on.
+    fn population(&self, seed: u64) -> Box<dyn Timeline> {
         let mut t: Box<dyn Timeline> = match &self.trace {
             Some((spec, path, stats)) => Box::new(trace::TraceTimeline::new(
                 spec.clone(),

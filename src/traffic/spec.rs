@@ -507,6 +507,8 @@ pub struct TrafficPlan {
     /// The scanned trace, for trace replay.
     pub trace: Option<(TraceSpec, PathBuf, TraceStats)>,
     pub(crate) mix: Mix,
+    /// Traffic growth factor (1 = as written); see `TrafficPlan::grown`.
+    pub(crate) growth: f64,
 }
 
 /// Phase request sizes in the order phases are numbered (0 = the top level), inheriting sizes
@@ -591,6 +593,7 @@ impl TrafficPlan {
             lanes,
             trace,
             mix,
+            growth: 1.0,
         })
     }
 }

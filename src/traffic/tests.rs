@@ -202,3 +202,28 @@ proptest! {
         prop_assert!(a.iter().all(|r| r.at < window && r.input_tokens >= 1 && r.output_tokens >= 1));
     }
 }
+
+#[test]
+fn grown_traffic_scales_the_rate_and_keeps_its_shape() {
+    let window = Duration::from_secs(2000);
+    let p = plan("arrival = \"poisson\"\nrate = 10").unwrap();
+    let count = |g: f64| p.grown(g).open_loop(3, window).unwrap().count() as f64;
+    // 20,000 expected at 1×; Poisson counts scatter by √n ≈ 0.7%.
+    let base = count(1.0);
+    assert!((base / 20_000.0 - 1.0).abs() < 0.03, "{base}");
+    for g in [0.5, 1.5, 2.0, 2.5, 5.0] {
+        let n = count(g);
+        assert!((n / (20_000.0 * g) - 1.0).abs() < 0.03, "×{g}: {n}");
+        assert!((p.grown(g).mean_rate().unwrap() - 10.0 * g).abs() < 1e-9);
+    }
+    // 1× is the traffic as written, request for request.
+    let same: Vec<_> = p.grown(1.0).open_loop(3, window).unwrap().map(|r| r.at).collect();
+    let written: Vec<_> = p.open_loop(3, window).unwrap().map(|r| r.at).collect();
+    assert_eq!(same, written);
+    // A grown bursty source stays bursty: independent populations superpose, each with its
+    // own bursts, so the gaps' CV stays well above Poisson's 1.
+    let bursty = "arrival = \"bursty\"\nbase_rate = 1\nburst_rate = 30\nburst_length = \"10s\"\nburst_gap = \"100s\"";
+    let grown: Vec<PlannedRequest> = plan(bursty).unwrap().grown(2.0).open_loop(5, window).unwrap().collect();
+    let (_, cv) = rate_and_cv(&grown, window);
+    assert!(cv > 1.5, "{cv}");
+}

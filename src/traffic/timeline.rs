@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use rand::RngExt;
 use rand_distr::{Distribution, Exp};
 use stampede_mock::rng::StreamRng;
 
@@ -182,6 +183,36 @@ impl Merge {
             head_b: None,
             primed: false,
         }
+    }
+}
+
+/// Another timeline with each arrival kept with probability `keep` (independent thinning: a
+/// Poisson stream stays Poisson at `keep` times the rate).
+pub struct Sampled {
+    inner: Box<dyn Timeline>,
+    keep: f64,
+    rng: StreamRng,
+}
+
+impl Sampled {
+    /// Keeps each arrival of `inner` with probability `keep`.
+    pub fn new(inner: Box<dyn Timeline>, keep: f64, rng: StreamRng) -> Sampled {
+        Sampled { inner, keep, rng }
+    }
+}
+
+impl Timeline for Sampled {
+    fn next(&mut self) -> Option<Arrival> {
+        loop {
+            let a = self.inner.next()?;
+            if self.rng.random::<f64>() < self.keep {
+                return Some(a);
+            }
+        }
+    }
+
+    fn mean_rate(&self) -> f64 {
+        self.inner.mean_rate() * self.keep
     }
 }
 

@@ -9,7 +9,7 @@ use stampede::scenario::Scenario;
 
 use crate::support::{root, run_to, scenario, stampede as cli};
 
-fn plan_of(name: &str) -> CapacityPlan {
+fn plan_of(name: &str, growth: &[f64]) -> CapacityPlan {
     let loaded = Scenario::load(&root().join("scenarios").join(name)).unwrap();
     let mut candidates = loaded.contenders().unwrap();
     if candidates.is_empty() {
@@ -23,13 +23,14 @@ fn plan_of(name: &str) -> CapacityPlan {
         seeds: 3,
         max_workers: 1024,
         candidates,
+        growth: growth.to_vec(),
     };
     plan(&loaded, &options).unwrap()
 }
 
 #[test]
 fn the_textbook_case_agrees_with_mmc_theory() {
-    let p = plan_of("plan-mmc.toml");
+    let p = plan_of("plan-mmc.toml", &[1.5]);
     let c = &p.candidates[0];
     // 20/s, exponential 1 s service, p95 ≤ 3.5 s: M/M/c needs 22 servers (p95 3.43 s; 21 give
     // 4.48 s).
@@ -60,6 +61,16 @@ fn the_textbook_case_agrees_with_mmc_theory() {
     );
     assert!(!at(theory - 1).passes);
     assert_eq!(p.best.as_deref(), Some("as configured"));
+    // 50% more traffic (30/s) breaks the plan; the next plan agrees with theory at that rate.
+    let g = &p.growth[0];
+    assert!(!g.holds && g.missed == ["p95"], "{g:?}");
+    assert_eq!(p.breaks_at, Some(1.5));
+    let theory = MMc::servers_for_response(30.0, 1.0, 0.95, 3.5, 200).unwrap();
+    let min = g.min_workers.unwrap();
+    assert!(
+        min == theory || min == theory + 1,
+        "planner {min}, theory {theory} at 30/s"
+    );
 }
 
 trait StepByFloat {
@@ -98,7 +109,7 @@ fn rerun_scenario(name: &str, candidate: &str, workers: u32) -> String {
 #[test]
 fn every_example_plan_meets_its_slo_at_the_recommendation_and_not_one_below_the_minimum() {
     for name in ["plan-mmc.toml", "plan-quota.toml"] {
-        let p = plan_of(name);
+        let p = plan_of(name, &[]);
         let best = p
             .best
             .clone()
