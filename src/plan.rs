@@ -601,7 +601,7 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
             let (sign, target) = match c.name.as_str() {
                 "success_rate" => ("≥", format!("{:.1}%", c.target * 100.0)),
                 "max_429_share" => ("≤", format!("{:.1}%", c.target * 100.0)),
-                "max_cost_usd" => ("≤", format!("${:.2}", c.target)),
+                "max_cost_usd" | "max_cost_per_day_usd" => ("≤", format!("${:.2}", c.target)),
                 _ => ("≤", crate::report::format::ms(Some(c.target))),
             };
             format!("{} {sign} {target}", c.name)

@@ -435,13 +435,19 @@ pub fn evaluate(slo: &SloSpec, s: &Summary) -> Option<SloVerdict> {
             pass: actual.is_some_and(|a| a <= target),
         });
     }
-    if let Some(target) = slo.max_cost_usd {
-        checks.push(SloCheck {
-            name: "max_cost_usd".into(),
-            target,
-            actual: s.cost_usd,
-            pass: s.cost_usd.is_some_and(|a| a <= target),
-        });
+    let per_day = s.cost_usd.map(|c| c / s.run.duration_s.max(1e-9) * 86_400.0);
+    for (name, target, actual) in [
+        ("max_cost_usd", slo.max_cost_usd, s.cost_usd),
+        ("max_cost_per_day_usd", slo.max_cost_per_day_usd, per_day),
+    ] {
+        if let Some(target) = target {
+            checks.push(SloCheck {
+                name: name.into(),
+                target,
+                actual,
+                pass: actual.is_some_and(|a| a <= target),
+            });
+        }
     }
     Some(SloVerdict {
         pass: checks.iter().all(|c| c.pass),

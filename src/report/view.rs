@@ -181,7 +181,9 @@ impl View {
                         let (target, actual) = match c.name.as_str() {
                             "success_rate" => (format!("≥ {}", pct(Some(c.target))), pct(c.actual)),
                             "max_429_share" => (format!("≤ {}", pct(Some(c.target))), pct(c.actual)),
-                            "max_cost_usd" => (format!("≤ {}", usd(Some(c.target))), usd(c.actual)),
+                            "max_cost_usd" | "max_cost_per_day_usd" => {
+                                (format!("≤ {}", usd(Some(c.target))), usd(c.actual))
+                            }
                             _ => (format!("≤ {}", ms(Some(c.target))), ms(c.actual)),
                         };
                         CheckRow {

@@ -29,6 +29,10 @@ pub struct SloSpec {
     /// Highest acceptable cost of the run in USD.
     #[serde(default)]
     pub max_cost_usd: Option<f64>,
+    /// Highest acceptable cost per day in USD, at the run's rate: the run's cost over its
+    /// traffic window, scaled to 24 hours (what `stampede plan` sizes against).
+    #[serde(default)]
+    pub max_cost_per_day_usd: Option<f64>,
 }
 
 impl SloSpec {
@@ -44,9 +48,14 @@ impl SloSpec {
                 }
             }
         }
-        if let Some(c) = self.max_cost_usd {
-            if !(c.is_finite() && c >= 0.0) {
-                return Err(format!("slo.max_cost_usd must be ≥ 0, got {c}"));
+        for (name, c) in [
+            ("max_cost_usd", self.max_cost_usd),
+            ("max_cost_per_day_usd", self.max_cost_per_day_usd),
+        ] {
+            if let Some(c) = c {
+                if !(c.is_finite() && c >= 0.0) {
+                    return Err(format!("slo.{name} must be ≥ 0, got {c}"));
+                }
             }
         }
         Ok(())

@@ -232,3 +232,27 @@ fn every_bundled_scenario_runs_in_simulation() {
         assert!(s["requests"]["scheduled"].as_u64().unwrap() > 0, "{}", path.display());
     }
 }
+
+#[test]
+fn cost_per_day_objective_scales_the_run_to_24_hours() {
+    let text = std::fs::read_to_string(root().join("scenarios/quickstart.toml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let check = |cap: f64| {
+        let path = crate::support::scenario(dir.path(), "cost", &format!("{text}max_cost_per_day_usd = {cap}\n"));
+        let (_, s) = run_to(&path, &dir.path().join("out"), &["--target", "sim"]);
+        let c = s["slo"]["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "max_cost_per_day_usd")
+            .unwrap()
+            .clone();
+        // 25 s of traffic: the day is 3,456 such windows.
+        let per_day = s["cost_usd"].as_f64().unwrap() * 86_400.0 / 25.0;
+        assert!((c["actual"].as_f64().unwrap() - per_day).abs() < 1e-6, "{c}");
+        (per_day, c["pass"] == true)
+    };
+    let (per_day, pass) = check(1e6);
+    assert!(pass && per_day > 100.0, "{per_day}");
+    assert!(!check(per_day * 0.9).1);
+}
