@@ -308,9 +308,10 @@ fn binding(p: &Point) -> Option<String> {
     Some(
         if rpm > 0 && (share_429 >= 0.01 || goodput * 60.0 >= 0.9 * rpm as f64) {
             format!(
-                "the quota: {rpm} RPM; {:.1}% of attempts refused with 429 and {:.0} answered per minute there",
+                "the quota: {rpm} RPM ({:.2}/s); {:.1}% of attempts refused with 429 and {goodput:.2} answered per \
+                 second over the traffic window there",
+                rpm as f64 / 60.0,
                 share_429 * 100.0,
-                goodput * 60.0
             )
         } else if s.attempts.status_5xx > 0 {
             format!("the upstream: {} overload answers (5xx) there", s.attempts.status_5xx)
