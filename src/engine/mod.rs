@@ -446,6 +446,9 @@ impl<'s, S: RecordSink> Engine<'s, S> {
 }
 
 #[cfg(test)]
+mod test_support;
+
+#[cfg(test)]
 mod tests;
 
 #[cfg(test)]

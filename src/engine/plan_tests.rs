@@ -5,47 +5,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::BoxFuture;
-use tokio::time::{sleep, Instant};
+use tokio::time::Instant;
 
 use super::record::{Collected, EndReason, Outcome, Served};
+use super::test_support::{ok, secs, Script, Scripted};
 use super::*;
-use crate::backend::{Attempt, AttemptError, AttemptResult, Backend, ErrorKind, Tokens};
+use crate::backend::{Attempt, AttemptError, ErrorKind, Tokens};
 use crate::strategy::retry::GiveUp;
 use crate::strategy::StrategySpec;
 use crate::traffic::{Fixed, PlannedRequest};
 
-type Script = dyn Fn(&Attempt) -> (Duration, Result<Tokens, AttemptError>) + Send + Sync;
-
-struct Scripted(Box<Script>);
-
-impl Backend for Scripted {
-    fn call(&self, a: Attempt) -> BoxFuture<'static, AttemptResult> {
-        let (delay, result) = (self.0)(&a);
-        Box::pin(async move {
-            sleep(delay).await;
-            match result {
-                Ok(t) => AttemptResult::ok(t, Instant::now(), None),
-                Err(e) => AttemptResult::failed(e),
-            }
-        })
-    }
-}
-
-fn ok() -> Result<Tokens, AttemptError> {
-    Ok(Tokens {
-        input: 10,
-        output: 5,
-        thinking: 0,
-    })
-}
-
 fn err(status: u16) -> Result<Tokens, AttemptError> {
     Err(AttemptError::new(ErrorKind::Status(status)))
-}
-
-fn secs(s: f64) -> Duration {
-    Duration::from_secs_f64(s)
 }
 
 fn req(id: u64, at: f64, lane: u8) -> PlannedRequest {

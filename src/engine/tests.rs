@@ -4,43 +4,17 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use stampede_mock::{MockModel, MockProfile, MockSettings};
-use tokio::time::{sleep, Instant};
+use tokio::time::sleep;
 
 use super::record::{Collected, EndReason, Outcome};
+use super::test_support::{ok, secs, Scripted};
 use super::*;
 use crate::backend::sim::SimBackend;
-use crate::backend::{Attempt, AttemptError, AttemptResult, Backend, ErrorKind, Tokens};
+use crate::backend::{Attempt, AttemptError, Backend, ErrorKind};
 use crate::strategy::retry::GiveUp;
 use crate::strategy::StrategySpec;
 use crate::traffic::{Fixed, PlannedRequest};
-
-type Script = dyn Fn(&Attempt) -> (Duration, Result<Tokens, AttemptError>) + Send + Sync;
-
-/// A backend that answers each attempt after a scripted delay with a scripted result.
-struct Scripted(Box<Script>);
-
-impl Backend for Scripted {
-    fn call(&self, a: Attempt) -> BoxFuture<'static, AttemptResult> {
-        let (delay, result) = (self.0)(&a);
-        Box::pin(async move {
-            sleep(delay).await;
-            match result {
-                Ok(t) => AttemptResult::ok(t, Instant::now(), None),
-                Err(e) => AttemptResult::failed(e),
-            }
-        })
-    }
-}
-
-fn ok() -> Result<Tokens, AttemptError> {
-    Ok(Tokens {
-        input: 10,
-        output: 5,
-        thinking: 0,
-    })
-}
 
 fn strategy(src: &str) -> StrategySpec {
     let s: StrategySpec = toml::from_str(src).unwrap();
@@ -87,10 +61,6 @@ fn assert_each_request_ends_once(c: &Collected, scheduled: u64) {
     assert_eq!(c.requests.len() as u64, scheduled);
     let ids: HashSet<u64> = c.requests.iter().map(|r| r.id).collect();
     assert_eq!(ids.len() as u64, scheduled, "a request ended twice");
-}
-
-fn secs(s: f64) -> Duration {
-    Duration::from_secs_f64(s)
 }
 
 #[tokio::test(start_paused = true)]

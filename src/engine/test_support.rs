@@ -1,0 +1,42 @@
+//! What the engine's test files share: a backend that answers from a script, and small
+//! builders.
+
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use tokio::time::{sleep, Instant};
+
+use crate::backend::{Attempt, AttemptError, AttemptResult, Backend, Tokens};
+
+/// How a [`Scripted`] backend answers an attempt: after this delay, with this result.
+pub type Script = dyn Fn(&Attempt) -> (Duration, Result<Tokens, AttemptError>) + Send + Sync;
+
+/// A backend that answers each attempt after a scripted delay with a scripted result.
+pub struct Scripted(pub Box<Script>);
+
+impl Backend for Scripted {
+    fn call(&self, a: Attempt) -> BoxFuture<'static, AttemptResult> {
+        let (delay, result) = (self.0)(&a);
+        Box::pin(async move {
+            sleep(delay).await;
+            match result {
+                Ok(t) => AttemptResult::ok(t, Instant::now(), None),
+                Err(e) => AttemptResult::failed(e),
+            }
+        })
+    }
+}
+
+/// A small successful answer.
+pub fn ok() -> Result<Tokens, AttemptError> {
+    Ok(Tokens {
+        input: 10,
+        output: 5,
+        thinking: 0,
+    })
+}
+
+/// Seconds as a duration.
+pub fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s)
+}
