@@ -376,11 +376,14 @@ pub(crate) fn write_files<const N: usize>(dir: &Path, files: [(&str, String); N]
     Ok(written)
 }
 
-/// A template environment holding `name` and the stylesheet every page includes.
+/// A template environment holding `name`, the layout every page extends (`page.html`) and the
+/// stylesheet it includes.
 pub(crate) fn pages(name: &'static str, source: &'static str) -> minijinja::Environment<'static> {
     let mut env = minijinja::Environment::new();
     env.add_template("base.css", include_str!("templates/base.css"))
         .expect("stylesheet parses");
+    env.add_template("page.html", include_str!("templates/page.html"))
+        .expect("page layout parses");
     env.add_template(name, source).expect("template parses");
     env
 }
