@@ -102,8 +102,7 @@ pub fn html(c: &Comparison) -> String {
         for (i, s) in c.strategies.iter().enumerate() {
             chart = chart.line(&s.name, i, super::binned(&s.summary.timeseries, width, agg, f));
         }
-        chart.steps = true;
-        chart.inline_svg()
+        chart.bins(width as f64).inline_svg()
     };
     let mut time = vec![
         series(

@@ -226,15 +226,7 @@ fn time_plots(s: &Summary) -> Vec<Chart> {
         format!("{width} s bin")
     };
     // Each point covers a whole bin: its step runs to the end of that bin.
-    let stepped = |mut c: Chart| {
-        c.steps = true;
-        for line in &mut c.lines {
-            if let Some(&(x, y)) = line.points.last() {
-                line.points.push((x + width as f64, y));
-            }
-        }
-        c
-    };
+    let stepped = |c: Chart| c.bins(width as f64);
     let mut plots = vec![
         stepped(
             Chart::new(&format!("Requests per second{mean}"), T, "requests per second")

@@ -109,6 +109,18 @@ impl Chart {
         }
     }
 
+    /// Draws each point as a step lasting `width` on the x axis (a bin of a time series),
+    /// the last one included.
+    pub fn bins(mut self, width: f64) -> Chart {
+        self.steps = true;
+        for line in &mut self.lines {
+            if let Some(&(x, y)) = line.points.last() {
+                line.points.push((x + width, y));
+            }
+        }
+        self
+    }
+
     /// Marks the y values as counts (whole-number tick labels only).
     pub fn whole(mut self) -> Chart {
         self.whole_y = true;
