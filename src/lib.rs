@@ -17,6 +17,7 @@
 //! - [`bench`]: `stampede bench`, the simulator's speed on this machine.
 //! - [`compare`]: several strategies on identical traffic, with confidence intervals.
 //! - [`plan`]: the fewest workers that meet the `[slo]`, per candidate calling plan, by simulation.
+//! - [`hosting`]: what to buy to host a plan: client memory and CPU measured over real HTTP.
 //! - [`diff`]: two saved runs compared metric by metric against thresholds (a CI gate).
 //! - [`cli`]: the command line (the only module that knows about exit codes and terminals).
 //! - [`queueing`]: Erlang B/C, M/M/c and Little's law (theory checks, planner first guesses).
@@ -31,6 +32,7 @@ pub mod cli;
 pub mod compare;
 pub mod diff;
 pub mod engine;
+pub mod hosting;
 pub mod metrics;
 pub mod plan;
 pub mod queueing;

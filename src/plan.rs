@@ -6,7 +6,8 @@
 //!    `a = λ·S·attempts` (Little's law). When the SLO sets a latency percentile, M/M/c theory
 //!    gives the fewest servers whose response-time percentile meets it; otherwise `1.25·a`.
 //! 2. **Bracket**: from the guess, step down while the SLO is met or up while it is not, in
-//!    steps of 10%, 20%, 40% … of the guess.
+//!    steps of 10%, 20%, 40% … of the guess (3%, 6%, 12% … for a growth what-if, whose guess
+//!    is the theory or the minimum already found, scaled).
 //! 3. **Bisect** to the smallest passing count. A count passes when *every* seed's run meets
 //!    the SLO, so the answer is not one lucky draw; each figure is the mean over seeds with a
 //!    95% confidence interval.
@@ -24,6 +25,7 @@ use serde::Serialize;
 use crate::advice::Recommendation;
 use crate::compare::{Contender, Stat};
 use crate::engine::Progress;
+use crate::hosting::{Hosting, ProbeOptions};
 use crate::queueing::MMc;
 use crate::run::{execute, Plan, RunError, RunOptions};
 use crate::scenario::LoadedScenario;
@@ -50,6 +52,8 @@ pub struct PlanOptions {
     pub candidates: Vec<Contender>,
     /// Traffic growth factors to check the best plan against (1.5 = 50% more traffic).
     pub growth: Vec<f64>,
+    /// Measure the client's memory and CPU at the best plan (`None`: skip).
+    pub probe: Option<ProbeOptions>,
 }
 
 /// One worker count, run with every seed.
@@ -178,6 +182,8 @@ pub struct CapacityPlan {
     pub growth: Vec<GrowthCheck>,
     /// The smallest growth factor checked at which the best plan no longer meets the SLO.
     pub breaks_at: Option<f64>,
+    /// What to buy to host the best plan, measured from the live client.
+    pub hosting: Option<Hosting>,
     /// Simulation runs made.
     pub runs: u32,
     /// Wall time of the whole search (s).
@@ -349,7 +355,10 @@ fn size(
     // Galloping from the guess: steps of 10%, 20%, 40% … of it (at least one worker), so a
     // good guess costs a few runs and a poor one still brackets quickly.
     let mut w = guess.clamp(1, max);
-    let step = |k: u32| ((f64::from(guess) * 0.1 * f64::from(1u32 << k.min(20))).ceil() as u32).max(1);
+    // A growth what-if starts from a better guess (the theory, or the minimum found for today's
+    // traffic, scaled), so it starts with smaller steps.
+    let first_step = if curves { 0.1 } else { 0.03 };
+    let step = |k: u32| ((f64::from(guess) * first_step * f64::from(1u32 << k.min(20))).ceil() as u32).max(1);
     if pass(w, &mut points)? {
         hi = Some(w);
         let mut k = 0;
@@ -594,6 +603,30 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
         }
     }
     let breaks_at = growth.iter().filter(|g| !g.holds).map(|g| g.factor).reduce(f64::min);
+    let hosting = match (&options.probe, best_plan) {
+        (Some(probe), Some((contender, recommended))) => {
+            let sample = candidates
+                .iter()
+                .find(|c| c.name == contender.name)
+                .and_then(|c| c.points.iter().find(|p| p.workers == recommended))
+                .and_then(|p| p.sample.as_ref());
+            let busiest = sample.map_or(
+                crate::hosting::Busiest {
+                    arrival_rps: 0.0,
+                    attempt_rps: 0.0,
+                },
+                |s| {
+                    let arrival_rps = s.throughput.peak_offered_10s as f64 / 10.0;
+                    crate::hosting::Busiest {
+                        arrival_rps,
+                        attempt_rps: arrival_rps * s.attempts.per_request.unwrap_or(1.0).max(1.0),
+                    }
+                },
+            );
+            Some(crate::hosting::probe(loaded, contender, recommended, busiest, probe)?)
+        }
+        _ => None,
+    };
     let slo_lines = pilot
         .slo
         .iter()
@@ -620,6 +653,7 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
         best,
         growth,
         breaks_at,
+        hosting,
         runs,
         wall_time_s: wall.elapsed().as_secs_f64(),
     })

@@ -70,6 +70,8 @@ pub struct Plan<'a> {
     pub base_url: Option<String>,
     /// The calling plan (the scenario's, or a compared one).
     pub strategy: crate::strategy::StrategySpec,
+    /// API key for HTTP targets instead of the environment's (the hosting probe's mock).
+    pub key: Option<ApiKey>,
 }
 
 impl<'a> Plan<'a> {
@@ -84,6 +86,7 @@ impl<'a> Plan<'a> {
             duration: options.duration.unwrap_or(s.duration),
             base_url: options.base_url.clone().or_else(|| t.base_url.clone()),
             strategy: s.strategy.get_ref().clone(),
+            key: None,
         }
     }
 }
@@ -309,7 +312,10 @@ fn run_gemini<S: RecordSink>(
     progress: Arc<Progress>,
 ) -> Result<EngineReport, RunError> {
     let t = plan.loaded.scenario.target.get_ref();
-    let key = gemini_key(t.api_key_env.as_deref())?;
+    let key = match &plan.key {
+        Some(k) => k.clone(),
+        None => gemini_key(t.api_key_env.as_deref())?,
+    };
     let base_url = plan.base_url.clone().unwrap_or_else(|| GEMINI_BASE_URL.to_string());
     let runtime = live_runtime()?;
     runtime.block_on(preflight(&base_url))?;

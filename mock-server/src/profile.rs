@@ -415,7 +415,18 @@ impl MockProfile {
 
     /// A preset name or a profile file (anything ending `.toml`), without further settings.
     pub fn load(name_or_file: &str) -> Result<MockProfile, ProfileError> {
-        if name_or_file.ends_with(".toml") {
+        if name_or_file.ends_with(".json") {
+            // A whole profile as serialised by stampede (how `stampede plan` hands the
+            // scenario's profile to a mock in another process).
+            let text = std::fs::read_to_string(name_or_file).map_err(|source| ProfileError::Io {
+                path: name_or_file.into(),
+                source,
+            })?;
+            serde_json::from_str(&text).map_err(|e| ProfileError::Parse {
+                path: name_or_file.into(),
+                message: e.to_string(),
+            })
+        } else if name_or_file.ends_with(".toml") {
             let settings = MockSettings::from_file(Path::new(name_or_file))?;
             let base = settings.preset.clone().unwrap_or_else(|| "tier1".into());
             MockProfile::preset(&base)?.patched(&settings)

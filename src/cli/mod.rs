@@ -161,6 +161,16 @@ pub struct PlanArgs {
     /// Skip the growth what-ifs.
     #[arg(long)]
     pub no_growth: bool,
+    /// How long to run the best plan over real HTTP (against the mock in another process) to
+    /// measure the client's memory and CPU for "what to buy".
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    pub probe: Duration,
+    /// Skip the hosting probe.
+    #[arg(long)]
+    pub no_probe: bool,
+    /// The executable that serves the probe's mock (default: this one).
+    #[arg(long, hide = true)]
+    pub mock_exe: Option<PathBuf>,
     /// Target, traffic window and output folder.
     #[command(flatten)]
     pub runs: ManyRunArgs,
@@ -574,6 +584,17 @@ fn plan_command(args: PlanArgs, out: &mut dyn Write, err: &mut dyn Write) -> Exi
         max_workers: args.max_workers,
         candidates,
         growth: if args.no_growth { Vec::new() } else { args.growth },
+        probe: match (
+            args.no_probe,
+            args.mock_exe.clone().or_else(|| std::env::current_exe().ok()),
+        ) {
+            (false, Some(mock_exe)) => Some(crate::hosting::ProbeOptions {
+                mock_exe,
+                duration: args.probe,
+                seed: loaded.scenario.seed,
+            }),
+            _ => None,
+        },
     };
     let plan = match crate::plan::plan(&loaded, &options) {
         Ok(p) => p,

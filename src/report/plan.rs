@@ -158,6 +158,59 @@ fn reason(c: &crate::plan::CandidatePlan) -> String {
     }
 }
 
+/// The hosting probe's figures as rows of (measure, value).
+fn hosting_cells(p: &CapacityPlan) -> Vec<Vec<String>> {
+    let Some(h) = &p.hosting else { return Vec::new() };
+    let mib = |v: f64| format!("{v:.1} MiB");
+    let mut rows = vec![
+        vec![
+            "probe".into(),
+            format!(
+                "{} workers, {} of traffic at {:.1}/s, {} requests, {} attempts",
+                h.workers,
+                secs(h.probe_s),
+                h.probe_rps,
+                h.requests,
+                h.attempts
+            ),
+        ],
+        vec![
+            "peak in flight / queued".into(),
+            format!("{} / {}", h.peak_in_flight, h.peak_queued),
+        ],
+    ];
+    if let (Some(heap), Some(per)) = (h.heap_peak_mib, h.heap_per_in_flight_kib) {
+        rows.push(vec![
+            "heap at peak, above idle".into(),
+            format!("{} ({per:.1} KiB per in-flight request)", mib(heap)),
+        ]);
+    }
+    if let Some((before, peak)) = h.rss_mib {
+        rows.push(vec![
+            "plan process RSS before / at peak (search included)".into(),
+            format!("{} / {}", mib(before), mib(peak)),
+        ]);
+    }
+    rows.push(vec![
+        "client CPU".into(),
+        format!("{:.3} s ({:.3} ms per attempt)", h.cpu_s, h.cpu_ms_per_attempt),
+    ]);
+    rows.push(vec![
+        "busiest attempt rate".into(),
+        format!("{:.1}/s", h.peak_attempt_rps),
+    ]);
+    rows.push(vec![
+        "buy".into(),
+        format!(
+            "{} and {} vCPU",
+            h.memory_mib
+                .map_or("memory not measured".into(), |m| format!("{m:.0} MiB")),
+            h.vcpu
+        ),
+    ]);
+    rows
+}
+
 /// `plan.md`.
 pub fn markdown(p: &CapacityPlan) -> String {
     let mut out = format!(
@@ -187,6 +240,10 @@ pub fn markdown(p: &CapacityPlan) -> String {
             out.push_str(&format!("\n- ×{}: {}", g.factor, g.why.as_deref().unwrap_or("")));
         }
         out.push('\n');
+    }
+    if let Some(h) = &p.hosting {
+        out.push_str(&format!("\n### What to host it on\n\n{}\n\n", h.why));
+        out.push_str(&md_table(&["measure", "value"], &hosting_cells(p)));
     }
     for c in &p.candidates {
         out.push_str(&format!("\n### {}\n\n{}\n\n", c.name, reason(c)));
@@ -296,6 +353,7 @@ pub fn html(p: &CapacityPlan) -> String {
                 growth_note => growth_note(p),
                 growth_columns => GROWTH_COLUMNS,
                 growth_rows => growth_cells(p),
+                hosting_rows => hosting_cells(p),
                 point_columns => POINT_COLUMNS,
                 candidates => candidates,
                 plots => plots,

@@ -229,6 +229,27 @@ impl TrafficPlan {
         plan
     }
 
+    /// The same requests (mix, sizes, lanes) arriving as a steady Poisson stream at `rate` per
+    /// second: the busiest stretch of the traffic, sustained. A trace replay, whose sizes come
+    /// from its rows, is grown to that mean rate instead.
+    pub fn steady(&self, rate: f64) -> TrafficPlan {
+        if self.trace.is_some() || self.spec.is_closed() {
+            let mean = self.mean_rate().unwrap_or(0.0);
+            return if mean > 0.0 {
+                self.grown(rate / mean)
+            } else {
+                self.clone()
+            };
+        }
+        let mut plan = self.clone();
+        plan.growth = 1.0;
+        plan.spec.arrival = toml::Spanned::new(0..0, spec::ArrivalKind::Poisson);
+        plan.spec.rate = Some(toml::Spanned::new(0..0, spec::Rate(rate)));
+        plan.spec.phases = None;
+        plan.spec.spikes = None;
+        plan
+    }
+
     /// The arrival timeline for a seed, grown by [`TrafficPlan::grown`]'s factor.
     fn timeline(&self, seed: u64) -> Box<dyn Timeline> {
         if self.growth == 1.0 {

@@ -227,3 +227,16 @@ fn grown_traffic_scales_the_rate_and_keeps_its_shape() {
     let (_, cv) = rate_and_cv(&grown, window);
     assert!(cv > 1.5, "{cv}");
 }
+
+#[test]
+fn steady_traffic_keeps_the_mix_at_the_rate_asked_for() {
+    let bursty = "arrival = \"bursty\"\nbase_rate = 4\nburst_rate = 20\nburst_length = \"10s\"\nburst_gap = \"50s\"\ninput_tokens = 500";
+    let steady = plan(bursty).unwrap().steady(24.0);
+    assert!((steady.mean_rate().unwrap() - 24.0).abs() < 1e-9);
+    // Steady from the start: 10 s hold about 240 arrivals (Poisson, σ ≈ 15), where the bursty
+    // traffic may well start between bursts.
+    let window = Duration::from_secs(10);
+    let r: Vec<PlannedRequest> = steady.open_loop(7, window).unwrap().collect();
+    assert!((190..=290).contains(&r.len()), "{} arrivals in 10 s at 24/s", r.len());
+    assert!(r.iter().all(|q| q.input_tokens == 500), "sizes kept");
+}

@@ -24,6 +24,7 @@ fn plan_of(name: &str, growth: &[f64]) -> CapacityPlan {
         max_workers: 1024,
         candidates,
         growth: growth.to_vec(),
+        probe: None,
     };
     plan(&loaded, &options).unwrap()
 }
@@ -142,8 +143,10 @@ fn plan_writes_its_outputs_and_refuses_a_scenario_without_an_slo() {
         root().join("scenarios/plan-quota.toml").to_str().unwrap(),
         "--out",
         out.path().to_str().unwrap(),
+        "--no-probe",
     ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(!o.stdout.contains("What to host it on"));
     // Same API cost (429s are free): the ★ goes to the fewer workers.
     assert!(o.stdout.contains("| retry-fast ★ | 15 | 17 |"), "{}", o.stdout);
     assert!(o.stdout.contains("| retry-jitter | 17 | 19 |"), "{}", o.stdout);
@@ -169,4 +172,68 @@ fn plan_writes_its_outputs_and_refuses_a_scenario_without_an_slo() {
     let o = cli(&["plan", path.to_str().unwrap(), "--out", dir.path().to_str().unwrap()]);
     assert_eq!(o.code, 2, "{}", o.stderr);
     assert!(o.stderr.contains("[slo]"), "{}", o.stderr);
+}
+
+/// The hosting probe, through the real binary (its heap counter and CPU time are its own; a
+/// test thread would share them with the other tests): the best plan runs over real HTTP
+/// against `stampede mock` in another process, and the figures are those of that run.
+#[test]
+fn plan_measures_what_the_client_needs_to_host_it() {
+    let out = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .args([
+            "plan",
+            "--no-growth",
+            "--probe",
+            "2s",
+            "--duration",
+            "2m",
+            "--json",
+            "--out",
+        ])
+        .arg(out.path())
+        .arg(root().join("scenarios/plan-mmc.toml"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let p: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let h = &p["hosting"];
+    let workers = h["workers"].as_u64().unwrap();
+    assert_eq!(Some(workers), p["candidates"][0]["recommended_workers"].as_u64());
+    // The busiest 10 s of 20 requests per second, sustained for 2 s, each answered in about a
+    // second: ~45 requests, most of the workers busy at once.
+    let rate = h["probe_rps"].as_f64().unwrap();
+    assert!((20.0..30.0).contains(&rate), "busiest rate {rate}/s");
+    let requests = h["requests"].as_u64().unwrap();
+    assert!(
+        (rate * 2.0 - requests as f64).abs() < 20.0,
+        "{requests} requests in 2 s at {rate}/s"
+    );
+    assert_eq!(h["attempts"].as_u64(), Some(requests), "no quota, no retries");
+    let in_flight = h["peak_in_flight"].as_u64().unwrap();
+    assert!(
+        (10..=workers).contains(&in_flight),
+        "{in_flight} in flight, {workers} workers"
+    );
+    // Each in-flight request holds its prompt, body and connection buffers: more than a KiB,
+    // far less than a MiB.
+    let per = h["heap_per_in_flight_kib"].as_f64().unwrap();
+    assert!((1.0..1024.0).contains(&per), "{per} KiB per in-flight request");
+    let cpu = h["cpu_ms_per_attempt"].as_f64().unwrap();
+    assert!(cpu > 0.0 && cpu < 50.0, "{cpu} ms of CPU per attempt");
+    // What to buy follows from the figures: heap per request × workers × 2, in 16 MiB steps;
+    // CPU per attempt × busiest rate × 2, in quarter vCPUs.
+    let memory = h["memory_mib"].as_f64().unwrap();
+    let need = per / 1024.0 * workers as f64 * 2.0;
+    assert!(memory >= need && memory < need + 16.0, "{memory} MiB for {need}");
+    let vcpu = h["vcpu"].as_f64().unwrap();
+    let cores = cpu / 1000.0 * h["peak_attempt_rps"].as_f64().unwrap() * 2.0;
+    assert!(vcpu >= cores && vcpu < cores + 0.25 + 1e-9, "{vcpu} vCPU for {cores}");
+    let md = std::fs::read_to_string(out.path().join("plan.md")).unwrap();
+    assert!(
+        md.contains("### What to host it on") && md.contains("KiB per in-flight request"),
+        "{md}"
+    );
+    let html = std::fs::read_to_string(out.path().join("plan.html")).unwrap();
+    assert!(html.contains("What to host it on"));
 }
