@@ -21,6 +21,7 @@
 //! - [`diff`]: two saved runs compared metric by metric against thresholds (a CI gate).
 //! - [`cli`]: the command line (the only module that knows about exit codes and terminals).
 //! - [`queueing`]: Erlang B/C, M/M/c and Little's law (theory checks, planner first guesses).
+//! - [`spend`]: the spend guard: a run's cost estimated before it starts, and a cap while it runs.
 //! - [`spec_error`]: positions of errors in input files.
 
 #![warn(missing_docs)]
@@ -40,6 +41,7 @@ pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod spec_error;
+pub mod spend;
 pub mod strategy;
 pub mod summary;
 pub mod traffic;

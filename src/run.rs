@@ -18,6 +18,7 @@ use stampede_mock::catalog;
 use stampede_mock::server::{self, ServerOptions};
 use stampede_mock::{MockModel, MockProfile};
 
+use crate::backend::connections::ConnectionTimings;
 use crate::backend::gemini::{ApiKey, GeminiBackend, GeminiOptions};
 use crate::backend::sim::SimBackend;
 use crate::backend::Backend;
@@ -42,6 +43,8 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// Traffic window instead of the scenario's.
     pub duration: Option<Duration>,
+    /// Request cap instead of the scenario's `max_requests`.
+    pub max_requests: Option<u64>,
 }
 
 /// Why a run could not be carried out.
@@ -72,6 +75,10 @@ pub struct Plan<'a> {
     pub strategy: crate::strategy::StrategySpec,
     /// API key for HTTP targets instead of the environment's (the hosting probe's mock).
     pub key: Option<ApiKey>,
+    /// Schedule at most this many requests.
+    pub max_requests: Option<u64>,
+    /// Stop the run when answered attempts have cost this much (USD); see [`crate::spend`].
+    pub spend_cap: Option<f64>,
 }
 
 impl<'a> Plan<'a> {
@@ -87,6 +94,8 @@ impl<'a> Plan<'a> {
             base_url: options.base_url.clone().or_else(|| t.base_url.clone()),
             strategy: s.strategy.get_ref().clone(),
             key: None,
+            max_requests: options.max_requests.or(t.max_requests),
+            spend_cap: None,
         }
     }
 }
@@ -102,6 +111,9 @@ pub fn execute(
     let t = s.target.get_ref();
     let traffic_plan = &plan.loaded.traffic;
     let mut traffic = traffic_plan.source(plan.seed, plan.duration);
+    if let Some(limit) = plan.max_requests {
+        traffic = Box::new(crate::traffic::Limited::new(traffic, limit));
+    }
     let models = plan.loaded.models_for(&plan.strategy);
     let config = EngineConfig {
         strategy: plan.strategy.clone(),
@@ -124,18 +136,25 @@ pub fn execute(
             .collect(),
         precise_arrivals: plan.target != TargetKind::Sim,
     };
-    let prices = models.iter().map(|m| catalog::price(m)).collect();
+    let prices: Vec<_> = models.iter().map(|m| catalog::price(m)).collect();
+    // A billed run always has a cap: the one set, else the default (plan and compare runs too).
+    let spend_cap = plan
+        .spend_cap
+        .or_else(|| crate::spend::billed(plan).then_some(crate::spend::DEFAULT_CAP_USD));
+    let mut watch = crate::spend::SpendWatch::new(spend_cap, prices.clone(), progress.clone());
     let mut metrics =
         Metrics::new(prices, traffic_plan.lanes.len()).with_interval(crate::metrics::log_interval(plan.duration));
     let profile = match plan.target {
         TargetKind::Sim | TargetKind::Mock => Some(plan.loaded.mock_profile_for(&models).map_err(RunError::Input)?),
         _ => None,
     };
+    let timings = Arc::new(ConnectionTimings::default());
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let wall = std::time::Instant::now();
     let report = {
         let mut forward = ForwardSink(extra);
-        let mut sink = Tee(&mut metrics, &mut forward);
+        let mut records = Tee(&mut metrics, &mut forward);
+        let mut sink = Tee(&mut records, &mut watch);
         match plan.target {
             TargetKind::Sim => run_sim(
                 profile.clone().expect("sim has a profile"),
@@ -152,15 +171,17 @@ pub fn execute(
                 traffic.as_mut(),
                 &mut sink,
                 progress,
+                timings.clone(),
             )?,
-            TargetKind::Gemini => run_gemini(plan, config, traffic.as_mut(), &mut sink, progress)?,
-            TargetKind::Openai => {
-                return Err(RunError::Input(
-                    "target kind \"openai\" is not available yet; use sim, mock or gemini".into(),
-                ))
+            TargetKind::Gemini | TargetKind::Openai => {
+                run_api(plan, config, traffic.as_mut(), &mut sink, progress, timings.clone())?
             }
         }
     };
+    let recorded = timings.snapshot();
+    if recorded.connect.count() + recorded.connect_failed > 0 {
+        metrics.connections = Some(recorded);
+    }
     let meta = RunMeta {
         scenario: s.name().to_string(),
         description: s.description.clone(),
@@ -172,7 +193,15 @@ pub fn execute(
         simulated: plan.target == TargetKind::Sim,
         started_at,
         wall_time_s: wall.elapsed().as_secs_f64(),
-        stopped_early: report.stopped.then(|| "stopped".to_string()),
+        stopped_early: match (watch.hit, report.stopped) {
+            (true, _) => Some(format!(
+                "spend cap: answered attempts had cost ${:.4} of the ${:.2} cap; no new requests were sent after that",
+                watch.spent,
+                spend_cap.unwrap_or(0.0)
+            )),
+            (false, true) => Some("interrupted".to_string()),
+            (false, false) => None,
+        },
         strategy: serde_json::to_value(&plan.strategy).unwrap_or_default(),
         mock_profile: profile.as_ref().and_then(|p| serde_json::to_value(p).ok()),
     };
@@ -243,6 +272,7 @@ fn run_mock<S: RecordSink>(
     traffic: &mut dyn TrafficSource,
     sink: &mut S,
     progress: Arc<Progress>,
+    timings: Arc<ConnectionTimings>,
 ) -> Result<EngineReport, RunError> {
     let runtime = live_runtime()?;
     let pool = config.strategy.workers as usize;
@@ -260,6 +290,8 @@ fn run_mock<S: RecordSink>(
             key: ApiKey::new("stampede-mock"),
             pool,
             send_hints: true,
+            thinking_budget: None,
+            timings: Some(timings),
         })
         .map_err(|e| RunError::Failed(format!("could not build the HTTP client: {e}")))?;
         let report = Engine::new(config, Arc::new(backend), sink, progress)
@@ -270,18 +302,46 @@ fn run_mock<S: RecordSink>(
     })
 }
 
+/// The first non-empty variable of `names`. Only the variable's name ever appears in messages.
+fn key_from(names: &[&str]) -> Option<ApiKey> {
+    names
+        .iter()
+        .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
+        .map(ApiKey::new)
+}
+
 /// The API key for Gemini: the scenario's `api_key_env`, else `GEMINI_API_KEY`, else
-/// `GOOGLE_API_KEY`. Only the variable's name ever appears in messages.
+/// `GOOGLE_API_KEY`.
 fn gemini_key(env_name: Option<&str>) -> Result<ApiKey, RunError> {
     let names: Vec<&str> = match env_name {
         Some(n) => vec![n],
         None => vec!["GEMINI_API_KEY", "GOOGLE_API_KEY"],
     };
-    names
-        .iter()
-        .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
-        .map(ApiKey::new)
+    key_from(&names)
         .ok_or_else(|| RunError::Input(format!("the gemini target needs an API key in {}", names.join(" or "))))
+}
+
+/// The API key for an OpenAI-compatible server: the scenario's `api_key_env`, else
+/// `OPENAI_API_KEY` — and, for Google's endpoint only, `GEMINI_API_KEY` or `GOOGLE_API_KEY`
+/// (a Gemini key is never sent to anyone else). A server on this machine may need none.
+fn openai_key(env_name: Option<&str>, base_url: &str, local: bool) -> Result<Option<ApiKey>, RunError> {
+    let google = reqwest::Url::parse(base_url)
+        .ok()
+        .and_then(|u| u.host_str().map(|h| h.ends_with(".googleapis.com")))
+        .unwrap_or(false);
+    let names: Vec<&str> = match env_name {
+        Some(n) => vec![n],
+        None if google => vec!["OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY"],
+        None => vec!["OPENAI_API_KEY"],
+    };
+    match key_from(&names) {
+        Some(k) => Ok(Some(k)),
+        None if local => Ok(None),
+        None => Err(RunError::Input(format!(
+            "the openai target needs an API key in {}",
+            names.join(" or ")
+        ))),
+    }
 }
 
 /// Checks that the target's host accepts TCP connections before any traffic is scheduled, so
@@ -304,27 +364,62 @@ async fn preflight(base_url: &str) -> Result<(), RunError> {
     }
 }
 
-fn run_gemini<S: RecordSink>(
+/// A real-time run against an HTTP API: Gemini's, or an OpenAI-compatible one.
+fn run_api<S: RecordSink>(
     plan: &Plan<'_>,
     config: EngineConfig,
     traffic: &mut dyn TrafficSource,
     sink: &mut S,
     progress: Arc<Progress>,
+    timings: Arc<ConnectionTimings>,
 ) -> Result<EngineReport, RunError> {
     let t = plan.loaded.scenario.target.get_ref();
-    let key = match &plan.key {
-        Some(k) => k.clone(),
-        None => gemini_key(t.api_key_env.as_deref())?,
-    };
-    let base_url = plan.base_url.clone().unwrap_or_else(|| GEMINI_BASE_URL.to_string());
+    if plan.target == TargetKind::Openai {
+        let base_url = plan
+            .base_url
+            .clone()
+            .unwrap_or_else(|| crate::backend::openai::GEMINI_OPENAI_BASE_URL.to_string());
+        let key = match &plan.key {
+            Some(k) => Some(k.clone()),
+            None => openai_key(t.api_key_env.as_deref(), &base_url, !crate::spend::billed(plan))?,
+        };
+        let backend = crate::backend::openai::OpenAiBackend::new(crate::backend::openai::OpenAiOptions {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            key,
+            pool: config.strategy.workers as usize,
+            send_hints: false,
+            timings: Some(timings),
+        });
+        run_http(&base_url, backend, config, traffic, sink, progress)
+    } else {
+        let key = match &plan.key {
+            Some(k) => k.clone(),
+            None => gemini_key(t.api_key_env.as_deref())?,
+        };
+        let base_url = plan.base_url.clone().unwrap_or_else(|| GEMINI_BASE_URL.to_string());
+        let backend = GeminiBackend::new(GeminiOptions {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            key,
+            pool: config.strategy.workers as usize,
+            send_hints: false,
+            thinking_budget: t.thinking_budget,
+            timings: Some(timings),
+        });
+        run_http(&base_url, backend, config, traffic, sink, progress)
+    }
+}
+
+/// Checks that `base_url` answers, then drives the engine against `backend` in real time.
+fn run_http<S: RecordSink, B: Backend>(
+    base_url: &str,
+    backend: anyhow::Result<B>,
+    config: EngineConfig,
+    traffic: &mut dyn TrafficSource,
+    sink: &mut S,
+    progress: Arc<Progress>,
+) -> Result<EngineReport, RunError> {
+    let backend = backend.map_err(|e| RunError::Failed(format!("could not build the HTTP client: {e}")))?;
     let runtime = live_runtime()?;
-    runtime.block_on(preflight(&base_url))?;
-    let backend = GeminiBackend::new(GeminiOptions {
-        base_url: base_url.trim_end_matches('/').to_string(),
-        key,
-        pool: config.strategy.workers as usize,
-        send_hints: false,
-    })
-    .map_err(|e| RunError::Failed(format!("could not build the HTTP client: {e}")))?;
+    runtime.block_on(preflight(base_url))?;
     Ok(runtime.block_on(Engine::new(config, Arc::new(backend), sink, progress).run(traffic)))
 }

@@ -90,6 +90,67 @@ pub struct Throughput {
     pub peak_offered_10s: u64,
 }
 
+/// Streaming figures of answered attempts (present when any answer was streamed).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StreamSummary {
+    /// Successful streamed attempts.
+    pub answers: u64,
+    /// Mean chunks per answer.
+    pub chunks_per_answer: f64,
+    /// Gaps between consecutive chunks (ms).
+    pub inter_chunk_ms: LatencyStats,
+    /// Time per output token after the first chunk, per answer (ms).
+    pub time_per_output_token_ms: LatencyStats,
+    /// Output tokens per second after the first chunk, per answer: the median, and the
+    /// slowest 10% and 1% (from the time-per-token percentiles p90 and p99).
+    pub output_tokens_per_s: TokensPerSecond,
+}
+
+/// Connection set-up of an HTTP target (pooled connections are set up once).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionSummary {
+    /// Connections set up.
+    pub opened: u64,
+    /// Set-ups that failed.
+    pub failed: u64,
+    /// DNS lookups (ms).
+    pub dns_ms: LatencyStats,
+    /// Whole set-ups: DNS, TCP and TLS (ms).
+    pub connect_ms: LatencyStats,
+}
+
+/// Decode speed percentiles.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TokensPerSecond {
+    /// Median answer.
+    pub p50: Option<f64>,
+    /// 90% of answers were at least this fast.
+    pub slowest_10pct: Option<f64>,
+    /// 99% of answers were at least this fast.
+    pub slowest_1pct: Option<f64>,
+}
+
+impl StreamSummary {
+    fn of(m: &crate::metrics::StreamMetrics) -> Option<StreamSummary> {
+        if m.answers == 0 {
+            return None;
+        }
+        let tpot = m.time_per_token.stats();
+        let per_s = |ms: Option<f64>| ms.filter(|v| *v > 0.0).map(|v| 1000.0 / v);
+        Some(StreamSummary {
+            answers: m.answers,
+            chunks_per_answer: m.chunks as f64 / m.answers as f64,
+            inter_chunk_ms: m.inter_chunk.stats(),
+            output_tokens_per_s: TokensPerSecond {
+                p50: per_s(tpot.p50),
+                slowest_10pct: per_s(tpot.p90),
+                slowest_1pct: per_s(tpot.p99),
+            },
+            time_per_output_token_ms: tpot,
+        })
+    }
+}
+
 /// Tokens of answered requests.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TokenCounts {
@@ -243,6 +304,12 @@ pub struct Summary {
     pub service_ms: LatencyStats,
     /// Intended start to the engine taking the request in.
     pub schedule_lag_ms: LatencyStats,
+    /// Streaming figures (null when nothing was streamed).
+    #[serde(default)]
+    pub stream: Option<StreamSummary>,
+    /// Connection set-up timings (null in the simulator).
+    #[serde(default)]
+    pub connections: Option<ConnectionSummary>,
     /// Rates.
     pub throughput: Throughput,
     /// Tokens.
@@ -332,6 +399,13 @@ impl Summary {
             ttft_ms: o.ttft.stats(),
             service_ms: m.service.stats(),
             schedule_lag_ms: m.schedule_lag.stats(),
+            stream: StreamSummary::of(&m.stream),
+            connections: m.connections.as_ref().map(|c| ConnectionSummary {
+                opened: c.connect.count(),
+                failed: c.connect_failed,
+                dns_ms: c.dns.stats(),
+                connect_ms: c.connect.stats(),
+            }),
             throughput,
             tokens: TokenCounts {
                 input: m.tokens.input,

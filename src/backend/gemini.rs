@@ -12,7 +12,9 @@ use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::StatusCode;
 use stampede_mock::errors::{ApiError, ErrorEnvelope};
 use stampede_mock::tokens::synth_text;
-use stampede_mock::wire::{Content, GenerateContentRequest, GenerateContentResponse, GenerationConfig, Part};
+use stampede_mock::wire::{
+    Content, GenerateContentRequest, GenerateContentResponse, GenerationConfig, Part, ThinkingConfig,
+};
 use tokio::time::Instant;
 
 use super::{Attempt, AttemptError, AttemptResult, Backend, ErrorKind, StreamStats, Tokens};
@@ -25,6 +27,11 @@ impl ApiKey {
     /// Wraps a key.
     pub fn new(key: impl Into<String>) -> ApiKey {
         ApiKey(key.into())
+    }
+
+    /// The key itself, for the one header that carries it.
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
     }
 }
 
@@ -45,6 +52,10 @@ pub struct GeminiOptions {
     pub pool: usize,
     /// Send `x-stampede-*` hints (wanted answer length, random key): only to the mock.
     pub send_hints: bool,
+    /// `thinkingConfig.thinkingBudget` to send (`None`: the model's default).
+    pub thinking_budget: Option<i64>,
+    /// Where to record connection set-up timings.
+    pub timings: Option<std::sync::Arc<super::connections::ConnectionTimings>>,
 }
 
 /// The Gemini HTTP backend.
@@ -57,19 +68,14 @@ pub struct GeminiBackend {
 impl GeminiBackend {
     /// A backend with its own connection pool.
     pub fn new(options: GeminiOptions) -> anyhow::Result<GeminiBackend> {
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(options.pool.max(1))
-            .tcp_nodelay(true)
-            .user_agent(concat!("stampede/", env!("CARGO_PKG_VERSION")))
-            .build()?;
         Ok(GeminiBackend {
-            client,
+            client: super::http::http_client(options.pool, options.timings.clone())?,
             options: std::sync::Arc::new(options),
         })
     }
 }
 
-fn request_body(a: &Attempt) -> GenerateContentRequest {
+fn request_body(a: &Attempt, thinking_budget: Option<i64>) -> GenerateContentRequest {
     GenerateContentRequest {
         contents: vec![Content {
             role: Some("user".into()),
@@ -77,7 +83,10 @@ fn request_body(a: &Attempt) -> GenerateContentRequest {
         }],
         generation_config: Some(GenerationConfig {
             max_output_tokens: Some(a.output_tokens),
-            ..GenerationConfig::default()
+            thinking_config: thinking_budget.map(|b| ThinkingConfig {
+                thinking_budget: Some(b),
+                ..ThinkingConfig::default()
+            }),
         }),
         ..GenerateContentRequest::default()
     }
@@ -134,44 +143,20 @@ impl Backend for GeminiBackend {
             } else {
                 format!("{}/v1beta/models/{}:generateContent", o.base_url, attempt.model)
             };
-            let mut req = client
+            let req = client
                 .post(url)
                 .header(
                     "x-goog-api-key",
-                    HeaderValue::from_str(&o.key.0).unwrap_or(HeaderValue::from_static("")),
+                    HeaderValue::from_str(o.key.expose()).unwrap_or(HeaderValue::from_static("")),
                 )
-                .json(&request_body(&attempt));
-            if o.send_hints {
-                req = req
-                    .header("x-stampede-output-tokens", attempt.output_tokens)
-                    .header("x-stampede-rng-key", attempt.rng_key);
-            }
-            let resp = match req.send().await {
-                Ok(r) => r,
-                Err(_) => return AttemptResult::failed(AttemptError::new(ErrorKind::Transport)),
-            };
-            let status = resp.status();
-            if !status.is_success() {
-                let headers = resp.headers().clone();
-                let body = resp.bytes().await.unwrap_or_default();
-                return AttemptResult::failed(classify_error(status, &headers, &body));
-            }
-            if attempt.stream {
-                read_stream(resp).await
-            } else {
-                read_unary(resp).await
-            }
+                .json(&request_body(&attempt, o.thinking_budget));
+            super::http::exchange(req, &attempt, o.send_hints, read_stream, read_unary).await
         })
     }
 }
 
-async fn read_unary(resp: reqwest::Response) -> AttemptResult {
-    let body = match resp.bytes().await {
-        Ok(b) => b,
-        Err(_) => return AttemptResult::failed(AttemptError::new(ErrorKind::Transport)),
-    };
-    let arrived = Instant::now();
-    match serde_json::from_slice::<GenerateContentResponse>(&body) {
+fn read_unary(body: &[u8], arrived: Instant) -> AttemptResult {
+    match serde_json::from_slice::<GenerateContentResponse>(body) {
         Ok(r) => AttemptResult::ok(tokens_of(&r), arrived, None),
         Err(_) => AttemptResult::failed(AttemptError::new(ErrorKind::Decode)),
     }
@@ -196,62 +181,30 @@ fn parse_event(data: &str) -> Event {
     }
 }
 
-/// Splits complete SSE events off the front of `buf` (LF or CRLF line endings).
-fn take_events(buf: &mut String) -> Vec<String> {
-    let mut out = Vec::new();
-    loop {
-        let normalized_end = buf.find("\n\n").map(|i| (i, 2));
-        let crlf_end = buf.find("\r\n\r\n").map(|i| (i, 4));
-        let end = match (normalized_end, crlf_end) {
-            (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
-            (a, b) => a.or(b),
-        };
-        let Some((i, sep)) = end else { break };
-        let event: String = buf.drain(..i + sep).collect();
-        let data: Vec<&str> = event
-            .lines()
-            .filter_map(|l| l.trim_end_matches('\r').strip_prefix("data:"))
-            .map(str::trim_start)
-            .collect();
-        if !data.is_empty() {
-            out.push(data.join("\n"));
-        }
-    }
-    out
-}
-
 async fn read_stream(mut resp: reqwest::Response) -> AttemptResult {
     let mut buf = String::new();
-    let mut first: Option<Instant> = None;
+    let mut first: Option<(Instant, u64)> = None;
     let mut last: Option<Instant> = None;
     let mut stats = StreamStats::default();
     let mut tokens = Tokens::default();
     let mut finished = false;
     loop {
-        let chunk = match resp.chunk().await {
+        let chunk = match super::http::next_piece(&mut resp, stats.chunks).await {
             Ok(Some(c)) => c,
             Ok(None) => break,
-            Err(_) => {
-                let kind = if stats.chunks == 0 {
-                    ErrorKind::Transport
-                } else {
-                    ErrorKind::Stream
-                };
-                return AttemptResult::failed(AttemptError::new(kind));
-            }
+            Err(failed) => return failed,
         };
         buf.push_str(&String::from_utf8_lossy(&chunk));
-        for data in take_events(&mut buf) {
+        for data in super::sse::take_events(&mut buf) {
             let now = Instant::now();
             match parse_event(&data) {
                 Event::Chunk(r) => {
-                    first.get_or_insert(now);
-                    if let Some(prev) = last {
-                        stats.max_gap = stats.max_gap.max(now - prev);
-                    }
-                    last = Some(now);
-                    stats.chunks += 1;
                     tokens = tokens_of(&r);
+                    // candidatesTokenCount is cumulative: the first chunk's count is what
+                    // arrived with the first token, the rest was decoded after it.
+                    first.get_or_insert((now, tokens.output));
+                    stats.chunk(last.map(|prev| now - prev));
+                    last = Some(now);
                     finished |= r.candidates.iter().any(|c| c.finish_reason.is_some());
                 }
                 Event::Error(e) => return AttemptResult::failed(e),
@@ -262,8 +215,13 @@ async fn read_stream(mut resp: reqwest::Response) -> AttemptResult {
     if !buf.trim().is_empty() && !finished {
         return AttemptResult::failed(AttemptError::new(ErrorKind::Decode));
     }
-    match (finished, first) {
-        (true, Some(first)) => AttemptResult::ok(tokens, first, Some(stats)),
+    match (finished, first, last) {
+        (true, Some((first, first_tokens)), Some(last)) => {
+            if stats.chunks > 1 {
+                stats.decode = Some((tokens.output.saturating_sub(first_tokens), last - first));
+            }
+            AttemptResult::ok(tokens, first, Some(stats))
+        }
         _ => AttemptResult::failed(AttemptError::new(ErrorKind::Stream)),
     }
 }
@@ -271,13 +229,6 @@ async fn read_stream(mut resp: reqwest::Response) -> AttemptResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sse_events_split_on_lf_and_crlf() {
-        let mut buf = String::from("data: {\"a\":1}\r\n\r\ndata: {\"b\":2}\n\ndata: {\"c\"");
-        assert_eq!(take_events(&mut buf), ["{\"a\":1}", "{\"b\":2}"]);
-        assert_eq!(buf, "data: {\"c\"");
-    }
 
     #[test]
     fn error_bodies_in_both_envelopes() {
@@ -298,12 +249,33 @@ mod tests {
     }
 
     #[test]
+    fn the_thinking_budget_goes_into_generation_config() {
+        let a = Attempt {
+            request_id: 1,
+            number: 1,
+            model: "gemini-2.5-flash".into(),
+            input_tokens: 10,
+            output_tokens: 64,
+            prompt_key: 1,
+            stream: false,
+            rng_key: 1,
+        };
+        let body = serde_json::to_value(request_body(&a, Some(0))).unwrap();
+        assert_eq!(body["generationConfig"]["thinkingConfig"]["thinkingBudget"], 0);
+        assert_eq!(body["generationConfig"]["maxOutputTokens"], 64);
+        let body = serde_json::to_value(request_body(&a, None)).unwrap();
+        assert!(body["generationConfig"].get("thinkingConfig").is_none(), "{body}");
+    }
+
+    #[test]
     fn key_is_redacted_in_debug() {
         let o = GeminiOptions {
             base_url: "x".into(),
             key: ApiKey::new("sekrit"),
             pool: 1,
             send_hints: false,
+            thinking_budget: None,
+            timings: None,
         };
         assert!(!format!("{o:?}").contains("sekrit"));
     }

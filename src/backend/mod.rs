@@ -8,8 +8,12 @@
 //! the same way ([`ErrorKind`]), so the engine and the strategies never see transport types.
 //! The engine applies timeouts around [`Backend::call`]; a backend never needs its own.
 
+pub mod connections;
 pub mod gemini;
+pub(crate) mod http;
+pub mod openai;
 pub mod sim;
+pub mod sse;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -130,12 +134,32 @@ impl AttemptError {
 }
 
 /// Stream timing of one attempt.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct StreamStats {
     /// Chunks received.
     pub chunks: u32,
-    /// Longest gap between two chunks.
-    pub max_gap: Duration,
+    /// The gaps between consecutive chunks (inter-chunk latency).
+    pub gaps: Vec<Duration>,
+    /// Output tokens the API counted after the first chunk (from its cumulative counts; one
+    /// chunk is not one token), and the time from the first chunk to the last: the decode
+    /// speed. `None` with a single chunk.
+    pub decode: Option<(u64, Duration)>,
+}
+
+impl StreamStats {
+    /// Adds a chunk that arrived `gap` after the previous one (`None` for the first).
+    pub fn chunk(&mut self, gap: Option<Duration>) {
+        self.chunks += 1;
+        if let Some(g) = gap {
+            self.gaps.push(g);
+        }
+    }
+
+    /// Time per output token after the first chunk (`None` when it cannot be told).
+    pub fn time_per_output_token(&self) -> Option<Duration> {
+        let (tokens, span) = self.decode?;
+        (tokens > 0 && !span.is_zero()).then(|| span / tokens.min(u64::from(u32::MAX)) as u32)
+    }
 }
 
 /// What came of one attempt.

@@ -6,6 +6,7 @@
 //! JSON is `decode`), so a simulated run and a live run classify alike.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use stampede_mock::model::wait_until;
@@ -90,10 +91,13 @@ pub async fn play(g: Generation, stream: bool) -> AttemptResult {
     let first = g.first_chunk_at();
     wait_until(first).await;
     let chunks = g.chunk_count();
-    let max_gap = (1..chunks)
-        .map(|i| g.chunk_at(i) - g.chunk_at(i - 1))
-        .max()
-        .unwrap_or_default();
+    let gaps: Vec<Duration> = (1..chunks).map(|i| g.chunk_at(i) - g.chunk_at(i - 1)).collect();
+    let decode = (chunks > 1).then(|| {
+        (
+            g.usage.candidates.saturating_sub(g.tokens_after(0)),
+            g.chunk_at(chunks - 1) - g.chunk_at(0),
+        )
+    });
     wait_until(g.done_at()).await;
-    AttemptResult::ok(tokens(&g), first, Some(StreamStats { chunks, max_gap }))
+    AttemptResult::ok(tokens(&g), first, Some(StreamStats { chunks, gaps, decode }))
 }

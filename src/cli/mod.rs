@@ -125,6 +125,23 @@ pub struct RunArgs {
     /// Also write each chart as a PNG into OUT/png/ (for slides and READMEs).
     #[arg(long)]
     pub png: bool,
+    /// Spend cap in USD: refuse to start when the estimate is above it, stop sending when
+    /// answered attempts reach it [default: the scenario's, else $1 for a billed target].
+    #[arg(long, value_parser = parse_usd)]
+    pub max_cost_usd: Option<f64>,
+    /// Schedule at most this many requests.
+    #[arg(long)]
+    pub max_requests: Option<u64>,
+    /// Print the request, token and cost estimate, and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+fn parse_usd(s: &str) -> Result<f64, String> {
+    match s.trim_start_matches('$').parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("expected an amount in USD such as 2.50, got {s:?}")),
+    }
 }
 
 /// `stampede report`.
@@ -305,8 +322,13 @@ fn run_command(args: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Exit 
         base_url: args.base_url.clone(),
         seed: args.seed,
         duration: args.duration,
+        max_requests: args.max_requests,
     };
-    let plan = Plan::new(&loaded, &options);
+    let mut plan = Plan::new(&loaded, &options);
+    plan.spend_cap = crate::spend::cap(&plan, args.max_cost_usd);
+    if let Err(exit) = spend_guard(&plan, args.dry_run, out, err) {
+        return exit;
+    }
     let progress = Arc::new(Progress::default());
     let display = (!args.quiet && !args.json).then(|| progress::Display::start(progress.clone(), &plan));
     let interrupts = progress::watch_interrupts(progress.clone());
@@ -339,10 +361,10 @@ fn run_command(args: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Exit 
     if args.png && !write_pngs(&summary, &dir, args.json, out, err) {
         return Exit::Failed;
     }
-    if summary.run.stopped_early.is_some() {
+    if let Some(why) = &summary.run.stopped_early {
         let _ = writeln!(
             err,
-            "the run was interrupted; the report covers what was scheduled until then"
+            "the run stopped early ({why}); the report covers what was scheduled until then"
         );
         return Exit::Failed;
     }
@@ -353,6 +375,43 @@ fn run_command(args: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Exit 
             Exit::Gate
         }
         _ => Exit::Ok,
+    }
+}
+
+/// Prints the estimate for a billed or capped run (and for `--dry-run`); refuses one whose
+/// estimate is above its cap. `Err` carries the exit code when the run must not start.
+fn spend_guard(plan: &Plan<'_>, dry_run: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), Exit> {
+    let billed = crate::spend::billed(plan);
+    if !(billed || plan.spend_cap.is_some() || dry_run) {
+        return Ok(());
+    }
+    let estimate = crate::spend::estimate(plan);
+    let cap = plan.spend_cap.map_or("no cap".to_string(), |c| format!("cap ${c:.2}"));
+    let what = if billed {
+        "billed target"
+    } else {
+        "local target, not billed"
+    };
+    let line = format!("estimate ({what} {}, {cap}): {}", plan.target.as_str(), estimate.line());
+    if dry_run {
+        let _ = writeln!(
+            out,
+            "{line}
+--dry-run: nothing was sent"
+        );
+        return Err(Exit::Ok);
+    }
+    let _ = writeln!(err, "{line}");
+    match (estimate.cost_usd, plan.spend_cap) {
+        (Some(cost), Some(cap)) if cost > cap => {
+            let _ = writeln!(
+                err,
+                "error: refusing to start: the estimate (${cost:.4}) is above the spend cap (${cap:.2}); \
+                 raise it with --max-cost-usd or target.max_cost_usd, or send less (--duration, --max-requests)"
+            );
+            Err(Exit::Failed)
+        }
+        _ => Ok(()),
     }
 }
 

@@ -53,7 +53,7 @@ impl<S: RecordSink> Engine<'_, S> {
             cancelled: false,
             fallback,
             input_tokens: req.input_tokens,
-            stream: done.result.stream,
+            stream: done.result.stream.clone(),
         };
         self.sink.attempt(&record);
         self.feedback(&done, error_kind, took, now);

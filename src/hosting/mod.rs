@@ -85,8 +85,8 @@ pub struct Hosting {
     pub why: String,
 }
 
-/// Kills the mock process when dropped.
-struct MockProcess(Child);
+/// A `stampede mock` process, killed when dropped.
+pub struct MockProcess(Child);
 
 impl Drop for MockProcess {
     fn drop(&mut self) {
@@ -95,8 +95,13 @@ impl Drop for MockProcess {
     }
 }
 
-/// Starts `stampede mock --port 0` with `profile_path`; returns the process and its base URL.
-fn spawn_mock(exe: &PathBuf, profile_path: &std::path::Path, seed: u64) -> Result<(MockProcess, String), RunError> {
+/// Starts `EXE mock --port 0` on 127.0.0.1 with the profile file `profile_path` (a preset-based
+/// `.toml` or a whole profile as `.json`); returns the process and its base URL.
+pub fn spawn_mock(
+    exe: &std::path::Path,
+    profile_path: &std::path::Path,
+    seed: u64,
+) -> Result<(MockProcess, String), RunError> {
     let child = Command::new(exe)
         .args(["mock", "--port", "0", "--seed", &seed.to_string(), "--profile"])
         .arg(profile_path)
@@ -108,9 +113,12 @@ fn spawn_mock(exe: &PathBuf, profile_path: &std::path::Path, seed: u64) -> Resul
     let mut mock = MockProcess(child);
     let stdout = mock.0.stdout.take().expect("stdout is piped");
     let mut line = String::new();
-    BufReader::new(stdout)
+    let mut reader = BufReader::new(stdout);
+    reader
         .read_line(&mut line)
         .map_err(|e| RunError::Failed(format!("the probe's mock did not start: {e}")))?;
+    // Keep reading what it prints: a closed pipe would kill it at its next line.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
     let url = line
         .trim()
         .strip_prefix("stampede mock listening on ")
@@ -206,6 +214,7 @@ pub fn probe(
         base_url: Some(url),
         seed: Some(options.seed),
         duration: Some(options.duration),
+        max_requests: None,
     };
     let mut plan = Plan::new(loaded, &run_options);
     plan.strategy = candidate.strategy.clone();

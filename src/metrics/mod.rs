@@ -112,6 +112,33 @@ pub struct Waste {
     pub saved_input_tokens: u64,
 }
 
+/// What streamed answers add up to.
+#[derive(Debug, Clone, Default)]
+pub struct StreamMetrics {
+    /// Successful streamed attempts.
+    pub answers: u64,
+    /// Their chunks.
+    pub chunks: u64,
+    /// Every gap between two consecutive chunks of an answer.
+    pub inter_chunk: LatencyHistogram,
+    /// Time per output token after the first chunk, one value per answer (from the API's
+    /// cumulative token counts).
+    pub time_per_token: LatencyHistogram,
+}
+
+impl StreamMetrics {
+    fn record(&mut self, s: &crate::backend::StreamStats) {
+        self.answers += 1;
+        self.chunks += u64::from(s.chunks);
+        for g in &s.gaps {
+            self.inter_chunk.record(*g);
+        }
+        if let Some(t) = s.time_per_output_token() {
+            self.time_per_token.record(t);
+        }
+    }
+}
+
 /// Everything a run's records add up to.
 #[derive(Debug, Clone)]
 pub struct Metrics {
@@ -133,6 +160,10 @@ pub struct Metrics {
     pub waste: Waste,
     /// Send-to-answer time of successful attempts.
     pub service: LatencyHistogram,
+    /// Streamed answers: chunks, inter-chunk gaps and decode speed.
+    pub stream: StreamMetrics,
+    /// Connection set-up timings of an HTTP target.
+    pub connections: Option<crate::backend::connections::Recorded>,
     /// Intended start to arrival in the engine (scheduler lag; zero in the simulator).
     pub schedule_lag: LatencyHistogram,
     /// Tokens of answered requests, as the API counted them.
@@ -186,6 +217,8 @@ impl Metrics {
                 ..Waste::default()
             },
             service: LatencyHistogram::default(),
+            stream: StreamMetrics::default(),
+            connections: None,
             schedule_lag: LatencyHistogram::default(),
             tokens: Tokens::default(),
             planned: (0, 0),
@@ -262,6 +295,9 @@ impl RecordSink for Metrics {
         match a.result {
             Ok(tokens) => {
                 self.service.record(a.ended.saturating_sub(a.sent));
+                if let Some(s) = &a.stream {
+                    self.stream.record(s);
+                }
                 if let (Some(cost), Some(Some(price))) = (&mut self.cost_usd, self.prices.get(usize::from(a.model))) {
                     let this = price.cost(tokens.input, tokens.output + tokens.thinking);
                     *cost += this;

@@ -52,6 +52,14 @@ pub fn table(s: &Summary) -> String {
     if !breakdown.is_empty() {
         out.push_str(&format!("\n{}\n", breakdown.join(" · ")));
     }
+    let tokens: Vec<String> = v
+        .tokens
+        .iter()
+        .map(|t| format!("{} {} ({})", t.label, t.count, t.share))
+        .collect();
+    if !tokens.is_empty() {
+        out.push_str(&format!("tokens, as the API counted them: {}\n", tokens.join(" · ")));
+    }
     let attempts: Vec<String> = v.attempts.iter().map(|a| format!("{} {}", a.label, a.count)).collect();
     if !attempts.is_empty() {
         out.push_str(&format!("attempts by result: {}\n", attempts.join(" · ")));

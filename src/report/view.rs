@@ -133,6 +133,8 @@ pub struct View {
     pub latency: Vec<LatencyRow>,
     /// Outcome breakdown.
     pub outcomes: Vec<CountRow>,
+    /// Tokens of answered requests as the API counted them, against the planned sizes.
+    pub tokens: Vec<CountRow>,
     /// Attempt breakdown.
     pub attempts: Vec<CountRow>,
     /// Lanes.
@@ -243,7 +245,20 @@ impl View {
                 ),
             },
         ];
-        let latency = vec![
+        let mut figures = figures;
+        if let Some(st) = &s.stream {
+            let tps = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.0}/s"));
+            figures.push(Figure {
+                label: "decode speed".into(),
+                value: tps(st.output_tokens_per_s.p50),
+                note: format!(
+                    "output tokens per second after the first chunk, median of {} streamed answers; slowest 10% {}",
+                    count(st.answers),
+                    tps(st.output_tokens_per_s.slowest_10pct)
+                ),
+            });
+        }
+        let mut latency = vec![
             LatencyRow::new(
                 "end to end",
                 "intended start → answer, answered requests",
@@ -254,6 +269,62 @@ impl View {
             LatencyRow::new("service", "attempt sent → answer, successful attempts", &s.service_ms),
             LatencyRow::new("schedule lag", "intended start → taken in", &s.schedule_lag_ms),
         ];
+        if let Some(c) = &s.connections {
+            if c.dns_ms.count > 0 {
+                latency.push(LatencyRow::new("DNS lookup", "per new connection", &c.dns_ms));
+            }
+            latency.push(LatencyRow::new(
+                "connection set-up",
+                "DNS + TCP + TLS, per new connection (pooled afterwards)",
+                &c.connect_ms,
+            ));
+        }
+        if let Some(st) = &s.stream {
+            latency.push(LatencyRow::new(
+                "inter-chunk gap",
+                "one streamed chunk → the next",
+                &st.inter_chunk_ms,
+            ));
+            latency.push(LatencyRow::new(
+                "time per output token",
+                "after the first chunk, per streamed answer (the API's token counts)",
+                &st.time_per_output_token_ms,
+            ));
+        }
+        // Token truth: what the API counted against what the scenario planned.
+        let planned = |counted: u64, planned: u64| {
+            if planned == 0 {
+                "—".to_string()
+            } else {
+                format!(
+                    "{:+.1}% vs {} planned",
+                    (counted as f64 / planned as f64 - 1.0) * 100.0,
+                    count(planned)
+                )
+            }
+        };
+        let t = &s.tokens;
+        let mut tokens = Vec::new();
+        tokens.push(CountRow {
+            group: "tokens, as the API counted them".into(),
+            label: "input".into(),
+            count: count(t.input),
+            share: planned(t.input, t.planned_input),
+        });
+        tokens.push(CountRow {
+            group: "tokens, as the API counted them".into(),
+            label: "output".into(),
+            count: count(t.output),
+            share: planned(t.output, t.planned_output),
+        });
+        if t.thinking > 0 {
+            tokens.push(CountRow {
+                group: "tokens, as the API counted them".into(),
+                label: "thinking (billed as output)".into(),
+                count: count(t.thinking),
+                share: "—".into(),
+            });
+        }
         let mut outcomes = vec![
             CountRow {
                 group: "requests".into(),
@@ -353,6 +424,7 @@ impl View {
             figures,
             latency,
             outcomes,
+            tokens,
             attempts,
             lanes,
             strategy: serde_json::to_string_pretty(&s.run.strategy).unwrap_or_default(),

@@ -55,9 +55,17 @@ pub struct TargetSpec {
     /// Endpoint override for HTTP targets.
     #[serde(default)]
     pub base_url: Option<String>,
-    /// Spend cap in USD for billed targets.
+    /// Spend cap in USD: refuse a run whose estimate is above it, stop one that reaches it
+    /// (default $1 for a billed target; see `spend`).
     #[serde(default)]
     pub max_cost_usd: Option<f64>,
+    /// Schedule at most this many requests.
+    #[serde(default)]
+    pub max_requests: Option<u64>,
+    /// `thinkingConfig.thinkingBudget` sent with every request (0 turns thinking off on the
+    /// models that allow it; unset leaves the model's default).
+    #[serde(default)]
+    pub thinking_budget: Option<i64>,
     /// Name of the environment variable holding the API key.
     #[serde(default)]
     pub api_key_env: Option<String>,
@@ -72,6 +80,8 @@ impl Default for TargetSpec {
             mock: None,
             base_url: None,
             max_cost_usd: None,
+            max_requests: None,
+            thinking_budget: None,
             api_key_env: None,
         }
     }
@@ -87,6 +97,9 @@ impl TargetSpec {
             if !(c.is_finite() && c >= 0.0) {
                 return Err(format!("target.max_cost_usd must be ≥ 0, got {c}"));
             }
+        }
+        if self.thinking_budget.is_some_and(|b| b < -1) {
+            return Err("target.thinking_budget must be -1 (the model decides), 0 (off) or a token count".into());
         }
         if let Some(url) = &self.base_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {

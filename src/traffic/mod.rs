@@ -74,6 +74,40 @@ pub trait TrafficSource: Send {
     fn ended(&mut self, _user: u32, _at: Duration) {}
 }
 
+/// Another source cut off after `limit` requests (`max_requests`).
+pub struct Limited {
+    inner: Box<dyn TrafficSource>,
+    left: u64,
+}
+
+impl Limited {
+    /// At most `limit` requests of `inner`.
+    pub fn new(inner: Box<dyn TrafficSource>, limit: u64) -> Limited {
+        Limited { inner, left: limit }
+    }
+}
+
+impl TrafficSource for Limited {
+    fn peek(&mut self) -> Peek {
+        if self.left == 0 {
+            Peek::Done
+        } else {
+            self.inner.peek()
+        }
+    }
+    fn take(&mut self) -> Option<PlannedRequest> {
+        if self.left == 0 {
+            return None;
+        }
+        let r = self.inner.take()?;
+        self.left -= 1;
+        Some(r)
+    }
+    fn ended(&mut self, user: u32, at: Duration) {
+        self.inner.ended(user, at);
+    }
+}
+
 /// A fixed list of planned requests, in order of due time (tests, precomputed plans).
 #[derive(Debug, Clone, Default)]
 pub struct Fixed(std::collections::VecDeque<PlannedRequest>);

@@ -9,4 +9,5 @@ mod plan;
 mod report;
 mod schema;
 mod support;
+mod targets;
 mod theory;

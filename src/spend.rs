@@ -1,0 +1,175 @@
+//! The spend guard: what a run against a billed API will cost, worked out before it starts,
+//! and a cap that stops it while it runs.
+//!
+//! - [`estimate`] walks the run's planned requests (open-loop traffic is known in advance) and
+//!   prices them from the price table: every prompt at input prices and every answer at its
+//!   requested `maxOutputTokens` (an upper bound: answers may be shorter), plus the thinking
+//!   budget when the scenario sets one. Retries of refused attempts (429, 503) are not billed
+//!   and not counted.
+//! - [`SpendWatch`] adds up the cost of every answered attempt from the tokens the API counted
+//!   (`usageMetadata`, `usage`) while the run goes, and stops the run — no new requests,
+//!   in-flight ones finish — when the cap is reached.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use stampede_mock::catalog::{self, Price};
+
+use crate::engine::record::{AttemptRecord, RecordSink, RequestRecord, SecondSample};
+use crate::engine::Progress;
+use crate::run::Plan;
+use crate::scenario::TargetKind;
+use crate::traffic::{Peek, TrafficSource};
+
+/// The cap on a billed run when neither the scenario nor the command line sets one (USD).
+pub const DEFAULT_CAP_USD: f64 = 1.0;
+
+/// What a run is expected to send and cost.
+#[derive(Debug, Clone, Serialize)]
+pub struct Estimate {
+    /// Requests the traffic schedules (after `max_requests`); `None` for a closed loop, whose
+    /// count follows its latency.
+    pub requests: Option<u64>,
+    /// Prompt tokens of those requests.
+    pub input_tokens: u64,
+    /// Answer tokens asked for (`maxOutputTokens`), an upper bound.
+    pub output_tokens: u64,
+    /// Thinking tokens allowed (the scenario's thinking budget × requests).
+    pub thinking_tokens: u64,
+    /// The cost in USD at list prices; `None` when a model has no price or the count is unknown.
+    pub cost_usd: Option<f64>,
+    /// Models without a price in the table.
+    pub unpriced: Vec<String>,
+    /// Whether the scenario bounds thinking (otherwise a thinking model may bill more than
+    /// the estimate, and only the in-run cap stops it).
+    pub thinking_budget_set: bool,
+}
+
+impl Estimate {
+    /// One line for the terminal.
+    pub fn line(&self) -> String {
+        let cost = match self.cost_usd {
+            Some(c) => format!("≈ ${c:.4} at list prices (answers at their full maxOutputTokens)"),
+            None if !self.unpriced.is_empty() => format!("cost unknown: no price for {}", self.unpriced.join(", ")),
+            None => "cost unknown: a closed loop's request count follows its latency".into(),
+        };
+        let thinking = if self.thinking_budget_set {
+            format!("{} thinking", self.thinking_tokens)
+        } else {
+            "any thinking (unbounded: set target.thinking_budget)".to_string()
+        };
+        match self.requests {
+            Some(n) => format!(
+                "{n} requests, {} input tokens, up to {} output tokens + {thinking}; {cost}",
+                self.input_tokens, self.output_tokens
+            ),
+            None => cost,
+        }
+    }
+}
+
+/// Whether the plan sends to a service that bills: a Gemini or OpenAI-compatible target whose
+/// endpoint is not on this machine.
+pub fn billed(plan: &Plan<'_>) -> bool {
+    if !matches!(plan.target, TargetKind::Gemini | TargetKind::Openai) {
+        return false;
+    }
+    let Some(url) = &plan.base_url else { return true };
+    let host = reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    !(host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()))
+}
+
+/// The cap in force: the command line's, else the scenario's, else [`DEFAULT_CAP_USD`] for a
+/// billed target (`None`: no cap).
+pub fn cap(plan: &Plan<'_>, cli: Option<f64>) -> Option<f64> {
+    cli.or(plan.loaded.scenario.target.get_ref().max_cost_usd)
+        .or_else(|| billed(plan).then_some(DEFAULT_CAP_USD))
+}
+
+/// The requests the plan will schedule, and their price.
+pub fn estimate(plan: &Plan<'_>) -> Estimate {
+    let models = plan.loaded.models_for(&plan.strategy);
+    let prices: Vec<Option<Price>> = models.iter().map(|m| catalog::price(m)).collect();
+    let unpriced: Vec<String> = models
+        .iter()
+        .zip(&prices)
+        .filter(|(_, p)| p.is_none())
+        .map(|(m, _)| m.clone())
+        .collect();
+    let budget = plan.loaded.scenario.target.get_ref().thinking_budget;
+    let thinking = budget.unwrap_or(0).max(0) as u64;
+    let mut e = Estimate {
+        requests: None,
+        input_tokens: 0,
+        output_tokens: 0,
+        thinking_tokens: 0,
+        cost_usd: None,
+        unpriced,
+        thinking_budget_set: budget.is_some_and(|b| b >= 0),
+    };
+    let Some(mut traffic) = plan.loaded.traffic.open_loop(plan.seed, plan.duration) else {
+        return e;
+    };
+    let limit = plan.max_requests.unwrap_or(u64::MAX);
+    let (mut n, mut cost) = (0u64, 0.0);
+    while n < limit && matches!(traffic.peek(), Peek::Due(_)) {
+        let Some(r) = TrafficSource::take(&mut traffic) else {
+            break;
+        };
+        n += 1;
+        e.input_tokens += u64::from(r.input_tokens);
+        e.output_tokens += u64::from(r.output_tokens);
+        e.thinking_tokens += thinking;
+        if let Some(Some(p)) = prices.get(usize::from(r.model)) {
+            cost += p.cost(u64::from(r.input_tokens), u64::from(r.output_tokens) + thinking);
+        }
+    }
+    e.requests = Some(n);
+    e.cost_usd = e.unpriced.is_empty().then_some(cost);
+    e
+}
+
+/// Adds up what answered attempts cost and stops the run at the cap.
+pub struct SpendWatch {
+    cap: Option<f64>,
+    prices: Vec<Option<Price>>,
+    progress: Arc<Progress>,
+    /// Spent so far (USD).
+    pub spent: f64,
+    /// Whether the cap stopped the run.
+    pub hit: bool,
+}
+
+impl SpendWatch {
+    /// A watch over models priced `prices` (by model index); `cap: None` only counts.
+    pub fn new(cap: Option<f64>, prices: Vec<Option<Price>>, progress: Arc<Progress>) -> SpendWatch {
+        SpendWatch {
+            cap,
+            prices,
+            progress,
+            spent: 0.0,
+            hit: false,
+        }
+    }
+}
+
+impl RecordSink for SpendWatch {
+    fn attempt(&mut self, r: &AttemptRecord) {
+        let (Ok(tokens), Some(Some(price))) = (&r.result, self.prices.get(usize::from(r.model))) else {
+            return;
+        };
+        self.spent += price.cost(tokens.input, tokens.output + tokens.thinking);
+        if let Some(cap) = self.cap {
+            if self.spent >= cap && !self.hit {
+                self.hit = true;
+                self.progress.request_stop();
+            }
+        }
+    }
+    fn request(&mut self, _: &RequestRecord) {}
+    fn second(&mut self, _: &SecondSample) {}
+}
