@@ -249,6 +249,16 @@ mod tests {
     }
 
     #[test]
+    fn an_error_event_mid_stream_is_a_stream_failure() {
+        let e = r#"{"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}}"#;
+        match parse_event(e) {
+            Event::Error(e) => assert_eq!(e.kind, ErrorKind::Stream),
+            _ => panic!("an error event"),
+        }
+        assert!(matches!(parse_event("{\"candidates\": ["), Event::Malformed));
+    }
+
+    #[test]
     fn the_thinking_budget_goes_into_generation_config() {
         let a = Attempt {
             request_id: 1,
