@@ -82,6 +82,16 @@ pub struct Plan<'a> {
 }
 
 impl<'a> Plan<'a> {
+    /// The requests this run schedules: the scenario's traffic for the seed and window, cut
+    /// at `max_requests`.
+    pub fn traffic(&self) -> Box<dyn TrafficSource> {
+        let source = self.loaded.traffic.source(self.seed, self.duration);
+        match self.max_requests {
+            Some(limit) => Box::new(crate::traffic::Limited::new(source, limit)),
+            None => source,
+        }
+    }
+
     /// Applies the overrides to the scenario.
     pub fn new(loaded: &'a LoadedScenario, options: &RunOptions) -> Plan<'a> {
         let s = &loaded.scenario;
@@ -110,10 +120,7 @@ pub fn execute(
     let s = &plan.loaded.scenario;
     let t = s.target.get_ref();
     let traffic_plan = &plan.loaded.traffic;
-    let mut traffic = traffic_plan.source(plan.seed, plan.duration);
-    if let Some(limit) = plan.max_requests {
-        traffic = Box::new(crate::traffic::Limited::new(traffic, limit));
-    }
+    let mut traffic = plan.traffic();
     let models = plan.loaded.models_for(&plan.strategy);
     let config = EngineConfig {
         strategy: plan.strategy.clone(),
@@ -137,10 +144,9 @@ pub fn execute(
         precise_arrivals: plan.target != TargetKind::Sim,
     };
     let prices: Vec<_> = models.iter().map(|m| catalog::price(m)).collect();
-    // A billed run always has a cap: the one set, else the default (plan and compare runs too).
-    let spend_cap = plan
-        .spend_cap
-        .or_else(|| crate::spend::billed(plan).then_some(crate::spend::DEFAULT_CAP_USD));
+    // The cap in force when the caller set none (plan and compare runs): the scenario's, or the
+    // default for a billed target.
+    let spend_cap = plan.spend_cap.or_else(|| crate::spend::cap(plan, None));
     let mut watch = crate::spend::SpendWatch::new(spend_cap, prices.clone(), progress.clone());
     let mut metrics =
         Metrics::new(prices, traffic_plan.lanes.len()).with_interval(crate::metrics::log_interval(plan.duration));

@@ -19,7 +19,7 @@ use crate::engine::record::{AttemptRecord, RecordSink, RequestRecord, SecondSamp
 use crate::engine::Progress;
 use crate::run::Plan;
 use crate::scenario::TargetKind;
-use crate::traffic::{Peek, TrafficSource};
+use crate::traffic::Peek;
 
 /// The cap on a billed run when neither the scenario nor the command line sets one (USD).
 pub const DEFAULT_CAP_USD: f64 = 1.0;
@@ -111,15 +111,13 @@ pub fn estimate(plan: &Plan<'_>) -> Estimate {
         unpriced,
         thinking_budget_set: budget.is_some_and(|b| b >= 0),
     };
-    let Some(mut traffic) = plan.loaded.traffic.open_loop(plan.seed, plan.duration) else {
-        return e;
-    };
-    let limit = plan.max_requests.unwrap_or(u64::MAX);
+    if plan.loaded.traffic.mean_rate().is_none() {
+        return e; // a closed loop: its count follows its latency
+    }
+    let mut traffic = plan.traffic();
     let (mut n, mut cost) = (0u64, 0.0);
-    while n < limit && matches!(traffic.peek(), Peek::Due(_)) {
-        let Some(r) = TrafficSource::take(&mut traffic) else {
-            break;
-        };
+    while matches!(traffic.peek(), Peek::Due(_)) {
+        let Some(r) = traffic.take() else { break };
         n += 1;
         e.input_tokens += u64::from(r.input_tokens);
         e.output_tokens += u64::from(r.output_tokens);

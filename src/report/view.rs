@@ -198,7 +198,7 @@ impl View {
                     .collect(),
             ),
         };
-        let figures = vec![
+        let mut figures = vec![
             Figure {
                 label: "success".into(),
                 value: pct(r.success_rate),
@@ -245,7 +245,6 @@ impl View {
                 ),
             },
         ];
-        let mut figures = figures;
         if let Some(st) = &s.stream {
             let tps = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.0}/s"));
             figures.push(Figure {
@@ -304,27 +303,21 @@ impl View {
             }
         };
         let t = &s.tokens;
-        let mut tokens = Vec::new();
-        tokens.push(CountRow {
+        // Thinking has no planned size, and a row only when the model thought.
+        let tokens: Vec<CountRow> = [
+            ("input", t.input, t.planned_input),
+            ("output", t.output, t.planned_output),
+            ("thinking (billed as output)", t.thinking, 0),
+        ]
+        .into_iter()
+        .filter(|&(label, counted, _)| counted > 0 || !label.starts_with("thinking"))
+        .map(|(label, counted, plan)| CountRow {
             group: "tokens, as the API counted them".into(),
-            label: "input".into(),
-            count: count(t.input),
-            share: planned(t.input, t.planned_input),
-        });
-        tokens.push(CountRow {
-            group: "tokens, as the API counted them".into(),
-            label: "output".into(),
-            count: count(t.output),
-            share: planned(t.output, t.planned_output),
-        });
-        if t.thinking > 0 {
-            tokens.push(CountRow {
-                group: "tokens, as the API counted them".into(),
-                label: "thinking (billed as output)".into(),
-                count: count(t.thinking),
-                share: "—".into(),
-            });
-        }
+            label: label.into(),
+            count: count(counted),
+            share: planned(counted, plan),
+        })
+        .collect();
         let mut outcomes = vec![
             CountRow {
                 group: "requests".into(),
