@@ -246,12 +246,12 @@ impl View {
             },
         ];
         if let Some(st) = &s.stream {
-            let tps = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.0}/s"));
+            let tps = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.0} tok/s"));
             figures.push(Figure {
                 label: "decode speed".into(),
                 value: tps(st.output_tokens_per_s.p50),
                 note: format!(
-                    "output tokens per second after the first chunk, median of {} streamed answers; slowest 10% {}",
+                    "median after the first chunk, {} streamed answers; slowest 10% {}",
                     count(st.answers),
                     tps(st.output_tokens_per_s.slowest_10pct)
                 ),
