@@ -228,6 +228,10 @@ pub struct ManyRunArgs {
     /// Output folder [default: reports/<scenario name>/].
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Spend cap in USD for all the runs together against a billed API [default: the
+    /// scenario's, else $1].
+    #[arg(long, value_parser = parse_usd)]
+    pub max_cost_usd: Option<f64>,
 }
 
 /// `stampede compare`.
@@ -375,6 +379,40 @@ fn run_command(args: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Exit 
             Exit::Gate
         }
         _ => Exit::Ok,
+    }
+}
+
+/// Refuses a command of `runs` runs against a billed API whose estimate, all runs together, is
+/// above the cap (`cli`, else the scenario's, else the default); prints the estimate first.
+fn many_runs_guard(
+    loaded: &crate::scenario::LoadedScenario,
+    options: &RunOptions,
+    runs: u64,
+    cli: Option<f64>,
+    err: &mut dyn Write,
+) -> Result<(), Exit> {
+    let plan = Plan::new(loaded, options);
+    if !crate::spend::billed(&plan) {
+        return Ok(());
+    }
+    let cap = crate::spend::cap(&plan, cli).unwrap_or(crate::spend::DEFAULT_CAP_USD);
+    let estimate = crate::spend::estimate(&plan);
+    let _ = writeln!(
+        err,
+        "estimate (billed target {}, {runs} runs, cap ${cap:.2} for all of them): per run {}",
+        plan.target.as_str(),
+        estimate.line()
+    );
+    match estimate.cost_usd.map(|c| c * runs as f64) {
+        Some(total) if total > cap => {
+            let _ = writeln!(
+                err,
+                "error: refusing to start: {runs} runs are estimated at ${total:.4}, above the spend cap (${cap:.2}); \
+                 raise it with --max-cost-usd, or run fewer or shorter (--seeds, --duration)"
+            );
+            Err(Exit::Failed)
+        }
+        _ => Ok(()),
     }
 }
 
@@ -632,10 +670,29 @@ fn plan_command(args: PlanArgs, out: &mut dyn Write, err: &mut dyn Write) -> Exi
         let _ = writeln!(err, "error: {e}");
         return Exit::Input;
     }
+    let target = args.runs.target.unwrap_or(TargetKind::Sim);
+    if matches!(target, TargetKind::Gemini | TargetKind::Openai) {
+        // A search is dozens of runs whose number is not known in advance.
+        let probe = Plan::new(
+            &loaded,
+            &RunOptions {
+                target: Some(target),
+                ..RunOptions::default()
+            },
+        );
+        if crate::spend::billed(&probe) {
+            let _ = writeln!(
+                err,
+                "error: plan searches with dozens of runs and will not do that against a billed API; plan in sim (the \
+                 default) or against the mock, then check the recommendation with one `stampede run`"
+            );
+            return Exit::Input;
+        }
+    }
     let options = crate::plan::PlanOptions {
         run: RunOptions {
             // Sim unless asked: a search takes dozens of runs.
-            target: Some(args.runs.target.unwrap_or(TargetKind::Sim)),
+            target: Some(target),
             duration: args.runs.duration,
             ..RunOptions::default()
         },
@@ -767,6 +824,10 @@ fn compare_command(args: CompareArgs, out: &mut dyn Write, err: &mut dyn Write) 
         duration: args.runs.duration,
         ..RunOptions::default()
     };
+    let runs = contenders.len() as u64 * u64::from(args.seeds.max(1));
+    if let Err(exit) = many_runs_guard(&loaded, &options, runs, args.runs.max_cost_usd, err) {
+        return exit;
+    }
     // Live runs take real time: say as each one ends.
     let live = options.target.unwrap_or(loaded.scenario.target.get_ref().kind) != TargetKind::Sim;
     let quiet = args.json || !live;

@@ -256,3 +256,30 @@ fn cost_per_day_objective_scales_the_run_to_24_hours() {
     assert!(pass && per_day > 100.0, "{per_day}");
     assert!(!check(per_day * 0.9).1);
 }
+
+/// Many runs against a billed API: compare refuses when all its runs together are estimated
+/// above the cap, plan refuses outright; neither needs a key or the network to say so.
+#[test]
+fn compare_and_plan_refuse_to_spend_on_a_billed_api() {
+    let path = root().join("scenarios/retry-storm.toml");
+    let path = path.to_str().unwrap();
+    let o = stampede(&["compare", path, "--target", "gemini", "--seeds", "3"]);
+    assert_eq!(o.code, 3, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("12 runs") && o.stderr.contains("refusing to start") && o.stderr.contains("cap ($1.00)"),
+        "{}",
+        o.stderr
+    );
+    let o = stampede(&[
+        "plan",
+        root().join("scenarios/plan-mmc.toml").to_str().unwrap(),
+        "--target",
+        "openai",
+    ]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("will not do that against a billed API"),
+        "{}",
+        o.stderr
+    );
+}
