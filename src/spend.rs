@@ -131,6 +131,29 @@ pub fn estimate(plan: &Plan<'_>) -> Estimate {
     e
 }
 
+/// Why `runs` runs of `plan` must not start, if they must not: a billed model without a price
+/// and no request bound (the cap could not count), or an estimate above `cap` all runs together.
+pub fn refusal(plan: &Plan<'_>, estimate: &Estimate, cap: Option<f64>, runs: u64) -> Option<String> {
+    if billed(plan) && !estimate.unpriced.is_empty() && plan.max_requests.is_none() {
+        return Some(format!(
+            "there is no price for {} in the table, so the spend cap cannot count what the run costs; \
+             bound it with --max-requests (or target.max_requests)",
+            estimate.unpriced.join(", ")
+        ));
+    }
+    let (total, cap) = (estimate.cost_usd? * runs as f64, cap?);
+    (total > cap).then(|| match runs {
+        1 => format!(
+            "the estimate (${total:.4}) is above the spend cap (${cap:.2}); raise the cap with --max-cost-usd or \
+             target.max_cost_usd, or send less (--duration, --max-requests)"
+        ),
+        n => format!(
+            "{n} runs are estimated at ${total:.4}, above the spend cap (${cap:.2}); raise the cap with \
+             --max-cost-usd, or run fewer or shorter (--seeds, --duration)"
+        ),
+    })
+}
+
 /// Adds up what answered attempts cost and stops the run at the cap.
 pub struct SpendWatch {
     cap: Option<f64>,

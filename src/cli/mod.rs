@@ -403,16 +403,12 @@ fn many_runs_guard(
         plan.target.as_str(),
         estimate.line()
     );
-    match estimate.cost_usd.map(|c| c * runs as f64) {
-        Some(total) if total > cap => {
-            let _ = writeln!(
-                err,
-                "error: refusing to start: {runs} runs are estimated at ${total:.4}, above the spend cap (${cap:.2}); \
-                 raise it with --max-cost-usd, or run fewer or shorter (--seeds, --duration)"
-            );
+    match crate::spend::refusal(&plan, &estimate, Some(cap), runs) {
+        Some(why) => {
+            let _ = writeln!(err, "error: refusing to start: {why}");
             Err(Exit::Failed)
         }
-        _ => Ok(()),
+        None => Ok(()),
     }
 }
 
@@ -440,16 +436,12 @@ fn spend_guard(plan: &Plan<'_>, dry_run: bool, out: &mut dyn Write, err: &mut dy
         return Err(Exit::Ok);
     }
     let _ = writeln!(err, "{line}");
-    match (estimate.cost_usd, plan.spend_cap) {
-        (Some(cost), Some(cap)) if cost > cap => {
-            let _ = writeln!(
-                err,
-                "error: refusing to start: the estimate (${cost:.4}) is above the spend cap (${cap:.2}); \
-                 raise it with --max-cost-usd or target.max_cost_usd, or send less (--duration, --max-requests)"
-            );
+    match crate::spend::refusal(plan, &estimate, plan.spend_cap, 1) {
+        Some(why) => {
+            let _ = writeln!(err, "error: refusing to start: {why}");
             Err(Exit::Failed)
         }
-        _ => Ok(()),
+        None => Ok(()),
     }
 }
 

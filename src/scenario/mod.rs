@@ -156,12 +156,22 @@ impl LoadedScenario {
             .get_ref()
             .validate()
             .map_err(|m| SpecError::at(s.target.span(), m))?;
-        self.mock_profile().map_err(|m| SpecError::at(s.target.span(), m))?;
+        // A scenario for a real API may call models the mock does not serve.
+        let api = matches!(s.target.get_ref().kind, TargetKind::Gemini | TargetKind::Openai);
+        let check_models = |models: &[String]| match api {
+            true => self
+                .scenario
+                .target
+                .get_ref()
+                .profile_unchecked(&self.base_dir())
+                .map(drop),
+            false => self.mock_profile_for(models).map(drop),
+        };
+        check_models(&self.models_for(s.strategy.get_ref())).map_err(|m| SpecError::at(s.target.span(), m))?;
         self.check_reserve(s.strategy.get_ref())
             .map_err(|m| SpecError::at(s.strategy.span(), m))?;
         for (i, c) in self.contenders()?.iter().enumerate() {
-            self.mock_profile_for(&self.models_for(&c.strategy))
-                .map_err(|m| SpecError::at(s.strategies[i].span(), m))?;
+            check_models(&self.models_for(&c.strategy)).map_err(|m| SpecError::at(s.strategies[i].span(), m))?;
             self.check_reserve(&c.strategy)
                 .map_err(|m| SpecError::at(s.strategies[i].span(), m))?;
         }

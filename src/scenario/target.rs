@@ -114,18 +114,7 @@ impl TargetSpec {
     /// The mock profile: `profile` (default `tier1`) patched by `[target.mock]`; a profile file
     /// is found relative to `base_dir`. Every model in `models` must be served.
     pub fn mock_profile(&self, base_dir: &Path, models: &[String]) -> Result<MockProfile, String> {
-        let name = self.profile.as_deref().unwrap_or("tier1");
-        let base = if name.ends_with(".toml") {
-            let path = base_dir.join(name);
-            MockProfile::load(&path.display().to_string())
-        } else {
-            MockProfile::preset(name)
-        }
-        .map_err(|e| e.to_string())?;
-        let profile = match &self.mock {
-            Some(settings) => base.patched(settings).map_err(|e| e.to_string())?,
-            None => base,
-        };
+        let profile = self.profile_unchecked(base_dir)?;
         for model in std::iter::once(&self.model).chain(models) {
             if !profile.models.contains_key(model) {
                 return Err(format!(
@@ -135,5 +124,22 @@ impl TargetSpec {
             }
         }
         Ok(profile)
+    }
+
+    /// The mock profile without checking which models it serves (a scenario for a real API
+    /// may name models the mock does not know; running it in sim or mock then says so).
+    pub fn profile_unchecked(&self, base_dir: &Path) -> Result<MockProfile, String> {
+        let name = self.profile.as_deref().unwrap_or("tier1");
+        let base = if name.ends_with(".toml") {
+            let path = base_dir.join(name);
+            MockProfile::load(&path.display().to_string())
+        } else {
+            MockProfile::preset(name)
+        }
+        .map_err(|e| e.to_string())?;
+        match &self.mock {
+            Some(settings) => base.patched(settings).map_err(|e| e.to_string()),
+            None => Ok(base),
+        }
     }
 }

@@ -283,3 +283,33 @@ fn compare_and_plan_refuse_to_spend_on_a_billed_api() {
         o.stderr
     );
 }
+
+/// An OpenAI model is a valid scenario for the openai target, but the price table does not
+/// know it: a billed run is refused unless a request bound makes up for the blind cap.
+#[test]
+fn a_billed_model_without_a_price_needs_a_request_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "name = \"oa\"\nduration = \"5s\"\n[target]\nkind = \"openai\"\nmodel = \"gpt-4o-mini\"\n\
+                base_url = \"https://api.openai.com/v1\"\n[traffic]\narrival = \"constant\"\nrate = 1\n";
+    let path = scenario(dir.path(), "oa", text);
+    let path = path.to_str().unwrap();
+    assert_eq!(stampede(&["validate", path]).code, 0);
+    let o = stampede(&["run", path]);
+    assert_eq!(o.code, 3, "{}", o.stderr);
+    assert!(o.stderr.contains("no price for gpt-4o-mini"), "{}", o.stderr);
+    let o = stampede(&["run", path, "--max-requests", "3", "--dry-run"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout.contains("3 requests") && o.stdout.contains("cost unknown"),
+        "{}",
+        o.stdout
+    );
+    // In sim the mock must serve the model, and says so.
+    let o = stampede(&["run", path, "--target", "sim"]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("does not serve model \"gpt-4o-mini\""),
+        "{}",
+        o.stderr
+    );
+}
