@@ -184,6 +184,8 @@ pub struct CapacityPlan {
     pub breaks_at: Option<f64>,
     /// What to buy to host the best plan, measured from the live client.
     pub hosting: Option<Hosting>,
+    /// Why the hosting probe could not measure, when it failed (the plan stands without it).
+    pub hosting_error: Option<String>,
     /// Simulation runs made.
     pub runs: u32,
     /// Wall time of the whole search (s).
@@ -623,9 +625,14 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
                     }
                 },
             );
-            Some(crate::hosting::probe(loaded, contender, recommended, busiest, probe)?)
+            Some(crate::hosting::probe(loaded, contender, recommended, busiest, probe))
         }
         _ => None,
+    };
+    let (hosting, hosting_error) = match hosting {
+        Some(Ok(h)) => (Some(h), None),
+        Some(Err(e)) => (None, Some(e.to_string())),
+        None => (None, None),
     };
     let slo_lines = pilot
         .slo
@@ -654,6 +661,7 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
         growth,
         breaks_at,
         hosting,
+        hosting_error,
         runs,
         wall_time_s: wall.elapsed().as_secs_f64(),
     })

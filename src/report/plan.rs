@@ -245,6 +245,11 @@ pub fn markdown(p: &CapacityPlan) -> String {
         out.push_str(&format!("\n### What to host it on\n\n{}\n\n", h.why));
         out.push_str(&md_table(&["measure", "value"], &hosting_cells(p)));
     }
+    if let Some(e) = &p.hosting_error {
+        out.push_str(&format!(
+            "\n### What to host it on\n\nNot measured: the hosting probe failed ({e}).\n"
+        ));
+    }
     for c in &p.candidates {
         out.push_str(&format!("\n### {}\n\n{}\n\n", c.name, reason(c)));
         let rows: Vec<Vec<String>> = c.points.iter().map(point_cells).collect();

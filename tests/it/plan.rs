@@ -237,3 +237,30 @@ fn plan_measures_what_the_client_needs_to_host_it() {
     let html = std::fs::read_to_string(out.path().join("plan.html")).unwrap();
     assert!(html.contains("What to host it on"));
 }
+
+/// A probe that cannot run costs the plan its hosting figures, not the plan.
+#[test]
+fn a_failed_hosting_probe_leaves_the_plan_standing() {
+    let out = tempfile::tempdir().unwrap();
+    let o = cli(&[
+        "plan",
+        root().join("scenarios/plan-mmc.toml").to_str().unwrap(),
+        "--no-growth",
+        "--duration",
+        "1m",
+        "--mock-exe",
+        "/nonexistent/stampede",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("| as configured ★ |"), "{}", o.stdout);
+    assert!(
+        o.stdout.contains("Not measured: the hosting probe failed"),
+        "{}",
+        o.stdout
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("plan.json")).unwrap()).unwrap();
+    assert!(json["hosting"].is_null() && json["hosting_error"].as_str().unwrap().contains("/nonexistent"));
+}
