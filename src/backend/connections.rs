@@ -23,10 +23,8 @@ pub struct ConnectionTimings {
 /// The recorded timings.
 #[derive(Debug, Default, Clone)]
 pub struct Recorded {
-    /// DNS lookups.
+    /// DNS lookups that succeeded (a failed one fails its connection set-up, counted below).
     pub dns: LatencyHistogram,
-    /// Lookups that failed.
-    pub dns_failed: u64,
     /// Connection set-ups that succeeded (DNS + TCP + TLS).
     pub connect: LatencyHistogram,
     /// Set-ups that failed.
@@ -39,13 +37,9 @@ impl ConnectionTimings {
         self.inner.lock().map(|r| r.clone()).unwrap_or_default()
     }
 
-    fn dns(&self, took: Duration, ok: bool) {
+    fn dns(&self, took: Duration) {
         if let Ok(mut r) = self.inner.lock() {
-            if ok {
-                r.dns.record(took);
-            } else {
-                r.dns_failed += 1;
-            }
+            r.dns.record(took);
         }
     }
 
@@ -69,9 +63,8 @@ impl Resolve for TimedResolver {
         let host = name.as_str().to_string();
         Box::pin(async move {
             let start = Instant::now();
-            let result = tokio::net::lookup_host((host.as_str(), 0)).await;
-            timings.dns(start.elapsed(), result.is_ok());
-            let addrs: Vec<SocketAddr> = result?.collect();
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            timings.dns(start.elapsed());
             Ok(Box::new(addrs.into_iter()) as Addrs)
         })
     }
