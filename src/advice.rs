@@ -20,42 +20,9 @@
 //!   429s and no answers, a queue that did not drain, lanes that waited far longer or lost far
 //!   more than others, requests dropped, breakers open, a load generator that fell behind.
 
-use serde::{Deserialize, Serialize};
-
 use crate::strategy::StrategySpec;
+use crate::summary::advice::{Advice, Recommendation, Warning};
 use crate::summary::Summary;
-
-/// A setting to change (or keep), with the figures behind it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Recommendation {
-    /// The scenario key: `workers`, `rate_limit`, `queue`, `timeout.attempt`, `retry`.
-    pub setting: String,
-    /// The recommended value, in scenario-file syntax.
-    pub value: String,
-    /// The value the run used.
-    pub current: String,
-    /// Why, with the run's figures.
-    pub why: String,
-}
-
-/// Something in the run a reader should not miss.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Warning {
-    /// A stable key: `retries`, `throttled`, `quota_too_small`, `quota_spent`, `queue_not_drained`, `lane_wait`,
-    /// `lane_lost`, `dropped`, `breaker_open`, `schedule_lag`, `stopped_early`.
-    pub kind: String,
-    /// The message, with figures.
-    pub message: String,
-}
-
-/// Everything one run advises.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Advice {
-    /// Settings to change.
-    pub recommendations: Vec<Recommendation>,
-    /// Things to look at.
-    pub warnings: Vec<Warning>,
-}
 
 /// Headroom on the Little's-law worker count.
 const HEADROOM: f64 = 1.25;
@@ -63,7 +30,7 @@ const HEADROOM: f64 = 1.25;
 const QUOTA_SHARE: f64 = 0.95;
 
 fn secs(ms: f64) -> String {
-    crate::report::format::ms(Some(ms))
+    crate::format::ms(Some(ms))
 }
 
 /// The seconds of the traffic window (arrivals), as opposed to the drain after it.
@@ -536,7 +503,7 @@ fn lane_losses(s: &Summary, a: &mut Advice) {
                 best.0,
                 best.1 * 100.0,
                 worst.0,
-                crate::report::format::ms(l.queue_wait_ms.p95),
+                crate::format::ms(l.queue_wait_ms.p95),
             ),
         );
     }

@@ -14,6 +14,7 @@
 //! - [`advice`]: recommended settings and warnings read from one run's summary.
 //! - [`report`]: `summary.md`, `timeseries.csv`, `report.html`, `latency.hlog` from a summary.
 //! - [`run`]: one run end to end: target, runtime (virtual or real time), engine, summary.
+//! - [`run_spec`]: a run's resolved specification (scenario + overrides), read by run and spend.
 //! - [`bench`]: `stampede bench`, the simulator's speed on this machine.
 //! - [`compare`]: several strategies on identical traffic, with confidence intervals.
 //! - [`plan`]: the fewest workers that meet the `[slo]`, per candidate calling plan, by simulation.
@@ -23,25 +24,28 @@
 //! - [`queueing`]: Erlang B/C, M/M/c and Little's law (theory checks, planner first guesses).
 //! - [`spend`]: the spend guard: a run's cost estimated before it starts, and a cap while it runs.
 //! - [`spec_error`]: positions of errors in input files.
+//! - [`format`]: number formatting shared by every output.
+//! - [`stats`]: a figure over seeds, its mean and 95% interval.
+//! - [`histogram`]: the HDR latency histogram and its percentiles.
 
 #![warn(missing_docs)]
 
 pub mod advice;
 pub mod backend;
-pub mod bench;
 pub mod cli;
-pub mod compare;
-pub mod diff;
+pub mod commands;
 pub mod engine;
-pub mod hosting;
+pub mod format;
+pub mod histogram;
 pub mod metrics;
-pub mod plan;
 pub mod queueing;
 pub mod report;
 pub mod run;
+pub mod run_spec;
 pub mod scenario;
 pub mod spec_error;
 pub mod spend;
+pub mod stats;
 pub mod strategy;
 pub mod summary;
 pub mod traffic;

@@ -12,7 +12,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use stampede_mock::catalog;
 use stampede_mock::server::{self, ServerOptions};
@@ -25,27 +25,13 @@ use crate::backend::Backend;
 use crate::engine::record::{RecordSink, Tee};
 use crate::engine::{Engine, EngineConfig, EngineReport, LaneConfig, Progress};
 use crate::metrics::Metrics;
-use crate::scenario::{LoadedScenario, TargetKind};
+use crate::run_spec::RunSpec;
+use crate::scenario::TargetKind;
 use crate::summary::{RunMeta, Summary};
 use crate::traffic::TrafficSource;
 
 /// The real Gemini API.
 pub const GEMINI_BASE_URL: &str = "https://generativelanguage.googleapis.com";
-
-/// Overrides from the command line.
-#[derive(Debug, Clone, Default)]
-pub struct RunOptions {
-    /// Target kind instead of the scenario's.
-    pub target: Option<TargetKind>,
-    /// Endpoint instead of the scenario's.
-    pub base_url: Option<String>,
-    /// Seed instead of the scenario's.
-    pub seed: Option<u64>,
-    /// Traffic window instead of the scenario's.
-    pub duration: Option<Duration>,
-    /// Request cap instead of the scenario's `max_requests`.
-    pub max_requests: Option<u64>,
-}
 
 /// Why a run could not be carried out.
 #[derive(Debug, thiserror::Error)]
@@ -58,62 +44,10 @@ pub enum RunError {
     Failed(String),
 }
 
-/// A resolved run: what the scenario and the overrides add up to.
-#[derive(Debug, Clone)]
-pub struct Plan<'a> {
-    /// The scenario.
-    pub loaded: &'a LoadedScenario,
-    /// Target kind.
-    pub target: TargetKind,
-    /// Seed.
-    pub seed: u64,
-    /// Traffic window.
-    pub duration: Duration,
-    /// Endpoint for HTTP targets.
-    pub base_url: Option<String>,
-    /// The calling plan (the scenario's, or a compared one).
-    pub strategy: crate::strategy::StrategySpec,
-    /// API key for HTTP targets instead of the environment's (the hosting probe's mock).
-    pub key: Option<ApiKey>,
-    /// Schedule at most this many requests.
-    pub max_requests: Option<u64>,
-    /// Stop the run when answered attempts have cost this much (USD); see [`crate::spend`].
-    pub spend_cap: Option<f64>,
-}
-
-impl<'a> Plan<'a> {
-    /// The requests this run schedules: the scenario's traffic for the seed and window, cut
-    /// at `max_requests`.
-    pub fn traffic(&self) -> Box<dyn TrafficSource> {
-        let source = self.loaded.traffic.source(self.seed, self.duration);
-        match self.max_requests {
-            Some(limit) => Box::new(crate::traffic::Limited::new(source, limit)),
-            None => source,
-        }
-    }
-
-    /// Applies the overrides to the scenario.
-    pub fn new(loaded: &'a LoadedScenario, options: &RunOptions) -> Plan<'a> {
-        let s = &loaded.scenario;
-        let t = s.target.get_ref();
-        Plan {
-            loaded,
-            target: options.target.unwrap_or(t.kind),
-            seed: options.seed.unwrap_or(s.seed),
-            duration: options.duration.unwrap_or(s.duration),
-            base_url: options.base_url.clone().or_else(|| t.base_url.clone()),
-            strategy: s.strategy.get_ref().clone(),
-            key: None,
-            max_requests: options.max_requests.or(t.max_requests),
-            spend_cap: None,
-        }
-    }
-}
-
 /// Runs the scenario and returns its summary. `extra` receives every record too (a request
 /// log); `progress` is updated live and can stop the run.
 pub fn execute(
-    plan: &Plan<'_>,
+    plan: &RunSpec<'_>,
     progress: Arc<Progress>,
     extra: Option<&mut dyn RecordSink>,
 ) -> Result<Summary, RunError> {
@@ -211,12 +145,9 @@ pub fn execute(
         strategy: serde_json::to_value(&plan.strategy).unwrap_or_default(),
         mock_profile: profile.as_ref().and_then(|p| serde_json::to_value(p).ok()),
     };
-    Ok(Summary::build(
-        meta,
-        &metrics,
-        &traffic_plan.lane_names(),
-        s.slo.get_ref(),
-    ))
+    let mut summary = Summary::build(meta, &metrics, &traffic_plan.lane_names(), s.slo.get_ref());
+    summary.advice = crate::advice::advise(&summary);
+    Ok(summary)
 }
 
 /// Forwards records to an optional extra sink.
@@ -372,7 +303,7 @@ async fn preflight(base_url: &str) -> Result<(), RunError> {
 
 /// A real-time run against an HTTP API: Gemini's, or an OpenAI-compatible one.
 fn run_api<S: RecordSink>(
-    plan: &Plan<'_>,
+    plan: &RunSpec<'_>,
     config: EngineConfig,
     traffic: &mut dyn TrafficSource,
     sink: &mut S,

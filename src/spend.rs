@@ -17,7 +17,7 @@ use stampede_mock::catalog::{self, Price};
 
 use crate::engine::record::{AttemptRecord, RecordSink, RequestRecord, SecondSample};
 use crate::engine::Progress;
-use crate::run::Plan;
+use crate::run_spec::RunSpec;
 use crate::scenario::TargetKind;
 use crate::traffic::Peek;
 
@@ -70,7 +70,7 @@ impl Estimate {
 
 /// Whether the plan sends to a service that bills: a Gemini or OpenAI-compatible target whose
 /// endpoint is not on this machine.
-pub fn billed(plan: &Plan<'_>) -> bool {
+pub fn billed(plan: &RunSpec<'_>) -> bool {
     if !matches!(plan.target, TargetKind::Gemini | TargetKind::Openai) {
         return false;
     }
@@ -85,13 +85,13 @@ pub fn billed(plan: &Plan<'_>) -> bool {
 
 /// The cap in force: the command line's, else the scenario's, else [`DEFAULT_CAP_USD`] for a
 /// billed target (`None`: no cap).
-pub fn cap(plan: &Plan<'_>, cli: Option<f64>) -> Option<f64> {
+pub fn cap(plan: &RunSpec<'_>, cli: Option<f64>) -> Option<f64> {
     cli.or(plan.loaded.scenario.target.get_ref().max_cost_usd)
         .or_else(|| billed(plan).then_some(DEFAULT_CAP_USD))
 }
 
 /// The requests the plan will schedule, and their price.
-pub fn estimate(plan: &Plan<'_>) -> Estimate {
+pub fn estimate(plan: &RunSpec<'_>) -> Estimate {
     let models = plan.loaded.models_for(&plan.strategy);
     let prices: Vec<Option<Price>> = models.iter().map(|m| catalog::price(m)).collect();
     let unpriced: Vec<String> = models
@@ -133,7 +133,7 @@ pub fn estimate(plan: &Plan<'_>) -> Estimate {
 
 /// Why `runs` runs of `plan` must not start, if they must not: a billed model without a price
 /// and no request bound (the cap could not count), or an estimate above `cap` all runs together.
-pub fn refusal(plan: &Plan<'_>, estimate: &Estimate, cap: Option<f64>, runs: u64) -> Option<String> {
+pub fn refusal(plan: &RunSpec<'_>, estimate: &Estimate, cap: Option<f64>, runs: u64) -> Option<String> {
     if billed(plan) && !estimate.unpriced.is_empty() && plan.max_requests.is_none() {
         return Some(format!(
             "there is no price for {} in the table, so the spend cap cannot count what the run costs; \

@@ -12,7 +12,7 @@ use futures::future::BoxFuture;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use tokio::time::Instant;
 
-use crate::metrics::histogram::LatencyHistogram;
+use crate::histogram::LatencyHistogram;
 
 /// What the connections of one run took to set up.
 #[derive(Debug, Default)]

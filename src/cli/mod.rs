@@ -15,7 +15,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::engine::Progress;
 use crate::report;
-use crate::run::{self, Plan, RunError, RunOptions};
+use crate::run::{self, RunError};
+use crate::run_spec::{RunOptions, RunSpec};
 use crate::scenario::{Scenario, TargetKind};
 use crate::summary::{Summary, SCHEMA};
 
@@ -58,7 +59,7 @@ pub enum Command {
     /// Run several strategies on identical traffic and compare them side by side.
     Compare(CompareArgs),
     /// Find the fewest workers that meet the scenario's [slo], per candidate calling plan.
-    Plan(PlanArgs),
+    RunSpec(PlanArgs),
     /// Compare two saved runs (summary.json) metric by metric; exit 1 on a regression.
     Diff(DiffArgs),
     /// Measure stampede itself on this machine.
@@ -296,7 +297,7 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>, out: &mut dyn Write, 
         Command::Validate(a) => validate_command(a, out, err),
         Command::Traffic(a) => traffic_command(a, out, err),
         Command::Compare(a) => compare_command(a, out, err),
-        Command::Plan(a) => plan_command(a, out, err),
+        Command::RunSpec(a) => plan_command(a, out, err),
         Command::Diff(a) => diff_command(a, out, err),
         Command::Bench(b) => bench_command(b, out),
     };
@@ -328,7 +329,7 @@ fn run_command(args: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> Exit 
         duration: args.duration,
         max_requests: args.max_requests,
     };
-    let mut plan = Plan::new(&loaded, &options);
+    let mut plan = RunSpec::new(&loaded, &options);
     plan.spend_cap = crate::spend::cap(&plan, args.max_cost_usd);
     if let Err(exit) = spend_guard(&plan, args.dry_run, out, err) {
         return exit;
@@ -391,7 +392,7 @@ fn many_runs_guard(
     cli: Option<f64>,
     err: &mut dyn Write,
 ) -> Result<(), Exit> {
-    let plan = Plan::new(loaded, options);
+    let plan = RunSpec::new(loaded, options);
     if !crate::spend::billed(&plan) {
         return Ok(());
     }
@@ -414,7 +415,7 @@ fn many_runs_guard(
 
 /// Prints the estimate for a billed or capped run (and for `--dry-run`); refuses one whose
 /// estimate is above its cap. `Err` carries the exit code when the run must not start.
-fn spend_guard(plan: &Plan<'_>, dry_run: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), Exit> {
+fn spend_guard(plan: &RunSpec<'_>, dry_run: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), Exit> {
     let billed = crate::spend::billed(plan);
     if !(billed || plan.spend_cap.is_some() || dry_run) {
         return Ok(());
@@ -497,12 +498,12 @@ fn diff_command(args: DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> Exi
             .split_once('=')
             .ok_or_else(|| format!("{t:?}: expected NAME=VALUE"))
             .and_then(|(name, value)| {
-                crate::diff::metric(name.trim())
+                crate::commands::diff::metric(name.trim())
                     .ok_or_else(|| {
-                        let names: Vec<&str> = crate::diff::METRICS.iter().map(|m| m.name).collect();
+                        let names: Vec<&str> = crate::commands::diff::METRICS.iter().map(|m| m.name).collect();
                         format!("unknown metric {name:?}; expected one of {}", names.join(", "))
                     })
-                    .and_then(|m| crate::diff::Threshold::parse(value).map(|v| (m.name.to_string(), v)))
+                    .and_then(|m| crate::commands::diff::Threshold::parse(value).map(|v| (m.name.to_string(), v)))
             });
         match parsed {
             Ok(o) => overrides.push(o),
@@ -516,7 +517,7 @@ fn diff_command(args: DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> Exi
         (Ok(b), Ok(c)) => (b, c),
         (Err(e), _) | (_, Err(e)) => return e,
     };
-    let d = crate::diff::diff(&baseline, &current, &overrides);
+    let d = crate::commands::diff::diff(&baseline, &current, &overrides);
     let md = d.markdown();
     if args.json {
         let _ = writeln!(out, "{}", serde_json::to_string_pretty(&d).unwrap_or_default());
@@ -614,30 +615,15 @@ fn write_outputs(
 
 /// The strategies named by `--strategy` arguments, or else the scenario's [[strategies]];
 /// errors are printed and `Exit::Input` returned.
-fn contenders_of(
-    path: &Path,
+fn candidates_of(
     args: &[String],
     loaded: &crate::scenario::LoadedScenario,
     err: &mut dyn Write,
-) -> Result<Vec<crate::compare::Contender>, Exit> {
-    if args.is_empty() {
-        loaded.contenders().map_err(|e| {
-            let _ = writeln!(
-                err,
-                "error: {}",
-                crate::spec_error::render(&path.display().to_string(), &loaded.text, &e)
-            );
-            Exit::Input
-        })
-    } else {
-        args.iter()
-            .map(|a| contender(a, loaded))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| {
-                let _ = writeln!(err, "error: {e}");
-                Exit::Input
-            })
-    }
+) -> Result<Vec<crate::scenario::Candidate>, Exit> {
+    loaded.candidates_for(args).map_err(|e| {
+        let _ = writeln!(err, "error: {e}");
+        Exit::Input
+    })
 }
 
 fn plan_command(args: PlanArgs, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
@@ -648,24 +634,20 @@ fn plan_command(args: PlanArgs, out: &mut dyn Write, err: &mut dyn Write) -> Exi
             return Exit::Input;
         }
     };
-    let mut candidates = match contenders_of(&args.scenario, &args.strategies, &loaded, err) {
+    let mut candidates = match candidates_of(&args.strategies, &loaded, err) {
         Ok(c) => c,
         Err(e) => return e,
     };
     if candidates.is_empty() {
-        candidates.push(crate::compare::Contender {
+        candidates.push(crate::scenario::Candidate {
             name: "as configured".into(),
             strategy: loaded.scenario.strategy.get_ref().clone(),
         });
     }
-    if let Err(e) = crate::compare::check_names(&candidates) {
-        let _ = writeln!(err, "error: {e}");
-        return Exit::Input;
-    }
     let target = args.runs.target.unwrap_or(TargetKind::Sim);
     if matches!(target, TargetKind::Gemini | TargetKind::Openai) {
         // A search is dozens of runs whose number is not known in advance.
-        let probe = Plan::new(
+        let probe = RunSpec::new(
             &loaded,
             &RunOptions {
                 target: Some(target),
@@ -681,7 +663,7 @@ fn plan_command(args: PlanArgs, out: &mut dyn Write, err: &mut dyn Write) -> Exi
             return Exit::Input;
         }
     }
-    let options = crate::plan::PlanOptions {
+    let options = crate::commands::plan::PlanOptions {
         run: RunOptions {
             // Sim unless asked: a search takes dozens of runs.
             target: Some(target),
@@ -696,7 +678,7 @@ fn plan_command(args: PlanArgs, out: &mut dyn Write, err: &mut dyn Write) -> Exi
             args.no_probe,
             args.mock_exe.clone().or_else(|| std::env::current_exe().ok()),
         ) {
-            (false, Some(mock_exe)) => Some(crate::hosting::ProbeOptions {
+            (false, Some(mock_exe)) => Some(crate::commands::hosting::ProbeOptions {
                 mock_exe,
                 duration: args.probe,
                 seed: loaded.scenario.seed,
@@ -704,7 +686,7 @@ fn plan_command(args: PlanArgs, out: &mut dyn Write, err: &mut dyn Write) -> Exi
             _ => None,
         },
     };
-    let plan = match crate::plan::plan(&loaded, &options) {
+    let plan = match crate::commands::plan::plan(&loaded, &options) {
         Ok(p) => p,
         Err(e) => return run_failed(e, err),
     };
@@ -735,58 +717,6 @@ fn plan_command(args: PlanArgs, out: &mut dyn Write, err: &mut dyn Write) -> Exi
     }
 }
 
-/// A `--strategy` argument: `preset:NAME` or a file holding a strategy table.
-fn contender(arg: &str, loaded: &crate::scenario::LoadedScenario) -> Result<crate::compare::Contender, String> {
-    let base: toml::Table = toml::from_str(&loaded.text).map_err(|e| e.to_string())?;
-    let base = base
-        .get("strategy")
-        .and_then(toml::Value::as_table)
-        .cloned()
-        .unwrap_or_default();
-    let (variant, default_name) = match arg.strip_prefix("preset:") {
-        Some(name) => {
-            let mut t = toml::Table::new();
-            t.insert("preset".into(), toml::Value::String(name.to_string()));
-            (t, name.to_string())
-        }
-        None => {
-            let text = std::fs::read_to_string(arg).map_err(|e| format!("{arg}: {e}"))?;
-            let located = |e: toml::de::Error| crate::spec_error::render(arg, &text, &crate::spec_error::from_toml(&e));
-            let table: toml::Table = toml::from_str(&text).map_err(located)?;
-            // Parsed on its own first, so a misspelt key is reported at its line and column.
-            #[derive(serde::Deserialize)]
-            #[serde(deny_unknown_fields)]
-            struct Wrapped {
-                #[allow(dead_code)]
-                strategy: crate::strategy::StrategySpec,
-            }
-            if table.contains_key("strategy") {
-                toml::from_str::<Wrapped>(&text).map_err(located)?;
-            } else {
-                toml::from_str::<crate::strategy::StrategySpec>(&text).map_err(located)?;
-            }
-            let table = table
-                .get("strategy")
-                .and_then(toml::Value::as_table)
-                .cloned()
-                .unwrap_or(table);
-            let stem = Path::new(arg)
-                .file_stem()
-                .map_or(arg.to_string(), |s| s.to_string_lossy().into_owned());
-            (table, stem)
-        }
-    };
-    let strategy = crate::strategy::presets::resolve_layers(&base, &variant).map_err(|e| format!("{arg}: {e}"))?;
-    loaded
-        .mock_profile_for(&loaded.models_for(&strategy))
-        .map_err(|e| format!("{arg}: {e}"))?;
-    loaded.check_reserve(&strategy).map_err(|e| format!("{arg}: {e}"))?;
-    Ok(crate::compare::Contender {
-        name: strategy.name.clone().unwrap_or(default_name),
-        strategy,
-    })
-}
-
 fn compare_command(args: CompareArgs, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
     let loaded = match Scenario::load(&args.scenario) {
         Ok(l) => l,
@@ -795,15 +725,11 @@ fn compare_command(args: CompareArgs, out: &mut dyn Write, err: &mut dyn Write) 
             return Exit::Input;
         }
     };
-    let contenders = match contenders_of(&args.scenario, &args.strategies, &loaded, err) {
+    let candidates = match candidates_of(&args.strategies, &loaded, err) {
         Ok(c) => c,
         Err(e) => return e,
     };
-    if let Err(e) = crate::compare::check_names(&contenders) {
-        let _ = writeln!(err, "error: {e}");
-        return Exit::Input;
-    }
-    if contenders.len() < 2 {
+    if candidates.len() < 2 {
         let _ = writeln!(
             err,
             "error: compare needs at least two strategies: --strategy FILE or --strategy preset:NAME (presets: {}), or [[strategies]] in the scenario",
@@ -816,7 +742,7 @@ fn compare_command(args: CompareArgs, out: &mut dyn Write, err: &mut dyn Write) 
         duration: args.runs.duration,
         ..RunOptions::default()
     };
-    let runs = contenders.len() as u64 * u64::from(args.seeds.max(1));
+    let runs = candidates.len() as u64 * u64::from(args.seeds.max(1));
     if let Err(exit) = many_runs_guard(&loaded, &options, runs, args.runs.max_cost_usd, err) {
         return exit;
     }
@@ -830,13 +756,13 @@ fn compare_command(args: CompareArgs, out: &mut dyn Write, err: &mut dyn Write) 
                     "  {name} (seed {seed}): {} scheduled, {} answered, {} of wall time",
                     s.requests.scheduled,
                     s.requests.succeeded,
-                    report::format::secs(s.run.wall_time_s)
+                    crate::format::secs(s.run.wall_time_s)
                 ),
                 Err(e) => eprintln!("  {name} (seed {seed}): {e}"),
             }
         }
     };
-    let comparison = match crate::compare::compare(&loaded, &contenders, &options, args.seeds, &finished) {
+    let comparison = match crate::commands::compare::compare(&loaded, &candidates, &options, args.seeds, &finished) {
         Ok(c) => c,
         Err(e) => return run_failed(e, err),
     };
@@ -858,8 +784,8 @@ fn compare_command(args: CompareArgs, out: &mut dyn Write, err: &mut dyn Write) 
             comparison.scenario,
             comparison.strategies.len(),
             comparison.seeds,
-            report::format::secs(comparison.duration_s),
-            report::format::secs(comparison.wall_time_s)
+            crate::format::secs(comparison.duration_s),
+            crate::format::secs(comparison.wall_time_s)
         );
         let _ = write!(out, "{}", comparison.table());
         let _ = writeln!(out, "\nwrote {}", report::listing(&dir, &written));
@@ -942,7 +868,7 @@ fn validate_command(args: ValidateArgs, out: &mut dyn Write, err: &mut dyn Write
 fn bench_command(command: BenchCommand, out: &mut dyn Write) -> Exit {
     match command {
         BenchCommand::Sim { rate, duration } => {
-            let b = crate::bench::sim(rate, duration);
+            let b = crate::commands::bench::sim(rate, duration);
             let s = &b.summary;
             let _ = writeln!(
                 out,
@@ -955,7 +881,7 @@ fn bench_command(command: BenchCommand, out: &mut dyn Write) -> Exit {
                 s.attempts.total,
                 s.attempts.retries,
                 s.attempts.status_429,
-                report::format::secs(s.run.elapsed_s),
+                crate::format::secs(s.run.elapsed_s),
                 b.wall.as_secs_f64(),
                 b.requests_per_sec(),
                 b.speedup(),
@@ -978,28 +904,31 @@ fn bench_mock(connections: usize, duration: Duration, rounds: usize, out: &mut d
     };
     runtime.block_on(async {
         let (Ok(hello), Ok(mock)) = (
-            crate::bench::hello_world().await,
-            crate::bench::zero_latency_mock().await,
+            crate::commands::bench::hello_world().await,
+            crate::commands::bench::zero_latency_mock().await,
         ) else {
             let _ = writeln!(out, "could not bind 127.0.0.1");
             return Exit::Failed;
         };
         let hello_url = format!("http://{hello}/v1beta/models/gemini-2.5-flash:generateContent");
         let mock_url = format!("http://{mock}/v1beta/models/gemini-2.5-flash:generateContent");
-        let body = crate::bench::BENCH_BODY;
+        let body = crate::commands::bench::BENCH_BODY;
         // Warm both up, then alternate so drift on the machine hits both alike.
-        crate::bench::http_rate(&hello_url, body, connections, Duration::from_millis(500)).await;
-        crate::bench::http_rate(&mock_url, body, connections, Duration::from_millis(500)).await;
+        crate::commands::bench::http_rate(&hello_url, body, connections, Duration::from_millis(500)).await;
+        crate::commands::bench::http_rate(&mock_url, body, connections, Duration::from_millis(500)).await;
         let (mut h, mut m, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
         for round in 1..=rounds {
             // Alternate which server goes first, so neither always follows the other.
             let (a, b) = if round % 2 == 1 {
-                let a = crate::bench::http_rate(&hello_url, body, connections, duration).await;
-                (a, crate::bench::http_rate(&mock_url, body, connections, duration).await)
-            } else {
-                let b = crate::bench::http_rate(&mock_url, body, connections, duration).await;
+                let a = crate::commands::bench::http_rate(&hello_url, body, connections, duration).await;
                 (
-                    crate::bench::http_rate(&hello_url, body, connections, duration).await,
+                    a,
+                    crate::commands::bench::http_rate(&mock_url, body, connections, duration).await,
+                )
+            } else {
+                let b = crate::commands::bench::http_rate(&mock_url, body, connections, duration).await;
+                (
+                    crate::commands::bench::http_rate(&hello_url, body, connections, duration).await,
                     b,
                 )
             };

@@ -4,7 +4,6 @@
 //! request, so memory stays flat however long the run. Latency is end-to-end from the intended
 //! start, for answered requests; queue wait is from arrival to the first attempt.
 
-pub mod histogram;
 pub mod series;
 
 use std::collections::BTreeMap;
@@ -14,7 +13,7 @@ use stampede_mock::catalog::Price;
 
 use crate::backend::{ErrorKind, Tokens};
 use crate::engine::record::{AttemptRecord, Outcome, RecordSink, RequestRecord, SecondSample, Served};
-pub use histogram::{LatencyHistogram, LatencyStats};
+use crate::histogram::LatencyHistogram;
 pub use series::{SecondRow, Series};
 
 /// Counters and histograms of one lane (or of the whole run).

@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use minijinja::{context, Value};
 use serde::Serialize;
 
-use super::format::secs;
 use super::plots::{self, Chart, PALETTE};
-use crate::compare::{cell, Comparison};
+use crate::commands::compare::Comparison;
+use crate::format::secs;
+use crate::stats::cell;
 
 #[derive(Serialize)]
 struct Cell {

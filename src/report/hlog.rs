@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 use hdrhistogram::serialization::interval_log::IntervalLogWriterBuilder;
 use hdrhistogram::serialization::V2DeflateSerializer;
 
-use crate::metrics::LatencyHistogram;
+use crate::histogram::LatencyHistogram;
 use crate::summary::Summary;
 
 /// The interval log of a run.

@@ -5,7 +5,6 @@
 //! the summary carries the histograms and the time series.
 
 pub mod compare;
-pub mod format;
 pub mod hlog;
 pub mod plan;
 pub mod plots;
@@ -185,17 +184,17 @@ fn latency_plots(s: &Summary) -> Vec<Chart> {
         plots.push(plots::spectrum(title, &[(name.to_string(), color, &h)], rules));
     }
     if s.histograms.lanes.len() > 1 {
-        let lanes: Vec<(String, crate::metrics::LatencyHistogram)> = s
+        let lanes: Vec<(String, crate::histogram::LatencyHistogram)> = s
             .histograms
             .lanes
             .iter()
             .filter_map(|(name, text)| {
-                crate::metrics::LatencyHistogram::decode(text)
+                crate::histogram::LatencyHistogram::decode(text)
                     .ok()
                     .map(|h| (name.clone(), h))
             })
             .collect();
-        let refs: Vec<(String, usize, &crate::metrics::LatencyHistogram)> =
+        let refs: Vec<(String, usize, &crate::histogram::LatencyHistogram)> =
             lanes.iter().enumerate().map(|(i, (n, h))| (n.clone(), i, h)).collect();
         plots.push(plots::spectrum("End-to-end latency by lane", &refs, &slo_lines));
     }

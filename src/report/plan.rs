@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 
 use minijinja::{context, Value};
 
-use super::format::{ms, secs};
 use super::plots::{Chart, Rule};
-use crate::compare::Stat;
-use crate::plan::{CapacityPlan, Point};
+use crate::commands::plan::{CapacityPlan, Point};
+use crate::format::{ms, secs};
+use crate::stats::Stat;
 
 fn mean_ci(s: &Stat, show: impl Fn(f64) -> String) -> String {
     match (s.mean, s.ci95) {
@@ -151,7 +151,7 @@ fn md_table(columns: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 /// A candidate's reason, with what binds at its knee.
-fn reason(c: &crate::plan::CandidatePlan) -> String {
+fn reason(c: &crate::commands::plan::CandidatePlan) -> String {
     match (&c.binding, c.knee_workers) {
         (Some(b), Some(k)) => format!("{} Adding workers stops helping at {k} — {b}.", c.why),
         _ => c.why.clone(),

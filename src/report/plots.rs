@@ -6,7 +6,7 @@
 
 use plotters::prelude::*;
 
-use crate::metrics::LatencyHistogram;
+use crate::histogram::LatencyHistogram;
 
 /// Size of every chart in SVG pixels (width, height).
 pub const SIZE: (u32, u32) = (860, 360);

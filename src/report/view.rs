@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
-use super::format::{count, ms, pct, rate, secs, usd};
-use crate::metrics::LatencyStats;
+use crate::format::{count, ms, pct, rate, secs, usd};
+use crate::histogram::LatencyStats;
 use crate::summary::Summary;
 
 /// A key figure.
@@ -146,7 +146,7 @@ pub struct View {
     /// Run metadata (label, value).
     pub metadata: Vec<(String, String)>,
     /// Recommended settings and warnings.
-    pub advice: crate::advice::Advice,
+    pub advice: crate::summary::advice::Advice,
 }
 
 fn share(n: u64, of: u64) -> String {

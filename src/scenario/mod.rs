@@ -5,6 +5,7 @@
 //! line and column and says what was expected. Type and range errors come from the TOML parser;
 //! checks across keys run after parsing and blame the key or table they concern.
 
+pub mod candidates;
 pub mod slo;
 pub mod target;
 
@@ -17,6 +18,7 @@ use toml::Spanned;
 use crate::spec_error::{self, SpecError};
 use crate::strategy::StrategySpec;
 use crate::traffic::{TrafficPlan, TrafficSpec};
+pub use candidates::Candidate;
 pub use slo::SloSpec;
 pub use target::{TargetKind, TargetSpec};
 
@@ -46,10 +48,10 @@ pub struct Scenario {
     /// Service-level objectives; a breach makes `stampede run` exit 1.
     #[serde(default = "unspanned")]
     pub slo: Spanned<SloSpec>,
-    /// Strategies for `stampede compare`: each a `[strategy]` table (with a `name`) laid over
-    /// the scenario's `[strategy]`.
+    /// Strategies for `stampede compare` and `stampede plan`: each a `[strategy]` table (with a
+    /// `name`) laid over the scenario's `[strategy]`; as written here, before that layering.
     #[serde(default)]
-    pub strategies: Vec<Spanned<toml::Table>>,
+    pub strategies: Vec<Spanned<StrategySpec>>,
 }
 
 /// A default value for a table the file leaves out (it has no position in the file).
@@ -84,6 +86,10 @@ pub struct LoadedScenario {
     pub text: String,
     /// The traffic, checked (a trace is scanned once, here).
     pub traffic: TrafficPlan,
+    /// The `[strategy]` table as written, under which candidates are laid.
+    strategy_table: toml::Table,
+    /// The `[[strategies]]`, resolved.
+    candidates: Vec<Candidate>,
 }
 
 impl Scenario {
@@ -97,28 +103,37 @@ impl Scenario {
     pub fn parse(text: &str, path: &Path) -> Result<LoadedScenario, ScenarioError> {
         let shown = path.display().to_string();
         let fail = |e: SpecError| ScenarioError::Invalid(spec_error::render(&shown, text, &e));
+        // Typed, for positions and unknown keys; raw, for layering presets under the user's keys.
         let mut scenario: Scenario = toml::from_str(text).map_err(|e| fail(spec_error::from_toml(&e)))?;
-        // A preset is resolved under the user's own keys (already checked above, with positions).
+        let raw: toml::Table = toml::from_str(text).map_err(|e| fail(spec_error::from_toml(&e)))?;
+        let strategy_table = raw
+            .get("strategy")
+            .and_then(toml::Value::as_table)
+            .cloned()
+            .unwrap_or_default();
         if scenario.strategy.get_ref().preset.is_some() {
-            let raw: toml::Table = toml::from_str(text).map_err(|e| fail(spec_error::from_toml(&e)))?;
-            let table = raw
-                .get("strategy")
-                .and_then(toml::Value::as_table)
-                .cloned()
-                .unwrap_or_default();
             let span = scenario.strategy.span();
             let resolved =
-                crate::strategy::presets::resolve(&table).map_err(|m| fail(SpecError::at(span.clone(), m)))?;
+                crate::strategy::presets::resolve(&strategy_table).map_err(|m| fail(SpecError::at(span.clone(), m)))?;
             scenario.strategy = Spanned::new(span, resolved);
         }
+        let raw_entries: Vec<toml::Table> = raw
+            .get("strategies")
+            .and_then(toml::Value::as_array)
+            .map(|a| a.iter().filter_map(|v| v.as_table().cloned()).collect())
+            .unwrap_or_default();
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let traffic = TrafficPlan::prepare(scenario.traffic.get_ref(), &base_dir, &scenario.target.get_ref().model)
             .map_err(fail)?;
+        let candidates =
+            candidates::resolve_entries(&strategy_table, &raw_entries, &scenario.strategies).map_err(fail)?;
         let loaded = LoadedScenario {
             scenario,
             path: path.to_path_buf(),
             text: text.to_string(),
             traffic,
+            strategy_table,
+            candidates,
         };
         loaded.check().map_err(fail)?;
         Ok(loaded)
@@ -170,7 +185,7 @@ impl LoadedScenario {
         check_models(&self.models_for(s.strategy.get_ref())).map_err(|m| SpecError::at(s.target.span(), m))?;
         self.check_reserve(s.strategy.get_ref())
             .map_err(|m| SpecError::at(s.strategy.span(), m))?;
-        for (i, c) in self.contenders()?.iter().enumerate() {
+        for (i, c) in self.candidates.iter().enumerate() {
             check_models(&self.models_for(&c.strategy)).map_err(|m| SpecError::at(s.strategies[i].span(), m))?;
             self.check_reserve(&c.strategy)
                 .map_err(|m| SpecError::at(s.strategies[i].span(), m))?;
@@ -215,48 +230,6 @@ impl LoadedScenario {
     /// The mock profile, serving `models`.
     pub fn mock_profile_for(&self, models: &[String]) -> Result<stampede_mock::MockProfile, String> {
         self.scenario.target.get_ref().mock_profile(&self.base_dir(), models)
-    }
-
-    /// The scenario's `[[strategies]]`, each resolved over its `[strategy]`.
-    pub fn contenders(&self) -> Result<Vec<crate::compare::Contender>, SpecError> {
-        /// Each entry on its own, so a misspelt key is reported where it is.
-        #[derive(serde::Deserialize)]
-        struct Entries {
-            #[serde(default)]
-            #[allow(dead_code)]
-            strategies: Vec<StrategySpec>,
-        }
-        toml::from_str::<Entries>(&self.text).map_err(|e| spec_error::from_toml(&e))?;
-        let base: toml::Table = toml::from_str(&self.text).map_err(|e| spec_error::from_toml(&e))?;
-        let base = base
-            .get("strategy")
-            .and_then(toml::Value::as_table)
-            .cloned()
-            .unwrap_or_default();
-        self.scenario
-            .strategies
-            .iter()
-            .enumerate()
-            .map(|(i, entry)| {
-                let strategy = crate::strategy::presets::resolve_layers(&base, entry.get_ref())
-                    .map_err(|m| SpecError::at(entry.span(), m))?;
-                let name = strategy.name.clone().or(strategy.preset.clone());
-                Ok(crate::compare::Contender {
-                    name: name.unwrap_or_else(|| format!("strategy-{}", i + 1)),
-                    strategy,
-                })
-            })
-            .collect::<Result<Vec<_>, SpecError>>()
-            .and_then(|all| {
-                crate::compare::check_names(&all).map_err(|m| {
-                    let at = all
-                        .iter()
-                        .rposition(|c| m.contains(&format!("{:?}", c.name)))
-                        .unwrap_or(0);
-                    SpecError::at(self.scenario.strategies[at].span(), m)
-                })?;
-                Ok(all)
-            })
     }
 }
 

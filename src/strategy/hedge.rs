@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::LatencyHistogram;
+use crate::histogram::LatencyHistogram;
 
 fn d100() -> u32 {
     100

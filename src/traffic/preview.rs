@@ -145,7 +145,7 @@ pub fn sparkline(values: &[u64], width: usize) -> String {
 impl Preview {
     /// The preview as text for the terminal.
     pub fn text(&self) -> String {
-        use crate::report::format::{count, pct, usd};
+        use crate::format::{count, pct, usd};
         let q = |h: &Histogram<u64>, p: f64| if h.is_empty() { 0 } else { h.value_at_quantile(p) };
         let mut out = String::new();
         out.push_str(&format!(

@@ -59,7 +59,7 @@ fn retry_compare_runs_every_preset_on_identical_requests() {
         assert!(s["cost_usd"].is_f64());
     }
     let text = std::fs::read_to_string(out.path().join("compare.json")).unwrap();
-    let back: stampede::compare::Comparison = serde_json::from_str(&text).expect("compare.json reads back");
+    let back: stampede::commands::compare::Comparison = serde_json::from_str(&text).expect("compare.json reads back");
     assert_eq!(back.strategies.len(), 7);
     for s in strategies {
         let values = s["metrics"]["success_rate"]["values"].as_array().unwrap();

@@ -2,18 +2,18 @@
 //! every example plan scenario a re-run at the recommended count meets the SLO with every seed
 //! while one worker fewer than the minimum does not.
 
-use stampede::plan::{plan, CapacityPlan, PlanOptions};
+use stampede::commands::plan::{plan, CapacityPlan, PlanOptions};
 use stampede::queueing::MMc;
-use stampede::run::RunOptions;
+use stampede::run_spec::RunOptions;
 use stampede::scenario::Scenario;
 
 use crate::support::{root, run_to, scenario, stampede as cli};
 
 fn plan_of(name: &str, growth: &[f64]) -> CapacityPlan {
     let loaded = Scenario::load(&root().join("scenarios").join(name)).unwrap();
-    let mut candidates = loaded.contenders().unwrap();
+    let mut candidates = loaded.candidates().to_vec();
     if candidates.is_empty() {
-        candidates.push(stampede::compare::Contender {
+        candidates.push(stampede::scenario::Candidate {
             name: "as configured".into(),
             strategy: loaded.scenario.strategy.get_ref().clone(),
         });

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use stampede::hosting::{spawn_mock, MockProcess};
+use stampede::commands::hosting::{spawn_mock, MockProcess};
 
 use crate::support::assert_accounted;
 

@@ -26,7 +26,8 @@ use std::sync::Arc;
 use stampede::engine::record::Collected;
 use stampede::engine::Progress;
 use stampede::queueing::MMc;
-use stampede::run::{execute, Plan, RunOptions};
+use stampede::run::execute;
+use stampede::run_spec::{RunOptions, RunSpec};
 use stampede::scenario::Scenario;
 use stampede::traffic::{TrafficPlan, TrafficSpec};
 use stampede_mock::dist::DurationDist;
@@ -168,7 +169,7 @@ fn engine_matches_exact_fifo(rho: f64, n: u64) {
     };
     let text = mmc_scenario(q, n, 11);
     let loaded = Scenario::parse(&text, Path::new("mmc.toml")).unwrap();
-    let plan = Plan::new(&loaded, &RunOptions::default());
+    let plan = RunSpec::new(&loaded, &RunOptions::default());
     let mut records = Collected::default();
     let summary = execute(&plan, Arc::new(Progress::default()), Some(&mut records)).unwrap();
     assert_eq!(summary.requests.succeeded, summary.requests.scheduled);
@@ -251,7 +252,7 @@ workers = 64
 "#;
     let loaded = Scenario::parse(text, Path::new("quota.toml")).unwrap();
     let s = execute(
-        &Plan::new(&loaded, &RunOptions::default()),
+        &RunSpec::new(&loaded, &RunOptions::default()),
         Arc::new(Progress::default()),
         None,
     )

@@ -7,40 +7,19 @@
 //! reported as the mean over seeds with a 95% confidence interval (Student's t).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Progress;
-use crate::run::{execute, Plan, RunError, RunOptions};
-use crate::scenario::{LoadedScenario, TargetKind};
-use crate::strategy::StrategySpec;
+use crate::run::{execute, RunError};
+use crate::run_spec::{RunOptions, RunSpec};
+use crate::scenario::{Candidate, LoadedScenario};
+use crate::stats::{cell, Stat};
 use crate::summary::Summary;
 
 /// The schema id of compare.json.
 pub const SCHEMA: &str = "stampede.compare/v1";
-
-/// A strategy in a comparison.
-#[derive(Debug, Clone)]
-pub struct Contender {
-    /// Its name in tables and plots.
-    pub name: String,
-    /// The strategy.
-    pub strategy: StrategySpec,
-}
-
-/// Refuses two contenders with the same name: tables, plots and `best` go by name.
-pub fn check_names(contenders: &[Contender]) -> Result<(), String> {
-    for (i, c) in contenders.iter().enumerate() {
-        if contenders[..i].iter().any(|o| o.name == c.name) {
-            return Err(format!(
-                "two strategies are named {:?}; give each its own `name`",
-                c.name
-            ));
-        }
-    }
-    Ok(())
-}
 
 /// Whether a figure is better high or low.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -282,41 +261,6 @@ pub fn metrics(lanes: &[String]) -> Vec<Metric> {
     all
 }
 
-/// A figure over seeds.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Stat {
-    /// Mean over the seeds that had a value.
-    pub mean: Option<f64>,
-    /// Half-width of the 95% confidence interval (null with one seed).
-    pub ci95: Option<f64>,
-    /// The value of each seed (null where there was nothing to measure).
-    pub values: Vec<Option<f64>>,
-}
-
-/// Two-sided 97.5% quantiles of Student's t for 1..=30 degrees of freedom.
-const T975: [f64; 30] = [
-    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120,
-    2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
-];
-
-impl Stat {
-    /// Mean and 95% interval of the present values.
-    pub fn of(values: Vec<Option<f64>>) -> Stat {
-        let present: Vec<f64> = values.iter().flatten().copied().collect();
-        let n = present.len();
-        let mean = (n > 0).then(|| present.iter().sum::<f64>() / n as f64);
-        let ci95 = match (mean, n) {
-            (Some(m), n) if n >= 2 => {
-                let var = present.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1) as f64;
-                let t = T975.get(n - 2).copied().unwrap_or(1.96);
-                Some(t * (var / n as f64).sqrt())
-            }
-            _ => None,
-        };
-        Stat { mean, ci95, values }
-    }
-}
-
 /// One strategy's results.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StrategyResult {
@@ -356,50 +300,35 @@ pub struct Comparison {
 /// Hears of each run of a comparison as it ends: strategy name, seed, summary or error.
 pub type RunFinished = dyn Fn(&str, u64, &Result<Summary, RunError>) + Sync;
 
-/// Runs every contender on every seed and gathers the figures. Simulated runs are spread over
+/// Runs every candidate on every seed and gathers the figures. Simulated runs are spread over
 /// the machine's cores; live runs go one at a time so they do not disturb each other.
 /// `finished` hears of each run as it ends (strategy name, seed, its summary or error).
 pub fn compare(
     loaded: &LoadedScenario,
-    contenders: &[Contender],
+    candidates: &[Candidate],
     options: &RunOptions,
     seeds: u32,
     finished: &RunFinished,
 ) -> Result<Comparison, RunError> {
-    let base = Plan::new(loaded, options);
+    let base = RunSpec::new(loaded, options);
     let seed_list: Vec<u64> = (0..u64::from(seeds.max(1))).map(|i| base.seed + i).collect();
-    let jobs: Vec<(usize, u64)> = (0..contenders.len())
+    let jobs: Vec<(usize, u64)> = (0..candidates.len())
         .flat_map(|c| seed_list.iter().map(move |&s| (c, s)))
         .collect();
-    let threads = if base.target == TargetKind::Sim {
-        std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(jobs.len().max(1))
-    } else {
-        1
-    };
-    let queue = Mutex::new(jobs.into_iter());
-    let results: Mutex<BTreeMap<(usize, u64), Result<Summary, RunError>>> = Mutex::new(BTreeMap::new());
     let wall = std::time::Instant::now();
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| loop {
-                let Some((c, seed)) = queue.lock().expect("queue lock").next() else {
-                    break;
-                };
-                let mut plan = base.clone();
-                plan.seed = seed;
-                plan.strategy = contenders[c].strategy.clone();
-                let summary = execute(&plan, Arc::new(Progress::default()), None);
-                finished(&contenders[c].name, seed, &summary);
-                results.lock().expect("results lock").insert((c, seed), summary);
-            });
-        }
+    let threads = super::pool::threads_for(base.target, jobs.len());
+    let runs = super::pool::run_all(&jobs, threads, |&(c, seed)| {
+        let mut spec = base.clone();
+        spec.seed = seed;
+        spec.strategy = candidates[c].strategy.clone();
+        let summary = execute(&spec, Arc::new(Progress::default()), None);
+        finished(&candidates[c].name, seed, &summary);
+        summary
     });
-    let mut results = results.into_inner().expect("results lock");
+    let mut results: BTreeMap<(usize, u64), Result<Summary, RunError>> = jobs.iter().copied().zip(runs).collect();
     let mut figures = metrics(&loaded.traffic.lane_names());
     let mut strategies = Vec::new();
-    for (c, contender) in contenders.iter().enumerate() {
+    for (c, candidate) in candidates.iter().enumerate() {
         let mut summaries = Vec::new();
         for &seed in &seed_list {
             summaries.push(results.remove(&(c, seed)).expect("every job ran")?);
@@ -409,9 +338,9 @@ pub fn compare(
             .map(|m| (m.key.clone(), Stat::of(summaries.iter().map(|s| (m.read)(s)).collect())))
             .collect();
         let mut summary = summaries.swap_remove(0);
-        summary.run.scenario = format!("{} · {}", loaded.scenario.name(), contender.name);
+        summary.run.scenario = format!("{} · {}", loaded.scenario.name(), candidate.name);
         strategies.push(StrategyResult {
-            name: contender.name.clone(),
+            name: candidate.name.clone(),
             metrics,
             summary,
         });
@@ -452,23 +381,6 @@ pub fn compare(
     })
 }
 
-/// Formats a figure with its interval.
-pub fn cell(stat: &Stat, unit: &str) -> String {
-    let Some(m) = stat.mean else { return "—".into() };
-    let digits = if m.abs() >= 100.0 || unit.is_empty() && m.fract() == 0.0 {
-        0
-    } else if m.abs() >= 10.0 {
-        1
-    } else {
-        3
-    };
-    let main = format!("{m:.digits$}");
-    match stat.ci95 {
-        Some(ci) => format!("{main} ± {ci:.digits$}"),
-        None => main,
-    }
-}
-
 impl Comparison {
     /// The side-by-side table as text: one row per figure, one column per strategy, ★ on the
     /// best value of each row.
@@ -506,22 +418,5 @@ impl Comparison {
             out.push('\n');
         }
         out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn confidence_interval_of_a_known_sample() {
-        // Mean 10, sample sd 2, n = 4: t(3) = 3.182, half-width 3.182 · 2 / 2 = 3.182.
-        let s = Stat::of(vec![Some(8.0), Some(10.0), Some(12.0), Some(10.0)]);
-        assert_eq!(s.mean, Some(10.0));
-        let sd = (8.0f64 / 3.0).sqrt();
-        assert!((s.ci95.unwrap() - 3.182 * sd / 2.0).abs() < 1e-9);
-        assert_eq!(Stat::of(vec![Some(1.0)]).ci95, None);
-        assert_eq!(Stat::of(vec![None, None]).mean, None);
-        assert_eq!(cell(&Stat::of(vec![Some(95.25), Some(95.75)]), "%"), "95.5 ± 3.2");
     }
 }

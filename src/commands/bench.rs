@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::engine::Progress;
-use crate::run::{execute, Plan, RunOptions};
+use crate::run::execute;
+use crate::run_spec::{RunOptions, RunSpec};
 use crate::scenario::Scenario;
 use crate::summary::Summary;
 
@@ -77,7 +78,7 @@ impl SimBench {
 pub fn sim(rate: f64, duration: Duration) -> SimBench {
     let text = sim_scenario(rate, duration);
     let loaded = Scenario::parse(&text, Path::new("bench-sim.toml")).expect("the benchmark scenario is valid");
-    let plan = Plan::new(&loaded, &RunOptions::default());
+    let plan = RunSpec::new(&loaded, &RunOptions::default());
     let started = Instant::now();
     let summary = execute(&plan, Arc::new(Progress::default()), None).expect("the simulator runs");
     SimBench {

@@ -18,17 +18,19 @@
 //! curves compare like with like (common random numbers).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::advice::Recommendation;
-use crate::compare::{Contender, Stat};
+use crate::commands::hosting::{Hosting, ProbeOptions};
 use crate::engine::Progress;
-use crate::hosting::{Hosting, ProbeOptions};
 use crate::queueing::MMc;
-use crate::run::{execute, Plan, RunError, RunOptions};
+use crate::run::{execute, RunError};
+use crate::run_spec::{RunOptions, RunSpec};
+use crate::scenario::Candidate;
 use crate::scenario::LoadedScenario;
+use crate::stats::Stat;
+use crate::summary::advice::Recommendation;
 use crate::summary::Summary;
 
 /// The schema id of plan.json.
@@ -49,7 +51,7 @@ pub struct PlanOptions {
     /// Largest worker count tried.
     pub max_workers: u32,
     /// The calling plans to size.
-    pub candidates: Vec<Contender>,
+    pub candidates: Vec<Candidate>,
     /// Traffic growth factors to check the best plan against (1.5 = 50% more traffic).
     pub growth: Vec<f64>,
     /// Measure the client's memory and CPU at the best plan (`None`: skip).
@@ -193,35 +195,19 @@ pub struct CapacityPlan {
 }
 
 /// Runs `strategy` with `workers` for every seed, in parallel.
-fn evaluate(base: &Plan<'_>, candidate: &Contender, workers: u32, seeds: &[u64]) -> Result<Point, RunError> {
-    let results: Mutex<BTreeMap<u64, Result<Summary, RunError>>> = Mutex::new(BTreeMap::new());
-    let jobs = Mutex::new(seeds.iter().copied());
-    let threads = if base.target == crate::scenario::TargetKind::Sim {
-        std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(seeds.len())
-    } else {
-        1
-    };
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| loop {
-                let Some(seed) = jobs.lock().expect("jobs lock").next() else {
-                    break;
-                };
-                let mut plan = base.clone();
-                plan.seed = seed;
-                plan.strategy = candidate.strategy.clone();
-                plan.strategy.workers = workers;
-                let r = execute(&plan, Arc::new(Progress::default()), None);
-                results.lock().expect("results lock").insert(seed, r);
-            });
-        }
+fn evaluate(base: &RunSpec<'_>, candidate: &Candidate, workers: u32, seeds: &[u64]) -> Result<Point, RunError> {
+    // In seed order, as the first error met is the one returned.
+    let mut ordered = seeds.to_vec();
+    ordered.sort_unstable();
+    let threads = super::pool::threads_for(base.target, ordered.len());
+    let runs = super::pool::run_all(&ordered, threads, |&seed| {
+        let mut spec = base.clone();
+        spec.seed = seed;
+        spec.strategy = candidate.strategy.clone();
+        spec.strategy.workers = workers;
+        execute(&spec, Arc::new(Progress::default()), None)
     });
-    let mut summaries = Vec::new();
-    for (_, r) in results.into_inner().expect("results lock") {
-        summaries.push(r?);
-    }
+    let summaries = runs.into_iter().collect::<Result<Vec<Summary>, RunError>>()?;
     let passes_of = |s: &Summary| s.slo.as_ref().is_none_or(|v| v.pass);
     let mut missed: Vec<String> = summaries
         .iter()
@@ -327,7 +313,7 @@ fn binding(p: &Point) -> Option<String> {
             format!(
                 "the upstream's own latency: {} of requests answered and p95 ({}) close to what more workers reach",
                 p.success_rate.mean.map_or("—".into(), |v| format!("{:.1}%", v * 100.0)),
-                crate::report::format::ms(p.p95_ms.mean)
+                crate::format::ms(p.p95_ms.mean)
             )
         },
     )
@@ -335,8 +321,8 @@ fn binding(p: &Point) -> Option<String> {
 
 /// Sizes one candidate: bracket, bisect, then a few points for the curves.
 fn size(
-    base: &Plan<'_>,
-    candidate: &Contender,
+    base: &RunSpec<'_>,
+    candidate: &Candidate,
     guess: u32,
     options: &PlanOptions,
     seeds: &[u64],
@@ -527,7 +513,7 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
         ));
     }
     let wall = std::time::Instant::now();
-    let base = Plan::new(loaded, &options.run);
+    let base = RunSpec::new(loaded, &options.run);
     let seeds: Vec<u64> = (0..u64::from(options.seeds.max(1))).map(|i| base.seed + i).collect();
     let pilot = execute(&base, Arc::new(Progress::default()), None)?;
     let mut runs = 1;
@@ -554,7 +540,7 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
             c.recommended_workers?,
         ))
     });
-    if let Some((contender, recommended)) = best_plan {
+    if let Some((candidate, recommended)) = best_plan {
         if !options.growth.is_empty() && loaded.traffic.mean_rate().is_none() {
             return Err(RunError::Input(
                 "growth what-ifs need open-loop traffic (a closed loop's rate follows its latency)".into(),
@@ -563,9 +549,9 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
         for &factor in &options.growth {
             let mut grown = loaded.clone();
             grown.traffic = loaded.traffic.grown(factor);
-            let base = Plan::new(&grown, &options.run);
+            let base = RunSpec::new(&grown, &options.run);
             runs += seeds.len() as u32;
-            let at_plan = evaluate(&base, contender, recommended, &seeds)?;
+            let at_plan = evaluate(&base, candidate, recommended, &seeds)?;
             let next = if at_plan.passes {
                 None
             } else {
@@ -573,13 +559,13 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
                 let theory = first_guess(&grown, &pilot, options.max_workers.max(1));
                 let guess = match candidates
                     .iter()
-                    .find(|c| c.name == contender.name)
+                    .find(|c| c.name == candidate.name)
                     .and_then(|c| c.min_workers)
                 {
                     Some(m) if !theory.method.starts_with("M/M/c") => (f64::from(m) * factor).ceil() as u32,
                     _ => theory.workers,
                 };
-                Some(size(&base, contender, guess, options, &seeds, &mut runs, false)?)
+                Some(size(&base, candidate, guess, options, &seeds, &mut runs, false)?)
             };
             let cost = match &next {
                 None => at_plan.cost_per_hour_usd.mean,
@@ -606,26 +592,32 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
     }
     let breaks_at = growth.iter().filter(|g| !g.holds).map(|g| g.factor).reduce(f64::min);
     let hosting = match (&options.probe, best_plan) {
-        (Some(probe), Some((contender, recommended))) => {
+        (Some(probe), Some((candidate, recommended))) => {
             let sample = candidates
                 .iter()
-                .find(|c| c.name == contender.name)
+                .find(|c| c.name == candidate.name)
                 .and_then(|c| c.points.iter().find(|p| p.workers == recommended))
                 .and_then(|p| p.sample.as_ref());
             let busiest = sample.map_or(
-                crate::hosting::Busiest {
+                crate::commands::hosting::Busiest {
                     arrival_rps: 0.0,
                     attempt_rps: 0.0,
                 },
                 |s| {
                     let arrival_rps = s.throughput.peak_offered_10s as f64 / 10.0;
-                    crate::hosting::Busiest {
+                    crate::commands::hosting::Busiest {
                         arrival_rps,
                         attempt_rps: arrival_rps * s.attempts.per_request.unwrap_or(1.0).max(1.0),
                     }
                 },
             );
-            Some(crate::hosting::probe(loaded, contender, recommended, busiest, probe))
+            Some(crate::commands::hosting::probe(
+                loaded,
+                candidate,
+                recommended,
+                busiest,
+                probe,
+            ))
         }
         _ => None,
     };
@@ -643,7 +635,7 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
                 "success_rate" => ("≥", format!("{:.1}%", c.target * 100.0)),
                 "max_429_share" => ("≤", format!("{:.1}%", c.target * 100.0)),
                 "max_cost_usd" | "max_cost_per_day_usd" => ("≤", format!("${:.2}", c.target)),
-                _ => ("≤", crate::report::format::ms(Some(c.target))),
+                _ => ("≤", crate::format::ms(Some(c.target))),
             };
             format!("{} {sign} {target}", c.name)
         })

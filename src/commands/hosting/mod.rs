@@ -25,9 +25,10 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::backend::gemini::ApiKey;
-use crate::compare::Contender;
 use crate::engine::Progress;
-use crate::run::{execute, Plan, RunError, RunOptions};
+use crate::run::{execute, RunError};
+use crate::run_spec::{RunOptions, RunSpec};
+use crate::scenario::Candidate;
 use crate::scenario::{LoadedScenario, TargetKind};
 
 /// Headroom on the measured memory and CPU.
@@ -177,7 +178,7 @@ pub struct Busiest {
 /// requests arriving steadily at the `busiest` arrival rate.
 pub fn probe(
     loaded: &LoadedScenario,
-    candidate: &Contender,
+    candidate: &Candidate,
     workers: u32,
     busiest: Busiest,
     options: &ProbeOptions,
@@ -216,7 +217,7 @@ pub fn probe(
         duration: Some(options.duration),
         max_requests: None,
     };
-    let mut plan = Plan::new(loaded, &run_options);
+    let mut plan = RunSpec::new(loaded, &run_options);
     plan.strategy = candidate.strategy.clone();
     plan.strategy.workers = workers;
     plan.key = Some(ApiKey::new(key));
@@ -264,7 +265,7 @@ pub fn probe(
          application's own footprint. Measured from stampede's Rust client over real HTTP against the mock in another \
          process for {} of the scenario's traffic at its busiest rate ({probe_rps:.1}/s); a client in another language \
          costs more per request.",
-        crate::report::format::secs(options.duration.as_secs_f64())
+        crate::format::secs(options.duration.as_secs_f64())
     );
     Ok(Hosting {
         workers,

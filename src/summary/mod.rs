@@ -6,11 +6,14 @@
 //! The histograms ride along in HdrHistogram's compressed encoding so `stampede report` can
 //! re-render a run without loss.
 
+pub mod advice;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::{LaneMetrics, LatencyHistogram, LatencyStats, Metrics, SecondRow};
+use crate::histogram::{LatencyHistogram, LatencyStats};
+use crate::metrics::{LaneMetrics, Metrics, SecondRow};
 use crate::scenario::SloSpec;
 
 /// The schema id of this version.
@@ -324,7 +327,7 @@ pub struct Summary {
     pub slo: Option<SloVerdict>,
     /// Recommended settings and warnings read from this run.
     #[serde(default)]
-    pub advice: crate::advice::Advice,
+    pub advice: advice::Advice,
     /// Encoded histograms.
     pub histograms: Histograms,
     /// Per-second series.
@@ -422,7 +425,7 @@ impl Summary {
             },
             lanes,
             slo: None,
-            advice: crate::advice::Advice::default(),
+            advice: advice::Advice::default(),
             histograms: Histograms {
                 latency: o.latency.encode(),
                 queue_wait: o.queue_wait.encode(),
@@ -446,7 +449,6 @@ impl Summary {
             timeseries: m.series.rows.clone(),
         };
         summary.slo = evaluate(slo, &summary);
-        summary.advice = crate::advice::advise(&summary);
         summary
     }
 

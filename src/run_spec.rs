@@ -1,0 +1,77 @@
+//! A run's resolved specification: the scenario with the command line's overrides applied
+//! (target, seed, window, endpoint, request cap) and the calling plan to run. It sits below
+//! both [`crate::run`], which carries it out, and [`crate::spend`], which prices it first.
+
+use std::time::Duration;
+
+use crate::backend::gemini::ApiKey;
+use crate::scenario::{LoadedScenario, TargetKind};
+use crate::traffic::TrafficSource;
+
+/// Overrides from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Target kind instead of the scenario's.
+    pub target: Option<TargetKind>,
+    /// Endpoint instead of the scenario's.
+    pub base_url: Option<String>,
+    /// Seed instead of the scenario's.
+    pub seed: Option<u64>,
+    /// Traffic window instead of the scenario's.
+    pub duration: Option<Duration>,
+    /// Request cap instead of the scenario's `max_requests`.
+    pub max_requests: Option<u64>,
+}
+
+/// A resolved run: what the scenario and the command line's overrides add up to. The engine,
+/// the spend guard and every command that runs the scenario read it.
+#[derive(Debug, Clone)]
+pub struct RunSpec<'a> {
+    /// The scenario.
+    pub loaded: &'a LoadedScenario,
+    /// Target kind.
+    pub target: TargetKind,
+    /// Seed.
+    pub seed: u64,
+    /// Traffic window.
+    pub duration: Duration,
+    /// Endpoint for HTTP targets.
+    pub base_url: Option<String>,
+    /// The calling plan (the scenario's, or a compared one).
+    pub strategy: crate::strategy::StrategySpec,
+    /// API key for HTTP targets instead of the environment's (the hosting probe's mock).
+    pub key: Option<ApiKey>,
+    /// Schedule at most this many requests.
+    pub max_requests: Option<u64>,
+    /// Stop the run when answered attempts have cost this much (USD); see [`crate::spend`].
+    pub spend_cap: Option<f64>,
+}
+
+impl<'a> RunSpec<'a> {
+    /// The requests this run schedules: the scenario's traffic for the seed and window, cut
+    /// at `max_requests`.
+    pub fn traffic(&self) -> Box<dyn TrafficSource> {
+        let source = self.loaded.traffic.source(self.seed, self.duration);
+        match self.max_requests {
+            Some(limit) => Box::new(crate::traffic::Limited::new(source, limit)),
+            None => source,
+        }
+    }
+
+    /// Applies the overrides to the scenario.
+    pub fn new(loaded: &'a LoadedScenario, options: &RunOptions) -> RunSpec<'a> {
+        let s = &loaded.scenario;
+        let t = s.target.get_ref();
+        RunSpec {
+            loaded,
+            target: options.target.unwrap_or(t.kind),
+            seed: options.seed.unwrap_or(s.seed),
+            duration: options.duration.unwrap_or(s.duration),
+            base_url: options.base_url.clone().or_else(|| t.base_url.clone()),
+            strategy: s.strategy.get_ref().clone(),
+            key: None,
+            max_requests: options.max_requests.or(t.max_requests),
+            spend_cap: None,
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! What one run advises, as it is saved in `summary.json`: recommended settings and warnings,
+//! each with the figures behind it. The types live beside the summary that carries them; the
+//! rules that fill them are in [`crate::advice`], above the summary.
+
+use serde::{Deserialize, Serialize};
+
+/// A setting to change (or keep), with the figures behind it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recommendation {
+    /// The scenario key: `workers`, `rate_limit`, `queue`, `timeout.attempt`, `retry`.
+    pub setting: String,
+    /// The recommended value, in scenario-file syntax.
+    pub value: String,
+    /// The value the run used.
+    pub current: String,
+    /// Why, with the run's figures.
+    pub why: String,
+}
+
+/// Something in the run a reader should not miss.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Warning {
+    /// A stable key: `retries`, `throttled`, `quota_too_small`, `quota_spent`, `queue_not_drained`, `lane_wait`,
+    /// `lane_lost`, `dropped`, `breaker_open`, `schedule_lag`, `stopped_early`.
+    pub kind: String,
+    /// The message, with figures.
+    pub message: String,
+}
+
+/// Everything one run advises.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Advice {
+    /// Settings to change.
+    pub recommendations: Vec<Recommendation>,
+    /// Things to look at.
+    pub warnings: Vec<Warning>,
+}
