@@ -19,8 +19,9 @@ use stampede_mock::server::{self, ServerOptions};
 use stampede_mock::{MockModel, MockProfile};
 
 use crate::backend::connections::ConnectionTimings;
-use crate::backend::gemini::{ApiKey, GeminiBackend, GeminiOptions};
+use crate::backend::gemini::{GeminiBackend, GeminiOptions};
 use crate::backend::sim::SimBackend;
+use crate::backend::ApiKey;
 use crate::backend::Backend;
 use crate::engine::record::{RecordSink, Tee};
 use crate::engine::{Engine, EngineConfig, EngineReport, LaneConfig, Progress};

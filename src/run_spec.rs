@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::backend::gemini::ApiKey;
+use crate::backend::ApiKey;
 use crate::scenario::{LoadedScenario, TargetKind};
 use crate::traffic::TrafficSource;
 

@@ -5,41 +5,17 @@
 //! Gemini's error bodies. The API key travels only in the `x-goog-api-key` header; it is held
 //! in an [`ApiKey`] whose `Debug` is redacted and is never logged or written.
 
-use std::time::Duration;
-
 use futures::future::BoxFuture;
-use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
-use reqwest::StatusCode;
-use stampede_mock::errors::{ApiError, ErrorEnvelope};
+use reqwest::header::HeaderValue;
+use stampede_mock::errors::ErrorEnvelope;
 use stampede_mock::tokens::synth_text;
 use stampede_mock::wire::{
     Content, GenerateContentRequest, GenerateContentResponse, GenerationConfig, Part, ThinkingConfig,
 };
 use tokio::time::Instant;
 
+use super::api_key::ApiKey;
 use super::{Attempt, AttemptError, AttemptResult, Backend, ErrorKind, StreamStats, Tokens};
-
-/// An API key that never shows itself.
-#[derive(Clone)]
-pub struct ApiKey(String);
-
-impl ApiKey {
-    /// Wraps a key.
-    pub fn new(key: impl Into<String>) -> ApiKey {
-        ApiKey(key.into())
-    }
-
-    /// The key itself, for the one header that carries it.
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ApiKey(<redacted>)")
-    }
-}
 
 /// Settings of the HTTP backend.
 #[derive(Debug, Clone)]
@@ -90,34 +66,6 @@ fn request_body(a: &Attempt, thinking_budget: Option<i64>) -> GenerateContentReq
         }),
         ..GenerateContentRequest::default()
     }
-}
-
-/// Reads a `Retry-After` header given in seconds.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers.get(RETRY_AFTER)?.to_str().ok()?;
-    let secs: f64 = v.trim().parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
-}
-
-/// Classifies an error response from its status and body (Gemini's envelope, or the array the
-/// OpenAI-compatible endpoint wraps it in).
-pub fn classify_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> AttemptError {
-    let api: Option<ApiError> = serde_json::from_slice::<ErrorEnvelope>(body)
-        .map(|e| e.error)
-        .or_else(|_| {
-            serde_json::from_slice::<Vec<ErrorEnvelope>>(body)
-                .map_err(|_| ())
-                .and_then(|mut v| if v.is_empty() { Err(()) } else { Ok(v.remove(0).error) })
-        })
-        .ok();
-    let mut err = match api {
-        Some(api) => AttemptError::from_api(status.as_u16(), &api),
-        None => AttemptError::new(ErrorKind::Status(status.as_u16())),
-    };
-    if err.retry_delay.is_none() {
-        err.retry_delay = retry_after(headers);
-    }
-    err
 }
 
 fn tokens_of(r: &GenerateContentResponse) -> Tokens {
@@ -229,24 +177,6 @@ async fn read_stream(mut resp: reqwest::Response) -> AttemptResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn error_bodies_in_both_envelopes() {
-        let h = HeaderMap::new();
-        let body = br#"{"error": {"code": 429, "message": "m", "status": "RESOURCE_EXHAUSTED", "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "7s"}]}}"#;
-        let e = classify_error(StatusCode::TOO_MANY_REQUESTS, &h, body);
-        assert_eq!(e.kind, ErrorKind::Status(429));
-        assert_eq!(e.retry_delay, Some(Duration::from_secs(7)));
-        let arr = br#"[{"error": {"code": 503, "message": "m", "status": "UNAVAILABLE"}}]"#;
-        assert_eq!(
-            classify_error(StatusCode::SERVICE_UNAVAILABLE, &h, arr).kind,
-            ErrorKind::Status(503)
-        );
-        let mut h = HeaderMap::new();
-        h.insert(RETRY_AFTER, HeaderValue::from_static("3"));
-        let e = classify_error(StatusCode::TOO_MANY_REQUESTS, &h, b"not json");
-        assert_eq!(e.retry_delay, Some(Duration::from_secs(3)));
-    }
 
     #[test]
     fn an_error_event_mid_stream_is_a_stream_failure() {

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use reqwest::RequestBuilder;
 use tokio::time::Instant;
 
-use super::gemini::classify_error;
+use super::error_body;
 use super::{Attempt, AttemptError, AttemptResult, ErrorKind};
 
 /// The HTTP client of the HTTP backends: rustls, `pool` idle connections kept per host, no
@@ -70,7 +70,7 @@ async fn send(mut req: RequestBuilder, attempt: &Attempt, hints: bool) -> Result
     }
     let headers = resp.headers().clone();
     let body = resp.bytes().await.unwrap_or_default();
-    Err(AttemptResult::failed(classify_error(status, &headers, &body)))
+    Err(AttemptResult::failed(error_body::classify(status, &headers, &body)))
 }
 
 /// The whole body of a unary answer and when it arrived.

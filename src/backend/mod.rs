@@ -8,12 +8,16 @@
 //! the same way ([`ErrorKind`]), so the engine and the strategies never see transport types.
 //! The engine applies timeouts around [`Backend::call`]; a backend never needs its own.
 
+pub mod api_key;
 pub mod connections;
+pub mod error_body;
 pub mod gemini;
 pub(crate) mod http;
 pub mod openai;
 pub mod sim;
 pub mod sse;
+
+pub use api_key::ApiKey;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use stampede_mock::tokens::synth_text;
 use tokio::time::Instant;
 
-use super::gemini::ApiKey;
+use super::ApiKey;
 use super::{Attempt, AttemptError, AttemptResult, Backend, ErrorKind, StreamStats, Tokens};
 
 /// Gemini's OpenAI-compatible endpoint.

@@ -103,7 +103,7 @@ pub struct RunArgs {
     /// Scenario file (TOML).
     pub scenario: PathBuf,
     /// Target instead of the scenario's.
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = target_kind())]
     pub target: Option<TargetKind>,
     /// Endpoint for gemini/openai targets.
     #[arg(long)]
@@ -221,7 +221,7 @@ pub struct DiffArgs {
 #[derive(Debug, Args)]
 pub struct ManyRunArgs {
     /// Target instead of the scenario's (`plan` uses sim unless told otherwise).
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = target_kind())]
     pub target: Option<TargetKind>,
     /// Traffic window instead of the scenario's.
     #[arg(long, value_parser = parse_duration)]
@@ -968,16 +968,16 @@ fn bench_mock(connections: usize, duration: Duration, rounds: usize, out: &mut d
     })
 }
 
+/// Parses `--target`, listing the kinds in `--help`.
+fn target_kind() -> impl clap::builder::TypedValueParser<Value = TargetKind> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(TargetKind::ALL.map(TargetKind::as_str))
+        .map(|s| s.parse::<TargetKind>().expect("a listed kind"))
+}
+
 /// Used by `main`: runs with the process's arguments and streams.
 pub fn main() -> i32 {
     let mut out = std::io::stdout();
     let mut err = std::io::stderr();
     main_with(std::env::args_os(), &mut out, &mut err)
-}
-
-impl TargetKind {
-    /// Whether the target sends real traffic over the network.
-    pub fn is_live(self) -> bool {
-        self != TargetKind::Sim
-    }
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use stampede_mock::{MockProfile, MockSettings};
 
 /// The kinds of target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum TargetKind {
     /// The mock's model in-process, in virtual time: fast and deterministic.
@@ -21,6 +21,19 @@ pub enum TargetKind {
 }
 
 impl TargetKind {
+    /// Every kind, in the order help texts list them.
+    pub const ALL: [TargetKind; 4] = [
+        TargetKind::Sim,
+        TargetKind::Mock,
+        TargetKind::Gemini,
+        TargetKind::Openai,
+    ];
+
+    /// Whether the target sends real traffic over the network (everything but `sim`).
+    pub fn is_live(self) -> bool {
+        self != TargetKind::Sim
+    }
+
     /// The name used in files and reports.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -29,6 +42,18 @@ impl TargetKind {
             TargetKind::Gemini => "gemini",
             TargetKind::Openai => "openai",
         }
+    }
+}
+
+impl std::str::FromStr for TargetKind {
+    type Err = String;
+
+    /// Reads a kind by the name [`TargetKind::as_str`] gives it.
+    fn from_str(s: &str) -> Result<TargetKind, String> {
+        TargetKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| {
+            let names: Vec<&str> = TargetKind::ALL.iter().map(|k| k.as_str()).collect();
+            format!("unknown target {s:?}; expected one of {}", names.join(", "))
+        })
     }
 }
 

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::backend::gemini::ApiKey;
+use crate::backend::ApiKey;
 use crate::engine::Progress;
 use crate::run::{execute, RunError};
 use crate::run_spec::{RunOptions, RunSpec};
