@@ -70,6 +70,16 @@ impl Estimate {
 
 /// Whether the plan sends to a service that bills: a Gemini or OpenAI-compatible target whose
 /// endpoint is not on this machine.
+/// Why a capacity search must not run against `spec`'s target: a search makes dozens of runs
+/// whose number is not known in advance, so a billed API is refused outright.
+pub fn search_refusal(spec: &RunSpec<'_>) -> Option<&'static str> {
+    billed(spec).then_some(
+        "plan searches with dozens of runs and will not do that against a billed API; plan in sim (the default) \
+         or against the mock, then check the recommendation with one `stampede run`",
+    )
+}
+
+/// Whether `plan` sends to a billed API: gemini or openai, anywhere but loopback.
 pub fn billed(plan: &RunSpec<'_>) -> bool {
     if !matches!(plan.target, TargetKind::Gemini | TargetKind::Openai) {
         return false;

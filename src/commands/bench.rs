@@ -190,3 +190,58 @@ pub async fn zero_latency_mock() -> std::io::Result<std::net::SocketAddr> {
     .await?;
     Ok(addr)
 }
+
+/// One paired round of `stampede bench mock`: the same load generator against a bare axum
+/// hello-world and against the zero-latency mock, one after the other.
+#[derive(Debug, Clone, Copy)]
+pub struct MockRound {
+    /// The hello-world's rate.
+    pub hello: HttpRate,
+    /// The mock's rate.
+    pub mock: HttpRate,
+}
+
+/// `stampede bench mock`: starts both servers on 127.0.0.1, warms both up, then runs `rounds`
+/// paired measurements, alternating which server goes first so drift on the machine hits both
+/// alike. `each` hears of every round as it ends.
+pub async fn mock_vs_hello_world(
+    connections: usize,
+    duration: Duration,
+    rounds: usize,
+    each: &mut dyn FnMut(usize, &MockRound),
+) -> std::io::Result<Vec<MockRound>> {
+    let hello = hello_world().await?;
+    let mock = zero_latency_mock().await?;
+    let hello_url = format!("http://{hello}/v1beta/models/gemini-2.5-flash:generateContent");
+    let mock_url = format!("http://{mock}/v1beta/models/gemini-2.5-flash:generateContent");
+    let warm = Duration::from_millis(500);
+    http_rate(&hello_url, BENCH_BODY, connections, warm).await;
+    http_rate(&mock_url, BENCH_BODY, connections, warm).await;
+    let mut all = Vec::with_capacity(rounds);
+    for round in 1..=rounds {
+        let (hello, mock) = if round % 2 == 1 {
+            let h = http_rate(&hello_url, BENCH_BODY, connections, duration).await;
+            (h, http_rate(&mock_url, BENCH_BODY, connections, duration).await)
+        } else {
+            let m = http_rate(&mock_url, BENCH_BODY, connections, duration).await;
+            (http_rate(&hello_url, BENCH_BODY, connections, duration).await, m)
+        };
+        let r = MockRound { hello, mock };
+        each(round, &r);
+        all.push(r);
+    }
+    Ok(all)
+}
+
+/// The median of `values` (NaN when there are none).
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}

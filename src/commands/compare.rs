@@ -298,7 +298,7 @@ pub struct Comparison {
 }
 
 /// Hears of each run of a comparison as it ends: strategy name, seed, summary or error.
-pub type RunFinished = dyn Fn(&str, u64, &Result<Summary, RunError>) + Sync;
+pub type RunFinished<'a> = dyn Fn(&str, u64, &Result<Summary, RunError>) + Sync + 'a;
 
 /// Runs every candidate on every seed and gathers the figures. Simulated runs are spread over
 /// the machine's cores; live runs go one at a time so they do not disturb each other.
@@ -308,7 +308,7 @@ pub fn compare(
     candidates: &[Candidate],
     options: &RunOptions,
     seeds: u32,
-    finished: &RunFinished,
+    finished: &RunFinished<'_>,
 ) -> Result<Comparison, RunError> {
     let base = RunSpec::new(loaded, options);
     let seed_list: Vec<u64> = (0..u64::from(seeds.max(1))).map(|i| base.seed + i).collect();

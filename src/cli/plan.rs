@@ -1,0 +1,114 @@
+//! `stampede plan`: the fewest workers that meet the `[slo]`, per candidate calling plan.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{candidates_of, parse_duration, write_outputs, CliError, Exit, Io, ManyRunArgs, Outcome};
+use crate::commands::hosting::ProbeOptions;
+use crate::commands::plan::PlanOptions;
+use crate::report;
+use crate::run_spec::{RunOptions, RunSpec};
+use crate::scenario::{Candidate, Scenario, TargetKind};
+
+/// `stampede plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Scenario file (TOML) with an [slo] section.
+    pub scenario: PathBuf,
+    /// A candidate: a strategy file or `preset:NAME`; repeat for each. Without any, the
+    /// scenario's [[strategies]], or else its [strategy].
+    #[arg(long = "strategy")]
+    pub strategies: Vec<String>,
+    /// Seeds per worker count: a count passes only when every seed's run meets the SLO.
+    #[arg(long, default_value_t = 3)]
+    pub seeds: u32,
+    /// Largest worker count tried.
+    #[arg(long, default_value_t = 4096)]
+    pub max_workers: u32,
+    /// Traffic growth factors to check the best plan against, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1.5,2,5", value_parser = parse_growth)]
+    pub growth: Vec<f64>,
+    /// Skip the growth what-ifs.
+    #[arg(long)]
+    pub no_growth: bool,
+    /// How long to run the best plan over real HTTP (against the mock in another process) to
+    /// measure the client's memory and CPU for "what to buy".
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    pub probe: Duration,
+    /// Skip the hosting probe.
+    #[arg(long)]
+    pub no_probe: bool,
+    /// The executable that serves the probe's mock (default: this one).
+    #[arg(long, hide = true)]
+    pub mock_exe: Option<PathBuf>,
+    /// Target, traffic window and output folder.
+    #[command(flatten)]
+    pub runs: ManyRunArgs,
+    /// Print plan.json instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Parses a growth factor: above 0, at most 100.
+fn parse_growth(s: &str) -> Result<f64, String> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|g| g.is_finite() && *g > 0.0 && *g <= 100.0)
+        .ok_or_else(|| format!("{s:?}: expected a growth factor such as 1.5 (above 0, at most 100)"))
+}
+
+/// Searches, writes plan.json, plan.md and plan.html, prints the plan; exit 1 when no
+/// candidate meets the objectives.
+pub(super) fn plan(args: PlanArgs, io: &mut Io<'_>) -> Outcome {
+    let loaded = Scenario::load(&args.scenario)?;
+    let mut candidates = candidates_of(&args.strategies, &loaded)?;
+    if candidates.is_empty() {
+        candidates.push(Candidate {
+            name: "as configured".into(),
+            strategy: loaded.scenario.strategy.get_ref().clone(),
+        });
+    }
+    // Sim unless asked: a search takes dozens of runs.
+    let run = RunOptions {
+        target: Some(args.runs.target.unwrap_or(TargetKind::Sim)),
+        duration: args.runs.duration,
+        ..RunOptions::default()
+    };
+    if let Some(why) = crate::spend::search_refusal(&RunSpec::new(&loaded, &run)) {
+        return Err(CliError::Input(why.to_string()));
+    }
+    let mock_exe = args.mock_exe.clone().or_else(|| std::env::current_exe().ok());
+    let options = PlanOptions {
+        run,
+        seeds: args.seeds,
+        max_workers: args.max_workers,
+        candidates,
+        growth: if args.no_growth { Vec::new() } else { args.growth },
+        probe: mock_exe.filter(|_| !args.no_probe).map(|mock_exe| ProbeOptions {
+            mock_exe,
+            duration: args.probe,
+            seed: loaded.scenario.seed,
+        }),
+    };
+    let plan = crate::commands::plan::plan(&loaded, &options)?;
+    let (dir, written) = write_outputs(args.runs.out.clone(), &loaded, |d| report::plan::write_all(&plan, d))?;
+    if args.json {
+        writeln!(io.out, "{}", serde_json::to_string_pretty(&plan).unwrap_or_default())?;
+    } else {
+        write!(io.out, "{}", report::plan::markdown(&plan))?;
+        writeln!(io.out, "\nwrote {}", report::listing(&dir, &written))?;
+    }
+    if plan.best.is_some() {
+        Ok(Exit::Ok)
+    } else {
+        writeln!(
+            io.err,
+            "no candidate met the objectives up to {} workers",
+            args.max_workers
+        )?;
+        Ok(Exit::Gate)
+    }
+}

@@ -1,0 +1,137 @@
+//! `stampede run`: one run, its table or JSON, its files, and its verdict.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{parse_duration, parse_usd, progress, target_kind, CliError, Exit, Io, Outcome};
+use crate::engine::Progress;
+use crate::report;
+use crate::run_spec::{RunOptions, RunSpec};
+use crate::scenario::{Scenario, TargetKind};
+use crate::spend;
+
+/// `stampede run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario file (TOML).
+    pub scenario: PathBuf,
+    /// Target instead of the scenario's.
+    #[arg(long, value_parser = target_kind())]
+    pub target: Option<TargetKind>,
+    /// Endpoint for gemini/openai targets.
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// Output folder [default: reports/<scenario name>/].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Seed instead of the scenario's.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Traffic window instead of the scenario's (for example 10s).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Print summary.json to stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress display.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Also write each chart as a PNG into OUT/png/ (for slides and READMEs).
+    #[arg(long)]
+    pub png: bool,
+    /// Spend cap in USD: refuse to start when the estimate is above it, stop sending when
+    /// answered attempts reach it [default: the scenario's, else $1 for a billed target].
+    #[arg(long, value_parser = parse_usd)]
+    pub max_cost_usd: Option<f64>,
+    /// Schedule at most this many requests.
+    #[arg(long)]
+    pub max_requests: Option<u64>,
+    /// Print the request, token and cost estimate, and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Runs the scenario once, writes its files, prints its table (or JSON) and its verdict.
+pub(super) fn run(args: RunArgs, io: &mut Io<'_>) -> Outcome {
+    let loaded = Scenario::load(&args.scenario)?;
+    let options = RunOptions {
+        target: args.target,
+        base_url: args.base_url.clone(),
+        seed: args.seed,
+        duration: args.duration,
+        max_requests: args.max_requests,
+    };
+    let mut spec = RunSpec::new(&loaded, &options);
+    spec.spend_cap = spend::cap(&spec, args.max_cost_usd);
+    if let Some(exit) = spend_guard(&spec, args.dry_run, io)? {
+        return Ok(exit);
+    }
+    let progress = Arc::new(Progress::default());
+    let display = (!args.quiet && !args.json).then(|| progress::Display::start(progress.clone(), &spec));
+    let interrupts = progress::watch_interrupts(progress.clone());
+    let result = crate::run::execute(&spec, progress.clone(), None);
+    drop(interrupts);
+    if let Some(d) = display {
+        d.finish();
+    }
+    let summary = result?;
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("reports").join(loaded.scenario.name()));
+    let written = report::write_all(&summary, &dir)
+        .map_err(|e| CliError::Failed(format!("could not write the report to {}: {e}", dir.display())))?;
+    if args.json {
+        writeln!(io.out, "{}", serde_json::to_string_pretty(&summary).unwrap_or_default())?;
+    } else {
+        write!(io.out, "{}", report::text::table(&summary))?;
+        writeln!(io.out, "\nwrote {}", report::listing(&dir, &written))?;
+    }
+    if args.png {
+        super::report::write_pngs(&summary, &dir, args.json, io)?;
+    }
+    if let Some(why) = &summary.run.stopped_early {
+        writeln!(
+            io.err,
+            "the run stopped early ({why}); the report covers what was scheduled until then"
+        )?;
+        return Ok(Exit::Failed);
+    }
+    match &summary.slo {
+        Some(v) if !v.pass => {
+            let missed: Vec<&str> = v.checks.iter().filter(|c| !c.pass).map(|c| c.name.as_str()).collect();
+            writeln!(io.err, "SLO missed: {}", missed.join(", "))?;
+            Ok(Exit::Gate)
+        }
+        _ => Ok(Exit::Ok),
+    }
+}
+
+/// Prints the estimate for a billed or capped run (and for `--dry-run`); refuses one whose
+/// estimate is above its cap. `Some(exit)` when the run must not start (a dry run ends here).
+fn spend_guard(spec: &RunSpec<'_>, dry_run: bool, io: &mut Io<'_>) -> Result<Option<Exit>, CliError> {
+    let billed = spend::billed(spec);
+    if !(billed || spec.spend_cap.is_some() || dry_run) {
+        return Ok(None);
+    }
+    let estimate = spend::estimate(spec);
+    let cap = spec.spend_cap.map_or("no cap".to_string(), |c| format!("cap ${c:.2}"));
+    let what = if billed {
+        "billed target"
+    } else {
+        "local target, not billed"
+    };
+    let line = format!("estimate ({what} {}, {cap}): {}", spec.target.as_str(), estimate.line());
+    if dry_run {
+        writeln!(io.out, "{line}\n--dry-run: nothing was sent")?;
+        return Ok(Some(Exit::Ok));
+    }
+    writeln!(io.err, "{line}")?;
+    match spend::refusal(spec, &estimate, spec.spend_cap, 1) {
+        Some(why) => Err(CliError::Failed(format!("refusing to start: {why}"))),
+        None => Ok(None),
+    }
+}
