@@ -1,18 +1,15 @@
-//! Taking requests in — response cache, in-flight dedup, client-side throttling, the queue and
-//! its overflow — and the single exit every request leaves by, [`Engine::finish`].
+//! Taking requests in — the pipeline's admit phase (a cached answer, joining a twin, a
+//! throttle's refusal), the queue and its overflow — and the single exit every request leaves
+//! by, [`Engine::finish`].
 
-use rand::RngExt;
-use stampede_mock::rng::keyed_rng;
 use tokio::time::Instant;
 
 use super::record::{AttemptRecord, EndReason, Outcome, RecordSink, RequestRecord, Served};
 use super::{Engine, Live, Pool, Progress, Running};
 use crate::backend::{ErrorKind, Tokens};
+use crate::strategy::pipeline::{Admission, Arrival, Ticket};
 use crate::strategy::queue::Pushed;
 use crate::traffic::PlannedRequest;
-
-/// Salt of the throttling draws.
-pub(super) const THROTTLE_STREAM: u64 = 0x7468_726f_7474_6c65;
 
 /// How a request ends.
 #[derive(Debug, Clone, Copy)]
@@ -64,30 +61,29 @@ impl<S: RecordSink> Engine<'_, S> {
             model: req.model,
             fell_back: false,
             last_backoff: std::time::Duration::ZERO,
-            budget_paid: 0.0,
+            ticket: Ticket::default(),
             running: Vec::new(),
             hedged: false,
             last_error: None,
             first_byte: None,
             followers: Vec::new(),
-            leads: None,
         });
-        let same_prompt = (req.prompt_key, req.model);
-        if let Some(tokens) = self.policies.cache.as_mut().and_then(|c| c.get(now, same_prompt)) {
-            self.finish(key, now, Ending::answered(tokens, Served::Cache, Some(now)));
-            return;
-        }
-        if self.config.strategy.dedup {
-            if let Some(&leader) = self.leaders.get(&same_prompt) {
+        let arrival = Arrival {
+            id: req.id,
+            key,
+            prompt: (req.prompt_key, req.model),
+        };
+        match self.pipeline.admit(now, &arrival) {
+            Admission::Pass => {}
+            Admission::Answer(tokens) => {
+                self.finish(key, now, Ending::answered(tokens, Served::Cache, Some(now)));
+                return;
+            }
+            Admission::Join(leader) => {
                 self.live[leader].followers.push(key);
                 return;
             }
-        }
-        if let Some(throttle) = &mut self.policies.throttle {
-            let p = throttle.drop_probability(now);
-            throttle.on_request(now);
-            let u: f64 = keyed_rng(self.config.seed ^ THROTTLE_STREAM, req.id).random();
-            if u < p {
+            Admission::Refuse => {
                 self.finish(key, now, Ending::unanswered(EndReason::Throttled));
                 return;
             }
@@ -102,10 +98,7 @@ impl<S: RecordSink> Engine<'_, S> {
             }
             Pushed::Evicted(old) => self.finish(old.key, now, Ending::unanswered(EndReason::QueueEvicted)),
         }
-        if self.config.strategy.dedup {
-            self.leaders.insert(same_prompt, key);
-            self.live[key].leads = Some(same_prompt);
-        }
+        self.pipeline.on_queued(&arrival);
     }
 
     /// Drops queued requests whose deadline has passed.
@@ -159,16 +152,11 @@ impl<S: RecordSink> Engine<'_, S> {
             let record = self.cancelled_record(&live, r, now);
             self.sink.attempt(&record);
         }
-        if let Some(lead) = live.leads {
-            if self.leaders.get(&lead) == Some(&key) {
-                self.leaders.remove(&lead);
-            }
-        }
+        let prompt = (live.req.prompt_key, live.req.model);
+        self.pipeline.on_finished(key, prompt);
         let answered = ending.end == EndReason::Ok;
         if answered && matches!(ending.served, Served::Upstream | Served::Fallback) {
-            if let Some(cache) = &mut self.policies.cache {
-                cache.put(now, (live.req.prompt_key, live.req.model), ending.tokens);
-            }
+            self.pipeline.on_answer(now, prompt, ending.tokens);
         }
         self.last_end = self.last_end.max(now);
         let record = RequestRecord {

@@ -12,21 +12,20 @@
 //!
 //! Files: this one (state, loop, timers, gauges), `admit` (arrival, cache, dedup, throttling,
 //! queue, the single exit `finish`), `send` (dispatch, attempts, hedges), `outcome` (what an
-//! attempt's end means: feedback to the policies, retry, fallback, give up), `policies` (the
-//! per-run policy state).
+//! attempt's end means: the observe and review phases, retry, fallback, give up). The calling
+//! plan's policies are one [`Pipeline`], called by phase; the engine names none of them.
 //!
 //! Accounting: a request enters the engine's table on arrival and leaves it through
 //! `Engine::finish` only, which emits its record; so every scheduled request ends exactly once.
 
 mod admit;
 mod outcome;
-mod policies;
 pub mod progress;
 pub mod record;
 mod send;
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -38,10 +37,10 @@ use slab::Slab;
 use tokio::time::{sleep_until, Instant};
 
 use crate::backend::{AttemptResult, Backend, ErrorKind};
+use crate::strategy::pipeline::Ticket;
 use crate::strategy::queue::{LaneRule, Overflow};
-use crate::strategy::{Queue, StrategySpec};
+use crate::strategy::{Pipeline, Queue, StrategySpec};
 use crate::traffic::{Peek, PlannedRequest, TrafficSource};
-use policies::Policies;
 pub use progress::Progress;
 use record::{RecordSink, SecondSample};
 
@@ -138,15 +137,14 @@ struct Live {
     model: u8,
     fell_back: bool,
     last_backoff: Duration,
-    budget_paid: f64,
+    /// What the policies keep on the request (its retries' cost to the budget).
+    ticket: Ticket,
     running: Vec<Running>,
     hedged: bool,
     last_error: Option<ErrorKind>,
     first_byte: Option<Instant>,
     /// Requests waiting on this one's answer (in-flight dedup).
     followers: Vec<usize>,
-    /// Its entry in the dedup table, if it leads.
-    leads: Option<(u64, u8)>,
 }
 
 /// What an internal timer is for.
@@ -206,7 +204,7 @@ pub struct Engine<'s, S: RecordSink> {
     start: Instant,
     live: Slab<Live>,
     queue: Queue,
-    policies: Policies,
+    pipeline: Pipeline,
     limiter_wait: Option<Instant>,
     timers: BinaryHeap<Reverse<Timer>>,
     timer_seq: u64,
@@ -214,7 +212,6 @@ pub struct Engine<'s, S: RecordSink> {
     running: usize,
     shared_busy: usize,
     reserved_busy: Vec<usize>,
-    leaders: HashMap<(u64, u8), usize>,
     gauges: Gauges,
     last_end: Instant,
     /// (user, end offset) of requests that ended, for the traffic source.
@@ -238,7 +235,7 @@ impl<'s, S: RecordSink> Engine<'s, S> {
             .collect();
         Engine {
             queue: Queue::new(&config.strategy.queue, rules),
-            policies: Policies::new(&config, start),
+            pipeline: Pipeline::new(&config.strategy, &config.models, config.seed, start),
             reserved_busy: vec![0; config.lanes.len()],
             config,
             backend,
@@ -252,7 +249,6 @@ impl<'s, S: RecordSink> Engine<'s, S> {
             inflight: FuturesUnordered::new(),
             running: 0,
             shared_busy: 0,
-            leaders: HashMap::new(),
             gauges: Gauges::default(),
             last_end: start,
             ended: Vec::new(),
@@ -434,12 +430,8 @@ impl<'s, S: RecordSink> Engine<'s, S> {
             inflight_end: self.running as u32,
             inflight_max: self.gauges.inflight_max,
             busy_end: self.busy() as u32,
-            limit_end: self
-                .policies
-                .concurrency
-                .limit()
-                .min(self.config.strategy.workers as usize) as u32,
-            breakers_open: self.policies.breakers_open(at),
+            limit_end: self.pipeline.limit() as u32,
+            breakers_open: self.pipeline.open_breakers(at),
         };
         self.sink.second(&sample);
     }

@@ -1,8 +1,7 @@
-//! What an attempt's end means: its record, feedback to the policies (breaker, concurrency
-//! limit, adaptive rate, throttling, budget, hedging), and the decision — answer, wait for a
-//! hedge's twin, retry, fall back, or give up.
+//! What an attempt's end means: its record, the pipeline's observe phase, and the decision —
+//! answer, wait for a hedge's twin, retry (as the pipeline's review phase allows), fall back,
+//! or give up.
 
-use rand::RngExt;
 use stampede_mock::rng::{combine, keyed_rng};
 use tokio::time::Instant;
 
@@ -10,18 +9,11 @@ use super::admit::Ending;
 use super::record::{AttemptRecord, EndReason, RecordSink, Served};
 use super::{AttemptDone, Engine, Progress, TimerKind};
 use crate::backend::{AttemptError, ErrorKind};
-use crate::strategy::retry::{Decision, GiveUp};
+use crate::strategy::pipeline::{Observation, RetryReview};
+use crate::strategy::retry::Decision;
 
 /// Salt of the retry-jitter random streams.
 const RETRY_STREAM: u64 = 0x7265_7472_795f_6a69;
-
-/// Whether a failure counts against the breaker.
-fn breaker_failure(kind: ErrorKind) -> bool {
-    match kind {
-        ErrorKind::Status(s) => s == 429 || s >= 500,
-        ErrorKind::Transport | ErrorKind::Timeout | ErrorKind::Decode | ErrorKind::Stream => true,
-    }
-}
 
 impl<S: RecordSink> Engine<'_, S> {
     pub(super) fn on_attempt_done(&mut self, done: AttemptDone, now: Instant) {
@@ -77,36 +69,18 @@ impl<S: RecordSink> Engine<'_, S> {
         }
     }
 
-    /// Tells every policy what the attempt showed.
+    /// Tells the pipeline what the attempt showed, and counts it for the progress display.
     fn feedback(&mut self, done: &AttemptDone, error: Option<ErrorKind>, took: std::time::Duration, now: Instant) {
-        let throttled = error == Some(ErrorKind::Status(429));
-        let overloaded = error == Some(ErrorKind::Status(503));
-        let p = &mut self.policies;
-        if let Some(b) = p.breakers.get_mut(usize::from(done.model)) {
-            b.record(now, error.is_some_and(breaker_failure), took);
-        }
-        p.concurrency.on_sample(
-            took,
-            self.running,
-            throttled || overloaded || error == Some(ErrorKind::Timeout),
-        );
-        if let Some(a) = &mut p.adaptive_rate {
-            a.on_response(now, throttled);
-        }
-        if let Some(t) = &mut p.throttle {
-            if !(throttled || overloaded) {
-                t.on_accept(now);
-            }
-        }
         let live = &self.live[done.key];
-        if let Some(b) = &mut p.budget {
-            b.on_result(error.is_none(), live.retries, live.budget_paid);
-        }
-        if error.is_none() {
-            if let Some(h) = &mut p.hedger {
-                h.observe(took);
-            }
-        }
+        let seen = Observation {
+            model: done.model,
+            error,
+            took,
+            running: self.running,
+            retries: live.retries,
+            budget_paid: live.ticket.budget_paid,
+        };
+        self.pipeline.observe(now, &seen);
         match error {
             Some(ErrorKind::Status(429)) => Progress::add(&self.progress.status_429, 1),
             Some(_) => Progress::add(&self.progress.errors, 1),
@@ -122,39 +96,23 @@ impl<S: RecordSink> Engine<'_, S> {
             self.config.seed ^ RETRY_STREAM,
             combine(live.req.id, u64::from(live.attempts)),
         );
-        let decision =
-            self.config
-                .strategy
-                .retry
-                .decide(live.model_attempts, error, live.last_backoff, time_left, &mut rng);
-        let decision = match (decision, &mut self.policies.budget) {
-            (Decision::Retry(wait), Some(budget)) => {
-                match budget.try_retry(now, error.kind == ErrorKind::Status(429)) {
-                    Some(cost) => {
-                        self.live[key].budget_paid += cost;
-                        Decision::Retry(wait)
-                    }
-                    None => Decision::GiveUp(GiveUp::Budget),
-                }
-            }
-            (d, _) => d,
+        let review = RetryReview {
+            id: live.req.id,
+            attempts: live.attempts,
+            error,
         };
-        // SRE throttling weighs every request the client would send, retries included.
-        let decision = match (decision, &mut self.policies.throttle) {
-            (Decision::Retry(wait), Some(throttle)) => {
-                let p = throttle.drop_probability(now);
-                throttle.on_request(now);
-                let live = &self.live[key];
-                let draw = combine(live.req.id, u64::from(live.attempts));
-                let u: f64 = keyed_rng(self.config.seed ^ super::admit::THROTTLE_STREAM, draw).random();
-                if u < p {
-                    Decision::GiveUp(GiveUp::Throttled)
-                } else {
-                    Decision::Retry(wait)
-                }
-            }
-            (d, _) => d,
-        };
+        let (model_attempts, last_backoff) = (live.model_attempts, live.last_backoff);
+        let mut ticket = live.ticket;
+        let decision = self.pipeline.after_failure(
+            now,
+            &review,
+            model_attempts,
+            last_backoff,
+            time_left,
+            &mut rng,
+            &mut ticket,
+        );
+        self.live[key].ticket = ticket;
         match decision {
             Decision::Retry(wait) => {
                 let live = &mut self.live[key];

@@ -11,23 +11,16 @@ use super::admit::Ending;
 use super::record::{EndReason, RecordSink};
 use super::{AttemptDone, Engine, Pool, Progress, Running, TimerKind};
 use crate::backend::{Attempt, AttemptError, AttemptResult, ErrorKind};
+use crate::strategy::pipeline::{Rescue, Send};
 use crate::strategy::retry::GiveUp;
 
 impl<S: RecordSink> Engine<'_, S> {
-    /// The concurrency limit in force: the adaptive limit, never above `workers`.
-    fn limit(&self) -> usize {
-        self.policies
-            .concurrency
-            .limit()
-            .min(self.config.strategy.workers as usize)
-    }
-
     /// Whether a request of `lane` could take a worker now: one of its reserved workers, or
     /// one of the shared ones (the limit minus every lane's reserved workers).
     pub(super) fn lane_has_worker(&self, lane: usize) -> bool {
         let reserved = |l: usize| self.config.lanes[l].reserved_workers as usize;
         let all_reserved: usize = (0..self.config.lanes.len()).map(reserved).sum();
-        let shared = self.limit().saturating_sub(all_reserved);
+        let shared = self.pipeline.limit().saturating_sub(all_reserved);
         self.reserved_busy[lane] < reserved(lane) || self.shared_busy < shared
     }
 
@@ -41,24 +34,12 @@ impl<S: RecordSink> Engine<'_, S> {
         }
     }
 
-    /// When a request of `model` in `lane` may go under the rate limits (`None`: now).
-    fn rate_wait(&mut self, now: Instant, model: u8, lane: u8, input: u32) -> Option<Instant> {
-        let mut at = now;
-        if self.policies.limiter.is_active() {
-            at = at.max(self.policies.limiter.ready_at(now, model, lane, input));
-        }
-        if let Some(a) = &mut self.policies.adaptive_rate {
-            at = at.max(a.ready_at(now));
-        }
-        (at > now).then_some(at)
-    }
-
-    fn rate_take(&mut self, now: Instant, model: u8, lane: u8, input: u32) {
-        if self.policies.limiter.is_active() {
-            self.policies.limiter.take(now, model, lane, input);
-        }
-        if let Some(a) = &mut self.policies.adaptive_rate {
-            a.take(now);
+    /// The pace phase's view of an attempt of `model` in `lane` carrying `input` tokens.
+    fn send_of(model: u8, lane: u8, input: u32) -> Send {
+        Send {
+            model,
+            lane,
+            input_tokens: input,
         }
     }
 
@@ -72,13 +53,14 @@ impl<S: RecordSink> Engine<'_, S> {
         {
             let key = self.queue.peek(lane).expect("picked lane has a head").key;
             let (model, input) = (self.live[key].model, self.live[key].req.input_tokens);
-            if let Some(at) = self.rate_wait(now, model, lane as u8, input) {
+            let send = Self::send_of(model, lane as u8, input);
+            if let Some(at) = self.pipeline.wait(now, &send) {
                 // This lane waits for its bucket; other lanes may still go.
                 self.limiter_wait = Some(self.limiter_wait.map_or(at, |w| w.min(at)));
                 held_back |= 1 << lane;
                 continue;
             }
-            self.rate_take(now, model, lane as u8, input);
+            self.pipeline.take(now, &send);
             self.queue.pop(lane);
             let pool = self.take_worker(lane);
             let live = &mut self.live[key];
@@ -107,11 +89,12 @@ impl<S: RecordSink> Engine<'_, S> {
             self.finish(key, now, Ending::unanswered(end));
             return;
         }
-        if let Some(at) = self.rate_wait(now, model, lane, input) {
+        let send = Self::send_of(model, lane, input);
+        if let Some(at) = self.pipeline.wait(now, &send) {
             self.push_timer(at.min(deadline), key, id, TimerKind::Retry);
             return;
         }
-        self.rate_take(now, model, lane, input);
+        self.pipeline.take(now, &send);
         self.start_attempt(key, now, false);
     }
 
@@ -123,17 +106,18 @@ impl<S: RecordSink> Engine<'_, S> {
             return;
         }
         let (model, lane, input) = (live.model, live.req.lane, live.req.input_tokens);
-        if self.rate_wait(now, model, lane, input).is_some() {
+        let send = Self::send_of(model, lane, input);
+        if self.pipeline.wait(now, &send).is_some() {
             return;
         }
-        self.rate_take(now, model, lane, input);
+        self.pipeline.take(now, &send);
         self.start_attempt(key, now, true);
     }
 
     /// Starts an attempt (a hedge when `hedge`), unless the model's breaker is open.
     pub(super) fn start_attempt(&mut self, key: usize, now: Instant, hedge: bool) {
         let model = self.live[key].model;
-        if !self.policies.breaker_allows(model, now) {
+        if !self.pipeline.allow(now, model) {
             if !hedge {
                 self.on_breaker_open(key, now);
             }
@@ -141,9 +125,7 @@ impl<S: RecordSink> Engine<'_, S> {
         }
         let live = &mut self.live[key];
         if live.attempts == 0 {
-            if let Some(b) = &mut self.policies.budget {
-                b.on_request(now);
-            }
+            self.pipeline.on_first_attempt(now);
         }
         live.attempts += 1;
         let number = live.attempts;
@@ -197,7 +179,7 @@ impl<S: RecordSink> Engine<'_, S> {
         self.running += 1;
         Progress::add(&self.progress.attempts, 1);
         if !hedge {
-            if let Some(delay) = self.policies.hedger.as_ref().and_then(|h| h.delay()) {
+            if let Some(delay) = self.pipeline.hedge_delay() {
                 if now + delay < limit {
                     self.push_timer(now + delay, key, req.id, TimerKind::Hedge(number));
                 }
@@ -221,8 +203,8 @@ impl<S: RecordSink> Engine<'_, S> {
         self.finish(key, now, Ending::unanswered(end));
     }
 
-    /// Sends the request to its fallback model (or answers it degraded) when the strategy says
-    /// this failure calls for it; `true` when it did.
+    /// Sends the request to its fallback model (or answers it degraded) when the pipeline's
+    /// rescue phase says this failure calls for it; `true` when it did.
     pub(super) fn try_fallback(
         &mut self,
         key: usize,
@@ -230,28 +212,27 @@ impl<S: RecordSink> Engine<'_, S> {
         last: Option<ErrorKind>,
         breaker_open: bool,
     ) -> bool {
-        let Some(spec) = self.config.strategy.fallback.as_ref() else {
+        if self.live[key].fell_back {
+            return false;
+        }
+        let Some(rescue) = self.pipeline.rescue(last, breaker_open) else {
             return false;
         };
         let live = &mut self.live[key];
-        if live.fell_back || !spec.triggered_by(last, breaker_open) {
-            return false;
-        }
-        if spec.degraded {
-            live.fell_back = true;
-            let answer = Ending::answered(Default::default(), super::record::Served::Degraded, Some(now));
-            self.finish(key, now, answer);
-            return true;
-        }
-        let Some(model) = self.policies.fallback_model else {
-            return false;
-        };
         live.fell_back = true;
-        live.model = model;
-        live.model_attempts = 0;
-        live.last_backoff = Duration::ZERO;
-        let id = live.req.id;
-        self.push_timer(now, key, id, TimerKind::Retry);
+        match rescue {
+            Rescue::Degraded => {
+                let answer = Ending::answered(Default::default(), super::record::Served::Degraded, Some(now));
+                self.finish(key, now, answer);
+            }
+            Rescue::Model(model) => {
+                live.model = model;
+                live.model_attempts = 0;
+                live.last_backoff = Duration::ZERO;
+                let id = live.req.id;
+                self.push_timer(now, key, id, TimerKind::Retry);
+            }
+        }
         true
     }
 }

@@ -9,6 +9,8 @@
 
 use std::time::Duration;
 
+use super::pipeline::{Observation, Policy, Send};
+use crate::backend::ErrorKind;
 use tokio::time::Instant;
 
 const C: f64 = 0.4;
@@ -115,6 +117,20 @@ impl AdaptiveRate {
         };
         self.refill(now);
         self.fill_rate = new_rate.min(2.0 * self.measured).max(MIN_RATE);
+    }
+}
+
+impl Policy for AdaptiveRate {
+    fn ready_at(&mut self, now: Instant, _: &Send) -> Instant {
+        AdaptiveRate::ready_at(self, now)
+    }
+
+    fn take(&mut self, now: Instant, _: &Send) {
+        AdaptiveRate::take(self, now);
+    }
+
+    fn observe(&mut self, now: Instant, seen: &Observation) {
+        self.on_response(now, seen.error == Some(ErrorKind::Status(429)));
     }
 }
 

@@ -12,6 +12,8 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use super::pipeline::{Observation, Policy};
+use crate::backend::ErrorKind;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
@@ -227,6 +229,46 @@ impl Breaker {
                 }
             }
         }
+    }
+}
+
+/// One breaker per model of the run.
+#[derive(Debug)]
+pub struct Breakers(Vec<Breaker>);
+
+impl Breakers {
+    /// A closed breaker for each of `models` models.
+    pub fn new(spec: &BreakerSpec, models: usize, now: Instant) -> Breakers {
+        Breakers((0..models).map(|_| Breaker::new(spec.clone(), now)).collect())
+    }
+}
+
+/// Whether a failure counts against the breaker: throttling, overload and server errors, and
+/// every transport-level failure; not a client error such as 400.
+fn counts_against(kind: ErrorKind) -> bool {
+    match kind {
+        ErrorKind::Status(s) => s == 429 || s >= 500,
+        ErrorKind::Transport | ErrorKind::Timeout | ErrorKind::Decode | ErrorKind::Stream => true,
+    }
+}
+
+impl Policy for Breakers {
+    fn allow(&mut self, now: Instant, model: u8) -> bool {
+        self.0.get_mut(usize::from(model)).is_none_or(|b| b.try_acquire(now))
+    }
+
+    fn observe(&mut self, now: Instant, seen: &Observation) {
+        if let Some(b) = self.0.get_mut(usize::from(seen.model)) {
+            b.record(now, seen.error.is_some_and(counts_against), seen.took);
+        }
+    }
+
+    fn open_breakers(&mut self, now: Instant) -> u32 {
+        self.0
+            .iter_mut()
+            .map(|b| b.state(now))
+            .filter(|s| *s != BreakerState::Closed)
+            .count() as u32
     }
 }
 

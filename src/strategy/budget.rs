@@ -1,4 +1,4 @@
-//! Retry budgets and client-side throttling: limits on how much extra load a client adds.
+//! Retry budgets: limits on how much extra load a client's retries add.
 //!
 //! - **gRPC retry throttling**: `tokens` start at `max_tokens`; each failure −1, each success
 //!   +`token_ratio`, clamped to [0, max]; a retry may go only while tokens > max / 2.
@@ -8,17 +8,19 @@
 //!   throttling error costs `throttle_cost`, after another error `retry_cost`; a retry is refused
 //!   when the bucket cannot pay; a success on the first attempt refunds 1, a success after
 //!   retries refunds what its retries took.
-//! - **Google SRE adaptive throttling** ([`SreThrottle`]): each request the client would send
-//!   — a new one or a retry — is dropped locally with probability
-//!   `max(0, (requests − k·accepts) / (requests + 1))` over a sliding `window`, where `requests`
-//!   counts every attempt the client wanted to send (dropped ones included) and `accepts` those
-//!   the backend accepted.
+//!
+//! Google SRE adaptive throttling, which drops new requests as well as retries, is in
+//! [`super::throttle`].
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
+
+use super::pipeline::{Observation, Policy, RetryReview, Ticket};
+use super::retry::{Decision, GiveUp};
+use crate::backend::ErrorKind;
 
 fn d10_tokens() -> f64 {
     10.0
@@ -230,64 +232,6 @@ impl Budget {
     }
 }
 
-fn d2() -> f64 {
-    2.0
-}
-fn d2m() -> Duration {
-    Duration::from_secs(120)
-}
-
-/// `[strategy.throttle]`: Google SRE client-side adaptive throttling.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ThrottleSpec {
-    /// Accepts multiplier K (2 is the SRE book's value; lower is more aggressive).
-    #[serde(default = "d2")]
-    pub k: f64,
-    /// Window the counts are taken over.
-    #[serde(default = "d2m", with = "humantime_serde")]
-    pub window: Duration,
-}
-
-/// SRE adaptive throttling state.
-#[derive(Debug, Clone)]
-pub struct SreThrottle {
-    k: f64,
-    window: Duration,
-    requests: VecDeque<Instant>,
-    accepts: VecDeque<Instant>,
-}
-
-impl SreThrottle {
-    /// Empty counts.
-    pub fn new(spec: &ThrottleSpec) -> SreThrottle {
-        SreThrottle {
-            k: spec.k,
-            window: spec.window,
-            requests: VecDeque::new(),
-            accepts: VecDeque::new(),
-        }
-    }
-
-    /// The chance a new request is dropped now.
-    pub fn drop_probability(&mut self, now: Instant) -> f64 {
-        trim(&mut self.requests, now, self.window);
-        trim(&mut self.accepts, now, self.window);
-        let (r, a) = (self.requests.len() as f64, self.accepts.len() as f64);
-        ((r - self.k * a) / (r + 1.0)).max(0.0)
-    }
-
-    /// A request was sent (or dropped locally: it still counts as a request).
-    pub fn on_request(&mut self, now: Instant) {
-        self.requests.push_back(now);
-    }
-
-    /// The backend accepted a request (anything but a throttling or overload answer).
-    pub fn on_accept(&mut self, now: Instant) {
-        self.accepts.push_back(now);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,23 +289,24 @@ mod tests {
         let Budget::Aws { tokens, .. } = b else { panic!() };
         assert_eq!(tokens, 3.0);
     }
+}
 
-    #[tokio::test(start_paused = true)]
-    async fn sre_throttle_probability() {
-        let t0 = Instant::now();
-        let mut t = SreThrottle::new(&toml::from_str::<ThrottleSpec>("").unwrap());
-        for _ in 0..100 {
-            t.on_request(t0);
+impl Policy for Budget {
+    fn on_first_attempt(&mut self, now: Instant) {
+        self.on_request(now);
+    }
+
+    fn observe(&mut self, _now: Instant, seen: &Observation) {
+        self.on_result(seen.error.is_none(), seen.retries, seen.budget_paid);
+    }
+
+    fn review(&mut self, now: Instant, retry: &RetryReview<'_>, decision: Decision, ticket: &mut Ticket) -> Decision {
+        match self.try_retry(now, retry.error.kind == ErrorKind::Status(429)) {
+            Some(cost) => {
+                ticket.budget_paid += cost;
+                decision
+            }
+            None => Decision::GiveUp(GiveUp::Budget),
         }
-        for _ in 0..20 {
-            t.on_accept(t0);
-        }
-        // (100 − 2·20) / 101.
-        assert!((t.drop_probability(t0) - 60.0 / 101.0).abs() < 1e-12);
-        for _ in 0..30 {
-            t.on_accept(t0);
-        }
-        assert_eq!(t.drop_probability(t0), 0.0);
-        assert_eq!(t.drop_probability(t0 + Duration::from_secs(120)), 0.0);
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use super::pipeline::{Admission, Arrival, Policy};
 use crate::backend::Tokens;
 
 fn d10m() -> Duration {
@@ -82,6 +83,19 @@ impl ResponseCache {
             let entries = &self.entries;
             self.order.retain(|(k, s)| entries.get(k).is_some_and(|e| e.2 == *s));
         }
+    }
+}
+
+impl Policy for ResponseCache {
+    fn admit(&mut self, now: Instant, arrival: &Arrival) -> Admission {
+        match self.get(now, arrival.prompt) {
+            Some(tokens) => Admission::Answer(tokens),
+            None => Admission::Pass,
+        }
+    }
+
+    fn on_answer(&mut self, now: Instant, prompt: (u64, u8), tokens: Tokens) {
+        self.put(now, prompt, tokens);
     }
 }
 

@@ -21,6 +21,8 @@
 
 use std::time::Duration;
 
+use super::pipeline::{Observation, Policy};
+use crate::backend::ErrorKind;
 use serde::{Deserialize, Serialize};
 
 /// The algorithm.
@@ -175,6 +177,17 @@ impl Limiter {
             }
         };
         self.limit = next.clamp(self.min, self.max);
+    }
+}
+
+impl Policy for Limiter {
+    fn observe(&mut self, _now: tokio::time::Instant, seen: &Observation) {
+        let congested = matches!(seen.error, Some(ErrorKind::Status(429 | 503) | ErrorKind::Timeout));
+        self.on_sample(seen.took, seen.running, congested);
+    }
+
+    fn limit(&self) -> Option<usize> {
+        Some(Limiter::limit(self))
     }
 }
 

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::pipeline::{Policy, Rescue};
 use crate::backend::ErrorKind;
 
 /// What triggers a fallback.
@@ -62,6 +63,40 @@ impl FallbackSpec {
             FallbackOn::S5xx => matches!(last, Some(ErrorKind::Status(s)) if s >= 500),
             FallbackOn::Timeout => last == Some(ErrorKind::Timeout),
         })
+    }
+}
+
+/// The fallback policy of a run: its spec and where the fallback model sits in the run's models.
+#[derive(Debug, Clone)]
+pub struct Fallback {
+    spec: FallbackSpec,
+    model: Option<u8>,
+}
+
+impl Fallback {
+    /// The fallback of `spec` over the run's `models`.
+    pub fn new(spec: &FallbackSpec, models: &[std::sync::Arc<str>]) -> Fallback {
+        let model = spec
+            .model
+            .as_deref()
+            .and_then(|m| models.iter().position(|x| &**x == m))
+            .map(|i| i as u8);
+        Fallback {
+            spec: spec.clone(),
+            model,
+        }
+    }
+}
+
+impl Policy for Fallback {
+    fn rescue(&self, last: Option<ErrorKind>, breaker_open: bool) -> Option<Rescue> {
+        if !self.spec.triggered_by(last, breaker_open) {
+            None
+        } else if self.spec.degraded {
+            Some(Rescue::Degraded)
+        } else {
+            self.model.map(Rescue::Model)
+        }
     }
 }
 

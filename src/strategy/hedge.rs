@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::pipeline::{Observation, Policy};
 use crate::histogram::LatencyHistogram;
 
 fn d100() -> u32 {
@@ -73,6 +74,18 @@ impl Hedger {
                 .map(|ms| Duration::from_secs_f64(ms / 1000.0)),
             _ => None,
         }
+    }
+}
+
+impl Policy for Hedger {
+    fn observe(&mut self, _now: tokio::time::Instant, seen: &Observation) {
+        if seen.error.is_none() {
+            Hedger::observe(self, seen.took);
+        }
+    }
+
+    fn hedge_delay(&self) -> Option<Duration> {
+        self.delay()
     }
 }
 

@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use super::pipeline::{Policy, Send};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
@@ -182,6 +183,16 @@ impl ScopedLimiter {
     /// Takes its cost.
     pub fn take(&mut self, now: Instant, model: u8, lane: u8, input_tokens: u32) {
         self.bucket(model, lane).take(now, input_tokens);
+    }
+}
+
+impl Policy for ScopedLimiter {
+    fn ready_at(&mut self, now: Instant, send: &Send) -> Instant {
+        ScopedLimiter::ready_at(self, now, send.model, send.lane, send.input_tokens)
+    }
+
+    fn take(&mut self, now: Instant, send: &Send) {
+        ScopedLimiter::take(self, now, send.model, send.lane, send.input_tokens);
     }
 }
 

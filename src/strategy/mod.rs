@@ -1,19 +1,24 @@
 //! The calling plan under test: how the client queues, paces, bounds and retries its requests.
 //!
-//! Each policy is a small type in its own file with its own tests; the engine composes them and
-//! never special-cases one. Policies see attempts and outcomes, never HTTP types.
+//! Each policy is a small type in its own file with its own tests, implementing
+//! [`pipeline::Policy`] for the phases it cares about; [`pipeline::Pipeline`] assembles the ones
+//! a strategy asks for, and the engine calls the pipeline by phase, never a policy by name.
+//! Policies see attempts and outcomes, never HTTP types.
 
 pub mod adaptive_rate;
 pub mod breaker;
 pub mod budget;
 pub mod cache;
 pub mod concurrency;
+pub mod dedup;
 pub mod fallback;
 pub mod hedge;
 pub mod limiter;
+pub mod pipeline;
 pub mod presets;
 pub mod queue;
 pub mod retry;
+pub mod throttle;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -21,6 +26,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use limiter::{RateLimitSpec, RateLimiter, ScopedLimiter};
+pub use pipeline::Pipeline;
 pub use queue::{Queue, QueueSpec};
 pub use retry::RetrySpec;
 
@@ -102,7 +108,7 @@ pub struct StrategySpec {
     pub fallback: Option<fallback::FallbackSpec>,
     /// Google SRE client-side adaptive throttling of new requests.
     #[serde(default)]
-    pub throttle: Option<budget::ThrottleSpec>,
+    pub throttle: Option<throttle::ThrottleSpec>,
     /// The AWS SDK's adaptive (CUBIC) client rate limiter.
     #[serde(default)]
     pub adaptive_rate: bool,
