@@ -16,28 +16,21 @@ use crate::run::{execute, RunError};
 use crate::run_spec::{RunOptions, RunSpec};
 use crate::scenario::{Candidate, LoadedScenario};
 use crate::stats::{cell, Stat};
+use crate::summary::figures::{self, Better, Figure, LaneFigure};
 use crate::summary::Summary;
 
 /// The schema id of compare.json.
 pub const SCHEMA: &str = "stampede.compare/v1";
 
-/// Whether a figure is better high or low.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Better {
-    /// Higher is better.
-    Higher,
-    /// Lower is better.
-    Lower,
-    /// Neither: shown for information, never marked best.
-    Neither,
+/// How a compared figure is read: from the whole run, or from one lane of it.
+#[derive(Debug, Clone, Copy)]
+enum Reader {
+    Run(Figure),
+    Lane(LaneFigure),
 }
 
-/// How a figure is read from a run's summary.
-type Reader = Box<dyn Fn(&Summary) -> Option<f64> + Send + Sync>;
-
 /// A compared figure.
-#[derive(Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Metric {
     /// Key in compare.json.
     pub key: String,
@@ -50,30 +43,12 @@ pub struct Metric {
     /// Shown only when some strategy has a value other than zero.
     #[serde(skip)]
     optional: bool,
-    #[serde(skip, default = "no_reader")]
-    read: Reader,
-}
-
-fn no_reader() -> Reader {
-    Box::new(|_| None)
-}
-
-impl std::fmt::Debug for Metric {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Metric").field("key", &self.key).finish()
-    }
-}
-
-impl Clone for Metric {
-    fn clone(&self) -> Metric {
-        Metric {
-            read: no_reader(),
-            key: self.key.clone(),
-            label: self.label.clone(),
-            unit: self.unit.clone(),
-            ..*self
-        }
-    }
+    /// The lane it is read from, for lane figures.
+    #[serde(skip)]
+    lane: Option<String>,
+    /// How it is read (absent in a compare.json read back: its figures are already there).
+    #[serde(skip)]
+    read: Option<Reader>,
 }
 
 impl PartialEq for Metric {
@@ -83,21 +58,36 @@ impl PartialEq for Metric {
 }
 
 impl Metric {
-    fn new(key: &str, label: &str, unit: &str, better: Better, read: Reader) -> Metric {
+    fn of(f: Figure) -> Metric {
         Metric {
-            key: key.into(),
-            label: label.into(),
-            unit: unit.into(),
-            better,
-            optional: false,
-            read,
+            key: f.key.into(),
+            label: f.label.into(),
+            unit: f.kind.unit().into(),
+            better: f.better,
+            optional: f.optional,
+            lane: None,
+            read: Some(Reader::Run(f)),
         }
     }
 
-    /// The same figure, shown only when it is not zero everywhere.
-    fn optional(mut self) -> Metric {
-        self.optional = true;
-        self
+    fn of_lane(lane: &str, f: LaneFigure) -> Metric {
+        Metric {
+            key: format!("lane.{lane}.{}", f.key),
+            label: format!("{lane}: {}", f.label),
+            unit: f.kind.unit().into(),
+            better: f.better,
+            optional: false,
+            lane: Some(lane.to_string()),
+            read: Some(Reader::Lane(f)),
+        }
+    }
+
+    /// The figure from a run's summary, in the unit of [`Metric::unit`].
+    fn value(&self, s: &Summary) -> Option<f64> {
+        match self.read? {
+            Reader::Run(f) => (f.read)(s).map(|v| f.kind.shown(v)),
+            Reader::Lane(f) => (f.read)(s.lanes.get(self.lane.as_deref()?)?).map(|v| f.kind.shown(v)),
+        }
     }
 
     /// The row label with its unit.
@@ -110,152 +100,36 @@ impl Metric {
     }
 }
 
-fn served(s: &Summary, how: &str) -> Option<f64> {
-    Some(s.requests.served_by.get(how).copied().unwrap_or(0) as f64)
-}
-
 /// Every compared figure: the whole run's, then — when the traffic has several lanes — each
 /// lane's success rate and p50/p99 latency, so a starving lane shows.
 pub fn metrics(lanes: &[String]) -> Vec<Metric> {
-    use Better::{Higher, Lower, Neither};
-    let mut all = vec![
-        Metric::new(
-            "success_rate",
-            "success",
-            "%",
-            Higher,
-            Box::new(|s| s.requests.success_rate.map(|v| v * 100.0)),
-        ),
-        Metric::new(
-            "goodput_rps",
-            "goodput",
-            "req/s",
-            Higher,
-            Box::new(|s| Some(s.throughput.goodput_rps)),
-        ),
-        Metric::new("p50_ms", "p50 latency", "ms", Lower, Box::new(|s| s.latency_ms.p50)),
-        Metric::new("p95_ms", "p95 latency", "ms", Lower, Box::new(|s| s.latency_ms.p95)),
-        Metric::new("p99_ms", "p99 latency", "ms", Lower, Box::new(|s| s.latency_ms.p99)),
-        Metric::new(
-            "attempts_per_request",
-            "attempts per request",
-            "",
-            Lower,
-            Box::new(|s| s.attempts.per_request),
-        ),
-        Metric::new(
-            "status_429",
-            "429s received",
-            "",
-            Lower,
-            Box::new(|s| Some(s.attempts.status_429 as f64)),
-        ),
-        Metric::new(
-            "status_5xx",
-            "5xx received",
-            "",
-            Lower,
-            Box::new(|s| Some(s.attempts.status_5xx as f64)),
-        ),
-        Metric::new(
-            "retries",
-            "retries sent",
-            "",
-            Lower,
-            Box::new(|s| Some(s.attempts.retries as f64)),
-        ),
-        Metric::new(
-            "dropped",
-            "dropped by the client",
-            "",
-            Lower,
-            Box::new(|s| Some(s.requests.dropped as f64)),
-        ),
-        Metric::new(
-            "unanswered_input_tokens",
-            "tokens sent without an answer",
-            "",
-            Lower,
-            Box::new(|s| Some(s.waste.unanswered_input_tokens as f64)),
-        ),
-        Metric::new("cost_usd", "cost of answers", "USD", Lower, Box::new(|s| s.cost_usd)),
-        Metric::new(
-            "cost_with_unanswered_usd",
-            "cost if unanswered prompts are billed",
-            "USD",
-            Lower,
-            Box::new(|s| Some(s.cost_usd? + s.waste.unanswered_input_cost_usd?)),
-        ),
-        Metric::new(
-            "hedges",
-            "hedges sent",
-            "",
-            Neither,
-            Box::new(|s| Some(s.attempts.hedges as f64)),
-        )
-        .optional(),
-        Metric::new(
-            "served_cache",
-            "answered from the cache",
-            "",
-            Neither,
-            Box::new(|s| served(s, "cache")),
-        )
-        .optional(),
-        Metric::new(
-            "served_dedup",
-            "answered by joining a twin",
-            "",
-            Neither,
-            Box::new(|s| served(s, "coalesced")),
-        )
-        .optional(),
-        Metric::new(
-            "served_fallback",
-            "answered by the fallback model",
-            "",
-            Neither,
-            Box::new(|s| served(s, "fallback")),
-        )
-        .optional(),
-        Metric::new(
-            "served_degraded",
-            "degraded answers (counted as success)",
-            "",
-            Neither,
-            Box::new(|s| served(s, "degraded")),
-        )
-        .optional(),
-    ];
+    use figures::*;
+    let mut all: Vec<Metric> = [
+        SUCCESS_RATE,
+        GOODPUT,
+        P50,
+        P95,
+        P99,
+        ATTEMPTS_PER_REQUEST,
+        STATUS_429,
+        STATUS_5XX,
+        RETRIES,
+        DROPPED,
+        UNANSWERED_INPUT_TOKENS,
+        COST,
+        COST_WITH_UNANSWERED,
+        HEDGES,
+        SERVED_CACHE,
+        SERVED_DEDUP,
+        SERVED_FALLBACK,
+        SERVED_DEGRADED,
+    ]
+    .into_iter()
+    .map(Metric::of)
+    .collect();
     if lanes.len() > 1 {
         for lane in lanes {
-            let name = lane.clone();
-            all.push(Metric::new(
-                &format!("lane.{lane}.success_rate"),
-                &format!("{lane}: success"),
-                "%",
-                Higher,
-                Box::new(move |s| {
-                    let l = s.lanes.get(&name)?;
-                    (l.scheduled > 0).then(|| l.succeeded as f64 * 100.0 / l.scheduled as f64)
-                }),
-            ));
-            let name = lane.clone();
-            all.push(Metric::new(
-                &format!("lane.{lane}.p50_ms"),
-                &format!("{lane}: p50 latency"),
-                "ms",
-                Lower,
-                Box::new(move |s| s.lanes.get(&name)?.latency_ms.p50),
-            ));
-            let name = lane.clone();
-            all.push(Metric::new(
-                &format!("lane.{lane}.p99_ms"),
-                &format!("{lane}: p99 latency"),
-                "ms",
-                Lower,
-                Box::new(move |s| s.lanes.get(&name)?.latency_ms.p99),
-            ));
+            all.extend([LANE_SUCCESS, LANE_P50, LANE_P99].map(|f| Metric::of_lane(lane, f)));
         }
     }
     all
@@ -335,7 +209,7 @@ pub fn compare(
         }
         let metrics = figures
             .iter()
-            .map(|m| (m.key.clone(), Stat::of(summaries.iter().map(|s| (m.read)(s)).collect())))
+            .map(|m| (m.key.clone(), Stat::of(summaries.iter().map(|s| m.value(s)).collect())))
             .collect();
         let mut summary = summaries.swap_remove(0);
         summary.run.scenario = format!("{} · {}", loaded.scenario.name(), candidate.name);

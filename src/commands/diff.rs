@@ -8,6 +8,7 @@
 
 use serde::Serialize;
 
+use crate::summary::figures::{self, Better, Figure, Kind};
 use crate::summary::Summary;
 
 /// Latency changes smaller than this never count as regressions.
@@ -68,97 +69,67 @@ fn trim(v: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-/// A metric `diff` compares.
+/// A metric `diff` compares: a figure of the registry, its name on the command line, and its
+/// default threshold.
 #[derive(Debug, Clone, Copy)]
 pub struct Metric {
     /// Name used on the command line and in the table.
     pub name: &'static str,
-    /// Reads the value from a summary.
-    pub read: fn(&Summary) -> Option<f64>,
-    /// Which way is worse.
-    pub worse: Worse,
+    /// The figure it reads.
+    pub figure: Figure,
     /// Default threshold.
     pub default: Threshold,
-    /// A share (0..1), shown in percent.
-    pub share: bool,
-    /// A latency in ms (subject to [`LATENCY_FLOOR_MS`]).
-    pub latency: bool,
-    /// Unit shown next to the name (empty for shares and plain counts).
-    pub unit: &'static str,
 }
 
-/// A latency percentile in ms, worse when higher, with a relative default threshold.
-const fn latency(name: &'static str, read: fn(&Summary) -> Option<f64>, relative: f64) -> Metric {
-    Metric {
-        name,
-        read,
-        worse: Worse::Up,
-        default: Threshold::Relative(relative),
-        share: false,
-        latency: true,
-        unit: "ms",
+impl Metric {
+    /// Which way is worse: down for figures that are better high.
+    pub fn worse(&self) -> Worse {
+        match self.figure.better {
+            Better::Higher => Worse::Down,
+            Better::Lower | Better::Neither => Worse::Up,
+        }
     }
+
+    /// A share (0..1), shown in percent and judged in percentage points.
+    pub fn share(&self) -> bool {
+        self.figure.kind == Kind::Share
+    }
+
+    /// A latency in ms (subject to [`LATENCY_FLOOR_MS`]).
+    pub fn latency(&self) -> bool {
+        self.figure.kind == Kind::Ms
+    }
+
+    /// Unit shown next to the name (empty for shares and plain counts).
+    pub fn unit(&self) -> &'static str {
+        match self.figure.kind {
+            Kind::Ms => "ms",
+            Kind::Rate => "req/s",
+            Kind::Usd => "$",
+            Kind::Share | Kind::Percent | Kind::Count => "",
+        }
+    }
+}
+
+const fn gate(name: &'static str, figure: Figure, default: Threshold) -> Metric {
+    Metric { name, figure, default }
 }
 
 /// The metrics compared, in table order, with their default thresholds.
 pub const METRICS: [Metric; 9] = [
-    Metric {
-        name: "success_rate",
-        read: |s| s.requests.success_rate,
-        worse: Worse::Down,
-        default: Threshold::Absolute(0.01),
-        share: true,
-        latency: false,
-        unit: "",
-    },
-    latency("p50", |s| s.latency_ms.p50, 0.10),
-    latency("p95", |s| s.latency_ms.p95, 0.10),
-    latency("p99", |s| s.latency_ms.p99, 0.15),
-    Metric {
-        name: "goodput_rps",
-        read: |s| Some(s.throughput.goodput_rps),
-        worse: Worse::Down,
-        default: Threshold::Relative(0.10),
-        share: false,
-        latency: false,
-        unit: "req/s",
-    },
-    Metric {
-        name: "share_429",
-        read: |s| s.share_429(),
-        worse: Worse::Up,
-        default: Threshold::Absolute(0.02),
-        share: true,
-        latency: false,
-        unit: "",
-    },
-    Metric {
-        name: "dropped_share",
-        read: |s| (s.requests.scheduled > 0).then(|| s.requests.dropped as f64 / s.requests.scheduled as f64),
-        worse: Worse::Up,
-        default: Threshold::Absolute(0.01),
-        share: true,
-        latency: false,
-        unit: "",
-    },
-    Metric {
-        name: "attempts_per_request",
-        read: |s| s.attempts.per_request,
-        worse: Worse::Up,
-        default: Threshold::Relative(0.10),
-        share: false,
-        latency: false,
-        unit: "",
-    },
-    Metric {
-        name: "cost_usd",
-        read: |s| s.cost_usd,
-        worse: Worse::Up,
-        default: Threshold::Relative(0.10),
-        share: false,
-        latency: false,
-        unit: "$",
-    },
+    gate("success_rate", figures::SUCCESS_RATE, Threshold::Absolute(0.01)),
+    gate("p50", figures::P50, Threshold::Relative(0.10)),
+    gate("p95", figures::P95, Threshold::Relative(0.10)),
+    gate("p99", figures::P99, Threshold::Relative(0.15)),
+    gate("goodput_rps", figures::GOODPUT, Threshold::Relative(0.10)),
+    gate("share_429", figures::SHARE_429, Threshold::Absolute(0.02)),
+    gate("dropped_share", figures::DROPPED_SHARE, Threshold::Absolute(0.01)),
+    gate(
+        "attempts_per_request",
+        figures::ATTEMPTS_PER_REQUEST,
+        Threshold::Relative(0.10),
+    ),
+    gate("cost_usd", figures::COST, Threshold::Relative(0.10)),
 ];
 
 /// One row of the comparison.
@@ -258,16 +229,16 @@ pub fn diff(baseline: &Summary, current: &Summary, overrides: &[(String, Thresho
                 .rev()
                 .find(|(name, _)| name == m.name)
                 .map_or(m.default, |(_, t)| *t);
-            let (b, c) = ((m.read)(baseline), (m.read)(current));
+            let (b, c) = ((m.figure.read)(baseline), (m.figure.read)(current));
             Row {
                 metric: m.name,
                 baseline: b,
                 current: c,
-                worse: m.worse,
+                worse: m.worse(),
                 threshold,
                 regressed: regressed(m, threshold, b, c),
-                share: m.share,
-                unit: m.unit,
+                share: m.share(),
+                unit: m.unit(),
             }
         })
         .collect();
@@ -286,11 +257,11 @@ fn regressed(m: &Metric, threshold: Threshold, baseline: Option<f64>, current: O
         (Some(_), None) => return true,
         _ => return false,
     };
-    let worse_by = match m.worse {
+    let worse_by = match m.worse() {
         Worse::Up => c - b,
         Worse::Down => b - c,
     };
-    if m.latency && worse_by <= LATENCY_FLOOR_MS {
+    if m.latency() && worse_by <= LATENCY_FLOOR_MS {
         return false;
     }
     let allowed = match threshold {

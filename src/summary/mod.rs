@@ -7,6 +7,7 @@
 //! re-render a run without loss.
 
 pub mod advice;
+pub mod figures;
 
 use std::collections::BTreeMap;
 

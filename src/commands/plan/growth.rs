@@ -1,0 +1,85 @@
+//! Growth what-ifs: the best plan against the traffic grown by each factor — whether it holds,
+//! and when it does not, the next plan (searched from the theory at the grown rate, or the
+//! minimum found today scaled when there is no latency target).
+
+use super::guess::first_guess;
+use super::search::{size, Search};
+use super::{evaluate, GrowthCheck, PlanOptions};
+use crate::run::RunError;
+use crate::run_spec::RunSpec;
+use crate::scenario::{Candidate, LoadedScenario};
+use crate::summary::Summary;
+
+/// The best plan of today's traffic.
+pub(super) struct Best<'a> {
+    /// Its candidate.
+    pub candidate: &'a Candidate,
+    /// Its recommended workers.
+    pub recommended: u32,
+    /// The fewest workers that met the objectives today.
+    pub min_workers: Option<u32>,
+}
+
+/// Checks `best` against every growth factor of `options`.
+pub(super) fn check(
+    loaded: &LoadedScenario,
+    options: &PlanOptions,
+    best: &Best<'_>,
+    pilot: &Summary,
+    seeds: &[u64],
+    runs: &mut u32,
+) -> Result<Vec<GrowthCheck>, RunError> {
+    if !options.growth.is_empty() && loaded.traffic.mean_rate().is_none() {
+        return Err(RunError::Input(
+            "growth what-ifs need open-loop traffic (a closed loop's rate follows its latency)".into(),
+        ));
+    }
+    let mut checks = Vec::new();
+    for &factor in &options.growth {
+        let mut grown = loaded.clone();
+        grown.traffic = loaded.traffic.grown(factor);
+        let base = RunSpec::new(&grown, &options.run);
+        *runs += seeds.len() as u32;
+        let at_plan = evaluate(&base, best.candidate, best.recommended, seeds)?;
+        let next = if at_plan.passes {
+            None
+        } else {
+            let theory = first_guess(&grown, pilot, options.max_workers.max(1));
+            let guess = match best.min_workers {
+                Some(m) if !theory.from_theory => (f64::from(m) * factor).ceil() as u32,
+                _ => theory.workers,
+            };
+            Some(size(
+                &base,
+                best.candidate,
+                guess,
+                options,
+                seeds,
+                runs,
+                Search::GrowthCheck,
+            )?)
+        };
+        let cost = match &next {
+            None => at_plan.cost_per_hour_usd.mean,
+            Some(n) => n.cost_usd.map(|c| c.hour),
+        };
+        checks.push(GrowthCheck {
+            factor,
+            rate_rps: grown.traffic.mean_rate().unwrap_or(0.0),
+            holds: at_plan.passes,
+            missed: at_plan.missed.clone(),
+            min_workers: next.as_ref().and_then(|n| n.min_workers),
+            recommended_workers: next.as_ref().map_or(Some(best.recommended), |n| n.recommended_workers),
+            cost_per_hour_usd: cost,
+            why: next.as_ref().map(|n| match &n.binding {
+                Some(b) => format!(
+                    "{} Adding workers stops helping at {} — {b}.",
+                    n.why,
+                    n.knee_workers.unwrap_or(0)
+                ),
+                None => n.why.clone(),
+            }),
+        });
+    }
+    Ok(checks)
+}

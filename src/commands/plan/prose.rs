@@ -1,0 +1,86 @@
+//! What the plan says in words: what binds at the knee, why a count was recommended (or why
+//! none was), and the objectives as the reader wrote them.
+
+use super::{Point, HEADROOM};
+use crate::summary::SloCheck;
+
+/// What holds goodput and latency at the knee.
+pub(super) fn binding(p: &Point) -> Option<String> {
+    let s = p.sample.as_ref()?;
+    let goodput = p.goodput_rps.mean?;
+    let rpm = s
+        .run
+        .mock_profile
+        .as_ref()
+        .and_then(|m| m.get("models")?.get(&s.run.model)?.get("rpm")?.as_u64())
+        .unwrap_or(0);
+    let share_429 = p.share_429.mean.unwrap_or(0.0);
+    Some(
+        if rpm > 0 && (share_429 >= 0.01 || goodput * 60.0 >= 0.9 * rpm as f64) {
+            format!(
+                "the quota: {rpm} RPM ({:.2}/s); {:.1}% of attempts refused with 429 and {goodput:.2} answered per \
+                 second over the traffic window there",
+                rpm as f64 / 60.0,
+                share_429 * 100.0,
+            )
+        } else if s.attempts.status_5xx > 0 {
+            format!("the upstream: {} overload answers (5xx) there", s.attempts.status_5xx)
+        } else {
+            format!(
+                "the upstream's own latency: {} of requests answered and p95 ({}) close to what more workers reach",
+                p.success_rate.mean.map_or("—".into(), |v| format!("{:.1}%", v * 100.0)),
+                crate::format::ms(p.p95_ms.mean)
+            )
+        },
+    )
+}
+
+/// Why the search ended where it did: the minimum and the count below it that failed, or the
+/// last count tried and what it missed.
+pub(super) fn why(min: Option<u32>, recommended: Option<u32>, lo: u32, points: &[Point], seeds: usize) -> String {
+    let at = |w: u32| points.iter().find(|p| p.workers == w);
+    match min {
+        Some(m) => {
+            let below = m.checked_sub(1).and_then(|b| at(b).or_else(|| at(lo)));
+            let failing = below.map_or(String::new(), |p| {
+                format!(
+                    "; {} workers missed {} with {} of {} seeds passing",
+                    p.workers,
+                    p.missed.join(", "),
+                    p.passed_seeds,
+                    seeds
+                )
+            });
+            format!(
+                "{m} workers met every objective with all {} seeds{failing}. Recommended: {} ({}% headroom, at least one more).",
+                seeds,
+                recommended.unwrap_or(m),
+                ((HEADROOM - 1.0) * 100.0).round()
+            )
+        }
+        None => {
+            let last = points.last();
+            format!(
+                "No worker count tried (up to {}; the search stops when a larger step no longer helps) met the objectives{}.",
+                last.map_or(0, |p| p.workers),
+                last.map_or(String::new(), |p| format!(
+                    "; at {} workers: missed {}, success {}",
+                    p.workers,
+                    p.missed.join(", "),
+                    p.success_rate.mean.map_or("—".into(), |v| format!("{:.1}%", v * 100.0))
+                ))
+            )
+        }
+    }
+}
+
+/// An objective as a line: `p95 ≤ 3.50 s`, `success_rate ≥ 99.0%`.
+pub(super) fn objective(c: &SloCheck) -> String {
+    let (sign, target) = match c.name.as_str() {
+        "success_rate" => ("≥", format!("{:.1}%", c.target * 100.0)),
+        "max_429_share" => ("≤", format!("{:.1}%", c.target * 100.0)),
+        "max_cost_usd" | "max_cost_per_day_usd" => ("≤", format!("${:.2}", c.target)),
+        _ => ("≤", crate::format::ms(Some(c.target))),
+    };
+    format!("{} {sign} {target}", c.name)
+}

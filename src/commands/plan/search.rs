@@ -1,0 +1,244 @@
+//! The search for one candidate's fewest passing workers: bracket from the guess by galloping
+//! steps, bisect to the smallest passing count, confirm every count up to the recommendation
+//! (runs near the threshold are noisy), then a few more counts for the curves and the knee.
+
+use std::collections::BTreeMap;
+
+use super::{evaluate, prose, CandidatePlan, Costs, PlanOptions, Point, HEADROOM, KNEE_SHARE};
+use crate::run::RunError;
+use crate::run_spec::RunSpec;
+use crate::scenario::Candidate;
+
+/// What a search is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Search {
+    /// Today's traffic: brackets from an analytic guess, confirms the minimum, and measures
+    /// points for the curves.
+    Full,
+    /// A growth what-if: starts from a better guess (the theory, or the minimum already found,
+    /// scaled), so it steps more finely and needs only the minimum.
+    GrowthCheck,
+}
+
+impl Search {
+    /// The first galloping step, as a share of the guess; later steps double.
+    fn first_step(self) -> f64 {
+        match self {
+            Search::Full => 0.1,
+            Search::GrowthCheck => 0.03,
+        }
+    }
+
+    /// Whether the minimum is confirmed and points for the curves are measured.
+    fn curves(self) -> bool {
+        self == Search::Full
+    }
+}
+
+/// The counts measured so far for one candidate, and the runs they took.
+struct Sizer<'a> {
+    base: &'a RunSpec<'a>,
+    candidate: &'a Candidate,
+    seeds: &'a [u64],
+    max: u32,
+    runs: &'a mut u32,
+    points: BTreeMap<u32, Point>,
+}
+
+impl Sizer<'_> {
+    /// Whether `w` workers meet the objectives with every seed (measured once per count).
+    fn pass(&mut self, w: u32) -> Result<bool, RunError> {
+        if let std::collections::btree_map::Entry::Vacant(e) = self.points.entry(w) {
+            *self.runs += self.seeds.len() as u32;
+            e.insert(evaluate(self.base, self.candidate, w, self.seeds)?);
+        }
+        Ok(self.points[&w].passes)
+    }
+
+    /// The largest count known to fail (0: none) and the smallest known to pass, galloping from
+    /// the guess in steps of 10%, 20%, 40% … of it (at least one worker), so a good guess costs
+    /// a few runs and a poor one still brackets quickly.
+    fn bracket(&mut self, guess: u32, search: Search) -> Result<(u32, Option<u32>), RunError> {
+        let (mut lo, mut hi) = (0u32, None);
+        let mut w = guess.clamp(1, self.max);
+        let step =
+            |k: u32| ((f64::from(guess) * search.first_step() * f64::from(1u32 << k.min(20))).ceil() as u32).max(1);
+        if self.pass(w)? {
+            hi = Some(w);
+            let mut k = 0;
+            while w > 1 {
+                let down = w.saturating_sub(step(k)).max(1);
+                k += 1;
+                if self.pass(down)? {
+                    hi = Some(down);
+                    w = down;
+                } else {
+                    lo = down;
+                    break;
+                }
+            }
+        } else {
+            lo = w;
+            let mut k = 0;
+            while w < self.max {
+                let before = w;
+                w = w.saturating_add(step(k)).min(self.max);
+                k += 1;
+                if self.pass(w)? {
+                    hi = Some(w);
+                    break;
+                }
+                lo = w;
+                // A bigger step and no better: the quota or the upstream binds, and more
+                // workers will not meet the objectives either.
+                if k >= 3 && !improves(&self.points[&before], &self.points[&w]) {
+                    break;
+                }
+            }
+        }
+        Ok((lo, hi))
+    }
+
+    /// Bisects between a failing `lo` and a passing `hi` to the smallest passing count; returns
+    /// it with the largest failing count found.
+    fn bisect(&mut self, mut lo: u32, hi: Option<u32>) -> Result<(u32, Option<u32>), RunError> {
+        let Some(mut h) = hi else { return Ok((lo, None)) };
+        while h - lo > 1 {
+            let mid = lo + (h - lo) / 2;
+            if self.pass(mid)? {
+                h = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        Ok((lo, Some(h)))
+    }
+
+    /// Near the threshold, runs are noisy and a count can pass while the one above it fails:
+    /// every count from the minimum to the recommendation must pass, or the minimum moves up
+    /// past the failure.
+    fn confirm(&mut self, mut min: Option<u32>) -> Result<Option<u32>, RunError> {
+        while let Some(m) = min {
+            let mut failed = None;
+            for w in m..=self.headroom(m) {
+                if !self.pass(w)? {
+                    failed = Some(w);
+                }
+            }
+            min = match failed {
+                None => break,
+                Some(f) if f < self.max => Some(f + 1),
+                Some(_) => None,
+            };
+        }
+        Ok(min)
+    }
+
+    /// The recommendation for a minimum of `m`: 10% more, at least one more, at most the most.
+    fn headroom(&self, m: u32) -> u32 {
+        ((f64::from(m) * HEADROOM).ceil() as u32).max(m + 1).min(self.max)
+    }
+}
+
+/// Sizes one candidate: bracket, bisect, confirm, then a few points for the curves.
+pub(super) fn size(
+    base: &RunSpec<'_>,
+    candidate: &Candidate,
+    guess: u32,
+    options: &PlanOptions,
+    seeds: &[u64],
+    runs: &mut u32,
+    search: Search,
+) -> Result<CandidatePlan, RunError> {
+    let mut sizer = Sizer {
+        base,
+        candidate,
+        seeds,
+        max: options.max_workers.max(1),
+        runs,
+        points: BTreeMap::new(),
+    };
+    let (lo, hi) = sizer.bracket(guess, search)?;
+    let (lo, min) = sizer.bisect(lo, hi)?;
+    let min = if search.curves() { sizer.confirm(min)? } else { min };
+    let recommended = min.map(|m| sizer.headroom(m));
+    // Points for the curves: below, at and above the answer, up to where goodput stops growing.
+    // Without curves (a growth what-if) only the minimum is needed: its cost per hour stands
+    // for the recommendation's (the API's cost follows the requests, not the workers).
+    if search.curves() {
+        let anchor = min.unwrap_or(lo);
+        let extra = [anchor / 2, anchor * 3 / 2, anchor * 2, anchor * 4];
+        let max = sizer.max;
+        for w in extra.into_iter().chain(recommended).filter(|w| (1..=max).contains(w)) {
+            sizer.pass(w)?;
+        }
+    }
+    let points: Vec<Point> = sizer.points.into_values().collect();
+    Ok(candidate_plan(candidate, points, min, recommended, lo, seeds.len()))
+}
+
+/// The candidate's plan from its measured points.
+fn candidate_plan(
+    candidate: &Candidate,
+    points: Vec<Point>,
+    min: Option<u32>,
+    recommended: Option<u32>,
+    lo: u32,
+    seeds: usize,
+) -> CandidatePlan {
+    let knee = knee(&points);
+    let binding = knee
+        .and_then(|k| points.iter().find(|p| p.workers == k))
+        .and_then(prose::binding);
+    let at = |w: u32| points.iter().find(|p| p.workers == w);
+    let cost_usd = recommended
+        .and_then(at)
+        .or_else(|| min.and_then(at))
+        .and_then(|p| p.cost_per_hour_usd.mean)
+        .map(|hour| Costs {
+            hour,
+            day: hour * 24.0,
+            month: hour * 24.0 * 30.0,
+        });
+    let advice = recommended
+        .and_then(at)
+        .and_then(|p| p.sample.as_ref())
+        .map(|s| {
+            s.advice
+                .recommendations
+                .iter()
+                .filter(|r| r.setting != "workers")
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let why = prose::why(min, recommended, lo, &points, seeds);
+    CandidatePlan {
+        name: candidate.name.clone(),
+        min_workers: min,
+        recommended_workers: recommended,
+        knee_workers: knee,
+        binding,
+        cost_usd,
+        points,
+        advice,
+        why,
+    }
+}
+
+/// True when `b` is meaningfully better than `a`: goodput up by more than 3%, p95 down by more
+/// than 5%, or success up by more than half a point.
+pub(super) fn improves(a: &Point, b: &Point) -> bool {
+    let goodput = matches!((a.goodput_rps.mean, b.goodput_rps.mean), (Some(x), Some(y)) if y > x * (2.0 - KNEE_SHARE));
+    let p95 = matches!((a.p95_ms.mean, b.p95_ms.mean), (Some(x), Some(y)) if y < x * 0.95);
+    let success = matches!((a.success_rate.mean, b.success_rate.mean), (Some(x), Some(y)) if y > x + 0.005);
+    goodput || p95 || success
+}
+
+/// The smallest count past which no larger one tried raises goodput by more than 3% or cuts
+/// p95 by more than 5%; `None` when the largest count tried still improves on every smaller one.
+fn knee(points: &[Point]) -> Option<u32> {
+    let i = (0..points.len()).find(|&i| !points[i + 1..].iter().any(|b| improves(&points[i], b)))?;
+    // At the last count there is nothing larger to compare with: no knee shown.
+    (i + 1 < points.len()).then(|| points[i].workers)
+}
