@@ -99,19 +99,13 @@ impl<S: RecordSink> Engine<'_, S> {
         let review = RetryReview {
             id: live.req.id,
             attempts: live.attempts,
+            model_attempts: live.model_attempts,
+            last_backoff: live.last_backoff,
+            time_left,
             error,
         };
-        let (model_attempts, last_backoff) = (live.model_attempts, live.last_backoff);
         let mut ticket = live.ticket;
-        let decision = self.pipeline.after_failure(
-            now,
-            &review,
-            model_attempts,
-            last_backoff,
-            time_left,
-            &mut rng,
-            &mut ticket,
-        );
+        let decision = self.pipeline.after_failure(now, &review, &mut rng, &mut ticket);
         self.live[key].ticket = ticket;
         match decision {
             Decision::Retry(wait) => {

@@ -232,6 +232,26 @@ impl Budget {
     }
 }
 
+impl Policy for Budget {
+    fn on_first_attempt(&mut self, now: Instant) {
+        self.on_request(now);
+    }
+
+    fn observe(&mut self, _now: Instant, seen: &Observation) {
+        self.on_result(seen.error.is_none(), seen.retries, seen.budget_paid);
+    }
+
+    fn review(&mut self, now: Instant, retry: &RetryReview<'_>, decision: Decision, ticket: &mut Ticket) -> Decision {
+        match self.try_retry(now, retry.error.kind == ErrorKind::Status(429)) {
+            Some(cost) => {
+                ticket.budget_paid += cost;
+                decision
+            }
+            None => Decision::GiveUp(GiveUp::Budget),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,25 +308,5 @@ mod tests {
         b.on_result(true, 0, 0.0);
         let Budget::Aws { tokens, .. } = b else { panic!() };
         assert_eq!(tokens, 3.0);
-    }
-}
-
-impl Policy for Budget {
-    fn on_first_attempt(&mut self, now: Instant) {
-        self.on_request(now);
-    }
-
-    fn observe(&mut self, _now: Instant, seen: &Observation) {
-        self.on_result(seen.error.is_none(), seen.retries, seen.budget_paid);
-    }
-
-    fn review(&mut self, now: Instant, retry: &RetryReview<'_>, decision: Decision, ticket: &mut Ticket) -> Decision {
-        match self.try_retry(now, retry.error.kind == ErrorKind::Status(429)) {
-            Some(cost) => {
-                ticket.budget_paid += cost;
-                decision
-            }
-            None => Decision::GiveUp(GiveUp::Budget),
-        }
     }
 }

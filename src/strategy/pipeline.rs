@@ -86,6 +86,12 @@ pub struct RetryReview<'a> {
     pub id: u64,
     /// Attempts sent so far, hedges included.
     pub attempts: u32,
+    /// Attempts on the current model, hedges not counted (what the retry rule counts).
+    pub model_attempts: u32,
+    /// The last backoff waited (decorrelated jitter grows from it).
+    pub last_backoff: Duration,
+    /// Time left before the request's deadline.
+    pub time_left: Duration,
     /// The failure that calls for the retry.
     pub error: &'a AttemptError,
 }
@@ -273,15 +279,16 @@ impl Pipeline {
         &mut self,
         now: Instant,
         review: &RetryReview<'_>,
-        model_attempts: u32,
-        last_backoff: Duration,
-        time_left: Duration,
         rng: &mut StreamRng,
         ticket: &mut Ticket,
     ) -> Decision {
-        let proposed = self
-            .retry
-            .decide(model_attempts, review.error, last_backoff, time_left, rng);
+        let proposed = self.retry.decide(
+            review.model_attempts,
+            review.error,
+            review.last_backoff,
+            review.time_left,
+            rng,
+        );
         self.policies.iter_mut().fold(proposed, |d, p| match d {
             Decision::Retry(_) => p.review(now, review, d, ticket),
             Decision::GiveUp(_) => d,
