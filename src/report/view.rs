@@ -154,280 +154,325 @@ fn share(n: u64, of: u64) -> String {
 }
 
 impl View {
-    /// Formats a summary.
+    /// Formats a summary: every figure the terminal table, summary.md and report.html print.
     pub fn of(s: &Summary) -> View {
-        let r = &s.requests;
-        let a = &s.attempts;
-        let mode = if s.run.simulated {
-            format!(
-                "simulated {} of traffic ({} until the last answer) in {} of wall time",
-                secs(s.run.duration_s),
-                secs(s.run.elapsed_s),
-                secs(s.run.wall_time_s)
-            )
-        } else {
-            format!(
-                "live run: {} of traffic, {} of wall time",
-                secs(s.run.duration_s),
-                secs(s.run.wall_time_s)
-            )
-        };
-        let (verdict, pass, checks) = match &s.slo {
-            None => ("no SLO".to_string(), true, Vec::new()),
-            Some(v) => (
-                if v.pass { "PASS" } else { "FAIL" }.to_string(),
-                v.pass,
-                v.checks
-                    .iter()
-                    .map(|c| {
-                        let (target, actual) = match c.name.as_str() {
-                            "success_rate" => (format!("≥ {}", pct(Some(c.target))), pct(c.actual)),
-                            "max_429_share" => (format!("≤ {}", pct(Some(c.target))), pct(c.actual)),
-                            "max_cost_usd" | "max_cost_per_day_usd" => {
-                                (format!("≤ {}", usd(Some(c.target))), usd(c.actual))
-                            }
-                            _ => (format!("≤ {}", ms(Some(c.target))), ms(c.actual)),
-                        };
-                        CheckRow {
-                            name: c.name.clone(),
-                            target,
-                            actual,
-                            pass: c.pass,
-                        }
-                    })
-                    .collect(),
-            ),
-        };
-        let mut figures = vec![
-            Figure {
-                label: "success".into(),
-                value: pct(r.success_rate),
-                note: format!("{} of {} requests answered", count(r.succeeded), count(r.scheduled)),
-            },
-            Figure {
-                label: "p95 latency".into(),
-                value: ms(s.latency_ms.p95),
-                note: format!(
-                    "end to end from intended start; p50 {}, p99 {}",
-                    ms(s.latency_ms.p50),
-                    ms(s.latency_ms.p99)
-                ),
-            },
-            Figure {
-                label: "goodput".into(),
-                value: rate(s.throughput.goodput_rps),
-                note: format!(
-                    "offered {}; peak {} in 1 s",
-                    rate(s.throughput.offered_rps),
-                    count(s.throughput.peak_offered_1s)
-                ),
-            },
-            Figure {
-                label: "429s".into(),
-                value: count(a.status_429),
-                note: format!("{} of {} attempts", share(a.status_429, a.total), count(a.total)),
-            },
-            Figure {
-                label: "retries".into(),
-                value: count(a.retries),
-                note: format!(
-                    "{} attempts per request",
-                    a.per_request.map_or("—".to_string(), |v| format!("{v:.2}"))
-                ),
-            },
-            Figure {
-                label: "cost".into(),
-                value: usd(s.cost_usd),
-                note: format!(
-                    "{} in / {} out tokens",
-                    count(s.tokens.input),
-                    count(s.tokens.output + s.tokens.thinking)
-                ),
-            },
-        ];
-        if let Some(st) = &s.stream {
-            let tps = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.0} tok/s"));
-            figures.push(Figure {
-                label: "decode speed".into(),
-                value: tps(st.output_tokens_per_s.p50),
-                note: format!(
-                    "median after the first chunk, {} streamed answers; slowest 10% {}",
-                    count(st.answers),
-                    tps(st.output_tokens_per_s.slowest_10pct)
-                ),
-            });
-        }
-        let mut latency = vec![
-            LatencyRow::new(
-                "end to end",
-                "intended start → answer, answered requests",
-                &s.latency_ms,
-            ),
-            LatencyRow::new("time to first token", "intended start → first token", &s.ttft_ms),
-            LatencyRow::new("queue wait", "arrival → first attempt sent", &s.queue_wait_ms),
-            LatencyRow::new("service", "attempt sent → answer, successful attempts", &s.service_ms),
-            LatencyRow::new("schedule lag", "intended start → taken in", &s.schedule_lag_ms),
-        ];
-        if let Some(c) = &s.connections {
-            if c.dns_ms.count > 0 {
-                latency.push(LatencyRow::new("DNS lookup", "per new connection", &c.dns_ms));
-            }
-            latency.push(LatencyRow::new(
-                "connection set-up",
-                "DNS + TCP + TLS, per new connection (pooled afterwards)",
-                &c.connect_ms,
-            ));
-        }
-        if let Some(st) = &s.stream {
-            latency.push(LatencyRow::new(
-                "inter-chunk gap",
-                "one streamed chunk → the next",
-                &st.inter_chunk_ms,
-            ));
-            latency.push(LatencyRow::new(
-                "time per output token",
-                "after the first chunk, per streamed answer (the API's token counts)",
-                &st.time_per_output_token_ms,
-            ));
-        }
-        // Token truth: what the API counted against what the scenario planned.
-        let planned = |counted: u64, planned: u64| {
-            if planned == 0 {
-                "—".to_string()
-            } else {
-                format!(
-                    "{:+.1}% vs {} planned",
-                    (counted as f64 / planned as f64 - 1.0) * 100.0,
-                    count(planned)
-                )
-            }
-        };
-        let t = &s.tokens;
-        // Thinking has no planned size, and a row only when the model thought.
-        let tokens: Vec<CountRow> = [
-            ("input", t.input, t.planned_input),
-            ("output", t.output, t.planned_output),
-            ("thinking (billed as output)", t.thinking, 0),
-        ]
-        .into_iter()
-        .filter(|&(label, counted, _)| counted > 0 || !label.starts_with("thinking"))
-        .map(|(label, counted, plan)| CountRow {
-            group: "tokens, as the API counted them".into(),
-            label: label.into(),
-            count: count(counted),
-            share: planned(counted, plan),
-        })
-        .collect();
-        let mut outcomes = vec![
-            CountRow {
-                group: "requests".into(),
-                label: "succeeded".into(),
-                count: count(r.succeeded),
-                share: share(r.succeeded, r.scheduled),
-            },
-            CountRow {
-                group: "requests".into(),
-                label: "failed".into(),
-                count: count(r.failed),
-                share: share(r.failed, r.scheduled),
-            },
-            CountRow {
-                group: "requests".into(),
-                label: "dropped".into(),
-                count: count(r.dropped),
-                share: share(r.dropped, r.scheduled),
-            },
-        ];
-        for (k, v) in &r.failed_by {
-            outcomes.push(CountRow {
-                group: "failed, last error".into(),
-                label: k.clone(),
-                count: count(*v),
-                share: share(*v, r.scheduled),
-            });
-        }
-        for (k, v) in &r.gave_up {
-            outcomes.push(CountRow {
-                group: "failed, gave up because".into(),
-                label: k.replace('_', " "),
-                count: count(*v),
-                share: share(*v, r.scheduled),
-            });
-        }
-        for (k, v) in &r.dropped_by {
-            outcomes.push(CountRow {
-                group: "dropped".into(),
-                label: k.replace('_', " "),
-                count: count(*v),
-                share: share(*v, r.scheduled),
-            });
-        }
-        let attempts = a
-            .by_result
-            .iter()
-            .map(|(k, v)| CountRow {
-                group: "attempts".into(),
-                label: k.clone(),
-                count: count(*v),
-                share: share(*v, a.total),
-            })
-            .collect();
-        let lanes = s
-            .lanes
-            .iter()
-            .map(|(name, l)| LaneRow {
-                name: name.clone(),
-                scheduled: count(l.scheduled),
-                success: share(l.succeeded, l.scheduled),
-                dropped: count(l.dropped),
-                p50: ms(l.latency_ms.p50),
-                p95: ms(l.latency_ms.p95),
-                p99: ms(l.latency_ms.p99),
-                queue_p95: ms(l.queue_wait_ms.p95),
-            })
-            .collect();
-        let metadata = vec![
-            ("stampede version".into(), s.stampede_version.clone()),
-            ("started at".into(), s.run.started_at.clone()),
-            ("wall time".into(), secs(s.run.wall_time_s)),
-            (
-                "time covered".into(),
-                format!(
-                    "{} ({})",
-                    secs(s.run.elapsed_s),
-                    if s.run.simulated { "simulated" } else { "live" }
-                ),
-            ),
-            ("traffic window".into(), secs(s.run.duration_s)),
-            (
-                "stopped early".into(),
-                s.run.stopped_early.clone().unwrap_or_else(|| "no".into()),
-            ),
-        ];
+        let (verdict, pass, checks) = slo_rows(s);
         View {
             scenario: s.run.scenario.clone(),
             description: s.run.description.clone(),
             target: s.run.target.clone(),
             model: s.run.model.clone(),
             seed: s.run.seed,
-            mode,
+            mode: mode(s),
             verdict,
             pass,
             checks,
-            figures,
-            latency,
-            outcomes,
-            tokens,
-            attempts,
-            lanes,
+            figures: key_figures(s),
+            latency: latency_rows(s),
+            outcomes: outcome_rows(s),
+            tokens: token_rows(s),
+            attempts: attempt_rows(s),
+            lanes: lane_rows(s),
             strategy: serde_json::to_string_pretty(&s.run.strategy).unwrap_or_default(),
             mock_profile: s
                 .run
                 .mock_profile
                 .as_ref()
                 .map(|p| serde_json::to_string_pretty(p).unwrap_or_default()),
-            metadata,
+            metadata: metadata(s),
             advice: s.advice.clone(),
         }
     }
+}
+
+/// How the run was made: simulated or live, and how long it covered.
+fn mode(s: &Summary) -> String {
+    if s.run.simulated {
+        format!(
+            "simulated {} of traffic ({} until the last answer) in {} of wall time",
+            secs(s.run.duration_s),
+            secs(s.run.elapsed_s),
+            secs(s.run.wall_time_s)
+        )
+    } else {
+        format!(
+            "live run: {} of traffic, {} of wall time",
+            secs(s.run.duration_s),
+            secs(s.run.wall_time_s)
+        )
+    }
+}
+
+/// The SLO's verdict, whether it passed, and one row per objective.
+fn slo_rows(s: &Summary) -> (String, bool, Vec<CheckRow>) {
+    match &s.slo {
+        None => ("no SLO".to_string(), true, Vec::new()),
+        Some(v) => (
+            if v.pass { "PASS" } else { "FAIL" }.to_string(),
+            v.pass,
+            v.checks
+                .iter()
+                .map(|c| {
+                    let (target, actual) = match c.name.as_str() {
+                        "success_rate" => (format!("≥ {}", pct(Some(c.target))), pct(c.actual)),
+                        "max_429_share" => (format!("≤ {}", pct(Some(c.target))), pct(c.actual)),
+                        "max_cost_usd" | "max_cost_per_day_usd" => {
+                            (format!("≤ {}", usd(Some(c.target))), usd(c.actual))
+                        }
+                        _ => (format!("≤ {}", ms(Some(c.target))), ms(c.actual)),
+                    };
+                    CheckRow {
+                        name: c.name.clone(),
+                        target,
+                        actual,
+                        pass: c.pass,
+                    }
+                })
+                .collect(),
+        ),
+    }
+}
+
+/// The cards across the top of the page: success, p95, goodput, 429s, retries, cost, decode speed.
+fn key_figures(s: &Summary) -> Vec<Figure> {
+    let (r, a) = (&s.requests, &s.attempts);
+    let mut figures = vec![
+        Figure {
+            label: "success".into(),
+            value: pct(r.success_rate),
+            note: format!("{} of {} requests answered", count(r.succeeded), count(r.scheduled)),
+        },
+        Figure {
+            label: "p95 latency".into(),
+            value: ms(s.latency_ms.p95),
+            note: format!(
+                "end to end from intended start; p50 {}, p99 {}",
+                ms(s.latency_ms.p50),
+                ms(s.latency_ms.p99)
+            ),
+        },
+        Figure {
+            label: "goodput".into(),
+            value: rate(s.throughput.goodput_rps),
+            note: format!(
+                "offered {}; peak {} in 1 s",
+                rate(s.throughput.offered_rps),
+                count(s.throughput.peak_offered_1s)
+            ),
+        },
+        Figure {
+            label: "429s".into(),
+            value: count(a.status_429),
+            note: format!("{} of {} attempts", share(a.status_429, a.total), count(a.total)),
+        },
+        Figure {
+            label: "retries".into(),
+            value: count(a.retries),
+            note: format!(
+                "{} attempts per request",
+                a.per_request.map_or("—".to_string(), |v| format!("{v:.2}"))
+            ),
+        },
+        Figure {
+            label: "cost".into(),
+            value: usd(s.cost_usd),
+            note: format!(
+                "{} in / {} out tokens",
+                count(s.tokens.input),
+                count(s.tokens.output + s.tokens.thinking)
+            ),
+        },
+    ];
+    if let Some(st) = &s.stream {
+        let tps = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.0} tok/s"));
+        figures.push(Figure {
+            label: "decode speed".into(),
+            value: tps(st.output_tokens_per_s.p50),
+            note: format!(
+                "median after the first chunk, {} streamed answers; slowest 10% {}",
+                count(st.answers),
+                tps(st.output_tokens_per_s.slowest_10pct)
+            ),
+        });
+    }
+    figures
+}
+
+/// The latency table: end to end, first token, queue, service, schedule lag, connections, streaming.
+fn latency_rows(s: &Summary) -> Vec<LatencyRow> {
+    let mut latency = vec![
+        LatencyRow::new(
+            "end to end",
+            "intended start → answer, answered requests",
+            &s.latency_ms,
+        ),
+        LatencyRow::new("time to first token", "intended start → first token", &s.ttft_ms),
+        LatencyRow::new("queue wait", "arrival → first attempt sent", &s.queue_wait_ms),
+        LatencyRow::new("service", "attempt sent → answer, successful attempts", &s.service_ms),
+        LatencyRow::new("schedule lag", "intended start → taken in", &s.schedule_lag_ms),
+    ];
+    if let Some(c) = &s.connections {
+        if c.dns_ms.count > 0 {
+            latency.push(LatencyRow::new("DNS lookup", "per new connection", &c.dns_ms));
+        }
+        latency.push(LatencyRow::new(
+            "connection set-up",
+            "DNS + TCP + TLS, per new connection (pooled afterwards)",
+            &c.connect_ms,
+        ));
+    }
+    if let Some(st) = &s.stream {
+        latency.push(LatencyRow::new(
+            "inter-chunk gap",
+            "one streamed chunk → the next",
+            &st.inter_chunk_ms,
+        ));
+        latency.push(LatencyRow::new(
+            "time per output token",
+            "after the first chunk, per streamed answer (the API's token counts)",
+            &st.time_per_output_token_ms,
+        ));
+    }
+    latency
+}
+
+/// Token truth: what the API counted against what the scenario planned.
+fn token_rows(s: &Summary) -> Vec<CountRow> {
+    // Token truth: what the API counted against what the scenario planned.
+    let planned = |counted: u64, planned: u64| {
+        if planned == 0 {
+            "—".to_string()
+        } else {
+            format!(
+                "{:+.1}% vs {} planned",
+                (counted as f64 / planned as f64 - 1.0) * 100.0,
+                count(planned)
+            )
+        }
+    };
+    let t = &s.tokens;
+    // Thinking has no planned size, and a row only when the model thought.
+    let tokens: Vec<CountRow> = [
+        ("input", t.input, t.planned_input),
+        ("output", t.output, t.planned_output),
+        ("thinking (billed as output)", t.thinking, 0),
+    ]
+    .into_iter()
+    .filter(|&(label, counted, _)| counted > 0 || !label.starts_with("thinking"))
+    .map(|(label, counted, plan)| CountRow {
+        group: "tokens, as the API counted them".into(),
+        label: label.into(),
+        count: count(counted),
+        share: planned(counted, plan),
+    })
+    .collect();
+    tokens
+}
+
+/// Requests by outcome, then failures by last error and by why they were given up, and drops by cause.
+fn outcome_rows(s: &Summary) -> Vec<CountRow> {
+    let r = &s.requests;
+    let mut outcomes = vec![
+        CountRow {
+            group: "requests".into(),
+            label: "succeeded".into(),
+            count: count(r.succeeded),
+            share: share(r.succeeded, r.scheduled),
+        },
+        CountRow {
+            group: "requests".into(),
+            label: "failed".into(),
+            count: count(r.failed),
+            share: share(r.failed, r.scheduled),
+        },
+        CountRow {
+            group: "requests".into(),
+            label: "dropped".into(),
+            count: count(r.dropped),
+            share: share(r.dropped, r.scheduled),
+        },
+    ];
+    for (k, v) in &r.failed_by {
+        outcomes.push(CountRow {
+            group: "failed, last error".into(),
+            label: k.clone(),
+            count: count(*v),
+            share: share(*v, r.scheduled),
+        });
+    }
+    for (k, v) in &r.gave_up {
+        outcomes.push(CountRow {
+            group: "failed, gave up because".into(),
+            label: k.replace('_', " "),
+            count: count(*v),
+            share: share(*v, r.scheduled),
+        });
+    }
+    for (k, v) in &r.dropped_by {
+        outcomes.push(CountRow {
+            group: "dropped".into(),
+            label: k.replace('_', " "),
+            count: count(*v),
+            share: share(*v, r.scheduled),
+        });
+    }
+    outcomes
+}
+
+/// Attempts by result.
+fn attempt_rows(s: &Summary) -> Vec<CountRow> {
+    let a = &s.attempts;
+    let attempts: Vec<CountRow> = a
+        .by_result
+        .iter()
+        .map(|(k, v)| CountRow {
+            group: "attempts".into(),
+            label: k.clone(),
+            count: count(*v),
+            share: share(*v, a.total),
+        })
+        .collect();
+    attempts
+}
+
+/// One row per lane.
+fn lane_rows(s: &Summary) -> Vec<LaneRow> {
+    let lanes: Vec<LaneRow> = s
+        .lanes
+        .iter()
+        .map(|(name, l)| LaneRow {
+            name: name.clone(),
+            scheduled: count(l.scheduled),
+            success: share(l.succeeded, l.scheduled),
+            dropped: count(l.dropped),
+            p50: ms(l.latency_ms.p50),
+            p95: ms(l.latency_ms.p95),
+            p99: ms(l.latency_ms.p99),
+            queue_p95: ms(l.queue_wait_ms.p95),
+        })
+        .collect();
+    lanes
+}
+
+/// The run's metadata, as label and value.
+fn metadata(s: &Summary) -> Vec<(String, String)> {
+    let metadata = vec![
+        ("stampede version".into(), s.stampede_version.clone()),
+        ("started at".into(), s.run.started_at.clone()),
+        ("wall time".into(), secs(s.run.wall_time_s)),
+        (
+            "time covered".into(),
+            format!(
+                "{} ({})",
+                secs(s.run.elapsed_s),
+                if s.run.simulated { "simulated" } else { "live" }
+            ),
+        ),
+        ("traffic window".into(), secs(s.run.duration_s)),
+        (
+            "stopped early".into(),
+            s.run.stopped_early.clone().unwrap_or_else(|| "no".into()),
+        ),
+    ];
+    metadata
 }

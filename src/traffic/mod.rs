@@ -20,6 +20,7 @@ pub mod renewal;
 pub mod spec;
 pub mod timeline;
 pub mod trace;
+mod validate;
 
 use std::time::Duration;
 

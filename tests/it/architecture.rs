@@ -186,7 +186,10 @@ fn every_module_of_src_has_a_layer() {
         }
     }
     for name in tops.keys() {
-        assert!(rule(std::slice::from_ref(name)).is_some(), "src/{name} has no layer in LAYERS");
+        assert!(
+            rule(std::slice::from_ref(name)).is_some(),
+            "src/{name} has no layer in LAYERS"
+        );
     }
 }
 
