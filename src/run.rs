@@ -24,7 +24,7 @@ use crate::backend::sim::SimBackend;
 use crate::backend::ApiKey;
 use crate::backend::Backend;
 use crate::engine::record::{RecordSink, Tee};
-use crate::engine::{Engine, EngineConfig, EngineReport, LaneConfig, Progress};
+use crate::engine::{Engine, EngineConfig, EngineReport, Progress};
 use crate::metrics::Metrics;
 use crate::run_spec::RunSpec;
 use crate::scenario::TargetKind;
@@ -48,45 +48,25 @@ pub enum RunError {
 /// Runs the scenario and returns its summary. `extra` receives every record too (a request
 /// log); `progress` is updated live and can stop the run.
 pub fn execute(
-    plan: &RunSpec<'_>,
+    spec: &RunSpec<'_>,
     progress: Arc<Progress>,
     extra: Option<&mut dyn RecordSink>,
 ) -> Result<Summary, RunError> {
-    let s = &plan.loaded.scenario;
+    let s = &spec.loaded.scenario;
     let t = s.target.get_ref();
-    let traffic_plan = &plan.loaded.traffic;
-    let mut traffic = plan.traffic();
-    let models = plan.loaded.models_for(&plan.strategy);
-    let config = EngineConfig {
-        strategy: plan.strategy.clone(),
-        models: models.iter().map(|m| Arc::from(m.as_str())).collect(),
-        seed: plan.seed,
-        lanes: traffic_plan
-            .lanes
-            .iter()
-            .map(|l| LaneConfig {
-                priority: l.priority,
-                weight: l.weight,
-                reserved_workers: plan
-                    .strategy
-                    .reserve
-                    .get(&l.name)
-                    .copied()
-                    .unwrap_or(l.reserved_workers),
-                deadline: l.deadline,
-            })
-            .collect(),
-        precise_arrivals: plan.target != TargetKind::Sim,
-    };
+    let traffic_plan = &spec.loaded.traffic;
+    let mut traffic = spec.traffic();
+    let models = spec.loaded.models_for(&spec.strategy);
+    let config = spec.engine_config();
     let prices: Vec<_> = models.iter().map(|m| catalog::price(m)).collect();
-    // The cap in force when the caller set none (plan and compare runs): the scenario's, or the
+    // The cap in force when the caller set none (spec and compare runs): the scenario's, or the
     // default for a billed target.
-    let spend_cap = plan.spend_cap.or_else(|| crate::spend::cap(plan, None));
+    let spend_cap = spec.spend_cap.or_else(|| crate::spend::cap(spec, None));
     let mut watch = crate::spend::SpendWatch::new(spend_cap, prices.clone(), progress.clone());
     let mut metrics =
-        Metrics::new(prices, traffic_plan.lanes.len()).with_interval(crate::metrics::log_interval(plan.duration));
-    let profile = match plan.target {
-        TargetKind::Sim | TargetKind::Mock => Some(plan.loaded.mock_profile_for(&models).map_err(RunError::Input)?),
+        Metrics::new(prices, traffic_plan.lanes.len()).with_interval(crate::metrics::log_interval(spec.duration));
+    let profile = match spec.target {
+        TargetKind::Sim | TargetKind::Mock => Some(spec.loaded.mock_profile_for(&models).map_err(RunError::Input)?),
         _ => None,
     };
     let timings = Arc::new(ConnectionTimings::default());
@@ -96,10 +76,10 @@ pub fn execute(
         let mut forward = ForwardSink(extra);
         let mut records = Tee(&mut metrics, &mut forward);
         let mut sink = Tee(&mut records, &mut watch);
-        match plan.target {
+        match spec.target {
             TargetKind::Sim => run_sim(
                 profile.clone().expect("sim has a profile"),
-                plan.seed,
+                spec.seed,
                 config,
                 traffic.as_mut(),
                 &mut sink,
@@ -107,7 +87,7 @@ pub fn execute(
             )?,
             TargetKind::Mock => run_mock(
                 profile.clone().expect("mock has a profile"),
-                plan.seed,
+                spec.seed,
                 config,
                 traffic.as_mut(),
                 &mut sink,
@@ -115,7 +95,7 @@ pub fn execute(
                 timings.clone(),
             )?,
             TargetKind::Gemini | TargetKind::Openai => {
-                run_api(plan, config, traffic.as_mut(), &mut sink, progress, timings.clone())?
+                run_api(spec, config, traffic.as_mut(), &mut sink, progress, timings.clone())?
             }
         }
     };
@@ -126,29 +106,34 @@ pub fn execute(
     let meta = RunMeta {
         scenario: s.name().to_string(),
         description: s.description.clone(),
-        target: plan.target.as_str().to_string(),
+        target: spec.target.as_str().to_string(),
         model: t.model.clone(),
-        seed: plan.seed,
-        duration_s: plan.duration.as_secs_f64(),
+        seed: spec.seed,
+        duration_s: spec.duration.as_secs_f64(),
         elapsed_s: report.elapsed.as_secs_f64(),
-        simulated: plan.target == TargetKind::Sim,
+        simulated: spec.target == TargetKind::Sim,
         started_at,
         wall_time_s: wall.elapsed().as_secs_f64(),
-        stopped_early: match (watch.hit, report.stopped) {
-            (true, _) => Some(format!(
-                "spend cap: answered attempts had cost ${:.4} of the ${:.2} cap; no new requests were sent after that",
-                watch.spent,
-                spend_cap.unwrap_or(0.0)
-            )),
-            (false, true) => Some("interrupted".to_string()),
-            (false, false) => None,
-        },
-        strategy: serde_json::to_value(&plan.strategy).unwrap_or_default(),
+        stopped_early: stopped_early(&watch, spend_cap, report.stopped),
+        strategy: serde_json::to_value(&spec.strategy).unwrap_or_default(),
         mock_profile: profile.as_ref().and_then(|p| serde_json::to_value(p).ok()),
     };
     let mut summary = Summary::build(meta, &metrics, &traffic_plan.lane_names(), s.slo.get_ref());
     summary.advice = crate::advice::advise(&summary);
     Ok(summary)
+}
+
+/// Why the run stopped before its traffic window ended, if it did.
+fn stopped_early(watch: &crate::spend::SpendWatch, cap: Option<f64>, interrupted: bool) -> Option<String> {
+    match (watch.hit, interrupted) {
+        (true, _) => Some(format!(
+            "spend cap: answered attempts had cost ${:.4} of the ${:.2} cap; no new requests were sent after that",
+            watch.spent,
+            cap.unwrap_or(0.0)
+        )),
+        (false, true) => Some("interrupted".to_string()),
+        (false, false) => None,
+    }
 }
 
 /// Forwards records to an optional extra sink.
@@ -304,22 +289,22 @@ async fn preflight(base_url: &str) -> Result<(), RunError> {
 
 /// A real-time run against an HTTP API: Gemini's, or an OpenAI-compatible one.
 fn run_api<S: RecordSink>(
-    plan: &RunSpec<'_>,
+    spec: &RunSpec<'_>,
     config: EngineConfig,
     traffic: &mut dyn TrafficSource,
     sink: &mut S,
     progress: Arc<Progress>,
     timings: Arc<ConnectionTimings>,
 ) -> Result<EngineReport, RunError> {
-    let t = plan.loaded.scenario.target.get_ref();
-    if plan.target == TargetKind::Openai {
-        let base_url = plan
+    let t = spec.loaded.scenario.target.get_ref();
+    if spec.target == TargetKind::Openai {
+        let base_url = spec
             .base_url
             .clone()
             .unwrap_or_else(|| crate::backend::openai::GEMINI_OPENAI_BASE_URL.to_string());
-        let key = match &plan.key {
+        let key = match &spec.key {
             Some(k) => Some(k.clone()),
-            None => openai_key(t.api_key_env.as_deref(), &base_url, !crate::spend::billed(plan))?,
+            None => openai_key(t.api_key_env.as_deref(), &base_url, !crate::spend::billed(spec))?,
         };
         let backend = crate::backend::openai::OpenAiBackend::new(crate::backend::openai::OpenAiOptions {
             base_url: base_url.trim_end_matches('/').to_string(),
@@ -330,11 +315,11 @@ fn run_api<S: RecordSink>(
         });
         run_http(&base_url, backend, config, traffic, sink, progress)
     } else {
-        let key = match &plan.key {
+        let key = match &spec.key {
             Some(k) => k.clone(),
             None => gemini_key(t.api_key_env.as_deref())?,
         };
-        let base_url = plan.base_url.clone().unwrap_or_else(|| GEMINI_BASE_URL.to_string());
+        let base_url = spec.base_url.clone().unwrap_or_else(|| GEMINI_BASE_URL.to_string());
         let backend = GeminiBackend::new(GeminiOptions {
             base_url: base_url.trim_end_matches('/').to_string(),
             key,

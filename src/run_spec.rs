@@ -2,9 +2,11 @@
 //! (target, seed, window, endpoint, request cap) and the calling plan to run. It sits below
 //! both [`crate::run`], which carries it out, and [`crate::spend`], which prices it first.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::ApiKey;
+use crate::engine::{EngineConfig, LaneConfig};
 use crate::scenario::{LoadedScenario, TargetKind};
 use crate::traffic::TrafficSource;
 
@@ -72,6 +74,37 @@ impl<'a> RunSpec<'a> {
             key: None,
             max_requests: options.max_requests.or(t.max_requests),
             spend_cap: None,
+        }
+    }
+
+    /// What the engine needs for this run: the strategy, the models (the traffic's and the
+    /// fallback's), the seed, each lane's scheduling and reserved workers (the strategy's
+    /// `reserve` over the lane's own), and whether arrivals are taken in to the microsecond
+    /// (live runs).
+    pub fn engine_config(&self) -> EngineConfig {
+        let models = self.loaded.models_for(&self.strategy);
+        EngineConfig {
+            strategy: self.strategy.clone(),
+            models: models.iter().map(|m| Arc::from(m.as_str())).collect(),
+            seed: self.seed,
+            lanes: self
+                .loaded
+                .traffic
+                .lanes
+                .iter()
+                .map(|l| LaneConfig {
+                    priority: l.priority,
+                    weight: l.weight,
+                    reserved_workers: self
+                        .strategy
+                        .reserve
+                        .get(&l.name)
+                        .copied()
+                        .unwrap_or(l.reserved_workers),
+                    deadline: l.deadline,
+                })
+                .collect(),
+            precise_arrivals: self.target != TargetKind::Sim,
         }
     }
 }

@@ -339,11 +339,11 @@ fn ratio(a: u64, b: u64) -> Option<f64> {
     (b > 0).then(|| a as f64 / b as f64)
 }
 
-impl Summary {
-    /// Builds the summary of a run.
-    pub fn build(meta: RunMeta, m: &Metrics, lane_names: &[String], slo: &SloSpec) -> Summary {
+impl Requests {
+    /// The run's requests by outcome.
+    fn of(m: &Metrics) -> Requests {
         let o = &m.overall;
-        let requests = Requests {
+        Requests {
             scheduled: o.scheduled,
             succeeded: o.succeeded,
             failed: o.failed,
@@ -355,9 +355,16 @@ impl Summary {
             dropped_by: m.dropped_by.clone(),
             gave_up: m.gave_up.clone(),
             served_by: m.served_by.clone(),
-        };
+        }
+    }
+}
+
+impl Attempts {
+    /// The run's attempts by result.
+    fn of(m: &Metrics) -> Attempts {
+        let o = &m.overall;
         let a = &m.attempts;
-        let attempts = Attempts {
+        Attempts {
             total: a.total,
             retries: a.retries,
             hedges: a.hedges,
@@ -370,16 +377,60 @@ impl Summary {
             transport_errors: a.transport,
             timeouts: a.timeouts,
             by_result: a.by_result.clone(),
-        };
-        let window = meta.duration_s.max(1e-9);
+        }
+    }
+}
+
+impl Throughput {
+    /// Rates over the traffic window of `duration_s` seconds.
+    fn of(m: &Metrics, duration_s: f64) -> Throughput {
+        let (o, a) = (&m.overall, &m.attempts);
+        let window = duration_s.max(1e-9);
         let (peak1, peak10) = m.series.peak_offered();
-        let throughput = Throughput {
+        Throughput {
             offered_rps: o.scheduled as f64 / window,
             goodput_rps: o.succeeded as f64 / window,
             attempt_rps: a.total as f64 / window,
             peak_offered_1s: peak1,
             peak_offered_10s: peak10,
-        };
+        }
+    }
+}
+
+impl Histograms {
+    /// Every histogram of the run, encoded, lanes by name.
+    fn of(m: &Metrics, lane_names: &[String]) -> Histograms {
+        let o = &m.overall;
+        Histograms {
+            latency: o.latency.encode(),
+            queue_wait: o.queue_wait.encode(),
+            ttft: o.ttft.encode(),
+            service: m.service.encode(),
+            lanes: m
+                .lanes
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.scheduled > 0)
+                .map(|(i, l)| {
+                    let name = lane_names.get(i).cloned().unwrap_or_else(|| format!("lane{i}"));
+                    (name, l.latency.encode())
+                })
+                .collect(),
+            intervals: Intervals {
+                seconds: m.interval.as_secs_f64(),
+                latency: m.intervals.iter().map(LatencyHistogram::encode).collect(),
+            },
+        }
+    }
+}
+
+impl Summary {
+    /// Builds the summary of a run.
+    pub fn build(meta: RunMeta, m: &Metrics, lane_names: &[String], slo: &SloSpec) -> Summary {
+        let o = &m.overall;
+        let requests = Requests::of(m);
+        let attempts = Attempts::of(m);
+        let throughput = Throughput::of(m, meta.duration_s);
         let lanes = m
             .lanes
             .iter()
@@ -427,26 +478,7 @@ impl Summary {
             lanes,
             slo: None,
             advice: advice::Advice::default(),
-            histograms: Histograms {
-                latency: o.latency.encode(),
-                queue_wait: o.queue_wait.encode(),
-                ttft: o.ttft.encode(),
-                service: m.service.encode(),
-                lanes: m
-                    .lanes
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, l)| l.scheduled > 0)
-                    .map(|(i, l)| {
-                        let name = lane_names.get(i).cloned().unwrap_or_else(|| format!("lane{i}"));
-                        (name, l.latency.encode())
-                    })
-                    .collect(),
-                intervals: Intervals {
-                    seconds: m.interval.as_secs_f64(),
-                    latency: m.intervals.iter().map(LatencyHistogram::encode).collect(),
-                },
-            },
+            histograms: Histograms::of(m, lane_names),
             timeseries: m.series.rows.clone(),
         };
         summary.slo = evaluate(slo, &summary);

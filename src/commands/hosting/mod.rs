@@ -190,25 +190,7 @@ pub fn probe(
     }
     let probe_rps = loaded.traffic.mean_rate().unwrap_or(0.0);
     let loaded = &loaded;
-    let models = loaded.models_for(&candidate.strategy);
-    let profile = loaded.mock_profile_for(&models).map_err(RunError::Input)?;
-    let key = profile
-        .api_keys
-        .first()
-        .cloned()
-        .unwrap_or_else(|| "stampede-probe".into());
-    let path = std::env::temp_dir().join(format!(
-        "stampede-probe-{}-{}.json",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    ));
-    let json = serde_json::to_string(&profile).map_err(|e| RunError::Failed(e.to_string()))?;
-    std::fs::write(&path, json).map_err(|e| RunError::Failed(format!("{}: {e}", path.display())))?;
-    let spawned = spawn_mock(&options.mock_exe, &path, options.seed);
-    let _ = std::fs::remove_file(&path);
-    let (_mock, url) = spawned?;
+    let (_mock, url, key) = start_mock(loaded, candidate, options)?;
 
     let run_options = RunOptions {
         target: Some(TargetKind::Gemini),
@@ -235,6 +217,66 @@ pub fn probe(
     let cpu_s = (cpu_used - peaks.own_cpu).max(0.0);
     let summary = summary?;
 
+    let measured = Measured {
+        summary,
+        peaks,
+        heap_before,
+        rss_before,
+        cpu_s,
+    };
+    Ok(sized(&measured, workers, peak_attempt_rps, probe_rps, options.duration))
+}
+
+/// Starts the probe's mock in another process, serving the scenario's profile for the
+/// candidate's models; returns the process (ended when dropped), its URL and an API key it takes.
+fn start_mock(
+    loaded: &LoadedScenario,
+    candidate: &Candidate,
+    options: &ProbeOptions,
+) -> Result<(MockProcess, String, String), RunError> {
+    let models = loaded.models_for(&candidate.strategy);
+    let profile = loaded.mock_profile_for(&models).map_err(RunError::Input)?;
+    let key = profile
+        .api_keys
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "stampede-probe".into());
+    let path = std::env::temp_dir().join(format!(
+        "stampede-probe-{}-{}.json",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    ));
+    let json = serde_json::to_string(&profile).map_err(|e| RunError::Failed(e.to_string()))?;
+    std::fs::write(&path, json).map_err(|e| RunError::Failed(format!("{}: {e}", path.display())))?;
+    let spawned = spawn_mock(&options.mock_exe, &path, options.seed);
+    let _ = std::fs::remove_file(&path);
+    let (mock, url) = spawned?;
+    Ok((mock, url, key))
+}
+
+/// What the probe measured.
+struct Measured {
+    summary: crate::summary::Summary,
+    peaks: Peaks,
+    heap_before: Option<u64>,
+    rss_before: Option<u64>,
+    /// CPU the client used (s), the sampler's own taken off.
+    cpu_s: f64,
+}
+
+/// What to buy, from the probe's measurements: memory per in-flight request scaled to the
+/// workers, CPU per attempt scaled to the busiest attempt rate, each with headroom.
+fn sized(m: &Measured, workers: u32, peak_attempt_rps: f64, probe_rps: f64, probe: std::time::Duration) -> Hosting {
+    let Measured {
+        summary,
+        peaks,
+        heap_before,
+        rss_before,
+        cpu_s,
+    } = m;
+    let (heap_before, rss_before, cpu_s) = (*heap_before, *rss_before, *cpu_s);
     let attempts = summary.attempts.total;
     let cpu_ms_per_attempt = if attempts > 0 {
         cpu_s * 1000.0 / attempts as f64
@@ -265,11 +307,11 @@ pub fn probe(
          application's own footprint. Measured from stampede's Rust client over real HTTP against the mock in another \
          process for {} of the scenario's traffic at its busiest rate ({probe_rps:.1}/s); a client in another language \
          costs more per request.",
-        crate::format::secs(options.duration.as_secs_f64())
+        crate::format::secs(probe.as_secs_f64())
     );
-    Ok(Hosting {
+    Hosting {
         workers,
-        probe_s: options.duration.as_secs_f64(),
+        probe_s: probe.as_secs_f64(),
         probe_rps,
         requests: summary.requests.scheduled,
         attempts,
@@ -284,5 +326,5 @@ pub fn probe(
         memory_mib,
         vcpu,
         why,
-    })
+    }
 }
