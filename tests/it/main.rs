@@ -5,6 +5,7 @@ mod architecture;
 mod cli;
 mod compare;
 mod diff;
+mod docs;
 mod live_mock;
 mod plan;
 mod report;
