@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 pub const Z99: f64 = 2.326_347_874_040_841;
 
 /// A distribution of durations: `{ dist = "lognormal", median = "900ms", p99 = "6s" }`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(try_from = "RawDurationDist", into = "RawDurationDist")]
 pub enum DurationDist {
     /// Always the same value.
@@ -42,27 +42,33 @@ pub enum DurationDist {
 }
 
 /// The written form of [`DurationDist`], checked by `TryFrom`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "dist", rename_all = "lowercase", deny_unknown_fields)]
 enum RawDurationDist {
     Constant {
         #[serde(with = "humantime_serde")]
+        #[schemars(with = "String")]
         value: Duration,
     },
     Exponential {
         #[serde(with = "humantime_serde")]
+        #[schemars(with = "String")]
         mean: Duration,
     },
     Lognormal {
         #[serde(with = "humantime_serde")]
+        #[schemars(with = "String")]
         median: Duration,
         #[serde(with = "humantime_serde")]
+        #[schemars(with = "String")]
         p99: Duration,
     },
     Uniform {
         #[serde(with = "humantime_serde")]
+        #[schemars(with = "String")]
         min: Duration,
         #[serde(with = "humantime_serde")]
+        #[schemars(with = "String")]
         max: Duration,
     },
 }
@@ -143,7 +149,7 @@ impl DurationSampler {
 
 /// A distribution of non-negative quantities: a bare number means a constant
 /// (`output_tokens = 300`), or a table such as `{ dist = "lognormal", median = 800, p99 = 6000 }`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(try_from = "RawNumberDist", into = "RawNumberDist")]
 pub enum NumberDist {
     /// Always the same value.
@@ -176,14 +182,14 @@ pub enum NumberDist {
     },
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 enum RawNumberDist {
     Number(f64),
     Table(NumberTable),
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "dist", rename_all = "lowercase", deny_unknown_fields)]
 enum NumberTable {
     Constant { value: f64 },
@@ -416,7 +422,7 @@ mod tests {
     use super::*;
     use crate::rng::stream_rng;
 
-    #[derive(Deserialize)]
+    #[derive(Deserialize, schemars::JsonSchema)]
     struct Holder {
         d: DurationDist,
         n: NumberDist,

@@ -15,7 +15,7 @@ use crate::catalog::{self, Limits, Tier};
 use crate::dist::{DurationDist, NumberDist};
 
 /// How a per-minute or per-day quota window moves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum QuotaWindow {
     /// A sliding window: a request is admitted when fewer than the limit were admitted in the
@@ -28,7 +28,7 @@ pub enum QuotaWindow {
 }
 
 /// Which 429 body the mock sends (see gemini-wire.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 pub enum ErrorShape {
     /// QuotaFailure, Help, RetryInfo; `retryDelay` in whole seconds, rounded up.
     #[default]
@@ -45,7 +45,7 @@ pub enum ErrorShape {
 }
 
 /// Chances of each injected fault, per request that passed the quota (each 0..=1, sum ≤ 1).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct FaultRates {
     /// 429 RESOURCE_EXHAUSTED in the profile's body shape, with `retryDelay` set to
@@ -54,6 +54,7 @@ pub struct FaultRates {
     pub rate_429: f64,
     /// The delay injected 429s ask for.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub retry_delay_429: Duration,
     /// 500 INTERNAL.
     pub rate_500: f64,
@@ -73,6 +74,7 @@ pub struct FaultRates {
     pub rate_slow_headers: f64,
     /// How long slow headers are held back.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub slow_headers: Duration,
 }
 
@@ -136,14 +138,16 @@ impl FaultRates {
 
 /// A time window with its own fault rates ("from 60 s to 90 s, 80% 503s"), replacing the
 /// profile's rates while it lasts. Times count from the mock's start.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FaultWindow {
     /// Start of the window.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub start: Duration,
     /// End of the window.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub end: Duration,
     /// Fault rates inside the window.
     pub errors: FaultRates,
@@ -157,7 +161,7 @@ pub struct FaultWindow {
 /// Each answer is delayed by `rtt` plus a uniform jitter in `[-jitter, +jitter]`; with chance
 /// `loss` a request also suffers one retransmission timeout (`rto`, by default the larger of
 /// 200 ms, Linux's minimum, and 2×rtt).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 #[serde(try_from = "RawNetwork", into = "RawNetwork")]
 pub struct Network {
     /// Preset name, or `custom`.
@@ -196,23 +200,26 @@ impl Network {
 /// Names accepted by [`Network::preset`].
 pub const NETWORK_PRESETS: [&str; 4] = ["local", "same-region", "cross-region", "cross-continent"];
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 enum RawNetwork {
     Named(String),
     Custom(NetworkTable),
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct NetworkTable {
     #[serde(with = "humantime_serde", default)]
+    #[schemars(with = "String")]
     rtt: Duration,
     #[serde(with = "humantime_serde", default)]
+    #[schemars(with = "String")]
     jitter: Duration,
     #[serde(default)]
     loss: f64,
     #[serde(with = "humantime_serde", default)]
+    #[schemars(with = "Option<String>")]
     rto: Option<Duration>,
 }
 
@@ -256,7 +263,7 @@ impl From<Network> for RawNetwork {
 }
 
 /// Quota overrides for one model (`[target.mock.models."gemini-2.5-pro"]`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSettings {
     /// Requests per minute (0 = unlimited).
@@ -268,7 +275,7 @@ pub struct ModelSettings {
 }
 
 /// What a user writes: every key optional, applied on top of `preset`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MockSettings {
     /// The preset to start from (in a profile file; in a scenario `target.profile` names it).
@@ -341,7 +348,7 @@ pub enum ProfileError {
 }
 
 /// The resolved behaviour of the mock.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MockProfile {
     /// The preset the profile started from.
     pub preset: String,

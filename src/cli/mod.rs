@@ -8,6 +8,7 @@
 mod bench;
 mod compare;
 mod diff;
+mod docs;
 mod error;
 mod mock;
 mod plan;
@@ -27,6 +28,7 @@ use clap::{Args, Parser, Subcommand};
 pub use bench::BenchCommand;
 pub use compare::CompareArgs;
 pub use diff::DiffArgs;
+pub use docs::{completion_script, man_page, write_man_pages};
 pub use error::{CliError, Exit, Outcome};
 pub use plan::PlanArgs;
 pub use report::ReportArgs;
@@ -69,6 +71,13 @@ pub enum Command {
     /// Measure stampede itself on this machine.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Print a shell completion script: bash, zsh, fish, elvish or powershell.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `stampede man > /usr/local/share/man/man1/stampede.1`.
+    Man,
 }
 
 /// Where a command writes: standard output for results, standard error for everything else.
@@ -110,6 +119,8 @@ pub fn main_with(
         Command::Plan(a) => plan::plan(a, &mut io),
         Command::Diff(a) => diff::diff(a, &mut io),
         Command::Bench(b) => bench::bench(b, &mut io),
+        Command::Completions { shell } => docs::completions(shell, &mut io),
+        Command::Man => docs::man(&mut io),
     };
     match outcome {
         Ok(exit) => exit as i32,

@@ -23,10 +23,11 @@ pub use slo::SloSpec;
 pub use target::{TargetKind, TargetSpec};
 
 /// A scenario as written.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// Name; also the default output folder `reports/<name>/`.
+    #[schemars(with = "String")]
     pub name: Spanned<String>,
     /// What the scenario shows.
     #[serde(default)]
@@ -36,22 +37,43 @@ pub struct Scenario {
     pub seed: u64,
     /// How long traffic is generated; requests in flight at the end are waited for.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub duration: Duration,
     /// Where requests go.
     #[serde(default = "unspanned")]
+    #[schemars(with = "TargetSpec", default = "TargetSpec::default")]
     pub target: Spanned<TargetSpec>,
     /// What is sent.
+    #[schemars(with = "TrafficSpec")]
     pub traffic: Spanned<TrafficSpec>,
     /// The calling plan.
     #[serde(default = "unspanned")]
+    #[schemars(with = "StrategySpec", default = "StrategySpec::default")]
     pub strategy: Spanned<StrategySpec>,
     /// Service-level objectives; a breach makes `stampede run` exit 1.
     #[serde(default = "unspanned")]
+    #[schemars(with = "SloSpec", default = "SloSpec::default")]
     pub slo: Spanned<SloSpec>,
     /// Strategies for `stampede compare` and `stampede plan`: each a `[strategy]` table (with a
     /// `name`) laid over the scenario's `[strategy]`; as written here, before that layering.
     #[serde(default)]
+    #[schemars(with = "Vec<StrategySpec>")]
     pub strategies: Vec<Spanned<StrategySpec>>,
+}
+
+/// The JSON Schema of scenario files, generated from the types that parse them. Editors complete
+/// and check keys from it (VS Code with Even Better TOML, or taplo, through a
+/// `#:schema ./schemas/scenario.schema.json` comment or a `.taplo.toml` rule); the committed copy
+/// in `schemas/` is kept equal to this by a test.
+pub fn json_schema() -> serde_json::Value {
+    let mut schema = serde_json::to_value(schemars::schema_for!(Scenario)).expect("a schema is JSON");
+    if let Some(o) = schema.as_object_mut() {
+        o.insert(
+            "description".into(),
+            "A stampede scenario file (TOML): traffic, target, calling plan and SLO.".into(),
+        );
+    }
+    schema
 }
 
 /// A default value for a table the file leaves out (it has no position in the file).

@@ -5,20 +5,24 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 /// `[slo]`; every key optional.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SloSpec {
     /// Highest acceptable median latency.
     #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<String>")]
     pub p50: Option<Duration>,
     /// Highest acceptable 90th percentile latency.
     #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<String>")]
     pub p90: Option<Duration>,
     /// Highest acceptable 95th percentile latency.
     #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<String>")]
     pub p95: Option<Duration>,
     /// Highest acceptable 99th percentile latency.
     #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<String>")]
     pub p99: Option<Duration>,
     /// Lowest acceptable share of scheduled requests answered (0..=1).
     #[serde(default)]

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use stampede_mock::{MockProfile, MockSettings};
 
 /// The kinds of target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TargetKind {
     /// The mock's model in-process, in virtual time: fast and deterministic.
@@ -62,7 +62,7 @@ fn default_model() -> String {
 }
 
 /// `[target]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TargetSpec {
     /// Target kind.

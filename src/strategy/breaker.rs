@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 /// Count-based or time-based window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum WindowKind {
     /// The last `size` calls.
@@ -45,7 +45,7 @@ fn d10() -> u32 {
 }
 
 /// `[strategy.breaker]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BreakerSpec {
     /// Window kind.
@@ -65,9 +65,11 @@ pub struct BreakerSpec {
     pub slow_call_rate: f64,
     /// A call taking this long or more is slow.
     #[serde(default = "d60", with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub slow_call: Duration,
     /// How long the breaker stays open.
     #[serde(default = "d60", with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub open_for: Duration,
     /// Trial calls in the half-open state.
     #[serde(default = "d10")]
@@ -90,7 +92,7 @@ impl Default for BreakerSpec {
 }
 
 /// Breaker state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BreakerState {
     /// Calls pass.

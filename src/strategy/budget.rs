@@ -48,7 +48,7 @@ fn d14() -> f64 {
 }
 
 /// `retry.budget`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum BudgetSpec {
     /// gRPC retry throttling.
@@ -67,6 +67,7 @@ pub enum BudgetSpec {
         percent: f64,
         /// Window the percentage is taken over.
         #[serde(default = "d10s", with = "humantime_serde")]
+        #[schemars(with = "String")]
         window: Duration,
         /// Retries per second always allowed.
         #[serde(default = "d10")]

@@ -19,11 +19,12 @@ fn d10k() -> usize {
 }
 
 /// `[strategy.cache]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CacheSpec {
     /// How long an answer stays usable.
     #[serde(default = "d10m", with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub ttl: Duration,
     /// Most answers kept.
     #[serde(default = "d10k")]

@@ -26,7 +26,7 @@ use crate::backend::ErrorKind;
 use serde::{Deserialize, Serialize};
 
 /// The algorithm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Algorithm {
     /// `workers`, always.
@@ -41,7 +41,7 @@ pub enum Algorithm {
 }
 
 /// `[strategy.concurrency]`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConcurrencySpec {
     /// Algorithm.
@@ -61,6 +61,7 @@ pub struct ConcurrencySpec {
     pub backoff: Option<f64>,
     /// AIMD: an RTT above this counts as a drop.
     #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<String>")]
     pub timeout: Option<Duration>,
 }
 

@@ -8,7 +8,7 @@ use super::pipeline::{Policy, Rescue};
 use crate::backend::ErrorKind;
 
 /// What triggers a fallback.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FallbackOn {
     /// The last error was a 429.
@@ -31,7 +31,7 @@ fn default_on() -> Vec<FallbackOn> {
 }
 
 /// `[strategy.fallback]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FallbackSpec {
     /// The model to fall back to.

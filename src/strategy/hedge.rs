@@ -17,11 +17,12 @@ fn d100() -> u32 {
 }
 
 /// `[strategy.hedge]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HedgeSpec {
     /// A fixed delay before the hedge.
     #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<String>")]
     pub after: Option<Duration>,
     /// Or: the delay is this quantile of observed service times (0..1).
     #[serde(default)]

@@ -31,14 +31,16 @@ pub use queue::{Queue, QueueSpec};
 pub use retry::RetrySpec;
 
 /// `[strategy.timeout]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TimeoutSpec {
     /// Longest wait for one attempt; the attempt is cancelled when it passes.
     #[serde(default = "default_attempt_timeout", with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub attempt: Duration,
     /// Longest time from a request's intended start to its end, queue and retries included.
     #[serde(default = "default_total_timeout", with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub total: Duration,
 }
 
@@ -64,7 +66,7 @@ fn default_workers() -> u32 {
 }
 
 /// `[strategy]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StrategySpec {
     /// A name for reports and comparisons.

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 /// What happens when a request arrives at a full queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Overflow {
     /// The new request is dropped.
@@ -34,7 +34,7 @@ pub enum Overflow {
 }
 
 /// Which lane goes next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Scheduler {
     /// Oldest first across lanes.
@@ -51,7 +51,7 @@ fn default_capacity() -> usize {
 }
 
 /// `[strategy.queue]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueueSpec {
     /// Most requests waiting at once, all lanes together (0 = a request needs a free worker).
@@ -62,6 +62,7 @@ pub struct QueueSpec {
     pub overflow: Overflow,
     /// Longest wait in the queue before a request is dropped.
     #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<String>")]
     pub deadline: Option<Duration>,
     /// Scheduler across lanes.
     #[serde(default)]

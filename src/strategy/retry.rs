@@ -15,7 +15,7 @@ use stampede_mock::rng::StreamRng;
 use crate::backend::{AttemptError, ErrorKind};
 
 /// How waits grow between attempts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BackoffPolicy {
     /// Never retry.
@@ -30,7 +30,7 @@ pub enum BackoffPolicy {
 }
 
 /// Randomisation of the wait.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Jitter {
     /// The computed wait.
@@ -48,7 +48,7 @@ pub enum Jitter {
 }
 
 /// A failure class that may be retried (`retry_on`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RetryOn {
     /// 408 Request Timeout.
@@ -119,7 +119,7 @@ fn one() -> u32 {
 }
 
 /// `[strategy.retry]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetrySpec {
     /// Backoff policy.
@@ -130,9 +130,11 @@ pub struct RetrySpec {
     pub jitter: Jitter,
     /// Base wait.
     #[serde(default = "default_base", with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub base: Duration,
     /// Longest wait.
     #[serde(default = "default_cap", with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub cap: Duration,
     /// Attempts in all, first included (1 = no retries).
     #[serde(default = "one")]
@@ -148,12 +150,14 @@ pub struct RetrySpec {
     pub give_up_on_daily_quota: bool,
     /// Additive jitter: the most added.
     #[serde(default = "default_base", with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub jitter_max: Duration,
     /// Proportional jitter: the relative swing.
     #[serde(default = "default_ratio")]
     pub jitter_ratio: f64,
     /// Give up when the server asks to wait longer than this (gemini-cli: 300 s).
     #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<String>")]
     pub max_retry_delay: Option<Duration>,
     /// A retry budget (gRPC throttling, percentage, AWS quota).
     #[serde(default)]
@@ -184,7 +188,7 @@ impl Default for RetrySpec {
 }
 
 /// Why a request stopped being retried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GiveUp {
     /// The failure is not in `retry_on`.

@@ -27,7 +27,7 @@ fn d2m() -> Duration {
 }
 
 /// `[strategy.throttle]`: Google SRE client-side adaptive throttling.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ThrottleSpec {
     /// Accepts multiplier K (2 is the SRE book's value; lower is more aggressive).
@@ -35,6 +35,7 @@ pub struct ThrottleSpec {
     pub k: f64,
     /// Window the counts are taken over.
     #[serde(default = "d2m", with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub window: Duration,
 }
 

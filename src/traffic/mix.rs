@@ -24,7 +24,7 @@ fn one() -> f64 {
 }
 
 /// `[[traffic.lanes]]`: a class of traffic the calling plan can treat differently.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LaneSpec {
     /// Name, such as `interactive` or `batch`.
@@ -44,6 +44,7 @@ pub struct LaneSpec {
     /// Total deadline of this lane's requests, from their intended start (replaces
     /// `strategy.timeout.total`).
     #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<String>")]
     pub deadline: Option<Duration>,
     /// This lane's prompt sizes.
     #[serde(default)]
@@ -74,7 +75,7 @@ impl LaneSpec {
 }
 
 /// `[[traffic.models]]`: a model and its share of the traffic.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelShare {
     /// Model id.
@@ -89,7 +90,7 @@ fn default_zipf() -> f64 {
 }
 
 /// `duplicates`: a share of requests repeat popular prompts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DuplicateSpec {
     /// Share of requests that reuse a popular prompt.
@@ -102,7 +103,7 @@ pub struct DuplicateSpec {
 }
 
 /// `sizes_from`: (input, output) pairs sampled from a trace, keeping their correlation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SizesFrom {
     /// The trace file, relative to the scenario.

@@ -16,7 +16,7 @@ use super::trace::{TraceSpec, TraceStats};
 use crate::spec_error::SpecError;
 
 /// A rate in requests per second: finite and not negative.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(try_from = "f64", into = "f64")]
 pub struct Rate(pub f64);
 
@@ -40,7 +40,7 @@ impl From<Rate> for f64 {
 }
 
 /// The arrival process families.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ArrivalKind {
     /// Evenly spaced at `rate`.
@@ -84,81 +84,103 @@ impl ArrivalKind {
 }
 
 /// `spikes = [{ at, length, factor }]`: N× the base process's mean rate for a while.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SpikeSpec {
     /// When the spike starts.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub at: Duration,
     /// How long it lasts.
     #[serde(with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub length: Duration,
     /// Multiple of the base mean rate during the spike (≥ 1).
     pub factor: f64,
 }
 
 /// `[traffic]`, and each entry of `phases`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrafficSpec {
     /// The arrival process.
+    #[schemars(with = "ArrivalKind")]
     pub arrival: Spanned<ArrivalKind>,
     /// Length of a phase (only inside `phases`).
     #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<String>")]
     pub duration: Option<Duration>,
     /// Requests per second: constant, poisson, gamma, weibull; the mean of diurnal.
     #[serde(default)]
+    #[schemars(with = "Option<Rate>")]
     pub rate: Option<Spanned<Rate>>,
     /// Ramp: rate at the start.
     #[serde(default)]
+    #[schemars(with = "Option<Rate>")]
     pub from: Option<Spanned<Rate>>,
     /// Ramp: rate at the end.
     #[serde(default)]
+    #[schemars(with = "Option<Rate>")]
     pub to: Option<Spanned<Rate>>,
     /// Ramp: length of the ramp (default: the whole traffic window or phase).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub over: Option<Spanned<String>>,
     /// Bursty: rate between bursts.
     #[serde(default)]
+    #[schemars(with = "Option<Rate>")]
     pub base_rate: Option<Spanned<Rate>>,
     /// Bursty: rate during bursts.
     #[serde(default)]
+    #[schemars(with = "Option<Rate>")]
     pub burst_rate: Option<Spanned<Rate>>,
     /// Bursty: mean burst length.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub burst_length: Option<Spanned<String>>,
     /// Bursty: mean time between bursts.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub burst_gap: Option<Spanned<String>>,
     /// Diurnal: length of one cycle (a day: "24h").
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub period: Option<Spanned<String>>,
     /// Diurnal: relative swing around the mean, 0..=1 (default 0.5).
     #[serde(default)]
+    #[schemars(with = "Option<f64>")]
     pub amplitude: Option<Spanned<f64>>,
     /// Diurnal: time from the start at which the rate peaks (default half a period).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub peak_at: Option<Spanned<String>>,
     /// Gamma and weibull: coefficient of variation of the gaps (1 = as variable as Poisson).
     #[serde(default)]
+    #[schemars(with = "Option<f64>")]
     pub cv: Option<Spanned<f64>>,
     /// Phases: the processes, each with a `duration`.
     #[serde(default)]
+    #[schemars(with = "Option<Vec<TrafficSpec>>")]
     pub phases: Option<Spanned<Vec<TrafficSpec>>>,
     /// Trace replay settings.
     #[serde(default)]
+    #[schemars(with = "Option<TraceSpec>")]
     pub trace: Option<Spanned<TraceSpec>>,
     /// Closed loop: number of virtual users.
     #[serde(default)]
+    #[schemars(with = "Option<u32>")]
     pub users: Option<Spanned<u32>>,
     /// Closed loop: think time between an answer and the user's next request.
     #[serde(default)]
+    #[schemars(with = "Option<DurationDist>")]
     pub think: Option<Spanned<DurationDist>>,
     /// Closed loop: users start evenly over this time instead of all at once.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub ramp_up: Option<Spanned<String>>,
     /// Spikes layered on the process.
     #[serde(default)]
+    #[schemars(with = "Option<Vec<SpikeSpec>>")]
     pub spikes: Option<Spanned<Vec<SpikeSpec>>>,
     /// Prompt sizes in tokens.
     #[serde(default)]
@@ -168,18 +190,23 @@ pub struct TrafficSpec {
     pub output_tokens: Option<NumberDist>,
     /// (input, output) pairs sampled from a trace instead of `input_tokens`/`output_tokens`.
     #[serde(default)]
+    #[schemars(with = "Option<SizesFrom>")]
     pub sizes_from: Option<Spanned<SizesFrom>>,
     /// Lanes (interactive vs batch...).
     #[serde(default)]
+    #[schemars(with = "Option<Vec<LaneSpec>>")]
     pub lanes: Option<Spanned<Vec<LaneSpec>>>,
     /// Model mix (default: the target's model).
     #[serde(default)]
+    #[schemars(with = "Option<Vec<ModelShare>>")]
     pub models: Option<Spanned<Vec<ModelShare>>>,
     /// Share of streamed requests.
     #[serde(default)]
+    #[schemars(with = "Option<f64>")]
     pub stream_share: Option<Spanned<f64>>,
     /// Repeated popular prompts.
     #[serde(default)]
+    #[schemars(with = "Option<DuplicateSpec>")]
     pub duplicates: Option<Spanned<DuplicateSpec>>,
 }
 

@@ -27,7 +27,7 @@ use super::timeline::{Arrival, Timeline};
 const EPS: f64 = 1e-9;
 
 /// The file formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TraceFormat {
     /// Azure Public Dataset 2023 CSV.
@@ -45,7 +45,7 @@ fn one() -> f64 {
 }
 
 /// `[traffic.trace]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TraceSpec {
     /// The file, relative to the scenario.
@@ -61,9 +61,11 @@ pub struct TraceSpec {
     pub rate_scale: f64,
     /// Where to start in the trace (trace time from its first row).
     #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "String")]
     pub start: Duration,
     /// How much of the trace to play (trace time); all of it when absent.
     #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<String>")]
     pub length: Option<Duration>,
     /// Play the window again from its start when it ends, until the scenario's duration.
     #[serde(default, rename = "loop")]
@@ -124,7 +126,7 @@ pub enum Row {
     Bad(String),
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct MooncakeLine {
     timestamp: f64,
     input_length: u32,
@@ -133,7 +135,7 @@ struct MooncakeLine {
     hash_ids: Vec<u64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct StampedeLine {
     t: f64,

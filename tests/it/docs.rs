@@ -123,3 +123,48 @@ fn the_checker_refuses_what_the_parser_refuses() {
     assert_eq!(check("workers = 4\n"), Ok("strategy"));
     assert_eq!(check("rpm = 60\n"), Ok("profile"));
 }
+
+/// The committed completions and man pages under `docs/cli/` are what clap generates today
+/// (`STAMPEDE_BLESS=1` rewrites them).
+#[test]
+fn completions_and_man_pages_are_up_to_date() {
+    use clap_complete::Shell;
+    let dir = root().join("docs/cli");
+    let bless = std::env::var_os("STAMPEDE_BLESS").is_some();
+    let mut stale = Vec::new();
+    let mut compare = |name: &str, generated: &[u8]| {
+        let path = dir.join(name);
+        if bless {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, generated).unwrap();
+        }
+        if std::fs::read(&path).ok().as_deref() != Some(generated) {
+            stale.push(name.to_string());
+        }
+    };
+    for (shell, name) in [
+        (Shell::Bash, "completions/stampede.bash"),
+        (Shell::Zsh, "completions/_stampede"),
+        (Shell::Fish, "completions/stampede.fish"),
+    ] {
+        compare(name, &stampede::cli::completion_script(shell));
+    }
+    let fresh = tempfile::tempdir().unwrap();
+    let pages = stampede::cli::write_man_pages(fresh.path()).unwrap();
+    assert!(pages.contains(&"stampede.1".to_string()) && pages.contains(&"stampede-run.1".to_string()));
+    for page in &pages {
+        compare(&format!("man/{page}"), &std::fs::read(fresh.path().join(page)).unwrap());
+    }
+    assert!(
+        stale.is_empty(),
+        "out of date under docs/cli/: {stale:?}; run STAMPEDE_BLESS=1 cargo test --workspace"
+    );
+    // What `stampede man` prints is the main page, naming every command.
+    let page = String::from_utf8(stampede::cli::man_page()).unwrap();
+    for command in ["run", "compare", "plan", "diff", "report", "mock"] {
+        assert!(
+            page.contains(&format!("stampede\\-{command}(1)")),
+            "the man page lacks {command}"
+        );
+    }
+}

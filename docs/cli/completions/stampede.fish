@@ -1,0 +1,130 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_stampede_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_stampede_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_stampede_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_stampede_using_subcommand
+    set -l cmd (__fish_stampede_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c stampede -n "__fish_stampede_needs_command" -s h -l help -d 'Print help'
+complete -c stampede -n "__fish_stampede_needs_command" -s V -l version -d 'Print version'
+complete -c stampede -n "__fish_stampede_needs_command" -f -a "run" -d 'Run a scenario once: prints a summary and writes summary.json, summary.md, timeseries.csv and report.html'
+complete -c stampede -n "__fish_stampede_needs_command" -f -a "mock" -d 'Serve the Gemini-compatible mock on 127.0.0.1'
+complete -c stampede -n "__fish_stampede_needs_command" -f -a "report" -d 'Re-render summary.md, timeseries.csv and report.html from a saved summary.json'
+complete -c stampede -n "__fish_stampede_needs_command" -f -a "validate" -d 'Check a scenario file without running it'
+complete -c stampede -n "__fish_stampede_needs_command" -f -a "traffic" -d 'Show the arrival profile and request mix a scenario would send, without sending anything'
+complete -c stampede -n "__fish_stampede_needs_command" -f -a "compare" -d 'Run several strategies on identical traffic and compare them side by side'
+complete -c stampede -n "__fish_stampede_needs_command" -f -a "plan" -d 'Find the fewest workers that meet the scenario\'s [slo], per candidate calling plan'
+complete -c stampede -n "__fish_stampede_needs_command" -f -a "diff" -d 'Compare two saved runs (summary.json) metric by metric; exit 1 on a regression'
+complete -c stampede -n "__fish_stampede_needs_command" -f -a "bench" -d 'Measure stampede itself on this machine'
+complete -c stampede -n "__fish_stampede_needs_command" -f -a "completions" -d 'Print a shell completion script: bash, zsh, fish, elvish or powershell'
+complete -c stampede -n "__fish_stampede_needs_command" -f -a "man" -d 'Print the man page (roff), e.g. `stampede man > /usr/local/share/man/man1/stampede.1`'
+complete -c stampede -n "__fish_stampede_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c stampede -n "__fish_stampede_using_subcommand run" -l target -d 'Target instead of the scenario\'s' -r -f -a "sim\t''
+mock\t''
+gemini\t''
+openai\t''"
+complete -c stampede -n "__fish_stampede_using_subcommand run" -l base-url -d 'Endpoint for gemini/openai targets' -r
+complete -c stampede -n "__fish_stampede_using_subcommand run" -l out -d 'Output folder [default: reports/<scenario name>/]' -r -F
+complete -c stampede -n "__fish_stampede_using_subcommand run" -l seed -d 'Seed instead of the scenario\'s' -r
+complete -c stampede -n "__fish_stampede_using_subcommand run" -l duration -d 'Traffic window instead of the scenario\'s (for example 10s)' -r
+complete -c stampede -n "__fish_stampede_using_subcommand run" -l max-cost-usd -d 'Spend cap in USD: refuse to start when the estimate is above it, stop sending when answered attempts reach it [default: the scenario\'s, else $1 for a billed target]' -r
+complete -c stampede -n "__fish_stampede_using_subcommand run" -l max-requests -d 'Schedule at most this many requests' -r
+complete -c stampede -n "__fish_stampede_using_subcommand run" -l json -d 'Print summary.json to stdout instead of the table'
+complete -c stampede -n "__fish_stampede_using_subcommand run" -s q -l quiet -d 'No progress display'
+complete -c stampede -n "__fish_stampede_using_subcommand run" -l png -d 'Also write each chart as a PNG into OUT/png/ (for slides and READMEs)'
+complete -c stampede -n "__fish_stampede_using_subcommand run" -l dry-run -d 'Print the request, token and cost estimate, and send nothing'
+complete -c stampede -n "__fish_stampede_using_subcommand run" -s h -l help -d 'Print help'
+complete -c stampede -n "__fish_stampede_using_subcommand mock" -l port -d 'Port to listen on (0 picks a free one)' -r
+complete -c stampede -n "__fish_stampede_using_subcommand mock" -l bind -d 'Address to bind; loopback unless you mean to expose the mock' -r
+complete -c stampede -n "__fish_stampede_using_subcommand mock" -l profile -d 'A preset (free, free-2025, free-2026, tier1, tier2, tier3, unlimited) or a profile .toml file' -r
+complete -c stampede -n "__fish_stampede_using_subcommand mock" -l seed -d 'Seed for latency, faults and answer lengths' -r
+complete -c stampede -n "__fish_stampede_using_subcommand mock" -l request-log -d 'Append one JSON line per request to this file (API keys are never written)' -r -F
+complete -c stampede -n "__fish_stampede_using_subcommand mock" -s h -l help -d 'Print help'
+complete -c stampede -n "__fish_stampede_using_subcommand report" -l out -d 'Output folder [default: the summary\'s folder]' -r -F
+complete -c stampede -n "__fish_stampede_using_subcommand report" -l png -d 'Also write each chart as a PNG into OUT/png/ (for slides and READMEs)'
+complete -c stampede -n "__fish_stampede_using_subcommand report" -s h -l help -d 'Print help'
+complete -c stampede -n "__fish_stampede_using_subcommand validate" -s h -l help -d 'Print help'
+complete -c stampede -n "__fish_stampede_using_subcommand traffic" -l seed -d 'Seed instead of the scenario\'s' -r
+complete -c stampede -n "__fish_stampede_using_subcommand traffic" -l duration -d 'Traffic window instead of the scenario\'s' -r
+complete -c stampede -n "__fish_stampede_using_subcommand traffic" -s h -l help -d 'Print help'
+complete -c stampede -n "__fish_stampede_using_subcommand compare" -l strategy -d 'A strategy file (a [strategy] table, optionally with `name`) or `preset:NAME`; repeat for each strategy. Without any, the scenario\'s [[strategies]] are compared' -r
+complete -c stampede -n "__fish_stampede_using_subcommand compare" -l seeds -d 'Seeds per strategy (the scenario\'s seed and the ones after it)' -r
+complete -c stampede -n "__fish_stampede_using_subcommand compare" -l target -d 'Target instead of the scenario\'s (`plan` uses sim unless told otherwise)' -r -f -a "sim\t''
+mock\t''
+gemini\t''
+openai\t''"
+complete -c stampede -n "__fish_stampede_using_subcommand compare" -l duration -d 'Traffic window instead of the scenario\'s' -r
+complete -c stampede -n "__fish_stampede_using_subcommand compare" -l out -d 'Output folder [default: reports/<scenario name>/]' -r -F
+complete -c stampede -n "__fish_stampede_using_subcommand compare" -l max-cost-usd -d 'Spend cap in USD for all the runs together against a billed API [default: the scenario\'s, else $1]' -r
+complete -c stampede -n "__fish_stampede_using_subcommand compare" -l json -d 'Print compare.json instead of the table'
+complete -c stampede -n "__fish_stampede_using_subcommand compare" -s h -l help -d 'Print help'
+complete -c stampede -n "__fish_stampede_using_subcommand plan" -l strategy -d 'A candidate: a strategy file or `preset:NAME`; repeat for each. Without any, the scenario\'s [[strategies]], or else its [strategy]' -r
+complete -c stampede -n "__fish_stampede_using_subcommand plan" -l seeds -d 'Seeds per worker count: a count passes only when every seed\'s run meets the SLO' -r
+complete -c stampede -n "__fish_stampede_using_subcommand plan" -l max-workers -d 'Largest worker count tried' -r
+complete -c stampede -n "__fish_stampede_using_subcommand plan" -l growth -d 'Traffic growth factors to check the best plan against, comma-separated' -r
+complete -c stampede -n "__fish_stampede_using_subcommand plan" -l probe -d 'How long to run the best plan over real HTTP (against the mock in another process) to measure the client\'s memory and CPU for "what to buy"' -r
+complete -c stampede -n "__fish_stampede_using_subcommand plan" -l mock-exe -d 'The executable that serves the probe\'s mock (default: this one)' -r -F
+complete -c stampede -n "__fish_stampede_using_subcommand plan" -l target -d 'Target instead of the scenario\'s (`plan` uses sim unless told otherwise)' -r -f -a "sim\t''
+mock\t''
+gemini\t''
+openai\t''"
+complete -c stampede -n "__fish_stampede_using_subcommand plan" -l duration -d 'Traffic window instead of the scenario\'s' -r
+complete -c stampede -n "__fish_stampede_using_subcommand plan" -l out -d 'Output folder [default: reports/<scenario name>/]' -r -F
+complete -c stampede -n "__fish_stampede_using_subcommand plan" -l max-cost-usd -d 'Spend cap in USD for all the runs together against a billed API [default: the scenario\'s, else $1]' -r
+complete -c stampede -n "__fish_stampede_using_subcommand plan" -l no-growth -d 'Skip the growth what-ifs'
+complete -c stampede -n "__fish_stampede_using_subcommand plan" -l no-probe -d 'Skip the hosting probe'
+complete -c stampede -n "__fish_stampede_using_subcommand plan" -l json -d 'Print plan.json instead of the table'
+complete -c stampede -n "__fish_stampede_using_subcommand plan" -s h -l help -d 'Print help'
+complete -c stampede -n "__fish_stampede_using_subcommand diff" -l threshold -d 'Override a metric\'s threshold: NAME=VALUE, e.g. p95=20%, success_rate=0.5pp, p99=250 (ms). Metrics: success_rate, p50, p95, p99, goodput_rps, share_429, dropped_share, attempts_per_request, cost_usd' -r
+complete -c stampede -n "__fish_stampede_using_subcommand diff" -l out -d 'Also write the Markdown table to this file' -r -F
+complete -c stampede -n "__fish_stampede_using_subcommand diff" -l json -d 'Print the comparison as JSON instead of the table'
+complete -c stampede -n "__fish_stampede_using_subcommand diff" -s h -l help -d 'Print help'
+complete -c stampede -n "__fish_stampede_using_subcommand bench; and not __fish_seen_subcommand_from sim mock help" -s h -l help -d 'Print help'
+complete -c stampede -n "__fish_stampede_using_subcommand bench; and not __fish_seen_subcommand_from sim mock help" -f -a "sim" -d 'Simulator speed: Poisson arrivals, 16 workers, an RPM quota, exponential retries'
+complete -c stampede -n "__fish_stampede_using_subcommand bench; and not __fish_seen_subcommand_from sim mock help" -f -a "mock" -d 'Mock HTTP throughput (zero latency) against a bare axum hello-world, same load generator'
+complete -c stampede -n "__fish_stampede_using_subcommand bench; and not __fish_seen_subcommand_from sim mock help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from sim" -l rate -d 'Requests per second of simulated traffic' -r
+complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from sim" -l duration -d 'Simulated traffic window' -r
+complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from sim" -s h -l help -d 'Print help'
+complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from mock" -l connections -d 'Concurrent connections of the load generator' -r
+complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from mock" -l duration -d 'Length of each measurement' -r
+complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from mock" -l rounds -d 'Measurements of each server, alternating' -r
+complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from mock" -s h -l help -d 'Print help'
+complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "sim" -d 'Simulator speed: Poisson arrivals, 16 workers, an RPM quota, exponential retries'
+complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "mock" -d 'Mock HTTP throughput (zero latency) against a bare axum hello-world, same load generator'
+complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c stampede -n "__fish_stampede_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c stampede -n "__fish_stampede_using_subcommand man" -s h -l help -d 'Print help'
+complete -c stampede -n "__fish_stampede_using_subcommand help; and not __fish_seen_subcommand_from run mock report validate traffic compare plan diff bench completions man help" -f -a "run" -d 'Run a scenario once: prints a summary and writes summary.json, summary.md, timeseries.csv and report.html'
+complete -c stampede -n "__fish_stampede_using_subcommand help; and not __fish_seen_subcommand_from run mock report validate traffic compare plan diff bench completions man help" -f -a "mock" -d 'Serve the Gemini-compatible mock on 127.0.0.1'
+complete -c stampede -n "__fish_stampede_using_subcommand help; and not __fish_seen_subcommand_from run mock report validate traffic compare plan diff bench completions man help" -f -a "report" -d 'Re-render summary.md, timeseries.csv and report.html from a saved summary.json'
+complete -c stampede -n "__fish_stampede_using_subcommand help; and not __fish_seen_subcommand_from run mock report validate traffic compare plan diff bench completions man help" -f -a "validate" -d 'Check a scenario file without running it'
+complete -c stampede -n "__fish_stampede_using_subcommand help; and not __fish_seen_subcommand_from run mock report validate traffic compare plan diff bench completions man help" -f -a "traffic" -d 'Show the arrival profile and request mix a scenario would send, without sending anything'
+complete -c stampede -n "__fish_stampede_using_subcommand help; and not __fish_seen_subcommand_from run mock report validate traffic compare plan diff bench completions man help" -f -a "compare" -d 'Run several strategies on identical traffic and compare them side by side'
+complete -c stampede -n "__fish_stampede_using_subcommand help; and not __fish_seen_subcommand_from run mock report validate traffic compare plan diff bench completions man help" -f -a "plan" -d 'Find the fewest workers that meet the scenario\'s [slo], per candidate calling plan'
+complete -c stampede -n "__fish_stampede_using_subcommand help; and not __fish_seen_subcommand_from run mock report validate traffic compare plan diff bench completions man help" -f -a "diff" -d 'Compare two saved runs (summary.json) metric by metric; exit 1 on a regression'
+complete -c stampede -n "__fish_stampede_using_subcommand help; and not __fish_seen_subcommand_from run mock report validate traffic compare plan diff bench completions man help" -f -a "bench" -d 'Measure stampede itself on this machine'
+complete -c stampede -n "__fish_stampede_using_subcommand help; and not __fish_seen_subcommand_from run mock report validate traffic compare plan diff bench completions man help" -f -a "completions" -d 'Print a shell completion script: bash, zsh, fish, elvish or powershell'
+complete -c stampede -n "__fish_stampede_using_subcommand help; and not __fish_seen_subcommand_from run mock report validate traffic compare plan diff bench completions man help" -f -a "man" -d 'Print the man page (roff), e.g. `stampede man > /usr/local/share/man/man1/stampede.1`'
+complete -c stampede -n "__fish_stampede_using_subcommand help; and not __fish_seen_subcommand_from run mock report validate traffic compare plan diff bench completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c stampede -n "__fish_stampede_using_subcommand help; and __fish_seen_subcommand_from bench" -f -a "sim" -d 'Simulator speed: Poisson arrivals, 16 workers, an RPM quota, exponential retries'
+complete -c stampede -n "__fish_stampede_using_subcommand help; and __fish_seen_subcommand_from bench" -f -a "mock" -d 'Mock HTTP throughput (zero latency) against a bare axum hello-world, same load generator'
