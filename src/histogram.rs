@@ -29,7 +29,7 @@ impl Default for LatencyHistogram {
 pub struct LatencyStats {
     /// Values recorded.
     pub count: u64,
-    /// Mean.
+    /// Mean of the recorded values (ms); `None` when nothing was recorded.
     pub mean: Option<f64>,
     /// 50th percentile.
     pub p50: Option<f64>,

@@ -27,7 +27,7 @@ pub struct MMc {
     pub lambda: f64,
     /// Mean service time (seconds).
     pub service_s: f64,
-    /// Servers.
+    /// Servers (workers).
     pub c: u32,
 }
 

@@ -33,7 +33,7 @@ pub struct RunSpec<'a> {
     pub loaded: &'a LoadedScenario,
     /// Target kind.
     pub target: TargetKind,
-    /// Seed.
+    /// Seed of every random stream of the run (traffic, mock behaviour, jitter).
     pub seed: u64,
     /// Traffic window.
     pub duration: Duration,

@@ -163,7 +163,7 @@ pub enum NumberDist {
     },
     /// Normal, truncated at zero.
     Normal {
-        /// Mean.
+        /// Mean of the distribution.
         mean: f64,
         /// Standard deviation.
         std: f64,
@@ -177,7 +177,7 @@ pub enum NumberDist {
     },
     /// Exponential with the given mean.
     Exponential {
-        /// Mean.
+        /// Mean of the distribution.
         mean: f64,
     },
 }

@@ -331,7 +331,7 @@ pub enum ProfileError {
     Io {
         /// The file.
         path: String,
-        /// Why.
+        /// Why it could not be read.
         source: std::io::Error,
     },
     /// A profile file is not valid.

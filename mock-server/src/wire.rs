@@ -190,10 +190,10 @@ pub struct Candidate {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GenerateContentResponse {
-    /// Candidates.
+    /// The answers (one, as Gemini gives without `candidateCount`).
     #[serde(default)]
     pub candidates: Vec<Candidate>,
-    /// Usage.
+    /// Token counts of the request and the answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_metadata: Option<UsageMetadata>,
     /// Model version.
@@ -257,7 +257,7 @@ pub struct ModelResource {
     pub version: String,
     /// Human name.
     pub display_name: String,
-    /// Description.
+    /// What the model is, as `models.list` describes it.
     pub description: String,
     /// Largest prompt.
     pub input_token_limit: u64,

@@ -7,7 +7,7 @@ use crate::scenario::ScenarioError;
 /// out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
-    /// Success.
+    /// Success: the work was done and every gate passed.
     Ok = 0,
     /// An SLO or gate failed.
     Gate = 1,

@@ -138,7 +138,7 @@ pub fn metrics(lanes: &[String]) -> Vec<Metric> {
 /// One strategy's results.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StrategyResult {
-    /// Name.
+    /// Its name (the candidate's).
     pub name: String,
     /// Each figure over the seeds.
     pub metrics: BTreeMap<String, Stat>,

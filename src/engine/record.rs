@@ -28,7 +28,7 @@ pub enum Outcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EndReason {
-    /// Answered.
+    /// Answered: the request got its answer (from upstream, the cache, a twin or a fallback).
     Ok,
     /// Failed: the last attempt's error and why retrying stopped.
     Error {

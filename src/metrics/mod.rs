@@ -86,7 +86,7 @@ pub struct AttemptCounts {
     pub status_5xx: u64,
     /// Transport failures.
     pub transport: u64,
-    /// Timeouts.
+    /// Attempts cancelled by the attempt timeout (or the request's deadline) before an answer.
     pub timeouts: u64,
 }
 

@@ -39,7 +39,7 @@ pub struct Line {
 pub struct Rule {
     /// Legend text.
     pub name: String,
-    /// Height.
+    /// The value to draw the line at, in the chart's y unit.
     pub y: f64,
 }
 
@@ -52,7 +52,7 @@ pub struct Chart {
     pub x_label: String,
     /// Y axis label with unit.
     pub y_label: String,
-    /// Lines.
+    /// Horizontal reference lines (an SLO, a limit) drawn over the series.
     pub lines: Vec<Line>,
     /// Reference lines.
     pub rules: Vec<Rule>,

@@ -24,21 +24,21 @@ pub struct LatencyRow {
     pub metric: String,
     /// How it is measured.
     pub note: String,
-    /// Values.
+    /// How many values were recorded.
     pub count: String,
-    /// Mean.
+    /// Mean of the values.
     pub mean: String,
-    /// Percentiles and max.
+    /// Median.
     pub p50: String,
-    /// 90th.
+    /// 90th percentile.
     pub p90: String,
-    /// 95th.
+    /// 95th percentile.
     pub p95: String,
-    /// 99th.
+    /// 99th percentile.
     pub p99: String,
     /// 99.9th.
     pub p999: String,
-    /// Largest.
+    /// Largest value recorded.
     pub max: String,
 }
 
@@ -90,17 +90,17 @@ pub struct CheckRow {
 pub struct LaneRow {
     /// Lane name.
     pub name: String,
-    /// Scheduled.
+    /// Requests the lane scheduled.
     pub scheduled: String,
     /// Success share.
     pub success: String,
-    /// Dropped.
+    /// Requests of the lane the client dropped.
     pub dropped: String,
-    /// Latency percentiles.
+    /// Median latency.
     pub p50: String,
-    /// 95th.
+    /// 95th percentile latency.
     pub p95: String,
-    /// 99th.
+    /// 99th percentile latency.
     pub p99: String,
     /// Queue wait p95.
     pub queue_p95: String,
@@ -115,9 +115,9 @@ pub struct View {
     pub description: Option<String>,
     /// Target kind.
     pub target: String,
-    /// Model.
+    /// Model the traffic calls by default.
     pub model: String,
-    /// Seed.
+    /// Seed of the run, so a reader can run it again.
     pub seed: u64,
     /// One line on how the run was carried out.
     pub mode: String,
@@ -137,7 +137,7 @@ pub struct View {
     pub tokens: Vec<CountRow>,
     /// Attempt breakdown.
     pub attempts: Vec<CountRow>,
-    /// Lanes.
+    /// One row per lane (empty rows left out).
     pub lanes: Vec<LaneRow>,
     /// The strategy, pretty JSON.
     pub strategy: String,

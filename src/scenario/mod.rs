@@ -89,7 +89,7 @@ pub enum ScenarioError {
     Io {
         /// The file.
         path: String,
-        /// Why.
+        /// Why it could not be read.
         source: std::io::Error,
     },
     /// The file is not a valid scenario; the message has file, line and column.

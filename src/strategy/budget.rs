@@ -103,7 +103,7 @@ pub enum Budget {
     Percent {
         /// Share of requests allowed as retries.
         share: f64,
-        /// Window.
+        /// Window the requests and retries are counted over.
         window: Duration,
         /// Floor per second.
         floor: f64,

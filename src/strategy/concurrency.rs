@@ -44,7 +44,7 @@ pub enum Algorithm {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConcurrencySpec {
-    /// Algorithm.
+    /// How the limit adapts (or `fixed`).
     #[serde(default)]
     pub algorithm: Algorithm,
     /// Starting limit (default 20, at most `max`).

@@ -87,7 +87,7 @@ pub struct StrategySpec {
     /// Client-side rate limits.
     #[serde(default)]
     pub rate_limit: RateLimitSpec,
-    /// Timeouts.
+    /// Timeouts: for one attempt, and for a request from its intended start.
     #[serde(default)]
     pub timeout: TimeoutSpec,
     /// Retry policy.

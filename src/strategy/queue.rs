@@ -94,7 +94,7 @@ pub struct Entry {
 /// What pushing did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pushed {
-    /// Queued.
+    /// Queued: waits for a worker.
     Queued,
     /// The queue was full: the newcomer was refused.
     Rejected,

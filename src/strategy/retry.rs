@@ -125,7 +125,7 @@ pub struct RetrySpec {
     /// Backoff policy.
     #[serde(default)]
     pub policy: BackoffPolicy,
-    /// Jitter.
+    /// Jitter on each backoff, so retries of many clients do not arrive together.
     #[serde(default)]
     pub jitter: Jitter,
     /// Base wait.
@@ -214,7 +214,7 @@ pub enum GiveUp {
 pub enum Decision {
     /// Try again after this wait.
     Retry(Duration),
-    /// Stop.
+    /// Stop: give up on the request, for this reason.
     GiveUp(GiveUp),
 }
 

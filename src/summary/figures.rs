@@ -26,7 +26,7 @@ pub enum Kind {
     Share,
     /// Already a percentage, 0 to 100.
     Percent,
-    /// Milliseconds.
+    /// Milliseconds (latencies).
     Ms,
     /// Requests per second.
     Rate,

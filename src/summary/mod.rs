@@ -25,7 +25,7 @@ pub const SCHEMA: &str = "stampede.summary/v1";
 pub struct Requests {
     /// Requests the traffic scheduled (= succeeded + failed + dropped).
     pub scheduled: u64,
-    /// Answered.
+    /// Requests answered (counted as success, degraded answers included).
     pub succeeded: u64,
     /// Sent at least once, never answered.
     pub failed: u64,
@@ -173,13 +173,13 @@ pub struct TokenCounts {
 /// One lane's figures.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LaneSummary {
-    /// Scheduled.
+    /// Requests the lane scheduled.
     pub scheduled: u64,
-    /// Answered.
+    /// Requests of the lane answered.
     pub succeeded: u64,
-    /// Failed.
+    /// Requests of the lane that failed after their attempts.
     pub failed: u64,
-    /// Dropped.
+    /// Requests of the lane the client dropped without an answer.
     pub dropped: u64,
     /// End-to-end latency of answered requests.
     pub latency_ms: LatencyStats,
@@ -264,7 +264,7 @@ pub struct RunMeta {
     pub target: String,
     /// Model called.
     pub model: String,
-    /// Seed.
+    /// Seed of every random stream: the same seed gives the same run in sim.
     pub seed: u64,
     /// Traffic window in seconds.
     pub duration_s: f64,
@@ -314,9 +314,9 @@ pub struct Summary {
     /// Connection set-up timings (null in the simulator).
     #[serde(default)]
     pub connections: Option<ConnectionSummary>,
-    /// Rates.
+    /// Offered, answered and attempted rates over the traffic window.
     pub throughput: Throughput,
-    /// Tokens.
+    /// Tokens as the API counted them, and as the scenario planned them.
     pub tokens: TokenCounts,
     /// Cost of successful attempts at paid-tier prices (null when a model has no price).
     pub cost_usd: Option<f64>,

@@ -111,7 +111,7 @@ pub struct TraceRow {
     pub model: Option<String>,
     /// Prompt identity.
     pub prompt_key: Option<u64>,
-    /// Streamed.
+    /// Whether the request streams its answer (absent: the scenario's `stream_share` decides).
     pub stream: Option<bool>,
 }
 

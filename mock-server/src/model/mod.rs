@@ -192,7 +192,7 @@ pub struct StatsSnapshot {
 pub struct QuotaUsage {
     /// Index of the API key in order of first use (keys are never shown).
     pub key_index: usize,
-    /// Model.
+    /// The model called, as named in the URL.
     pub model: String,
     /// `rpm`, `tpm` or `rpd`.
     pub dimension: String,

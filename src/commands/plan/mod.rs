@@ -68,7 +68,7 @@ pub struct PlanOptions {
 /// One worker count, run with every seed.
 #[derive(Debug, Clone, Serialize)]
 pub struct Point {
-    /// Workers.
+    /// Worker count run.
     pub workers: u32,
     /// Seeds whose run met every objective.
     pub passed_seeds: u32,
