@@ -155,8 +155,8 @@ fn queue(s: &Summary, st: &StrategySpec, a: &mut Advice) {
         .slo
         .iter()
         .flat_map(|v| v.checks.iter())
-        .filter(|c| matches!(c.name.as_str(), "p50" | "p90" | "p95" | "p99"))
-        .map(|c| (c.name.clone(), c.target))
+        .filter(|c| c.name.is_latency())
+        .map(|c| (c.name.to_string(), c.target))
         .min_by(|x, y| x.1.total_cmp(&y.1));
     let (target_name, target_ms) =
         objective.unwrap_or(("timeout.total".into(), st.timeout.total.as_secs_f64() * 1000.0));

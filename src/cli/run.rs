@@ -102,7 +102,7 @@ pub(super) fn run(args: RunArgs, io: &mut Io<'_>) -> Outcome {
     }
     match &summary.slo {
         Some(v) if !v.pass => {
-            let missed: Vec<&str> = v.checks.iter().filter(|c| !c.pass).map(|c| c.name.as_str()).collect();
+            let missed: Vec<&str> = v.checks.iter().filter(|c| !c.pass).map(|c| c.name.key()).collect();
             writeln!(io.err, "SLO missed: {}", missed.join(", "))?;
             Ok(Exit::Gate)
         }

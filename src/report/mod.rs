@@ -153,7 +153,7 @@ fn latency_plots(s: &Summary) -> Vec<Chart> {
         .slo
         .iter()
         .flat_map(|v| v.checks.iter())
-        .filter(|c| c.name.starts_with('p'))
+        .filter(|c| c.name.is_latency())
         .map(|c| (format!("SLO {}", c.name), c.target))
         .collect();
     // Without streaming the first token is the whole answer: time to first token would repeat

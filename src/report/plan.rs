@@ -8,6 +8,7 @@ use minijinja::{context, Value};
 use super::plots::{Chart, Rule};
 use crate::commands::plan::{CapacityPlan, Point};
 use crate::format::{ms, secs};
+use crate::scenario::slo::Objective;
 use crate::stats::Stat;
 
 fn mean_ci(s: &Stat, show: impl Fn(f64) -> String) -> String {
@@ -309,7 +310,7 @@ fn charts(p: &CapacityPlan) -> Vec<Chart> {
             .flat_map(|c| c.points.iter())
             .find_map(|pt| pt.sample.as_ref())
             .and_then(|s| s.slo.as_ref())
-            .and_then(|v| v.checks.iter().find(|c| c.name == "p95"))
+            .and_then(|v| v.checks.iter().find(|c| c.name == Objective::P95))
             .map(|c| c.target);
         if let Some(y) = target_ms {
             p95.rules.push(Rule {

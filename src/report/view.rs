@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use crate::format::{count, ms, pct, rate, secs, usd};
 use crate::histogram::LatencyStats;
+use crate::scenario::slo::Bound;
 use crate::summary::Summary;
 
 /// A key figure.
@@ -213,16 +214,15 @@ fn slo_rows(s: &Summary) -> (String, bool, Vec<CheckRow>) {
             v.checks
                 .iter()
                 .map(|c| {
-                    let (target, actual) = match c.name.as_str() {
-                        "success_rate" => (format!("≥ {}", pct(Some(c.target))), pct(c.actual)),
-                        "max_429_share" => (format!("≤ {}", pct(Some(c.target))), pct(c.actual)),
-                        "max_cost_usd" | "max_cost_per_day_usd" => {
-                            (format!("≤ {}", usd(Some(c.target))), usd(c.actual))
-                        }
-                        _ => (format!("≤ {}", ms(Some(c.target))), ms(c.actual)),
+                    let show = match c.name.bound() {
+                        Bound::Share => pct,
+                        Bound::Usd => usd,
+                        Bound::Ms => ms,
                     };
+                    let target = format!("{} {}", c.name.sign(), show(Some(c.target)));
+                    let actual = show(c.actual);
                     CheckRow {
-                        name: c.name.clone(),
+                        name: c.name.to_string(),
                         target,
                         actual,
                         pass: c.pass,

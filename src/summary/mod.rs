@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::histogram::{LatencyHistogram, LatencyStats};
 use crate::metrics::{LaneMetrics, Metrics, SecondRow};
-use crate::scenario::SloSpec;
+use crate::scenario::slo::{Objective, SloSpec};
 
 /// The schema id of this version.
 pub const SCHEMA: &str = "stampede.summary/v1";
@@ -206,8 +206,8 @@ impl LaneSummary {
 /// One objective and how the run did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SloCheck {
-    /// `p95`, `success_rate`...
-    pub name: String,
+    /// Which objective: `p95`, `success_rate`...
+    pub name: Objective,
     /// The objective (ms for latencies, a share for rates, USD for cost).
     pub target: f64,
     /// What the run measured (null when there was nothing to measure).
@@ -508,56 +508,30 @@ pub fn evaluate(slo: &SloSpec, s: &Summary) -> Option<SloVerdict> {
     if slo.is_empty() {
         return None;
     }
-    let mut checks = Vec::new();
-    let latency = [
-        ("p50", slo.p50, s.latency_ms.p50),
-        ("p90", slo.p90, s.latency_ms.p90),
-        ("p95", slo.p95, s.latency_ms.p95),
-        ("p99", slo.p99, s.latency_ms.p99),
-    ];
-    for (name, target, actual) in latency {
-        if let Some(t) = target {
-            let target = t.as_secs_f64() * 1000.0;
-            checks.push(SloCheck {
-                name: name.into(),
-                target,
-                actual,
-                pass: actual.is_some_and(|a| a <= target),
-            });
-        }
-    }
-    if let Some(target) = slo.success_rate {
-        let actual = s.requests.success_rate;
-        checks.push(SloCheck {
-            name: "success_rate".into(),
-            target,
-            actual,
-            pass: actual.is_some_and(|a| a >= target),
-        });
-    }
-    if let Some(target) = slo.max_429_share {
-        let actual = s.share_429().or(Some(0.0));
-        checks.push(SloCheck {
-            name: "max_429_share".into(),
-            target,
-            actual,
-            pass: actual.is_some_and(|a| a <= target),
-        });
-    }
     let per_day = s.cost_usd.map(|c| c / s.run.duration_s.max(1e-9) * 86_400.0);
-    for (name, target, actual) in [
-        ("max_cost_usd", slo.max_cost_usd, s.cost_usd),
-        ("max_cost_per_day_usd", slo.max_cost_per_day_usd, per_day),
-    ] {
-        if let Some(target) = target {
-            checks.push(SloCheck {
-                name: name.into(),
+    let checks: Vec<SloCheck> = slo
+        .objectives()
+        .into_iter()
+        .map(|(name, target)| {
+            let actual = match name {
+                Objective::P50 => s.latency_ms.p50,
+                Objective::P90 => s.latency_ms.p90,
+                Objective::P95 => s.latency_ms.p95,
+                Objective::P99 => s.latency_ms.p99,
+                Objective::SuccessRate => s.requests.success_rate,
+                Objective::Max429Share => s.share_429().or(Some(0.0)),
+                Objective::MaxCostUsd => s.cost_usd,
+                Objective::MaxCostPerDayUsd => per_day,
+            };
+            let pass = actual.is_some_and(|a| if name.is_floor() { a >= target } else { a <= target });
+            SloCheck {
+                name,
                 target,
                 actual,
-                pass: actual.is_some_and(|a| a <= target),
-            });
-        }
-    }
+                pass,
+            }
+        })
+        .collect();
     Some(SloVerdict {
         pass: checks.iter().all(|c| c.pass),
         checks,

@@ -223,7 +223,7 @@ fn evaluate(base: &RunSpec<'_>, candidate: &Candidate, workers: u32, seeds: &[u6
         .iter()
         .flat_map(|s| s.slo.iter().flat_map(|v| v.checks.iter()))
         .filter(|c| !c.pass)
-        .map(|c| c.name.clone())
+        .map(|c| c.name.to_string())
         .collect();
     missed.sort();
     missed.dedup();

@@ -2,6 +2,7 @@
 //! none was), and the objectives as the reader wrote them.
 
 use super::{Point, HEADROOM};
+use crate::scenario::slo::Bound;
 use crate::summary::SloCheck;
 
 /// What holds goodput and latency at the knee.
@@ -76,11 +77,10 @@ pub(super) fn why(min: Option<u32>, recommended: Option<u32>, lo: u32, points: &
 
 /// An objective as a line: `p95 ≤ 3.50 s`, `success_rate ≥ 99.0%`.
 pub(super) fn objective(c: &SloCheck) -> String {
-    let (sign, target) = match c.name.as_str() {
-        "success_rate" => ("≥", format!("{:.1}%", c.target * 100.0)),
-        "max_429_share" => ("≤", format!("{:.1}%", c.target * 100.0)),
-        "max_cost_usd" | "max_cost_per_day_usd" => ("≤", format!("${:.2}", c.target)),
-        _ => ("≤", crate::format::ms(Some(c.target))),
+    let target = match c.name.bound() {
+        Bound::Share => format!("{:.1}%", c.target * 100.0),
+        Bound::Usd => format!("${:.2}", c.target),
+        Bound::Ms => crate::format::ms(Some(c.target)),
     };
-    format!("{} {sign} {target}", c.name)
+    format!("{} {} {target}", c.name, c.name.sign())
 }
