@@ -40,9 +40,9 @@ fn window_seconds(s: &Summary) -> usize {
 
 /// The advice of a run.
 pub fn advise(s: &Summary) -> Advice {
-    let strategy: Option<StrategySpec> = serde_json::from_value(s.run.strategy.clone()).ok();
     let mut a = Advice::default();
-    if let Some(st) = &strategy {
+    {
+        let st = &s.run.strategy;
         workers(s, st, &mut a);
         rate_limit(s, st, &mut a);
         queue(s, st, &mut a);
@@ -55,8 +55,7 @@ pub fn advise(s: &Summary) -> Advice {
 
 /// The mock's quota of the run's model: (rpm, tpm), 0 = unlimited; `None` when unknown.
 fn quota(s: &Summary) -> Option<(u64, u64)> {
-    let m = s.run.mock_profile.as_ref()?.get("models")?.get(&s.run.model)?;
-    Some((m.get("rpm")?.as_u64()?, m.get("tpm")?.as_u64()?))
+    s.run.mock_quota()
 }
 
 fn workers(s: &Summary, st: &StrategySpec, a: &mut Advice) {

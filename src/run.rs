@@ -115,7 +115,7 @@ pub fn execute(
         started_at,
         wall_time_s: wall.elapsed().as_secs_f64(),
         stopped_early: stopped_early(&watch, spend_cap, report.stopped),
-        strategy: serde_json::to_value(&spec.strategy).unwrap_or_default(),
+        strategy: spec.strategy.clone(),
         mock_profile: profile.as_ref().and_then(|p| serde_json::to_value(p).ok()),
     };
     let mut summary = Summary::build(meta, &metrics, &traffic_plan.lane_names(), s.slo.get_ref());

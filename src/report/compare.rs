@@ -132,11 +132,10 @@ pub fn html(c: &Comparison) -> String {
         ),
     ];
     // What only some strategies have: an adaptive limit, circuit breakers.
-    let adaptive = c.strategies.iter().any(|s| {
-        s.summary.run.strategy["concurrency"]["algorithm"]
-            .as_str()
-            .is_some_and(|a| a != "fixed")
-    });
+    let adaptive = c
+        .strategies
+        .iter()
+        .any(|s| s.summary.run.strategy.concurrency.algorithm != crate::strategy::concurrency::Algorithm::Fixed);
     if adaptive {
         time.push(series(
             super::Agg::Last,

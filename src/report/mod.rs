@@ -274,7 +274,7 @@ fn time_plots(s: &Summary) -> Vec<Chart> {
                 ),
         ),
     ];
-    let has_breaker = s.run.strategy.get("breaker").is_some_and(|b| !b.is_null());
+    let has_breaker = s.run.strategy.breaker.is_some();
     if has_breaker {
         plots.push(stepped(
             Chart::new(&format!("Circuit breakers not closed{end}"), T, "breakers")

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::histogram::{LatencyHistogram, LatencyStats};
 use crate::metrics::{LaneMetrics, Metrics, SecondRow};
 use crate::scenario::slo::{Objective, SloSpec};
+use crate::strategy::StrategySpec;
 
 /// The schema id of this version.
 pub const SCHEMA: &str = "stampede.summary/v1";
@@ -203,6 +204,15 @@ impl LaneSummary {
     }
 }
 
+impl RunMeta {
+    /// The mock's quota of the run's model as (requests, input tokens) per minute, 0 for
+    /// unlimited; `None` for a target without a mock profile.
+    pub fn mock_quota(&self) -> Option<(u64, u64)> {
+        let m = self.mock_profile.as_ref()?.get("models")?.get(&self.model)?;
+        Some((m.get("rpm")?.as_u64()?, m.get("tpm")?.as_u64()?))
+    }
+}
+
 /// One objective and how the run did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SloCheck {
@@ -279,8 +289,9 @@ pub struct RunMeta {
     /// Why the run stopped early, if it did.
     pub stopped_early: Option<String>,
     /// The calling plan as configured.
-    pub strategy: serde_json::Value,
-    /// The mock profile, for sim and mock targets.
+    pub strategy: StrategySpec,
+    /// The mock profile, for sim and mock targets (as the mock serialises it; read its quota
+    /// with [`RunMeta::mock_quota`]).
     pub mock_profile: Option<serde_json::Value>,
 }
 
@@ -553,7 +564,7 @@ pub(crate) fn empty_for_tests() -> Summary {
         started_at: "2026-01-01T00:00:00Z".into(),
         wall_time_s: 0.0,
         stopped_early: None,
-        strategy: serde_json::json!({}),
+        strategy: StrategySpec::default(),
         mock_profile: None,
     };
     Summary::build(

@@ -9,12 +9,7 @@ use crate::summary::SloCheck;
 pub(super) fn binding(p: &Point) -> Option<String> {
     let s = p.sample.as_ref()?;
     let goodput = p.goodput_rps.mean?;
-    let rpm = s
-        .run
-        .mock_profile
-        .as_ref()
-        .and_then(|m| m.get("models")?.get(&s.run.model)?.get("rpm")?.as_u64())
-        .unwrap_or(0);
+    let rpm = s.run.mock_quota().map_or(0, |(rpm, _)| rpm);
     let share_429 = p.share_429.mean.unwrap_or(0.0);
     Some(
         if rpm > 0 && (share_429 >= 0.01 || goodput * 60.0 >= 0.9 * rpm as f64) {
