@@ -1,6 +1,6 @@
 //! What the mock knows about Gemini's models, tiers, quota names and prices.
 //!
-//! Figures come from `shared/gemini-wire.md` (the mid-2025 published table; the December 2025
+//! Figures come from the wire notes the project started from (the mid-2025 published table; the December 2025
 //! free-tier cut for gemini-2.5-flash). Where the published table has no entry for a model in a
 //! tier, the entry from the tier below is used and marked `carried` in the docs (README).
 

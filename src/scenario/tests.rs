@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::*;
 
-/// The reference example of SPEC.md.
+/// The reference example of the product specification (also the first example of docs/src/scenarios.md).
 pub const REFERENCE: &str = r#"
 name = "quickstart"
 seed = 42

@@ -1,7 +1,9 @@
 //! Presets that mirror real clients, each a `[strategy]` table applied under the user's own
 //! keys (`preset = "gemini-cli"` and then anything overridden).
 //!
-//! Sources (shared/gemini-wire.md, shared/overload-control.md):
+//! Sources: each client's own retry code and documentation — python google-genai
+//! (`HttpRetryOptions`), gemini-cli's retry helper, the AWS SDKs' "standard" and "adaptive"
+//! retry modes, and gRPC's retry design (A6, retry throttling):
 //! - `google-genai-default`: python google-genai without retry options — no retries.
 //! - `google-genai-retry`: google-genai with `HttpRetryOptions()` — 5 attempts, delays 1 s, 2 s,
 //!   4 s... up to 60 s plus up to 1 s of additive jitter (tenacity `wait_exponential_jitter`),

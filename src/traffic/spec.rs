@@ -1,6 +1,7 @@
-//! The `[traffic]` section as written, its checks, and its preparation into a [`TrafficPlan`].
+//! The `[traffic]` section as written, and its preparation into a [`TrafficPlan`] (its checks
+//! are in `traffic/validate.rs`).
 //!
-//! The section is flat, as SPEC.md writes it (`arrival = "poisson"`, `rate = 20`), and the same
+//! The section is flat, as the scenario reference in the book writes it (`arrival = "poisson"`, `rate = 20`), and the same
 //! table describes each entry of `phases` (plus its `duration`, and optionally its own request
 //! sizes). Keys that belong to another process are refused where they stand.
 
