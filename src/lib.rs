@@ -4,29 +4,30 @@
 //!
 //! # Layout
 //!
-//! - [`scenario`]: the scenario file (TOML): load, check, report errors with line and column.
-//! - [`traffic`]: planned requests from arrival processes and request mixes; no clock, no I/O.
-//! - [`strategy`]: the calling plan's policies (queue, rate limiter, retry, ...), one file each.
-//! - [`backend`]: the `Backend` trait and its transports (in-process mock model, Gemini HTTP).
-//! - [`engine`]: the open-loop engine and the records it emits.
-//! - [`metrics`]: streaming aggregation of records into HDR histograms, counters, time series.
-//! - [`summary`]: the versioned `summary.json` document.
+//! Bottom to top; a module imports only modules above it in this list (the architecture test,
+//! `tests/it/architecture.rs`, enforces it).
+//!
+//! - [`format`], [`stats`], [`histogram`], [`spec_error`], [`queueing`]: shared vocabulary —
+//!   number formatting, a figure over seeds (mean ± 95% CI), the HDR latency histogram,
+//!   positions in input files, Erlang C and M/M/c.
+//! - [`traffic`]: planned requests from arrival processes, traces and request mixes; no clock.
+//! - [`backend`]: attempts and their outcomes; the transports (in-process mock model, Gemini
+//!   HTTP, OpenAI-compatible HTTP) and the error bodies they read.
+//! - [`strategy`]: the calling plan's policies, one file each, assembled into one pipeline.
+//! - [`scenario`]: the scenario file (TOML) and its named strategies; errors with line and
+//!   column; the scenario JSON Schema.
+//! - [`engine`]: the open-loop engine; it calls the pipeline by phase and emits records.
+//! - [`metrics`]: records folded into HDR histograms, counters, time series.
+//! - [`summary`]: the versioned `summary.json`, the advice types it carries, and the one
+//!   registry of figures read from it.
 //! - [`advice`]: recommended settings and warnings read from one run's summary.
-//! - [`report`]: `summary.md`, `timeseries.csv`, `report.html`, `latency.hlog` from a summary.
-//! - [`run`]: one run end to end: target, runtime (virtual or real time), engine, summary.
-//! - [`run_spec`]: a run's resolved specification (scenario + overrides), read by run and spend.
-//! - [`bench`]: `stampede bench`, the simulator's speed on this machine.
-//! - [`compare`]: several strategies on identical traffic, with confidence intervals.
-//! - [`plan`]: the fewest workers that meet the `[slo]`, per candidate calling plan, by simulation.
-//! - [`hosting`]: what to buy to host a plan: client memory and CPU measured over real HTTP.
-//! - [`diff`]: two saved runs compared metric by metric against thresholds (a CI gate).
-//! - [`cli`]: the command line (the only module that knows about exit codes and terminals).
-//! - [`queueing`]: Erlang B/C, M/M/c and Little's law (theory checks, planner first guesses).
+//! - [`run_spec`]: a run's resolved specification (scenario + overrides).
 //! - [`spend`]: the spend guard: a run's cost estimated before it starts, and a cap while it runs.
-//! - [`spec_error`]: positions of errors in input files.
-//! - [`format`]: number formatting shared by every output.
-//! - [`stats`]: a figure over seeds, its mean and 95% interval.
-//! - [`histogram`]: the HDR latency histogram and its percentiles.
+//! - [`run`]: one run end to end: target, runtime (virtual or real time), engine, summary.
+//! - [`commands`]: compare, capacity plan, hosting probe, diff, bench — work of many runs.
+//! - [`report`]: `summary.md`, `timeseries.csv`, `report.html`, `latency.hlog`, and the compare
+//!   and plan pages.
+//! - [`cli`]: the command line (the only module that knows about exit codes and terminals).
 
 #![warn(missing_docs)]
 
