@@ -7,7 +7,7 @@
 //! Bottom to top; a module imports only modules above it in this list (the architecture test,
 //! `tests/it/architecture.rs`, enforces it).
 //!
-//! - [`format`], [`stats`], [`histogram`], [`spec_error`], [`queueing`]: shared vocabulary —
+//! - [`format`](mod@format), [`stats`], [`histogram`], [`spec_error`], [`queueing`]: shared vocabulary —
 //!   number formatting, a figure over seeds (mean ± 95% CI), the HDR latency histogram,
 //!   positions in input files, Erlang C and M/M/c.
 //! - [`traffic`]: planned requests from arrival processes, traces and request mixes; no clock.

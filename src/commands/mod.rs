@@ -1,7 +1,7 @@
 //! What the subcommands do beyond one run, as a library: several runs side by side
 //! ([`compare`]), the fewest workers that meet the objectives ([`plan`]), what to host a plan on
 //! ([`hosting`]), two saved runs judged against thresholds ([`diff`]), and stampede's own speed
-//! ([`bench`]). The CLI only parses arguments, calls these and prints their results.
+//! ([`bench`](mod@bench)). The CLI only parses arguments, calls these and prints their results.
 
 pub mod bench;
 pub mod compare;
