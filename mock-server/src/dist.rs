@@ -8,6 +8,7 @@
 //! A lognormal is written as its median and 99th percentile because that is how people know
 //! their latencies; `sigma = ln(p99 / median) / z(0.99)`.
 
+use crate::duration::secs as secs_f64;
 use std::time::Duration;
 
 use rand::{Rng, RngExt};
@@ -127,12 +128,12 @@ impl DurationDist {
 
     /// The mean of the distribution, used by analytic first guesses (Little's law, Erlang C).
     pub fn mean(&self) -> Duration {
-        Duration::from_secs_f64(self.sampler().0.mean())
+        secs_f64(self.sampler().0.mean())
     }
 
     /// A quantile of the distribution (0 < q < 1), used by the planner for timeouts.
     pub fn quantile(&self, q: f64) -> Duration {
-        Duration::from_secs_f64(self.sampler().0.quantile(q).max(0.0))
+        secs_f64(self.sampler().0.quantile(q).max(0.0))
     }
 }
 
@@ -143,7 +144,7 @@ pub struct DurationSampler(Sampler);
 impl DurationSampler {
     /// Draws one duration.
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Duration {
-        Duration::from_secs_f64(self.0.sample(rng).max(0.0))
+        secs_f64(self.0.sample(rng).max(0.0))
     }
 }
 

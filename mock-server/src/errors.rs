@@ -4,6 +4,7 @@
 //! `Content-Type: application/json; charset=UTF-8` and no `Retry-After` header: the delay lives
 //! only in the RetryInfo detail.
 
+use crate::duration::secs as secs_f64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -280,7 +281,7 @@ fn precise_secs(d: Duration) -> String {
 /// Reads a protobuf JSON duration such as `"26s"` or `"1.5s"`.
 pub fn parse_proto_duration(s: &str) -> Option<Duration> {
     let v: f64 = s.strip_suffix('s')?.parse().ok()?;
-    (v.is_finite() && v >= 0.0).then(|| Duration::from_secs_f64(v))
+    (v.is_finite() && v >= 0.0).then(|| secs_f64(v))
 }
 
 /// What a client can learn from a 429 body: the RetryInfo delay and the violated quota id.
@@ -345,7 +346,7 @@ mod tests {
         Refusal {
             dimension: dim,
             limit: 250_000,
-            retry_after: Duration::from_secs_f64(secs),
+            retry_after: secs_f64(secs),
         }
     }
 

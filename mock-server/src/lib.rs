@@ -17,6 +17,7 @@
 //! - [`quota`]: sliding and fixed windows per key and model; exact retry delays.
 //! - [`capacity`]: the shared upstream with its backlog and 503s.
 //! - [`tokens`]: the one token-counting rule and deterministic text.
+//! - [`duration`]: seconds as a `Duration` without a panic, for every computed or user value.
 //! - [`errors`]: Gemini's error bodies (2025, 2026 and bare 429 shapes) and how to read them.
 //! - [`model`]: the behaviour model: decide an answer and plan its timing.
 //! - [`wire`]: Gemini's JSON request and response types.
@@ -28,6 +29,7 @@
 pub mod capacity;
 pub mod catalog;
 pub mod dist;
+pub mod duration;
 pub mod errors;
 pub mod model;
 pub mod profile;

@@ -249,9 +249,10 @@ impl QuotaBook {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::duration::secs as secs_f64;
 
     fn secs(s: f64) -> Duration {
-        Duration::from_secs_f64(s)
+        secs_f64(s)
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,6 +1,7 @@
 //! What the engine's test files share: a backend that answers from a script, and small
 //! builders.
 
+use stampede_mock::duration::secs as secs_f64;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -38,5 +39,5 @@ pub fn ok() -> Result<Tokens, AttemptError> {
 
 /// Seconds as a duration.
 pub fn secs(s: f64) -> Duration {
-    Duration::from_secs_f64(s)
+    secs_f64(s)
 }

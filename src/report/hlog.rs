@@ -9,7 +9,8 @@
 //! milliseconds (`MaxValueDivisor` 1000). Timestamps are seconds since the start of the run,
 //! with `BaseTime` and `StartTime` set to its wall-clock start.
 
-use std::time::{Duration, SystemTime};
+use stampede_mock::duration::secs as secs_f64;
+use std::time::SystemTime;
 
 use hdrhistogram::serialization::interval_log::IntervalLogWriterBuilder;
 use hdrhistogram::serialization::V2DeflateSerializer;
@@ -36,7 +37,7 @@ pub fn interval_log(s: &Summary) -> String {
         let mut log = builder
             .begin_log_with(&mut out, &mut serializer)
             .expect("writing to memory cannot fail");
-        let step = Duration::from_secs_f64(s.histograms.intervals.seconds.max(0.001));
+        let step = secs_f64(s.histograms.intervals.seconds.max(0.001));
         for (i, text) in s.histograms.intervals.latency.iter().enumerate() {
             let Ok(h) = LatencyHistogram::decode(text) else {
                 continue;
@@ -52,6 +53,8 @@ pub fn interval_log(s: &Summary) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
     use hdrhistogram::serialization::Deserializer;
 

@@ -7,7 +7,7 @@
 //! at `max(0.5, min(rate, 2 × measured rate))` requests per second, holding at most one second's
 //! worth.
 
-use std::time::Duration;
+use stampede_mock::duration::secs as secs_f64;
 
 use super::pipeline::{Observation, Policy, Send};
 use crate::backend::ErrorKind;
@@ -74,7 +74,7 @@ impl AdaptiveRate {
         if self.tokens >= 1.0 {
             now
         } else {
-            now + Duration::from_secs_f64((1.0 - self.tokens) / self.fill_rate)
+            now + secs_f64((1.0 - self.tokens) / self.fill_rate)
         }
     }
 
@@ -136,6 +136,8 @@ impl Policy for AdaptiveRate {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[tokio::test(start_paused = true)]
@@ -157,7 +159,7 @@ mod tests {
         assert!((a.fill_rate() - w * BETA).abs() < 1e-9, "cut to β·W_max");
         // At t = K after the throttle the cubic is back at W_max.
         let k = (w * (1.0 - BETA) / C).cbrt();
-        a.on_response(now + Duration::from_secs_f64(k), false);
+        a.on_response(now + secs_f64(k), false);
         assert!((a.fill_rate() - w).abs() < 1e-6, "{} vs {w}", a.fill_rate());
         // The bucket holds one second's worth; once drained it paces at the fill rate.
         let t = now + Duration::from_secs(5);

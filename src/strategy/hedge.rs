@@ -5,6 +5,7 @@
 //! so far (`percentile`, e.g. 0.95 — about 5% extra load for a much shorter tail); until
 //! `min_samples` answers have been seen, a percentile hedge waits for them and sends none.
 
+use stampede_mock::duration::secs as secs_f64;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -69,10 +70,9 @@ impl Hedger {
     pub fn delay(&self) -> Option<Duration> {
         match (self.spec.after, self.spec.percentile) {
             (Some(d), _) => Some(d),
-            (None, Some(p)) if self.observed.count() >= u64::from(self.spec.min_samples) => self
-                .observed
-                .quantile_ms(p)
-                .map(|ms| Duration::from_secs_f64(ms / 1000.0)),
+            (None, Some(p)) if self.observed.count() >= u64::from(self.spec.min_samples) => {
+                self.observed.quantile_ms(p).map(|ms| secs_f64(ms / 1000.0))
+            }
             _ => None,
         }
     }

@@ -5,7 +5,7 @@
 //! at least one request's cost). A request whose cost exceeds the burst waits for a full bucket
 //! and then drives it negative, so oversized prompts are slowed, never starved.
 
-use std::time::Duration;
+use stampede_mock::duration::secs as secs_f64;
 
 use super::pipeline::{Policy, Send};
 use serde::{Deserialize, Serialize};
@@ -78,7 +78,7 @@ impl TokenBucket {
         if need <= 1e-9 {
             now
         } else {
-            now + Duration::from_secs_f64(need / self.per_sec)
+            now + secs_f64(need / self.per_sec)
         }
     }
 
@@ -198,6 +198,8 @@ impl Policy for ScopedLimiter {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[tokio::test(start_paused = true)]

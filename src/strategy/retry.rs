@@ -6,6 +6,7 @@
 //! starting from `base`; `fixed` always waits `base`. With `honor_retry_delay` the wait is the
 //! server's RetryInfo / Retry-After delay when that is longer.
 
+use stampede_mock::duration::secs as secs_f64;
 use std::time::Duration;
 
 use rand::RngExt;
@@ -242,7 +243,7 @@ impl RetrySpec {
                 v.min(cap)
             }
         };
-        Duration::from_secs_f64(secs)
+        secs_f64(secs)
     }
 
     fn jitter(&self, v: f64, rng: &mut StreamRng) -> f64 {

@@ -7,6 +7,7 @@
 //! thinning (Lewis and Shedler): candidates at the peak rate, each kept with probability
 //! `rate(t) / peak`.
 
+use stampede_mock::duration::secs as secs_f64;
 use std::f64::consts::PI;
 use std::time::Duration;
 
@@ -25,7 +26,7 @@ pub trait ArrivalProcess: Send {
 }
 
 fn secs(s: f64) -> Duration {
-    Duration::from_secs_f64(s.max(0.0))
+    secs_f64(s.max(0.0))
 }
 
 /// Evenly spaced: request `n` is due at `n / rate`, computed from `n` so no rounding accumulates.

@@ -6,6 +6,7 @@
 //! `(base_rate · burst_gap + burst_rate · burst_length) / (burst_gap + burst_length)`, and the
 //! gaps between requests are more variable than Poisson (CV above 1).
 
+use stampede_mock::duration::secs as secs_f64;
 use std::time::Duration;
 
 use rand_distr::{Distribution, Exp};
@@ -68,7 +69,7 @@ impl ArrivalProcess for Bursty {
             if candidate < switch_at {
                 self.t = candidate;
                 self.switch_at = Some(switch_at);
-                return Some(Duration::from_secs_f64(candidate));
+                return Some(secs_f64(candidate));
             }
             // Memoryless: at the switch, the state flips and the next gap is drawn afresh.
             self.t = switch_at;

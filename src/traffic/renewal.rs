@@ -5,6 +5,7 @@
 //! about 13). Gamma: shape `k = 1 / cv²`, scale `1 / (rate · k)`. Weibull: shape `k` solves
 //! `cv² = Γ(1 + 2/k) / Γ(1 + 1/k)² − 1` (found by bisection), scale `1 / (rate · Γ(1 + 1/k))`.
 
+use stampede_mock::duration::secs as secs_f64;
 use std::time::Duration;
 
 use rand_distr::{Distribution, Gamma, Weibull};
@@ -75,7 +76,7 @@ impl ArrivalProcess for Renewal {
             Gaps::Gamma(g) => g.sample(rng),
             Gaps::Weibull(w) => w.sample(rng),
         };
-        Some(prev + Duration::from_secs_f64(gap))
+        Some(prev + secs_f64(gap))
     }
 
     fn mean_rate(&self) -> f64 {

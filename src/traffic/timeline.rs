@@ -4,6 +4,7 @@
 //! prompt and streaming. Composition: [`Phases`] plays timelines one after another, [`Merge`]
 //! superposes two (a spike on top of anything). Every timeline yields in order of due time.
 
+use stampede_mock::duration::secs as secs_f64;
 use std::time::Duration;
 
 use rand::RngExt;
@@ -264,7 +265,7 @@ impl SpikeTimeline {
 impl Timeline for SpikeTimeline {
     fn next(&mut self) -> Option<Arrival> {
         let gap = self.gap.as_ref()?.sample(&mut self.rng);
-        self.t += Duration::from_secs_f64(gap);
+        self.t += secs_f64(gap);
         (self.t < self.to).then(|| Arrival::at(self.t))
     }
 

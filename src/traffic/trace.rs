@@ -10,6 +10,7 @@
 //! Before a run the whole file is scanned once ([`TraceStats::scan`]): a bad row is an error
 //! naming the file and line, or is skipped and counted when `skip_bad_rows` is set.
 
+use stampede_mock::duration::secs as secs_f64;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Lines};
@@ -507,7 +508,7 @@ impl Timeline for TraceTimeline {
                 self.loop_offset += self.stats.window_span(&self.spec) / self.spec.speedup;
                 continue;
             }
-            let at = Duration::from_secs_f64((self.loop_offset + (rel - start) / self.spec.speedup).max(0.0));
+            let at = secs_f64((self.loop_offset + (rel - start) / self.spec.speedup).max(0.0));
             let model = row
                 .model
                 .as_ref()

@@ -16,6 +16,7 @@
 //!    of the mean wait is at most 0.4% (the test computes and asserts it), making the 2%
 //!    tolerance at least five standard errors wide.
 
+use stampede_mock::duration::secs as secs_f64;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::Duration;
@@ -56,7 +57,7 @@ fn recursion_estimate(q: MMc, n: u64, seed: u64) -> (f64, f64, f64, f64) {
         q.lambda
     );
     let spec: TrafficSpec = toml::from_str(&text).unwrap();
-    let service = DurationDist::Exponential(Duration::from_secs_f64(q.service_s)).sampler();
+    let service = DurationDist::Exponential(secs_f64(q.service_s)).sampler();
     let mut rng = stream_rng(seed, "service");
     let traffic = TrafficPlan::prepare(&spec, Path::new("."), "gemini-2.5-flash")
         .unwrap()

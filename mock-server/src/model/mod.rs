@@ -12,6 +12,7 @@
 //! Randomness: each call draws from its own stream keyed by `rng_key` (or a counter), always in
 //! the same order, so a given request gets the same latency whatever happened before it.
 
+use crate::duration::secs as secs_f64;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -397,7 +398,7 @@ impl MockModel {
             _ => draws.thinking_tokens,
         };
         let per_token = if draws.decode_tps > 0.0 {
-            Duration::from_secs_f64(slowdown / draws.decode_tps)
+            secs_f64(slowdown / draws.decode_tps)
         } else {
             Duration::ZERO
         };
@@ -443,7 +444,7 @@ impl MockModel {
         }
         let one_way = |u: f64| {
             let jitter = net.jitter.as_secs_f64() * (2.0 * u - 1.0);
-            Duration::from_secs_f64(((net.rtt.as_secs_f64() + jitter) / 2.0).max(0.0))
+            secs_f64(((net.rtt.as_secs_f64() + jitter) / 2.0).max(0.0))
         };
         let mut uplink = one_way(d.jitter_up);
         if d.loss < net.loss {

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::dist::{DurationDist, NumberDist};
+use crate::duration::secs as secs_f64;
 use crate::profile::MockSettings;
 
 fn profile(settings: &str) -> MockProfile {
@@ -166,7 +167,7 @@ async fn accepted_per_period(settings: &str, tokens: u64, per_period: f64, perio
     let end = Instant::now() + period * periods;
     let mut accepted = 0u64;
     loop {
-        let wait = Duration::from_secs_f64(rand_distr::Distribution::sample(&gap, &mut rng));
+        let wait = secs_f64(rand_distr::Distribution::sample(&gap, &mut rng));
         if Instant::now() + wait >= end {
             break;
         }
