@@ -54,6 +54,11 @@ pub fn execute(
 ) -> Result<Summary, RunError> {
     let s = &spec.loaded.scenario;
     let t = s.target.get_ref();
+    // The command line may have overridden the window or the cap: the same bounds as the file's.
+    crate::scenario::check_duration(spec.duration).map_err(RunError::Input)?;
+    spec.loaded
+        .check_volume(spec.duration, spec.max_requests)
+        .map_err(RunError::Input)?;
     let traffic_plan = &spec.loaded.traffic;
     let mut traffic = spec.traffic();
     let models = spec.loaded.models_for(&spec.strategy);

@@ -72,9 +72,32 @@ pub fn from_toml(err: &toml::de::Error) -> SpecError {
     }
 }
 
+/// The longest piece of a user's value an error message repeats, in characters.
+pub const SHOWN_CHARS: usize = 80;
+
+/// `value` as an error message repeats it: control characters escaped, and cut at
+/// [`SHOWN_CHARS`] with the full length said, so a 10 MB value never floods the terminal.
+pub fn shown(value: &str) -> String {
+    let total = value.chars().count();
+    let mut out: String = value.chars().take(SHOWN_CHARS).flat_map(char::escape_debug).collect();
+    if total > SHOWN_CHARS {
+        out.push_str(&format!("… ({total} characters)"));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_huge_or_hostile_value_is_shown_short_and_escaped() {
+        let long = "x".repeat(10_000_000);
+        let s = shown(&long);
+        assert!(s.len() < 200, "{} bytes", s.len());
+        assert!(s.ends_with("(10000000 characters)"));
+        assert_eq!(shown("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
+    }
 
     #[test]
     fn positions_are_one_based() {

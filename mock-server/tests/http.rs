@@ -592,3 +592,57 @@ async fn stats_metrics_and_request_log_never_show_keys() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Every sample line of a Prometheus text page: `name{labels} value`, with label values that
+/// end where they should (a hostile value escaped, never a line of its own).
+fn samples(page: &str) -> Vec<String> {
+    page.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn metrics_stay_valid_and_bounded_under_hostile_model_names() {
+    let app = router(quiet());
+    // A name that would end its label and start a fake sample, were it not escaped.
+    let evil = "x%22%7D%201%0Afake_metric%7Bmodel%3D%22y";
+    let r = call(
+        &app,
+        "POST",
+        &format!("/v1beta/models/{evil}:generateContent"),
+        Some("k"),
+        HELLO,
+    )
+    .await;
+    assert_eq!(r.status, 404);
+    for i in 0..3000 {
+        let name = format!("made-up-{i}-{}", "z".repeat(64));
+        call(
+            &app,
+            "POST",
+            &format!("/v1beta/models/{name}:generateContent"),
+            Some("k"),
+            HELLO,
+        )
+        .await;
+    }
+    let page = call(&app, "GET", "/metrics", None, "").await.body.unwrap();
+    let lines = samples(&page);
+    assert!(
+        lines.iter().all(|l| l.starts_with("stampede_mock_")),
+        "a line was injected: {lines:?}"
+    );
+    assert!(!page.contains("fake_metric{"), "{page}");
+    // 3,001 unknown names are one entry.
+    let unknown: Vec<&String> = lines.iter().filter(|l| l.contains("(unknown)")).collect();
+    assert_eq!(unknown.len(), 1, "{unknown:?}");
+    assert!(unknown[0].ends_with(" 3001"), "{}", unknown[0]);
+    assert!(page.len() < 10_000, "metrics page grew to {} bytes", page.len());
+    let stats = call(&app, "GET", "/__stampede/stats", None, "").await.json();
+    assert!(
+        stats["requests"].as_object().unwrap().len() <= 2,
+        "{}",
+        stats["requests"]
+    );
+}

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use clap::Args;
 
-use super::{candidates_of, write_outputs, CliError, Exit, Io, ManyRunArgs, Outcome};
+use super::{candidates_of, out_dir, ready_out_dir, write_outputs, CliError, Exit, Io, ManyRunArgs, Outcome};
 use crate::format::secs;
 use crate::report;
 use crate::run::RunError;
@@ -52,6 +52,8 @@ pub(super) fn compare(args: CompareArgs, io: &mut Io<'_>) -> Outcome {
     };
     let runs = candidates.len() as u64 * u64::from(args.seeds.max(1));
     many_runs_guard(&loaded, &options, runs, args.runs.max_cost_usd, io)?;
+    let dir = out_dir(args.runs.out.clone(), &loaded);
+    ready_out_dir(&dir)?;
     // Live runs take real time: say as each one ends.
     let live = options
         .target
@@ -76,9 +78,7 @@ pub(super) fn compare(args: CompareArgs, io: &mut Io<'_>) -> Outcome {
         };
     };
     let comparison = crate::commands::compare::compare(&loaded, &candidates, &options, args.seeds, &finished)?;
-    let (dir, written) = write_outputs(args.runs.out.clone(), &loaded, |d| {
-        report::compare::write_all(&comparison, d)
-    })?;
+    let (dir, written) = write_outputs(dir, |d| report::compare::write_all(&comparison, d), io)?;
     if args.json {
         writeln!(
             io.out,

@@ -154,9 +154,32 @@ pub struct ManyRunArgs {
     pub max_cost_usd: Option<f64>,
 }
 
-/// Parses a duration argument such as `30s` or `2m`.
+/// Parses a duration argument such as `30s` or `2m`: above zero and at most the longest
+/// traffic window, as in a scenario file.
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("{e} (expected a duration such as 30s or 2m)"))
+    let d = humantime::parse_duration(s).map_err(|e| format!("{e} (expected a duration such as 30s or 2m)"))?;
+    crate::scenario::check_duration(d)?;
+    Ok(d)
+}
+
+/// Makes sure results can be written to `dir` before any request is sent: creates it and
+/// writes (then removes) a probe file. A run's results are never lost to a bad `--out`.
+fn ready_out_dir(dir: &Path) -> Result<(), CliError> {
+    let probe = dir.join(".stampede-write-probe");
+    std::fs::create_dir_all(dir)
+        .and_then(|_| std::fs::write(&probe, b"probe"))
+        .and_then(|_| std::fs::remove_file(&probe))
+        .map_err(|e| {
+            CliError::Input(format!(
+                "cannot write results to {}: {e}; nothing was sent (choose another --out)",
+                dir.display()
+            ))
+        })
+}
+
+/// The output folder: `--out`, else `reports/<scenario name>/`.
+fn out_dir(out: Option<PathBuf>, loaded: &LoadedScenario) -> PathBuf {
+    out.unwrap_or_else(|| Path::new("reports").join(loaded.scenario.name()))
 }
 
 /// Parses an amount in USD (`2.50` or `$2.50`), never negative.
@@ -194,18 +217,45 @@ fn load_summary(path: &Path) -> Result<Summary, CliError> {
     Ok(summary)
 }
 
-/// Writes a command's outputs into `--out` (default `reports/<scenario name>/`); returns the
-/// folder and the files written.
+/// Writes a command's outputs into `dir`; returns the folder and the files written. When `dir`
+/// fails after all (it was checked before the run), the outputs go to a fresh temporary folder,
+/// and the message says where, so the work is not lost.
 fn write_outputs(
-    out: Option<PathBuf>,
-    loaded: &LoadedScenario,
-    write: impl FnOnce(&Path) -> std::io::Result<Vec<PathBuf>>,
+    dir: PathBuf,
+    write: impl Fn(&Path) -> std::io::Result<Vec<PathBuf>>,
+    io: &mut Io<'_>,
 ) -> Result<(PathBuf, Vec<PathBuf>), CliError> {
-    let dir = out.unwrap_or_else(|| Path::new("reports").join(loaded.scenario.name()));
     match write(&dir) {
         Ok(written) => Ok((dir, written)),
-        Err(e) => Err(CliError::Failed(format!("could not write to {}: {e}", dir.display()))),
+        Err(e) => {
+            let fallback = fallback_dir()?;
+            let written = write(&fallback).map_err(|e2| {
+                CliError::Failed(format!(
+                    "could not write to {} ({e}) nor to {} ({e2})",
+                    dir.display(),
+                    fallback.display()
+                ))
+            })?;
+            writeln!(
+                io.err,
+                "could not write to {} ({e}); the results are in {} instead",
+                dir.display(),
+                fallback.display()
+            )?;
+            Ok((fallback, written))
+        }
     }
+}
+
+/// A fresh folder under the system's temporary folder, for results that could not go where
+/// they were asked to.
+fn fallback_dir() -> Result<PathBuf, CliError> {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let dir = std::env::temp_dir().join(format!("stampede-results-{}-{stamp}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| CliError::Failed(format!("{}: {e}", dir.display())))?;
+    Ok(dir)
 }
 
 /// The strategies named by `--strategy` arguments, or else the scenario's [[strategies]].

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{candidates_of, parse_duration, write_outputs, CliError, Exit, Io, ManyRunArgs, Outcome};
+use super::{
+    candidates_of, out_dir, parse_duration, ready_out_dir, write_outputs, CliError, Exit, Io, ManyRunArgs, Outcome,
+};
 use crate::commands::hosting::ProbeOptions;
 use crate::commands::plan::PlanOptions;
 use crate::report;
@@ -80,6 +82,8 @@ pub(super) fn plan(args: PlanArgs, io: &mut Io<'_>) -> Outcome {
     if let Some(why) = crate::spend::search_refusal(&RunSpec::new(&loaded, &run)) {
         return Err(CliError::Input(why.to_string()));
     }
+    let dir = out_dir(args.runs.out.clone(), &loaded);
+    ready_out_dir(&dir)?;
     let mock_exe = args.mock_exe.clone().or_else(|| std::env::current_exe().ok());
     let options = PlanOptions {
         run,
@@ -94,7 +98,7 @@ pub(super) fn plan(args: PlanArgs, io: &mut Io<'_>) -> Outcome {
         }),
     };
     let plan = crate::commands::plan::plan(&loaded, &options)?;
-    let (dir, written) = write_outputs(args.runs.out.clone(), &loaded, |d| report::plan::write_all(&plan, d))?;
+    let (dir, written) = write_outputs(dir, |d| report::plan::write_all(&plan, d), io)?;
     if args.json {
         writeln!(io.out, "{}", serde_json::to_string_pretty(&plan).unwrap_or_default())?;
     } else {

@@ -1,12 +1,15 @@
 //! `stampede run`: one run, its table or JSON, its files, and its verdict.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
 
-use super::{parse_duration, parse_usd, progress, target_kind, CliError, Exit, Io, Outcome};
+use super::{
+    out_dir, parse_duration, parse_usd, progress, ready_out_dir, target_kind, write_outputs, CliError, Exit, Io,
+    Outcome,
+};
 use crate::engine::Progress;
 use crate::report;
 use crate::run_spec::{RunOptions, RunSpec};
@@ -69,6 +72,8 @@ pub(super) fn run(args: RunArgs, io: &mut Io<'_>) -> Outcome {
     if let Some(exit) = spend_guard(&spec, args.dry_run, io)? {
         return Ok(exit);
     }
+    let dir = out_dir(args.out.clone(), &loaded);
+    ready_out_dir(&dir)?;
     let progress = Arc::new(Progress::default());
     let display = (!args.quiet && !args.json).then(|| progress::Display::start(progress.clone(), &spec));
     let interrupts = progress::watch_interrupts(progress.clone());
@@ -78,12 +83,13 @@ pub(super) fn run(args: RunArgs, io: &mut Io<'_>) -> Outcome {
         d.finish();
     }
     let summary = result?;
-    let dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("reports").join(loaded.scenario.name()));
-    let written = report::write_all(&summary, &dir)
-        .map_err(|e| CliError::Failed(format!("could not write the report to {}: {e}", dir.display())))?;
+    let written = write_outputs(dir, |d| report::write_all(&summary, d), io);
+    if let Err(e) = &written {
+        // Nothing could be written anywhere: the figures still reach the terminal.
+        write!(io.out, "{}", report::text::table(&summary))?;
+        return Err(CliError::Failed(e.to_string()));
+    }
+    let (dir, written) = written?;
     if args.json {
         writeln!(io.out, "{}", serde_json::to_string_pretty(&summary).unwrap_or_default())?;
     } else {

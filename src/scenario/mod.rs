@@ -76,6 +76,47 @@ pub fn json_schema() -> serde_json::Value {
     schema
 }
 
+/// The most requests one run may schedule.
+pub const MAX_REQUESTS: u64 = 1_000_000_000;
+
+/// The longest traffic window: a year and a day (enough for a month's caps and a day's quota,
+/// in virtual time).
+pub const MAX_DURATION: Duration = Duration::from_secs(366 * 86_400);
+
+/// The longest scenario name, in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// A scenario name becomes the output folder `reports/<name>/`: a plain, printable word.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let trimmed = name.trim();
+    if trimmed.is_empty()
+        || trimmed == "."
+        || trimmed == ".."
+        || name.contains(['/', '\\'])
+        || name.chars().any(char::is_control)
+        || name.chars().count() > MAX_NAME_CHARS
+    {
+        return Err(format!(
+            "name must be a word usable as a folder name: 1 to {MAX_NAME_CHARS} printable characters, no `/` or `\\`, \
+             not `.` or `..` (got \"{}\")",
+            crate::spec_error::shown(name)
+        ));
+    }
+    Ok(())
+}
+
+/// A traffic window is above zero and at most [`MAX_DURATION`].
+pub fn check_duration(d: Duration) -> Result<(), String> {
+    if d.is_zero() || d > MAX_DURATION {
+        return Err(format!(
+            "duration must be above zero and at most {} (for example \"60s\"), got {}",
+            humantime::format_duration(MAX_DURATION),
+            humantime::format_duration(d)
+        ));
+    }
+    Ok(())
+}
+
 /// A default value for a table the file leaves out (it has no position in the file).
 fn unspanned<T: Default>() -> Spanned<T> {
     Spanned::new(0..0, T::default())
@@ -175,15 +216,10 @@ impl LoadedScenario {
     /// Checks across keys, after parsing.
     fn check(&self) -> Result<(), SpecError> {
         let s = &self.scenario;
-        if s.name().trim().is_empty() || s.name().contains(['/', '\\']) {
-            return Err(SpecError::at(
-                s.name.span(),
-                "name must be a non-empty word usable as a folder name",
-            ));
-        }
-        if s.duration.is_zero() {
-            return Err(SpecError::whole("duration must be above zero (for example \"60s\")"));
-        }
+        check_name(s.name()).map_err(|m| SpecError::at(s.name.span(), m))?;
+        check_duration(s.duration).map_err(SpecError::whole)?;
+        self.check_volume(s.duration, s.target.get_ref().max_requests)
+            .map_err(SpecError::whole)?;
         s.strategy
             .get_ref()
             .validate()
@@ -211,6 +247,41 @@ impl LoadedScenario {
             check_models(&self.models_for(&c.strategy)).map_err(|m| SpecError::at(s.strategies[i].span(), m))?;
             self.check_reserve(&c.strategy)
                 .map_err(|m| SpecError::at(s.strategies[i].span(), m))?;
+        }
+        Ok(())
+    }
+
+    /// Refuses a schedule of more than [`MAX_REQUESTS`] requests over `window` (unless
+    /// `max_requests` cuts it), counting spikes at their height: such a run could not end in a
+    /// sane time or memory, and the message says how many it would send.
+    pub fn check_volume(&self, window: Duration, max_requests: Option<u64>) -> Result<(), String> {
+        let Some(rate) = self.traffic.mean_rate() else {
+            return Ok(()); // A closed loop sends as fast as its answers come back.
+        };
+        let secs = window.as_secs_f64();
+        let spikes: f64 = self
+            .scenario
+            .traffic
+            .get_ref()
+            .spikes
+            .as_ref()
+            .map(|s| {
+                s.get_ref()
+                    .iter()
+                    .map(|k| (k.factor - 1.0).max(0.0) * rate * k.length.as_secs_f64().min(secs))
+                    .sum()
+            })
+            .unwrap_or(0.0);
+        let planned = rate * secs + spikes;
+        let capped = max_requests.map_or(planned, |m| planned.min(m as f64));
+        if capped > MAX_REQUESTS as f64 {
+            return Err(format!(
+                "this traffic would schedule about {} requests in {}; at most {} are allowed in one run \
+                 (shorten duration, lower the rate, or set max_requests)",
+                crate::format::count(planned.min(u64::MAX as f64) as u64),
+                humantime::format_duration(window),
+                crate::format::count(MAX_REQUESTS)
+            ));
         }
         Ok(())
     }

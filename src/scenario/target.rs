@@ -143,7 +143,8 @@ impl TargetSpec {
         for model in std::iter::once(&self.model).chain(models) {
             if !profile.models.contains_key(model) {
                 return Err(format!(
-                    "the mock profile does not serve model {model:?}; it serves {:?} (add it under [target.mock.models])",
+                    "the mock profile does not serve model \"{}\"; it serves {:?} (add it under [target.mock.models])",
+                    crate::spec_error::shown(model),
                     profile.models.keys().collect::<Vec<_>>()
                 ));
             }

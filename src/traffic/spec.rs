@@ -16,7 +16,11 @@ use super::mix::{sample_pairs, DuplicateSpec, LaneSpec, Mix, ModelShare, SizesFr
 use super::trace::{TraceSpec, TraceStats};
 use crate::spec_error::SpecError;
 
-/// A rate in requests per second: finite and not negative.
+/// The highest rate a scenario may ask for, in requests per second: far above what one client
+/// machine sends, low enough that a schedule always advances.
+pub const MAX_RATE: f64 = 1_000_000.0;
+
+/// A rate in requests per second: from 0 to [`MAX_RATE`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(try_from = "f64", into = "f64")]
 pub struct Rate(pub f64);
@@ -24,11 +28,12 @@ pub struct Rate(pub f64);
 impl TryFrom<f64> for Rate {
     type Error = String;
     fn try_from(v: f64) -> Result<Rate, String> {
-        if v.is_finite() && v >= 0.0 {
+        if (0.0..=MAX_RATE).contains(&v) {
             Ok(Rate(v))
         } else {
             Err(format!(
-                "a rate must be a finite number of requests per second ≥ 0, got {v}"
+                "a rate is requests per second, ≥ 0 and at most {MAX_RATE:.0}, got {}",
+                crate::spec_error::shown(&v.to_string())
             ))
         }
     }

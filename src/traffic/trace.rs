@@ -10,7 +10,6 @@
 //! Before a run the whole file is scanned once ([`TraceStats::scan`]): a bad row is an error
 //! naming the file and line, or is skipped and counted when `skip_bad_rows` is set.
 
-use stampede_mock::duration::secs as secs_f64;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Lines};
@@ -19,9 +18,11 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
+use stampede_mock::duration::secs as secs_f64;
 use stampede_mock::rng::{combine, StreamRng};
 
 use super::timeline::{Arrival, Timeline};
+use crate::spec_error::shown;
 
 /// Window bounds are compared with this tolerance in seconds: a start taken from a row's time
 /// and carried through a `Duration` may differ from it by a nanosecond.
@@ -86,8 +87,11 @@ impl TraceSpec {
     /// Checks values serde cannot.
     pub fn validate(&self) -> Result<(), String> {
         for (name, v) in [("speedup", self.speedup), ("rate_scale", self.rate_scale)] {
-            if !(v.is_finite() && v > 0.0) {
-                return Err(format!("trace.{name} must be above zero, got {v}"));
+            if !(MIN_SCALE..=MAX_SCALE).contains(&v) {
+                return Err(format!(
+                    "trace.{name} must be from {MIN_SCALE} to {MAX_SCALE:.0}, got {}",
+                    crate::spec_error::shown(&v.to_string())
+                ));
             }
         }
         if self.length.is_some_and(|l| l.is_zero()) {
@@ -96,6 +100,11 @@ impl TraceSpec {
         Ok(())
     }
 }
+
+/// The smallest trace `speedup` and `rate_scale`: a thousandth of the trace's pace.
+pub const MIN_SCALE: f64 = 0.001;
+/// The largest trace `speedup` and `rate_scale`: a thousand times the trace's pace.
+pub const MAX_SCALE: f64 = 1000.0;
 
 /// One row of a trace.
 #[derive(Debug, Clone, PartialEq)]
@@ -246,7 +255,8 @@ impl TraceRows {
 
 fn field<T: std::str::FromStr>(r: &csv::StringRecord, i: usize, name: &str) -> Result<T, String> {
     let v = r.get(i).ok_or_else(|| format!("missing column {name}"))?.trim();
-    v.parse().map_err(|_| format!("{name} {v:?} is not a valid number"))
+    v.parse()
+        .map_err(|_| format!("{name} \"{}\" is not a valid number", shown(v)))
 }
 
 fn parse_csv(format: TraceFormat, r: &csv::StringRecord, include_failed: bool) -> Row {
@@ -254,7 +264,7 @@ fn parse_csv(format: TraceFormat, r: &csv::StringRecord, include_failed: bool) -
         TraceFormat::Azure => (|| {
             let stamp = r.get(0).ok_or("missing TIMESTAMP")?.trim();
             let time = humantime::parse_rfc3339_weak(stamp)
-                .map_err(|e| format!("TIMESTAMP {stamp:?} is not a timestamp ({e})"))?;
+                .map_err(|e| format!("TIMESTAMP \"{}\" is not a timestamp ({e})", shown(stamp)))?;
             let t = time
                 .duration_since(UNIX_EPOCH)
                 .map_err(|_| "TIMESTAMP before 1970")?
@@ -293,6 +303,8 @@ fn parse_csv(format: TraceFormat, r: &csv::StringRecord, include_failed: bool) -
 }
 
 fn parse_json_line(format: TraceFormat, text: &str) -> Row {
+    // A file saved by an editor may start with a byte-order mark, as a CSV trace may.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if format == TraceFormat::Mooncake {
         return match serde_json::from_str::<MooncakeLine>(text) {
             Ok(m) => Row::Ok(TraceRow {
@@ -304,7 +316,7 @@ fn parse_json_line(format: TraceFormat, text: &str) -> Row {
                 prompt_key: (!m.hash_ids.is_empty()).then(|| m.hash_ids.iter().fold(0, |h, id| combine(h, *id))),
                 stream: None,
             }),
-            Err(e) => Row::Bad(format!("not a Mooncake row: {e}")),
+            Err(e) => Row::Bad(format!("not a Mooncake row: {}", shown(&e.to_string()))),
         };
     }
     match serde_json::from_str::<StampedeLine>(text) {
@@ -321,7 +333,8 @@ fn parse_json_line(format: TraceFormat, text: &str) -> Row {
             stream: l.stream,
         }),
         Err(e) => Row::Bad(format!(
-            "expected {{\"t\", \"input_tokens\", \"output_tokens\", ...}}: {e}"
+            "expected {{\"t\", \"input_tokens\", \"output_tokens\", ...}}: {}",
+            shown(&e.to_string())
         )),
     }
 }

@@ -9,6 +9,9 @@ use toml::Spanned;
 use super::spec::{ArrivalKind, TrafficSpec};
 use crate::spec_error::SpecError;
 
+/// The largest spike factor: a spike multiplies the base rate at most this much.
+pub const MAX_SPIKE_FACTOR: f64 = 1000.0;
+
 /// Parses a humantime duration written as a string key.
 fn duration_of(v: &Spanned<String>, key: &str) -> Result<Duration, SpecError> {
     humantime::parse_duration(v.get_ref())
@@ -255,10 +258,10 @@ impl TrafficSpec {
     fn check_extras(&self, kind: ArrivalKind) -> Result<(), SpecError> {
         if let Some(spikes) = &self.spikes {
             for s in spikes.get_ref() {
-                if !at_least(s.factor, 1.0) || s.length.is_zero() {
+                if !(1.0..=MAX_SPIKE_FACTOR).contains(&s.factor) || s.length.is_zero() {
                     return Err(SpecError::at(
                         spikes.span(),
-                        "a spike needs factor ≥ 1 and a length above zero",
+                        format!("a spike needs factor from 1 to {MAX_SPIKE_FACTOR:.0} and a length above zero"),
                     ));
                 }
             }

@@ -171,6 +171,10 @@ impl Drop for InflightGuard {
     }
 }
 
+/// The name answers for models the profile does not serve are counted under in stats and
+/// metrics: one bounded entry, whatever names clients send.
+pub const UNKNOWN_MODEL: &str = "(unknown)";
+
 /// Counters the mock exposes at `/__stampede/stats` and `/metrics`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StatsSnapshot {
@@ -466,6 +470,8 @@ impl MockModel {
     }
 
     fn count(&self, model: &str, status: u16) {
+        // Names clients make up share one entry, so a flood of them cannot grow the counters.
+        let model = if self.serves(model) { model } else { UNKNOWN_MODEL };
         let mut counts = self.counts.lock();
         if let Some(m) = counts.get_mut(model) {
             *m.entry(status).or_default() += 1;

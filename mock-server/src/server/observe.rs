@@ -23,6 +23,21 @@ pub async fn stats(State(state): State<AppState>) -> Response {
     )
 }
 
+/// A label value escaped as the Prometheus text format asks: backslash, double quote and line
+/// feed, so no value can end its label or start a line of its own.
+fn label(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// `GET /metrics` in Prometheus text format.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let s = state.model.stats();
@@ -32,7 +47,8 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         for (status, n) in by_status {
             let _ = writeln!(
                 out,
-                "stampede_mock_requests_total{{model=\"{model}\",code=\"{status}\"}} {n}"
+                "stampede_mock_requests_total{{model=\"{}\",code=\"{status}\"}} {n}",
+                label(model)
             );
         }
     }
@@ -49,7 +65,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         let _ = writeln!(
             out,
             "stampede_mock_quota_used{{project=\"{}\",model=\"{}\",dimension=\"{}\"}} {}",
-            q.key_index, q.model, q.dimension, q.used
+            q.key_index,
+            label(&q.model),
+            label(&q.dimension),
+            q.used
         );
     }
     out.push_str(
@@ -59,7 +78,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         let _ = writeln!(
             out,
             "stampede_mock_quota_limit{{project=\"{}\",model=\"{}\",dimension=\"{}\"}} {}",
-            q.key_index, q.model, q.dimension, q.limit
+            q.key_index,
+            label(&q.model),
+            label(&q.dimension),
+            q.limit
         );
     }
     (
