@@ -135,8 +135,9 @@ impl Drop for InterruptGuard {
     }
 }
 
-/// First Ctrl-C: stop scheduling, let in-flight requests finish, write a partial report.
-/// Second Ctrl-C: exit at once with code 3.
+/// First Ctrl-C or SIGTERM (what a container runtime or a CI runner sends): stop scheduling,
+/// let in-flight requests finish, write a partial report. A second one: exit at once with code
+/// 3, saying that the partial report was not written.
 pub fn watch_interrupts(progress: Arc<Progress>) -> Option<InterruptGuard> {
     let done = Arc::new(AtomicBool::new(false));
     let flag = done.clone();
@@ -147,17 +148,20 @@ pub fn watch_interrupts(progress: Arc<Progress>) -> Option<InterruptGuard> {
     std::thread::spawn(move || {
         runtime.block_on(async move {
             let mut presses = 0;
+            #[cfg(unix)]
+            let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            #[cfg(not(unix))]
+            let mut sigterm: Option<()> = None;
             loop {
                 tokio::select! {
                     r = tokio::signal::ctrl_c() => {
                         if r.is_err() { return; }
                         presses += 1;
-                        if presses == 1 {
-                            eprintln!("\ninterrupted: no new requests; waiting for those in flight (Ctrl-C again to quit now)");
-                            progress.request_stop();
-                        } else {
-                            std::process::exit(3);
-                        }
+                        on_signal(presses, &progress);
+                    }
+                    Some(()) = terminate(&mut sigterm) => {
+                        presses += 1;
+                        on_signal(presses, &progress);
                     }
                     _ = tokio::time::sleep(Duration::from_millis(200)) => {
                         if flag.load(Ordering::Relaxed) { return; }
@@ -167,6 +171,36 @@ pub fn watch_interrupts(progress: Arc<Progress>) -> Option<InterruptGuard> {
         });
     });
     Some(InterruptGuard(done))
+}
+
+/// What the `presses`-th interrupt does: the first stops the run gently, the next ends the
+/// process.
+fn on_signal(presses: u32, progress: &Progress) {
+    if presses == 1 {
+        eprintln!(
+            "\ninterrupted: no new requests; waiting for those in flight, then the partial report (interrupt again to \
+             quit now, without it)"
+        );
+        progress.request_stop();
+    } else {
+        eprintln!("interrupted again: quitting now; this run's report is not written");
+        std::process::exit(3);
+    }
+}
+
+/// The next SIGTERM, or never when it cannot be watched.
+#[cfg(unix)]
+async fn terminate(sigterm: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+    match sigterm {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Never: SIGTERM exists on Unix only.
+#[cfg(not(unix))]
+async fn terminate(_: &mut Option<()>) -> Option<()> {
+    std::future::pending().await
 }
 
 #[cfg(test)]

@@ -35,10 +35,17 @@ pub enum Threshold {
 }
 
 impl Threshold {
-    /// Parses `10%`, `+10%`, `1pp`, `-1pp` or `50` (the sign is ignored: the worse direction
-    /// is the metric's).
+    /// Parses `10%`, `+10%`, `1pp` or `50`: how much worse than the baseline the current run
+    /// may be, in the metric's worse direction. A negative threshold is refused: it would read
+    /// as "must improve", which is not what a gate on regressions checks.
     pub fn parse(text: &str) -> Result<Threshold, String> {
-        let t = text.trim().trim_start_matches(['+', '-']);
+        if text.trim().starts_with('-') {
+            return Err(format!(
+                "{text:?}: a threshold is how much worse the current run may be, in the metric's worse direction; \
+                 write it without a minus sign (such as 5%)"
+            ));
+        }
+        let t = text.trim().trim_start_matches('+');
         let number = |s: &str| {
             s.trim()
                 .parse::<f64>()
@@ -291,7 +298,8 @@ mod tests {
     #[test]
     fn thresholds_parse_relative_points_and_plain() {
         assert_eq!(Threshold::parse("+10%"), Ok(Threshold::Relative(0.10)));
-        assert_eq!(Threshold::parse("-1pp"), Ok(Threshold::Absolute(0.01)));
+        // A minus sign would read as "must improve"; it is refused rather than ignored.
+        assert!(Threshold::parse("-1pp").unwrap_err().contains("without a minus sign"));
         assert_eq!(Threshold::parse("50"), Ok(Threshold::Absolute(50.0)));
         assert!(Threshold::parse("ten").is_err());
         assert!(Threshold::parse("nan%").is_err());

@@ -6,6 +6,7 @@ mod cli;
 mod compare;
 mod diff;
 mod docs;
+mod hostile;
 mod live_mock;
 mod plan;
 mod report;
