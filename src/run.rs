@@ -104,6 +104,14 @@ pub fn execute(
             }
         }
     };
+    if let Some(at) = report.stalled_at {
+        return Err(RunError::Input(format!(
+            "the schedule cannot advance: {} events at t = {} of virtual time without the clock moving (a closed \
+             loop with no think time whose answers take no time?); give `think` or the latency a duration above zero",
+            crate::engine::STALL_EVENTS,
+            crate::format::secs(at.as_secs_f64())
+        )));
+    }
     let recorded = timings.snapshot();
     if recorded.connect.count() + recorded.connect_failed > 0 {
         metrics.connections = Some(recorded);

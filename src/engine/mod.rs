@@ -95,7 +95,15 @@ pub struct EngineReport {
     pub elapsed: Duration,
     /// Whether the run was stopped early.
     pub stopped: bool,
+    /// In virtual time: the instant at which [`STALL_EVENTS`] events passed without the clock
+    /// moving, when that happened (the run was stopped there: it could never have ended).
+    pub stalled_at: Option<Duration>,
 }
+
+/// Events the engine handles at one instant of virtual time before it calls the schedule
+/// stuck: above any real burst (a million requests sharing one instant, answered at once, is
+/// about two million events), far below a hang.
+pub const STALL_EVENTS: u64 = 5_000_000;
 
 /// Which workers a request holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,8 +273,22 @@ impl<'s, S: RecordSink> Engine<'s, S> {
         let (mut arrival_at, mut wake_at) = (far, far);
         let progress = self.progress.clone();
         let mut stopped = false;
+        let mut stalled_at = None;
+        let (mut instant, mut events_at_instant) = (self.start, 0u64);
         loop {
             let now = Instant::now();
+            // Virtual time that never moves means a schedule that cannot end (a closed loop
+            // with no think time answered at once): stop it instead of spinning forever.
+            if now == instant {
+                events_at_instant += 1;
+            } else {
+                (instant, events_at_instant) = (now, 0);
+            }
+            if events_at_instant > STALL_EVENTS && !self.config.precise_arrivals && !stopped {
+                stalled_at = Some(self.offset(now));
+                stopped = true;
+                self.stop_queue(now);
+            }
             self.on_deadlines(now);
             self.dispatch(now);
             self.observe_gauges();
@@ -350,6 +372,7 @@ impl<'s, S: RecordSink> Engine<'s, S> {
         EngineReport {
             elapsed: self.last_end - self.start,
             stopped,
+            stalled_at,
         }
     }
 

@@ -227,3 +227,15 @@ fn a_negative_diff_threshold_is_refused() {
     assert_eq!(e.code, Some(2), "{}", e.stderr);
     assert!(e.stderr.contains("without a minus sign"), "{}", e.stderr);
 }
+
+#[test]
+fn a_schedule_that_cannot_advance_in_virtual_time_is_an_error_not_a_hang() {
+    // A closed loop with no think time, answered at once and never refused: the virtual clock
+    // would never move.
+    let text = "name = \"livelock\"\nduration = \"5s\"\n[target]\nkind = \"sim\"\nprofile = \"tier1\"\n\
+        [target.mock]\nrpm = 0\ntpm = 0\nrpd = 0\nlatency = { dist = \"constant\", value = \"0s\" }\n\
+        [traffic]\narrival = \"closed\"\nusers = 4\nthink = { dist = \"constant\", value = \"0s\" }\n";
+    let (_d, e) = run_scenario(text, &["run"], &["-q"]);
+    assert_eq!(e.code, Some(2), "{}", e.stderr);
+    assert!(e.stderr.contains("cannot advance"), "{}", e.stderr);
+}
