@@ -195,6 +195,31 @@ enum Event {
     Stop,
 }
 
+/// Counts the engine's events at one instant, to tell a schedule that cannot advance.
+struct StallWatch {
+    instant: Instant,
+    events: u64,
+}
+
+impl StallWatch {
+    fn new(start: Instant) -> StallWatch {
+        StallWatch {
+            instant: start,
+            events: 0,
+        }
+    }
+
+    /// Counts an event at `now`; `true` once more than [`STALL_EVENTS`] came at one instant.
+    fn stuck(&mut self, now: Instant) -> bool {
+        if now == self.instant {
+            self.events += 1;
+        } else {
+            (self.instant, self.events) = (now, 0);
+        }
+        self.events > STALL_EVENTS
+    }
+}
+
 /// Per-second gauge tracking.
 #[derive(Debug, Default)]
 struct Gauges {
@@ -274,17 +299,12 @@ impl<'s, S: RecordSink> Engine<'s, S> {
         let progress = self.progress.clone();
         let mut stopped = false;
         let mut stalled_at = None;
-        let (mut instant, mut events_at_instant) = (self.start, 0u64);
+        let mut stall = StallWatch::new(self.start);
         loop {
             let now = Instant::now();
             // Virtual time that never moves means a schedule that cannot end (a closed loop
             // with no think time answered at once): stop it instead of spinning forever.
-            if now == instant {
-                events_at_instant += 1;
-            } else {
-                (instant, events_at_instant) = (now, 0);
-            }
-            if events_at_instant > STALL_EVENTS && !self.config.precise_arrivals && !stopped {
+            if stall.stuck(now) && !self.config.precise_arrivals && !stopped {
                 stalled_at = Some(self.offset(now));
                 stopped = true;
                 self.stop_queue(now);
@@ -341,30 +361,8 @@ impl<'s, S: RecordSink> Engine<'s, S> {
             };
             let now = Instant::now();
             self.roll_gauges(now);
-            match event {
-                Event::Arrival => {
-                    if let Some(req) = source.take() {
-                        self.on_arrival(req, now);
-                    }
-                }
-                // The arrival timer fired, or a spin turn passed: the loop checks the time again.
-                Event::Spin if !self.config.precise_arrivals => {
-                    if let Some(req) = source.take() {
-                        self.on_arrival(req, now);
-                    }
-                }
-                Event::Spin | Event::Wake => {}
-                Event::Done(Err(Aborted)) => {}
-                Event::Done(Ok(done)) => {
-                    // The attempt ended when its future saw the answer, not when the loop got
-                    // to it.
-                    let ended = done.ended;
-                    self.on_attempt_done(done, ended);
-                }
-                Event::Stop => {
-                    stopped = true;
-                    self.stop_queue(now);
-                }
+            if self.handle(event, source, now) {
+                stopped = true;
             }
         }
         self.roll_gauges(Instant::now());
@@ -373,6 +371,35 @@ impl<'s, S: RecordSink> Engine<'s, S> {
             elapsed: self.last_end - self.start,
             stopped,
             stalled_at,
+        }
+    }
+
+    /// Handles one event of the loop; `true` when it was the request to stop.
+    fn handle(&mut self, event: Event, source: &mut dyn TrafficSource, now: Instant) -> bool {
+        match event {
+            // The arrival is due; or (coarse arrivals) its timer fired.
+            Event::Arrival => self.take_arrival(source, now),
+            Event::Spin if !self.config.precise_arrivals => self.take_arrival(source, now),
+            // A spin turn passed or a deadline is due: the loop checks the time again.
+            Event::Spin | Event::Wake => {}
+            Event::Done(Err(Aborted)) => {}
+            Event::Done(Ok(done)) => {
+                // The attempt ended when its future saw the answer, not when the loop got to it.
+                let ended = done.ended;
+                self.on_attempt_done(done, ended);
+            }
+            Event::Stop => {
+                self.stop_queue(now);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Takes the next planned request in, if there is one.
+    fn take_arrival(&mut self, source: &mut dyn TrafficSource, now: Instant) {
+        if let Some(req) = source.take() {
+            self.on_arrival(req, now);
         }
     }
 
