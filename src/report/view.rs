@@ -254,11 +254,7 @@ fn key_figures(s: &Summary) -> Vec<Figure> {
         Figure {
             label: "goodput".into(),
             value: rate(s.throughput.goodput_rps),
-            note: format!(
-                "offered {}; peak {} in 1 s",
-                rate(s.throughput.offered_rps),
-                count(s.throughput.peak_offered_1s)
-            ),
+            note: offered_note(s),
         },
         Figure {
             label: "429s".into(),
@@ -296,6 +292,30 @@ fn key_figures(s: &Summary) -> Vec<Figure> {
         });
     }
     figures
+}
+
+/// What was offered, over which window: the traffic window, and when arrivals ended well
+/// before it (a trace shorter than `duration`), the rate while they lasted too.
+fn offered_note(s: &Summary) -> String {
+    let t = &s.throughput;
+    let window = s.run.duration_s;
+    let span = s.arrival_span_s();
+    let peak = count(t.peak_offered_1s);
+    if span > 0.0 && span < 0.95 * window {
+        format!(
+            "offered {} over the {} window; arrivals ended at {}: {} while they lasted; peak {peak} in 1 s",
+            rate(t.offered_rps),
+            secs(window),
+            secs(span),
+            rate(s.requests.scheduled as f64 / span)
+        )
+    } else {
+        format!(
+            "offered {} over the {} window; peak {peak} in 1 s",
+            rate(t.offered_rps),
+            secs(window)
+        )
+    }
 }
 
 /// The latency table: end to end, first token, queue, service, schedule lag, connections, streaming.
@@ -475,4 +495,35 @@ fn metadata(s: &Summary) -> Vec<(String, String)> {
         ),
     ];
     metadata
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::SecondRow;
+
+    #[test]
+    fn the_offered_rate_names_its_window_and_traffic_that_ended_early() {
+        let mut s = crate::summary::empty_for_tests();
+        s.run.duration_s = 100.0;
+        s.requests.scheduled = 50;
+        s.throughput.offered_rps = 0.5;
+        // Arrivals in seconds 0..=9 only: the traffic stopped at 10 s of a 100 s window.
+        s.timeseries = (0..100)
+            .map(|second| SecondRow {
+                second,
+                offered: if second < 10 { 5 } else { 0 },
+                ..SecondRow::default()
+            })
+            .collect();
+        let note = offered_note(&s);
+        assert!(note.contains("over the 100.0 s window"), "{note}");
+        assert!(
+            note.contains("arrivals ended at 10.0 s: 5.00/s while they lasted"),
+            "{note}"
+        );
+        // Traffic to the end of the window: the window alone.
+        s.timeseries[99].offered = 1;
+        assert!(!offered_note(&s).contains("arrivals ended"), "{}", offered_note(&s));
+    }
 }

@@ -508,6 +508,17 @@ impl Summary {
         LatencyHistogram::decode(text).ok()
     }
 
+    /// Seconds from the start to the end of the last second with an arrival: shorter than the
+    /// traffic window when the traffic stops early (a trace shorter than `duration`).
+    pub fn arrival_span_s(&self) -> f64 {
+        self.timeseries
+            .iter()
+            .filter(|r| r.offered > 0)
+            .map(|r| (r.second + 1) as f64)
+            .fold(0.0, f64::max)
+            .min(self.run.duration_s)
+    }
+
     /// Share of attempts answered 429.
     pub fn share_429(&self) -> Option<f64> {
         ratio(self.attempts.status_429, self.attempts.total)
