@@ -146,13 +146,22 @@ impl LatencyHistogram {
         base64::engine::general_purpose::STANDARD.encode(bytes)
     }
 
-    /// Reads [`encode`](Self::encode)'s output.
+    /// Reads [`encode`](Self::encode)'s output, as untrusted input: the text, what it inflates
+    /// to and the histogram it declares are all bounded before anything is allocated for them,
+    /// so a small hostile file cannot make a large allocation or a long decode.
     pub fn decode(text: &str) -> Result<LatencyHistogram, String> {
+        if text.len() > MAX_ENCODED {
+            return Err(format!(
+                "histogram is {} bytes of text, more than {MAX_ENCODED}",
+                text.len()
+            ));
+        }
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(text)
             .map_err(|e| format!("histogram is not base64: {e}"))?;
+        let plain = inflate_v2(&bytes)?;
         let mut h: Histogram<u64> = Deserializer::new()
-            .deserialize(&mut bytes.as_slice())
+            .deserialize(&mut plain.as_slice())
             .map_err(|e| format!("histogram does not decode: {e:?}"))?;
         h.auto(true);
         Ok(LatencyHistogram(h))
@@ -162,6 +171,64 @@ impl LatencyHistogram {
     pub fn inner(&self) -> &Histogram<u64> {
         &self.0
     }
+}
+
+/// The longest encoded histogram accepted (base64 text): ours are a few kilobytes.
+pub const MAX_ENCODED: usize = 1 << 20;
+/// The most an encoded histogram may inflate to.
+pub const MAX_INFLATED: usize = 4 << 20;
+/// The highest value a histogram may declare it tracks (µs): about 285 years.
+pub const MAX_TRACKABLE: u64 = 1 << 53;
+
+/// HdrHistogram's V2 cookies: the compressed wrapper, and the encoding inside it.
+const V2_COMPRESSED_COOKIE: u32 = 0x1c84_9314;
+const V2_COOKIE: u32 = 0x1c84_9313;
+/// Bytes of a V2 header: cookie, payload length, normalizing offset, significant digits,
+/// lowest and highest trackable values, integer-to-double ratio.
+const V2_HEADER: usize = 40;
+
+fn be_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+
+fn be_u64(b: &[u8], at: usize) -> u64 {
+    u64::from_be_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// The V2 encoding inside HdrHistogram's compressed V2 wrapper, checked: the declared lengths
+/// match what is there, it inflates to at most [`MAX_INFLATED`], and it declares 3 significant
+/// digits (as every histogram stampede writes) and a range within [`MAX_TRACKABLE`], so the
+/// histogram it allocates is small.
+fn inflate_v2(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    if bytes.len() < 8 || be_u32(bytes, 0) != V2_COMPRESSED_COOKIE {
+        return Err("histogram is not HdrHistogram's compressed V2 encoding".into());
+    }
+    if be_u32(bytes, 4) as usize != bytes.len() - 8 {
+        return Err("histogram's declared length does not match its bytes".into());
+    }
+    let mut plain = Vec::new();
+    flate2::read::ZlibDecoder::new(&bytes[8..])
+        .take(MAX_INFLATED as u64 + 1)
+        .read_to_end(&mut plain)
+        .map_err(|e| format!("histogram does not inflate: {e}"))?;
+    if plain.len() > MAX_INFLATED {
+        return Err(format!("histogram inflates past {MAX_INFLATED} bytes"));
+    }
+    if plain.len() < V2_HEADER || be_u32(&plain, 0) != V2_COOKIE {
+        return Err("histogram's inner encoding is not V2".into());
+    }
+    if be_u32(&plain, 4) as usize != plain.len() - V2_HEADER {
+        return Err("histogram's payload length does not match its bytes".into());
+    }
+    let (digits, lowest, highest) = (be_u32(&plain, 12), be_u64(&plain, 16), be_u64(&plain, 24));
+    if digits != 3 || lowest < 1 || highest < 2 * lowest || highest > MAX_TRACKABLE {
+        return Err(format!(
+            "histogram declares {digits} significant digits and values {lowest}..={highest}; expected 3 and at most \
+             {MAX_TRACKABLE}"
+        ));
+    }
+    Ok(plain)
 }
 
 #[cfg(test)]
@@ -199,6 +266,41 @@ mod tests {
         let back = LatencyHistogram::decode(&h.encode()).unwrap();
         assert_eq!(back.stats(), h.stats());
         assert!(LatencyHistogram::decode("%%%").is_err());
+    }
+
+    /// Re-wraps a V2 encoding `plain` as the compressed V2 text `encode` writes.
+    fn wrap(plain: &[u8]) -> String {
+        use std::io::Write as _;
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(plain).unwrap();
+        let packed = z.finish().unwrap();
+        let mut out = V2_COMPRESSED_COOKIE.to_be_bytes().to_vec();
+        out.extend((packed.len() as u32).to_be_bytes());
+        out.extend(packed);
+        base64::engine::general_purpose::STANDARD.encode(out)
+    }
+
+    #[test]
+    fn hostile_histograms_are_refused_before_they_allocate() {
+        let mut h = LatencyHistogram::default();
+        h.record(Duration::from_millis(12));
+        let bytes = base64::engine::general_purpose::STANDARD.decode(h.encode()).unwrap();
+        let plain = inflate_v2(&bytes).unwrap();
+        assert_eq!(LatencyHistogram::decode(&wrap(&plain)).unwrap().count(), 1);
+        // A histogram declaring a huge range (a 2 GB counts array) is refused.
+        let mut huge = plain.clone();
+        huge[24..32].copy_from_slice(&u64::MAX.to_be_bytes());
+        assert!(LatencyHistogram::decode(&wrap(&huge)).unwrap_err().contains("at most"));
+        // So are 5 significant digits, a payload length that lies, and a zlib bomb.
+        let mut digits = plain.clone();
+        digits[12..16].copy_from_slice(&5u32.to_be_bytes());
+        assert!(LatencyHistogram::decode(&wrap(&digits)).is_err());
+        let mut lies = plain.clone();
+        lies[4..8].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert!(LatencyHistogram::decode(&wrap(&lies)).is_err());
+        let bomb = wrap(&vec![0u8; MAX_INFLATED + 100]);
+        assert!(bomb.len() < 20_000, "the bomb is {} bytes", bomb.len());
+        assert!(LatencyHistogram::decode(&bomb).unwrap_err().contains("inflates past"));
     }
 
     #[test]

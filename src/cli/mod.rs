@@ -211,9 +211,12 @@ fn load_summary(path: &Path) -> Result<Summary, CliError> {
     if summary.schema != SCHEMA {
         return Err(CliError::Input(format!(
             "{shown}: schema {:?}, expected {SCHEMA:?}",
-            summary.schema
+            crate::spec_error::shown(&summary.schema)
         )));
     }
+    summary
+        .check_histograms()
+        .map_err(|e| CliError::Input(format!("{shown}: {e}")))?;
     Ok(summary)
 }
 

@@ -508,6 +508,35 @@ impl Summary {
         LatencyHistogram::decode(text).ok()
     }
 
+    /// Checks that every histogram the summary carries decodes (an empty one is absent): a
+    /// saved file is untrusted input, and a part that cannot be read is an error naming its
+    /// field, never a plot silently left out.
+    pub fn check_histograms(&self) -> Result<(), String> {
+        let h = &self.histograms;
+        let named = [
+            ("histograms.latency".to_string(), &h.latency),
+            ("histograms.queue_wait".to_string(), &h.queue_wait),
+            ("histograms.ttft".to_string(), &h.ttft),
+            ("histograms.service".to_string(), &h.service),
+        ];
+        let lanes = h
+            .lanes
+            .iter()
+            .map(|(name, text)| (format!("histograms.lanes.{}", crate::spec_error::shown(name)), text));
+        let intervals = h
+            .intervals
+            .latency
+            .iter()
+            .enumerate()
+            .map(|(i, text)| (format!("histograms.intervals.latency[{i}]"), text));
+        for (field, text) in named.into_iter().chain(lanes).chain(intervals) {
+            if !text.is_empty() {
+                LatencyHistogram::decode(text).map_err(|e| format!("{field}: {e}"))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Seconds from the start to the end of the last second with an arrival: shorter than the
     /// traffic window when the traffic stops early (a trace shorter than `duration`).
     pub fn arrival_span_s(&self) -> f64 {

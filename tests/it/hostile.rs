@@ -239,3 +239,46 @@ fn a_schedule_that_cannot_advance_in_virtual_time_is_an_error_not_a_hang() {
     assert_eq!(e.code, Some(2), "{}", e.stderr);
     assert!(e.stderr.contains("cannot advance"), "{}", e.stderr);
 }
+
+#[test]
+fn a_saved_summary_with_an_undecodable_histogram_is_refused_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let quickstart = crate::support::root().join("scenarios/quickstart.toml");
+    let e = stampede_in(
+        dir.path(),
+        &[
+            "run",
+            quickstart.to_str().unwrap(),
+            "--target",
+            "sim",
+            "--out",
+            "run",
+            "-q",
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(matches!(e.code, Some(0 | 1)), "{}", e.stderr);
+    let text = std::fs::read_to_string(dir.path().join("run/summary.json")).unwrap();
+    let mut summary: serde_json::Value = serde_json::from_str(&text).unwrap();
+    summary["histograms"]["intervals"]["latency"][3] = serde_json::json!("AAAA");
+    std::fs::write(dir.path().join("bad.json"), serde_json::to_string(&summary).unwrap()).unwrap();
+    for args in [
+        vec!["report", "bad.json", "--out", "re"],
+        vec!["diff", "run/summary.json", "bad.json"],
+    ] {
+        let e = stampede_in(dir.path(), &args, Duration::from_secs(30));
+        assert_eq!(e.code, Some(2), "{args:?}: {}", e.stderr);
+        assert!(
+            e.stderr.contains("histograms.intervals.latency[3]"),
+            "{args:?}: {}",
+            e.stderr
+        );
+    }
+    // The untouched run re-renders.
+    let e = stampede_in(
+        dir.path(),
+        &["report", "run/summary.json", "--out", "ok"],
+        Duration::from_secs(30),
+    );
+    assert_eq!(e.code, Some(0), "{}", e.stderr);
+}
