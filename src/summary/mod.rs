@@ -8,6 +8,7 @@
 
 pub mod advice;
 pub mod figures;
+pub mod verdict;
 
 use std::collections::BTreeMap;
 
@@ -15,8 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::histogram::{LatencyHistogram, LatencyStats};
 use crate::metrics::{LaneMetrics, Metrics, SecondRow};
-use crate::scenario::slo::{Objective, SloSpec};
+use crate::scenario::slo::SloSpec;
 use crate::strategy::StrategySpec;
+pub use verdict::{evaluate, SloCheck, SloVerdict};
 
 /// The schema id of this version.
 pub const SCHEMA: &str = "stampede.summary/v1";
@@ -211,28 +213,6 @@ impl RunMeta {
         let m = self.mock_profile.as_ref()?.get("models")?.get(&self.model)?;
         Some((m.get("rpm")?.as_u64()?, m.get("tpm")?.as_u64()?))
     }
-}
-
-/// One objective and how the run did.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SloCheck {
-    /// Which objective: `p95`, `success_rate`...
-    pub name: Objective,
-    /// The objective (ms for latencies, a share for rates, USD for cost).
-    pub target: f64,
-    /// What the run measured (null when there was nothing to measure).
-    pub actual: Option<f64>,
-    /// Whether the objective was met.
-    pub pass: bool,
-}
-
-/// The verdict against `[slo]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SloVerdict {
-    /// Every objective met.
-    pub pass: bool,
-    /// Each objective.
-    pub checks: Vec<SloCheck>,
 }
 
 /// Encoded histograms.
@@ -552,41 +532,6 @@ impl Summary {
     pub fn share_429(&self) -> Option<f64> {
         ratio(self.attempts.status_429, self.attempts.total)
     }
-}
-
-/// Judges a summary against `[slo]`; `None` when no objective is set.
-pub fn evaluate(slo: &SloSpec, s: &Summary) -> Option<SloVerdict> {
-    if slo.is_empty() {
-        return None;
-    }
-    let per_day = s.cost_usd.map(|c| c / s.run.duration_s.max(1e-9) * 86_400.0);
-    let checks: Vec<SloCheck> = slo
-        .objectives()
-        .into_iter()
-        .map(|(name, target)| {
-            let actual = match name {
-                Objective::P50 => s.latency_ms.p50,
-                Objective::P90 => s.latency_ms.p90,
-                Objective::P95 => s.latency_ms.p95,
-                Objective::P99 => s.latency_ms.p99,
-                Objective::SuccessRate => s.requests.success_rate,
-                Objective::Max429Share => s.share_429().or(Some(0.0)),
-                Objective::MaxCostUsd => s.cost_usd,
-                Objective::MaxCostPerDayUsd => per_day,
-            };
-            let pass = actual.is_some_and(|a| if name.is_floor() { a >= target } else { a <= target });
-            SloCheck {
-                name,
-                target,
-                actual,
-                pass,
-            }
-        })
-        .collect();
-    Some(SloVerdict {
-        pass: checks.iter().all(|c| c.pass),
-        checks,
-    })
 }
 
 /// An empty summary of a short simulated run, for tests of the outputs.
