@@ -415,6 +415,13 @@ impl TraceStats {
                 humantime::format_duration(spec.start)
             ));
         }
+        if spec.looped && s.window_span(spec) <= 0.0 {
+            return Err(format!(
+                "{}: every row of the replay window falls at one instant, so a looped replay would send them all \
+                 at once forever; set `length` to the period to repeat them over, or turn `loop` off",
+                path.display()
+            ));
+        }
         s.models = models.into_iter().collect();
         s.lanes = lanes.into_iter().collect();
         Ok(s)

@@ -282,3 +282,17 @@ fn a_saved_summary_with_an_undecodable_histogram_is_refused_naming_the_field() {
     );
     assert_eq!(e.code, Some(0), "{}", e.stderr);
 }
+
+#[test]
+fn a_looped_trace_whose_rows_share_one_instant_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows: String = (0..5)
+        .map(|_| "{\"t\": 7, \"input_tokens\": 10, \"output_tokens\": 5}\n")
+        .collect();
+    std::fs::write(dir.path().join("t.jsonl"), rows).unwrap();
+    let trace = "arrival = \"trace\"\ntrace = { file = \"t.jsonl\", format = \"jsonl\", loop = true }";
+    std::fs::write(dir.path().join("s.toml"), scenario("", trace)).unwrap();
+    let e = stampede_in(dir.path(), &["run", "s.toml", "-q"], Duration::from_secs(30));
+    assert_eq!(e.code, Some(2), "{}", e.stderr);
+    assert!(e.stderr.contains("one instant"), "{}", e.stderr);
+}
