@@ -646,3 +646,75 @@ async fn metrics_stay_valid_and_bounded_under_hostile_model_names() {
         stats["requests"]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_oversized_body_gets_geminis_400_before_it_is_read() {
+    let app = router(quiet());
+    // Declared larger than the limit: refused from the header alone (the body here is tiny).
+    let req = Request::builder()
+        .method("POST")
+        .uri(GEN)
+        .header("content-type", "application/json")
+        .header("x-goog-api-key", "k")
+        .header(
+            "content-length",
+            (stampede_mock::server::MAX_BODY as u64 + 1).to_string(),
+        )
+        .body(Body::from(HELLO))
+        .unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), 400);
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["error"]["status"], "INVALID_ARGUMENT");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Request payload size exceeds the limit: "),
+        "{v}"
+    );
+    // A body that runs past the limit without declaring it gets the same answer.
+    let big = vec![b' '; stampede_mock::server::MAX_BODY + 10];
+    let stream = futures::stream::iter(
+        big.chunks(1 << 20)
+            .map(|c| Ok::<_, std::io::Error>(bytes::Bytes::copy_from_slice(c)))
+            .collect::<Vec<_>>(),
+    );
+    let req = Request::builder()
+        .method("POST")
+        .uri(GEN)
+        .header("x-goog-api-key", "k")
+        .body(Body::from_stream(stream))
+        .unwrap();
+    let resp = app.oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), 400);
+}
+
+/// A client that shuts its side of the connection after a complete request still gets its
+/// answer (real socket, real time; the mock answers at once).
+#[tokio::test]
+async fn a_half_closed_connection_is_answered() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let model = Arc::new(MockModel::new(
+        profile("latency = { dist = \"constant\", value = \"0s\" }\noutput_tokens = 4"),
+        1,
+    ));
+    let (addr, _server) = stampede_mock::server::spawn(model, ServerOptions::default(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "POST {GEN} HTTP/1.1\r\nhost: x\r\nx-goog-api-key: k\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{HELLO}",
+        HELLO.len()
+    );
+    tcp.write_all(req.as_bytes()).await.unwrap();
+    tcp.shutdown().await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(10), tcp.read_to_string(&mut answer))
+        .await
+        .expect("an answer within 10 s")
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    assert!(answer.contains("candidates"), "{answer:?}");
+}

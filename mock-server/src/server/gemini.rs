@@ -30,7 +30,7 @@ pub async fn model_method(
     };
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
-    let body = match read_body(body).await {
+    let body = match read_body(&headers, body).await {
         Ok(b) => b,
         Err(e) => return error_response(&e),
     };

@@ -18,7 +18,6 @@ use axum::body::Body;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
 
@@ -80,17 +79,44 @@ pub fn app(model: Arc<MockModel>, options: ServerOptions) -> std::io::Result<Rou
         .with_state(state))
 }
 
-/// Serves `app` on `listener` until `shutdown` completes. Sockets get `TCP_NODELAY`, as
-/// production API frontends set it: small answers are not held back by Nagle's algorithm.
+/// Serves `app` on `listener` until `shutdown` completes, then lets open connections finish.
+/// Sockets get `TCP_NODELAY`, as production API frontends set it: small answers are not held
+/// back by Nagle's algorithm. HTTP/1 connections support half-closure: a client that shuts its
+/// side down after a complete request still gets its answer, as from a real frontend.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = listener.tap_io(|tcp| {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder.http1().half_close(true);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let tcp = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                // Out of file descriptors or a connection reset before accept: wait a little.
+                Err(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
         let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let conn = builder
+            .serve_connection_with_upgrades(TokioIo::new(tcp), service)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+    }
+    graceful.shutdown().await;
+    Ok(())
 }
 
 /// Binds `addr` and serves the model there in a background task; returns the bound address.
@@ -153,11 +179,27 @@ pub fn api_key<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<Str
 /// 2 MB would refuse prompts of half a million tokens).
 pub const MAX_BODY: usize = 64 << 20;
 
-/// Reads a request body up to [`MAX_BODY`].
-pub async fn read_body(body: Body) -> Result<bytes::Bytes, ApiError> {
-    axum::body::to_bytes(body, MAX_BODY)
-        .await
-        .map_err(|e| ApiError::invalid_argument(format!("Request body could not be read: {e}")))
+/// Reads a request body up to [`MAX_BODY`]. A body declared larger (`Content-Length`) is
+/// refused before a byte of it is read, with Gemini's answer for it (400 INVALID_ARGUMENT,
+/// "Request payload size exceeds the limit: N bytes.", as users have reported it); so is a
+/// chunked body that runs past the limit.
+pub async fn read_body(headers: &HeaderMap, body: Body) -> Result<bytes::Bytes, ApiError> {
+    let too_large = || ApiError::invalid_argument(format!("Request payload size exceeds the limit: {MAX_BODY} bytes."));
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
+        let limit = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        if limit {
+            too_large()
+        } else {
+            ApiError::invalid_argument(format!("Request body could not be read: {e}"))
+        }
+    })
 }
 
 /// A numeric hint header sent by stampede (`x-stampede-output-tokens`, `x-stampede-rng-key`).

@@ -58,7 +58,7 @@ fn message_texts(body: &Value) -> Vec<String> {
 pub async fn chat_completions(State(state): State<AppState>, RawQuery(query): RawQuery, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
-    let body = match read_body(body).await {
+    let body = match read_body(&headers, body).await {
         Ok(b) => b,
         Err(e) => return error(&e),
     };
