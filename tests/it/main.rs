@@ -9,6 +9,7 @@ mod docs;
 mod hostile;
 mod live_mock;
 mod plan;
+mod properties;
 mod report;
 mod schema;
 mod support;
