@@ -36,32 +36,68 @@ impl SpecError {
 
 /// 1-based line and column of a byte offset.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, col)
 }
 
-/// Formats an error as `path:line:column: message`, with the offending line shown.
+/// The most characters of the offending line an error shows, around the column.
+const SHOWN_LINE: usize = 120;
+/// The longest message repeated as the parser wrote it (it may quote the value).
+const SHOWN_MESSAGE: usize = 400;
+
+/// Formats an error as `path:line:column: message`, with the offending line shown (a window
+/// of it around the column when the line is long, so a huge line never floods the terminal).
 pub fn render(path: &str, text: &str, err: &SpecError) -> String {
+    let msg = if err.message.chars().count() > SHOWN_MESSAGE {
+        let cut: String = err.message.chars().take(SHOWN_MESSAGE).collect();
+        format!("{cut}… ({} characters)", err.message.chars().count())
+    } else {
+        err.message.clone()
+    };
     match &err.span {
-        None => format!("{path}: {}", err.message),
+        None => format!("{path}: {msg}"),
         Some(span) => {
             let (line, col) = line_col(text, span.start);
             let source = text.lines().nth(line - 1).unwrap_or("");
-            let width = text[span.clone()]
-                .lines()
-                .next()
+            let width = text
+                .get(span.clone())
+                .and_then(|t| t.lines().next())
                 .map_or(1, |l| l.chars().count().max(1));
+            let (shown, at) = window(source, col - 1);
             format!(
-                "{path}:{line}:{col}: {msg}\n{line:>5} | {source}\n      | {pad}{marks}",
-                msg = err.message,
-                pad = " ".repeat(col - 1),
-                marks = "^".repeat(width.min(source.chars().count().saturating_sub(col - 1).max(1)))
+                "{path}:{line}:{col}: {msg}\n{line:>5} | {shown}\n      | {pad}{marks}",
+                pad = " ".repeat(at),
+                marks = "^".repeat(width.min(shown.chars().count().saturating_sub(at).max(1)))
             )
         }
     }
+}
+
+/// At most [`SHOWN_LINE`] characters of `line` around character `col` (0-based), control
+/// characters replaced, and where `col` falls in what is shown.
+fn window(line: &str, col: usize) -> (String, usize) {
+    let total = line.chars().count();
+    let clean = |c: char| if c.is_control() && c != '\t' { '·' } else { c };
+    if total <= SHOWN_LINE {
+        return (line.chars().map(clean).collect(), col);
+    }
+    let start = col.saturating_sub(SHOWN_LINE / 2).min(total - SHOWN_LINE);
+    let mut shown: String = line.chars().skip(start).take(SHOWN_LINE).map(clean).collect();
+    let mut at = col - start;
+    if start > 0 {
+        shown.insert(0, '…');
+        at += 1;
+    }
+    if start + SHOWN_LINE < total {
+        shown.push('…');
+    }
+    (shown, at)
 }
 
 /// Converts a TOML parser error, keeping its position.
@@ -89,6 +125,19 @@ pub fn shown(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_huge_line_is_shown_as_a_window_around_the_error() {
+        let text = format!("a = \"{}\" x\n", "y".repeat(10_000_000));
+        let err = SpecError::at(10_000_007..10_000_008, "expected a newline");
+        let out = render("s.toml", &text, &err);
+        assert!(out.len() < 1000, "{} bytes", out.len());
+        assert!(out.starts_with("s.toml:1:10000008: expected a newline"), "{out}");
+        // The caret still points at the error in the window shown.
+        let lines: Vec<&str> = out.lines().collect();
+        let caret = lines[2].find('^').unwrap();
+        assert_eq!(lines[1].chars().nth(caret), Some('x'));
+    }
 
     #[test]
     fn a_huge_or_hostile_value_is_shown_short_and_escaped() {
