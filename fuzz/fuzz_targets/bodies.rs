@@ -13,6 +13,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = serde_json::from_str::<stampede_mock::errors::ErrorEnvelope>(&event);
     }
     let _ = serde_json::from_slice::<stampede_mock::wire::GenerateContentResponse>(data);
-    let status = StatusCode::from_u16(400 + u16::from(data.first().copied().unwrap_or(29)) % 200).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
+    let status = StatusCode::from_u16(400 + u16::from(data.first().copied().unwrap_or(29)) % 200)
+        .unwrap_or(StatusCode::TOO_MANY_REQUESTS);
     let _ = stampede::backend::error_body::classify(status, &HeaderMap::new(), data);
 });

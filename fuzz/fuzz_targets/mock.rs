@@ -14,15 +14,22 @@ fn app() -> &'static axum::Router {
     static APP: OnceLock<axum::Router> = OnceLock::new();
     APP.get_or_init(|| {
         let settings: stampede_mock::MockSettings =
-            toml::from_str("latency = { dist = \"constant\", value = \"0s\" }\noutput_tokens = 8").expect("valid settings");
-        let profile = stampede_mock::MockProfile::preset("tier1").and_then(|p| p.patched(&settings)).expect("a valid profile");
+            toml::from_str("latency = { dist = \"constant\", value = \"0s\" }\noutput_tokens = 8")
+                .expect("valid settings");
+        let profile = stampede_mock::MockProfile::preset("tier1")
+            .and_then(|p| p.patched(&settings))
+            .expect("a valid profile");
         stampede_mock::server::app(Arc::new(stampede_mock::MockModel::new(profile, 1)), Default::default())
             .expect("an app")
     })
 }
 
 fuzz_target!(|data: &[u8]| {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
     let uri = match data.first().copied().unwrap_or(0) % 4 {
         0 => "/v1beta/models/gemini-2.5-flash:generateContent",
         1 => "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
