@@ -136,8 +136,8 @@ impl Drop for InterruptGuard {
 }
 
 /// First Ctrl-C or SIGTERM (what a container runtime or a CI runner sends): stop scheduling,
-/// let in-flight requests finish, write a partial report. A second one: exit at once with code
-/// 3, saying that the partial report was not written.
+/// let in-flight requests finish, write a partial report. A second one: end the requests in
+/// flight at once (as stopped) and write what the run has. A third: exit at once with code 3.
 pub fn watch_interrupts(progress: Arc<Progress>) -> Option<InterruptGuard> {
     let done = Arc::new(AtomicBool::new(false));
     let flag = done.clone();
@@ -173,18 +173,28 @@ pub fn watch_interrupts(progress: Arc<Progress>) -> Option<InterruptGuard> {
     Some(InterruptGuard(done))
 }
 
-/// What the `presses`-th interrupt does: the first stops the run gently, the next ends the
-/// process.
+/// What the `presses`-th interrupt does: the first stops the run gently, the second ends the
+/// requests in flight and writes what there is, the third ends the process.
 fn on_signal(presses: u32, progress: &Progress) {
-    if presses == 1 {
-        eprintln!(
-            "\ninterrupted: no new requests; waiting for those in flight, then the partial report (interrupt again to \
-             quit now, without it)"
-        );
-        progress.request_stop();
-    } else {
-        eprintln!("interrupted again: quitting now; this run's report is not written");
-        std::process::exit(3);
+    match presses {
+        1 => {
+            eprintln!(
+                "\ninterrupted: no new requests; waiting for those in flight, then the partial report (interrupt \
+                 again to end them now)"
+            );
+            progress.request_stop();
+        }
+        2 => {
+            eprintln!(
+                "interrupted again: the requests in flight end now as stopped; writing the partial report (interrupt \
+                 a third time to quit without it)"
+            );
+            progress.request_abort();
+        }
+        _ => {
+            eprintln!("interrupted a third time: quitting now; this run's report is not written");
+            std::process::exit(3);
+        }
     }
 }
 

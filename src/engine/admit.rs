@@ -117,6 +117,17 @@ impl<S: RecordSink> Engine<'_, S> {
         }
     }
 
+    /// The run is aborted: every request still live ends now as stopped; its running attempts
+    /// are cancelled and recorded, so the accounting stays exact.
+    pub(super) fn end_all(&mut self, now: Instant) {
+        let keys: Vec<usize> = self.live.iter().map(|(k, _)| k).collect();
+        for key in keys {
+            if self.live.contains(key) {
+                self.finish(key, now, Ending::unanswered(EndReason::Stopped));
+            }
+        }
+    }
+
     fn cancelled_record(&self, live: &Live, r: &Running, now: Instant) -> AttemptRecord {
         AttemptRecord {
             request_id: live.req.id,

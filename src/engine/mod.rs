@@ -193,6 +193,7 @@ enum Event {
     Done(Result<AttemptDone, Aborted>),
     Wake,
     Stop,
+    Abort,
 }
 
 /// Counts the engine's events at one instant, to tell a schedule that cannot advance.
@@ -356,6 +357,7 @@ impl<'s, S: RecordSink> Engine<'s, S> {
                     Some(done) = self.inflight.next(), if !self.inflight.is_empty() => Event::Done(done),
                     _ = &mut wake_sleep, if wake.is_some() => Event::Wake,
                     _ = progress.stopped(), if !stopped => Event::Stop,
+                    _ = progress.aborted(), if !self.live.is_empty() => Event::Abort,
                     _ = tokio::task::yield_now(), if spinning => Event::Spin,
                 }
             };
@@ -390,6 +392,11 @@ impl<'s, S: RecordSink> Engine<'s, S> {
             }
             Event::Stop => {
                 self.stop_queue(now);
+                return true;
+            }
+            Event::Abort => {
+                self.stop_queue(now);
+                self.end_all(now);
                 return true;
             }
         }

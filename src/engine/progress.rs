@@ -28,6 +28,8 @@ pub struct Progress {
     pub elapsed_ms: AtomicU64,
     stop: AtomicBool,
     stop_notify: Notify,
+    abort: AtomicBool,
+    abort_notify: Notify,
 }
 
 impl Progress {
@@ -41,6 +43,30 @@ impl Progress {
     /// Whether a stop was requested.
     pub fn stop_requested(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Asks the engine to end now: queued and in-flight requests end as stopped (their
+    /// attempts cancelled and recorded), so the partial report can be written at once.
+    pub fn request_abort(&self) {
+        self.request_stop();
+        self.abort.store(true, Ordering::SeqCst);
+        self.abort_notify.notify_waiters();
+        self.abort_notify.notify_one();
+    }
+
+    /// Whether an abort was requested.
+    pub fn abort_requested(&self) -> bool {
+        self.abort.load(Ordering::SeqCst)
+    }
+
+    /// Resolves when an abort is requested.
+    pub async fn aborted(&self) {
+        loop {
+            if self.abort_requested() {
+                return;
+            }
+            self.abort_notify.notified().await;
+        }
     }
 
     /// Resolves when a stop is requested.

@@ -226,6 +226,47 @@ async fn stop_drops_the_queue_and_lets_inflight_finish() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn abort_ends_the_requests_in_flight_at_once_and_records_their_attempts() {
+    let backend = Arc::new(Scripted(Box::new(|_| (secs(10.0), ok()))));
+    let s = strategy("workers = 2\ntimeout = { total = \"1000s\" }");
+    let progress = Arc::new(Progress::default());
+    let mut sink = Collected::default();
+    let config = EngineConfig {
+        strategy: s,
+        models: vec![Arc::from("m")],
+        seed: 1,
+        lanes: Vec::new(),
+        precise_arrivals: false,
+    };
+    let aborter = {
+        let p = progress.clone();
+        tokio::spawn(async move {
+            sleep(secs(2.5)).await;
+            p.request_stop();
+            sleep(secs(0.5)).await;
+            p.request_abort();
+        })
+    };
+    let start = tokio::time::Instant::now();
+    let report = Engine::new(config, backend, &mut sink, progress)
+        .run(&mut Fixed::new(every(100, secs(1.0))))
+        .await;
+    aborter.await.unwrap();
+    assert!(report.stopped);
+    // The run ends at the abort (3 s), not when the attempts in flight would have (10 s, 11 s).
+    assert_eq!(start.elapsed(), secs(3.0));
+    // Requests 0 and 1 were in flight, 2 queued: all three end as stopped, exactly once, and
+    // the two running attempts are recorded as cancelled.
+    assert_each_request_ends_once(&sink, 3);
+    assert!(
+        sink.requests.iter().all(|r| r.end == EndReason::Stopped),
+        "{:?}",
+        sink.requests
+    );
+    assert_eq!(sink.attempts.iter().filter(|a| a.cancelled).count(), 2);
+}
+
+#[tokio::test(start_paused = true)]
 async fn every_request_ends_once_across_every_fault() {
     let settings: MockSettings = toml::from_str(
         r#"

@@ -296,3 +296,51 @@ fn a_looped_trace_whose_rows_share_one_instant_is_refused() {
     assert_eq!(e.code, Some(2), "{}", e.stderr);
     assert!(e.stderr.contains("one instant"), "{}", e.stderr);
 }
+
+#[test]
+fn two_sigterms_end_a_live_run_at_once_with_its_partial_report() {
+    let dir = tempfile::tempdir().unwrap();
+    // A live run against the mock whose answers take 30 s: only an abort ends it soon.
+    let text = "name = \"sigterm\"\nduration = \"60s\"\n[target]\nkind = \"mock\"\nprofile = \"tier1\"\n\
+        [target.mock]\nrpm = 0\ntpm = 0\nrpd = 0\nlatency = { dist = \"constant\", value = \"30s\" }\n\
+        [traffic]\narrival = \"constant\"\nrate = 5.0\n[strategy]\nworkers = 4\n";
+    std::fs::write(dir.path().join("s.toml"), text).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .args(["run", "s.toml", "--out", "out", "-q"])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    std::thread::sleep(Duration::from_secs(2));
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    std::thread::sleep(Duration::from_millis(500));
+    let second = Instant::now();
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            second.elapsed() < Duration::from_secs(5),
+            "still running 5 s after the second SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("writing the partial report"), "{stderr}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/summary.json")).unwrap()).unwrap();
+    let r = &summary["requests"];
+    let count = |k: &str| r[k].as_u64().unwrap();
+    assert!(count("scheduled") >= 5, "{r}");
+    assert_eq!(
+        count("scheduled"),
+        count("succeeded") + count("failed") + count("dropped"),
+        "{r}"
+    );
+    assert_eq!(summary["stopped_early"], "interrupted");
+}
