@@ -196,7 +196,13 @@ impl ModelQuota {
 /// (dimension, used, limit) for each of a model's three dimensions.
 pub type DimensionUsage = [(Dimension, u64, u64); 3];
 
-/// Quotas of every (key, model) seen so far.
+/// The most API keys whose quotas are kept apart: a profile that accepts any key must not grow
+/// without bound under a flood of made-up keys. Past it, new keys share one quota.
+pub const MAX_KEYS: usize = 1000;
+/// The key every key past [`MAX_KEYS`] is counted under.
+const OTHER_KEYS: &str = "\u{0}(other keys)";
+
+/// Quotas of every (key, model) seen so far (at most [`MAX_KEYS`] keys).
 #[derive(Debug)]
 pub struct QuotaBook {
     kind: QuotaWindow,
@@ -217,6 +223,11 @@ impl QuotaBook {
     /// Admits or refuses one request for (`key`, `model`) with these limits.
     pub fn admit(&mut self, now: Instant, key: &str, model: &str, limits: Limits, tokens: u64) -> Result<(), Refusal> {
         let (kind, origin) = (self.kind, self.origin);
+        let key = if self.by_key.contains_key(key) || self.by_key.len() < MAX_KEYS {
+            key
+        } else {
+            OTHER_KEYS
+        };
         if !self.by_key.contains_key(key) {
             self.by_key.insert(key.to_string(), FxHashMap::default());
         }
@@ -249,6 +260,21 @@ impl QuotaBook {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_flood_of_made_up_keys_keeps_the_book_bounded() {
+        let now = Instant::now();
+        let mut book = QuotaBook::new(QuotaWindow::Sliding, now);
+        let limits = Limits { rpm: 5, tpm: 0, rpd: 0 };
+        for i in 0..5000 {
+            let _ = book.admit(now, &format!("key-{i}"), "m", limits, 1);
+        }
+        assert_eq!(book.by_key.len(), MAX_KEYS + 1);
+        // Keys past the cap share one quota: 5 requests a minute among all of them.
+        assert!(book.admit(now, "yet-another", "m", limits, 1).is_err());
+        // A key seen before the cap keeps its own.
+        assert!(book.admit(now, "key-1", "m", limits, 1).is_ok());
+    }
     use crate::duration::secs as secs_f64;
 
     fn secs(s: f64) -> Duration {
