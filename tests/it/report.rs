@@ -1,5 +1,6 @@
 //! The report: advice read from real runs, summary.md against a reviewed golden file, the HTML
-//! page's structure, and (when Chromium is installed) the page rendered by a browser.
+//! page's structure, and the page rendered by a browser (Chromium; required when `CI` is set,
+//! as .ci/run installs it).
 //!
 //! `STAMPEDE_BLESS=1 cargo test --test integration report::` rewrites the golden files after a
 //! deliberate change; review the diff before committing it.
@@ -235,7 +236,12 @@ fn chromium_renders_the_report() {
             .output()
             .is_ok_and(|o| o.status.success())
     }) else {
-        eprintln!("chromium_renders_the_report: no Chromium on PATH, skipped");
+        // In CI a missing browser is a failure, not a skip: .ci/run installs it.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but no Chromium is on PATH: .ci/run installs it (apt-get install chromium)"
+        );
+        eprintln!("chromium_renders_the_report: no Chromium on PATH, skipped outside CI");
         return;
     };
     let out = tempfile::tempdir().unwrap();
