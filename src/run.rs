@@ -124,7 +124,7 @@ pub fn execute(
         seed: spec.seed,
         duration_s: spec.duration.as_secs_f64(),
         elapsed_s: report.elapsed.as_secs_f64(),
-        simulated: spec.target == TargetKind::Sim,
+        simulated: !spec.target.is_live(),
         started_at,
         wall_time_s: wall.elapsed().as_secs_f64(),
         stopped_early: stopped_early(&watch, spend_cap, report.stopped),

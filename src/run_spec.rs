@@ -104,7 +104,7 @@ impl<'a> RunSpec<'a> {
                     deadline: l.deadline,
                 })
                 .collect(),
-            precise_arrivals: self.target != TargetKind::Sim,
+            precise_arrivals: self.target.is_live(),
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::scenario::TargetKind;
 
 /// How many runs against `target` may go at once, for `jobs` runs in all.
 pub fn threads_for(target: TargetKind, jobs: usize) -> usize {
-    if target == TargetKind::Sim {
+    if !target.is_live() {
         std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(jobs.max(1))

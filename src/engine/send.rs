@@ -11,7 +11,7 @@ use super::admit::Ending;
 use super::record::{EndReason, RecordSink};
 use super::{AttemptDone, Engine, Pool, Progress, Running, TimerKind};
 use crate::backend::{Attempt, AttemptError, AttemptResult, ErrorKind};
-use crate::strategy::pipeline::{Rescue, Send};
+use crate::strategy::pipeline::{Outgoing, Rescue};
 use crate::strategy::retry::GiveUp;
 
 impl<S: RecordSink> Engine<'_, S> {
@@ -35,8 +35,8 @@ impl<S: RecordSink> Engine<'_, S> {
     }
 
     /// The pace phase's view of an attempt of `model` in `lane` carrying `input` tokens.
-    fn send_of(model: u8, lane: u8, input: u32) -> Send {
-        Send {
+    fn outgoing(model: u8, lane: u8, input: u32) -> Outgoing {
+        Outgoing {
             model,
             lane,
             input_tokens: input,
@@ -53,7 +53,7 @@ impl<S: RecordSink> Engine<'_, S> {
         {
             let key = self.queue.peek(lane).expect("picked lane has a head").key;
             let (model, input) = (self.live[key].model, self.live[key].req.input_tokens);
-            let send = Self::send_of(model, lane as u8, input);
+            let send = Self::outgoing(model, lane as u8, input);
             if let Some(at) = self.pipeline.wait(now, &send) {
                 // This lane waits for its bucket; other lanes may still go.
                 self.limiter_wait = Some(self.limiter_wait.map_or(at, |w| w.min(at)));
@@ -89,7 +89,7 @@ impl<S: RecordSink> Engine<'_, S> {
             self.finish(key, now, Ending::unanswered(end));
             return;
         }
-        let send = Self::send_of(model, lane, input);
+        let send = Self::outgoing(model, lane, input);
         if let Some(at) = self.pipeline.wait(now, &send) {
             self.push_timer(at.min(deadline), key, id, TimerKind::Retry);
             return;
@@ -106,7 +106,7 @@ impl<S: RecordSink> Engine<'_, S> {
             return;
         }
         let (model, lane, input) = (live.model, live.req.lane, live.req.input_tokens);
-        let send = Self::send_of(model, lane, input);
+        let send = Self::outgoing(model, lane, input);
         if self.pipeline.wait(now, &send).is_some() {
             return;
         }

@@ -193,19 +193,24 @@ async fn client_rate_limit_paces_dispatch() {
     assert_eq!(sent, (0..10).map(|i| secs(i as f64)).collect::<Vec<_>>());
 }
 
+/// The engine's settings for `strategy` over one model, `m`, in virtual time.
+fn one_model(strategy: StrategySpec) -> EngineConfig {
+    EngineConfig {
+        strategy,
+        models: vec![Arc::from("m")],
+        seed: 1,
+        lanes: Vec::new(),
+        precise_arrivals: false,
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn stop_drops_the_queue_and_lets_inflight_finish() {
     let backend = Arc::new(Scripted(Box::new(|_| (secs(10.0), ok()))));
     let s = strategy("workers = 1\ntimeout = { total = \"1000s\" }");
     let progress = Arc::new(Progress::default());
     let mut sink = Collected::default();
-    let config = EngineConfig {
-        strategy: s,
-        models: vec![Arc::from("m")],
-        seed: 1,
-        lanes: Vec::new(),
-        precise_arrivals: false,
-    };
+    let config = one_model(s);
     let stopper = {
         let p = progress.clone();
         tokio::spawn(async move {
@@ -231,13 +236,7 @@ async fn abort_ends_the_requests_in_flight_at_once_and_records_their_attempts() 
     let s = strategy("workers = 2\ntimeout = { total = \"1000s\" }");
     let progress = Arc::new(Progress::default());
     let mut sink = Collected::default();
-    let config = EngineConfig {
-        strategy: s,
-        models: vec![Arc::from("m")],
-        seed: 1,
-        lanes: Vec::new(),
-        precise_arrivals: false,
-    };
+    let config = one_model(s);
     let aborter = {
         let p = progress.clone();
         tokio::spawn(async move {

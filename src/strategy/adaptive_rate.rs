@@ -9,7 +9,7 @@
 
 use stampede_mock::duration::secs as secs_f64;
 
-use super::pipeline::{Observation, Policy, Send};
+use super::pipeline::{Observation, Outgoing, Policy};
 use crate::backend::ErrorKind;
 use tokio::time::Instant;
 
@@ -121,11 +121,11 @@ impl AdaptiveRate {
 }
 
 impl Policy for AdaptiveRate {
-    fn ready_at(&mut self, now: Instant, _: &Send) -> Instant {
+    fn ready_at(&mut self, now: Instant, _: &Outgoing) -> Instant {
         AdaptiveRate::ready_at(self, now)
     }
 
-    fn take(&mut self, now: Instant, _: &Send) {
+    fn take(&mut self, now: Instant, _: &Outgoing) {
         AdaptiveRate::take(self, now);
     }
 

@@ -7,7 +7,7 @@
 
 use stampede_mock::duration::secs as secs_f64;
 
-use super::pipeline::{Policy, Send};
+use super::pipeline::{Outgoing, Policy};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
@@ -187,12 +187,12 @@ impl ScopedLimiter {
 }
 
 impl Policy for ScopedLimiter {
-    fn ready_at(&mut self, now: Instant, send: &Send) -> Instant {
-        ScopedLimiter::ready_at(self, now, send.model, send.lane, send.input_tokens)
+    fn ready_at(&mut self, now: Instant, attempt: &Outgoing) -> Instant {
+        ScopedLimiter::ready_at(self, now, attempt.model, attempt.lane, attempt.input_tokens)
     }
 
-    fn take(&mut self, now: Instant, send: &Send) {
-        ScopedLimiter::take(self, now, send.model, send.lane, send.input_tokens);
+    fn take(&mut self, now: Instant, attempt: &Outgoing) {
+        ScopedLimiter::take(self, now, attempt.model, attempt.lane, attempt.input_tokens);
     }
 }
 

@@ -51,9 +51,9 @@ pub enum Admission {
     Refuse,
 }
 
-/// An attempt about to go, as the pace phase sees it.
+/// An attempt about to go out, as the pace phase sees it.
 #[derive(Debug, Clone, Copy)]
-pub struct Send {
+pub struct Outgoing {
     /// Model index.
     pub model: u8,
     /// Lane index.
@@ -113,7 +113,7 @@ pub enum Rescue {
 }
 
 /// One policy of the calling plan, by phase. Every phase defaults to "no opinion".
-pub trait Policy: std::marker::Send {
+pub trait Policy: Send {
     /// Admit: a new request arrives.
     fn admit(&mut self, _now: Instant, _arrival: &Arrival) -> Admission {
         Admission::Pass
@@ -126,12 +126,12 @@ pub trait Policy: std::marker::Send {
     fn on_finished(&mut self, _key: usize, _prompt: (u64, u8)) {}
 
     /// Pace: the earliest instant the attempt may go.
-    fn ready_at(&mut self, now: Instant, _send: &Send) -> Instant {
+    fn ready_at(&mut self, now: Instant, _attempt: &Outgoing) -> Instant {
         now
     }
 
     /// Pace: the attempt goes now; take what it costs.
-    fn take(&mut self, _now: Instant, _send: &Send) {}
+    fn take(&mut self, _now: Instant, _attempt: &Outgoing) {}
 
     /// Allow: whether an attempt to `model` may start now.
     fn allow(&mut self, _now: Instant, _model: u8) -> bool {
@@ -187,7 +187,6 @@ pub struct Pipeline {
     policies: Vec<Box<dyn Policy>>,
     retry: RetrySpec,
     workers: usize,
-    seed: u64,
 }
 
 impl Pipeline {
@@ -218,7 +217,6 @@ impl Pipeline {
             policies,
             retry: s.retry.clone(),
             workers: s.workers as usize,
-            seed,
         }
     }
 
@@ -244,17 +242,17 @@ impl Pipeline {
     }
 
     /// Pace: when the attempt may go (`None`: now).
-    pub fn wait(&mut self, now: Instant, send: &Send) -> Option<Instant> {
+    pub fn wait(&mut self, now: Instant, attempt: &Outgoing) -> Option<Instant> {
         let at = self
             .policies
             .iter_mut()
-            .fold(now, |at, p| at.max(p.ready_at(now, send)));
+            .fold(now, |at, p| at.max(p.ready_at(now, attempt)));
         (at > now).then_some(at)
     }
 
     /// Pace: the attempt goes now.
-    pub fn take(&mut self, now: Instant, send: &Send) {
-        self.policies.iter_mut().for_each(|p| p.take(now, send));
+    pub fn take(&mut self, now: Instant, attempt: &Outgoing) {
+        self.policies.iter_mut().for_each(|p| p.take(now, attempt));
     }
 
     /// Allow: whether an attempt to `model` may start; the first refusal stops the asking (a
@@ -321,10 +319,5 @@ impl Pipeline {
     /// Breakers not closed at `now`.
     pub fn open_breakers(&mut self, now: Instant) -> u32 {
         self.policies.iter_mut().map(|p| p.open_breakers(now)).sum()
-    }
-
-    /// The seed the policies' random streams are keyed by.
-    pub fn seed(&self) -> u64 {
-        self.seed
     }
 }
