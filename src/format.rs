@@ -64,7 +64,12 @@ pub fn usd(v: Option<f64>) -> String {
     match v {
         None => "—".into(),
         Some(v) if v < 10.0 => format!("${v:.4}"),
-        Some(v) => format!("${v:.2}"),
+        Some(v) if v < 1000.0 => format!("${v:.2}"),
+        Some(v) => format!(
+            "${}.{:02}",
+            count(v.trunc() as u64),
+            ((v.fract() * 100.0).round() as u64).min(99)
+        ),
     }
 }
 
@@ -78,6 +83,8 @@ mod tests {
         assert_eq!(ms(Some(1240.0)), "1.24 s");
         assert_eq!(ms(None), "—");
         assert_eq!(count(1234567), "1,234,567");
+        assert_eq!(usd(Some(15970.934)), "$15,970.93");
+        assert_eq!(usd(Some(250.0)), "$250.00");
         assert_eq!(count(12), "12");
         assert_eq!(pct(Some(0.48)), "48.0%");
         assert_eq!(secs(3725.0), "62 min 05 s");

@@ -58,6 +58,19 @@ impl Dimension {
 }
 
 impl Tier {
+    /// The billing account's monthly spend cap of the tier in USD (`None`: the free tier has
+    /// none, it cannot spend). Tier 3's cap is "$20,000 - $100,000+" after review: the lower
+    /// end is used. Source: <https://ai.google.dev/gemini-api/docs/billing> ("Billing tier
+    /// cap"), read 2026-11-29.
+    pub fn monthly_cap_usd(self) -> Option<f64> {
+        match self {
+            Tier::Free => None,
+            Tier::Tier1 => Some(250.0),
+            Tier::Tier2 => Some(2_000.0),
+            Tier::Tier3 => Some(20_000.0),
+        }
+    }
+
     /// The `quotaId` Gemini reports for a dimension in this tier.
     pub fn quota_id(self, dim: Dimension) -> String {
         let base = match (self, dim) {

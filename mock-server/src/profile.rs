@@ -286,6 +286,9 @@ pub struct MockSettings {
     pub tpm: Option<u64>,
     /// Requests per day for every model (0 = unlimited).
     pub rpd: Option<u64>,
+    /// The billing account's monthly spend cap in USD (0 = none); the tier presets set the
+    /// tier's cap. `stampede` checks a run's spend, carried over to 30 days, against it.
+    pub monthly_cap_usd: Option<f64>,
     /// Per-model quota overrides; a model not known to the preset is added.
     pub models: Option<BTreeMap<String, ModelSettings>>,
     /// Quota window semantics.
@@ -356,6 +359,9 @@ pub struct MockProfile {
     pub tier: Tier,
     /// Quota limits per model; a model not listed answers 404.
     pub models: BTreeMap<String, Limits>,
+    /// The billing account's monthly spend cap in USD (0 = none).
+    #[serde(default)]
+    pub monthly_cap_usd: f64,
     /// Quota window semantics.
     pub window: QuotaWindow,
     /// 429 body shape.
@@ -396,6 +402,10 @@ impl MockProfile {
             preset: name.to_string(),
             tier,
             models,
+            monthly_cap_usd: match name {
+                "unlimited" => 0.0,
+                _ => tier.monthly_cap_usd().unwrap_or(0.0),
+            },
             window: QuotaWindow::Sliding,
             error_shape: ErrorShape::V2025,
             latency: DurationDist::Lognormal {
@@ -471,6 +481,7 @@ impl MockProfile {
             ($($field:ident),*) => { $( if let Some(v) = &s.$field { self.$field = v.clone(); } )* };
         }
         take!(
+            monthly_cap_usd,
             window,
             error_shape,
             latency,
@@ -513,6 +524,9 @@ impl MockProfile {
         }
         if self.stream_chunk_tokens == 0 {
             return Err(invalid("stream_chunk_tokens must be at least 1".into()));
+        }
+        if !(self.monthly_cap_usd >= 0.0 && self.monthly_cap_usd.is_finite()) {
+            return Err(invalid("monthly_cap_usd must be a finite amount ≥ 0".into()));
         }
         if self.overload_slowdown.is_nan() || self.overload_slowdown < 0.0 {
             return Err(invalid("overload_slowdown must be ≥ 0".into()));

@@ -9,7 +9,7 @@ use super::{
     candidates_of, out_dir, parse_duration, ready_out_dir, write_outputs, CliError, Exit, Io, ManyRunArgs, Outcome,
 };
 use crate::commands::hosting::ProbeOptions;
-use crate::commands::plan::PlanOptions;
+use crate::commands::plan::{PlanOptions, SeedBudget};
 use crate::report;
 use crate::run_spec::{RunOptions, RunSpec};
 use crate::scenario::{Candidate, Scenario, TargetKind};
@@ -23,9 +23,15 @@ pub struct PlanArgs {
     /// scenario's [[strategies]], or else its [strategy].
     #[arg(long = "strategy")]
     pub strategies: Vec<String>,
-    /// Seeds per worker count: a count passes only when every seed's run meets the SLO.
-    #[arg(long, default_value_t = 3)]
+    /// Seeds every worker count starts with (5 to 1000). A count passes when every objective's
+    /// 95% interval over the seeds is on its passing side; while one straddles its target,
+    /// more seeds are run, up to --max-seeds.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(5..=1000))]
     pub seeds: u32,
+    /// The most seeds a worker count may use before it is reported undecided (at least --seeds,
+    /// at most 1000).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(5..=1000))]
+    pub max_seeds: u32,
     /// Largest worker count tried.
     #[arg(long, default_value_t = 4096)]
     pub max_workers: u32,
@@ -65,6 +71,12 @@ fn parse_growth(s: &str) -> Result<f64, String> {
 /// Searches, writes plan.json, plan.md and plan.html, prints the plan; exit 1 when no
 /// candidate meets the objectives.
 pub(super) fn plan(args: PlanArgs, io: &mut Io<'_>) -> Outcome {
+    if args.max_seeds < args.seeds {
+        return Err(CliError::Input(format!(
+            "--max-seeds {} is below --seeds {}: a count cannot use fewer seeds than it starts with",
+            args.max_seeds, args.seeds
+        )));
+    }
     let loaded = Scenario::load(&args.scenario)?;
     let mut candidates = candidates_of(&args.strategies, &loaded)?;
     if candidates.is_empty() {
@@ -87,7 +99,10 @@ pub(super) fn plan(args: PlanArgs, io: &mut Io<'_>) -> Outcome {
     let mock_exe = args.mock_exe.clone().or_else(|| std::env::current_exe().ok());
     let options = PlanOptions {
         run,
-        seeds: args.seeds,
+        seeds: SeedBudget {
+            start: args.seeds as usize,
+            max: args.max_seeds as usize,
+        },
         max_workers: args.max_workers,
         candidates,
         growth: if args.no_growth { Vec::new() } else { args.growth },
@@ -108,11 +123,16 @@ pub(super) fn plan(args: PlanArgs, io: &mut Io<'_>) -> Outcome {
     if plan.best.is_some() {
         Ok(Exit::Ok)
     } else {
-        writeln!(
-            io.err,
-            "no candidate met the objectives up to {} workers",
-            args.max_workers
-        )?;
+        let why = match &plan.closest {
+            Some(c) => format!(
+                "the closest is {} at {} workers: {}",
+                c.candidate,
+                c.workers,
+                c.misses.join(" ")
+            ),
+            None => "no count was measured".into(),
+        };
+        writeln!(io.err, "no plan passes; {why}")?;
         Ok(Exit::Gate)
     }
 }

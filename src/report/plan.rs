@@ -25,7 +25,7 @@ fn pct(v: f64) -> String {
 
 fn usd(v: f64) -> String {
     if v >= 100.0 {
-        format!("${v:.0}")
+        format!("${}", crate::format::count(v.round() as u64))
     } else {
         format!("${v:.2}")
     }
@@ -36,8 +36,8 @@ fn usd(v: f64) -> String {
 fn point_cells(p: &Point) -> Vec<String> {
     vec![
         p.workers.to_string(),
-        if p.passes { "✅" } else { "❌" }.to_string(),
-        format!("{}/{}", p.passed_seeds, p.success_rate.values.len()),
+        verdict(p).to_string(),
+        format!("{}/{}", p.passed_seeds, p.seeds),
         mean_ci(&p.success_rate, pct),
         mean_ci(&p.p95_ms, |v| ms(Some(v))),
         mean_ci(&p.goodput_rps, |v| format!("{v:.2}/s")),
@@ -46,11 +46,22 @@ fn point_cells(p: &Point) -> Vec<String> {
     ]
 }
 
+/// A count's verdict in a word (words, not glyphs: every font has them).
+fn verdict(p: &Point) -> &'static str {
+    if p.passes {
+        "pass"
+    } else if p.undecided {
+        "undecided"
+    } else {
+        "miss"
+    }
+}
+
 /// The column headers of [`point_cells`].
 const POINT_COLUMNS: [&str; 8] = [
     "workers",
     "SLO",
-    "seeds passing",
+    "seeds meeting all",
     "success",
     "p95",
     "goodput",
@@ -65,13 +76,24 @@ fn candidate_cells(p: &CapacityPlan) -> Vec<Vec<String>> {
     p.candidates
         .iter()
         .map(|c| {
-            let best = if p.best.as_deref() == Some(c.name.as_str()) {
-                " ★"
+            let verdict = if p.best.as_deref() == Some(c.name.as_str()) {
+                "best".to_string()
+            } else if c.passes {
+                "passes".to_string()
+            } else if c.recommended_workers.is_none() {
+                "no count met the objectives".to_string()
             } else {
-                ""
+                let limits: Vec<&str> = c
+                    .long_limits
+                    .iter()
+                    .filter(|l| !l.pass)
+                    .map(|l| l.limit.label())
+                    .collect();
+                format!("does not fit the {}", limits.join(" and "))
             };
             vec![
-                format!("{}{best}", c.name),
+                c.name.clone(),
+                verdict,
                 opt(c.min_workers),
                 opt(c.recommended_workers),
                 opt(c.knee_workers),
@@ -93,9 +115,9 @@ fn growth_cells(p: &CapacityPlan) -> Vec<Vec<String>> {
                 format!("×{}", g.factor),
                 format!("{:.2}/s", g.rate_rps),
                 if g.holds {
-                    "✅ holds".into()
+                    "holds".into()
                 } else {
-                    format!("❌ misses {}", g.missed.join(", "))
+                    format!("misses {}", g.missed.join(", "))
                 },
                 opt(g.min_workers),
                 opt(g.recommended_workers),
@@ -131,8 +153,9 @@ fn growth_note(p: &CapacityPlan) -> String {
 }
 
 /// The column headers of [`candidate_cells`].
-const CANDIDATE_COLUMNS: [&str; 7] = [
+const CANDIDATE_COLUMNS: [&str; 8] = [
     "candidate",
+    "verdict",
     "fewest passing",
     "recommended",
     "knee",
@@ -212,14 +235,57 @@ fn hosting_cells(p: &CapacityPlan) -> Vec<Vec<String>> {
     rows
 }
 
+/// How many seeds a count ran, and the rule that added more.
+fn seeds_line(p: &CapacityPlan) -> String {
+    format!(
+        "seeds: {} per count, up to {} where an objective's 95% interval straddled its target (seeds {} to {})",
+        p.seeds_start,
+        p.seeds.len(),
+        p.seeds.first().copied().unwrap_or(0),
+        p.seeds.last().copied().unwrap_or(0)
+    )
+}
+
+/// The plan's answer first: the recommendation with its settings, or, when no candidate
+/// passes, the closest plan, what it misses by and what would make it pass.
+fn verdict_lines(p: &CapacityPlan) -> Vec<String> {
+    if let Some(r) = &p.recommendation {
+        let mut settings = vec![format!("workers = {}", r.workers)];
+        settings.extend(r.settings.iter().map(|(k, v)| format!("{k} = {v}")));
+        let cost = r.cost_usd.map_or(String::new(), |c| {
+            format!(
+                " Expected cost: {} an hour, {} a day, {} a month.",
+                usd(c.hour),
+                usd(c.day),
+                usd(c.month)
+            )
+        });
+        return vec![format!(
+            "**Recommendation**: {}, with {}.{cost}",
+            r.candidate,
+            settings.join(", ")
+        )];
+    }
+    let Some(c) = &p.closest else {
+        return vec!["**No plan passes**, and no count was measured.".into()];
+    };
+    let mut lines = vec![format!(
+        "**No plan passes.** The closest is {} at {} workers, which misses:",
+        c.candidate, c.workers
+    )];
+    lines.extend(c.misses.iter().map(|m| format!("- {m}")));
+    lines.push(format!("What binds there, and what would make it pass: {}", c.change));
+    lines
+}
+
 /// `plan.md`.
 pub fn markdown(p: &CapacityPlan) -> String {
     let mut out = format!(
-        "## stampede plan · {}\n\ntarget **{}** · objectives: {} · seeds {:?} · {} of traffic per run · {} runs in {}\n\n",
+        "## stampede plan · {}\n\ntarget **{}** · objectives: {} · {} · {} of traffic per run · {} runs in {}\n\n",
         p.scenario,
         p.target,
         p.slo.join(", "),
-        p.seeds,
+        seeds_line(p),
         secs(p.duration_s),
         p.runs,
         secs(p.wall_time_s)
@@ -233,6 +299,9 @@ pub fn markdown(p: &CapacityPlan) -> String {
         p.guess.attempts_per_request,
         p.guess.load
     ));
+    for line in verdict_lines(p) {
+        out.push_str(&format!("{line}\n\n"));
+    }
     out.push_str(&md_table(&CANDIDATE_COLUMNS, &candidate_cells(p)));
     if !p.growth.is_empty() {
         out.push_str(&format!("\n{}\n\n", growth_note(p)));
@@ -271,57 +340,78 @@ pub fn markdown(p: &CapacityPlan) -> String {
 /// The curves against workers, one line per candidate; the SLO's latency target and each
 /// candidate's knee drawn.
 fn charts(p: &CapacityPlan) -> Vec<Chart> {
-    const X: &str = "workers";
-    // Up to twice the largest recommendation (or knee): a candidate searched far beyond it does
-    // not squash the others into the left edge.
-    let limit = p
+    // Every count in the tables is drawn. When they span more than a factor of 20 (a search
+    // that galloped far past the answer), the workers axis is logarithmic so the region around
+    // the answer is not squashed against the left edge.
+    let counts = p
         .candidates
         .iter()
-        .filter_map(|c| c.recommended_workers.or(c.knee_workers))
-        .max()
-        .map_or(u32::MAX, |w| w.saturating_mul(2));
+        .flat_map(|c| c.points.iter().map(|pt| f64::from(pt.workers)));
+    let (lo, hi) = counts.fold((f64::MAX, 0.0f64), |(a, b), w| (a.min(w), b.max(w)));
+    let log = hi / lo.max(1.0) > 20.0;
+    let x = |w: u32| if log { f64::from(w).log10() } else { f64::from(w) };
+    let x_label = if log { "workers (log scale)" } else { "workers" };
     let line = |title: &str, y: &str, f: &dyn Fn(&Point) -> Option<f64>| {
-        let mut chart = Chart::new(title, X, y);
+        let mut chart = Chart::new(title, x_label, y);
+        if log {
+            chart.x_format = super::plots::power_of_ten;
+        }
         for (i, c) in p.candidates.iter().enumerate() {
             let points = c
                 .points
                 .iter()
-                .filter(|pt| pt.workers <= limit)
-                .filter_map(|pt| f(pt).map(|v| (f64::from(pt.workers), v)))
+                .filter_map(|pt| f(pt).map(|v| (x(pt.workers), v)))
                 .collect();
             chart = chart.line(&c.name, i, points);
-            if let Some(k) = c.knee_workers.filter(|k| *k <= limit) {
+            if let Some(k) = c.knee_workers {
                 chart.marks.push(Rule {
                     name: format!("knee, {}", c.name),
-                    y: f64::from(k),
+                    y: x(k),
                 });
             }
         }
         chart
     };
-    let mut p95 = line("p95 end-to-end latency by workers", "latency (ms)", &|pt| {
-        pt.p95_ms.mean
-    });
-    if let Some(target) = p.slo.iter().find_map(|l| l.strip_prefix("p95 ≤ ")) {
-        // The SLO line, from the same figure the verdicts used.
-        let target_ms = p
-            .candidates
-            .iter()
-            .flat_map(|c| c.points.iter())
-            .find_map(|pt| pt.sample.as_ref())
-            .and_then(|s| s.slo.as_ref())
-            .and_then(|v| v.checks.iter().find(|c| c.name == Objective::P95))
-            .map(|c| c.target);
-        if let Some(y) = target_ms {
-            p95.rules.push(Rule {
-                name: format!("SLO p95 {target}"),
-                y,
-            });
-        }
+    let top_ms = p
+        .candidates
+        .iter()
+        .flat_map(|c| c.points.iter().filter_map(|pt| pt.p95_ms.mean))
+        .fold(0.0, f64::max);
+    let (unit, scale) = if top_ms > 10_000.0 { ("s", 1000.0) } else { ("ms", 1.0) };
+    let mut p95 = line(
+        "p95 end-to-end latency by workers",
+        &format!("latency ({unit})"),
+        &|pt| pt.p95_ms.mean.map(|v| v / scale),
+    );
+    if let Some(y) = objective_target(p, Objective::P95) {
+        p95.rules.push(Rule {
+            name: format!("SLO p95 {}", ms(Some(y))),
+            y: y / scale,
+        });
     }
+    let mut success = line("Success rate by workers", "share answered (%)", &|pt| {
+        pt.success_rate.mean.map(|v| v * 100.0)
+    });
+    let target = objective_target(p, Objective::SuccessRate);
+    if let Some(target) = target {
+        success.rules.push(Rule {
+            name: format!("SLO success rate {:.1}%", target * 100.0),
+            y: target * 100.0,
+        });
+    }
+    // From just under the lowest value (or target) to 100%: the differences that decide a
+    // plan are a few points wide.
+    let floor = success
+        .lines
+        .iter()
+        .flat_map(|l| l.points.iter().map(|pt| pt.1))
+        .chain(target.map(|t| t * 100.0))
+        .fold(100.0, f64::min);
+    success.y_range = Some(((floor - (100.0 - floor).max(1.0) * 0.2).max(0.0).floor(), 100.5));
     vec![
         line("Goodput by workers", "answered per second", &|pt| pt.goodput_rps.mean),
         p95,
+        success,
         line("429 share by workers", "share of attempts (%)", &|pt| {
             pt.share_429.mean.map(|v| v * 100.0)
         }),
@@ -329,6 +419,16 @@ fn charts(p: &CapacityPlan) -> Vec<Chart> {
             pt.cost_per_hour_usd.mean
         }),
     ]
+}
+
+/// The target of an objective, from the verdicts the plan's runs made.
+fn objective_target(p: &CapacityPlan, objective: Objective) -> Option<f64> {
+    p.candidates
+        .iter()
+        .flat_map(|c| c.points.iter())
+        .flat_map(|pt| pt.objectives.iter())
+        .find(|o| o.objective == objective)
+        .map(|o| o.target)
 }
 
 /// `plan.html`.
@@ -363,7 +463,8 @@ pub fn html(p: &CapacityPlan) -> String {
                 point_columns => POINT_COLUMNS,
                 candidates => candidates,
                 plots => plots,
-                seeds => format!("{:?}", p.seeds),
+                seeds => seeds_line(p),
+                verdict_lines => verdict_lines(p),
                 window => secs(p.duration_s),
                 wall => secs(p.wall_time_s),
                 version => env!("CARGO_PKG_VERSION"),

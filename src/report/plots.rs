@@ -8,8 +8,29 @@ use plotters::prelude::*;
 
 use crate::histogram::LatencyHistogram;
 
-/// Size of every chart in SVG pixels (width, height).
+/// Size of every chart's plotting area in SVG pixels (width, height); the legend, when there
+/// is one, is a strip below it (see [`Chart::size`]).
 pub const SIZE: (u32, u32) = (860, 360);
+
+/// Height of one row of the legend strip.
+const LEGEND_ROW: u32 = 22;
+/// Where the legend's first item starts (under the plot, past the y-axis labels).
+const LEGEND_LEFT: i32 = 80;
+/// Stroke of the box around the legend strip (tests find the legend by it).
+pub const LEGEND_BORDER: RGBColor = RGBColor(200, 200, 201);
+
+/// One legend entry: its text, colour and whether its line is dashed.
+#[derive(Debug, Clone)]
+struct LegendItem {
+    name: String,
+    color: RGBColor,
+    dashed: bool,
+}
+
+/// The width a legend item takes: swatch, gap, text (about 7 px a character at 13 px).
+fn item_width(name: &str) -> i32 {
+    34 + (name.chars().count() as i32) * 7 + 18
+}
 
 /// Colours in series order, used the same way in every chart of a page.
 pub const PALETTE: [RGBColor; 8] = [
@@ -68,6 +89,18 @@ pub struct Chart {
     pub x_range: Option<(f64, f64)>,
     /// The y values are counts: no fractional tick labels.
     pub whole_y: bool,
+    /// A fixed y range; by default from 0 to just above the largest value.
+    pub y_range: Option<(f64, f64)>,
+}
+
+/// Tick labels of a log10 axis: the value whose logarithm the axis holds ("1000" at 3).
+pub fn power_of_ten(x: &f64) -> String {
+    let v = 10f64.powf(*x);
+    if v >= 10.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
 }
 
 /// Tick labels of a count axis: whole numbers only (plotters may place ticks at 0.2, 0.4 …).
@@ -106,6 +139,7 @@ impl Chart {
             steps: false,
             x_range: None,
             whole_y: false,
+            y_range: None,
         }
     }
 
@@ -137,12 +171,62 @@ impl Chart {
         self
     }
 
-    /// Renders to a fixed-size SVG of [`SIZE`] (an empty chart with a note when there is
-    /// nothing to draw).
+    /// The legend's entries: every named line (solid), then the reference rules and marks
+    /// (dashed), in drawing order.
+    fn legend_items(&self) -> Vec<LegendItem> {
+        let mut items: Vec<LegendItem> = self
+            .lines
+            .iter()
+            .filter(|l| !l.name.is_empty())
+            .map(|l| LegendItem {
+                name: l.name.clone(),
+                color: PALETTE[l.color % PALETTE.len()],
+                dashed: false,
+            })
+            .collect();
+        items.extend(self.rules.iter().map(|r| LegendItem {
+            name: r.name.clone(),
+            color: RULE_COLOR,
+            dashed: true,
+        }));
+        items.extend(self.marks.iter().enumerate().map(|(i, m)| LegendItem {
+            name: m.name.clone(),
+            color: mark_color(i),
+            dashed: true,
+        }));
+        items
+    }
+
+    /// Each legend item's row and x position, flowing left to right under the plot.
+    fn legend_layout(&self) -> Vec<(LegendItem, u32, i32)> {
+        let mut out = Vec::new();
+        let (mut row, mut x) = (0u32, LEGEND_LEFT);
+        for item in self.legend_items() {
+            let w = item_width(&item.name);
+            if x > LEGEND_LEFT && x + w > SIZE.0 as i32 - 12 {
+                row += 1;
+                x = LEGEND_LEFT;
+            }
+            out.push((item, row, x));
+            x += w;
+        }
+        out
+    }
+
+    /// The whole chart's size: the plotting area and, below it, one legend row per line of
+    /// entries (none without named series).
+    pub fn size(&self) -> (u32, u32) {
+        let rows = self.legend_layout().last().map_or(0, |(_, row, _)| row + 1);
+        let legend = if rows == 0 { 0 } else { rows * LEGEND_ROW + 10 };
+        (SIZE.0, SIZE.1 + legend)
+    }
+
+    /// Renders to an SVG of [`Chart::size`] (an empty chart with a note when there is nothing
+    /// to draw).
     pub fn svg(&self) -> String {
         let mut out = String::new();
         {
-            let root = SVGBackend::with_string(&mut out, SIZE).into_drawing_area();
+            let root = SVGBackend::with_string(&mut out, self.size()).into_drawing_area();
             let _ = self.draw(&root);
             let _ = root.present();
         }
@@ -151,14 +235,51 @@ impl Chart {
 
     /// Renders to an SVG that fills the width of its container, for a page.
     pub fn inline_svg(&self) -> String {
-        responsive(self.svg())
+        responsive(self.svg(), self.size())
+    }
+
+    /// Draws the legend strip: a box under the plot with a swatch and a name per entry, dashed
+    /// swatches for dashed lines. Nothing of the data is drawn there.
+    fn draw_legend(
+        &self,
+        area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    ) -> Result<(), Box<dyn std::error::Error + '_>> {
+        let layout = self.legend_layout();
+        let Some(rows) = layout.last().map(|(_, r, _)| r + 1) else {
+            return Ok(());
+        };
+        let bottom = (rows * LEGEND_ROW + 4) as i32;
+        area.draw(&Rectangle::new(
+            [(LEGEND_LEFT - 8, 2), (SIZE.0 as i32 - 8, bottom)],
+            LEGEND_BORDER.stroke_width(1),
+        ))?;
+        for (item, row, x) in layout {
+            let y = (row * LEGEND_ROW) as i32 + 14;
+            let style = item.color.stroke_width(3);
+            if item.dashed {
+                for k in 0..3 {
+                    area.draw(&PathElement::new(vec![(x + k * 9, y), (x + k * 9 + 5, y)], style))?;
+                }
+            } else {
+                area.draw(&PathElement::new(vec![(x, y), (x + 24, y)], style))?;
+            }
+            area.draw(&Text::new(
+                item.name.clone(),
+                (x + 32, y - 7),
+                ("sans-serif", 13).into_font().color(&RGBColor(40, 40, 40)),
+            ))?;
+        }
+        Ok(())
     }
 
     fn draw(
         &self,
-        root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+        page: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
     ) -> Result<(), Box<dyn std::error::Error + '_>> {
-        root.fill(&WHITE)?;
+        page.fill(&WHITE)?;
+        let (root, legend) = page.split_vertically(SIZE.1);
+        self.draw_legend(&legend)?;
+        let root = &root;
         let all = self.lines.iter().flat_map(|l| l.points.iter());
         let (mut x0, mut x1, mut y1) = (f64::MAX, f64::MIN, 0.0f64);
         for &(x, y) in all {
@@ -179,13 +300,14 @@ impl Chart {
             x1 = x0 + 1.0;
         }
         let y1 = if y1 <= 0.0 { 1.0 } else { y1 * 1.08 };
+        let (y0, y1) = self.y_range.unwrap_or((0.0, y1));
         let mut chart = ChartBuilder::on(root)
             .caption(&self.title, ("sans-serif", 18))
             .margin(12)
             .margin_right(30)
             .x_label_area_size(44)
             .y_label_area_size(70)
-            .build_cartesian_2d(x0..x1, 0.0..y1)?;
+            .build_cartesian_2d(x0..x1, y0..y1)?;
         chart
             .configure_mesh()
             .x_desc(&self.x_label)
@@ -203,38 +325,31 @@ impl Chart {
                 ("sans-serif", 16).into_font().color(&RGBColor(120, 120, 120)),
             ))?;
         }
+        // Drawn in order: series, then the reference lines over them, then marks. Each series
+        // keeps its colour in every chart of a page; the legend is in its own strip below.
         for l in &self.lines {
             let color = PALETTE[l.color % PALETTE.len()];
             let points: Vec<(f64, f64)> = if self.steps { steps(&l.points) } else { l.points.clone() };
-            chart
-                .draw_series(LineSeries::new(points, color.stroke_width(2)))?
-                .label(&l.name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3)));
+            chart.draw_series(LineSeries::new(points, color.stroke_width(2)))?;
         }
         for r in &self.rules {
-            let style = RGBColor(30, 30, 30).stroke_width(2);
-            chart
-                .draw_series(DashedLineSeries::new(vec![(x0, r.y), (x1, r.y)], 6, 4, style))?
-                .label(&r.name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
+            let style = RULE_COLOR.stroke_width(2);
+            chart.draw_series(DashedLineSeries::new(vec![(x0, r.y), (x1, r.y)], 6, 4, style))?;
         }
         for (i, m) in self.marks.iter().enumerate() {
-            let style = PALETTE[(i + 5) % PALETTE.len()].stroke_width(2);
-            chart
-                .draw_series(DashedLineSeries::new(vec![(m.y, 0.0), (m.y, y1)], 4, 4, style))?
-                .label(&m.name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
-        }
-        if self.lines.len() + self.rules.len() > 1 || self.lines.iter().any(|l| !l.name.is_empty()) {
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.85))
-                .border_style(RGBColor(200, 200, 200))
-                .position(SeriesLabelPosition::UpperLeft)
-                .draw()?;
+            let style = mark_color(i).stroke_width(2);
+            chart.draw_series(DashedLineSeries::new(vec![(m.y, y0), (m.y, y1)], 4, 4, style))?;
         }
         Ok(())
     }
+}
+
+/// The colour of reference rules (an SLO, a quota).
+const RULE_COLOR: RGBColor = RGBColor(30, 30, 30);
+
+/// The colour of the `i`th vertical mark (a knee), apart from the first series' colours.
+fn mark_color(i: usize) -> RGBColor {
+    PALETTE[(i + 5) % PALETTE.len()]
 }
 
 fn steps(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
@@ -248,10 +363,9 @@ fn steps(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
     out
 }
 
-fn responsive(svg: String) -> String {
-    debug_assert_eq!(SIZE, (860, 360));
+fn responsive(svg: String, (w, h): (u32, u32)) -> String {
     svg.replacen(
-        "<svg width=\"860\" height=\"360\"",
+        &format!("<svg width=\"{w}\" height=\"{h}\""),
         "<svg width=\"100%\" preserveAspectRatio=\"xMidYMid meet\"",
         1,
     )

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use resvg::{tiny_skia, usvg};
 
-use super::plots::{Chart, SIZE};
+use super::plots::Chart;
 
 /// Pixels per SVG pixel.
 const SCALE: f32 = 2.0;
@@ -68,7 +68,8 @@ pub fn render(chart: &Chart, fonts: &Arc<usvg::fontdb::Database>) -> Result<Vec<
     };
     let tree =
         usvg::Tree::from_str(&chart.svg(), &options).map_err(|e| PngError::Svg(chart.title.clone(), e.to_string()))?;
-    let (w, h) = (SIZE.0 as f32 * SCALE, SIZE.1 as f32 * SCALE);
+    let size = chart.size();
+    let (w, h) = (size.0 as f32 * SCALE, size.1 as f32 * SCALE);
     let mut pixmap = tiny_skia::Pixmap::new(w as u32, h as u32).expect("chart size is not zero");
     resvg::render(
         &tree,
@@ -130,7 +131,9 @@ mod tests {
             return;
         };
         let (w, h, plain) = dark_pixels(&render(&chart(""), &fonts).unwrap());
-        assert_eq!((w, h), (1720, 720));
+        // The plot is 860×360 and its legend strip one 22 px row plus a 10 px margin.
+        assert_eq!(chart("").size(), (860, 392));
+        assert_eq!((w, h), (1720, 784));
         // A long title adds dark pixels: the text was set in a font, not dropped.
         let (_, _, titled) = dark_pixels(&render(&chart("Requests per second, a long title"), &fonts).unwrap());
         assert!(titled > plain + 1000, "{titled} vs {plain}");

@@ -8,6 +8,7 @@
 
 pub mod advice;
 pub mod figures;
+pub mod horizon;
 pub mod verdict;
 
 use std::collections::BTreeMap;
@@ -315,6 +316,10 @@ pub struct Summary {
     pub waste: crate::metrics::Waste,
     /// Per-lane figures.
     pub lanes: BTreeMap<String, LaneSummary>,
+    /// The window carried over to a day and a month, against the daily quota and the monthly
+    /// spend cap (null in summaries written before it existed).
+    #[serde(default)]
+    pub horizon: Option<horizon::Horizon>,
     /// Verdict against `[slo]` (null when the scenario sets none).
     pub slo: Option<SloVerdict>,
     /// Recommended settings and warnings read from this run.
@@ -422,6 +427,8 @@ impl Summary {
         let requests = Requests::of(m);
         let attempts = Attempts::of(m);
         let throughput = Throughput::of(m, meta.duration_s);
+        let cost_usd = m.cost_usd.map(|c| (c * 1e6).round() / 1e6);
+        let horizon = Some(horizon::Horizon::of(&meta, requests.scheduled, cost_usd));
         let lanes = m
             .lanes
             .iter()
@@ -460,13 +467,14 @@ impl Summary {
                 planned_input: m.planned.0,
                 planned_output: m.planned.1,
             },
-            cost_usd: m.cost_usd.map(|c| (c * 1e6).round() / 1e6),
+            cost_usd,
             waste: crate::metrics::Waste {
                 unanswered_input_cost_usd: m.waste.unanswered_input_cost_usd.map(|c| (c * 1e6).round() / 1e6),
                 repeated_prompt_cost_usd: m.waste.repeated_prompt_cost_usd.map(|c| (c * 1e6).round() / 1e6),
                 ..m.waste.clone()
             },
             lanes,
+            horizon,
             slo: None,
             advice: advice::Advice::default(),
             histograms: Histograms::of(m, lane_names),

@@ -1,6 +1,7 @@
 //! One integration-test binary (as ripgrep does): the CLI driven in-process, the live mock on
 //! port 0, the summary schema.
 
+mod advice;
 mod architecture;
 mod cli;
 mod compare;

@@ -78,7 +78,8 @@ complete -c stampede -n "__fish_stampede_using_subcommand compare" -l max-cost-u
 complete -c stampede -n "__fish_stampede_using_subcommand compare" -l json -d 'Print compare.json instead of the table'
 complete -c stampede -n "__fish_stampede_using_subcommand compare" -s h -l help -d 'Print help'
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -l strategy -d 'A candidate: a strategy file or `preset:NAME`; repeat for each. Without any, the scenario\'s [[strategies]], or else its [strategy]' -r
-complete -c stampede -n "__fish_stampede_using_subcommand plan" -l seeds -d 'Seeds per worker count: a count passes only when every seed\'s run meets the SLO' -r
+complete -c stampede -n "__fish_stampede_using_subcommand plan" -l seeds -d 'Seeds every worker count starts with (5 to 1000). A count passes when every objective\'s 95% interval over the seeds is on its passing side; while one straddles its target, more seeds are run, up to --max-seeds' -r
+complete -c stampede -n "__fish_stampede_using_subcommand plan" -l max-seeds -d 'The most seeds a worker count may use before it is reported undecided (at least --seeds, at most 1000)' -r
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -l max-workers -d 'Largest worker count tried' -r
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -l growth -d 'Traffic growth factors to check the best plan against, comma-separated' -r
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -l probe -d 'How long to run the best plan over real HTTP (against the mock in another process) to measure the client\'s memory and CPU for "what to buy"' -r

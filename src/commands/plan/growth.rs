@@ -39,8 +39,7 @@ pub(super) fn check(
         let mut grown = loaded.clone();
         grown.traffic = loaded.traffic.grown(factor);
         let base = RunSpec::new(&grown, &options.run);
-        *runs += seeds.len() as u32;
-        let at_plan = evaluate(&base, best.candidate, best.recommended, seeds)?;
+        let at_plan = evaluate(&base, best.candidate, best.recommended, seeds, options.seeds, runs)?;
         let next = if at_plan.passes {
             None
         } else {

@@ -29,13 +29,17 @@ use crate::scenario::Candidate;
 use crate::scenario::LoadedScenario;
 use crate::stats::Stat;
 use crate::summary::advice::Recommendation;
-use crate::summary::figures::{self, Figure};
 use crate::summary::Summary;
 
 mod growth;
 mod guess;
+pub mod point;
 mod prose;
 mod search;
+pub mod verdict;
+
+pub use point::{Decision, ObjectiveAt, SeedBudget};
+pub use verdict::{Closest, PlanRecommendation};
 
 use guess::first_guess;
 use search::{size, Search};
@@ -53,8 +57,9 @@ pub(crate) const KNEE_SHARE: f64 = 0.97;
 pub struct PlanOptions {
     /// Target, duration and seed overrides.
     pub run: RunOptions,
-    /// Seeds per point.
-    pub seeds: u32,
+    /// Seeds per count: every count starts with `start` and runs more, up to `max`, while an
+    /// objective's interval straddles its target.
+    pub seeds: SeedBudget,
     /// Largest worker count tried.
     pub max_workers: u32,
     /// The calling plans to size.
@@ -70,12 +75,20 @@ pub struct PlanOptions {
 pub struct Point {
     /// Worker count run.
     pub workers: u32,
-    /// Seeds whose run met every objective.
+    /// Seeds run at this count.
+    pub seeds: u32,
+    /// Seeds whose own run met every objective.
     pub passed_seeds: u32,
-    /// True when every seed met every objective.
+    /// True when every objective's 95% interval over the seeds is on its passing side.
     pub passes: bool,
-    /// Objectives missed by at least one seed.
+    /// True when some objective's interval still straddled its target after the seed budget.
+    pub undecided: bool,
+    /// Objectives not met (missed or undecided).
     pub missed: Vec<String>,
+    /// Each objective's verdict, with its mean, interval and worst seed.
+    pub objectives: Vec<ObjectiveAt>,
+    /// The traffic over a day and a month at the mean over seeds, against the long limits.
+    pub horizon: Option<crate::summary::horizon::Horizon>,
     /// Share of scheduled requests answered.
     pub success_rate: Stat,
     /// End-to-end p95 (ms).
@@ -98,7 +111,10 @@ pub struct Point {
 pub struct CandidatePlan {
     /// Candidate name.
     pub name: String,
-    /// The fewest workers that met the SLO with every seed (`None`: not up to the maximum).
+    /// Whether the plan passes: a count met every objective, and the traffic carried over to a
+    /// day and a month fits the daily quota and the monthly spend cap.
+    pub passes: bool,
+    /// The fewest workers that met every objective (`None`: none up to the maximum tried).
     pub min_workers: Option<u32>,
     /// The recommendation: the minimum plus headroom for bursts the seeds did not draw.
     pub recommended_workers: Option<u32>,
@@ -112,6 +128,9 @@ pub struct CandidatePlan {
     pub points: Vec<Point>,
     /// The other settings, read from the recommended count's run (as `stampede run` advises).
     pub advice: Vec<Recommendation>,
+    /// The daily quota and monthly spend cap against the traffic at the recommended count (at
+    /// the largest count tried without one).
+    pub long_limits: Vec<crate::summary::horizon::LimitCheck>,
     /// Why, in a sentence or two with the figures.
     pub why: String,
 }
@@ -180,16 +199,24 @@ pub struct CapacityPlan {
     pub target: String,
     /// Objectives, as `name ≤/≥ target` lines.
     pub slo: Vec<String>,
-    /// Seeds run at every point.
+    /// The seeds a count may draw from, in order (each count uses the first ones it needs).
     pub seeds: Vec<u64>,
+    /// Seeds every count starts with.
+    pub seeds_start: usize,
     /// Traffic window (s).
     pub duration_s: f64,
     /// The first guess.
     pub guess: Guess,
     /// One plan per candidate.
     pub candidates: Vec<CandidatePlan>,
-    /// The cheapest candidate that meets the SLO (fewest workers on a tie).
+    /// The best passing candidate: the cheapest, costs within the noise tied and the tie going
+    /// to the larger margin to the tightest objective.
     pub best: Option<String>,
+    /// The best plan's settings (null when no candidate passes).
+    pub recommendation: Option<PlanRecommendation>,
+    /// When no candidate passes: the closest plan, what it misses by and what would make it
+    /// pass.
+    pub closest: Option<Closest>,
     /// The best plan against grown traffic, by factor.
     pub growth: Vec<GrowthCheck>,
     /// The smallest growth factor checked at which the best plan no longer meets the SLO.
@@ -204,44 +231,19 @@ pub struct CapacityPlan {
     pub wall_time_s: f64,
 }
 
-/// Runs `strategy` with `workers` for every seed, in parallel.
-fn evaluate(base: &RunSpec<'_>, candidate: &Candidate, workers: u32, seeds: &[u64]) -> Result<Point, RunError> {
-    // In seed order, as the first error met is the one returned.
-    let mut ordered = seeds.to_vec();
-    ordered.sort_unstable();
-    let threads = super::pool::threads_for(base.target, ordered.len());
-    let runs = super::pool::run_all(&ordered, threads, |&seed| {
-        let mut spec = base.clone();
-        spec.seed = seed;
-        spec.strategy = candidate.strategy.clone();
-        spec.strategy.workers = workers;
-        execute(&spec, Arc::new(Progress::default()), None)
-    });
-    let summaries = runs.into_iter().collect::<Result<Vec<Summary>, RunError>>()?;
-    let passes_of = |s: &Summary| s.slo.as_ref().is_none_or(|v| v.pass);
-    let mut missed: Vec<String> = summaries
-        .iter()
-        .flat_map(|s| s.slo.iter().flat_map(|v| v.checks.iter()))
-        .filter(|c| !c.pass)
-        .map(|c| c.name.to_string())
-        .collect();
-    missed.sort();
-    missed.dedup();
-    let stat = |f: Figure| Stat::of(summaries.iter().map(f.read).collect());
-    let passed = summaries.iter().filter(|s| passes_of(s)).count() as u32;
-    Ok(Point {
-        workers,
-        passed_seeds: passed,
-        passes: passed as usize == summaries.len(),
-        missed,
-        success_rate: stat(figures::SUCCESS_RATE),
-        p95_ms: stat(figures::P95),
-        p99_ms: stat(figures::P99),
-        goodput_rps: stat(figures::GOODPUT),
-        share_429: stat(figures::SHARE_429),
-        cost_per_hour_usd: stat(figures::COST_PER_HOUR),
-        sample: summaries.into_iter().next(),
-    })
+/// Measures `workers` for `candidate` with as many of `seeds` as its verdict needs (see
+/// [`point`]), counting the runs made.
+fn evaluate(
+    base: &RunSpec<'_>,
+    candidate: &Candidate,
+    workers: u32,
+    seeds: &[u64],
+    budget: SeedBudget,
+    runs: &mut u32,
+) -> Result<Point, RunError> {
+    let (p, n) = point::measure(base, candidate, workers, seeds, budget)?;
+    *runs += n;
+    Ok(p)
 }
 
 /// Plans every candidate.
@@ -254,7 +256,7 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
     }
     let wall = std::time::Instant::now();
     let base = RunSpec::new(loaded, &options.run);
-    let seeds: Vec<u64> = (0..u64::from(options.seeds.max(1))).map(|i| base.seed + i).collect();
+    let seeds: Vec<u64> = (0..options.seeds.max.max(1) as u64).map(|i| base.seed + i).collect();
     let pilot = execute(&base, Arc::new(Progress::default()), None)?;
     let mut runs = 1;
     let guess = first_guess(loaded, &pilot, options.max_workers.max(1));
@@ -262,7 +264,7 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
     for c in &options.candidates {
         candidates.push(size(&base, c, guess.workers, options, &seeds, &mut runs, Search::Full)?);
     }
-    let best = best_of(&candidates);
+    let best = verdict::best_of(&candidates);
     let best_plan = best.as_ref().and_then(|b| {
         let c = candidates.iter().find(|c| &c.name == b)?;
         Some((
@@ -312,8 +314,17 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
             .map(prose::objective)
             .collect(),
         seeds,
+        seeds_start: options.seeds.start,
         duration_s: base.duration.as_secs_f64(),
         guess,
+        recommendation: best
+            .as_deref()
+            .and_then(|b| verdict::recommendation(b, &candidates, &options.candidates)),
+        closest: if best.is_none() {
+            verdict::closest(&candidates)
+        } else {
+            None
+        },
         candidates,
         best,
         growth,
@@ -323,20 +334,6 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
         runs,
         wall_time_s: wall.elapsed().as_secs_f64(),
     })
-}
-
-/// The best candidate: the cheapest recommendation, then the fewest workers.
-fn best_of(candidates: &[CandidatePlan]) -> Option<String> {
-    candidates
-        .iter()
-        .filter(|c| c.recommended_workers.is_some())
-        .min_by(|a, b| {
-            let cost = |c: &CandidatePlan| c.cost_usd.map_or(f64::MAX, |k| k.hour);
-            cost(a)
-                .total_cmp(&cost(b))
-                .then(a.recommended_workers.cmp(&b.recommended_workers))
-        })
-        .map(|c| c.name.clone())
 }
 
 /// The busiest 10 seconds of a run at the recommendation: the rate the hosting probe sends at.

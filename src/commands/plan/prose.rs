@@ -32,42 +32,80 @@ pub(super) fn binding(p: &Point) -> Option<String> {
 }
 
 /// Why the search ended where it did: the minimum and the count below it that failed, or the
-/// last count tried and what it missed.
-pub(super) fn why(min: Option<u32>, recommended: Option<u32>, lo: u32, points: &[Point], seeds: usize) -> String {
+/// count closest to passing and what it missed.
+pub(super) fn why(min: Option<u32>, recommended: Option<u32>, lo: u32, points: &[Point]) -> String {
     let at = |w: u32| points.iter().find(|p| p.workers == w);
     match min {
         Some(m) => {
+            let seeds = at(m).map_or(0, |p| p.seeds);
             let below = m.checked_sub(1).and_then(|b| at(b).or_else(|| at(lo)));
-            let failing = below.map_or(String::new(), |p| {
-                format!(
-                    "; {} workers missed {} with {} of {} seeds passing",
-                    p.workers,
-                    p.missed.join(", "),
-                    p.passed_seeds,
-                    seeds
-                )
-            });
+            let failing = below.map_or(String::new(), |p| format!("; at {} workers {}", p.workers, misses(p)));
             format!(
-                "{m} workers met every objective with all {} seeds{failing}. Recommended: {} ({}% headroom, at least one more).",
-                seeds,
+                "{m} workers met every objective ({seeds} seeds, each objective's 95% interval clear of its \
+                 target){failing}. Recommended: {} ({}% headroom, at least one more).",
                 recommended.unwrap_or(m),
                 ((HEADROOM - 1.0) * 100.0).round()
             )
         }
         None => {
-            let last = points.last();
-            format!(
-                "No worker count tried (up to {}; the search stops when a larger step no longer helps) met the objectives{}.",
-                last.map_or(0, |p| p.workers),
-                last.map_or(String::new(), |p| format!(
-                    "; at {} workers: missed {}, success {}",
+            let largest = points.last().map_or(0, |p| p.workers);
+            let closest = points.iter().max_by_key(|p| {
+                (
+                    p.objectives
+                        .iter()
+                        .filter(|o| o.decision == super::Decision::Met)
+                        .count(),
                     p.workers,
-                    p.missed.join(", "),
-                    p.success_rate.mean.map_or("—".into(), |v| format!("{:.1}%", v * 100.0))
-                ))
+                )
+            });
+            format!(
+                "No worker count tried met the objectives: the largest tried was {largest} (the search stops when a \
+                 larger step no longer helps){}.",
+                closest.map_or(String::new(), |p| format!("; at {} workers {}", p.workers, misses(p)))
             )
         }
     }
+}
+
+/// What a count missed, each objective with its figures: `missed p95: 9.48 s ± 4.10 s over
+/// 5 seeds against ≤ 8.00 s (worst seed 14.2 s)`.
+fn misses(p: &Point) -> String {
+    let parts: Vec<String> = p
+        .objectives
+        .iter()
+        .filter(|o| o.decision != super::Decision::Met)
+        .map(|o| miss(o, p.seeds))
+        .collect();
+    if parts.is_empty() {
+        "every objective was met".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// One objective not met, in words with its figures.
+pub(super) fn miss(o: &super::ObjectiveAt, seeds: u32) -> String {
+    let show = |v: Option<f64>| match o.objective.bound() {
+        Bound::Share => v.map_or("—".into(), |v| format!("{:.1}%", v * 100.0)),
+        Bound::Usd => crate::format::usd(v),
+        Bound::Ms => crate::format::ms(v),
+    };
+    let interval = match o.stat.ci95 {
+        Some(ci) => format!("{} ± {}", show(o.stat.mean), show(Some(ci)).trim_start_matches('$')),
+        None => show(o.stat.mean),
+    };
+    let verdict = match o.decision {
+        super::Decision::Undecided => "undecided on",
+        _ => "missed",
+    };
+    format!(
+        "{verdict} {}: {interval} over {seeds} seeds against {} {} ({} of {seeds} seeds missed it; worst {})",
+        o.objective,
+        o.objective.sign(),
+        show(Some(o.target)),
+        o.seeds_missed,
+        show(o.worst)
+    )
 }
 
 /// An objective as a line: `p95 ≤ 3.50 s`, `success_rate ≥ 99.0%`.

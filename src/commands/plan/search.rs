@@ -40,6 +40,7 @@ struct Sizer<'a> {
     base: &'a RunSpec<'a>,
     candidate: &'a Candidate,
     seeds: &'a [u64],
+    budget: super::SeedBudget,
     max: u32,
     runs: &'a mut u32,
     points: BTreeMap<u32, Point>,
@@ -49,8 +50,14 @@ impl Sizer<'_> {
     /// Whether `w` workers meet the objectives with every seed (measured once per count).
     fn pass(&mut self, w: u32) -> Result<bool, RunError> {
         if let std::collections::btree_map::Entry::Vacant(e) = self.points.entry(w) {
-            *self.runs += self.seeds.len() as u32;
-            e.insert(evaluate(self.base, self.candidate, w, self.seeds)?);
+            e.insert(evaluate(
+                self.base,
+                self.candidate,
+                w,
+                self.seeds,
+                self.budget,
+                self.runs,
+            )?);
         }
         Ok(self.points[&w].passes)
     }
@@ -80,19 +87,24 @@ impl Sizer<'_> {
         } else {
             lo = w;
             let mut k = 0;
+            let mut tried = vec![w];
             while w < self.max {
-                let before = w;
                 w = w.saturating_add(step(k)).min(self.max);
                 k += 1;
+                tried.push(w);
                 if self.pass(w)? {
                     hi = Some(w);
                     break;
                 }
                 lo = w;
-                // A bigger step and no better: the quota or the upstream binds, and more
-                // workers will not meet the objectives either.
-                if k >= 3 && !improves(&self.points[&before], &self.points[&w]) {
-                    break;
+                // Two bigger steps and no better than before them: the quota or the upstream
+                // binds, and more workers will not meet the objectives either. (One step is
+                // not enough to tell: figures over seeds move by a few percent on their own.)
+                let two_back = tried.len().checked_sub(3).map(|i| tried[i]);
+                if let Some(b) = two_back.filter(|_| k >= 3) {
+                    if !improves(&self.points[&b], &self.points[&w]) {
+                        break;
+                    }
                 }
             }
         }
@@ -154,6 +166,7 @@ pub(super) fn size(
         base,
         candidate,
         seeds,
+        budget: options.seeds,
         max: options.max_workers.max(1),
         runs,
         points: BTreeMap::new(),
@@ -174,7 +187,7 @@ pub(super) fn size(
         }
     }
     let points: Vec<Point> = sizer.points.into_values().collect();
-    Ok(candidate_plan(candidate, points, min, recommended, lo, seeds.len()))
+    Ok(candidate_plan(candidate, points, min, recommended, lo))
 }
 
 /// The candidate's plan from its measured points.
@@ -184,7 +197,6 @@ fn candidate_plan(
     min: Option<u32>,
     recommended: Option<u32>,
     lo: u32,
-    seeds: usize,
 ) -> CandidatePlan {
     let knee = knee(&points);
     let binding = knee
@@ -212,8 +224,22 @@ fn candidate_plan(
                 .collect()
         })
         .unwrap_or_default();
-    let why = prose::why(min, recommended, lo, &points, seeds);
+    let long_limits = super::verdict::long_limits(&points, recommended);
+    let mut why = prose::why(min, recommended, lo, &points);
+    let missed: Vec<&str> = long_limits
+        .iter()
+        .filter(|l| !l.pass)
+        .map(|l| l.limit.label())
+        .collect();
+    if !missed.is_empty() {
+        why.push_str(&format!(
+            " It does not pass: its traffic does not fit the {} (see the verdict).",
+            missed.join(" and the ")
+        ));
+    }
     CandidatePlan {
+        passes: recommended.is_some() && long_limits.iter().all(|l| l.pass),
+        long_limits,
         name: candidate.name.clone(),
         min_workers: min,
         recommended_workers: recommended,

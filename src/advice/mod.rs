@@ -2,10 +2,13 @@
 //! behind it. Read from the summary alone (never engine internals), so `stampede report`
 //! gives the same advice for a saved run.
 //!
+//! - **what binds** ([`binding`]): the daily quota, the monthly spend cap, the per-minute
+//!   quota, the upstream, the workers — the first that applies leads the warnings, and no
+//!   setting is advised that it argues against.
 //! - **workers**: Little's law at the busiest 10 seconds' arrival rate, each request holding
-//!   its worker for the mean service time times the attempts it took, plus 25% headroom. Not
-//!   capped by a per-minute quota (it admits a minute's requests at once); when the busiest
-//!   rate is above the quota, the reason says what quota it needs.
+//!   its worker for the mean service time times the attempts it took, plus 25% headroom. When a
+//!   quota binds, each answer holds a worker for one service time (refusals return at once) and
+//!   the count is never raised: workers cannot make a spent quota admit more.
 //! - **rate limit**: after 429s, when the traffic's average rate fits in the quota (the 429s
 //!   came from bursts), a client bucket at 95% of the mock's quota (or of your project's, for a
 //!   live target). Above the quota no pacing helps; a warning says so instead.
@@ -21,8 +24,13 @@
 //!   more than others, requests dropped, breakers open, a load generator that fell behind.
 
 use crate::strategy::StrategySpec;
-use crate::summary::advice::{Advice, Recommendation, Warning};
+use crate::summary::advice::{Advice, Recommendation};
 use crate::summary::Summary;
+
+pub mod binding;
+mod warnings;
+
+use binding::Binding;
 
 /// Headroom on the Little's-law worker count.
 const HEADROOM: f64 = 1.25;
@@ -41,15 +49,25 @@ fn window_seconds(s: &Summary) -> usize {
 /// The advice of a run.
 pub fn advise(s: &Summary) -> Advice {
     let mut a = Advice::default();
+    let bound = binding::binding(s);
     {
         let st = &s.run.strategy;
-        workers(s, st, &mut a);
-        rate_limit(s, st, &mut a);
+        workers(s, st, bound, &mut a);
+        if bound != Some(Binding::DailyQuota) {
+            rate_limit(s, st, &mut a);
+        }
         queue(s, st, &mut a);
         attempt_timeout(s, st, &mut a);
         retry(s, st, &mut a);
     }
-    warnings(s, &mut a);
+    warnings::warnings(s, &mut a);
+    // The binding limit's warning leads: it is the change that matters first.
+    if let Some(b) = bound {
+        if let Some(i) = a.warnings.iter().position(|w| w.kind == b.warning_kind()) {
+            let w = a.warnings.remove(i);
+            a.warnings.insert(0, w);
+        }
+    }
     a
 }
 
@@ -58,7 +76,7 @@ fn quota(s: &Summary) -> Option<(u64, u64)> {
     s.run.mock_quota()
 }
 
-fn workers(s: &Summary, st: &StrategySpec, a: &mut Advice) {
+fn workers(s: &Summary, st: &StrategySpec, bound: Option<Binding>, a: &mut Advice) {
     let Some(service_ms) = s.service_ms.mean else {
         return;
     };
@@ -79,13 +97,46 @@ fn workers(s: &Summary, st: &StrategySpec, a: &mut Advice) {
         secs(hold_s * 1000.0),
         secs(service_ms),
     );
+    let current = u64::from(st.workers);
+    // A quota binds: workers past what the quota admits only collect refusals. Size the pool
+    // for the rate the quota is spent at, and never above what the run had.
+    if let Some(b) = bound.filter(|b| b.is_quota()) {
+        // While a window's quota lasts it is spent at the arrival rate: size for that, each
+        // answer holding a worker for one service time (refusals return at once).
+        let busy = peak_rate * service_ms / 1000.0;
+        let value = ((busy * HEADROOM).ceil().max(1.0) as u64).min(current.max(1));
+        let why = format!(
+            "The {} binds (see the first warning): no worker count changes how many requests it admits. While it \
+             lasts it is spent at the arrival rate: the busiest 10 s ({peak_rate:.1}/s), each answer holding a \
+             worker for {} (mean service time), keep {busy:.1} workers busy (Little's law); with 25% headroom, \
+             {value}{}. Workers past that only collect 429s once it is spent.",
+            match b {
+                Binding::DailyQuota => "daily quota",
+                Binding::MonthlySpendCap => "monthly spend cap",
+                _ => "per-minute quota",
+            },
+            secs(service_ms),
+            if value == current {
+                ", the count the run had"
+            } else {
+                ""
+            }
+        );
+        a.recommendations.push(Recommendation {
+            setting: "workers".into(),
+            value: value.to_string(),
+            current: current.to_string(),
+            why,
+        });
+        return;
+    }
     // A per-minute quota admits a whole minute's requests at once, so it does not cap the
     // workers a burst can use; it caps what the traffic gets over minutes, which workers cannot
     // change.
     if let Some((rpm, _)) = quota(s).filter(|(rpm, _)| *rpm > 0 && peak_rate * 60.0 > *rpm as f64) {
         why.push_str(&format!(
-            " The quota of {rpm} RPM admits {:.1} requests per second over minutes: once a minute's quota is \
-             spent, extra workers only collect 429s, and serving the busiest rate needs a quota of at least {} RPM.",
+            " Bursts above the quota of {rpm} RPM ({:.1} requests per second over minutes) are served from the \
+             minute's quota while it lasts; serving the busiest rate for longer needs a quota of at least {} RPM.",
             rpm as f64 / 60.0,
             (peak_rate * 60.0).ceil() as u64
         ));
@@ -93,7 +144,7 @@ fn workers(s: &Summary, st: &StrategySpec, a: &mut Advice) {
     a.recommendations.push(Recommendation {
         setting: "workers".into(),
         value: value.to_string(),
-        current: st.workers.to_string(),
+        current: current.to_string(),
         why,
     });
 }
@@ -292,242 +343,4 @@ fn capitalise(s: &str) -> String {
     let mut c = s.chars();
     c.next()
         .map_or(String::new(), |f| f.to_uppercase().collect::<String>() + c.as_str())
-}
-
-fn warn(a: &mut Advice, kind: &str, message: String) {
-    a.warnings.push(Warning {
-        kind: kind.into(),
-        message,
-    });
-}
-
-fn warnings(s: &Summary, a: &mut Advice) {
-    let at = &s.attempts;
-    // (kind, what, count, the share of attempts from which it is worth a warning)
-    let shares = [
-        ("retries", "Retries", at.retries, 0.2),
-        ("throttled", "429 refusals", at.status_429, 0.05),
-    ];
-    for (kind, what, n, floor) in shares {
-        let share = n as f64 / at.total.max(1) as f64;
-        if n > 0 && share >= floor {
-            let message = format!(
-                "{what} made up {:.0}% of attempts ({n} of {}).",
-                share * 100.0,
-                at.total
-            );
-            warn(a, kind, message);
-        }
-    }
-    if let Some((rpm, _)) = quota(s).filter(|(rpm, _)| *rpm > 0) {
-        let offered = s.throughput.offered_rps;
-        if offered * 60.0 > rpm as f64 {
-            warn(
-                a,
-                "quota_too_small",
-                format!(
-                    "The traffic offered {offered:.1} requests per second on average ({:.0} per minute) against a \
-                     quota of {rpm} RPM: over a long run at most {:.0}% of it can be answered, whatever the client \
-                     does.",
-                    offered * 60.0,
-                    (rpm as f64 / (offered * 60.0) * 100.0).min(100.0)
-                ),
-            );
-        }
-    }
-    quota_spent(s, a);
-    queue_drain(s, a);
-    lane_waits(s, a);
-    lane_losses(s, a);
-    let r = &s.requests;
-    if r.dropped > 0 {
-        let reasons: Vec<String> = r.dropped_by.iter().map(|(k, v)| format!("{v} {k}")).collect();
-        warn(
-            a,
-            "dropped",
-            format!(
-                "{} requests ({:.1}%) were dropped by the client without an answer: {}.",
-                r.dropped,
-                r.dropped as f64 * 100.0 / r.scheduled.max(1) as f64,
-                reasons.join(", ")
-            ),
-        );
-    }
-    let open: usize = s.timeseries.iter().filter(|row| row.breakers_open > 0).count();
-    if open > 0 {
-        let first = s.timeseries.iter().position(|row| row.breakers_open > 0).unwrap_or(0);
-        warn(
-            a,
-            "breaker_open",
-            format!("A circuit breaker was open or half-open for {open} s, first at t = {first} s."),
-        );
-    }
-    if let Some(p99) = s.schedule_lag_ms.p99.filter(|p| *p > 10.0 && !s.run.simulated) {
-        warn(
-            a,
-            "schedule_lag",
-            format!(
-                "The load generator fell behind: requests started up to {} late (p99). Latency is measured from \
-                 the intended start and includes it, but the offered rate was not met on time.",
-                secs(p99)
-            ),
-        );
-    }
-    if let Some(why) = &s.run.stopped_early {
-        warn(
-            a,
-            "stopped_early",
-            format!("The run stopped early ({why}); the figures cover part of the traffic."),
-        );
-    }
-}
-
-/// The longest stretch of seconds with 429s and no answer.
-fn quota_spent(s: &Summary, a: &mut Advice) {
-    let (mut best, mut start, mut run) = ((0usize, 0usize), 0usize, 0usize);
-    for (i, row) in s.timeseries.iter().enumerate() {
-        if row.succeeded == 0 && row.status_429 > 0 {
-            if run == 0 {
-                start = i;
-            }
-            run += 1;
-            if run > best.1 {
-                best = (start, run);
-            }
-        } else {
-            run = 0;
-        }
-    }
-    if best.1 >= 5 {
-        warn(
-            a,
-            "quota_spent",
-            format!(
-                "From t = {} s to t = {} s no request was answered while 429s kept coming: the quota was spent \
-                 and retries only collected refusals.",
-                best.0,
-                best.0 + best.1
-            ),
-        );
-    }
-}
-
-/// A queue still holding requests when the traffic stopped, or long after its peak.
-fn queue_drain(s: &Summary, a: &mut Advice) {
-    let rows = &s.timeseries;
-    let Some((peak_at, peak)) = rows
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (i, r.queue_max))
-        .max_by_key(|&(i, q)| (q, std::cmp::Reverse(i)))
-    else {
-        return;
-    };
-    if peak == 0 {
-        return;
-    }
-    let end = window_seconds(s);
-    let empty_after = rows[peak_at..]
-        .iter()
-        .position(|r| r.queue_depth == 0)
-        .map(|d| peak_at + d);
-    match empty_after {
-        None => warn(
-            a,
-            "queue_not_drained",
-            format!(
-                "The queue peaked at {peak} at t = {peak_at} s and never drained: requests were still waiting when \
-                 the run ended."
-            ),
-        ),
-        Some(t) if end > 0 && t >= end => warn(
-            a,
-            "queue_not_drained",
-            format!(
-                "The queue peaked at {peak} at t = {peak_at} s and still held {} requests when the traffic stopped at \
-                 t = {end} s; it emptied at t = {t} s.",
-                rows[end - 1].queue_depth
-            ),
-        ),
-        Some(t) if t - peak_at >= 10 => warn(
-            a,
-            "queue_not_drained",
-            format!(
-                "The queue peaked at {peak} at t = {peak_at} s and took {} s to drain.",
-                t - peak_at
-            ),
-        ),
-        _ => {}
-    }
-}
-
-/// A lane whose requests waited in the queue far longer than another lane's.
-/// A lane's name and one of its figures.
-type LaneFigure<'a> = (&'a String, f64);
-
-/// The lanes with the largest and the smallest figure; `None` without lanes.
-fn extremes<'a>(lanes: &'a [LaneFigure<'a>]) -> Option<(&'a LaneFigure<'a>, &'a LaneFigure<'a>)> {
-    let largest = lanes.iter().max_by(|x, y| x.1.total_cmp(&y.1))?;
-    let smallest = lanes.iter().min_by(|x, y| x.1.total_cmp(&y.1))?;
-    Some((largest, smallest))
-}
-
-/// Lanes that lost far more of their requests than others: one lane's work held the workers
-/// while the other's deadlines ran out.
-fn lane_losses(s: &Summary, a: &mut Advice) {
-    let lost = |l: &crate::summary::LaneSummary| (l.failed + l.dropped) as f64 / l.scheduled.max(1) as f64;
-    let shares: Vec<(&String, f64)> = s
-        .lanes
-        .iter()
-        .filter(|(_, l)| l.scheduled > 0)
-        .map(|(n, l)| (n, lost(l)))
-        .collect();
-    let Some((worst, best)) = extremes(&shares) else {
-        return;
-    };
-    if worst.0 != best.0 && worst.1 >= 0.05 && worst.1 >= 5.0 * best.1 {
-        let l = &s.lanes[worst.0];
-        warn(
-            a,
-            "lane_lost",
-            format!(
-                "Lane {} lost {} of {} requests ({:.1}%: {} dropped, {} failed) while lane {} lost {:.1}%; lane {} \
-                 waited {} in the queue at p95. The other lane's work held the workers while its deadlines ran out.",
-                worst.0,
-                l.failed + l.dropped,
-                l.scheduled,
-                worst.1 * 100.0,
-                l.dropped,
-                l.failed,
-                best.0,
-                best.1 * 100.0,
-                worst.0,
-                crate::format::ms(l.queue_wait_ms.p95),
-            ),
-        );
-    }
-}
-
-fn lane_waits(s: &Summary, a: &mut Advice) {
-    let waits: Vec<(&String, f64)> = s
-        .lanes
-        .iter()
-        .filter_map(|(name, l)| l.queue_wait_ms.p95.map(|p| (name, p)))
-        .collect();
-    let Some((slow, fast)) = extremes(&waits) else {
-        return;
-    };
-    if slow.0 != fast.0 && slow.1 >= 1000.0 && slow.1 >= 5.0 * fast.1.max(1.0) {
-        warn(
-            a,
-            "lane_wait",
-            format!(
-                "Lane {} waited {} in the queue at p95, lane {} {}: one lane is starving the other.",
-                slow.0,
-                secs(slow.1),
-                fast.0,
-                secs(fast.1)
-            ),
-        );
-    }
 }

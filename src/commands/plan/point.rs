@@ -1,0 +1,245 @@
+//! One worker count measured over seeds, with as many seeds as its verdict needs.
+//!
+//! Each objective is judged on its value over all seeds at once (a percentile of the merged
+//! histograms, a ratio of summed counts) with a 95% Student-t interval whose width comes from
+//! the per-seed values, each seed an independent window of the traffic (sectioning, see
+//! [`Stat::around`]). The count passes when, for every objective,
+//! the whole interval is on the passing side of the target; it fails when an interval is on
+//! the failing side. While some interval straddles its target the verdict is not decided:
+//! more seeds are run, a batch at a time, up to the budget (`max_seeds`). A count still
+//! undecided then is reported as such and does not pass. All counts draw their seeds from one
+//! list in the same order (common random numbers), so counts compare like with like.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::Point;
+use crate::engine::Progress;
+use crate::histogram::LatencyHistogram;
+use crate::run::{execute, RunError};
+use crate::run_spec::RunSpec;
+use crate::scenario::slo::Objective;
+use crate::scenario::Candidate;
+use crate::stats::Stat;
+use crate::summary::figures::{self, Figure};
+use crate::summary::horizon::Horizon;
+use crate::summary::Summary;
+
+/// An objective's verdict at one count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// The interval lies on the passing side of the target.
+    Met,
+    /// The interval lies on the failing side (or a seed had nothing to measure).
+    Missed,
+    /// The interval still straddles the target after the seed budget.
+    Undecided,
+}
+
+/// One objective at one count: its target, the mean and interval over seeds, the worst seed.
+#[derive(Debug, Clone, Serialize)]
+pub struct ObjectiveAt {
+    /// Which objective.
+    pub objective: Objective,
+    /// Its target (ms, a share, or USD).
+    pub target: f64,
+    /// Mean and 95% interval over the seeds.
+    pub stat: Stat,
+    /// The worst seed's value.
+    pub worst: Option<f64>,
+    /// Seeds whose own run missed it.
+    pub seeds_missed: u32,
+    /// The verdict.
+    pub decision: Decision,
+}
+
+impl ObjectiveAt {
+    fn of(objective: Objective, target: f64, pooled: Option<f64>, values: Vec<Option<f64>>) -> ObjectiveAt {
+        let floor = objective.is_floor();
+        let missed_by = |v: &Option<f64>| v.is_none_or(|v| if floor { v < target } else { v > target });
+        let seeds_missed = values.iter().filter(|v| missed_by(v)).count() as u32;
+        let worst = values
+            .iter()
+            .flatten()
+            .copied()
+            .reduce(|a, b| if floor { a.min(b) } else { a.max(b) });
+        let stat = Stat::around(pooled, values.clone());
+        let decision = if values.iter().any(Option::is_none) {
+            Decision::Missed
+        } else {
+            match (stat.mean, stat.ci95) {
+                (Some(m), Some(ci)) => {
+                    let (low, high) = (m - ci, m + ci);
+                    let (good, bad) = if floor {
+                        (low >= target, high < target)
+                    } else {
+                        (high <= target, low > target)
+                    };
+                    if good {
+                        Decision::Met
+                    } else if bad {
+                        Decision::Missed
+                    } else {
+                        Decision::Undecided
+                    }
+                }
+                _ => Decision::Undecided,
+            }
+        };
+        ObjectiveAt {
+            objective,
+            target,
+            stat,
+            worst,
+            seeds_missed,
+            decision,
+        }
+    }
+}
+
+/// How many seeds a count may use.
+#[derive(Debug, Clone, Copy)]
+pub struct SeedBudget {
+    /// Seeds every count starts with (at least 5: an interval over fewer is too wide to decide).
+    pub start: usize,
+    /// The most a count may use before it is reported undecided.
+    pub max: usize,
+}
+
+/// Runs `candidate` with `workers` for each seed, in parallel, in seed order.
+fn run_seeds(base: &RunSpec<'_>, candidate: &Candidate, workers: u32, seeds: &[u64]) -> Result<Vec<Summary>, RunError> {
+    let threads = super::super::pool::threads_for(base.target, seeds.len());
+    let runs = super::super::pool::run_all(seeds, threads, |&seed| {
+        let mut spec = base.clone();
+        spec.seed = seed;
+        spec.strategy = candidate.strategy.clone();
+        spec.strategy.workers = workers;
+        execute(&spec, Arc::new(Progress::default()), None)
+    });
+    runs.into_iter().collect()
+}
+
+/// Measures one count: the starting seeds, then more while an objective is undecided.
+/// `seeds` is the common list (at least `budget.max` long); returns the point and the runs made.
+pub fn measure(
+    base: &RunSpec<'_>,
+    candidate: &Candidate,
+    workers: u32,
+    seeds: &[u64],
+    budget: SeedBudget,
+) -> Result<(Point, u32), RunError> {
+    let max = budget.max.min(seeds.len()).max(1);
+    let mut n = budget.start.clamp(1, max);
+    let mut summaries = run_seeds(base, candidate, workers, &seeds[..n])?;
+    loop {
+        let objectives = objectives_of(&summaries);
+        let undecided = objectives.iter().any(|o| o.decision == Decision::Undecided);
+        let decided_miss = objectives.iter().any(|o| o.decision == Decision::Missed);
+        if !undecided || decided_miss || n >= max {
+            let runs = n as u32;
+            return Ok((point(workers, summaries, objectives), runs));
+        }
+        let more = budget.start.max(1).min(max - n);
+        summaries.extend(run_seeds(base, candidate, workers, &seeds[n..n + more])?);
+        n += more;
+    }
+}
+
+/// Each objective of the runs' `[slo]`, judged over the seeds.
+fn objectives_of(summaries: &[Summary]) -> Vec<ObjectiveAt> {
+    let Some(first) = summaries.first().and_then(|s| s.slo.as_ref()) else {
+        return Vec::new();
+    };
+    first
+        .checks
+        .iter()
+        .map(|c| {
+            let values = summaries
+                .iter()
+                .map(|s| {
+                    s.slo
+                        .as_ref()
+                        .and_then(|v| v.checks.iter().find(|k| k.name == c.name)?.actual)
+                })
+                .collect();
+            ObjectiveAt::of(c.name, c.target, pooled(c.name, summaries), values)
+        })
+        .collect()
+}
+
+/// An objective's figure over all seeds at once: a percentile of the merged latency
+/// histograms, a ratio of summed counts, a mean cost.
+fn pooled(objective: Objective, summaries: &[Summary]) -> Option<f64> {
+    let sum = |f: &dyn Fn(&Summary) -> u64| summaries.iter().map(f).sum::<u64>();
+    let ratio = |a: u64, b: u64| (b > 0).then(|| a as f64 / b as f64);
+    let quantile = |q: f64| {
+        let mut merged = LatencyHistogram::default();
+        for s in summaries {
+            merged.add(&LatencyHistogram::decode(&s.histograms.latency).ok()?);
+        }
+        merged.quantile_ms(q)
+    };
+    match objective {
+        Objective::P50 => quantile(0.50),
+        Objective::P90 => quantile(0.90),
+        Objective::P95 => quantile(0.95),
+        Objective::P99 => quantile(0.99),
+        Objective::SuccessRate => ratio(sum(&|s| s.requests.succeeded), sum(&|s| s.requests.scheduled)),
+        Objective::Max429Share => ratio(sum(&|s| s.attempts.status_429), sum(&|s| s.attempts.total)),
+        Objective::MaxCostUsd | Objective::MaxCostPerDayUsd => None,
+    }
+}
+
+/// The day and month of the traffic at the mean over seeds of its requests and cost.
+fn horizon_of(summaries: &[Summary]) -> Option<Horizon> {
+    let first = summaries.first()?;
+    let n = summaries.len() as f64;
+    let scheduled = summaries.iter().map(|s| s.requests.scheduled as f64).sum::<f64>() / n;
+    let costs: Option<Vec<f64>> = summaries.iter().map(|s| s.cost_usd).collect();
+    let cost = costs.map(|c| c.iter().sum::<f64>() / n);
+    Some(Horizon::of(&first.run, scheduled.round() as u64, cost))
+}
+
+/// The point of a measured count.
+fn point(workers: u32, summaries: Vec<Summary>, objectives: Vec<ObjectiveAt>) -> Point {
+    let passes_of = |s: &Summary| s.slo.as_ref().is_none_or(|v| v.pass);
+    let stat = |f: Figure| Stat::of(summaries.iter().map(f.read).collect());
+    let passed = summaries.iter().filter(|s| passes_of(s)).count() as u32;
+    let missed = objectives
+        .iter()
+        .filter(|o| o.decision != Decision::Met)
+        .map(|o| o.objective.to_string())
+        .collect();
+    Point {
+        workers,
+        seeds: summaries.len() as u32,
+        passed_seeds: passed,
+        passes: objectives.iter().all(|o| o.decision == Decision::Met),
+        undecided: objectives.iter().any(|o| o.decision == Decision::Undecided)
+            && objectives.iter().all(|o| o.decision != Decision::Missed),
+        horizon: horizon_of(&summaries),
+        missed,
+        objectives,
+        success_rate: Stat::around(
+            pooled(Objective::SuccessRate, &summaries),
+            summaries.iter().map(figures::SUCCESS_RATE.read).collect(),
+        ),
+        p95_ms: Stat::around(
+            pooled(Objective::P95, &summaries),
+            summaries.iter().map(figures::P95.read).collect(),
+        ),
+        p99_ms: Stat::around(
+            pooled(Objective::P99, &summaries),
+            summaries.iter().map(figures::P99.read).collect(),
+        ),
+        goodput_rps: stat(figures::GOODPUT),
+        share_429: Stat::around(
+            pooled(Objective::Max429Share, &summaries),
+            summaries.iter().map(figures::SHARE_429.read).collect(),
+        ),
+        cost_per_hour_usd: stat(figures::COST_PER_HOUR),
+        sample: summaries.into_iter().next(),
+    }
+}

@@ -1,0 +1,199 @@
+//! Which candidate wins, what the plan recommends, and — when nothing passes — the closest plan
+//! and what it misses by.
+//!
+//! A candidate passes when a worker count met every objective and its traffic, carried over to
+//! a day and a month, fits the daily quota and the monthly spend cap (no worker count changes
+//! those). Among passing candidates the cheapest wins, but costs within the noise of each other
+//! (their intervals overlap, or they differ by under 2%) tie, and a tie goes to the more robust
+//! plan: the one with the larger margin to its tightest objective.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{CandidatePlan, Costs, Decision, Point};
+use crate::scenario::Candidate;
+use crate::strategy::StrategySpec;
+use crate::summary::horizon::LimitCheck;
+
+/// Costs closer than this share are a tie, whatever their intervals.
+const COST_TIE: f64 = 0.02;
+
+/// The best plan's settings, ready to paste into `[strategy]`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanRecommendation {
+    /// The winning candidate.
+    pub candidate: String,
+    /// Workers to run (the fewest passing plus headroom).
+    pub workers: u32,
+    /// The other settings advised by the run at that count, by scenario key, in scenario syntax
+    /// (`rate_limit`, `queue`, `timeout.attempt`, `retry`).
+    pub settings: BTreeMap<String, String>,
+    /// The candidate's whole strategy with the recommended workers (before the advised changes).
+    pub strategy: StrategySpec,
+    /// Expected cost: per hour, day and 30-day month (USD).
+    pub cost_usd: Option<Costs>,
+}
+
+/// When no candidate passes: the one closest to passing and what it misses by.
+#[derive(Debug, Clone, Serialize)]
+pub struct Closest {
+    /// The candidate.
+    pub candidate: String,
+    /// The worker count closest to passing.
+    pub workers: u32,
+    /// What it misses, each in a sentence with the figures.
+    pub misses: Vec<String>,
+    /// The change that would make it pass, from what binds there.
+    pub change: String,
+}
+
+/// Whether a candidate passes: a count met the objectives and the long limits fit.
+pub fn passes(c: &CandidatePlan) -> bool {
+    c.recommended_workers.is_some() && c.long_limits.iter().all(|l| l.pass)
+}
+
+/// The tightest relative margin to an objective at a point (larger is more robust).
+fn margin(p: &Point) -> f64 {
+    p.objectives
+        .iter()
+        .filter_map(|o| {
+            let m = o.stat.mean?;
+            let scale = o.target.abs().max(1e-9);
+            Some(if o.objective.is_floor() {
+                (m - o.target) / scale
+            } else {
+                (o.target - m) / scale
+            })
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// The recommended point of a candidate.
+fn recommended_point(c: &CandidatePlan) -> Option<&Point> {
+    let w = c.recommended_workers?;
+    c.points.iter().find(|p| p.workers == w)
+}
+
+/// The best passing candidate: the cheapest, with costs within the noise tied and the tie going
+/// to the larger margin, then the fewer workers.
+pub fn best_of(candidates: &[CandidatePlan]) -> Option<String> {
+    let passing: Vec<&CandidatePlan> = candidates.iter().filter(|c| passes(c)).collect();
+    let cost = |c: &CandidatePlan| {
+        recommended_point(c)
+            .and_then(|p| p.cost_per_hour_usd.mean)
+            .unwrap_or(f64::MAX)
+    };
+    let ci = |c: &CandidatePlan| {
+        recommended_point(c)
+            .and_then(|p| p.cost_per_hour_usd.ci95)
+            .unwrap_or(0.0)
+    };
+    let cheapest = passing.iter().min_by(|a, b| cost(a).total_cmp(&cost(b)))?;
+    let tied = |c: &CandidatePlan| {
+        let (a, b) = (cost(c), cost(cheapest));
+        a == b || (a - b).abs() <= (ci(c) + ci(cheapest)).max(COST_TIE * b.abs())
+    };
+    passing
+        .iter()
+        .filter(|c| tied(c))
+        .max_by(|a, b| {
+            let m = |c: &CandidatePlan| recommended_point(c).map_or(f64::NEG_INFINITY, margin);
+            m(a).total_cmp(&m(b))
+                .then(b.recommended_workers.cmp(&a.recommended_workers))
+                .then(cost(b).total_cmp(&cost(a)))
+        })
+        .map(|c| c.name.clone())
+}
+
+/// The best plan's settings.
+pub fn recommendation(best: &str, plans: &[CandidatePlan], candidates: &[Candidate]) -> Option<PlanRecommendation> {
+    let plan = plans.iter().find(|c| c.name == best)?;
+    let workers = plan.recommended_workers?;
+    let mut strategy = candidates.iter().find(|c| c.name == best)?.strategy.clone();
+    strategy.workers = workers;
+    Some(PlanRecommendation {
+        candidate: best.to_string(),
+        workers,
+        settings: plan
+            .advice
+            .iter()
+            .map(|r| (r.setting.clone(), r.value.clone()))
+            .collect(),
+        strategy,
+        cost_usd: plan.cost_usd,
+    })
+}
+
+/// The candidate and count closest to passing, its misses in words and the change that binds
+/// there. A candidate whose objectives were met at some count but whose traffic does not fit a
+/// long limit is closest (at its recommended count): no count changes a daily quota.
+pub fn closest(plans: &[CandidatePlan]) -> Option<Closest> {
+    if let Some((plan, point)) =
+        plans
+            .iter()
+            .filter_map(|c| Some((c, recommended_point(c)?)))
+            .min_by(|(a, _), (b, _)| {
+                a.cost_usd
+                    .map(|k| k.hour)
+                    .unwrap_or(f64::MAX)
+                    .total_cmp(&b.cost_usd.map(|k| k.hour).unwrap_or(f64::MAX))
+            })
+    {
+        return Some(Closest {
+            candidate: plan.name.clone(),
+            workers: point.workers,
+            misses: plan
+                .long_limits
+                .iter()
+                .filter(|l| !l.pass)
+                .map(|l| l.message.clone())
+                .collect(),
+            change: "No worker count or client setting changes a daily quota or a monthly cap: the change is one \
+                     of those named above."
+                .into(),
+        });
+    }
+    let score = |p: &Point| {
+        let met = p.objectives.iter().filter(|o| o.decision == Decision::Met).count();
+        (met, margin(p))
+    };
+    let (plan, point) = plans
+        .iter()
+        .flat_map(|c| c.points.iter().map(move |p| (c, p)))
+        .max_by(|(_, a), (_, b)| {
+            let (sa, sb) = (score(a), score(b));
+            sa.0.cmp(&sb.0)
+                .then(sa.1.total_cmp(&sb.1))
+                .then(b.workers.cmp(&a.workers))
+        })?;
+    let mut misses: Vec<String> = point
+        .objectives
+        .iter()
+        .filter(|o| o.decision != Decision::Met)
+        .map(|o| super::prose::miss(o, point.seeds))
+        .collect();
+    misses.extend(plan.long_limits.iter().filter(|l| !l.pass).map(|l| l.message.clone()));
+    let change = point
+        .sample
+        .as_ref()
+        .and_then(|s| s.advice.warnings.first())
+        .map(|w| w.message.clone())
+        .unwrap_or_else(|| "Nothing in the run points to one limit; try a longer window or more seeds.".into());
+    Some(Closest {
+        candidate: plan.name.clone(),
+        workers: point.workers,
+        misses,
+        change,
+    })
+}
+
+/// The long limits at a candidate's recommended count (or, without one, its largest count).
+pub fn long_limits(points: &[Point], recommended: Option<u32>) -> Vec<LimitCheck> {
+    let at = recommended
+        .and_then(|w| points.iter().find(|p| p.workers == w))
+        .or(points.last());
+    at.and_then(|p| p.horizon.as_ref())
+        .map(|h| h.limits.clone())
+        .unwrap_or_default()
+}

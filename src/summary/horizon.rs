@@ -1,0 +1,322 @@
+//! Whole-day and whole-month truth: a run's window carried over to a day and a 30-day month at
+//! the rate it offered, and checked against the limits a short window never meets — the
+//! model's requests per day (RPD) and the tier's monthly spend cap.
+//!
+//! A 10-minute window at 5 requests per second sends 3,000 requests and never touches a quota
+//! of 10,000 a day; the day it stands for sends 432,000. The check is arithmetic on the
+//! window's offered rate (every request needs at least one admitted call, so the daily need is
+//! at least the requests offered), which is exact for steady traffic and the window's average
+//! for any other: a scenario whose window is its busiest hour overstates the day, one whose
+//! window is quiet understates it. The limits are the mock profile's (the run's `[target.mock]`
+//! over its preset); a live target's are unknown to stampede and are not checked.
+
+use serde::{Deserialize, Serialize};
+
+use super::RunMeta;
+use stampede_mock::catalog::Tier;
+
+/// Seconds in a day.
+const DAY_S: f64 = 86_400.0;
+/// Days in the month a cap is spent over.
+const MONTH_DAYS: f64 = 30.0;
+
+/// A limit longer than any run window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LongLimit {
+    /// The model's requests per day (RPD), per project.
+    DailyQuota,
+    /// The tier's billing cap: spend per month.
+    MonthlySpendCap,
+}
+
+impl LongLimit {
+    /// The name printed in verdicts and warnings.
+    pub fn label(self) -> &'static str {
+        match self {
+            LongLimit::DailyQuota => "daily quota (RPD)",
+            LongLimit::MonthlySpendCap => "monthly spend cap",
+        }
+    }
+}
+
+/// One long limit against what the traffic needs of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LimitCheck {
+    /// Which limit.
+    pub limit: LongLimit,
+    /// What the limit allows: requests per day, or USD per month.
+    pub allowed: f64,
+    /// What the traffic needs at the window's offered rate, in the same unit.
+    pub needed: f64,
+    /// Whether the need fits.
+    pub pass: bool,
+    /// The verdict in a sentence: the limit, by how much it is short, and what would fit.
+    pub message: String,
+}
+
+/// The run's traffic over a day and a month, and the long limits it meets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Horizon {
+    /// Requests a day at the window's offered rate.
+    pub requests_per_day: f64,
+    /// Spend over a 30-day month at the window's rate of spend (null when unpriced).
+    pub cost_per_month_usd: Option<f64>,
+    /// Each long limit the target has (none for a live target or an unlimited profile).
+    pub limits: Vec<LimitCheck>,
+}
+
+impl Horizon {
+    /// Whether every long limit fits.
+    pub fn pass(&self) -> bool {
+        self.limits.iter().all(|l| l.pass)
+    }
+
+    /// The long limits the traffic does not fit.
+    pub fn missed(&self) -> impl Iterator<Item = &LimitCheck> {
+        self.limits.iter().filter(|l| !l.pass)
+    }
+
+    /// The run's horizon, from its window and the mock profile's limits.
+    pub fn of(run: &RunMeta, scheduled: u64, cost_usd: Option<f64>) -> Horizon {
+        let window = run.duration_s.max(1e-9);
+        let requests_per_day = scheduled as f64 / window * DAY_S;
+        let cost_per_month_usd = cost_usd.map(|c| c / window * DAY_S * MONTH_DAYS);
+        let mut limits = Vec::new();
+        if let Some(profile) = run.mock_profile.as_ref() {
+            let limits_of = |model: &str| profile.get("models")?.get(model)?.get("rpd")?.as_u64();
+            if let Some(rpd) = limits_of(&run.model).filter(|r| *r > 0) {
+                limits.push(daily(run, profile, rpd, requests_per_day));
+            }
+            let cap = profile
+                .get("monthly_cap_usd")
+                .and_then(|v| v.as_f64())
+                .filter(|c| *c > 0.0);
+            if let (Some(cap), Some(month)) = (cap, cost_per_month_usd) {
+                limits.push(monthly(profile, cap, month));
+            }
+        }
+        Horizon {
+            requests_per_day,
+            cost_per_month_usd,
+            limits,
+        }
+    }
+}
+
+/// The daily quota against the daily volume, and what would fit when it does not.
+fn daily(run: &RunMeta, profile: &serde_json::Value, rpd: u64, needed: f64) -> LimitCheck {
+    let pass = needed <= rpd as f64;
+    let share = rpd as f64 / needed.max(1e-9);
+    let mut message = format!(
+        "The {} of {} allows {} requests a day; the traffic offers {} a day at the window's rate ({:.2}/s)",
+        LongLimit::DailyQuota.label(),
+        run.model,
+        thousands(rpd as f64),
+        thousands(needed),
+        needed / DAY_S,
+    );
+    if pass {
+        message.push_str(&format!(": it fits, using {:.0}% of it.", 100.0 / share));
+        return LimitCheck {
+            limit: LongLimit::DailyQuota,
+            allowed: rpd as f64,
+            needed,
+            pass,
+            message,
+        };
+    }
+    let hours = 24.0 * share;
+    let when = if hours >= 1.0 {
+        format!("{hours:.1} h")
+    } else {
+        format!("{:.0} min", hours * 60.0)
+    };
+    message.push_str(&format!(
+        ", {:.2}× the quota: it runs out {when} after midnight Pacific and every later request that day is refused.",
+        1.0 / share,
+    ));
+    let tier = profile.get("tier").and_then(|t| t.as_str()).unwrap_or("tier1");
+    let mut fits = Vec::new();
+    if let Some(t) = tier_that_fits(tier, &run.model, needed) {
+        fits.push(t);
+    }
+    fits.push(format!(
+        "keep at most {:.1}% of the requests on {} and move the rest{}",
+        share * 100.0,
+        run.model,
+        other_models(profile, &run.model, needed - rpd as f64)
+    ));
+    message.push_str(&format!(" What would fit: {}.", fits.join("; or ")));
+    LimitCheck {
+        limit: LongLimit::DailyQuota,
+        allowed: rpd as f64,
+        needed,
+        pass,
+        message,
+    }
+}
+
+/// The first paid tier above `tier` whose daily quota for `model` holds `needed`.
+fn tier_that_fits(tier: &str, model: &str, needed: f64) -> Option<String> {
+    let order = ["free", "tier1", "tier2", "tier3"];
+    let from = order.iter().position(|t| *t == tier)?;
+    order[from + 1..].iter().find_map(|t| {
+        let (_, models) = stampede_mock::catalog::tier_limits(t)?;
+        let rpd = models.get(model)?.rpd;
+        (rpd == 0 || rpd as f64 >= needed).then(|| {
+            let what = if rpd == 0 {
+                "no daily limit".to_string()
+            } else {
+                format!("{} a day", thousands(rpd as f64))
+            };
+            format!("{t}, whose preset gives {model} {what} (illustrative: Google no longer publishes per-model limits; check your project's in AI Studio)")
+        })
+    })
+}
+
+/// The profile's other models whose daily quota holds `rest` requests a day, as a phrase.
+fn other_models(profile: &serde_json::Value, model: &str, rest: f64) -> String {
+    let Some(models) = profile.get("models").and_then(|m| m.as_object()) else {
+        return " to another model, the batch lane or flex".into();
+    };
+    let fitting: Vec<&str> = models
+        .iter()
+        .filter(|(name, _)| name.as_str() != model)
+        .filter(|(_, l)| {
+            l.get("rpd")
+                .and_then(|r| r.as_u64())
+                .is_some_and(|r| r == 0 || r as f64 >= rest)
+        })
+        .map(|(name, _)| name.as_str())
+        .collect();
+    if fitting.is_empty() {
+        " to another model, the batch lane or flex".into()
+    } else {
+        format!(" to a model whose daily quota holds them ({})", fitting.join(", "))
+    }
+}
+
+/// The monthly cap against the month's spend.
+fn monthly(profile: &serde_json::Value, cap: f64, month: f64) -> LimitCheck {
+    let pass = month <= cap;
+    let tier = profile.get("tier").and_then(|t| t.as_str()).unwrap_or("tier1");
+    let mut message = format!(
+        "The {tier} {} is {} a month; the traffic spends {} over 30 days at the window's rate",
+        LongLimit::MonthlySpendCap.label(),
+        crate::format::usd(Some(cap)),
+        crate::format::usd(Some(month)),
+    );
+    if pass {
+        message.push_str(&format!(": it fits, using {:.0}% of it.", month / cap * 100.0));
+    } else {
+        let day = (cap / (month / MONTH_DAYS)).floor() as u64 + 1;
+        let higher = [Tier::Tier2, Tier::Tier3]
+            .into_iter()
+            .filter(|t| tier_rank(*t) > tier_rank_of(tier))
+            .find(|t| t.monthly_cap_usd().is_some_and(|c| c >= month));
+        let fits = match higher {
+            Some(t) => format!(
+                "{} (its cap is {}{}), ",
+                serde_json::to_value(t)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default(),
+                crate::format::usd(t.monthly_cap_usd()),
+                if t == Tier::Tier3 {
+                    " to $100,000+ after review"
+                } else {
+                    ""
+                }
+            ),
+            None => String::new(),
+        };
+        message.push_str(&format!(
+            ", {:.1}× the cap: it is spent by day {day} of the month. What would fit: {fits}a cheaper model, or \
+             moving requests to the batch lane or flex at about half the price.",
+            month / cap,
+        ));
+    }
+    LimitCheck {
+        limit: LongLimit::MonthlySpendCap,
+        allowed: cap,
+        needed: month,
+        pass,
+        message,
+    }
+}
+
+/// A tier's place in the order free, tier 1, 2, 3.
+fn tier_rank(t: Tier) -> u8 {
+    match t {
+        Tier::Free => 0,
+        Tier::Tier1 => 1,
+        Tier::Tier2 => 2,
+        Tier::Tier3 => 3,
+    }
+}
+
+/// The place of a tier named as in a mock profile (`tier1`...; free when unknown).
+fn tier_rank_of(name: &str) -> u8 {
+    serde_json::from_value(serde_json::Value::String(name.into())).map_or(0, tier_rank)
+}
+
+/// `12,345` style, rounded to a whole number.
+fn thousands(x: f64) -> String {
+    crate::format::count(x.round().max(0.0) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(duration_s: f64, rpd: u64, cap: f64) -> RunMeta {
+        let mut meta = crate::summary::empty_for_tests().run;
+        meta.duration_s = duration_s;
+        meta.mock_profile = Some(serde_json::json!({
+            "tier": "tier1", "monthly_cap_usd": cap,
+            "models": {"gemini-2.5-flash": {"rpm": 1000, "tpm": 0, "rpd": rpd},
+                        "gemini-2.5-flash-lite": {"rpm": 4000, "tpm": 0, "rpd": 0}}
+        }));
+        meta
+    }
+
+    #[test]
+    fn a_window_just_under_the_daily_quota_passes_and_just_over_fails() {
+        // 600 s at 10,000 a day is 69.44 requests.
+        let under = Horizon::of(&run(600.0, 10_000, 0.0), 69, None);
+        assert!(under.pass(), "{under:?}");
+        assert!((under.requests_per_day - 9_936.0).abs() < 1e-6);
+        let over = Horizon::of(&run(600.0, 10_000, 0.0), 70, None);
+        assert!(!over.pass());
+        let m = &over.limits[0].message;
+        assert!(m.contains("daily quota (RPD) of gemini-2.5-flash allows 10,000"), "{m}");
+        // Tier 2's preset holds 10,080 a day.
+        assert!(
+            m.contains("tier2, whose preset gives gemini-2.5-flash 100,000 a day"),
+            "{m}"
+        );
+        assert!(m.contains("1.01× the quota: it runs out 23.8 h after midnight"), "{m}");
+        assert!(m.contains("99.2%") && m.contains("gemini-2.5-flash-lite"), "{m}");
+    }
+
+    #[test]
+    fn the_monthly_cap_binds_on_the_spend_rate() {
+        // $0.06 in 10 minutes is $259.20 over 30 days: over a $250 cap, spent by day 29.
+        let h = Horizon::of(&run(600.0, 0, 250.0), 100, Some(0.06));
+        assert_eq!(h.limits.len(), 1);
+        let c = &h.limits[0];
+        assert!(!c.pass && (c.needed - 259.2).abs() < 1e-9, "{c:?}");
+        assert!(c.message.contains("spent by day 29"), "{}", c.message);
+        let fits = Horizon::of(&run(600.0, 0, 250.0), 100, Some(0.05));
+        assert!(fits.pass());
+    }
+
+    #[test]
+    fn without_a_mock_profile_nothing_is_checked() {
+        let mut meta = run(600.0, 10, 1.0);
+        meta.mock_profile = None;
+        let h = Horizon::of(&meta, 1_000_000, Some(1e6));
+        assert!(h.limits.is_empty() && h.pass());
+    }
+}
