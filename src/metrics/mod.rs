@@ -4,6 +4,7 @@
 //! request, so memory stays flat however long the run. Latency is end-to-end from the intended
 //! start, for answered requests; queue wait is from arrival to the first attempt.
 
+pub mod interval_log;
 pub mod series;
 
 use std::collections::BTreeMap;
@@ -173,11 +174,9 @@ pub struct Metrics {
     pub cost_usd: Option<f64>,
     /// The per-second series.
     pub series: Series,
-    /// End-to-end latency of the requests answered in each interval of `interval` (for
-    /// HdrHistogram interval logs).
-    pub intervals: Vec<LatencyHistogram>,
-    /// Length of those intervals.
-    pub interval: Duration,
+    /// End-to-end latency of the requests answered in each interval (for HdrHistogram
+    /// interval logs).
+    pub intervals: interval_log::IntervalLog,
     prices: Vec<Option<Price>>,
     /// Repeatable prompts (popular or from a trace) already answered, per model.
     answered_prompts: std::collections::HashSet<(u64, u8)>,
@@ -196,7 +195,7 @@ pub fn log_interval(traffic: Duration) -> Duration {
 impl Metrics {
     /// The same metrics with latency intervals of `interval` (one second by default).
     pub fn with_interval(mut self, interval: Duration) -> Metrics {
-        self.interval = interval.max(Duration::from_millis(1));
+        self.intervals = interval_log::IntervalLog::new(interval);
         self
     }
 
@@ -223,8 +222,7 @@ impl Metrics {
             planned: (0, 0),
             cost_usd: prices.iter().all(Option::is_some).then_some(0.0),
             series: Series::default(),
-            intervals: Vec::new(),
-            interval: Duration::from_secs(1),
+            intervals: interval_log::IntervalLog::new(Duration::from_secs(1)),
             prices,
             answered_prompts: std::collections::HashSet::new(),
         }
@@ -335,11 +333,7 @@ impl RecordSink for Metrics {
         self.schedule_lag.record(r.arrived.saturating_sub(r.intended));
         match r.end.outcome() {
             Outcome::Succeeded => {
-                let slot = (r.ended.as_nanos() / self.interval.as_nanos()) as usize;
-                if self.intervals.len() <= slot {
-                    self.intervals.resize_with(slot + 1, LatencyHistogram::default);
-                }
-                self.intervals[slot].record(r.latency());
+                self.intervals.record(r.ended, r.latency());
                 *self.served_by.entry(r.served.label().to_string()).or_default() += 1;
                 self.account_prompt(r);
             }

@@ -132,9 +132,11 @@ fn daily(run: &RunMeta, profile: &serde_json::Value, rpd: u64, needed: f64) -> L
     } else {
         format!("{:.0} min", hours * 60.0)
     };
+    let times = 1.0 / share;
+    let digits = if times < 10.0 { 2 } else { 1 };
     message.push_str(&format!(
-        ", {:.2}× the quota: it runs out {when} after midnight Pacific and every later request that day is refused.",
-        1.0 / share,
+        ", {times:.digits$}× the quota: it runs out {when} after midnight Pacific and every later request that day is \
+         refused."
     ));
     let tier = profile.get("tier").and_then(|t| t.as_str()).unwrap_or("tier1");
     let mut fits = Vec::new();

@@ -413,8 +413,8 @@ impl Histograms {
                 })
                 .collect(),
             intervals: Intervals {
-                seconds: m.interval.as_secs_f64(),
-                latency: m.intervals.iter().map(LatencyHistogram::encode).collect(),
+                seconds: m.intervals.interval.as_secs_f64(),
+                latency: m.intervals.encoded(),
             },
         }
     }

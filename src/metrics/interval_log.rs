@@ -1,0 +1,106 @@
+//! The latency of answered requests interval by interval, for HdrHistogram interval logs.
+//!
+//! An interval's histogram is encoded as soon as a later interval opens: a full-range
+//! histogram at 3 significant digits holds tens of thousands of counters (a few hundred KiB),
+//! so a run of 600 intervals kept open would hold most of its memory there, while an encoded
+//! interval is a few hundred bytes. Requests end in time order, so one histogram is open at a
+//! time; one that ends in an interval already closed is merged back into it.
+
+use std::time::Duration;
+
+use crate::histogram::LatencyHistogram;
+
+/// Interval histograms, closed ones encoded.
+#[derive(Debug, Clone)]
+pub struct IntervalLog {
+    /// Length of each interval.
+    pub interval: Duration,
+    /// Encoded histograms of the closed intervals, from the start (empty ones included).
+    closed: Vec<String>,
+    /// The open interval and its histogram.
+    open: Option<(usize, LatencyHistogram)>,
+}
+
+impl IntervalLog {
+    /// An empty log of intervals of `interval` (at least 1 ms).
+    pub fn new(interval: Duration) -> IntervalLog {
+        IntervalLog {
+            interval: interval.max(Duration::from_millis(1)),
+            closed: Vec::new(),
+            open: None,
+        }
+    }
+
+    /// Records the latency of a request answered at `ended` (since the run's start).
+    pub fn record(&mut self, ended: Duration, latency: Duration) {
+        let slot = (ended.as_nanos() / self.interval.as_nanos()) as usize;
+        match &mut self.open {
+            Some((open, h)) if *open == slot => h.record(latency),
+            Some((open, _)) if slot < *open => self.record_late(slot, latency),
+            _ => {
+                self.close();
+                let mut h = LatencyHistogram::default();
+                h.record(latency);
+                self.open = Some((slot, h));
+            }
+        }
+    }
+
+    /// Encodes the open interval into `closed` (empty intervals before it included).
+    fn close(&mut self) {
+        if let Some((slot, h)) = self.open.take() {
+            self.pad_to(slot);
+            self.closed.push(h.encode());
+        }
+    }
+
+    /// Fills `closed` with empty intervals up to `slot` (exclusive).
+    fn pad_to(&mut self, slot: usize) {
+        if self.closed.len() < slot {
+            let empty = LatencyHistogram::default().encode();
+            self.closed.resize(slot, empty);
+        }
+    }
+
+    /// A request that ended in an interval already closed: merged into its histogram.
+    fn record_late(&mut self, slot: usize, latency: Duration) {
+        self.pad_to(slot + 1);
+        let mut h = LatencyHistogram::decode(&self.closed[slot]).unwrap_or_default();
+        h.record(latency);
+        self.closed[slot] = h.encode();
+    }
+
+    /// Every interval's encoded histogram, from the start to the last one with an answer.
+    pub fn encoded(&self) -> Vec<String> {
+        let mut out = self.closed.clone();
+        if let Some((slot, h)) = &self.open {
+            if out.len() < *slot {
+                out.resize(*slot, LatencyHistogram::default().encode());
+            }
+            out.push(h.encode());
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_are_kept_in_order_with_empty_ones_and_late_answers() {
+        let s = Duration::from_secs;
+        let ms = Duration::from_millis;
+        let mut log = IntervalLog::new(s(1));
+        log.record(ms(200), ms(10));
+        log.record(ms(900), ms(20));
+        log.record(ms(3_100), ms(30));
+        log.record(ms(2_500), ms(40)); // late: interval 2 was closed when 3 opened
+        let counts: Vec<u64> = log
+            .encoded()
+            .iter()
+            .map(|e| LatencyHistogram::decode(e).unwrap().count())
+            .collect();
+        assert_eq!(counts, [2, 0, 1, 1]);
+    }
+}
