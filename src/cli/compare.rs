@@ -96,6 +96,9 @@ pub(super) fn compare(args: CompareArgs, io: &mut Io<'_>) -> Outcome {
             secs(comparison.wall_time_s)
         )?;
         write!(io.out, "{}", comparison.table())?;
+        for line in report::compare::long_limits(&comparison) {
+            writeln!(io.out, "\n! {line}")?;
+        }
         writeln!(io.out, "\nwrote {}", report::listing(&dir, &written))?;
     }
     Ok(Exit::Ok)

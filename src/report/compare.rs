@@ -23,6 +23,44 @@ struct Row {
     cells: Vec<Cell>,
 }
 
+/// Strategies per table on the page: a block of four fits 1,400 px with the figure labels.
+const PAGE_BLOCK: usize = 4;
+
+/// One table of the page: a block of strategies (index, name, colour) and their rows.
+#[derive(Serialize)]
+struct Block {
+    strategies: Vec<(usize, String, String)>,
+    rows: Vec<Row>,
+}
+
+/// The page's tables: the strategies in blocks of [`PAGE_BLOCK`], each with every figure.
+fn blocks(c: &Comparison) -> Vec<Block> {
+    let all = rows(c);
+    let indices: Vec<usize> = (0..c.strategies.len()).collect();
+    indices
+        .chunks(PAGE_BLOCK)
+        .map(|chunk| Block {
+            strategies: chunk
+                .iter()
+                .map(|&i| (i, c.strategies[i].name.clone(), color(i)))
+                .collect(),
+            rows: all
+                .iter()
+                .map(|r| Row {
+                    label: r.label.clone(),
+                    cells: chunk
+                        .iter()
+                        .map(|&i| Cell {
+                            text: r.cells[i].text.clone(),
+                            best: r.cells[i].best,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
 fn rows(c: &Comparison) -> Vec<Row> {
     c.metrics
         .iter()
@@ -47,13 +85,17 @@ fn rows(c: &Comparison) -> Vec<Row> {
 /// `compare.md`.
 pub fn markdown(c: &Comparison) -> String {
     let mut out = format!(
-        "## stampede compare · {} · {} strategies\n\ntarget **{}** · seeds {:?} · {} of traffic each, identical requests for every strategy\n\n| |",
+        "## stampede compare · {} · {} strategies\n\ntarget **{}** · seeds {:?} · {} of traffic each, identical requests for every strategy\n\n",
         c.scenario,
         c.strategies.len(),
         c.target,
         c.seeds,
         secs(c.duration_s)
     );
+    for line in long_limits(c) {
+        out.push_str(&format!("> {line}\n\n"));
+    }
+    out.push_str("| |");
     for s in &c.strategies {
         out.push_str(&format!(" {} |", s.name));
     }
@@ -70,9 +112,22 @@ pub fn markdown(c: &Comparison) -> String {
     out
 }
 
+/// From this many strategies on, each time series is drawn as small multiples.
+const MULTIPLES_FROM: usize = 3;
+
 fn color(i: usize) -> String {
     let c = PALETTE[i % PALETTE.len()];
     format!("rgb({},{},{})", c.0, c.1, c.2)
+}
+
+/// The daily quota and monthly cap against the traffic (the same for every strategy, so read
+/// from the first), as sentences; empty when they fit or are unknown.
+pub fn long_limits(c: &Comparison) -> Vec<String> {
+    c.strategies
+        .first()
+        .and_then(|s| s.summary.horizon.as_ref())
+        .map(|h| h.missed().map(|l| l.message.clone()).collect())
+        .unwrap_or_default()
 }
 
 /// `compare.html`.
@@ -98,12 +153,36 @@ pub fn html(c: &Comparison) -> String {
         .unwrap_or(0);
     let width = super::bin_width_for(seconds);
     let per = |agg: super::Agg| super::bin_note(agg, width);
+    // Up to three strategies share a chart; more get one small chart each (small multiples),
+    // on the same axes, so no line hides under six others.
     let series = |agg: super::Agg, f: fn(&crate::metrics::SecondRow) -> f64, title: &str, y: &str| {
-        let mut chart = Chart::new(&format!("{title}{}", per(agg)), "time since start (s)", y);
-        for (i, s) in c.strategies.iter().enumerate() {
-            chart = chart.line(&s.name, i, super::binned(&s.summary.timeseries, width, agg, f));
+        let lines: Vec<Vec<(f64, f64)>> = c
+            .strategies
+            .iter()
+            .map(|s| super::binned(&s.summary.timeseries, width, agg, f))
+            .collect();
+        let title = format!("{title}{}", per(agg));
+        if c.strategies.len() <= MULTIPLES_FROM {
+            let mut chart = Chart::new(&title, "time since start (s)", y);
+            for (i, (s, points)) in c.strategies.iter().zip(lines).enumerate() {
+                chart = chart.line(&s.name, i, points);
+            }
+            return vec![chart.bins(width as f64).inline_svg()];
         }
-        chart.bins(width as f64).inline_svg()
+        let top = lines.iter().flatten().map(|p| p.1).fold(0.0, f64::max);
+        let end = lines.iter().flatten().map(|p| p.0).fold(0.0, f64::max) + width as f64;
+        c.strategies
+            .iter()
+            .zip(lines)
+            .enumerate()
+            .map(|(i, (s, points))| {
+                let mut chart =
+                    Chart::new(&format!("{title}: {}", s.name), "time since start (s)", y).line("", i, points);
+                chart.y_range = Some((0.0, if top > 0.0 { top * 1.08 } else { 1.0 }));
+                chart.x_range = Some((0.0, end));
+                chart.bins(width as f64).inline_svg()
+            })
+            .collect()
     };
     let mut time = vec![
         series(
@@ -158,12 +237,14 @@ pub fn html(c: &Comparison) -> String {
         .and_then(|t| {
             t.render(context! {
                 c => c,
-                rows => rows(c),
+                blocks => blocks(c),
+                long_limits => long_limits(c),
                 colors => (0..c.strategies.len()).map(color).collect::<Vec<_>>(),
                 seeds => format!("{:?}", c.seeds),
                 window => secs(c.duration_s),
                 wall => secs(c.wall_time_s),
-                plots => context! { latency => safe(vec![spectrum]), time => safe(time) },
+                plots => context! { latency => safe(vec![spectrum]), time => time.into_iter().map(safe).collect::<Vec<_>>() },
+                multiples => c.strategies.len() > MULTIPLES_FROM,
                 strategies => c.strategies.iter().map(|s| serde_json::to_string_pretty(&s.summary.run.strategy).unwrap_or_default()).collect::<Vec<_>>(),
                 version => env!("CARGO_PKG_VERSION"),
             })

@@ -82,15 +82,29 @@ fn retry_compare_runs_every_preset_on_identical_requests() {
             s["name"]
         );
     }
-    // The best of each row is one strategy's and is marked in the table.
-    let best_success = c["best"]["success_rate"].as_str().unwrap();
+    // Marks go only to strategies that answer as well as any: the SDK default answers the
+    // fewest, so it is never "best" at cost or attempts however little it spends.
     let top = strategies
         .iter()
         .map(|s| metric(s, "success_rate"))
         .fold(f64::MIN, f64::max);
-    let winner = strategies.iter().find(|s| s["name"] == best_success).unwrap();
-    assert_eq!(metric(winner, "success_rate"), top);
-    assert!(o.stdout.contains('★'), "{}", o.stdout);
+    // (Two seeds of three minutes give wide intervals: few figures, if any, stand out.)
+    let best = c["best"].as_object().unwrap();
+    for (key, who) in best {
+        let winner = strategies.iter().find(|s| s["name"] == *who).unwrap();
+        assert_ne!(who, "google-genai-default", "{key}");
+        assert!(metric(winner, "success_rate") >= top - 5.0, "{key}: {who}");
+        assert!(o.stdout.contains('★'), "{}", o.stdout);
+    }
+    // The terminal table fits 120 columns, in blocks of strategies.
+    let widest = o
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with('!'))
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap();
+    assert!(widest <= 120, "{widest} columns:\n{}", o.stdout);
     assert!(o.stdout.contains("google-genai-default"), "{}", o.stdout);
     let md = std::fs::read_to_string(out.path().join("compare.md")).unwrap();
     assert!(md.contains("| attempts per request |"), "{md}");

@@ -9,6 +9,7 @@ mod diff;
 mod docs;
 mod hostile;
 mod live_mock;
+mod pages;
 mod plan;
 mod properties;
 mod report;

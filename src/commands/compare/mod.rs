@@ -15,12 +15,17 @@ use crate::engine::Progress;
 use crate::run::{execute, RunError};
 use crate::run_spec::{RunOptions, RunSpec};
 use crate::scenario::{Candidate, LoadedScenario};
-use crate::stats::{cell, Stat};
+use crate::stats::Stat;
 use crate::summary::figures::{self, Better, Figure, LaneFigure};
 use crate::summary::Summary;
 
 /// The schema id of compare.json.
 pub const SCHEMA: &str = "stampede.compare/v1";
+
+pub mod best;
+mod table;
+
+pub use table::TABLE_WIDTH;
 
 /// How a compared figure is read: from the whole run, or from one lane of it.
 #[derive(Debug, Clone, Copy)]
@@ -142,6 +147,9 @@ pub struct StrategyResult {
     pub name: String,
     /// Each figure over the seeds.
     pub metrics: BTreeMap<String, Stat>,
+    /// Whether every seed's run met the `[slo]` (null without one).
+    #[serde(default)]
+    pub met_slo: Option<bool>,
     /// The full summary of the first seed, its keys alongside `name` (`requests`,
     /// `latency_ms`, `cost_usd`, the strategy as run under `strategy`, histograms and series).
     #[serde(flatten)]
@@ -167,7 +175,8 @@ pub struct Comparison {
     pub metrics: Vec<Metric>,
     /// One entry per strategy, in the order given.
     pub strategies: Vec<StrategyResult>,
-    /// Per figure, the name of the strategy with the best mean (absent when it is shared).
+    /// Per figure, the strategy with the best mean among those that answer as well as any
+    /// (see [`best`]); absent when none stands out beyond the noise.
     pub best: BTreeMap<String, String>,
 }
 
@@ -211,11 +220,17 @@ pub fn compare(
             .iter()
             .map(|m| (m.key.clone(), Stat::of(summaries.iter().map(|s| m.value(s)).collect())))
             .collect();
+        let met_slo = summaries
+            .iter()
+            .map(|s| s.slo.as_ref().map(|v| v.pass))
+            .collect::<Option<Vec<bool>>>()
+            .map(|v| v.iter().all(|p| *p));
         let mut summary = summaries.swap_remove(0);
         summary.run.scenario = format!("{} · {}", loaded.scenario.name(), candidate.name);
         strategies.push(StrategyResult {
             name: candidate.name.clone(),
             metrics,
+            met_slo,
             summary,
         });
     }
@@ -225,23 +240,7 @@ pub fn compare(
                 .iter()
                 .any(|s| s.metrics.get(&m.key).and_then(|v| v.mean).is_some_and(|v| v != 0.0))
     });
-    let best = figures
-        .iter()
-        .filter_map(|m| {
-            let key = &m.key;
-            let mean = |r: &StrategyResult| r.metrics.get(key).and_then(|s| s.mean);
-            let candidates = strategies.iter().filter(|r| mean(r).is_some());
-            let pick = match m.better {
-                Better::Higher => candidates.max_by(|a, b| mean(a).partial_cmp(&mean(b)).expect("finite")),
-                Better::Lower => candidates.min_by(|a, b| mean(a).partial_cmp(&mean(b)).expect("finite")),
-                Better::Neither => None,
-            };
-            // A best value shared with another strategy is no one's best.
-            let best = pick.and_then(mean)?;
-            let ties = strategies.iter().filter(|r| mean(r) == Some(best)).count();
-            (ties == 1).then(|| (key.to_string(), pick.expect("picked").name.clone()))
-        })
-        .collect();
+    let best = best::marks(&figures, &strategies);
     Ok(Comparison {
         schema: SCHEMA.into(),
         scenario: loaded.scenario.name().to_string(),
@@ -257,40 +256,9 @@ pub fn compare(
 
 impl Comparison {
     /// The side-by-side table as text: one row per figure, one column per strategy, ★ on the
-    /// best value of each row.
+    /// best value of each row. Strategies come in blocks of as many as fit [`TABLE_WIDTH`]
+    /// columns, each block with the figure labels.
     pub fn table(&self) -> String {
-        let names: Vec<&str> = self.strategies.iter().map(|s| s.name.as_str()).collect();
-        let width = names.iter().map(|n| n.len()).max().unwrap_or(8).max(14) + 2;
-        let label_width = self
-            .metrics
-            .iter()
-            .map(|m| m.row_label().chars().count())
-            .max()
-            .unwrap_or(0)
-            .max(30)
-            + 2;
-        let mut out = format!("{:<label_width$}", "");
-        for n in &names {
-            out.push_str(&format!("{n:>width$}"));
-        }
-        out.push('\n');
-        for m in &self.metrics {
-            out.push_str(&format!("{:<label_width$}", m.row_label()));
-            for s in &self.strategies {
-                let mut text = s
-                    .metrics
-                    .get(&m.key)
-                    .map(|stat| cell(stat, &m.unit))
-                    .unwrap_or_else(|| "—".into());
-                if self.best.get(&m.key) == Some(&s.name) && self.strategies.len() > 1 {
-                    text.push_str(" ★");
-                } else {
-                    text.push_str("  ");
-                }
-                out.push_str(&format!("{text:>width$}"));
-            }
-            out.push('\n');
-        }
-        out
+        table::text(self)
     }
 }

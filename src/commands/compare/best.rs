@@ -1,0 +1,128 @@
+//! Which strategy is best at each figure: the objectives first, cost second, and nothing
+//! within the noise.
+//!
+//! A strategy that answers fewer requests spends less and sends fewer attempts; calling it
+//! "best" at cost would reward failing. So only strategies that answer as well as any compete
+//! for a mark: those that met the `[slo]` with every seed when any did, otherwise those whose
+//! success rate is within the noise of the highest (its 95% interval, at least half a point).
+//! A figure's best must also beat the runner-up by more than the noise — their intervals added,
+//! and at least 1% of the value — or no one gets the mark.
+
+use std::collections::BTreeMap;
+
+use super::{Metric, StrategyResult};
+use crate::summary::figures::{self, Better};
+
+/// Success rates closer than this are the same answer.
+const SUCCESS_NOISE: f64 = 0.005;
+/// Values closer than this share of the best are a tie, whatever the intervals.
+const TIE_SHARE: f64 = 0.01;
+
+/// Whether each strategy competes for the marks.
+pub fn eligible(strategies: &[StrategyResult]) -> Vec<bool> {
+    if strategies.iter().any(|s| s.met_slo == Some(true)) {
+        return strategies.iter().map(|s| s.met_slo == Some(true)).collect();
+    }
+    let success = |s: &StrategyResult| s.metrics.get(figures::SUCCESS_RATE.key).and_then(|m| m.mean);
+    let top = strategies.iter().filter_map(success).fold(f64::MIN, f64::max);
+    let top_ci = strategies
+        .iter()
+        .find(|s| success(s) == Some(top))
+        .and_then(|s| s.metrics.get(figures::SUCCESS_RATE.key)?.ci95)
+        .unwrap_or(0.0);
+    // Shares are stored as shown (percent).
+    let noise = top_ci.max(SUCCESS_NOISE * 100.0);
+    strategies
+        .iter()
+        .map(|s| success(s).is_none_or(|v| v >= top - noise))
+        .collect()
+}
+
+/// Per figure key, the strategy that stands out as best.
+pub fn marks(figures: &[Metric], strategies: &[StrategyResult]) -> BTreeMap<String, String> {
+    let eligible = eligible(strategies);
+    figures
+        .iter()
+        .filter_map(|m| {
+            fn stat<'a>(r: &'a StrategyResult, key: &str) -> Option<&'a crate::stats::Stat> {
+                r.metrics.get(key).filter(|s| s.mean.is_some())
+            }
+            let mut ranked: Vec<(&StrategyResult, f64, f64)> = strategies
+                .iter()
+                .zip(&eligible)
+                .filter(|(r, ok)| **ok || m.key == figures::SUCCESS_RATE.key && stat(r, &m.key).is_some())
+                .filter_map(|(r, _)| stat(r, &m.key).map(|s| (r, s.mean.unwrap_or(0.0), s.ci95.unwrap_or(0.0))))
+                .collect();
+            match m.better {
+                Better::Higher => ranked.sort_by(|a, b| b.1.total_cmp(&a.1)),
+                Better::Lower => ranked.sort_by(|a, b| a.1.total_cmp(&b.1)),
+                Better::Neither => return None,
+            }
+            let (best, value, ci) = *ranked.first()?;
+            let stands_out = ranked
+                .get(1)
+                .is_none_or(|&(_, next, next_ci)| (value - next).abs() > (ci + next_ci).max(TIE_SHARE * value.abs()));
+            (stands_out && strategies.len() > 1).then(|| (m.key.clone(), best.name.clone()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::Stat;
+
+    fn strategy(name: &str, success: f64, cost: f64, cost_ci: f64) -> StrategyResult {
+        let stat = |mean: f64, ci: f64| Stat {
+            mean: Some(mean),
+            ci95: Some(ci),
+            values: vec![Some(mean)],
+        };
+        StrategyResult {
+            name: name.into(),
+            metrics: [
+                (figures::SUCCESS_RATE.key.to_string(), stat(success, 0.2)),
+                (figures::COST.key.to_string(), stat(cost, cost_ci)),
+            ]
+            .into(),
+            met_slo: None,
+            summary: crate::summary::empty_for_tests(),
+        }
+    }
+
+    fn figures_of() -> Vec<Metric> {
+        super::super::metrics(&[])
+            .into_iter()
+            .filter(|m| m.key == figures::SUCCESS_RATE.key || m.key == figures::COST.key)
+            .collect()
+    }
+
+    #[test]
+    fn answering_fewer_is_not_cheapest() {
+        // "no-retry" spends least because it answers 73%: the cost mark goes to the cheaper of
+        // the two that answer 99%, and the success mark to the best answer.
+        let s = [
+            strategy("no-retry", 72.9, 3.0, 0.01),
+            strategy("retry", 99.0, 4.4, 0.01),
+            strategy("jitter", 99.1, 4.0, 0.01),
+        ];
+        let marks = marks(&figures_of(), &s);
+        assert_eq!(marks.get(figures::COST.key).map(String::as_str), Some("jitter"));
+        assert_eq!(
+            marks.get(figures::SUCCESS_RATE.key),
+            None,
+            "99.1 vs 99.0 is within the noise"
+        );
+    }
+
+    #[test]
+    fn a_difference_within_the_noise_marks_no_one() {
+        let s = [strategy("a", 99.0, 4.00, 0.30), strategy("b", 99.0, 4.20, 0.30)];
+        assert!(!marks(&figures_of(), &s).contains_key(figures::COST.key));
+        let s = [strategy("a", 99.0, 4.00, 0.01), strategy("b", 99.0, 4.20, 0.01)];
+        assert_eq!(
+            marks(&figures_of(), &s).get(figures::COST.key).map(String::as_str),
+            Some("a")
+        );
+    }
+}
