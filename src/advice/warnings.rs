@@ -53,6 +53,17 @@ pub(super) fn warnings(s: &Summary, a: &mut Advice) {
     }
     quota_spent(s, a);
     upstream(s, a);
+    if crate::summary::decode_unmodelled(s) {
+        warn(
+            a,
+            "decode_not_modelled",
+            "Answers were streamed from a mock whose decode_tps is 0: decode time is not modelled, so each \
+             answer arrives whole after its first token — time to first token equals end to end, inter-chunk gaps \
+             are near zero and the decode speed means nothing. Set [target.mock] decode_tps (for example \
+             { dist = \"lognormal\", median = 120, p99 = 250 } tokens per second) to measure streaming."
+                .into(),
+        );
+    }
     queue_drain(s, a);
     lane_waits(s, a);
     lane_losses(s, a);

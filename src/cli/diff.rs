@@ -54,6 +54,9 @@ pub(super) fn diff(args: DiffArgs, io: &mut Io<'_>) -> Outcome {
     }
     let (baseline, current) = (baseline?, current?);
     let d = diff::diff(&baseline, &current, &overrides);
+    for w in &d.warnings {
+        writeln!(io.err, "warning: {w}")?;
+    }
     let md = d.markdown();
     if args.json {
         writeln!(io.out, "{}", serde_json::to_string_pretty(&d).unwrap_or_default())?;

@@ -169,6 +169,9 @@ pub struct Diff {
     pub current: String,
     /// One row per metric.
     pub rows: Vec<Row>,
+    /// Why the two runs may not be like for like (different scenarios, targets, models or
+    /// traffic windows); empty when they are.
+    pub warnings: Vec<String>,
 }
 
 impl Diff {
@@ -185,6 +188,14 @@ impl Diff {
             self.current,
             if self.regressed() { "REGRESSION" } else { "ok" }
         );
+        if !self.warnings.is_empty() {
+            let table = out.split_off(out.find("| metric").unwrap_or(out.len()));
+            for w in &self.warnings {
+                out.push_str(&format!("> **Not like for like**: {w}\n"));
+            }
+            out.push('\n');
+            out.push_str(&table);
+        }
         for r in &self.rows {
             let show = |v: Option<f64>| match v {
                 None => "—".to_string(),
@@ -214,7 +225,7 @@ impl Diff {
                 change,
                 direction,
                 r.threshold.label(r.share),
-                if r.regressed { "❌ regressed" } else { "✅" }
+                if r.regressed { "REGRESSED" } else { "ok" }
             ));
         }
         out
@@ -253,7 +264,31 @@ pub fn diff(baseline: &Summary, current: &Summary, overrides: &[(String, Thresho
         baseline: baseline.run.scenario.clone(),
         current: current.run.scenario.clone(),
         rows,
+        warnings: unlike(baseline, current),
     }
+}
+
+/// What differs between two runs besides the calling plan: a diff across them measures that
+/// difference too.
+fn unlike(baseline: &Summary, current: &Summary) -> Vec<String> {
+    let (b, c) = (&baseline.run, &current.run);
+    let mut out = Vec::new();
+    let mut differs = |what: &str, x: String, y: String| {
+        if x != y {
+            out.push(format!(
+                "the {what} differs ({x} → {y}): the change measures that too, not only the calling plan."
+            ));
+        }
+    };
+    differs("scenario", b.scenario.clone(), c.scenario.clone());
+    differs("target", b.target.clone(), c.target.clone());
+    differs("model", b.model.clone(), c.model.clone());
+    differs(
+        "traffic window",
+        crate::format::secs(b.duration_s),
+        crate::format::secs(c.duration_s),
+    );
+    out
 }
 
 fn regressed(m: &Metric, threshold: Threshold, baseline: Option<f64>, current: Option<f64>) -> bool {
@@ -337,11 +372,11 @@ mod tests {
         let d = diff(&with(1000.0, 0.99, (10, 1000)), &with(1200.0, 0.99, (10, 1000)), &[]);
         let md = d.markdown();
         assert!(
-            md.contains("| p95 (ms) | 1000 | 1200 | +20.0% | +10% | ❌ regressed |"),
+            md.contains("| p95 (ms) | 1000 | 1200 | +20.0% | +10% | REGRESSED |"),
             "{md}"
         );
         assert!(
-            md.contains("| success_rate | 99.0% | 99.0% | +0.0 pp | −1 pp | ✅ |"),
+            md.contains("| success_rate | 99.0% | 99.0% | +0.0 pp | −1 pp | ok |"),
             "{md}"
         );
         assert!(md.starts_with("### stampede diff") && md.contains("REGRESSION"));

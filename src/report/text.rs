@@ -18,7 +18,7 @@ pub fn table(s: &Summary) -> String {
         r.scheduled, r.succeeded, r.failed, r.dropped
     ));
     for f in &v.figures {
-        out.push_str(&format!("{:<11}{:>10}   {}\n", f.label, f.value, f.note));
+        out.push_str(&format!("{:<13}{:>10}   {}\n", f.label, f.value, f.note));
     }
     out.push('\n');
     out.push_str(&format!(
@@ -43,14 +43,21 @@ pub fn table(s: &Summary) -> String {
             ));
         }
     }
-    let breakdown: Vec<String> = v
-        .outcomes
-        .iter()
-        .filter(|o| o.group != "requests")
-        .map(|o| format!("{} {}: {}", o.group, o.label, o.count))
-        .collect();
-    if !breakdown.is_empty() {
-        out.push_str(&format!("\n{}\n", breakdown.join(" · ")));
+    // One line per breakdown: the failures by last error, then the same failures by why the
+    // client stopped, then the drops by cause.
+    let mut groups: Vec<(&str, Vec<String>)> = Vec::new();
+    for o in v.outcomes.iter().filter(|o| o.group != "requests") {
+        let item = format!("{} {}", o.label, o.count);
+        match groups.iter_mut().find(|(g, _)| *g == o.group) {
+            Some((_, items)) => items.push(item),
+            None => groups.push((&o.group, vec![item])),
+        }
+    }
+    if !groups.is_empty() {
+        out.push('\n');
+    }
+    for (group, items) in groups {
+        out.push_str(&format!("{group}: {}\n", items.join(" · ")));
     }
     let tokens: Vec<String> = v
         .tokens

@@ -281,14 +281,23 @@ fn key_figures(s: &Summary) -> Vec<Figure> {
     ];
     if let Some(st) = &s.stream {
         let tps = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.0} tok/s"));
+        let modelled = !crate::summary::decode_unmodelled(s);
         figures.push(Figure {
             label: "decode speed".into(),
-            value: tps(st.output_tokens_per_s.p50),
-            note: format!(
-                "median after the first chunk, {} streamed answers; slowest 10% {}",
-                count(st.answers),
-                tps(st.output_tokens_per_s.slowest_10pct)
-            ),
+            value: if modelled {
+                tps(st.output_tokens_per_s.p50)
+            } else {
+                "—".into()
+            },
+            note: if modelled {
+                format!(
+                    "median after the first chunk, {} streamed answers; slowest 10% {}",
+                    count(st.answers),
+                    tps(st.output_tokens_per_s.slowest_10pct)
+                )
+            } else {
+                "not modelled: the mock's decode_tps is 0 (see the warnings)".into()
+            },
         });
     }
     figures
@@ -414,7 +423,7 @@ fn outcome_rows(s: &Summary) -> Vec<CountRow> {
     ];
     for (k, v) in &r.failed_by {
         outcomes.push(CountRow {
-            group: "failed, last error".into(),
+            group: "failed, by last error".into(),
             label: k.clone(),
             count: count(*v),
             share: share(*v, r.scheduled),
@@ -422,7 +431,7 @@ fn outcome_rows(s: &Summary) -> Vec<CountRow> {
     }
     for (k, v) in &r.gave_up {
         outcomes.push(CountRow {
-            group: "failed, gave up because".into(),
+            group: "the same failures, by why the client stopped".into(),
             label: k.replace('_', " "),
             count: count(*v),
             share: share(*v, r.scheduled),
@@ -430,7 +439,7 @@ fn outcome_rows(s: &Summary) -> Vec<CountRow> {
     }
     for (k, v) in &r.dropped_by {
         outcomes.push(CountRow {
-            group: "dropped".into(),
+            group: "dropped, by cause".into(),
             label: k.replace('_', " "),
             count: count(*v),
             share: share(*v, r.scheduled),

@@ -216,6 +216,18 @@ impl RunMeta {
     }
 }
 
+/// Whether a streamed run's decode time was not modelled: a mock (or the simulator) whose
+/// `decode_tps` is 0 sends a whole answer at once after the first token, so inter-chunk gaps,
+/// decode speed and the time after the first token say nothing about a real model.
+pub fn decode_unmodelled(s: &Summary) -> bool {
+    s.stream.is_some()
+        && s.run
+            .mock_profile
+            .as_ref()
+            .and_then(|p| p.get("decode_tps"))
+            .is_some_and(|d| d.as_f64() == Some(0.0) || d.get("value").and_then(|v| v.as_f64()) == Some(0.0))
+}
+
 /// Encoded histograms.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Histograms {

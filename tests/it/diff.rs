@@ -58,7 +58,7 @@ fn a_planted_regression_fails_the_gate_and_noise_does_not() {
     assert!(o.stderr.contains("regression: p50, p95, p99"), "{}", o.stderr);
     let table = std::fs::read_to_string(&md).unwrap();
     assert!(
-        table.contains("REGRESSION") && table.contains("| success_rate | 100.0% | 100.0% | +0.0 pp | −1 pp | ✅ |"),
+        table.contains("REGRESSION") && table.contains("| success_rate | 100.0% | 100.0% | +0.0 pp | −1 pp | ok |"),
         "{table}"
     );
     // Looser thresholds on the three let it pass.
@@ -84,4 +84,37 @@ fn a_planted_regression_fails_the_gate_and_noise_does_not() {
         2
     );
     assert_eq!(stampede(&["diff", &baseline, "missing.json"]).code, 2);
+}
+
+#[test]
+fn runs_of_different_scenarios_are_diffed_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str| {
+        let out = dir.path().join(name);
+        run_to(
+            &crate::support::root().join("scenarios").join(format!("{name}.toml")),
+            &out,
+            &["--target", "sim", "--duration", "30s"],
+        );
+        out.join("summary.json").to_str().unwrap().to_string()
+    };
+    let (a, b) = (run("quickstart"), run("constant"));
+    let o = stampede(&["diff", &a, &a]);
+    assert!(
+        !o.stderr.contains("warning") && !o.stdout.contains("Not like for like"),
+        "{}",
+        o.stderr
+    );
+    let o = stampede(&["diff", &a, &b]);
+    assert!(
+        o.stderr
+            .contains("warning: the scenario differs (quickstart → constant)"),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        o.stdout.contains("> **Not like for like**: the scenario differs"),
+        "{}",
+        o.stdout
+    );
 }
