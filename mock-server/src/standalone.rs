@@ -33,7 +33,7 @@ pub struct MockArgs {
 /// Runs the mock until Ctrl-C. Errors are about the profile or the socket.
 pub async fn run(args: MockArgs) -> anyhow::Result<()> {
     let profile = MockProfile::load(&args.profile)?;
-    let summary = describe(&profile);
+    let summary = describe(&args.profile, &profile);
     let model = Arc::new(MockModel::new(profile, args.seed));
     let options = ServerOptions {
         request_log: args.request_log.clone(),
@@ -50,7 +50,9 @@ pub async fn run(args: MockArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn describe(p: &MockProfile) -> String {
+/// What the mock will do, for the banner: where the profile came from, its quotas, and every
+/// behaviour that departs from a plain preset (faults, fault windows, capacity, decode speed).
+fn describe(source: &str, p: &MockProfile) -> String {
     let mut lines = Vec::new();
     for (model, l) in &p.models {
         let show = |v: u64| if v == 0 { "unlimited".to_string() } else { v.to_string() };
@@ -61,7 +63,47 @@ fn describe(p: &MockProfile) -> String {
             show(l.rpd)
         ));
     }
-    format!("profile {} ({:?} windows)\n{}", p.preset, p.window, lines.join("\n"))
+    let origin = if source == p.preset {
+        format!("profile {source}")
+    } else {
+        format!("profile {source} (on preset {})", p.preset)
+    };
+    let mut traits = vec![format!("{:?} quota windows", p.window).to_lowercase()];
+    let e = &p.errors;
+    let faults: Vec<String> = [
+        ("429", e.rate_429),
+        ("500", e.rate_500),
+        ("503", e.rate_503),
+        ("504", e.rate_504),
+        ("reset", e.rate_reset),
+        ("hang", e.rate_hang),
+        ("truncate", e.rate_truncate),
+        ("malformed", e.rate_malformed),
+        ("slow headers", e.rate_slow_headers),
+    ]
+    .iter()
+    .filter(|(_, r)| *r > 0.0)
+    .map(|(what, r)| format!("{what} {:.1}%", r * 100.0))
+    .collect();
+    if !faults.is_empty() {
+        traits.push(format!("injected faults: {}", faults.join(", ")));
+    }
+    if !p.fault_windows.is_empty() {
+        traits.push(format!("{} fault windows", p.fault_windows.len()));
+    }
+    if p.max_concurrent > 0 {
+        traits.push(format!(
+            "capacity {} in flight, backlog {}",
+            p.max_concurrent, p.backlog
+        ));
+    }
+    if p.monthly_cap_usd > 0.0 {
+        traits.push(format!(
+            "monthly spend cap ${:.0} (checked by stampede runs)",
+            p.monthly_cap_usd
+        ));
+    }
+    format!("{origin}: {}\n{}", traits.join("; "), lines.join("\n"))
 }
 
 fn banner(addr: SocketAddr, profile: &str) -> String {

@@ -52,21 +52,30 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a scenario once: prints a summary and writes summary.json, summary.md,
-    /// timeseries.csv and report.html.
+    /// timeseries.csv, report.html and latency.hlog.
+    #[command(after_help = RUN_HELP)]
     Run(RunArgs),
     /// Serve the Gemini-compatible mock on 127.0.0.1.
+    #[command(after_help = MOCK_HELP)]
     Mock(stampede_mock::standalone::MockArgs),
-    /// Re-render summary.md, timeseries.csv and report.html from a saved summary.json.
+    /// Re-render summary.md, timeseries.csv, report.html and latency.hlog from a saved
+    /// summary.json.
+    #[command(after_help = REPORT_HELP)]
     Report(ReportArgs),
     /// Check a scenario file without running it.
+    #[command(after_help = VALIDATE_HELP)]
     Validate(ValidateArgs),
     /// Show the arrival profile and request mix a scenario would send, without sending anything.
+    #[command(after_help = VALIDATE_HELP)]
     Traffic(TrafficArgs),
     /// Run several strategies on identical traffic and compare them side by side.
+    #[command(after_help = COMPARE_HELP)]
     Compare(CompareArgs),
     /// Find the fewest workers that meet the scenario's [slo], per candidate calling plan.
+    #[command(after_help = PLAN_HELP)]
     Plan(PlanArgs),
     /// Compare two saved runs (summary.json) metric by metric; exit 1 on a regression.
+    #[command(after_help = DIFF_HELP)]
     Diff(DiffArgs),
     /// Measure stampede itself on this machine.
     #[command(subcommand)]
@@ -79,6 +88,37 @@ pub enum Command {
     /// Print the man page (roff), e.g. `stampede man > /usr/local/share/man/man1/stampede.1`.
     Man,
 }
+
+const RUN_HELP: &str = concat!(
+    "Writes into --out (default reports/<scenario>/): summary.json (every figure, histograms, series, advice), \
+summary.md, timeseries.csv (one row per second), report.html (one self-contained page) and latency.hlog \
+(HdrHistogram interval log); --png adds one PNG per chart.\n\n",
+    "Exit codes: 0 every [slo] objective met (or none set) · 1 an objective missed · 2 bad input (command line, \
+scenario) · 3 the run could not be carried out (target unreachable, spend cap, interrupted; the partial report \
+is still written).\n\n",
+    "Terms: intended start = when the schedule meant a request to start (latency counts from it, so a client that \
+falls behind cannot hide it); schedule lag = intended start to the engine taking the request in; goodput = \
+answered requests per second. More: docs/src/glossary.md."
+);
+const REPORT_HELP: &str = "Writes summary.md, timeseries.csv, report.html and latency.hlog beside the summary (or \
+into --out); --png adds one PNG per chart.\n\nExit codes: 0 written · 2 the summary cannot be read (file, line, \
+column) · 3 the files could not be written.";
+const MOCK_HELP: &str = "Serves until Ctrl-C; writes nothing unless --request-log FILE.\n\nExit codes: 0 stopped \
+with Ctrl-C · 2 bad profile · 3 the port cannot be bound.";
+const VALIDATE_HELP: &str = "Writes nothing and sends nothing.\n\nExit codes: 0 valid · 2 invalid (file, line, \
+column, what was expected).";
+const COMPARE_HELP: &str = "Writes into --out: compare.json, compare.md and compare.html.\n\nExit codes: 0 compared \
+· 2 bad input · 3 a run could not be carried out (target unreachable, spend cap).";
+const PLAN_HELP: &str = concat!(
+    "Writes into --out: plan.json (with `recommendation`, or `closest` when nothing passes), plan.md and \
+plan.html. Runs in simulation unless --target says otherwise.\n\n",
+    "Exit codes: 0 a plan passes · 1 no plan passes (an objective, the daily quota or the monthly spend cap) · 2 bad \
+input · 3 a run could not be carried out.\n\n",
+    "Terms: erlangs = offered load, arrival rate x time each request holds a worker; knee = the worker count past \
+which more workers stop raising goodput or cutting p95. More: docs/src/glossary.md."
+);
+const DIFF_HELP: &str = "Prints a Markdown table (--out FILE also writes it; --json prints JSON).\n\nExit codes: 0 no \
+regression · 1 a metric regressed beyond its threshold · 2 a summary cannot be read or a --threshold is bad.";
 
 /// Where a command writes: standard output for results, standard error for everything else.
 /// `Send`, so runs on other threads can report as they end.

@@ -177,7 +177,10 @@ fn md_table(columns: &[&str], rows: &[Vec<String>]) -> String {
 /// A candidate's reason, with what binds at its knee.
 fn reason(c: &crate::commands::plan::CandidatePlan) -> String {
     match (&c.binding, c.knee_workers) {
-        (Some(b), Some(k)) => format!("{} Adding workers stops helping at {k} — {b}.", c.why),
+        (Some(b), Some(k)) => format!(
+            "{} Adding workers stops helping at {k} (the knee: more no longer raise goodput or cut p95) — {b}.",
+            c.why
+        ),
         _ => c.why.clone(),
     }
 }
@@ -291,7 +294,7 @@ pub fn markdown(p: &CapacityPlan) -> String {
         secs(p.wall_time_s)
     );
     out.push_str(&format!(
-        "First guess: **{}** workers — {} (traffic {:.2}/s, service {:.3} s × {:.2} attempts = {:.2} erlangs).\n\n",
+        "First guess: **{}** workers — {} (traffic {:.2}/s, service {:.3} s × {:.2} attempts = {:.2} erlangs, the workers it keeps busy on average).\n\n",
         p.guess.workers,
         p.guess.method,
         p.guess.rate_rps,

@@ -31,6 +31,10 @@ pub fn table(s: &Summary) -> String {
             l.metric, l.count, l.mean, l.p50, l.p90, l.p95, l.p99, l.p999, l.max
         ));
     }
+    out.push_str(
+        "(latency counts from each request's intended start, when the schedule meant it to start; schedule lag = \
+         how late the engine took it in; terms: docs/src/glossary.md)\n",
+    );
     if !v.checks.is_empty() {
         out.push_str("\nSLO\n");
         for c in &v.checks {
