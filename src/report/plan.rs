@@ -174,6 +174,15 @@ fn md_table(columns: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// Where a candidate's other settings were read: the recommended count, or the closest.
+fn advice_source(c: &crate::commands::plan::CandidatePlan) -> String {
+    match (c.recommended_workers, c.advice_workers) {
+        (Some(_), _) => "Other settings, read from the run at the recommended count".into(),
+        (None, Some(w)) => format!("Other settings, read from the run at {w} workers, the count closest to passing"),
+        _ => "Other settings".into(),
+    }
+}
+
 /// A candidate's reason, with what binds at its knee.
 fn reason(c: &crate::commands::plan::CandidatePlan) -> String {
     match (&c.binding, c.knee_workers) {
@@ -328,7 +337,7 @@ pub fn markdown(p: &CapacityPlan) -> String {
         let rows: Vec<Vec<String>> = c.points.iter().map(point_cells).collect();
         out.push_str(&md_table(&POINT_COLUMNS, &rows));
         if !c.advice.is_empty() {
-            out.push_str("\nOther settings, read from the run at the recommended count:\n\n");
+            out.push_str(&format!("\n{}:\n\n", advice_source(c)));
             for r in &c.advice {
                 out.push_str(&format!(
                     "- `{} = {}` (ran with `{}`): {}\n",
@@ -452,6 +461,7 @@ pub fn html(p: &CapacityPlan) -> String {
                         why => reason(c),
                         rows => c.points.iter().map(point_cells).collect::<Vec<_>>(),
                         advice => c.advice,
+                        advice_source => advice_source(c),
                     }
                 })
                 .collect();

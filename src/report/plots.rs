@@ -19,6 +19,9 @@ const LEGEND_LEFT: i32 = 80;
 /// Stroke of the box around the legend strip (tests find the legend by it).
 pub const LEGEND_BORDER: RGBColor = RGBColor(200, 200, 201);
 
+/// Stroke of a legend swatch: wider than any series, so tests tell swatches from data.
+pub const SWATCH_WIDTH: u32 = 5;
+
 /// One legend entry: its text, colour and whether its line is dashed.
 #[derive(Debug, Clone)]
 struct LegendItem {
@@ -255,7 +258,7 @@ impl Chart {
         ))?;
         for (item, row, x) in layout {
             let y = (row * LEGEND_ROW) as i32 + 14;
-            let style = item.color.stroke_width(3);
+            let style = item.color.stroke_width(SWATCH_WIDTH);
             if item.dashed {
                 for k in 0..3 {
                     area.draw(&PathElement::new(vec![(x + k * 9, y), (x + k * 9 + 5, y)], style))?;
@@ -327,10 +330,14 @@ impl Chart {
         }
         // Drawn in order: series, then the reference lines over them, then marks. Each series
         // keeps its colour in every chart of a page; the legend is in its own strip below.
-        for l in &self.lines {
+        // A line drawn earlier is wider, so one that a later line covers (offered and attempts
+        // sent are equal without retries) still shows as its border.
+        let n = self.lines.len();
+        for (i, l) in self.lines.iter().enumerate() {
             let color = PALETTE[l.color % PALETTE.len()];
             let points: Vec<(f64, f64)> = if self.steps { steps(&l.points) } else { l.points.clone() };
-            chart.draw_series(LineSeries::new(points, color.stroke_width(2)))?;
+            let width = 2 + (n - 1 - i).min(2) as u32;
+            chart.draw_series(LineSeries::new(points, color.stroke_width(width)))?;
         }
         for r in &self.rules {
             let style = RULE_COLOR.stroke_width(2);

@@ -199,8 +199,8 @@ fn no_legend_covers_a_series() {
             };
             let (x, y, w, h) = (num("x"), num("y"), num("width"), num("height"));
             for (width, points) in polylines(svg) {
-                // Swatches (stroke 3) belong in the legend; everything else must stay out.
-                if width == "3" {
+                // Swatches belong in the legend; everything else must stay out.
+                if width == stampede::report::plots::SWATCH_WIDTH.to_string() {
                     continue;
                 }
                 for (px, py) in points {

@@ -126,8 +126,11 @@ pub struct CandidatePlan {
     pub cost_usd: Option<Costs>,
     /// Every count run, by workers.
     pub points: Vec<Point>,
-    /// The other settings, read from the recommended count's run (as `stampede run` advises).
+    /// The other settings, read from the recommended count's run (as `stampede run` advises;
+    /// without a recommendation, from the count closest to passing).
     pub advice: Vec<Recommendation>,
+    /// The count whose run the advice was read from.
+    pub advice_workers: Option<u32>,
     /// The daily quota and monthly spend cap against the traffic at the recommended count (at
     /// the largest count tried without one).
     pub long_limits: Vec<crate::summary::horizon::LimitCheck>,
