@@ -14,8 +14,10 @@ use crate::report;
 use crate::run_spec::{RunOptions, RunSpec};
 use crate::scenario::{Candidate, Scenario, TargetKind};
 
-/// `stampede plan`.
+/// `stampede plan`. Its searches never run against a billed API, so the spend cap shared with
+/// `compare` is hidden here and refused if given.
 #[derive(Debug, Args)]
+#[command(mut_arg("max_cost_usd", |a| a.hide(true)))]
 pub struct PlanArgs {
     /// Scenario file (TOML) with an [slo] section.
     pub scenario: PathBuf,
@@ -76,6 +78,13 @@ pub(super) fn plan(args: PlanArgs, io: &mut Io<'_>) -> Outcome {
             "--max-seeds {} is below --seeds {}: a count cannot use fewer seeds than it starts with",
             args.max_seeds, args.seeds
         )));
+    }
+    if args.runs.max_cost_usd.is_some() {
+        return Err(CliError::Input(
+            "--max-cost-usd does not apply to plan: its searches run in simulation or against the mock, never \
+             against a billed API (check a plan's cost with one `stampede run` of the recommendation)"
+                .into(),
+        ));
     }
     let loaded = Scenario::load(&args.scenario)?;
     let mut candidates = candidates_of(&args.strategies, &loaded)?;

@@ -10,43 +10,46 @@ use crate::support::{root, stampede};
 /// a plan.
 fn pages(dir: &Path) -> Vec<PathBuf> {
     let scenario = |name: &str| root().join("scenarios").join(name).to_str().unwrap().to_string();
-    let out = |name: &str| dir.join(name).to_str().unwrap().to_string();
-    let runs: [Vec<String>; 3] = [
-        vec![
-            "run".into(),
-            scenario("quickstart.toml"),
-            "--target".into(),
-            "sim".into(),
-        ],
-        vec![
-            "compare".into(),
-            scenario("retry-compare.toml"),
-            "--duration".into(),
-            "2m".into(),
-        ],
-        vec![
-            "plan".into(),
-            scenario("plan-quota.toml"),
-            "--duration".into(),
-            "2m".into(),
-            "--no-probe".into(),
-            "--no-growth".into(),
-        ],
+    let runs: [(&str, Vec<String>); 3] = [
+        (
+            "report.html",
+            vec![
+                "run".into(),
+                scenario("quickstart.toml"),
+                "--target".into(),
+                "sim".into(),
+                "--quiet".into(),
+            ],
+        ),
+        (
+            "compare.html",
+            vec![
+                "compare".into(),
+                scenario("retry-compare.toml"),
+                "--duration".into(),
+                "2m".into(),
+            ],
+        ),
+        (
+            "plan.html",
+            vec![
+                "plan".into(),
+                scenario("plan-quota.toml"),
+                "--duration".into(),
+                "2m".into(),
+                "--no-probe".into(),
+                "--no-growth".into(),
+            ],
+        ),
     ];
-    let files = ["report.html", "compare.html", "plan.html"];
-    runs.iter()
-        .zip(files)
-        .map(|(args, file)| {
-            let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
-            let o = out(file.trim_end_matches(".html"));
-            args.extend(["--quiet", "--out", &o]);
-            let args: Vec<&str> = args
-                .into_iter()
-                .filter(|a| !(*a == "--quiet" && file != "report.html"))
-                .collect();
+    runs.into_iter()
+        .map(|(file, mut args)| {
+            let out = dir.join(file.trim_end_matches(".html"));
+            args.extend(["--out".into(), out.to_str().unwrap().to_string()]);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
             let r = stampede(&args);
             assert!(r.code == 0 || r.code == 1, "{args:?}: {}", r.stderr);
-            Path::new(&o).join(file)
+            out.join(file)
         })
         .collect()
 }

@@ -383,3 +383,23 @@ fn a_failed_hosting_probe_leaves_the_plan_standing() {
         serde_json::from_str(&std::fs::read_to_string(out.path().join("plan.json")).unwrap()).unwrap();
     assert!(json["hosting"].is_null() && json["hosting_error"].as_str().unwrap().contains("/nonexistent"));
 }
+
+/// Plan never runs against a billed API, so a spend cap is a mistake, said as one.
+#[test]
+fn plan_refuses_a_spend_cap_it_could_not_use() {
+    let o = cli(&[
+        "plan",
+        root().join("scenarios/plan-mmc.toml").to_str().unwrap(),
+        "--max-cost-usd",
+        "1",
+    ]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("--max-cost-usd does not apply to plan"),
+        "{}",
+        o.stderr
+    );
+    let help = cli(&["plan", "--help"]);
+    assert!(!help.stdout.contains("--max-cost-usd") && help.stdout.contains("--max-seeds"));
+    assert!(help.stdout.contains("Exit codes: 0 a plan passes"), "{}", help.stdout);
+}

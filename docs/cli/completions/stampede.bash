@@ -583,7 +583,7 @@ _stampede() {
             return 0
             ;;
         stampede__subcmd__plan)
-            opts="-h --strategy --seeds --max-seeds --max-workers --growth --no-growth --probe --no-probe --mock-exe --target --duration --out --max-cost-usd --json --help"
+            opts="-h --strategy --seeds --max-seeds --max-workers --growth --no-growth --probe --no-probe --mock-exe --target --duration --out --json --max-cost-usd --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
