@@ -402,10 +402,7 @@ impl MockProfile {
             preset: name.to_string(),
             tier,
             models,
-            monthly_cap_usd: match name {
-                "unlimited" => 0.0,
-                _ => tier.monthly_cap_usd().unwrap_or(0.0),
-            },
+            monthly_cap_usd: catalog::tier_entry(name).and_then(|t| t.monthly_cap_usd).unwrap_or(0.0),
             window: QuotaWindow::Sliding,
             error_shape: ErrorShape::V2025,
             latency: DurationDist::Lognormal {

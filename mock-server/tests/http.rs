@@ -219,6 +219,12 @@ async fn models_list_pages_and_get() {
         .await
         .json();
     assert_eq!(v["models"][0]["name"], "models/gemini-2.5-pro");
+    assert_eq!(v["models"][1]["name"], "models/gemini-3-flash-preview");
+    assert_eq!(v["nextPageToken"], "4");
+    let v = call(&app, "GET", "/v1beta/models?pageSize=2&pageToken=4", Some("k"), "")
+        .await
+        .json();
+    assert_eq!(v["models"][0]["name"], "models/gemini-3.1-pro-preview");
     assert!(v.get("nextPageToken").is_none());
     let m = call(&app, "GET", "/v1beta/models/gemini-2.5-pro", Some("k"), "")
         .await

@@ -6,6 +6,7 @@
 //! summary) · 3 the run could not be carried out (target unreachable, interrupted, spend cap).
 
 mod bench;
+mod catalog;
 mod compare;
 mod diff;
 mod docs;
@@ -26,6 +27,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 pub use bench::BenchCommand;
+pub use catalog::CatalogArgs;
 pub use compare::CompareArgs;
 pub use diff::DiffArgs;
 pub use docs::{completion_script, man_page, write_man_pages};
@@ -80,6 +82,10 @@ pub enum Command {
     /// Measure stampede itself on this machine.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Print the model catalog in force: models, prices, tier presets' limits and caps, and where
+    /// and when each figure was read.
+    #[command(after_help = "Writes nothing.\n\nExit codes: 0 printed · 2 --file cannot be read or is invalid.")]
+    Catalog(CatalogArgs),
     /// Print a shell completion script: bash, zsh, fish, elvish or powershell.
     Completions {
         /// The shell.
@@ -151,6 +157,7 @@ pub fn main_with(
     let mut io = Io { out, err };
     let outcome = match cli.command {
         Command::Run(a) => run::run(a, &mut io),
+        Command::Catalog(a) => catalog::catalog(a, &mut io),
         Command::Mock(a) => mock::mock(a),
         Command::Report(a) => report::report(a, &mut io),
         Command::Validate(a) => validate::validate(a, &mut io),

@@ -313,3 +313,57 @@ fn a_billed_model_without_a_price_needs_a_request_bound() {
         o.stderr
     );
 }
+
+/// The catalog is data, and `stampede catalog` shows it with its sources and dates; a Gemini 3
+/// model is priced, so a billed run of it gets an estimate instead of a refusal.
+#[test]
+fn the_catalog_lists_gemini_3_with_prices_and_sources() {
+    let o = stampede(&["catalog"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    for needle in [
+        "gemini-3-flash-preview   Gemini 3 Flash Preview     $0.50   $3.00",
+        "gemini-2.5-flash         Gemini 2.5 Flash           $0.30   $2.50",
+        "tier1 (quota names of tier1) · monthly cap $250.00 · spend limit $10.00 per 10m",
+        "https://ai.google.dev/gemini-api/docs/billing",
+    ] {
+        assert!(o.stdout.contains(needle), "{needle}\n{}", o.stdout);
+    }
+    let json: serde_json::Value = serde_json::from_str(&stampede(&["catalog", "--json"]).stdout).unwrap();
+    assert_eq!(json["models"]["gemini-3-flash-preview"]["cached_input"], 0.05);
+    // A file extends it: a model of one's own, priced.
+    let dir = tempfile::tempdir().unwrap();
+    let mine = dir.path().join("mine.toml");
+    std::fs::write(
+        &mine,
+        "[models.\"my-tuned-flash\"]\ndisplay_name = \"Mine\"\ninput_token_limit = 1000000\noutput_token_limit = 8192\ninput = 0.4\noutput = 2.0\nsource = \"our contract\"\nread = \"2026-11-29\"\n",
+    )
+    .unwrap();
+    let o = stampede(&["catalog", "--file", mine.to_str().unwrap()]);
+    assert!(
+        o.stdout.contains("my-tuned-flash") && o.stdout.contains("gemini-3-flash-preview"),
+        "{}",
+        o.stdout
+    );
+    std::fs::write(&mine, "[models.x]\ninput = \"cheap\"\n").unwrap();
+    assert_eq!(stampede(&["catalog", "--file", mine.to_str().unwrap()]).code, 2);
+    // A billed dry run of a Gemini 3 scenario is priced.
+    let text = std::fs::read_to_string(root().join("scenarios/quickstart.toml"))
+        .unwrap()
+        .replace("model = \"gemini-2.5-flash\"", "model = \"gemini-3-flash-preview\"");
+    let path = crate::support::scenario(dir.path(), "g3", &text);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .args(["run", path.to_str().unwrap(), "--target", "gemini", "--dry-run"])
+        .env("GEMINI_API_KEY", "test-not-sent")
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success(), "{all}");
+    assert!(
+        all.contains("≈ $0.") && all.contains("--dry-run: nothing was sent"),
+        "{all}"
+    );
+}

@@ -69,7 +69,17 @@ def check_generate_stream_count(binary):
 
         models = [m.name for m in c.models.list()]
         assert "models/gemini-2.5-flash" in models, models
-        print("generate, stream, count tokens, max tokens, list models: ok")
+
+        # A Gemini 3 model from the catalog, end to end.
+        assert "models/gemini-3-flash-preview" in models, models
+        info = c.models.get(model="gemini-3-flash-preview")
+        assert info.display_name == "Gemini 3 Flash Preview", info
+        r = c.models.generate_content(model="gemini-3-flash-preview", contents="Explain how AI works in a few words")
+        assert r.model_version == "gemini-3-flash-preview" and r.usage_metadata.candidates_token_count == 40
+        chunks = list(c.models.generate_content_stream(model="gemini-3-flash-preview", contents="Hello"))
+        assert chunks[-1].usage_metadata.candidates_token_count == 40
+        assert c.models.count_tokens(model="gemini-3-flash-preview", contents="Hello").total_tokens > 0
+        print("generate, stream, count tokens, max tokens, list models, a Gemini 3 model: ok")
     finally:
         proc.terminate()
 

@@ -19,6 +19,9 @@ _stampede() {
             stampede,bench)
                 cmd="stampede__subcmd__bench"
                 ;;
+            stampede,catalog)
+                cmd="stampede__subcmd__catalog"
+                ;;
             stampede,compare)
                 cmd="stampede__subcmd__compare"
                 ;;
@@ -73,6 +76,9 @@ _stampede() {
             stampede__subcmd__help,bench)
                 cmd="stampede__subcmd__help__subcmd__bench"
                 ;;
+            stampede__subcmd__help,catalog)
+                cmd="stampede__subcmd__help__subcmd__catalog"
+                ;;
             stampede__subcmd__help,compare)
                 cmd="stampede__subcmd__help__subcmd__compare"
                 ;;
@@ -119,7 +125,7 @@ _stampede() {
 
     case "${cmd}" in
         stampede)
-            opts="-h -V --help --version run mock report validate traffic compare plan diff bench completions man help"
+            opts="-h -V --help --version run mock report validate traffic compare plan diff bench catalog completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -250,6 +256,24 @@ _stampede() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        stampede__subcmd__catalog)
+            opts="-h --file --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         stampede__subcmd__compare)
             opts="-h --strategy --seeds --target --duration --out --max-cost-usd --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -325,7 +349,7 @@ _stampede() {
             return 0
             ;;
         stampede__subcmd__help)
-            opts="run mock report validate traffic compare plan diff bench completions man help"
+            opts="run mock report validate traffic compare plan diff bench catalog completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -369,6 +393,20 @@ _stampede() {
         stampede__subcmd__help__subcmd__bench__subcmd__sim)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        stampede__subcmd__help__subcmd__catalog)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

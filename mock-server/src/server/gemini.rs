@@ -10,7 +10,6 @@ use serde_json::json;
 
 use super::play::{self, ChunkRenderer, GEMINI_ARRAY, GEMINI_SSE};
 use super::{api_key, error_response, hint_header, json_response, read_body, AppState};
-use crate::catalog;
 use crate::errors::ApiError;
 use crate::model::{Answer, Call, Generation};
 use crate::tokens::count_tokens;
@@ -214,7 +213,6 @@ pub async fn get_model(
         e.message = message;
         return error_response(&e);
     }
-    let _ = catalog::MODELS;
     json_response(
         StatusCode::OK,
         serde_json::to_string(&ModelResource::of(&model)).expect("serialises"),

@@ -1,10 +1,13 @@
 //! What the mock knows about Gemini's models, tiers, quota names and prices.
 //!
-//! Figures come from the wire notes the project started from (the mid-2025 published table; the December 2025
-//! free-tier cut for gemini-2.5-flash). Where the published table has no entry for a model in a
-//! tier, the entry from the tier below is used and marked `carried` in the docs (README).
+//! The figures are data: `mock-server/catalog.toml`, embedded in the binary, each entry with
+//! its source and the date it was read (see [`data`]); `stampede catalog` prints them and
+//! `--catalog FILE` extends them. This module holds the vocabulary (limits, tiers, quota
+//! dimensions and their names in 429 bodies, prices) and reads the catalog in force.
 
 use std::collections::BTreeMap;
+
+pub mod data;
 
 use serde::{Deserialize, Serialize};
 
@@ -58,16 +61,19 @@ impl Dimension {
 }
 
 impl Tier {
-    /// The billing account's monthly spend cap of the tier in USD (`None`: the free tier has
-    /// none, it cannot spend). Tier 3's cap is "$20,000 - $100,000+" after review: the lower
-    /// end is used. Source: <https://ai.google.dev/gemini-api/docs/billing> ("Billing tier
-    /// cap"), read 2026-11-29.
+    /// The billing account's monthly spend cap of the tier in USD, from the catalog's preset of
+    /// that name (`None`: the free tier has none, it cannot spend).
     pub fn monthly_cap_usd(self) -> Option<f64> {
+        data::current().tiers.get(self.name())?.monthly_cap_usd
+    }
+
+    /// The tier's name as presets and profiles write it: `free`, `tier1`, `tier2`, `tier3`.
+    pub fn name(self) -> &'static str {
         match self {
-            Tier::Free => None,
-            Tier::Tier1 => Some(250.0),
-            Tier::Tier2 => Some(2_000.0),
-            Tier::Tier3 => Some(20_000.0),
+            Tier::Free => "free",
+            Tier::Tier1 => "tier1",
+            Tier::Tier2 => "tier2",
+            Tier::Tier3 => "tier3",
         }
     }
 
@@ -131,27 +137,16 @@ impl Price {
     }
 }
 
-/// The paid-tier price of a model, if the table has it.
+/// The paid-tier price of a model, if the catalog has it.
 pub fn price(model: &str) -> Option<Price> {
-    let flat = |input, output| Price {
-        input,
-        output,
-        long_prompt_threshold: 0,
-        input_long: input,
-        output_long: output,
-    };
-    match model {
-        "gemini-2.5-pro" => Some(Price {
-            input: 1.25,
-            output: 10.0,
-            long_prompt_threshold: 200_000,
-            input_long: 2.5,
-            output_long: 15.0,
-        }),
-        "gemini-2.5-flash" => Some(flat(0.30, 2.50)),
-        "gemini-2.5-flash-lite" => Some(flat(0.10, 0.40)),
-        _ => None,
-    }
+    let m = data::current().models.get(model)?;
+    Some(Price {
+        input: m.input,
+        output: m.output,
+        long_prompt_threshold: m.long_prompt_threshold,
+        input_long: m.input_long.unwrap_or(m.input),
+        output_long: m.output_long.unwrap_or(m.output),
+    })
 }
 
 /// Static facts about a model for `GET /v1beta/models`.
@@ -167,73 +162,34 @@ pub struct ModelInfo {
     pub output_token_limit: u64,
 }
 
-/// The models every preset serves.
-pub const MODELS: [&str; 3] = ["gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite"];
-
-/// Facts for a known model id.
+/// Facts for a model id (an id the catalog does not know gets its id as name and 1M/64K limits).
 pub fn model_info(id: &str) -> ModelInfo {
-    let display_name = match id {
-        "gemini-2.5-pro" => "Gemini 2.5 Pro".to_string(),
-        "gemini-2.5-flash" => "Gemini 2.5 Flash".to_string(),
-        "gemini-2.5-flash-lite" => "Gemini 2.5 Flash-Lite".to_string(),
-        other => other.to_string(),
-    };
-    ModelInfo {
-        id: id.to_string(),
-        display_name,
-        input_token_limit: 1_048_576,
-        output_token_limit: 65_536,
+    match data::current().models.get(id) {
+        Some(m) => ModelInfo {
+            id: id.to_string(),
+            display_name: m.display_name.clone(),
+            input_token_limit: m.input_token_limit,
+            output_token_limit: m.output_token_limit,
+        },
+        None => ModelInfo {
+            id: id.to_string(),
+            display_name: id.to_string(),
+            input_token_limit: 1_048_576,
+            output_token_limit: 65_536,
+        },
     }
 }
 
-/// The limits of a preset tier for each model, from the published table.
-///
-/// `free-2025` is the mid-2025 free tier; `free` (alias `free-2026`) the free tier after the
-/// December 2025 cut (published for gemini-2.5-flash: 5 RPM, 250K TPM, 20 RPD; the other models
-/// keep their 2025 figures). Tier 2 has no published flash-lite row and tier 3 has only flash:
-/// those rows are carried from the tier below.
+/// The limits of a tier preset for each model, from the catalog (`free-2026` is `free`).
 pub fn tier_limits(preset: &str) -> Option<(Tier, BTreeMap<String, Limits>)> {
-    let l = |rpm, tpm, rpd| Limits { rpm, tpm, rpd };
-    let rows: [(&str, Limits); 3] = match preset {
-        "free-2025" => [
-            ("gemini-2.5-pro", l(5, 250_000, 100)),
-            ("gemini-2.5-flash", l(10, 250_000, 250)),
-            ("gemini-2.5-flash-lite", l(15, 250_000, 1_000)),
-        ],
-        "free" | "free-2026" => [
-            ("gemini-2.5-pro", l(5, 250_000, 100)),
-            ("gemini-2.5-flash", l(5, 250_000, 20)),
-            ("gemini-2.5-flash-lite", l(15, 250_000, 1_000)),
-        ],
-        "tier1" => [
-            ("gemini-2.5-pro", l(150, 2_000_000, 10_000)),
-            ("gemini-2.5-flash", l(1_000, 1_000_000, 10_000)),
-            ("gemini-2.5-flash-lite", l(4_000, 4_000_000, 0)),
-        ],
-        "tier2" => [
-            ("gemini-2.5-pro", l(1_000, 5_000_000, 50_000)),
-            ("gemini-2.5-flash", l(2_000, 3_000_000, 100_000)),
-            ("gemini-2.5-flash-lite", l(4_000, 4_000_000, 0)),
-        ],
-        "tier3" => [
-            ("gemini-2.5-pro", l(1_000, 5_000_000, 50_000)),
-            ("gemini-2.5-flash", l(10_000, 8_000_000, 0)),
-            ("gemini-2.5-flash-lite", l(4_000, 4_000_000, 0)),
-        ],
-        "unlimited" => [
-            ("gemini-2.5-pro", l(0, 0, 0)),
-            ("gemini-2.5-flash", l(0, 0, 0)),
-            ("gemini-2.5-flash-lite", l(0, 0, 0)),
-        ],
-        _ => return None,
-    };
-    let tier = match preset {
-        "free-2025" | "free" | "free-2026" => Tier::Free,
-        "tier2" => Tier::Tier2,
-        "tier3" => Tier::Tier3,
-        _ => Tier::Tier1,
-    };
-    Some((tier, rows.into_iter().map(|(m, l)| (m.to_string(), l)).collect()))
+    let t = tier_entry(preset)?;
+    Some((t.tier, t.limits.iter().map(|(m, l)| (m.clone(), l.limits())).collect()))
+}
+
+/// The tier preset's catalog entry (caps, spend limit, sources).
+pub fn tier_entry(preset: &str) -> Option<&'static data::TierEntry> {
+    let name = if preset == "free-2026" { "free" } else { preset };
+    data::current().tiers.get(name)
 }
 
 /// Names accepted by [`tier_limits`].

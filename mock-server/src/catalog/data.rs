@@ -1,0 +1,207 @@
+//! The catalog as data: `catalog.toml` (embedded) parsed once, optionally extended by a user's
+//! file (`--catalog FILE`), every entry with its source and the date it was read.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{LazyLock, OnceLock};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Limits, Tier};
+
+/// The catalog shipped in the binary.
+const EMBEDDED: &str = include_str!("../../catalog.toml");
+
+/// Models and tier presets.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Catalog {
+    /// Models by id.
+    #[serde(default)]
+    pub models: BTreeMap<String, ModelEntry>,
+    /// Tier presets by name.
+    #[serde(default)]
+    pub tiers: BTreeMap<String, TierEntry>,
+}
+
+/// One model: its limits and paid-tier prices (USD per 1M tokens).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelEntry {
+    /// Human name.
+    pub display_name: String,
+    /// Largest prompt accepted.
+    pub input_token_limit: u64,
+    /// Largest answer.
+    pub output_token_limit: u64,
+    /// Input price, prompts up to `long_prompt_threshold`.
+    pub input: f64,
+    /// Output price, thinking included.
+    pub output: f64,
+    /// Prompt size above which the long-prompt prices apply (0 = never).
+    #[serde(default)]
+    pub long_prompt_threshold: u64,
+    /// Input price for long prompts (default: `input`).
+    pub input_long: Option<f64>,
+    /// Output price for long prompts (default: `output`).
+    pub output_long: Option<f64>,
+    /// Price of input served from a context cache.
+    pub cached_input: Option<f64>,
+    /// Batch API input price.
+    pub batch_input: Option<f64>,
+    /// Batch API output price.
+    pub batch_output: Option<f64>,
+    /// Where the figures were read.
+    pub source: String,
+    /// When they were read.
+    pub read: String,
+}
+
+/// One model's quota in a tier preset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitEntry {
+    /// Requests per minute (0 = unlimited).
+    pub rpm: u64,
+    /// Input tokens per minute (0 = unlimited).
+    pub tpm: u64,
+    /// Requests per day (0 = unlimited).
+    pub rpd: u64,
+    /// Not published by Google: an example to replace with your project's own.
+    #[serde(default)]
+    pub illustrative: bool,
+}
+
+/// A tier preset: per-model quotas, the monthly cap and the spend-based limit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierEntry {
+    /// The tier whose quota names 429 bodies carry.
+    pub tier: Tier,
+    /// The billing account's monthly spend cap (USD).
+    pub monthly_cap_usd: Option<f64>,
+    /// The spend-based rate limit: USD over `spend_window`.
+    pub spend_limit_usd: Option<f64>,
+    /// The spend limit's rolling window.
+    #[serde(default, with = "humantime_serde")]
+    pub spend_window: Option<Duration>,
+    /// Per-model quotas.
+    pub limits: BTreeMap<String, LimitEntry>,
+    /// Where the figures were read.
+    pub source: String,
+    /// When they were read.
+    pub read: String,
+}
+
+impl LimitEntry {
+    /// As the quota the mock enforces.
+    pub fn limits(self) -> Limits {
+        Limits {
+            rpm: self.rpm,
+            tpm: self.tpm,
+            rpd: self.rpd,
+        }
+    }
+}
+
+static EMBEDDED_CATALOG: LazyLock<Catalog> =
+    LazyLock::new(|| toml::from_str(EMBEDDED).expect("the embedded catalog.toml is valid (a test checks it)"));
+
+static INSTALLED: OnceLock<Catalog> = OnceLock::new();
+
+/// The catalog in force: the embedded one, or it as extended by [`install`].
+pub fn current() -> &'static Catalog {
+    INSTALLED.get().unwrap_or(&EMBEDDED_CATALOG)
+}
+
+impl Catalog {
+    /// The embedded catalog with `other`'s entries added, a model or tier of the same name
+    /// replaced whole.
+    pub fn extended(other: Catalog) -> Catalog {
+        let mut c = EMBEDDED_CATALOG.clone();
+        c.models.extend(other.models);
+        c.tiers.extend(other.tiers);
+        c
+    }
+
+    /// Reads a catalog file (the same shape as the embedded one; every section optional).
+    pub fn from_file(path: &Path) -> Result<Catalog, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let c: Catalog = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        c.check().map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(c)
+    }
+
+    /// Prices are finite and ≥ 0, limits name models the catalog knows.
+    pub fn check(&self) -> Result<(), String> {
+        for (id, m) in &self.models {
+            let prices = [
+                Some(m.input),
+                Some(m.output),
+                m.input_long,
+                m.output_long,
+                m.cached_input,
+                m.batch_input,
+                m.batch_output,
+            ];
+            if prices.iter().flatten().any(|p| !p.is_finite() || *p < 0.0) {
+                return Err(format!(
+                    "model {id:?}: prices must be finite amounts ≥ 0 (USD per 1M tokens)"
+                ));
+            }
+        }
+        for (name, t) in &self.tiers {
+            let caps = [t.monthly_cap_usd, t.spend_limit_usd];
+            if caps.iter().flatten().any(|p| !p.is_finite() || *p < 0.0) {
+                return Err(format!("tier {name:?}: caps must be finite amounts ≥ 0 (USD)"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Extends the catalog in force with a file's entries for the rest of the process. Once only:
+/// a second call is refused.
+pub fn install(path: &Path) -> Result<(), String> {
+    let c = Catalog::extended(Catalog::from_file(path)?);
+    INSTALLED
+        .set(c)
+        .map_err(|_| "a catalog is already installed for this process".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_catalog_parses_and_every_entry_has_a_source_and_a_date() {
+        let c: Catalog = toml::from_str(EMBEDDED).unwrap();
+        c.check().unwrap();
+        assert!(c.models.contains_key("gemini-3-flash-preview") && c.models.contains_key("gemini-2.5-flash"));
+        for (id, m) in &c.models {
+            assert!(!m.source.is_empty() && !m.read.is_empty(), "{id}");
+        }
+        for (name, t) in &c.tiers {
+            assert!(!t.source.is_empty() && !t.read.is_empty(), "{name}");
+            for model in t.limits.keys() {
+                assert!(c.models.contains_key(model), "tier {name} names unknown model {model}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_user_file_extends_the_catalog() {
+        let path = std::env::temp_dir().join(format!("stampede-catalog-test-{}.toml", std::process::id()));
+        std::fs::write(
+            &path,
+            "[models.\"my-model\"]\ndisplay_name = \"Mine\"\ninput_token_limit = 1000\noutput_token_limit = 100\ninput = 1.0\noutput = 2.0\nsource = \"me\"\nread = \"today\"\n",
+        )
+        .unwrap();
+        let c = Catalog::extended(Catalog::from_file(&path).unwrap());
+        assert!(c.models.contains_key("my-model") && c.models.contains_key("gemini-2.5-flash"));
+        std::fs::write(&path, "[models.x]\ninput = -1\n").unwrap();
+        assert!(Catalog::from_file(&path).is_err());
+        let _ = std::fs::remove_file(&path);
+    }
+}
