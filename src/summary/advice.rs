@@ -20,8 +20,9 @@ pub struct Recommendation {
 /// Something in the run a reader should not miss.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Warning {
-    /// A stable key: `retries`, `throttled`, `quota_too_small`, `quota_spent`, `queue_not_drained`, `lane_wait`,
-    /// `lane_lost`, `dropped`, `breaker_open`, `schedule_lag`, `stopped_early`.
+    /// A stable key: `daily_quota`, `monthly_spend_cap`, `retries`, `throttled`, `quota_too_small`,
+    /// `quota_spent`, `upstream`, `decode_not_modelled`, `queue_not_drained`, `lane_wait`, `lane_lost`,
+    /// `dropped`, `breaker_open`, `schedule_lag`, `stopped_early`.
     pub kind: String,
     /// The message, with figures.
     pub message: String,

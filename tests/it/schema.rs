@@ -19,6 +19,36 @@ fn summary_matches_the_committed_schema() {
         .map(|e| format!("{} at {}", e, e.instance_path))
         .collect();
     assert!(errors.is_empty(), "{errors:#?}");
+    // Every bundled scenario's summary matches (its warnings, horizon and profile included).
+    for entry in std::fs::read_dir(root().join("scenarios")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let out = tempfile::tempdir().unwrap();
+        let (_, s) = run_to(&path, out.path(), &["--target", "sim", "--duration", "30s"]);
+        let errors: Vec<String> = validator
+            .iter_errors(&s)
+            .map(|e| format!("{} at {}", e, e.instance_path))
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:#?}", path.display());
+    }
+    // A run whose day does not fit the daily quota: its horizon's limits match too.
+    let daily = tempfile::tempdir().unwrap();
+    let (_, d) = run_to(
+        &root().join("scenarios/chat-daily.toml"),
+        daily.path(),
+        &["--duration", "60s"],
+    );
+    assert_eq!(d["horizon"]["limits"][0]["limit"], "daily_quota");
+    let errors: Vec<String> = validator
+        .iter_errors(&d)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let mut broken = d;
+    broken["horizon"]["limits"][0]["limit"] = serde_json::json!("weekly");
+    assert!(!validator.is_valid(&broken));
     // The schema is strict enough to catch a broken summary.
     let mut broken = s.clone();
     broken["requests"]["scheduled"] = serde_json::json!(-1);
