@@ -35,8 +35,12 @@ pub struct PlanArgs {
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(5..=1000))]
     pub max_seeds: u32,
     /// Largest worker count tried.
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = 4096, conflicts_with = "workers")]
     pub max_workers: u32,
+    /// The worker counts to search, as `A..B` (1 ≤ A ≤ B ≤ 100000): the plan answers within
+    /// them, or says none in the range met the objectives.
+    #[arg(long, value_parser = parse_workers)]
+    pub workers: Option<(u32, u32)>,
     /// Traffic growth factors to check the best plan against, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1.5,2,5", value_parser = parse_growth)]
     pub growth: Vec<f64>,
@@ -59,6 +63,18 @@ pub struct PlanArgs {
     /// Print plan.json instead of the table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Parses a worker range `A..B` (also `A..=B`): 1 ≤ A ≤ B ≤ 100000.
+fn parse_workers(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("{s:?}: expected a worker range such as 8..64 (1 ≤ A ≤ B ≤ 100000)");
+    let (a, b) = s.trim().split_once("..").ok_or_else(bad)?;
+    let b = b.strip_prefix('=').unwrap_or(b);
+    let (a, b): (u32, u32) = (
+        a.trim().parse().map_err(|_| bad())?,
+        b.trim().parse().map_err(|_| bad())?,
+    );
+    (1 <= a && a <= b && b <= 100_000).then_some((a, b)).ok_or_else(bad)
 }
 
 /// Parses a growth factor: above 0, at most 100.
@@ -112,7 +128,8 @@ pub(super) fn plan(args: PlanArgs, io: &mut Io<'_>) -> Outcome {
             start: args.seeds as usize,
             max: args.max_seeds as usize,
         },
-        max_workers: args.max_workers,
+        min_workers: args.workers.map_or(1, |w| w.0),
+        max_workers: args.workers.map_or(args.max_workers, |w| w.1),
         candidates,
         growth: if args.no_growth { Vec::new() } else { args.growth },
         probe: mock_exe.filter(|_| !args.no_probe).map(|mock_exe| ProbeOptions {

@@ -22,6 +22,7 @@ fn plan_of(name: &str, growth: &[f64]) -> CapacityPlan {
     let options = PlanOptions {
         run: RunOptions::default(),
         seeds: SeedBudget { start: 5, max: 20 },
+        min_workers: 1,
         max_workers: 1024,
         candidates,
         growth: growth.to_vec(),
@@ -284,6 +285,13 @@ fn plan_writes_its_outputs_and_refuses_a_scenario_without_an_slo() {
     assert_eq!(r["candidate"], "retry-jitter");
     assert_eq!(r["workers"], r["strategy"]["workers"]);
     assert!(r["settings"]["timeout.attempt"].is_string(), "{r}");
+    // Each with the figures behind it.
+    assert!(r["why"].as_str().unwrap().contains("met every objective"), "{r}");
+    assert!(r["advice"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| a["why"].as_str().is_some_and(|w| !w.is_empty())));
     let text = std::fs::read_to_string(root().join("scenarios/plan-mmc.toml")).unwrap();
     let without_slo = &text[..text.find("[slo]").unwrap()];
     let dir = tempfile::tempdir().unwrap();
@@ -402,4 +410,55 @@ fn plan_refuses_a_spend_cap_it_could_not_use() {
     let help = cli(&["plan", "--help"]);
     assert!(!help.stdout.contains("--max-cost-usd") && help.stdout.contains("--max-seeds"));
     assert!(help.stdout.contains("Exit codes: 0 a plan passes"), "{}", help.stdout);
+}
+
+/// `--workers A..B` bounds the search: the answer lies within it, or the plan says none did.
+#[test]
+fn a_worker_range_bounds_the_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = |range: &str| {
+        let out = dir.path().join(range.replace("..", "-"));
+        let o = cli(&[
+            "plan",
+            root().join("scenarios/plan-mmc.toml").to_str().unwrap(),
+            "--workers",
+            range,
+            "--duration",
+            "2m",
+            "--no-growth",
+            "--no-probe",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("plan.json")).unwrap()).unwrap();
+        (o.code, json)
+    };
+    let (code, p) = plan("15..40");
+    assert_eq!(code, 0);
+    let counts: Vec<u64> = p["candidates"][0]["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pt| pt["workers"].as_u64().unwrap())
+        .collect();
+    assert!(counts.iter().all(|w| (15..=40).contains(w)), "{counts:?}");
+    assert!(
+        (22..=26).contains(&p["candidates"][0]["min_workers"].as_u64().unwrap()),
+        "{counts:?}"
+    );
+    // 20/s at 1 s each needs more than 10 workers: none in 5..10 passes.
+    let (code, p) = plan("5..10");
+    assert_eq!(code, 1);
+    assert!(p["recommendation"].is_null());
+    for bad in ["0..5", "9..3", "a..b", "7"] {
+        let o = cli(&[
+            "plan",
+            root().join("scenarios/plan-mmc.toml").to_str().unwrap(),
+            "--workers",
+            bad,
+        ]);
+        assert_eq!(o.code, 2, "{bad}: {}", o.stderr);
+        assert!(o.stderr.contains("expected a worker range"), "{}", o.stderr);
+    }
 }

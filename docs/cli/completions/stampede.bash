@@ -621,7 +621,7 @@ _stampede() {
             return 0
             ;;
         stampede__subcmd__plan)
-            opts="-h --strategy --seeds --max-seeds --max-workers --growth --no-growth --probe --no-probe --mock-exe --target --duration --out --json --max-cost-usd --help"
+            opts="-h --strategy --seeds --max-seeds --max-workers --workers --growth --no-growth --probe --no-probe --mock-exe --target --duration --out --json --max-cost-usd --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -640,6 +640,10 @@ _stampede() {
                     return 0
                     ;;
                 --max-workers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --workers)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

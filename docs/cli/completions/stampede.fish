@@ -82,6 +82,7 @@ complete -c stampede -n "__fish_stampede_using_subcommand plan" -l strategy -d '
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -l seeds -d 'Seeds every worker count starts with (5 to 1000). A count passes when every objective\'s 95% interval over the seeds is on its passing side; while one straddles its target, more seeds are run, up to --max-seeds' -r
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -l max-seeds -d 'The most seeds a worker count may use before it is reported undecided (at least --seeds, at most 1000)' -r
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -l max-workers -d 'Largest worker count tried' -r
+complete -c stampede -n "__fish_stampede_using_subcommand plan" -l workers -d 'The worker counts to search, as `A..B` (1 ≤ A ≤ B ≤ 100000): the plan answers within them, or says none in the range met the objectives' -r
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -l growth -d 'Traffic growth factors to check the best plan against, comma-separated' -r
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -l probe -d 'How long to run the best plan over real HTTP (against the mock in another process) to measure the client\'s memory and CPU for "what to buy"' -r
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -l mock-exe -d 'The executable that serves the probe\'s mock (default: this one)' -r -F

@@ -60,6 +60,8 @@ pub struct PlanOptions {
     /// Seeds per count: every count starts with `start` and runs more, up to `max`, while an
     /// objective's interval straddles its target.
     pub seeds: SeedBudget,
+    /// Smallest worker count tried (1 unless `--workers A..B` says otherwise).
+    pub min_workers: u32,
     /// Largest worker count tried.
     pub max_workers: u32,
     /// The calling plans to size.

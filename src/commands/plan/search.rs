@@ -41,6 +41,7 @@ struct Sizer<'a> {
     candidate: &'a Candidate,
     seeds: &'a [u64],
     budget: super::SeedBudget,
+    min: u32,
     max: u32,
     runs: &'a mut u32,
     points: BTreeMap<u32, Point>,
@@ -66,15 +67,16 @@ impl Sizer<'_> {
     /// the guess in steps of 10%, 20%, 40% … of it (at least one worker), so a good guess costs
     /// a few runs and a poor one still brackets quickly.
     fn bracket(&mut self, guess: u32, search: Search) -> Result<(u32, Option<u32>), RunError> {
-        let (mut lo, mut hi) = (0u32, None);
-        let mut w = guess.clamp(1, self.max);
+        // Below the range's smallest count nothing is measured: it counts as failing.
+        let (mut lo, mut hi) = (self.min - 1, None);
+        let mut w = guess.clamp(self.min, self.max);
         let step =
             |k: u32| ((f64::from(guess) * search.first_step() * f64::from(1u32 << k.min(20))).ceil() as u32).max(1);
         if self.pass(w)? {
             hi = Some(w);
             let mut k = 0;
-            while w > 1 {
-                let down = w.saturating_sub(step(k)).max(1);
+            while w > self.min {
+                let down = w.saturating_sub(step(k)).max(self.min);
                 k += 1;
                 if self.pass(down)? {
                     hi = Some(down);
@@ -167,6 +169,7 @@ pub(super) fn size(
         candidate,
         seeds,
         budget: options.seeds,
+        min: options.min_workers.clamp(1, options.max_workers.max(1)),
         max: options.max_workers.max(1),
         runs,
         points: BTreeMap::new(),
@@ -181,8 +184,8 @@ pub(super) fn size(
     if search.curves() {
         let anchor = min.unwrap_or(lo);
         let extra = [anchor / 2, anchor * 3 / 2, anchor * 2, anchor * 4];
-        let max = sizer.max;
-        for w in extra.into_iter().chain(recommended).filter(|w| (1..=max).contains(w)) {
+        let (min, max) = (sizer.min, sizer.max);
+        for w in extra.into_iter().chain(recommended).filter(|w| (min..=max).contains(w)) {
             sizer.pass(w)?;
         }
     }

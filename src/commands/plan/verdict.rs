@@ -29,6 +29,10 @@ pub struct PlanRecommendation {
     /// The other settings advised by the run at that count, by scenario key, in scenario syntax
     /// (`rate_limit`, `queue`, `timeout.attempt`, `retry`).
     pub settings: BTreeMap<String, String>,
+    /// Why the workers: the search's verdict with its figures.
+    pub why: String,
+    /// Each other setting with the value it ran with and the figures behind it.
+    pub advice: Vec<crate::summary::advice::Recommendation>,
     /// The candidate's whole strategy with the recommended workers (before the advised changes).
     pub strategy: StrategySpec,
     /// Expected cost: per hour, day and 30-day month (USD).
@@ -120,6 +124,8 @@ pub fn recommendation(best: &str, plans: &[CandidatePlan], candidates: &[Candida
             .iter()
             .map(|r| (r.setting.clone(), r.value.clone()))
             .collect(),
+        why: plan.why.clone(),
+        advice: plan.advice.clone(),
         strategy,
         cost_usd: plan.cost_usd,
     })
