@@ -11,7 +11,7 @@ use crate::summary::horizon::LongLimit;
 use crate::summary::Summary;
 
 /// Share of attempts failing upstream (5xx, timeouts, transport) from which the upstream binds.
-const UPSTREAM_SHARE: f64 = 0.05;
+pub(super) const UPSTREAM_SHARE: f64 = 0.05;
 
 /// A limit a run can meet, most fundamental first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -40,8 +40,8 @@ impl Binding {
     /// The warning kind that states this limit.
     pub fn warning_kind(self) -> &'static str {
         match self {
-            Binding::DailyQuota => "daily_quota",
-            Binding::MonthlySpendCap => "monthly_spend_cap",
+            Binding::DailyQuota => LongLimit::DailyQuota.key(),
+            Binding::MonthlySpendCap => LongLimit::MonthlySpendCap.key(),
             Binding::MinuteQuota => "quota_too_small",
             Binding::Upstream => "upstream",
             Binding::Workers => "workers",
@@ -52,7 +52,7 @@ impl Binding {
 /// The most fundamental limit the run met; `None` when nothing bound it.
 pub fn binding(s: &Summary) -> Option<Binding> {
     let long_missed = |l: LongLimit| s.horizon.as_ref().is_some_and(|h| h.missed().any(|c| c.limit == l));
-    if long_missed(LongLimit::DailyQuota) || s.requests.gave_up.get("daily_quota").is_some_and(|n| *n > 0) {
+    if long_missed(LongLimit::DailyQuota) || daily_quota_give_ups(s) > 0 {
         return Some(Binding::DailyQuota);
     }
     if long_missed(LongLimit::MonthlySpendCap) {
@@ -62,8 +62,7 @@ pub fn binding(s: &Summary) -> Option<Binding> {
         return Some(Binding::MinuteQuota);
     }
     let at = &s.attempts;
-    let upstream = at.status_5xx + at.timeouts + at.transport_errors;
-    if at.total > 0 && upstream as f64 / at.total as f64 >= UPSTREAM_SHARE {
+    if at.total > 0 && upstream_failures(s) as f64 / at.total as f64 >= UPSTREAM_SHARE {
         return Some(Binding::Upstream);
     }
     (s.requests.waited > 0).then_some(Binding::Workers)
@@ -72,4 +71,19 @@ pub fn binding(s: &Summary) -> Option<Binding> {
 /// Whether the traffic's average rate is above the per-minute request quota.
 pub fn minute_quota_too_small(s: &Summary) -> bool {
     quota(s).is_some_and(|(rpm, _)| rpm > 0 && s.throughput.offered_rps * 60.0 > rpm as f64)
+}
+
+/// Attempts that failed upstream: 5xx answers, timeouts and transport errors.
+pub(super) fn upstream_failures(s: &Summary) -> u64 {
+    let at = &s.attempts;
+    at.status_5xx + at.timeouts + at.transport_errors
+}
+
+/// Requests that gave up because the daily quota was spent.
+pub(super) fn daily_quota_give_ups(s: &Summary) -> u64 {
+    s.requests
+        .gave_up
+        .get(LongLimit::DailyQuota.key())
+        .copied()
+        .unwrap_or(0)
 }

@@ -159,7 +159,7 @@ fn rate_limit(s: &Summary, st: &StrategySpec, a: &mut Advice) {
     // When the traffic's average rate is above the quota, no client pacing creates capacity,
     // and a token bucket admits less in a burst than a per-minute quota would: the
     // `quota_too_small` warning says so instead.
-    if quota(s).is_some_and(|(rpm, _)| rpm > 0 && s.throughput.offered_rps * 60.0 > rpm as f64) {
+    if binding::minute_quota_too_small(s) {
         return;
     }
     match quota(s) {
@@ -314,7 +314,7 @@ fn retry(s: &Summary, st: &StrategySpec, a: &mut Advice) {
         ));
     }
     let retry_share = at.retries as f64 / at.total.max(1) as f64;
-    let overload = at.status_5xx + at.timeouts + at.transport_errors;
+    let overload = binding::upstream_failures(s);
     if retry_share > 0.5 && overload > at.status_429 && r.budget.is_none() && st.throttle.is_none() {
         changes.push("budget = { kind = \"grpc\" }".into());
         reasons.push(format!(

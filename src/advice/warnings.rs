@@ -1,7 +1,9 @@
 //! The warnings of a run: what a reader should not miss, each with its figures.
 
+use super::binding::{daily_quota_give_ups, minute_quota_too_small, upstream_failures, UPSTREAM_SHARE};
 use super::{quota, secs, window_seconds};
 use crate::summary::advice::{Advice, Warning};
+use crate::summary::horizon::LongLimit;
 use crate::summary::Summary;
 
 fn warn(a: &mut Advice, kind: &str, message: String) {
@@ -32,24 +34,22 @@ pub(super) fn warnings(s: &Summary, a: &mut Advice) {
             warn(a, kind, message);
         }
     }
-    if let Some((rpm, _)) = quota(s).filter(|(rpm, _)| *rpm > 0) {
+    if let Some((rpm, _)) = quota(s).filter(|_| minute_quota_too_small(s)) {
         let offered = s.throughput.offered_rps;
-        if offered * 60.0 > rpm as f64 {
-            warn(
-                a,
-                "quota_too_small",
-                format!(
-                    "The traffic offered {offered:.1} requests per second on average ({:.0} per minute) against a \
-                     quota of {rpm} RPM: over a long run at most {:.0}% of it can be answered, whatever the client \
-                     does. Serving it all needs a quota of at least {:.0} RPM (a higher tier, or a quota increase \
-                     for your project), or moving {:.0}% of the requests to another model.",
-                    offered * 60.0,
-                    (rpm as f64 / (offered * 60.0) * 100.0).min(100.0),
-                    (offered * 60.0).ceil(),
-                    (1.0 - rpm as f64 / (offered * 60.0)) * 100.0
-                ),
-            );
-        }
+        warn(
+            a,
+            "quota_too_small",
+            format!(
+                "The traffic offered {offered:.1} requests per second on average ({:.0} per minute) against a \
+                 quota of {rpm} RPM: over a long run at most {:.0}% of it can be answered, whatever the client \
+                 does. Serving it all needs a quota of at least {:.0} RPM (a higher tier, or a quota increase \
+                 for your project), or moving {:.0}% of the requests to another model.",
+                offered * 60.0,
+                (rpm as f64 / (offered * 60.0) * 100.0).min(100.0),
+                (offered * 60.0).ceil(),
+                (1.0 - rpm as f64 / (offered * 60.0)) * 100.0
+            ),
+        );
     }
     quota_spent(s, a);
     upstream(s, a);
@@ -113,28 +113,22 @@ pub(super) fn warnings(s: &Summary, a: &mut Advice) {
 /// The daily quota and the monthly spend cap, when the window carried over to a day or a
 /// month does not fit them, and requests that gave up because the daily quota was spent.
 fn long_limits(s: &Summary, a: &mut Advice) {
-    let gave_up = s.requests.gave_up.get("daily_quota").copied().unwrap_or(0);
+    let gave_up = daily_quota_give_ups(s);
     let missed: Vec<_> = s.horizon.iter().flat_map(|h| h.missed()).collect();
     for check in &missed {
-        let kind = match check.limit {
-            crate::summary::horizon::LongLimit::DailyQuota => "daily_quota",
-            crate::summary::horizon::LongLimit::MonthlySpendCap => "monthly_spend_cap",
-        };
         let mut message = check.message.clone();
-        if kind == "daily_quota" && gave_up > 0 {
+        if check.limit == LongLimit::DailyQuota && gave_up > 0 {
             message.push_str(&format!(
                 " In this run {gave_up} requests already gave up because it was spent."
             ));
         }
-        warn(a, kind, message);
+        warn(a, check.limit.key(), message);
     }
-    let daily_warned = missed
-        .iter()
-        .any(|c| c.limit == crate::summary::horizon::LongLimit::DailyQuota);
+    let daily_warned = missed.iter().any(|c| c.limit == LongLimit::DailyQuota);
     if gave_up > 0 && !daily_warned {
         warn(
             a,
-            "daily_quota",
+            LongLimit::DailyQuota.key(),
             format!(
                 "{gave_up} requests gave up because the daily quota (RPD) of {} was spent: it resets at midnight \
                  Pacific, so no retry or worker count answers them today.",
@@ -148,9 +142,9 @@ fn long_limits(s: &Summary, a: &mut Advice) {
 /// upstream the limit.
 fn upstream(s: &Summary, a: &mut Advice) {
     let at = &s.attempts;
-    let n = at.status_5xx + at.timeouts + at.transport_errors;
+    let n = upstream_failures(s);
     let share = n as f64 / at.total.max(1) as f64;
-    if n > 0 && share >= 0.05 {
+    if n > 0 && share >= UPSTREAM_SHARE {
         warn(
             a,
             "upstream",

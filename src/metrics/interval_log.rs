@@ -49,22 +49,14 @@ impl IntervalLog {
     /// Encodes the open interval into `closed` (empty intervals before it included).
     fn close(&mut self) {
         if let Some((slot, h)) = self.open.take() {
-            self.pad_to(slot);
+            pad_to(&mut self.closed, slot);
             self.closed.push(h.encode());
-        }
-    }
-
-    /// Fills `closed` with empty intervals up to `slot` (exclusive).
-    fn pad_to(&mut self, slot: usize) {
-        if self.closed.len() < slot {
-            let empty = LatencyHistogram::default().encode();
-            self.closed.resize(slot, empty);
         }
     }
 
     /// A request that ended in an interval already closed: merged into its histogram.
     fn record_late(&mut self, slot: usize, latency: Duration) {
-        self.pad_to(slot + 1);
+        pad_to(&mut self.closed, slot + 1);
         let mut h = LatencyHistogram::decode(&self.closed[slot]).unwrap_or_default();
         h.record(latency);
         self.closed[slot] = h.encode();
@@ -74,12 +66,17 @@ impl IntervalLog {
     pub fn encoded(&self) -> Vec<String> {
         let mut out = self.closed.clone();
         if let Some((slot, h)) = &self.open {
-            if out.len() < *slot {
-                out.resize(*slot, LatencyHistogram::default().encode());
-            }
+            pad_to(&mut out, *slot);
             out.push(h.encode());
         }
         out
+    }
+}
+
+/// Fills `intervals` with empty ones up to `slot` (exclusive).
+fn pad_to(intervals: &mut Vec<String>, slot: usize) {
+    if intervals.len() < slot {
+        intervals.resize(slot, LatencyHistogram::default().encode());
     }
 }
 

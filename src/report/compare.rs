@@ -9,9 +9,8 @@ use serde::Serialize;
 use super::plots::{self, Chart, PALETTE};
 use crate::commands::compare::Comparison;
 use crate::format::secs;
-use crate::stats::cell;
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 struct Cell {
     text: String,
     best: bool,
@@ -48,13 +47,7 @@ fn blocks(c: &Comparison) -> Vec<Block> {
                 .iter()
                 .map(|r| Row {
                     label: r.label.clone(),
-                    cells: chunk
-                        .iter()
-                        .map(|&i| Cell {
-                            text: r.cells[i].text.clone(),
-                            best: r.cells[i].best,
-                        })
-                        .collect(),
+                    cells: chunk.iter().map(|&i| r.cells[i].clone()).collect(),
                 })
                 .collect(),
         })
@@ -69,13 +62,9 @@ fn rows(c: &Comparison) -> Vec<Row> {
             cells: c
                 .strategies
                 .iter()
-                .map(|s| Cell {
-                    text: s
-                        .metrics
-                        .get(&m.key)
-                        .map(|stat| cell(stat, &m.unit))
-                        .unwrap_or_else(|| "—".into()),
-                    best: c.strategies.len() > 1 && c.best.get(&m.key) == Some(&s.name),
+                .map(|s| {
+                    let (text, best) = c.shown(m, s);
+                    Cell { text, best }
                 })
                 .collect(),
         })
@@ -239,7 +228,6 @@ pub fn html(c: &Comparison) -> String {
                 c => c,
                 blocks => blocks(c),
                 long_limits => long_limits(c),
-                colors => (0..c.strategies.len()).map(color).collect::<Vec<_>>(),
                 seeds => format!("{:?}", c.seeds),
                 window => secs(c.duration_s),
                 wall => secs(c.wall_time_s),

@@ -31,6 +31,14 @@ pub enum LongLimit {
 }
 
 impl LongLimit {
+    /// Its key, as serialized: also the kind of its warning.
+    pub fn key(self) -> &'static str {
+        match self {
+            LongLimit::DailyQuota => "daily_quota",
+            LongLimit::MonthlySpendCap => "monthly_spend_cap",
+        }
+    }
+
     /// The name printed in verdicts and warnings.
     pub fn label(self) -> &'static str {
         match self {
@@ -118,38 +126,9 @@ fn daily(run: &RunMeta, profile: &serde_json::Value, rpd: u64, needed: f64) -> L
     );
     if pass {
         message.push_str(&format!(": it fits, using {:.0}% of it.", 100.0 / share));
-        return LimitCheck {
-            limit: LongLimit::DailyQuota,
-            allowed: rpd as f64,
-            needed,
-            pass,
-            message,
-        };
-    }
-    let hours = 24.0 * share;
-    let when = if hours >= 1.0 {
-        format!("{hours:.1} h")
     } else {
-        format!("{:.0} min", hours * 60.0)
-    };
-    let times = 1.0 / share;
-    let digits = if times < 10.0 { 2 } else { 1 };
-    message.push_str(&format!(
-        ", {times:.digits$}× the quota: it runs out {when} after midnight Pacific and every later request that day is \
-         refused."
-    ));
-    let tier = profile.get("tier").and_then(|t| t.as_str()).unwrap_or("tier1");
-    let mut fits = Vec::new();
-    if let Some(t) = tier_that_fits(tier, &run.model, needed) {
-        fits.push(t);
+        message.push_str(&shortfall(run, profile, rpd, needed));
     }
-    fits.push(format!(
-        "keep at most {:.1}% of the requests on {} and move the rest{}",
-        share * 100.0,
-        run.model,
-        other_models(profile, &run.model, needed - rpd as f64)
-    ));
-    message.push_str(&format!(" What would fit: {}.", fits.join("; or ")));
     LimitCheck {
         limit: LongLimit::DailyQuota,
         allowed: rpd as f64,
@@ -159,11 +138,39 @@ fn daily(run: &RunMeta, profile: &serde_json::Value, rpd: u64, needed: f64) -> L
     }
 }
 
+/// How far the daily volume is over the quota, when the quota runs out, and what would fit.
+fn shortfall(run: &RunMeta, profile: &serde_json::Value, rpd: u64, needed: f64) -> String {
+    let share = rpd as f64 / needed.max(1e-9);
+    let hours = 24.0 * share;
+    let when = if hours >= 1.0 {
+        format!("{hours:.1} h")
+    } else {
+        format!("{:.0} min", hours * 60.0)
+    };
+    let times = 1.0 / share;
+    let digits = if times < 10.0 { 2 } else { 1 };
+    let mut message = format!(
+        ", {times:.digits$}× the quota: it runs out {when} after midnight Pacific and every later request that day is \
+         refused."
+    );
+    let mut fits = Vec::new();
+    if let Some(t) = tier_that_fits(profile_tier(profile), &run.model, needed) {
+        fits.push(t);
+    }
+    fits.push(format!(
+        "keep at most {:.1}% of the requests on {} and move the rest{}",
+        share * 100.0,
+        run.model,
+        other_models(profile, &run.model, needed - rpd as f64)
+    ));
+    message.push_str(&format!(" What would fit: {}.", fits.join("; or ")));
+    message
+}
+
 /// The first paid tier above `tier` whose daily quota for `model` holds `needed`.
-fn tier_that_fits(tier: &str, model: &str, needed: f64) -> Option<String> {
-    let order = ["free", "tier1", "tier2", "tier3"];
-    let from = order.iter().position(|t| *t == tier)?;
-    order[from + 1..].iter().find_map(|t| {
+fn tier_that_fits(tier: Tier, model: &str, needed: f64) -> Option<String> {
+    tiers_above(tier).find_map(|t| {
+        let t = t.name();
         let (_, models) = stampede_mock::catalog::tier_limits(t)?;
         let rpd = models.get(model)?.rpd;
         (rpd == 0 || rpd as f64 >= needed).then(|| {
@@ -179,8 +186,9 @@ fn tier_that_fits(tier: &str, model: &str, needed: f64) -> Option<String> {
 
 /// The profile's other models whose daily quota holds `rest` requests a day, as a phrase.
 fn other_models(profile: &serde_json::Value, model: &str, rest: f64) -> String {
+    const ANYWHERE: &str = " to another model, the batch lane or flex";
     let Some(models) = profile.get("models").and_then(|m| m.as_object()) else {
-        return " to another model, the batch lane or flex".into();
+        return ANYWHERE.into();
     };
     let fitting: Vec<&str> = models
         .iter()
@@ -193,7 +201,7 @@ fn other_models(profile: &serde_json::Value, model: &str, rest: f64) -> String {
         .map(|(name, _)| name.as_str())
         .collect();
     if fitting.is_empty() {
-        " to another model, the batch lane or flex".into()
+        ANYWHERE.into()
     } else {
         format!(" to a model whose daily quota holds them ({})", fitting.join(", "))
     }
@@ -202,9 +210,10 @@ fn other_models(profile: &serde_json::Value, model: &str, rest: f64) -> String {
 /// The monthly cap against the month's spend.
 fn monthly(profile: &serde_json::Value, cap: f64, month: f64) -> LimitCheck {
     let pass = month <= cap;
-    let tier = profile.get("tier").and_then(|t| t.as_str()).unwrap_or("tier1");
+    let tier = profile_tier(profile);
     let mut message = format!(
-        "The {tier} {} is {} a month; the traffic spends {} over 30 days at the window's rate",
+        "The {} {} is {} a month; the traffic spends {} over 30 days at the window's rate",
+        tier.name(),
         LongLimit::MonthlySpendCap.label(),
         crate::format::usd(Some(cap)),
         crate::format::usd(Some(month)),
@@ -213,17 +222,11 @@ fn monthly(profile: &serde_json::Value, cap: f64, month: f64) -> LimitCheck {
         message.push_str(&format!(": it fits, using {:.0}% of it.", month / cap * 100.0));
     } else {
         let day = (cap / (month / MONTH_DAYS)).floor() as u64 + 1;
-        let higher = [Tier::Tier2, Tier::Tier3]
-            .into_iter()
-            .filter(|t| tier_rank(*t) > tier_rank_of(tier))
-            .find(|t| t.monthly_cap_usd().is_some_and(|c| c >= month));
+        let higher = tiers_above(tier).find(|t| t.monthly_cap_usd().is_some_and(|c| c >= month));
         let fits = match higher {
             Some(t) => format!(
                 "{} (its cap is {}{}), ",
-                serde_json::to_value(t)
-                    .ok()
-                    .and_then(|v| v.as_str().map(String::from))
-                    .unwrap_or_default(),
+                t.name(),
                 crate::format::usd(t.monthly_cap_usd()),
                 if t == Tier::Tier3 {
                     " to $100,000+ after review"
@@ -248,19 +251,19 @@ fn monthly(profile: &serde_json::Value, cap: f64, month: f64) -> LimitCheck {
     }
 }
 
-/// A tier's place in the order free, tier 1, 2, 3.
-fn tier_rank(t: Tier) -> u8 {
-    match t {
-        Tier::Free => 0,
-        Tier::Tier1 => 1,
-        Tier::Tier2 => 2,
-        Tier::Tier3 => 3,
-    }
+/// The mock profile's tier (`tier1` when it does not say).
+fn profile_tier(profile: &serde_json::Value) -> Tier {
+    profile
+        .get("tier")
+        .and_then(|t| serde_json::from_value(t.clone()).ok())
+        .unwrap_or(Tier::Tier1)
 }
 
-/// The place of a tier named as in a mock profile (`tier1`...; free when unknown).
-fn tier_rank_of(name: &str) -> u8 {
-    serde_json::from_value(serde_json::Value::String(name.into())).map_or(0, tier_rank)
+/// The paid tiers above `tier`, lowest first.
+fn tiers_above(tier: Tier) -> impl Iterator<Item = Tier> {
+    [Tier::Tier1, Tier::Tier2, Tier::Tier3]
+        .into_iter()
+        .filter(move |t| *t > tier)
 }
 
 /// `12,345` style, rounded to a whole number.

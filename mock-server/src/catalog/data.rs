@@ -1,9 +1,9 @@
-//! The catalog as data: `catalog.toml` (embedded) parsed once, optionally extended by a user's
-//! file (`--catalog FILE`), every entry with its source and the date it was read.
+//! The catalog as data: `catalog.toml` (embedded) parsed once, every entry with its source and
+//! the date it was read; a user's file of the same shape extends it (`stampede catalog --file`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{LazyLock, OnceLock};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -108,11 +108,9 @@ impl LimitEntry {
 static EMBEDDED_CATALOG: LazyLock<Catalog> =
     LazyLock::new(|| toml::from_str(EMBEDDED).expect("the embedded catalog.toml is valid (a test checks it)"));
 
-static INSTALLED: OnceLock<Catalog> = OnceLock::new();
-
-/// The catalog in force: the embedded one, or it as extended by [`install`].
+/// The catalog in force: the embedded one.
 pub fn current() -> &'static Catalog {
-    INSTALLED.get().unwrap_or(&EMBEDDED_CATALOG)
+    &EMBEDDED_CATALOG
 }
 
 impl Catalog {
@@ -159,15 +157,6 @@ impl Catalog {
         }
         Ok(())
     }
-}
-
-/// Extends the catalog in force with a file's entries for the rest of the process. Once only:
-/// a second call is refused.
-pub fn install(path: &Path) -> Result<(), String> {
-    let c = Catalog::extended(Catalog::from_file(path)?);
-    INSTALLED
-        .set(c)
-        .map_err(|_| "a catalog is already installed for this process".to_string())
 }
 
 #[cfg(test)]

@@ -22,8 +22,9 @@ pub struct Limits {
     pub rpd: u64,
 }
 
-/// A quota tier: decides the limits of a preset and the names in a 429 body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
+/// A quota tier: decides the limits of a preset and the names in a 429 body. Ordered as a
+/// billing account moves through them: free < tier 1 < tier 2 < tier 3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Tier {
     /// Free tier (quota ids end `-FreeTier`).

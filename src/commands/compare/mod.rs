@@ -255,6 +255,17 @@ pub fn compare(
 }
 
 impl Comparison {
+    /// A strategy's figure as every table shows it (mean ± interval, "—" when absent), and
+    /// whether it is that figure's best.
+    pub fn shown(&self, metric: &Metric, strategy: &StrategyResult) -> (String, bool) {
+        let text = strategy
+            .metrics
+            .get(&metric.key)
+            .map_or_else(|| "—".into(), |stat| crate::stats::cell(stat, &metric.unit));
+        let best = self.strategies.len() > 1 && self.best.get(&metric.key) == Some(&strategy.name);
+        (text, best)
+    }
+
     /// The side-by-side table as text: one row per figure, one column per strategy, ★ on the
     /// best value of each row. Strategies come in blocks of as many as fit [`TABLE_WIDTH`]
     /// columns, each block with the figure labels.

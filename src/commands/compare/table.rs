@@ -1,7 +1,6 @@
 //! The terminal's side-by-side table, in blocks of strategies that fit the width.
 
 use super::Comparison;
-use crate::stats::cell;
 
 /// Columns the terminal table may use.
 pub const TABLE_WIDTH: usize = 120;
@@ -22,16 +21,8 @@ pub fn text(c: &Comparison) -> String {
             c.metrics
                 .iter()
                 .map(|m| {
-                    let text = s
-                        .metrics
-                        .get(&m.key)
-                        .map_or_else(|| "—".into(), |stat| cell(stat, &m.unit));
-                    let mark = if c.best.get(&m.key) == Some(&s.name) {
-                        " ★"
-                    } else {
-                        "  "
-                    };
-                    format!("{text}{mark}")
+                    let (text, best) = c.shown(m, s);
+                    format!("{text}{}", if best { " ★" } else { "  " })
                 })
                 .collect()
         })

@@ -72,7 +72,7 @@ pub struct PlanOptions {
     pub probe: Option<ProbeOptions>,
 }
 
-/// One worker count, run with every seed.
+/// One worker count, run with as many seeds as its verdict needed.
 #[derive(Debug, Clone, Serialize)]
 pub struct Point {
     /// Worker count run.
@@ -106,6 +106,19 @@ pub struct Point {
     /// The first seed's run (advice for the other settings comes from it).
     #[serde(skip)]
     pub sample: Option<Summary>,
+}
+
+impl Point {
+    /// How many objectives this count met.
+    pub fn objectives_met(&self) -> usize {
+        self.objectives.iter().filter(|o| o.met()).count()
+    }
+}
+
+/// The count that met the most objectives (the larger count on a tie): where a search that
+/// found no passing count came closest.
+pub(crate) fn most_met(points: &[Point]) -> Option<&Point> {
+    points.iter().max_by_key(|p| (p.objectives_met(), p.workers))
 }
 
 /// The plan for one candidate calling plan.

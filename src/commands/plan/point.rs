@@ -56,6 +56,11 @@ pub struct ObjectiveAt {
 }
 
 impl ObjectiveAt {
+    /// Whether the objective was met (its interval on the passing side).
+    pub fn met(&self) -> bool {
+        self.decision == Decision::Met
+    }
+
     fn of(objective: Objective, target: f64, pooled: Option<f64>, values: Vec<Option<f64>>) -> ObjectiveAt {
         let floor = objective.is_floor();
         let missed_by = |v: &Option<f64>| v.is_none_or(|v| if floor { v < target } else { v > target });
@@ -134,12 +139,13 @@ pub fn measure(
     let mut n = budget.start.clamp(1, max);
     let mut summaries = run_seeds(base, candidate, workers, &seeds[..n])?;
     loop {
-        let objectives = objectives_of(&summaries);
+        let pooled = Pooled::of(&summaries);
+        let objectives = objectives_of(&summaries, &pooled);
         let undecided = objectives.iter().any(|o| o.decision == Decision::Undecided);
         let decided_miss = objectives.iter().any(|o| o.decision == Decision::Missed);
         if !undecided || decided_miss || n >= max {
             let runs = n as u32;
-            return Ok((point(workers, summaries, objectives), runs));
+            return Ok((point(workers, summaries, objectives, &pooled), runs));
         }
         let more = budget.start.max(1).min(max - n);
         summaries.extend(run_seeds(base, candidate, workers, &seeds[n..n + more])?);
@@ -148,7 +154,7 @@ pub fn measure(
 }
 
 /// Each objective of the runs' `[slo]`, judged over the seeds.
-fn objectives_of(summaries: &[Summary]) -> Vec<ObjectiveAt> {
+fn objectives_of(summaries: &[Summary], pooled: &Pooled) -> Vec<ObjectiveAt> {
     let Some(first) = summaries.first().and_then(|s| s.slo.as_ref()) else {
         return Vec::new();
     };
@@ -164,31 +170,52 @@ fn objectives_of(summaries: &[Summary]) -> Vec<ObjectiveAt> {
                         .and_then(|v| v.checks.iter().find(|k| k.name == c.name)?.actual)
                 })
                 .collect();
-            ObjectiveAt::of(c.name, c.target, pooled(c.name, summaries), values)
+            ObjectiveAt::of(c.name, c.target, pooled.value(c.name), values)
         })
         .collect()
 }
 
-/// An objective's figure over all seeds at once: a percentile of the merged latency
-/// histograms, a ratio of summed counts, a mean cost.
-fn pooled(objective: Objective, summaries: &[Summary]) -> Option<f64> {
-    let sum = |f: &dyn Fn(&Summary) -> u64| summaries.iter().map(f).sum::<u64>();
-    let ratio = |a: u64, b: u64| (b > 0).then(|| a as f64 / b as f64);
-    let quantile = |q: f64| {
-        let mut merged = LatencyHistogram::default();
-        for s in summaries {
+/// The seeds' runs taken as one: their latency histograms merged (decoded once per set of
+/// seeds, not once per figure) and their counts summed.
+struct Pooled {
+    /// End-to-end latency of every seed's answers (`None` when a histogram does not decode).
+    latency: Option<LatencyHistogram>,
+    succeeded: u64,
+    scheduled: u64,
+    status_429: u64,
+    attempts: u64,
+}
+
+impl Pooled {
+    fn of(summaries: &[Summary]) -> Pooled {
+        let latency = summaries.iter().try_fold(LatencyHistogram::default(), |mut merged, s| {
             merged.add(&LatencyHistogram::decode(&s.histograms.latency).ok()?);
+            Some(merged)
+        });
+        let sum = |f: &dyn Fn(&Summary) -> u64| summaries.iter().map(f).sum::<u64>();
+        Pooled {
+            latency,
+            succeeded: sum(&|s| s.requests.succeeded),
+            scheduled: sum(&|s| s.requests.scheduled),
+            status_429: sum(&|s| s.attempts.status_429),
+            attempts: sum(&|s| s.attempts.total),
         }
-        merged.quantile_ms(q)
-    };
-    match objective {
-        Objective::P50 => quantile(0.50),
-        Objective::P90 => quantile(0.90),
-        Objective::P95 => quantile(0.95),
-        Objective::P99 => quantile(0.99),
-        Objective::SuccessRate => ratio(sum(&|s| s.requests.succeeded), sum(&|s| s.requests.scheduled)),
-        Objective::Max429Share => ratio(sum(&|s| s.attempts.status_429), sum(&|s| s.attempts.total)),
-        Objective::MaxCostUsd | Objective::MaxCostPerDayUsd => None,
+    }
+
+    /// An objective's figure over all seeds at once: a percentile of the merged latency, a
+    /// ratio of summed counts; `None` for costs (their per-seed mean is the figure).
+    fn value(&self, objective: Objective) -> Option<f64> {
+        let ratio = |a: u64, b: u64| (b > 0).then(|| a as f64 / b as f64);
+        let quantile = |q: f64| self.latency.as_ref()?.quantile_ms(q);
+        match objective {
+            Objective::P50 => quantile(0.50),
+            Objective::P90 => quantile(0.90),
+            Objective::P95 => quantile(0.95),
+            Objective::P99 => quantile(0.99),
+            Objective::SuccessRate => ratio(self.succeeded, self.scheduled),
+            Objective::Max429Share => ratio(self.status_429, self.attempts),
+            Objective::MaxCostUsd | Objective::MaxCostPerDayUsd => None,
+        }
     }
 }
 
@@ -203,40 +230,40 @@ fn horizon_of(summaries: &[Summary]) -> Option<Horizon> {
 }
 
 /// The point of a measured count.
-fn point(workers: u32, summaries: Vec<Summary>, objectives: Vec<ObjectiveAt>) -> Point {
+fn point(workers: u32, summaries: Vec<Summary>, objectives: Vec<ObjectiveAt>, pooled: &Pooled) -> Point {
     let passes_of = |s: &Summary| s.slo.as_ref().is_none_or(|v| v.pass);
     let stat = |f: Figure| Stat::of(summaries.iter().map(f.read).collect());
     let passed = summaries.iter().filter(|s| passes_of(s)).count() as u32;
     let missed = objectives
         .iter()
-        .filter(|o| o.decision != Decision::Met)
+        .filter(|o| !o.met())
         .map(|o| o.objective.to_string())
         .collect();
     Point {
         workers,
         seeds: summaries.len() as u32,
         passed_seeds: passed,
-        passes: objectives.iter().all(|o| o.decision == Decision::Met),
+        passes: objectives.iter().all(ObjectiveAt::met),
         undecided: objectives.iter().any(|o| o.decision == Decision::Undecided)
             && objectives.iter().all(|o| o.decision != Decision::Missed),
         horizon: horizon_of(&summaries),
         missed,
         objectives,
         success_rate: Stat::around(
-            pooled(Objective::SuccessRate, &summaries),
+            pooled.value(Objective::SuccessRate),
             summaries.iter().map(figures::SUCCESS_RATE.read).collect(),
         ),
         p95_ms: Stat::around(
-            pooled(Objective::P95, &summaries),
+            pooled.value(Objective::P95),
             summaries.iter().map(figures::P95.read).collect(),
         ),
         p99_ms: Stat::around(
-            pooled(Objective::P99, &summaries),
+            pooled.value(Objective::P99),
             summaries.iter().map(figures::P99.read).collect(),
         ),
         goodput_rps: stat(figures::GOODPUT),
         share_429: Stat::around(
-            pooled(Objective::Max429Share, &summaries),
+            pooled.value(Objective::Max429Share),
             summaries.iter().map(figures::SHARE_429.read).collect(),
         ),
         cost_per_hour_usd: stat(figures::COST_PER_HOUR),

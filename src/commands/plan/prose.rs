@@ -49,15 +49,7 @@ pub(super) fn why(min: Option<u32>, recommended: Option<u32>, lo: u32, points: &
         }
         None => {
             let largest = points.last().map_or(0, |p| p.workers);
-            let closest = points.iter().max_by_key(|p| {
-                (
-                    p.objectives
-                        .iter()
-                        .filter(|o| o.decision == super::Decision::Met)
-                        .count(),
-                    p.workers,
-                )
-            });
+            let closest = super::most_met(points);
             format!(
                 "No worker count tried met the objectives: the largest tried was {largest} (the search stops when a \
                  larger step no longer helps){}.",
@@ -70,17 +62,21 @@ pub(super) fn why(min: Option<u32>, recommended: Option<u32>, lo: u32, points: &
 /// What a count missed, each objective with its figures: `missed p95: 9.48 s ± 4.10 s over
 /// 5 seeds against ≤ 8.00 s (worst seed 14.2 s)`.
 fn misses(p: &Point) -> String {
-    let parts: Vec<String> = p
-        .objectives
-        .iter()
-        .filter(|o| o.decision != super::Decision::Met)
-        .map(|o| miss(o, p.seeds))
-        .collect();
+    let parts = miss_list(p);
     if parts.is_empty() {
         "every objective was met".into()
     } else {
         parts.join("; ")
     }
+}
+
+/// Each objective a count did not meet, in words with its figures.
+pub(super) fn miss_list(p: &Point) -> Vec<String> {
+    p.objectives
+        .iter()
+        .filter(|o| !o.met())
+        .map(|o| miss(o, p.seeds))
+        .collect()
 }
 
 /// One objective not met, in words with its figures.

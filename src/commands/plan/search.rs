@@ -217,20 +217,7 @@ fn candidate_plan(
         });
     // The other settings come from the recommended count's run; without one, from the count
     // that met the most objectives (the closest), so a plan that fails still says what to set.
-    let advice_at = recommended.or_else(|| {
-        points
-            .iter()
-            .max_by_key(|p| {
-                (
-                    p.objectives
-                        .iter()
-                        .filter(|o| o.decision == super::Decision::Met)
-                        .count(),
-                    p.workers,
-                )
-            })
-            .map(|p| p.workers)
-    });
+    let advice_at = recommended.or_else(|| super::most_met(&points).map(|p| p.workers));
     let advice = advice_at
         .and_then(at)
         .and_then(|p| p.sample.as_ref())

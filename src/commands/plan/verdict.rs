@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{CandidatePlan, Costs, Decision, Point};
+use super::{CandidatePlan, Costs, Point};
 use crate::scenario::Candidate;
 use crate::strategy::StrategySpec;
 use crate::summary::horizon::LimitCheck;
@@ -52,11 +52,6 @@ pub struct Closest {
     pub change: String,
 }
 
-/// Whether a candidate passes: a count met the objectives and the long limits fit.
-pub fn passes(c: &CandidatePlan) -> bool {
-    c.recommended_workers.is_some() && c.long_limits.iter().all(|l| l.pass)
-}
-
 /// The tightest relative margin to an objective at a point (larger is more robust).
 fn margin(p: &Point) -> f64 {
     p.objectives
@@ -82,7 +77,7 @@ fn recommended_point(c: &CandidatePlan) -> Option<&Point> {
 /// The best passing candidate: the cheapest, with costs within the noise tied and the tie going
 /// to the larger margin, then the fewer workers.
 pub fn best_of(candidates: &[CandidatePlan]) -> Option<String> {
-    let passing: Vec<&CandidatePlan> = candidates.iter().filter(|c| passes(c)).collect();
+    let passing: Vec<&CandidatePlan> = candidates.iter().filter(|c| c.passes).collect();
     let cost = |c: &CandidatePlan| {
         recommended_point(c)
             .and_then(|p| p.cost_per_hour_usd.mean)
@@ -149,21 +144,13 @@ pub fn closest(plans: &[CandidatePlan]) -> Option<Closest> {
         return Some(Closest {
             candidate: plan.name.clone(),
             workers: point.workers,
-            misses: plan
-                .long_limits
-                .iter()
-                .filter(|l| !l.pass)
-                .map(|l| l.message.clone())
-                .collect(),
+            misses: limit_misses(plan).collect(),
             change: "No worker count or client setting changes a daily quota or a monthly cap: the change is one \
                      of those named above."
                 .into(),
         });
     }
-    let score = |p: &Point| {
-        let met = p.objectives.iter().filter(|o| o.decision == Decision::Met).count();
-        (met, margin(p))
-    };
+    let score = |p: &Point| (p.objectives_met(), margin(p));
     let (plan, point) = plans
         .iter()
         .flat_map(|c| c.points.iter().map(move |p| (c, p)))
@@ -173,13 +160,8 @@ pub fn closest(plans: &[CandidatePlan]) -> Option<Closest> {
                 .then(sa.1.total_cmp(&sb.1))
                 .then(b.workers.cmp(&a.workers))
         })?;
-    let mut misses: Vec<String> = point
-        .objectives
-        .iter()
-        .filter(|o| o.decision != Decision::Met)
-        .map(|o| super::prose::miss(o, point.seeds))
-        .collect();
-    misses.extend(plan.long_limits.iter().filter(|l| !l.pass).map(|l| l.message.clone()));
+    let mut misses = super::prose::miss_list(point);
+    misses.extend(limit_misses(plan));
     let change = point
         .sample
         .as_ref()
@@ -192,6 +174,11 @@ pub fn closest(plans: &[CandidatePlan]) -> Option<Closest> {
         misses,
         change,
     })
+}
+
+/// The sentences of the long limits a candidate's traffic does not fit.
+fn limit_misses(plan: &CandidatePlan) -> impl Iterator<Item = String> + '_ {
+    plan.long_limits.iter().filter(|l| !l.pass).map(|l| l.message.clone())
 }
 
 /// The long limits at a candidate's recommended count (or, without one, its largest count).
