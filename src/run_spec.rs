@@ -102,6 +102,13 @@ impl<'a> RunSpec<'a> {
                         .copied()
                         .unwrap_or(l.reserved_workers),
                     deadline: l.deadline,
+                    system_prompt_tokens: l.system_prompt_tokens,
+                    service_tier: self
+                        .strategy
+                        .service_tier
+                        .get(&l.name)
+                        .copied()
+                        .unwrap_or(l.service_tier),
                 })
                 .collect(),
             precise_arrivals: self.target.is_live(),

@@ -64,15 +64,16 @@ impl Upstream {
         }
     }
 
-    /// Takes a place, waiting in the backlog if needed; `Err(Overloaded)` when the backlog is full.
-    pub async fn enter(&self) -> Result<Slot, Overloaded> {
+    /// Takes a place, waiting in the backlog if needed; `Err(Overloaded)` when the backlog is
+    /// full, unless `priority` (Priority requests always wait; they are not shed).
+    pub async fn enter(&self, priority: bool) -> Result<Slot, Overloaded> {
         let permit = match &self.permits {
             None => None,
             Some(sem) => match sem.clone().try_acquire_owned() {
                 Ok(p) => Some(p),
                 Err(_) => {
                     let waiting = &self.counters.waiting;
-                    if waiting.fetch_add(1, Ordering::Relaxed) >= self.backlog {
+                    if waiting.fetch_add(1, Ordering::Relaxed) >= self.backlog && !priority {
                         waiting.fetch_sub(1, Ordering::Relaxed);
                         return Err(Overloaded);
                     }
@@ -112,19 +113,19 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn full_backlog_is_overloaded_and_places_free_on_drop() {
         let up = Upstream::new(2, 1);
-        let a = up.enter().await.unwrap();
-        let _b = up.enter().await.unwrap();
+        let a = up.enter(false).await.unwrap();
+        let _b = up.enter(false).await.unwrap();
         assert_eq!(a.utilisation, 0.5);
         assert_eq!(up.busy(), 2);
         // The third waits; the fourth finds the waiting room full.
         let up = Arc::new(up);
         let waiter = {
             let up = up.clone();
-            tokio::spawn(async move { up.enter().await.map(|s| s.utilisation) })
+            tokio::spawn(async move { up.enter(false).await.map(|s| s.utilisation) })
         };
         tokio::task::yield_now().await;
         assert_eq!(up.waiting(), 1);
-        assert_eq!(up.enter().await.unwrap_err(), Overloaded);
+        assert_eq!(up.enter(false).await.unwrap_err(), Overloaded);
         drop(a);
         assert_eq!(waiter.await.unwrap(), Ok(1.0));
         assert_eq!(up.waiting(), 0);
@@ -133,7 +134,7 @@ mod tests {
     #[tokio::test]
     async fn unlimited_never_refuses() {
         let up = Upstream::new(0, 0);
-        let slots: Vec<_> = futures::future::join_all((0..100).map(|_| up.enter())).await;
+        let slots: Vec<_> = futures::future::join_all((0..100).map(|_| up.enter(false))).await;
         assert!(slots.iter().all(Result::is_ok));
         assert_eq!(up.busy(), 100);
     }

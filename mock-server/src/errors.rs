@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use crate::catalog::{Dimension, Tier};
 use crate::profile::ErrorShape;
 use crate::quota::Refusal;
+use crate::spend::SpendRefusal;
 
 /// The rate-limits page every quota message points to.
 pub const RATE_LIMITS_URL: &str = "https://ai.google.dev/gemini-api/docs/rate-limits";
@@ -121,6 +122,16 @@ impl ApiError {
         )
     }
 
+    /// 403 PERMISSION_DENIED with `message`.
+    pub fn permission_denied(message: impl Into<String>) -> ApiError {
+        ApiError::new(403, "PERMISSION_DENIED", message)
+    }
+
+    /// 429 RESOURCE_EXHAUSTED with `message` (not a quota: no details).
+    pub fn resource_exhausted(message: impl Into<String>) -> ApiError {
+        ApiError::new(429, "RESOURCE_EXHAUSTED", message)
+    }
+
     /// 503 UNAVAILABLE: the model is overloaded.
     pub fn overloaded() -> ApiError {
         ApiError::new(503, "UNAVAILABLE", "The model is overloaded. Please try again later.")
@@ -137,7 +148,7 @@ impl ApiError {
 
     /// 429 RESOURCE_EXHAUSTED for a refused request, in the chosen shape.
     pub fn quota_exceeded(shape: ErrorShape, tier: Tier, model: &str, refusal: &Refusal) -> ApiError {
-        const MESSAGE: &str = "You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.";
+        const MESSAGE: &str = QUOTA_MESSAGE;
         if shape == ErrorShape::Bare {
             return ApiError::new(
                 429,
@@ -188,6 +199,56 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// 429 RESOURCE_EXHAUSTED for a project over a spend limit. Google documents the status
+    /// and says every 429 now carries a description of its cause, but publishes no body for
+    /// this case: the mock sends the quota message, a QuotaFailure violation with a
+    /// `description` (and no `quotaId`) naming the limit, and RetryInfo with the time until the
+    /// window's spend is below the limit again.
+    pub fn spend_exceeded(refusal: &SpendRefusal) -> ApiError {
+        let what = spend_description(refusal);
+        let message = format!("{QUOTA_MESSAGE}\n* {what}.");
+        let mut e = ApiError::new(429, "RESOURCE_EXHAUSTED", message);
+        e.details = vec![
+            json!({"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [{"description": what}]}),
+            json!({
+                "@type": "type.googleapis.com/google.rpc.Help",
+                "links": [{"description": "Learn more about Gemini API spend-based limits", "url": RATE_LIMITS_URL}]
+            }),
+            json!({"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": format!("{}s", ceil_secs(refusal.retry_after))}),
+        ];
+        e
+    }
+}
+
+/// How a spend refusal's QuotaFailure describes it; [`QuotaHint`] reads the prefix back.
+fn spend_description(r: &SpendRefusal) -> String {
+    if r.monthly {
+        format!("{MONTHLY_CAP_PREFIX} of {} reached", usd_text(r.limit_usd))
+    } else {
+        format!(
+            "{SPEND_LIMIT_PREFIX}: {} per {} reached",
+            usd_text(r.limit_usd),
+            humantime::format_duration(r.window)
+        )
+    }
+}
+
+/// Dollars with cents, or with four decimals below one dollar ("$0.0030").
+fn usd_text(usd: f64) -> String {
+    if usd >= 1.0 {
+        format!("${usd:.2}")
+    } else {
+        format!("${usd:.4}")
+    }
+}
+
+const SPEND_LIMIT_PREFIX: &str = "Spend-based rate limit";
+const MONTHLY_CAP_PREFIX: &str = "Monthly spend cap";
+
+/// The message of Gemini's quota 429s.
+const QUOTA_MESSAGE: &str = "You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.";
+
 /// Why the model refused a call, in a compact form.
 ///
 /// The HTTP layer turns it into Gemini's exact body with [`Rejection::to_api_error`]; the
@@ -206,6 +267,8 @@ pub enum Rejection {
         /// The violated dimension and when it has room again.
         refusal: Refusal,
     },
+    /// A spend limit refused the call (429).
+    Spend(SpendRefusal),
     /// 500 INTERNAL (injected).
     Internal,
     /// 503 UNAVAILABLE: the upstream is full, or an injected fault.
@@ -220,7 +283,7 @@ impl Rejection {
     /// HTTP status.
     pub fn status(&self) -> u16 {
         match self {
-            Rejection::Quota { .. } => 429,
+            Rejection::Quota { .. } | Rejection::Spend(_) => 429,
             Rejection::Internal => 500,
             Rejection::Overloaded => 503,
             Rejection::DeadlineExceeded => 504,
@@ -237,6 +300,7 @@ impl Rejection {
                 model,
                 refusal,
             } => ApiError::quota_exceeded(*shape, *tier, model, refusal),
+            Rejection::Spend(r) => ApiError::spend_exceeded(r),
             Rejection::Internal => ApiError::internal(),
             Rejection::Overloaded => ApiError::overloaded(),
             Rejection::DeadlineExceeded => ApiError::deadline_exceeded(),
@@ -259,7 +323,17 @@ impl Rejection {
                     })),
                     quota_id: Some(tier.quota_id(refusal.dimension)),
                     quota_value: Some(refusal.limit.to_string()),
+                    spend: None,
                 },
+            },
+            Rejection::Spend(r) => QuotaHint {
+                retry_delay: Some(Duration::from_secs(ceil_secs(r.retry_after))),
+                spend: Some(if r.monthly {
+                    SpendKind::MonthlyCap
+                } else {
+                    SpendKind::RateLimit
+                }),
+                ..QuotaHint::default()
             },
             Rejection::Api(e) => QuotaHint::from_error(e),
             _ => QuotaHint::default(),
@@ -293,6 +367,17 @@ pub struct QuotaHint {
     pub quota_id: Option<String>,
     /// The quota value, when the body names it ("limit: 0" means the model is not available).
     pub quota_value: Option<String>,
+    /// The spend limit that refused the call, when it was one.
+    pub spend: Option<SpendKind>,
+}
+
+/// Which spend limit a 429 names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpendKind {
+    /// The spend-based rate limit (a rolling window of minutes).
+    RateLimit,
+    /// The billing account's monthly cap.
+    MonthlyCap,
 }
 
 impl QuotaHint {
@@ -311,6 +396,12 @@ impl QuotaHint {
                     if let Some(v) = d.get("violations").and_then(|v| v.get(0)) {
                         hint.quota_id = v.get("quotaId").and_then(Value::as_str).map(String::from);
                         hint.quota_value = v.get("quotaValue").and_then(Value::as_str).map(String::from);
+                        let description = v.get("description").and_then(Value::as_str).unwrap_or("");
+                        if description.starts_with(SPEND_LIMIT_PREFIX) {
+                            hint.spend = Some(SpendKind::RateLimit);
+                        } else if description.starts_with(MONTHLY_CAP_PREFIX) {
+                            hint.spend = Some(SpendKind::MonthlyCap);
+                        }
                     }
                 }
                 _ => {}
@@ -319,9 +410,10 @@ impl QuotaHint {
         hint
     }
 
-    /// Whether the violated quota is a per-day one (gemini-cli gives up on those).
+    /// Whether the violated quota is a per-day one (gemini-cli gives up on those); the monthly
+    /// spend cap counts too: no retry within the run can succeed.
     pub fn is_per_day(&self) -> bool {
-        self.quota_id.as_deref().is_some_and(|id| id.contains("PerDay"))
+        self.quota_id.as_deref().is_some_and(|id| id.contains("PerDay")) || self.spend == Some(SpendKind::MonthlyCap)
     }
 }
 
@@ -425,6 +517,17 @@ mod tests {
                     }
                 }
             }
+        }
+        for monthly in [false, true] {
+            let r = Rejection::Spend(SpendRefusal {
+                limit_usd: 10.0,
+                window: Duration::from_secs(600),
+                monthly,
+                retry_after: Duration::from_millis(12_300),
+            });
+            assert_eq!(r.hint(), QuotaHint::from_error(&r.to_api_error()));
+            assert_eq!(r.hint().spend.is_some() && r.hint().is_per_day(), monthly);
+            assert_eq!(r.hint().retry_delay, Some(Duration::from_secs(13)));
         }
         for r in [
             Rejection::Internal,

@@ -15,6 +15,8 @@
 //! - [`catalog`]: models, tier limits, quota ids and metrics, prices.
 //! - [`profile`]: presets and the `[target.mock]` settings that patch them.
 //! - [`quota`]: sliding and fixed windows per key and model; exact retry delays.
+//! - [`spend`]: the spend-based rate limit and the monthly cap per project.
+//! - [`context_cache`]: implicit prefix caching and explicit `cachedContents`.
 //! - [`capacity`]: the shared upstream with its backlog and 503s.
 //! - [`tokens`]: the one token-counting rule and deterministic text.
 //! - [`duration`]: seconds as a `Duration` without a panic, for every computed or user value.
@@ -28,6 +30,7 @@
 
 pub mod capacity;
 pub mod catalog;
+pub mod context_cache;
 pub mod dist;
 pub mod duration;
 pub mod errors;
@@ -36,6 +39,7 @@ pub mod profile;
 pub mod quota;
 pub mod rng;
 pub mod server;
+pub mod spend;
 pub mod standalone;
 pub mod tokens;
 pub mod wire;

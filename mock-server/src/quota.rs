@@ -202,6 +202,16 @@ pub const MAX_KEYS: usize = 1000;
 /// The key every key past [`MAX_KEYS`] is counted under.
 const OTHER_KEYS: &str = "\u{0}(other keys)";
 
+/// `key`, or the shared key of every key past [`MAX_KEYS`] when `map` is full and does not know
+/// it: what keeps a per-key book bounded.
+pub fn capped_key<'a, V>(map: &FxHashMap<String, V>, key: &'a str) -> &'a str {
+    if map.contains_key(key) || map.len() < MAX_KEYS {
+        key
+    } else {
+        OTHER_KEYS
+    }
+}
+
 /// Quotas of every (key, model) seen so far (at most [`MAX_KEYS`] keys).
 #[derive(Debug)]
 pub struct QuotaBook {
@@ -223,11 +233,7 @@ impl QuotaBook {
     /// Admits or refuses one request for (`key`, `model`) with these limits.
     pub fn admit(&mut self, now: Instant, key: &str, model: &str, limits: Limits, tokens: u64) -> Result<(), Refusal> {
         let (kind, origin) = (self.kind, self.origin);
-        let key = if self.by_key.contains_key(key) || self.by_key.len() < MAX_KEYS {
-            key
-        } else {
-            OTHER_KEYS
-        };
+        let key = capped_key(&self.by_key, key);
         if !self.by_key.contains_key(key) {
             self.by_key.insert(key.to_string(), FxHashMap::default());
         }

@@ -90,9 +90,12 @@ pub struct GenerateContentRequest {
     /// Tool config (ignored by the mock).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_config: Option<Value>,
-    /// Cached content name (ignored by the mock).
+    /// An explicit cache (`cachedContents/…`) whose tokens come before the prompt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cached_content: Option<String>,
+    /// `standard`, `flex` or `priority` (Standard when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_tier: Option<String>,
     /// Labels (ignored by the mock).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Value>,
@@ -109,6 +112,25 @@ impl GenerateContentRequest {
             .chain(self.contents.iter())
             .flat_map(|c| c.parts.iter())
             .filter_map(|p| p.text.as_deref())
+    }
+
+    /// The prompt as cumulative prefix blocks for implicit caching: the system instruction,
+    /// then each turn added, each as (hash of everything so far, its tokens by the counting
+    /// rule).
+    pub fn prefix_blocks(&self) -> Vec<(u64, u64)> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = rustc_hash::FxHasher::default();
+        let mut chars = 0usize;
+        let mut blocks = Vec::with_capacity(self.contents.len() + 1);
+        for c in self.system_instruction.iter().chain(self.contents.iter()) {
+            c.role.hash(&mut hasher);
+            for text in c.parts.iter().filter_map(|p| p.text.as_deref()) {
+                text.hash(&mut hasher);
+                chars += text.chars().count();
+            }
+            blocks.push((hasher.finish(), crate::tokens::tokens_for_chars(chars)));
+        }
+        blocks
     }
 }
 
@@ -153,6 +175,12 @@ pub struct UsageMetadata {
     /// Thinking tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thoughts_token_count: Option<u64>,
+    /// Prompt tokens served from a context cache (included in `promptTokenCount`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_content_token_count: Option<u64>,
+    /// Cached tokens by modality.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cache_tokens_details: Vec<ModalityTokenCount>,
 }
 
 impl UsageMetadata {
@@ -167,6 +195,15 @@ impl UsageMetadata {
                 token_count: usage.prompt,
             }],
             thoughts_token_count: (usage.thoughts > 0).then_some(usage.thoughts),
+            cached_content_token_count: (usage.cached > 0).then_some(usage.cached),
+            cache_tokens_details: if usage.cached > 0 {
+                vec![ModalityTokenCount {
+                    modality: "TEXT".into(),
+                    token_count: usage.cached,
+                }]
+            } else {
+                Vec::new()
+            },
         }
     }
 }
@@ -347,6 +384,7 @@ mod tests {
             prompt: 9,
             candidates: 29,
             thoughts: 282,
+            cached: 0,
         };
         let r = GenerateContentResponse::new("gemini-2.5-flash", "YH6L", "hi", &usage, 29, Some(FinishReason::Stop));
         let v = serde_json::to_value(&r).unwrap();

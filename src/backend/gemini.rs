@@ -15,7 +15,7 @@ use stampede_mock::wire::{
 use tokio::time::Instant;
 
 use super::api_key::ApiKey;
-use super::{Attempt, AttemptError, AttemptResult, Backend, ErrorKind, StreamStats, Tokens};
+use super::{Attempt, AttemptError, AttemptResult, Backend, ErrorKind, ServiceTier, StreamStats, Tokens};
 
 /// Settings of the HTTP backend.
 #[derive(Debug, Clone)]
@@ -53,6 +53,14 @@ impl GeminiBackend {
 
 fn request_body(a: &Attempt, thinking_budget: Option<i64>) -> GenerateContentRequest {
     GenerateContentRequest {
+        system_instruction: (a.system_prompt_tokens > 0).then(|| Content {
+            role: None,
+            parts: vec![Part::text(synth_text(
+                u64::from(a.system_prompt_tokens),
+                a.system_prompt_key,
+            ))],
+        }),
+        service_tier: (a.service_tier != ServiceTier::Standard).then(|| a.service_tier.as_str().to_string()),
         contents: vec![Content {
             role: Some("user".into()),
             parts: vec![Part::text(synth_text(u64::from(a.input_tokens), a.prompt_key))],
@@ -74,6 +82,8 @@ fn tokens_of(r: &GenerateContentResponse) -> Tokens {
         input: u.prompt_token_count,
         output: u.candidates_token_count.unwrap_or(0),
         thinking: u.thoughts_token_count.unwrap_or(0),
+        cached: u.cached_content_token_count.unwrap_or(0),
+        service_tier: ServiceTier::Standard,
     }
 }
 
@@ -199,10 +209,24 @@ mod tests {
             prompt_key: 1,
             stream: false,
             rng_key: 1,
+            system_prompt_tokens: 0,
+            system_prompt_key: 7,
+            service_tier: ServiceTier::Standard,
         };
         let body = serde_json::to_value(request_body(&a, Some(0))).unwrap();
         assert_eq!(body["generationConfig"]["thinkingConfig"]["thinkingBudget"], 0);
         assert_eq!(body["generationConfig"]["maxOutputTokens"], 64);
+        assert!(body.get("systemInstruction").is_none() && body.get("serviceTier").is_none());
+        // A lane's shared system prompt and tier go on the wire as the API names them.
+        let a = Attempt {
+            system_prompt_tokens: 2000,
+            service_tier: ServiceTier::Flex,
+            ..a
+        };
+        let body = request_body(&a, None);
+        assert_eq!(body.service_tier.as_deref(), Some("flex"));
+        let blocks = body.prefix_blocks();
+        assert_eq!((blocks.len(), blocks[0].1, blocks[1].1), (2, 2000, 2010));
         let body = serde_json::to_value(request_body(&a, None)).unwrap();
         assert!(body["generationConfig"].get("thinkingConfig").is_none(), "{body}");
     }

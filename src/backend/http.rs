@@ -7,7 +7,7 @@ use reqwest::RequestBuilder;
 use tokio::time::Instant;
 
 use super::error_body;
-use super::{Attempt, AttemptError, AttemptResult, ErrorKind};
+use super::{Attempt, AttemptError, AttemptResult, ErrorKind, ServiceTier};
 
 /// The HTTP client of the HTTP backends: rustls, `pool` idle connections kept per host, no
 /// Nagle delay; DNS lookups and connection set-ups timed into `timings`.
@@ -43,14 +43,30 @@ where
         Ok(r) => r,
         Err(failed) => return failed,
     };
-    if attempt.stream {
-        return stream(resp).await;
+    // The tier that served the answer: the header when the server sends it (Priority over its
+    // limit says `standard`), else the tier asked for.
+    let tier = resp
+        .headers()
+        .get(SERVICE_TIER_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(ServiceTier::parse)
+        .unwrap_or(attempt.service_tier);
+    let mut result = if attempt.stream {
+        stream(resp).await
+    } else {
+        match body(resp).await {
+            Ok((bytes, arrived)) => unary(&bytes, arrived),
+            Err(failed) => failed,
+        }
+    };
+    if let Ok(tokens) = &mut result.outcome {
+        tokens.service_tier = tier;
     }
-    match body(resp).await {
-        Ok((bytes, arrived)) => unary(&bytes, arrived),
-        Err(failed) => failed,
-    }
+    result
 }
+
+/// The response header naming the service tier that served a request.
+const SERVICE_TIER_HEADER: &str = "x-gemini-service-tier";
 
 /// Sends `req` (with the `x-stampede-*` hints when `hints`); an error status or a failed
 /// connection comes back as the attempt's failure.

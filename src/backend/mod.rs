@@ -24,7 +24,9 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
+use stampede_mock::catalog::Billed;
 use stampede_mock::errors::{ApiError, QuotaHint, Rejection};
+pub use stampede_mock::profile::ServiceTier;
 use tokio::time::Instant;
 
 /// One attempt to send a planned request.
@@ -46,6 +48,13 @@ pub struct Attempt {
     pub stream: bool,
     /// Key of the mock's random stream for this attempt (common random numbers).
     pub rng_key: u64,
+    /// Tokens of the lane's shared system prompt, sent as `systemInstruction` before the prompt
+    /// (0: none); the prompt is `system_prompt_tokens + input_tokens` in all.
+    pub system_prompt_tokens: u32,
+    /// Identity of the shared system prompt (equal keys give identical text).
+    pub system_prompt_key: u64,
+    /// The service tier to ask for.
+    pub service_tier: ServiceTier,
 }
 
 /// Tokens as the API counted them.
@@ -57,6 +66,12 @@ pub struct Tokens {
     pub output: u64,
     /// Thinking tokens (billed as output).
     pub thinking: u64,
+    /// Of the prompt tokens, those served from a context cache (`cachedContentTokenCount`).
+    #[serde(default)]
+    pub cached: u64,
+    /// The service tier that served the answer (an answer of several sums keeps the first's).
+    #[serde(default)]
+    pub service_tier: ServiceTier,
 }
 
 impl Tokens {
@@ -65,6 +80,17 @@ impl Tokens {
         self.input += other.input;
         self.output += other.output;
         self.thinking += other.thinking;
+        self.cached += other.cached;
+    }
+
+    /// The counts as they are billed.
+    pub fn billed(&self) -> Billed {
+        Billed {
+            prompt: self.input,
+            cached: self.cached,
+            output: self.output,
+            thinking: self.thinking,
+        }
     }
 }
 
@@ -104,8 +130,10 @@ pub struct AttemptError {
     pub kind: ErrorKind,
     /// RetryInfo `retryDelay` or `Retry-After`, when the server sent one.
     pub retry_delay: Option<Duration>,
-    /// Whether the 429 names a per-day quota.
+    /// Whether the 429 names a per-day quota (or the monthly spend cap).
     pub per_day: bool,
+    /// Whether a spend limit (the spend-based rate limit or the monthly cap) refused it.
+    pub spend_limit: bool,
 }
 
 impl AttemptError {
@@ -115,6 +143,7 @@ impl AttemptError {
             kind,
             retry_delay: None,
             per_day: false,
+            spend_limit: false,
         }
     }
 
@@ -133,6 +162,7 @@ impl AttemptError {
             kind: ErrorKind::Status(status),
             retry_delay: hint.retry_delay,
             per_day: hint.is_per_day(),
+            spend_limit: hint.spend.is_some(),
         }
     }
 }

@@ -78,6 +78,7 @@ impl Usage {
             input: self.prompt_tokens,
             output: self.completion_tokens.saturating_sub(thinking),
             thinking,
+            ..Tokens::default()
         }
     }
 }
@@ -112,7 +113,7 @@ impl Backend for OpenAiBackend {
             let o = &options;
             let mut body = serde_json::json!({
                 "model": &*attempt.model,
-                "messages": [{"role": "user", "content": synth_text(u64::from(attempt.input_tokens), attempt.prompt_key)}],
+                "messages": messages(&attempt),
                 "max_tokens": attempt.output_tokens,
             });
             if attempt.stream {
@@ -192,6 +193,16 @@ async fn read_stream(mut resp: reqwest::Response) -> AttemptResult {
         stats.decode = Some((after_first, last - first_at));
     }
     AttemptResult::ok(tokens, first_at, Some(stats))
+}
+
+/// The chat messages of an attempt: the lane's shared system prompt (if any), then the prompt.
+fn messages(a: &Attempt) -> serde_json::Value {
+    let user = serde_json::json!({"role": "user", "content": synth_text(u64::from(a.input_tokens), a.prompt_key)});
+    if a.system_prompt_tokens == 0 {
+        return serde_json::json!([user]);
+    }
+    let system = synth_text(u64::from(a.system_prompt_tokens), a.system_prompt_key);
+    serde_json::json!([{"role": "system", "content": system}, user])
 }
 
 #[cfg(test)]

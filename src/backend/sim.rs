@@ -35,14 +35,18 @@ impl Backend for SimBackend {
     fn call(&self, attempt: Attempt) -> BoxFuture<'static, AttemptResult> {
         let model = self.model.clone();
         Box::pin(async move {
+            let prefixes = prefix_blocks(&attempt);
             let call = Call {
                 api_key: Some(SIM_KEY),
                 model: &attempt.model,
-                input_tokens: u64::from(attempt.input_tokens),
+                input_tokens: u64::from(attempt.system_prompt_tokens) + u64::from(attempt.input_tokens),
                 max_output_tokens: Some(attempt.output_tokens),
                 output_hint: Some(attempt.output_tokens),
                 thinking_budget: None,
                 rng_key: Some(attempt.rng_key),
+                service_tier: attempt.service_tier,
+                prefixes: &prefixes,
+                cached_content: None,
             };
             match model.generate(call).await {
                 Answer::Error(e) => AttemptResult::failed(AttemptError::from_rejection(&e)),
@@ -52,11 +56,33 @@ impl Backend for SimBackend {
     }
 }
 
+/// The prompt's prefix blocks as the HTTP mock derives them from the body the Gemini backend
+/// sends: the system prompt (when there is one), then the whole prompt, each identified by what
+/// makes its text (equal keys, equal text).
+fn prefix_blocks(a: &Attempt) -> Vec<(u64, u64)> {
+    let system = u64::from(a.system_prompt_tokens);
+    let whole = (
+        combine(a.system_prompt_key ^ u64::from(a.system_prompt_tokens), a.prompt_key),
+        system + u64::from(a.input_tokens),
+    );
+    if system == 0 {
+        vec![whole]
+    } else {
+        vec![(a.system_prompt_key, system), whole]
+    }
+}
+
+fn combine(a: u64, b: u64) -> u64 {
+    a.rotate_left(17) ^ b.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
 fn tokens(g: &Generation) -> Tokens {
     Tokens {
         input: g.usage.prompt,
         output: g.usage.candidates,
         thinking: g.usage.thoughts,
+        cached: g.usage.cached,
+        service_tier: g.service_tier,
     }
 }
 

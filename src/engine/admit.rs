@@ -144,6 +144,8 @@ impl<S: RecordSink> Engine<'_, S> {
             cancelled: true,
             fallback: live.fell_back && r.model != live.req.model,
             input_tokens: live.req.input_tokens,
+            requested_tier: self.lane_tier(live.req.lane),
+            spend_limit: false,
             stream: None,
         }
     }

@@ -36,6 +36,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use slab::Slab;
 use tokio::time::{sleep_until, Instant};
 
+use crate::backend::ServiceTier;
 use crate::backend::{AttemptResult, Backend, ErrorKind};
 use crate::strategy::pipeline::Ticket;
 use crate::strategy::queue::{LaneRule, Overflow};
@@ -58,6 +59,10 @@ pub struct LaneConfig {
     pub reserved_workers: u32,
     /// The lane's total deadline, replacing `strategy.timeout.total` when set.
     pub deadline: Option<Duration>,
+    /// Tokens of the lane's shared system prompt, sent before each prompt (0: none).
+    pub system_prompt_tokens: u32,
+    /// The service tier the lane's attempts ask for.
+    pub service_tier: ServiceTier,
 }
 
 impl Default for LaneConfig {
@@ -67,6 +72,8 @@ impl Default for LaneConfig {
             weight: 1.0,
             reserved_workers: 0,
             deadline: None,
+            system_prompt_tokens: 0,
+            service_tier: ServiceTier::Standard,
         }
     }
 }
@@ -412,6 +419,14 @@ impl<'s, S: RecordSink> Engine<'s, S> {
 
     fn offset(&self, t: Instant) -> Duration {
         t.saturating_duration_since(self.start)
+    }
+
+    /// The service tier a lane's attempts ask for.
+    fn lane_tier(&self, lane: u8) -> ServiceTier {
+        self.config
+            .lanes
+            .get(usize::from(lane))
+            .map_or_else(ServiceTier::default, |l| l.service_tier)
     }
 
     /// Handles everything due by `now`: expired queue entries, ended backoffs, due hedges.

@@ -45,6 +45,8 @@ impl<S: RecordSink> Engine<'_, S> {
             cancelled: false,
             fallback,
             input_tokens: req.input_tokens,
+            requested_tier: self.lane_tier(req.lane),
+            spend_limit: done.result.outcome.as_ref().err().is_some_and(|e| e.spend_limit),
             stream: done.result.stream.clone(),
         };
         self.sink.attempt(&record);

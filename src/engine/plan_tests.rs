@@ -74,6 +74,7 @@ fn lanes(v: &[(u8, f64, u32)]) -> Vec<LaneConfig> {
             weight,
             reserved_workers,
             deadline: None,
+            ..LaneConfig::default()
         })
         .collect()
 }

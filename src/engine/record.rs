@@ -191,6 +191,12 @@ pub struct AttemptRecord {
     pub fallback: bool,
     /// The request's planned prompt size (what the attempt sent).
     pub input_tokens: u32,
+    /// The service tier the attempt asked for.
+    #[serde(default)]
+    pub requested_tier: crate::backend::ServiceTier,
+    /// Refused by a spend limit (the spend-based rate limit or the monthly cap).
+    #[serde(default)]
+    pub spend_limit: bool,
     /// Stream timing.
     #[serde(skip)]
     pub stream: Option<StreamStats>,

@@ -14,6 +14,10 @@ use crate::backend::{Attempt, AttemptError, AttemptResult, ErrorKind};
 use crate::strategy::pipeline::{Outgoing, Rescue};
 use crate::strategy::retry::GiveUp;
 
+/// Keys of the lanes' system prompts: this tag and the lane index (distinct from every prompt
+/// key, which are request ids or carry one of the top two bits).
+const SYSTEM_PROMPT_KEY: u64 = 0x2000_0000_0000_0000;
+
 impl<S: RecordSink> Engine<'_, S> {
     /// Whether a request of `lane` could take a worker now: one of its reserved workers, or
     /// one of the shared ones (the limit minus every lane's reserved workers).
@@ -138,6 +142,12 @@ impl<S: RecordSink> Engine<'_, S> {
         }
         let req = live.req;
         let limit = (now + self.config.strategy.timeout.attempt).min(live.deadline);
+        let lane = self
+            .config
+            .lanes
+            .get(usize::from(req.lane))
+            .copied()
+            .unwrap_or_default();
         let attempt = Attempt {
             request_id: req.id,
             number,
@@ -147,6 +157,9 @@ impl<S: RecordSink> Engine<'_, S> {
             prompt_key: req.prompt_key,
             stream: req.stream,
             rng_key: combine(req.id, u64::from(number)),
+            system_prompt_tokens: lane.system_prompt_tokens,
+            system_prompt_key: SYSTEM_PROMPT_KEY | u64::from(req.lane),
+            service_tier: lane.service_tier,
         };
         let call = self.backend.call(attempt);
         let (abort, registration) = AbortHandle::new_pair();

@@ -34,6 +34,7 @@ pub fn ok() -> Result<Tokens, AttemptError> {
         input: 10,
         output: 5,
         thinking: 0,
+        ..Tokens::default()
     })
 }
 

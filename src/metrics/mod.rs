@@ -4,6 +4,7 @@
 //! request, so memory stays flat however long the run. Latency is end-to-end from the intended
 //! start, for answered requests; queue wait is from arrival to the first attempt.
 
+pub mod billing;
 pub mod interval_log;
 pub mod series;
 
@@ -89,6 +90,8 @@ pub struct AttemptCounts {
     pub transport: u64,
     /// Attempts cancelled by the attempt timeout (or the request's deadline) before an answer.
     pub timeouts: u64,
+    /// 429s from a spend limit (the spend-based rate limit or the monthly cap).
+    pub status_429_spend: u64,
 }
 
 /// What the run spent without getting an answer for it, and what caching saved.
@@ -172,6 +175,8 @@ pub struct Metrics {
     pub planned: (u64, u64),
     /// Cost of successful attempts, when every model has a price.
     pub cost_usd: Option<f64>,
+    /// That cost by what is billed and by service tier.
+    pub billing: billing::Billing,
     /// The per-second series.
     pub series: Series,
     /// End-to-end latency of the requests answered in each interval (for HdrHistogram
@@ -221,6 +226,7 @@ impl Metrics {
             tokens: Tokens::default(),
             planned: (0, 0),
             cost_usd: prices.iter().all(Option::is_some).then_some(0.0),
+            billing: billing::Billing::new(prices.iter().all(Option::is_some)),
             series: Series::default(),
             intervals: interval_log::IntervalLog::new(Duration::from_secs(1)),
             prices,
@@ -266,6 +272,7 @@ impl RecordSink for Metrics {
             row.retries += 1;
         }
         let price = self.prices.get(usize::from(a.model)).copied().flatten();
+        self.billing.asked(a.requested_tier);
         if a.cancelled
             || matches!(
                 a.result,
@@ -295,8 +302,8 @@ impl RecordSink for Metrics {
                 if let Some(s) = &a.stream {
                     self.stream.record(s);
                 }
-                if let (Some(cost), Some(Some(price))) = (&mut self.cost_usd, self.prices.get(usize::from(a.model))) {
-                    let this = price.cost(tokens.input, tokens.output + tokens.thinking);
+                let this = self.billing.answered(a.requested_tier, &tokens, price);
+                if let (Some(cost), Some(this)) = (&mut self.cost_usd, this) {
                     *cost += this;
                     self.series.at(a.ended).cost_micro_usd += (this * 1e6).round() as u64;
                 }
@@ -306,6 +313,7 @@ impl RecordSink for Metrics {
                 match kind {
                     ErrorKind::Status(429) => {
                         c.status_429 += 1;
+                        c.status_429_spend += u64::from(a.spend_limit);
                         c.status_429_with_delay += u64::from(a.retry_delay.is_some());
                         row.status_429 += 1;
                     }
@@ -334,6 +342,9 @@ impl RecordSink for Metrics {
         match r.end.outcome() {
             Outcome::Succeeded => {
                 self.intervals.record(r.ended, r.latency());
+                if r.served == Served::Upstream || r.served == Served::Fallback {
+                    self.billing.request(r.tokens.service_tier, r.latency());
+                }
                 *self.served_by.entry(r.served.label().to_string()).or_default() += 1;
                 self.account_prompt(r);
             }

@@ -286,16 +286,21 @@ impl LoadedScenario {
         Ok(())
     }
 
-    /// `strategy.reserve` may only name lanes the traffic has.
+    /// `strategy.reserve` and `strategy.service_tier` may only name lanes the traffic has.
     pub fn check_reserve(&self, strategy: &StrategySpec) -> Result<(), String> {
         let lanes = self.traffic.lane_names();
-        match strategy.reserve.keys().find(|k| !lanes.contains(k)) {
-            Some(k) => Err(format!(
-                "strategy.reserve names lane {k:?}, but the traffic's lanes are {}",
-                lanes.join(", ")
-            )),
-            None => Ok(()),
+        let named = [("reserve", strategy.reserve.keys().collect::<Vec<_>>())]
+            .into_iter()
+            .chain([("service_tier", strategy.service_tier.keys().collect())]);
+        for (key, names) in named {
+            if let Some(k) = names.into_iter().find(|k| !lanes.contains(k)) {
+                return Err(format!(
+                    "strategy.{key} names lane {k:?}, but the traffic's lanes are {}",
+                    lanes.join(", ")
+                ));
+            }
         }
+        Ok(())
     }
 
     /// The directory files named by the scenario are relative to.

@@ -112,6 +112,7 @@ mod tests {
             input: 5,
             output: 7,
             thinking: 0,
+            ..Tokens::default()
         };
         c.put(t0, (1, 0), t);
         assert_eq!(c.get(t0 + Duration::from_secs(9), (1, 0)), Some(t));

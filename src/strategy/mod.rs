@@ -118,6 +118,11 @@ pub struct StrategySpec {
     /// `reserved_workers`.
     #[serde(default)]
     pub reserve: BTreeMap<String, u32>,
+    /// The service tier each named lane asks for (`standard`, `flex`, `priority`); replaces
+    /// that lane's own `service_tier`. Lets `compare` run one traffic on different tiers.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub service_tier: BTreeMap<String, stampede_mock::profile::ServiceTier>,
 }
 
 impl Default for StrategySpec {
@@ -139,6 +144,7 @@ impl Default for StrategySpec {
             throttle: None,
             adaptive_rate: false,
             reserve: BTreeMap::new(),
+            service_tier: BTreeMap::new(),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! re-render a run without loss.
 
 pub mod advice;
+pub mod billing;
 pub mod figures;
 pub mod horizon;
 pub mod verdict;
@@ -79,6 +80,9 @@ pub struct Attempts {
     pub transport_errors: u64,
     /// Attempts cancelled by a timeout.
     pub timeouts: u64,
+    /// 429s from a spend limit (the spend-based rate limit or the monthly cap).
+    #[serde(default)]
+    pub status_429_spend: u64,
     /// Attempts by result (`200`, `429`, `timeout`...).
     pub by_result: BTreeMap<String, u64>,
 }
@@ -168,6 +172,9 @@ pub struct TokenCounts {
     pub output: u64,
     /// Thinking tokens the API counted.
     pub thinking: u64,
+    /// Of the prompt tokens, those served from a context cache (`cachedContentTokenCount`).
+    #[serde(default)]
+    pub cached: u64,
     /// Prompt tokens the scenario planned.
     pub planned_input: u64,
     /// Answer tokens the scenario planned.
@@ -324,6 +331,13 @@ pub struct Summary {
     pub tokens: TokenCounts,
     /// Cost of successful attempts at paid-tier prices (null when a model has no price).
     pub cost_usd: Option<f64>,
+    /// That cost by what is billed, and what context caching saved (null when unpriced, and
+    /// in summaries written before it existed).
+    #[serde(default)]
+    pub cost_split: Option<billing::CostSplitSummary>,
+    /// Cost, downgrades and latency per service tier (empty when every attempt was Standard).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub service_tiers: BTreeMap<String, billing::TierSummary>,
     /// What was spent without an answer, and what caching saved.
     pub waste: crate::metrics::Waste,
     /// Per-lane figures.
@@ -384,6 +398,7 @@ impl Attempts {
             status_5xx: a.status_5xx,
             transport_errors: a.transport,
             timeouts: a.timeouts,
+            status_429_spend: a.status_429_spend,
             by_result: a.by_result.clone(),
         }
     }
@@ -476,10 +491,13 @@ impl Summary {
                 input: m.tokens.input,
                 output: m.tokens.output,
                 thinking: m.tokens.thinking,
+                cached: m.tokens.cached,
                 planned_input: m.planned.0,
                 planned_output: m.planned.1,
             },
             cost_usd,
+            cost_split: billing::CostSplitSummary::of(&m.billing),
+            service_tiers: billing::tiers_of(&m.billing),
             waste: crate::metrics::Waste {
                 unanswered_input_cost_usd: m.waste.unanswered_input_cost_usd.map(|c| (c * 1e6).round() / 1e6),
                 repeated_prompt_cost_usd: m.waste.repeated_prompt_cost_usd.map(|c| (c * 1e6).round() / 1e6),

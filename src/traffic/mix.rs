@@ -55,6 +55,14 @@ pub struct LaneSpec {
     /// This lane's share of streamed requests.
     #[serde(default)]
     pub stream_share: Option<f64>,
+    /// Tokens of a system prompt every request of the lane shares, sent before its prompt
+    /// (`systemInstruction`): the prefix implicit caching can serve.
+    #[serde(default)]
+    pub system_prompt_tokens: u32,
+    /// The service tier the lane asks for: `standard` (default), `flex` or `priority`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub service_tier: stampede_mock::profile::ServiceTier,
 }
 
 impl LaneSpec {
@@ -70,6 +78,8 @@ impl LaneSpec {
             input_tokens: None,
             output_tokens: None,
             stream_share: None,
+            system_prompt_tokens: 0,
+            service_tier: Default::default(),
         }
     }
 }

@@ -4,8 +4,9 @@ Run by .ci/run when python3 is present:
     python3 tests/python/test_google_genai.py path/to/stampede-mock
 
 Starts the mock on 127.0.0.1 (port 0), points the SDK at it by changing only the base URL, and
-checks generate, stream, count tokens, Gemini's 429 as the SDK raises it, and that the SDK's
-retry options visibly retry on the mock's 429s.
+checks generate, stream, count tokens, Gemini's 429 as the SDK raises it, that the SDK's retry
+options visibly retry on the mock's 429s, implicit and explicit context caching, the Flex and
+Priority service tiers (with Priority's downgrade header) and the spend-based limit.
 """
 
 import json
@@ -122,10 +123,81 @@ def check_quota_error_and_retries(binary):
         proc.terminate()
 
 
+def check_caching_and_service_tiers(binary):
+    # Tier 2 with an illustrative Priority limit of 1 request a minute, so the second Priority
+    # call is served at Standard; a $0.003 spend limit over 10 minutes.
+    proc, base = start_mock(
+        binary,
+        'preset = "tier2"\nlatency = { dist = "constant", value = "20ms" }\noutput_tokens = 40\n'
+        'priority_rpm = 1\nflex_latency = { dist = "constant", value = "300ms" }\n'
+        'spend_limit = { usd = 0.003, window = "10m" }\n',
+    )
+    try:
+        c = client(base)
+        model = "gemini-3-flash-preview"
+        # Implicit caching: a 2,000-token shared system prompt (above the model's 1,024 minimum).
+        system = "word " * 1600
+        cfg = types.GenerateContentConfig(system_instruction=system)
+        first = c.models.generate_content(model=model, contents="First question?", config=cfg)
+        assert not first.usage_metadata.cached_content_token_count, first.usage_metadata
+        second = c.models.generate_content(model=model, contents="Another question entirely?", config=cfg)
+        u = second.usage_metadata
+        assert u.cached_content_token_count == 2000, u
+        assert u.prompt_token_count > 2000, u
+        print(f"implicit cache: second call {u.cached_content_token_count} of {u.prompt_token_count} prompt tokens cached: ok")
+
+        # Explicit caching: create, get, list, use, update, delete.
+        cache = c.caches.create(
+            model=model,
+            config=types.CreateCachedContentConfig(contents=["doc " * 2000], display_name="docs", ttl="300s"),
+        )
+        assert cache.name.startswith("cachedContents/") and cache.usage_metadata.total_token_count == 2000, cache
+        assert c.caches.get(name=cache.name).display_name == "docs"
+        assert cache.name in [x.name for x in c.caches.list()]
+        r = c.models.generate_content(
+            model=model, contents="Summarise it.", config=types.GenerateContentConfig(cached_content=cache.name)
+        )
+        assert r.usage_metadata.cached_content_token_count == 2000, r.usage_metadata
+        updated = c.caches.update(name=cache.name, config=types.UpdateCachedContentConfig(ttl="600s"))
+        assert updated.expire_time > cache.expire_time, (updated.expire_time, cache.expire_time)
+        c.caches.delete(name=cache.name)
+        try:
+            c.caches.get(name=cache.name)
+            raise AssertionError("expected the deleted cache to be gone")
+        except errors.ClientError as e:
+            assert e.code == 403, e.code
+        print("explicit cache: create, get, list, generate with cached_content, update, delete: ok")
+
+        # Service tiers: flex is served (later); priority is served, then downgraded with the header.
+        flex = c.models.generate_content(model=model, contents="Hi", config={"service_tier": "flex"})
+        assert flex.sdk_http_response.headers.get("x-gemini-service-tier") == "flex", flex.sdk_http_response.headers
+        p1 = c.models.generate_content(model=model, contents="Hi", config={"service_tier": "priority"})
+        assert p1.sdk_http_response.headers.get("x-gemini-service-tier") == "priority"
+        p2 = c.models.generate_content(model=model, contents="Hi", config={"service_tier": "priority"})
+        assert p2.sdk_http_response.headers.get("x-gemini-service-tier") == "standard", p2.sdk_http_response.headers
+        print("flex served; priority served, then over its limit served at standard with the header: ok")
+
+        # The spend limit: about $0.002 is spent so far; 2,000-token prompts at $0.50 per 1M
+        # spend the rest of the $0.003 within a few calls, then the project is refused.
+        try:
+            for _ in range(10):
+                c.models.generate_content(model=model, contents="fresh " * 1600)
+            raise AssertionError("expected the spend limit's 429")
+        except errors.ClientError as e:
+            assert e.code == 429 and e.status == "RESOURCE_EXHAUSTED", (e.code, e.status)
+            details = e.details["error"]["details"]
+            failure = next(d for d in details if d["@type"].endswith("QuotaFailure"))
+            assert failure["violations"][0]["description"].startswith("Spend-based rate limit"), failure
+        print("spend-based limit: 429 RESOURCE_EXHAUSTED once the window's dollars are spent: ok")
+    finally:
+        proc.terminate()
+
+
 def main():
     binary = sys.argv[1] if len(sys.argv) > 1 else os.environ["STAMPEDE_MOCK_BIN"]
     check_generate_stream_count(binary)
     check_quota_error_and_retries(binary)
+    check_caching_and_service_tiers(binary)
 
 
 if __name__ == "__main__":

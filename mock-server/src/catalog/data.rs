@@ -2,8 +2,8 @@
 //! the date it was read; a user's file of the same shape extends it (`stampede catalog --file`).
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::LazyLock;
+use std::path::{Path, PathBuf};
+use std::sync::{LazyLock, OnceLock};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -23,6 +23,23 @@ pub struct Catalog {
     /// Tier presets by name.
     #[serde(default)]
     pub tiers: BTreeMap<String, TierEntry>,
+    /// Price multipliers of the Flex and Priority service tiers.
+    #[serde(default)]
+    pub service_tiers: Option<ServiceTierPrices>,
+}
+
+/// Price multipliers of the service tiers against Standard, applied to every token price.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceTierPrices {
+    /// Flex: best effort, sheddable.
+    pub flex: f64,
+    /// Priority: served first, over its own limit served at Standard.
+    pub priority: f64,
+    /// Where the figures were read.
+    pub source: String,
+    /// When they were read.
+    pub read: String,
 }
 
 /// One model: its limits and paid-tier prices (USD per 1M tokens).
@@ -46,8 +63,17 @@ pub struct ModelEntry {
     pub input_long: Option<f64>,
     /// Output price for long prompts (default: `output`).
     pub output_long: Option<f64>,
-    /// Price of input served from a context cache.
+    /// Price of input served from a context cache (implicit or explicit).
     pub cached_input: Option<f64>,
+    /// Cached input price for long prompts (default: `cached_input`).
+    pub cached_input_long: Option<f64>,
+    /// Explicit cache storage: USD per 1M tokens per hour.
+    pub cache_storage: Option<f64>,
+    /// The smallest shared prefix implicit caching serves (0: the model has no implicit cache).
+    #[serde(default)]
+    pub implicit_cache_min_tokens: u64,
+    /// Where the cache figures were read, when not in `source`.
+    pub cache_source: Option<String>,
     /// Batch API input price.
     pub batch_input: Option<f64>,
     /// Batch API output price.
@@ -86,6 +112,9 @@ pub struct TierEntry {
     /// The spend limit's rolling window.
     #[serde(default, with = "humantime_serde")]
     pub spend_window: Option<Duration>,
+    /// Requests per minute per model served at Priority before the rest are served at Standard
+    /// (0 = no limit; absent: the tier does not offer Priority).
+    pub priority_rpm: Option<u64>,
     /// Per-model quotas.
     pub limits: BTreeMap<String, LimitEntry>,
     /// Where the figures were read.
@@ -108,9 +137,37 @@ impl LimitEntry {
 static EMBEDDED_CATALOG: LazyLock<Catalog> =
     LazyLock::new(|| toml::from_str(EMBEDDED).expect("the embedded catalog.toml is valid (a test checks it)"));
 
-/// The catalog in force: the embedded one.
+static INSTALLED: OnceLock<(PathBuf, Catalog)> = OnceLock::new();
+
+/// The catalog in force: the embedded one, extended by the file [`install`]ed, if any.
 pub fn current() -> &'static Catalog {
-    &EMBEDDED_CATALOG
+    INSTALLED.get().map_or(&EMBEDDED_CATALOG, |(_, c)| c)
+}
+
+/// The file extending the catalog in force, if one was installed.
+pub fn installed_file() -> Option<&'static Path> {
+    INSTALLED.get().map(|(p, _)| p.as_path())
+}
+
+/// Makes the embedded catalog extended by `path` the one in force for this process (`--catalog
+/// FILE`, or a scenario's `catalog = "FILE"`). A process has one catalog: installing the same
+/// file again is a no-op, another file is refused.
+pub fn install(path: &Path) -> Result<(), String> {
+    let canonical = path.canonicalize().map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Some((p, _)) = INSTALLED.get() {
+        return if *p == canonical {
+            Ok(())
+        } else {
+            Err(format!(
+                "{}: a catalog is already in force ({}); one run uses one catalog",
+                path.display(),
+                p.display()
+            ))
+        };
+    }
+    let c = Catalog::extended(Catalog::from_file(path)?);
+    let _ = INSTALLED.set((canonical, c));
+    Ok(())
 }
 
 impl Catalog {
@@ -120,6 +177,9 @@ impl Catalog {
         let mut c = EMBEDDED_CATALOG.clone();
         c.models.extend(other.models);
         c.tiers.extend(other.tiers);
+        if other.service_tiers.is_some() {
+            c.service_tiers = other.service_tiers;
+        }
         c
     }
 
@@ -140,6 +200,8 @@ impl Catalog {
                 m.input_long,
                 m.output_long,
                 m.cached_input,
+                m.cached_input_long,
+                m.cache_storage,
                 m.batch_input,
                 m.batch_output,
             ];
@@ -147,6 +209,11 @@ impl Catalog {
                 return Err(format!(
                     "model {id:?}: prices must be finite amounts ≥ 0 (USD per 1M tokens)"
                 ));
+            }
+        }
+        if let Some(st) = &self.service_tiers {
+            if [st.flex, st.priority].iter().any(|p| !p.is_finite() || *p <= 0.0) {
+                return Err("service_tiers: multipliers must be finite and > 0".into());
             }
         }
         for (name, t) in &self.tiers {

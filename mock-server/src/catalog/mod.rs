@@ -110,8 +110,8 @@ impl Tier {
     }
 }
 
-/// USD per million tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// USD per million tokens, and what else a model's answers cost.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Price {
     /// Input tokens, prompts up to `long_prompt_threshold`.
     pub input: f64,
@@ -123,30 +123,125 @@ pub struct Price {
     pub input_long: f64,
     /// Output price for long prompts.
     pub output_long: f64,
+    /// Input served from a context cache (implicit or explicit).
+    #[serde(default)]
+    pub cached: f64,
+    /// Cached input for long prompts.
+    #[serde(default)]
+    pub cached_long: f64,
+    /// Explicit cache storage per 1M tokens per hour (`None`: not known).
+    #[serde(default)]
+    pub storage_per_hour: Option<f64>,
+    /// The smallest shared prefix implicit caching serves (0: no implicit cache).
+    #[serde(default)]
+    pub implicit_cache_min_tokens: u64,
+}
+
+/// One answer's tokens as they are billed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Billed {
+    /// The whole prompt (`promptTokenCount`: cached tokens included).
+    pub prompt: u64,
+    /// Of the prompt, tokens served from a context cache.
+    pub cached: u64,
+    /// Answer tokens.
+    pub output: u64,
+    /// Thinking tokens (billed as output).
+    pub thinking: u64,
+}
+
+/// The cost of one answer split by what is billed, in USD.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CostSplit {
+    /// Prompt tokens not served from a cache.
+    pub fresh_input: f64,
+    /// Prompt tokens served from a cache.
+    pub cached_input: f64,
+    /// Answer tokens.
+    pub output: f64,
+    /// Thinking tokens.
+    pub thinking: f64,
+}
+
+impl CostSplit {
+    /// The whole cost.
+    pub fn total(&self) -> f64 {
+        self.fresh_input + self.cached_input + self.output + self.thinking
+    }
+
+    /// Adds another split.
+    pub fn add(&mut self, o: CostSplit) {
+        self.fresh_input += o.fresh_input;
+        self.cached_input += o.cached_input;
+        self.output += o.output;
+        self.thinking += o.thinking;
+    }
 }
 
 impl Price {
-    /// The cost in USD of one call with these token counts (thinking billed as output).
+    /// A flat price: `input` and `output` for every prompt size, no cache discount.
+    pub fn flat(input: f64, output: f64) -> Price {
+        Price {
+            input,
+            output,
+            long_prompt_threshold: 0,
+            input_long: input,
+            output_long: output,
+            cached: input,
+            cached_long: input,
+            storage_per_hour: None,
+            implicit_cache_min_tokens: 0,
+        }
+    }
+
+    /// The cost in USD of one call with these token counts (thinking billed as output, nothing
+    /// cached, Standard tier).
     pub fn cost(&self, input: u64, output: u64) -> f64 {
-        let long = self.long_prompt_threshold > 0 && input > self.long_prompt_threshold;
-        let (pi, po) = if long {
-            (self.input_long, self.output_long)
+        self.split(
+            Billed {
+                prompt: input,
+                output,
+                ..Billed::default()
+            },
+            1.0,
+        )
+        .total()
+    }
+
+    /// One answer's cost split by what is billed; `multiplier` is the service tier's (1 for
+    /// Standard). The long-prompt prices apply when the whole prompt is above the threshold.
+    pub fn split(&self, b: Billed, multiplier: f64) -> CostSplit {
+        let long = self.long_prompt_threshold > 0 && b.prompt > self.long_prompt_threshold;
+        let (pi, pc, po) = if long {
+            (self.input_long, self.cached_long, self.output_long)
         } else {
-            (self.input, self.output)
+            (self.input, self.cached, self.output)
         };
-        (input as f64 * pi + output as f64 * po) / 1e6
+        let usd = |tokens: u64, price: f64| tokens as f64 * price * multiplier / 1e6;
+        let cached = b.cached.min(b.prompt);
+        CostSplit {
+            fresh_input: usd(b.prompt - cached, pi),
+            cached_input: usd(cached, pc),
+            output: usd(b.output, po),
+            thinking: usd(b.thinking, po),
+        }
     }
 }
 
 /// The paid-tier price of a model, if the catalog has it.
 pub fn price(model: &str) -> Option<Price> {
     let m = data::current().models.get(model)?;
+    let cached = m.cached_input.unwrap_or(m.input);
     Some(Price {
         input: m.input,
         output: m.output,
         long_prompt_threshold: m.long_prompt_threshold,
         input_long: m.input_long.unwrap_or(m.input),
         output_long: m.output_long.unwrap_or(m.output),
+        cached,
+        cached_long: m.cached_input_long.unwrap_or(cached),
+        storage_per_hour: m.cache_storage,
+        implicit_cache_min_tokens: m.implicit_cache_min_tokens,
     })
 }
 

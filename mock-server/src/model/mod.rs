@@ -25,12 +25,15 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use crate::capacity::{Slot, Upstream};
-use crate::catalog::{self, Dimension, Limits};
+use crate::catalog::{self, Billed, CostSplit, Dimension, Limits};
+use crate::context_cache::{ExplicitCaches, ImplicitCache, PrefixBlock};
 use crate::dist::{DurationSampler, NumberSampler};
 use crate::errors::{ApiError, Rejection};
 use crate::profile::{FaultRates, MockProfile};
+use crate::profile::{QuotaWindow, ServiceTier};
 use crate::quota::{QuotaBook, Refusal};
 use crate::rng::{keyed_rng, StreamRng};
+use crate::spend::SpendBook;
 
 /// One generate call as the model sees it, whatever the transport.
 #[derive(Debug, Clone, Default)]
@@ -49,6 +52,13 @@ pub struct Call<'a> {
     pub thinking_budget: Option<i64>,
     /// Key of the random stream for this call; calls with equal keys behave alike.
     pub rng_key: Option<u64>,
+    /// `serviceTier` (Standard when absent).
+    pub service_tier: ServiceTier,
+    /// The prompt as cumulative prefix blocks (system instruction, then each turn), for
+    /// implicit caching; empty: nothing to share.
+    pub prefixes: &'a [PrefixBlock],
+    /// `cachedContent`: an explicit cache whose tokens come before the prompt.
+    pub cached_content: Option<&'a str>,
 }
 
 /// Why an answer ended.
@@ -84,6 +94,9 @@ pub struct Usage {
     pub candidates: u64,
     /// `thoughtsTokenCount`.
     pub thoughts: u64,
+    /// `cachedContentTokenCount`: prompt tokens served from a context cache (part of `prompt`).
+    #[serde(default)]
+    pub cached: u64,
 }
 
 /// An admitted call: what to answer and when each part is due.
@@ -99,6 +112,11 @@ pub struct Generation {
     pub fault: Option<ServingFault>,
     /// Key for the answer's text.
     pub text_key: u64,
+    /// The service tier that served it (a Priority request over its limit is served at
+    /// Standard).
+    pub service_tier: ServiceTier,
+    /// What the answer costs in USD, by what is billed (zero when the model is unpriced).
+    pub cost: CostSplit,
     id_bits: u128,
     start: Instant,
     first_token: Duration,
@@ -171,47 +189,12 @@ impl Drop for InflightGuard {
     }
 }
 
-/// The name answers for models the profile does not serve are counted under in stats and
-/// metrics: one bounded entry, whatever names clients send.
-pub const UNKNOWN_MODEL: &str = "(unknown)";
-
-/// Counters the mock exposes at `/__stampede/stats` and `/metrics`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct StatsSnapshot {
-    /// Seconds since the model started (virtual in the simulator).
-    pub uptime_s: f64,
-    /// Answers being served now (admitted, not finished).
-    pub inflight: i64,
-    /// Requests holding an upstream place.
-    pub upstream_busy: u32,
-    /// Requests waiting for an upstream place.
-    pub upstream_waiting: u32,
-    /// Answers per model and HTTP status.
-    pub requests: BTreeMap<String, BTreeMap<u16, u64>>,
-    /// Quota use per key (by index, never the key itself), model and dimension.
-    pub quota: Vec<QuotaUsage>,
-}
-
-/// Use of one quota dimension.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct QuotaUsage {
-    /// Index of the API key in order of first use (keys are never shown).
-    pub key_index: usize,
-    /// The model called, as named in the URL.
-    pub model: String,
-    /// `rpm`, `tpm` or `rpd`.
-    pub dimension: String,
-    /// Amount used in the current window.
-    pub used: u64,
-    /// The limit (0 = unlimited).
-    pub limit: u64,
-}
-
 struct Samplers {
     latency: DurationSampler,
     decode_tps: NumberSampler,
     output_tokens: NumberSampler,
     thinking_tokens: NumberSampler,
+    flex_latency: DurationSampler,
 }
 
 /// What the model knows about one model it serves, prepared once.
@@ -230,6 +213,10 @@ pub struct MockModel {
     seed: u64,
     origin: Instant,
     quotas: Mutex<QuotaBook>,
+    priority: Mutex<QuotaBook>,
+    spend: Mutex<SpendBook>,
+    implicit: Mutex<ImplicitCache>,
+    explicit: Mutex<ExplicitCaches>,
     upstream: Upstream,
     next_key: AtomicU64,
     inflight: Arc<AtomicI64>,
@@ -253,6 +240,7 @@ impl MockModel {
             decode_tps: profile.decode_tps.sampler(),
             output_tokens: profile.output_tokens.sampler(),
             thinking_tokens: profile.thinking_tokens.sampler(),
+            flex_latency: profile.service_tiers.flex_latency.sampler(),
         };
         let served = profile
             .models
@@ -269,6 +257,10 @@ impl MockModel {
         let origin = Instant::now();
         MockModel {
             quotas: Mutex::new(QuotaBook::new(profile.window, origin)),
+            priority: Mutex::new(QuotaBook::new(QuotaWindow::Sliding, origin)),
+            spend: Mutex::new(SpendBook::new(profile.spend_limit, profile.monthly_cap_usd, origin)),
+            implicit: Mutex::new(ImplicitCache::new(profile.implicit_cache_ttl)),
+            explicit: Mutex::default(),
             upstream: Upstream::new(profile.max_concurrent, profile.backlog),
             profile: Arc::new(profile),
             served,
@@ -326,7 +318,16 @@ impl MockModel {
             Ok(admission) => {
                 self.count(call.model, 200);
                 let id_bits = rng.random();
-                Answer::Serve(self.plan(&call, &draws, admission, key, downlink, id_bits))
+                let flex_wait = if admission.tier == ServiceTier::Flex {
+                    self.samplers.flex_latency.sample(&mut rng)
+                } else {
+                    Duration::ZERO
+                };
+                let g = self.plan(&call, &draws, admission, key, downlink + flex_wait, id_bits);
+                self.spend
+                    .lock()
+                    .commit(Instant::now(), call.api_key.unwrap_or(""), g.cost.total());
+                Answer::Serve(g)
             }
         }
     }
@@ -337,46 +338,100 @@ impl MockModel {
             .served
             .get(call.model)
             .ok_or_else(|| Rejection::Api(ApiError::model_not_found(call.model, "generateContent")))?;
-        if call.input_tokens > served.max_input {
-            return Err(Rejection::Api(ApiError::too_many_tokens(
-                call.input_tokens,
-                served.max_input,
-            )));
-        }
         let now = Instant::now();
         let key = call.api_key.unwrap_or("");
+        let explicit = match call.cached_content {
+            None => 0,
+            Some(name) => self
+                .explicit_tokens(now, key, name, call.model)
+                .map_err(Rejection::Api)?,
+        };
+        let prompt = call.input_tokens + explicit;
+        if prompt > served.max_input {
+            return Err(Rejection::Api(ApiError::too_many_tokens(prompt, served.max_input)));
+        }
         self.quotas
             .lock()
-            .admit(now, key, call.model, served.limits, call.input_tokens)
-            .map_err(|refusal| Rejection::Quota {
-                shape: self.profile.error_shape,
-                tier: self.profile.tier,
-                model: served.name.clone(),
-                refusal,
-            })?;
+            .admit(now, key, call.model, served.limits, prompt)
+            .map_err(|refusal| self.quota_rejection(served, refusal))?;
+        self.spend.lock().check(now, key).map_err(Rejection::Spend)?;
         let rates = self.fault_rates_at(now, call.model);
         let fault = match pick_fault(rates, draws.fault) {
             Some(PickedFault::Status(r)) => return Err(r),
             Some(PickedFault::Quota) => {
-                return Err(Rejection::Quota {
-                    shape: self.profile.error_shape,
-                    tier: self.profile.tier,
-                    model: served.name.clone(),
-                    refusal: Refusal {
+                return Err(self.quota_rejection(
+                    served,
+                    Refusal {
                         dimension: Dimension::Rpm,
                         limit: served.limits.rpm,
                         retry_after: rates.retry_delay_429,
                     },
-                })
+                ))
             }
             other => other,
         };
-        let slot = self.upstream.enter().await.map_err(|_| Rejection::Overloaded)?;
+        let tier = self.serving_tier(now, key, call)?;
+        let slot = self
+            .upstream
+            .enter(tier == ServiceTier::Priority)
+            .await
+            .map_err(|_| Rejection::Overloaded)?;
+        let cached = if explicit > 0 {
+            explicit
+        } else {
+            let min = self
+                .profile
+                .prices
+                .get(call.model)
+                .map_or(0, |p| p.implicit_cache_min_tokens);
+            self.implicit.lock().serve(now, key, call.model, call.prefixes, min)
+        };
         Ok(Admission {
             slot,
             fault,
             model: served.name.clone(),
+            prompt,
+            cached,
+            tier,
         })
+    }
+
+    fn quota_rejection(&self, served: &Served, refusal: Refusal) -> Rejection {
+        Rejection::Quota {
+            shape: self.profile.error_shape,
+            tier: self.profile.tier,
+            model: served.name.clone(),
+            refusal,
+        }
+    }
+
+    /// The tier that serves the call: Flex is shed (503) when the upstream is above its share;
+    /// Priority over its own limit, or where the project has no Priority, is served at Standard.
+    fn serving_tier(&self, now: Instant, key: &str, call: &Call<'_>) -> Result<ServiceTier, Rejection> {
+        let tiers = &self.profile.service_tiers;
+        match call.service_tier {
+            ServiceTier::Standard => Ok(ServiceTier::Standard),
+            ServiceTier::Flex => {
+                let max = self.profile.max_concurrent;
+                let busy = f64::from(self.upstream.busy() + self.upstream.waiting());
+                if max > 0 && busy >= tiers.flex_shed_at * f64::from(max) {
+                    return Err(Rejection::Overloaded);
+                }
+                Ok(ServiceTier::Flex)
+            }
+            ServiceTier::Priority => {
+                let Some(rpm) = tiers.priority_rpm else {
+                    return Ok(ServiceTier::Standard);
+                };
+                let limits = Limits { rpm, tpm: 0, rpd: 0 };
+                let admitted = self.priority.lock().admit(now, key, call.model, limits, 0).is_ok();
+                Ok(if admitted {
+                    ServiceTier::Priority
+                } else {
+                    ServiceTier::Standard
+                })
+            }
+        }
     }
 
     fn plan(
@@ -389,7 +444,14 @@ impl MockModel {
         id_bits: u128,
     ) -> Generation {
         let p = &self.profile;
-        let Admission { slot, fault, model } = admission;
+        let Admission {
+            slot,
+            fault,
+            model,
+            prompt,
+            cached,
+            tier,
+        } = admission;
         let slowdown = 1.0 + p.overload_slowdown * slot.utilisation;
         let natural = call.output_hint.unwrap_or(draws.output_tokens).max(1);
         let (candidates, finish) = match call.max_output_tokens {
@@ -420,17 +482,30 @@ impl MockModel {
             }
             _ => None,
         };
+        let usage = Usage {
+            prompt,
+            candidates: u64::from(candidates),
+            thoughts,
+            cached,
+        };
+        let billed = Billed {
+            prompt,
+            cached,
+            output: usage.candidates,
+            thinking: thoughts,
+        };
+        let cost = p.prices.get(call.model).map_or_else(CostSplit::default, |price| {
+            price.split(billed, tier.multiplier(&p.service_tiers))
+        });
         self.inflight.fetch_add(1, Ordering::Relaxed);
         Generation {
             model,
-            usage: Usage {
-                prompt: call.input_tokens,
-                candidates: u64::from(candidates),
-                thoughts,
-            },
+            usage,
             finish,
             fault,
             text_key: key,
+            service_tier: tier,
+            cost,
             id_bits,
             start: Instant::now(),
             first_token,
@@ -542,11 +617,15 @@ impl Draws {
     }
 }
 
-/// An admitted call: its upstream place, the serving fault drawn for it, and its model.
+/// An admitted call: its upstream place, the serving fault drawn for it, its model, its whole
+/// prompt (explicit cache included), the cached part of it and the tier serving it.
 struct Admission {
     slot: Slot,
     fault: Option<PickedFault>,
     model: Arc<str>,
+    prompt: u64,
+    cached: u64,
+    tier: ServiceTier,
 }
 
 enum PickedFault {
@@ -592,6 +671,11 @@ async fn sleep_for(d: Duration) {
         tokio::time::sleep(d).await;
     }
 }
+
+mod caches;
+mod stats;
+
+pub use stats::{QuotaUsage, StatsSnapshot, UNKNOWN_MODEL};
 
 #[cfg(test)]
 mod tests;

@@ -35,7 +35,8 @@ async fn constant_latency_and_decode_rate_set_the_timeline() {
         Usage {
             prompt: 100,
             candidates: 50,
-            thoughts: 0
+            thoughts: 0,
+            cached: 0
         }
     );
     assert_eq!(g.finish, FinishReason::Stop);

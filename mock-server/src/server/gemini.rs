@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
@@ -12,6 +12,7 @@ use super::play::{self, ChunkRenderer, GEMINI_ARRAY, GEMINI_SSE};
 use super::{api_key, error_response, hint_header, json_response, read_body, AppState};
 use crate::errors::ApiError;
 use crate::model::{Answer, Call, Generation};
+use crate::profile::ServiceTier;
 use crate::tokens::count_tokens;
 use crate::wire::{
     invalid_payload_message, CountTokensRequest, GenerateContentRequest, GenerateContentResponse, ModelResource,
@@ -67,6 +68,19 @@ async fn generate(
     };
     let config = request.generation_config.as_ref();
     let input_tokens = count_tokens(request.texts());
+    let service_tier = match request.service_tier.as_deref().map(ServiceTier::parse) {
+        None => ServiceTier::Standard,
+        Some(Some(t)) => t,
+        Some(None) => {
+            let e = ApiError::invalid_argument(format!(
+                "Invalid value at 'service_tier' ({:?}): expected one of standard, flex, priority",
+                request.service_tier.as_deref().unwrap_or("")
+            ));
+            state.model.record(model, e.code);
+            return error_response(&e);
+        }
+    };
+    let prefixes = request.prefix_blocks();
     let call = Call {
         api_key: key.as_deref(),
         model,
@@ -77,6 +91,9 @@ async fn generate(
             .and_then(|c| c.thinking_config.as_ref())
             .and_then(|t| t.thinking_budget),
         rng_key: hint_header(headers, "x-stampede-rng-key"),
+        service_tier,
+        prefixes: &prefixes,
+        cached_content: request.cached_content.as_deref(),
     };
     let answer = state.model.generate(call).await;
     if let Some(log) = &state.log {
@@ -95,7 +112,13 @@ async fn generate(
         Answer::Serve(g) => g,
     };
     let hang_max = state.options.hang_max;
-    match framing {
+    // The tier that served the answer, for a request that named one (Priority over its limit
+    // says `standard`, which is how a client learns of the downgrade).
+    let tier_header = request
+        .service_tier
+        .is_some()
+        .then(|| HeaderValue::from_static(generation.service_tier.as_str()));
+    let mut response = match framing {
         None => {
             play::unary(generation, hang_max, |g, text| {
                 let r = GenerateContentResponse::new(
@@ -124,8 +147,15 @@ async fn generate(
             });
             play::streamed(generation, hang_max, framing, render).await
         }
+    };
+    if let Some(v) = tier_header {
+        response.headers_mut().insert(SERVICE_TIER_HEADER, v);
     }
+    response
 }
+
+/// The response header naming the service tier that served a request.
+pub const SERVICE_TIER_HEADER: &str = "x-gemini-service-tier";
 
 fn count(state: &AppState, model: &str, key: Option<&str>, body: &[u8]) -> Response {
     let result = state

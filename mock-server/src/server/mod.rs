@@ -4,6 +4,7 @@
 //! [`serve`] runs it on an already-bound listener until `shutdown` resolves. The handlers parse
 //! and count, ask the model, and play the answer out at the instants the model planned.
 
+mod caches;
 mod gemini;
 mod observe;
 mod openai;
@@ -71,6 +72,11 @@ pub fn app(model: Arc<MockModel>, options: ServerOptions) -> std::io::Result<Rou
         .route(
             "/{version}/models/{target}",
             get(gemini::get_model).post(gemini::model_method),
+        )
+        .route("/{version}/cachedContents", get(caches::list).post(caches::create))
+        .route(
+            "/{version}/cachedContents/{id}",
+            get(caches::get).patch(caches::update).delete(caches::delete),
         )
         .route("/{version}/openai/chat/completions", post(openai::chat_completions))
         .route("/__stampede/stats", get(observe::stats))

@@ -94,6 +94,7 @@ pub async fn chat_completions(State(state): State<AppState>, RawQuery(query): Ra
         output_hint: hint_header(&headers, "x-stampede-output-tokens").map(|v| v as u32),
         thinking_budget: None,
         rng_key: hint_header(&headers, "x-stampede-rng-key"),
+        ..Call::default()
     };
     let answer = state.model.generate(call).await;
     if let Some(log) = &state.log {

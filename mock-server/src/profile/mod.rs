@@ -5,6 +5,11 @@
 //! resolved form the model runs on: a preset (`tier1` unless `preset` says otherwise) with the
 //! settings applied on top.
 
+mod billing;
+mod faults;
+mod network;
+mod settings;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -13,6 +18,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{self, Limits, Tier};
 use crate::dist::{DurationDist, NumberDist};
+
+pub use billing::{prices_of, ServiceTier, ServiceTiers, SpendLimit};
+pub use faults::{FaultRates, FaultWindow};
+pub use network::{Network, NETWORK_PRESETS};
+pub use settings::{MockSettings, ModelSettings};
 
 /// How a per-minute or per-day quota window moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
@@ -42,285 +52,6 @@ pub enum ErrorShape {
     /// with no details at all.
     #[serde(rename = "bare")]
     Bare,
-}
-
-/// Chances of each injected fault, per request that passed the quota (each 0..=1, sum ≤ 1).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct FaultRates {
-    /// 429 RESOURCE_EXHAUSTED in the profile's body shape, with `retryDelay` set to
-    /// `retry_delay_429`: a quota storm without waiting for a minute window (dynamic shared
-    /// quota behaves like this).
-    pub rate_429: f64,
-    /// The delay injected 429s ask for.
-    #[serde(with = "humantime_serde")]
-    #[schemars(with = "String")]
-    pub retry_delay_429: Duration,
-    /// 500 INTERNAL.
-    pub rate_500: f64,
-    /// 503 UNAVAILABLE ("The model is overloaded").
-    pub rate_503: f64,
-    /// 504 DEADLINE_EXCEEDED.
-    pub rate_504: f64,
-    /// The connection is cut before a complete answer.
-    pub rate_reset: f64,
-    /// No answer at all until the client gives up.
-    pub rate_hang: f64,
-    /// A stream that stops half way, without `finishReason`.
-    pub rate_truncate: f64,
-    /// A 200 whose body is not valid JSON.
-    pub rate_malformed: f64,
-    /// Headers held back for `slow_headers`, then a normal answer.
-    pub rate_slow_headers: f64,
-    /// How long slow headers are held back.
-    #[serde(with = "humantime_serde")]
-    #[schemars(with = "String")]
-    pub slow_headers: Duration,
-}
-
-impl Default for FaultRates {
-    fn default() -> Self {
-        FaultRates {
-            rate_429: 0.0,
-            retry_delay_429: Duration::from_secs(1),
-            rate_500: 0.0,
-            rate_503: 0.0,
-            rate_504: 0.0,
-            rate_reset: 0.0,
-            rate_hang: 0.0,
-            rate_truncate: 0.0,
-            rate_malformed: 0.0,
-            rate_slow_headers: 0.0,
-            slow_headers: Duration::from_secs(10),
-        }
-    }
-}
-
-impl FaultRates {
-    fn check(&self) -> Result<(), String> {
-        let rates = [
-            ("rate_429", self.rate_429),
-            ("rate_500", self.rate_500),
-            ("rate_503", self.rate_503),
-            ("rate_504", self.rate_504),
-            ("rate_reset", self.rate_reset),
-            ("rate_hang", self.rate_hang),
-            ("rate_truncate", self.rate_truncate),
-            ("rate_malformed", self.rate_malformed),
-            ("rate_slow_headers", self.rate_slow_headers),
-        ];
-        for (name, r) in rates {
-            if !(0.0..=1.0).contains(&r) {
-                return Err(format!("{name} must be between 0 and 1, got {r}"));
-            }
-        }
-        let sum: f64 = rates.iter().map(|(_, r)| r).sum();
-        if sum > 1.0 + 1e-9 {
-            return Err(format!("fault rates add up to {sum}, more than 1"));
-        }
-        Ok(())
-    }
-
-    /// Whether any fault can happen.
-    pub fn any(&self) -> bool {
-        self.rate_429
-            + self.rate_500
-            + self.rate_503
-            + self.rate_504
-            + self.rate_reset
-            + self.rate_hang
-            + self.rate_truncate
-            + self.rate_malformed
-            + self.rate_slow_headers
-            > 0.0
-    }
-}
-
-/// A time window with its own fault rates ("from 60 s to 90 s, 80% 503s"), replacing the
-/// profile's rates while it lasts. Times count from the mock's start.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FaultWindow {
-    /// Start of the window.
-    #[serde(with = "humantime_serde")]
-    #[schemars(with = "String")]
-    pub start: Duration,
-    /// End of the window.
-    #[serde(with = "humantime_serde")]
-    #[schemars(with = "String")]
-    pub end: Duration,
-    /// Fault rates inside the window.
-    pub errors: FaultRates,
-    /// The models it hits (empty: every model).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub models: Vec<String>,
-}
-
-/// A network path standing for a region: round-trip time, jitter and loss.
-///
-/// Each answer is delayed by `rtt` plus a uniform jitter in `[-jitter, +jitter]`; with chance
-/// `loss` a request also suffers one retransmission timeout (`rto`, by default the larger of
-/// 200 ms, Linux's minimum, and 2×rtt).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]
-#[serde(try_from = "RawNetwork", into = "RawNetwork")]
-pub struct Network {
-    /// Preset name, or `custom`.
-    pub name: String,
-    /// Round-trip time added to every answer.
-    pub rtt: Duration,
-    /// Half-width of the uniform jitter around `rtt`.
-    pub jitter: Duration,
-    /// Chance of one retransmission per request.
-    pub loss: f64,
-    /// Retransmission timeout.
-    pub rto: Duration,
-}
-
-impl Network {
-    /// A named network preset.
-    pub fn preset(name: &str) -> Option<Network> {
-        let ms = Duration::from_millis;
-        let (rtt, jitter, loss) = match name {
-            "local" => (ms(0), ms(0), 0.0),
-            "same-region" => (ms(2), Duration::from_micros(500), 0.0),
-            "cross-region" => (ms(40), ms(4), 0.001),
-            "cross-continent" => (ms(150), ms(15), 0.005),
-            _ => return None,
-        };
-        Some(Network {
-            name: name.to_string(),
-            rtt,
-            jitter,
-            loss,
-            rto: (2 * rtt).max(ms(200)),
-        })
-    }
-}
-
-/// Names accepted by [`Network::preset`].
-pub const NETWORK_PRESETS: [&str; 4] = ["local", "same-region", "cross-region", "cross-continent"];
-
-#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(untagged)]
-enum RawNetwork {
-    Named(String),
-    Custom(NetworkTable),
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-struct NetworkTable {
-    #[serde(with = "humantime_serde", default)]
-    #[schemars(with = "String")]
-    rtt: Duration,
-    #[serde(with = "humantime_serde", default)]
-    #[schemars(with = "String")]
-    jitter: Duration,
-    #[serde(default)]
-    loss: f64,
-    #[serde(with = "humantime_serde", default)]
-    #[schemars(with = "Option<String>")]
-    rto: Option<Duration>,
-}
-
-impl TryFrom<RawNetwork> for Network {
-    type Error = String;
-    fn try_from(raw: RawNetwork) -> Result<Self, String> {
-        match raw {
-            RawNetwork::Named(name) => Network::preset(&name)
-                .ok_or_else(|| format!("unknown network preset {name:?}; expected one of {NETWORK_PRESETS:?}")),
-            RawNetwork::Custom(t) => {
-                if !(0.0..=1.0).contains(&t.loss) {
-                    return Err(format!("loss must be between 0 and 1, got {}", t.loss));
-                }
-                if t.jitter > t.rtt {
-                    return Err("jitter must not exceed rtt".into());
-                }
-                Ok(Network {
-                    name: "custom".into(),
-                    rtt: t.rtt,
-                    jitter: t.jitter,
-                    loss: t.loss,
-                    rto: t.rto.unwrap_or((2 * t.rtt).max(Duration::from_millis(200))),
-                })
-            }
-        }
-    }
-}
-
-impl From<Network> for RawNetwork {
-    fn from(n: Network) -> Self {
-        if n.name != "custom" && Network::preset(&n.name).as_ref() == Some(&n) {
-            return RawNetwork::Named(n.name);
-        }
-        RawNetwork::Custom(NetworkTable {
-            rtt: n.rtt,
-            jitter: n.jitter,
-            loss: n.loss,
-            rto: Some(n.rto),
-        })
-    }
-}
-
-/// Quota overrides for one model (`[target.mock.models."gemini-2.5-pro"]`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ModelSettings {
-    /// Requests per minute (0 = unlimited).
-    pub rpm: Option<u64>,
-    /// Input tokens per minute (0 = unlimited).
-    pub tpm: Option<u64>,
-    /// Requests per day (0 = unlimited).
-    pub rpd: Option<u64>,
-}
-
-/// What a user writes: every key optional, applied on top of `preset`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MockSettings {
-    /// The preset to start from (in a profile file; in a scenario `target.profile` names it).
-    pub preset: Option<String>,
-    /// Requests per minute for every model (0 = unlimited).
-    pub rpm: Option<u64>,
-    /// Input tokens per minute for every model (0 = unlimited).
-    pub tpm: Option<u64>,
-    /// Requests per day for every model (0 = unlimited).
-    pub rpd: Option<u64>,
-    /// The billing account's monthly spend cap in USD (0 = none); the tier presets set the
-    /// tier's cap. `stampede` checks a run's spend, carried over to 30 days, against it.
-    pub monthly_cap_usd: Option<f64>,
-    /// Per-model quota overrides; a model not known to the preset is added.
-    pub models: Option<BTreeMap<String, ModelSettings>>,
-    /// Quota window semantics.
-    pub window: Option<QuotaWindow>,
-    /// 429 body shape.
-    pub error_shape: Option<ErrorShape>,
-    /// Base service time: time to first token on an idle upstream.
-    pub latency: Option<DurationDist>,
-    /// Output tokens per second added on top of `latency` (0 = none).
-    pub decode_tps: Option<NumberDist>,
-    /// Answer length when the client does not ask for one.
-    pub output_tokens: Option<NumberDist>,
-    /// Thinking tokens per answer (billed as output).
-    pub thinking_tokens: Option<NumberDist>,
-    /// Output tokens per streamed chunk.
-    pub stream_chunk_tokens: Option<u32>,
-    /// Upstream capacity: requests served at once (0 = unlimited).
-    pub max_concurrent: Option<u32>,
-    /// Requests that may wait for the upstream before 503s start (default: `max_concurrent`).
-    pub backlog: Option<u32>,
-    /// Service-time growth at full capacity: time × (1 + slowdown × busy / max_concurrent).
-    pub overload_slowdown: Option<f64>,
-    /// Fault rates.
-    pub errors: Option<FaultRates>,
-    /// Scheduled fault windows.
-    pub fault_windows: Option<Vec<FaultWindow>>,
-    /// Network path (a preset name or a table).
-    pub network: Option<Network>,
-    /// Accepted API keys; empty accepts any key.
-    pub api_keys: Option<Vec<String>>,
-    /// Whether a request without a key gets 403 (as the real service does).
-    pub require_key: Option<bool>,
 }
 
 /// A mock profile could not be built.
@@ -359,9 +90,23 @@ pub struct MockProfile {
     pub tier: Tier,
     /// Quota limits per model; a model not listed answers 404.
     pub models: BTreeMap<String, Limits>,
-    /// The billing account's monthly spend cap in USD (0 = none).
+    /// The billing account's monthly spend cap in USD (0 = none); enforced as a 30-day rolling
+    /// spend window.
     #[serde(default)]
     pub monthly_cap_usd: f64,
+    /// The spend-based rate limit (`None`: none).
+    #[serde(default)]
+    pub spend_limit: Option<SpendLimit>,
+    /// Prices of the served models (from the catalog in force when the profile was resolved).
+    #[serde(default)]
+    pub prices: BTreeMap<String, catalog::Price>,
+    /// Flex and Priority.
+    #[serde(default = "standard_service_tiers")]
+    pub service_tiers: ServiceTiers,
+    /// How long an implicit cache entry lives after its last use (0 = no implicit caching).
+    #[serde(default = "default_implicit_cache_ttl", with = "humantime_serde")]
+    #[schemars(with = "String")]
+    pub implicit_cache_ttl: Duration,
     /// Quota window semantics.
     pub window: QuotaWindow,
     /// 429 body shape.
@@ -394,15 +139,31 @@ pub struct MockProfile {
     pub require_key: bool,
 }
 
+fn standard_service_tiers() -> ServiceTiers {
+    ServiceTiers::of_preset("tier1")
+}
+
+/// How long an implicit cache entry lives: Google publishes no figure; five minutes is an
+/// assumption (requests with a shared prefix "in a short amount of time" hit, per the caching
+/// docs).
+fn default_implicit_cache_ttl() -> Duration {
+    Duration::from_secs(300)
+}
+
 impl MockProfile {
     /// A preset by name: one of [`catalog::PRESETS`].
     pub fn preset(name: &str) -> Result<MockProfile, ProfileError> {
         let (tier, models) = catalog::tier_limits(name).ok_or_else(|| ProfileError::UnknownPreset(name.into()))?;
+        let prices = prices_of(models.keys());
         Ok(MockProfile {
             preset: name.to_string(),
             tier,
             models,
             monthly_cap_usd: catalog::tier_entry(name).and_then(|t| t.monthly_cap_usd).unwrap_or(0.0),
+            spend_limit: SpendLimit::of_preset(name),
+            prices,
+            service_tiers: ServiceTiers::of_preset(name),
+            implicit_cache_ttl: default_implicit_cache_ttl(),
             window: QuotaWindow::Sliding,
             error_shape: ErrorShape::V2025,
             latency: DurationDist::Lognormal {
@@ -491,11 +252,29 @@ impl MockProfile {
             fault_windows,
             network,
             api_keys,
-            require_key
+            require_key,
+            implicit_cache_ttl
         );
         if let Some(errors) = &s.errors {
             self.errors = errors.clone();
         }
+        if let Some(limit) = s.spend_limit {
+            self.spend_limit = limit.is_active().then_some(limit);
+        }
+        let tiers = &mut self.service_tiers;
+        if let Some(rpm) = s.priority_rpm {
+            tiers.priority_rpm = Some(rpm);
+        }
+        if s.priority_offered == Some(false) {
+            tiers.priority_rpm = None;
+        }
+        if let Some(d) = &s.flex_latency {
+            tiers.flex_latency = d.clone();
+        }
+        if let Some(x) = s.flex_shed_at {
+            tiers.flex_shed_at = x;
+        }
+        self.prices = prices_of(self.models.keys());
         self.backlog = s.backlog.unwrap_or(self.max_concurrent);
         self.validate()?;
         Ok(self)
@@ -525,6 +304,17 @@ impl MockProfile {
         if !(self.monthly_cap_usd >= 0.0 && self.monthly_cap_usd.is_finite()) {
             return Err(invalid("monthly_cap_usd must be a finite amount ≥ 0".into()));
         }
+        if let Some(l) = self.spend_limit {
+            if !(l.usd.is_finite() && l.usd >= 0.0) {
+                return Err(invalid("spend_limit.usd must be a finite amount ≥ 0".into()));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.service_tiers.flex_shed_at) {
+            return Err(invalid(format!(
+                "flex_shed_at must be between 0 and 1 (a share of max_concurrent), got {}",
+                self.service_tiers.flex_shed_at
+            )));
+        }
         if self.overload_slowdown.is_nan() || self.overload_slowdown < 0.0 {
             return Err(invalid("overload_slowdown must be ≥ 0".into()));
         }
@@ -534,20 +324,6 @@ impl MockProfile {
     /// The quota limits of a model, or `None` when the mock does not serve it.
     pub fn limits(&self, model: &str) -> Option<Limits> {
         self.models.get(model).copied()
-    }
-}
-
-impl MockSettings {
-    /// Reads a profile file; errors name the file, line and column.
-    pub fn from_file(path: &Path) -> Result<MockSettings, ProfileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        toml::from_str(&text).map_err(|e| ProfileError::Parse {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })
     }
 }
 

@@ -1,0 +1,102 @@
+//! What people write: every key optional, applied on top of a preset.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::{ErrorShape, FaultRates, FaultWindow, Network, ProfileError, QuotaWindow, SpendLimit};
+use crate::dist::{DurationDist, NumberDist};
+
+/// Quota overrides for one model (`[target.mock.models."gemini-2.5-pro"]`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSettings {
+    /// Requests per minute (0 = unlimited).
+    pub rpm: Option<u64>,
+    /// Input tokens per minute (0 = unlimited).
+    pub tpm: Option<u64>,
+    /// Requests per day (0 = unlimited).
+    pub rpd: Option<u64>,
+}
+
+/// What a user writes: every key optional, applied on top of `preset`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MockSettings {
+    /// The preset to start from (in a profile file; in a scenario `target.profile` names it).
+    pub preset: Option<String>,
+    /// Requests per minute for every model (0 = unlimited).
+    pub rpm: Option<u64>,
+    /// Input tokens per minute for every model (0 = unlimited).
+    pub tpm: Option<u64>,
+    /// Requests per day for every model (0 = unlimited).
+    pub rpd: Option<u64>,
+    /// The billing account's monthly spend cap in USD (0 = none); the tier presets set the
+    /// tier's cap. `stampede` checks a run's spend, carried over to 30 days, against it.
+    pub monthly_cap_usd: Option<f64>,
+    /// The spend-based rate limit, e.g. `{ usd = 10.0, window = "10m" }` (`usd = 0` turns the
+    /// preset's off); the tier presets fill it from the catalog.
+    pub spend_limit: Option<SpendLimit>,
+    /// Priority requests per minute per model before the rest are served at Standard (0 = no
+    /// limit); the paid presets set an illustrative figure.
+    pub priority_rpm: Option<u64>,
+    /// `false`: the project cannot use Priority (every Priority request is served at Standard),
+    /// as on Tier 1 and the free tier.
+    pub priority_offered: Option<bool>,
+    /// Extra time to first token of a Flex answer.
+    pub flex_latency: Option<DurationDist>,
+    /// Share of `max_concurrent` in use above which Flex requests get 503 (0..=1).
+    pub flex_shed_at: Option<f64>,
+    /// How long an implicit cache entry lives after its last use ("0s" turns implicit caching
+    /// off).
+    #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<String>")]
+    pub implicit_cache_ttl: Option<std::time::Duration>,
+    /// Per-model quota overrides; a model not known to the preset is added.
+    pub models: Option<BTreeMap<String, ModelSettings>>,
+    /// Quota window semantics.
+    pub window: Option<QuotaWindow>,
+    /// 429 body shape.
+    pub error_shape: Option<ErrorShape>,
+    /// Base service time: time to first token on an idle upstream.
+    pub latency: Option<DurationDist>,
+    /// Output tokens per second added on top of `latency` (0 = none).
+    pub decode_tps: Option<NumberDist>,
+    /// Answer length when the client does not ask for one.
+    pub output_tokens: Option<NumberDist>,
+    /// Thinking tokens per answer (billed as output).
+    pub thinking_tokens: Option<NumberDist>,
+    /// Output tokens per streamed chunk.
+    pub stream_chunk_tokens: Option<u32>,
+    /// Upstream capacity: requests served at once (0 = unlimited).
+    pub max_concurrent: Option<u32>,
+    /// Requests that may wait for the upstream before 503s start (default: `max_concurrent`).
+    pub backlog: Option<u32>,
+    /// Service-time growth at full capacity: time × (1 + slowdown × busy / max_concurrent).
+    pub overload_slowdown: Option<f64>,
+    /// Fault rates.
+    pub errors: Option<FaultRates>,
+    /// Scheduled fault windows.
+    pub fault_windows: Option<Vec<FaultWindow>>,
+    /// Network path (a preset name or a table).
+    pub network: Option<Network>,
+    /// Accepted API keys; empty accepts any key.
+    pub api_keys: Option<Vec<String>>,
+    /// Whether a request without a key gets 403 (as the real service does).
+    pub require_key: Option<bool>,
+}
+
+impl MockSettings {
+    /// Reads a profile file; errors name the file, line and column.
+    pub fn from_file(path: &Path) -> Result<MockSettings, ProfileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ProfileError::Parse {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })
+    }
+}

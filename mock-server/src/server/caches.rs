@@ -1,0 +1,163 @@
+//! `cachedContents`: explicit context caches (create, get, list, update the TTL, delete), as
+//! the official SDK's `client.caches` calls them.
+
+use std::time::{Duration, SystemTime};
+
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::time::Instant;
+
+use super::{api_key, error_response, json_response, read_body, AppState};
+use crate::context_cache::CachedContent;
+use crate::errors::{parse_proto_duration, ApiError};
+use crate::tokens::count_tokens;
+use crate::wire::{invalid_payload_message, Content};
+
+/// The TTL of a cache created without `ttl` or `expireTime` (the caching docs: one hour).
+const DEFAULT_TTL: Duration = Duration::from_secs(3600);
+
+/// The body of a create or update.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CacheBody {
+    model: Option<String>,
+    #[serde(default)]
+    contents: Vec<Content>,
+    system_instruction: Option<Content>,
+    ttl: Option<String>,
+    expire_time: Option<String>,
+    display_name: Option<String>,
+}
+
+impl CacheBody {
+    /// The time to live it asks for: `ttl` ("300s"), or `expireTime` (RFC 3339) from now.
+    fn ttl(&self) -> Result<Option<Duration>, ApiError> {
+        if let Some(t) = &self.ttl {
+            return parse_proto_duration(t).map(Some).ok_or_else(|| {
+                ApiError::invalid_argument(format!(
+                    "Invalid value at 'ttl' ({t:?}): expected a duration such as \"300s\""
+                ))
+            });
+        }
+        if let Some(t) = &self.expire_time {
+            let at = humantime::parse_rfc3339_weak(t).map_err(|_| {
+                ApiError::invalid_argument(format!(
+                    "Invalid value at 'expire_time' ({t:?}): expected an RFC 3339 time"
+                ))
+            })?;
+            return Ok(Some(at.duration_since(SystemTime::now()).unwrap_or_default()));
+        }
+        Ok(None)
+    }
+}
+
+fn to_wall(t: Instant) -> String {
+    let now = Instant::now();
+    let wall = if t >= now {
+        SystemTime::now() + (t - now)
+    } else {
+        SystemTime::now() - (now - t)
+    };
+    humantime::format_rfc3339_micros(wall).to_string()
+}
+
+fn resource(c: &CachedContent) -> Value {
+    json!({
+        "name": c.name,
+        "model": format!("models/{}", c.model),
+        "displayName": c.display_name,
+        "createTime": to_wall(c.created),
+        "updateTime": to_wall(c.updated),
+        "expireTime": to_wall(c.expires),
+        "usageMetadata": {"totalTokenCount": c.tokens},
+    })
+}
+
+fn reply(result: Result<Value, ApiError>) -> Response {
+    match result {
+        Ok(v) => json_response(StatusCode::OK, v.to_string()),
+        Err(e) => error_response(&e),
+    }
+}
+
+async fn body_of(request: Request) -> Result<(Option<String>, CacheBody), ApiError> {
+    let (parts, body) = request.into_parts();
+    let key = api_key(&parts.headers, parts.uri.query());
+    let bytes = read_body(&parts.headers, body).await?;
+    let parsed = if bytes.is_empty() {
+        CacheBody::default()
+    } else {
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid_argument(invalid_payload_message(&e)))?
+    };
+    Ok((key, parsed))
+}
+
+/// `POST /{version}/cachedContents`.
+pub async fn create(State(state): State<AppState>, request: Request) -> Response {
+    let result = async {
+        let (key, body) = body_of(request).await?;
+        let model = body
+            .model
+            .as_deref()
+            .map(|m| m.strip_prefix("models/").unwrap_or(m))
+            .ok_or_else(|| ApiError::invalid_argument("CachedContent.model is required."))?;
+        let texts = body.system_instruction.iter().chain(body.contents.iter());
+        let tokens = count_tokens(texts.flat_map(|c| c.parts.iter()).filter_map(|p| p.text.as_deref()));
+        let ttl = body.ttl()?.unwrap_or(DEFAULT_TTL);
+        let name = body.display_name.as_deref().unwrap_or("");
+        let c = state.model.create_cache(key.as_deref(), model, name, tokens, ttl)?;
+        Ok(resource(&c))
+    }
+    .await;
+    reply(result)
+}
+
+/// `GET /{version}/cachedContents`.
+pub async fn list(State(state): State<AppState>, RawQuery(query): RawQuery, request: Request) -> Response {
+    let key = api_key(request.headers(), query.as_deref());
+    reply(
+        state
+            .model
+            .list_caches(key.as_deref())
+            .map(|caches| json!({"cachedContents": caches.iter().map(resource).collect::<Vec<_>>()})),
+    )
+}
+
+/// `GET /{version}/cachedContents/{id}`.
+pub async fn get(State(state): State<AppState>, Path((_v, id)): Path<(String, String)>, request: Request) -> Response {
+    let key = api_key(request.headers(), request.uri().query());
+    let name = format!("cachedContents/{id}");
+    reply(state.model.get_cache(key.as_deref(), &name).map(|c| resource(&c)))
+}
+
+/// `PATCH /{version}/cachedContents/{id}`: a new `ttl` or `expireTime`.
+pub async fn update(
+    State(state): State<AppState>,
+    Path((_v, id)): Path<(String, String)>,
+    request: Request,
+) -> Response {
+    let name = format!("cachedContents/{id}");
+    let result = async {
+        let (key, body) = body_of(request).await?;
+        let ttl = body
+            .ttl()?
+            .ok_or_else(|| ApiError::invalid_argument("Either ttl or expire_time must be set."))?;
+        Ok(resource(&state.model.update_cache(key.as_deref(), &name, ttl)?))
+    }
+    .await;
+    reply(result)
+}
+
+/// `DELETE /{version}/cachedContents/{id}`.
+pub async fn delete(
+    State(state): State<AppState>,
+    Path((_v, id)): Path<(String, String)>,
+    request: Request,
+) -> Response {
+    let key = api_key(request.headers(), request.uri().query());
+    let name = format!("cachedContents/{id}");
+    reply(state.model.delete_cache(key.as_deref(), &name).map(|()| json!({})))
+}

@@ -1,0 +1,78 @@
+//! The summary's cost split and service-tier table (from [`crate::metrics::billing`]).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::histogram::LatencyStats;
+use crate::metrics::billing::Billing;
+
+/// The cost of the answers by what is billed, in USD (6 decimals).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CostSplitSummary {
+    /// Prompt tokens not served from a context cache.
+    pub fresh_input_usd: f64,
+    /// Prompt tokens served from a context cache, at the cached price.
+    pub cached_input_usd: f64,
+    /// Answer tokens.
+    pub output_usd: f64,
+    /// Thinking tokens (billed as output).
+    pub thinking_usd: f64,
+    /// What the cached tokens would have cost as fresh input, minus what they cost.
+    pub cache_saving_usd: f64,
+}
+
+/// One service tier's figures.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TierSummary {
+    /// Attempts that asked for the tier.
+    pub requested: u64,
+    /// Answered attempts served at the tier.
+    pub answered: u64,
+    /// Attempts that asked for the tier and were served at Standard.
+    pub downgraded: u64,
+    /// Cost of the answers served at the tier (null when a model is unpriced).
+    pub cost_usd: Option<f64>,
+    /// End-to-end latency of the requests answered at the tier.
+    #[schemars(with = "serde_json::Value")]
+    pub latency_ms: LatencyStats,
+}
+
+fn usd6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
+impl CostSplitSummary {
+    /// The split of a run, when every model is priced.
+    pub fn of(b: &Billing) -> Option<CostSplitSummary> {
+        let s = b.split?;
+        Some(CostSplitSummary {
+            fresh_input_usd: usd6(s.fresh_input),
+            cached_input_usd: usd6(s.cached_input),
+            output_usd: usd6(s.output),
+            thinking_usd: usd6(s.thinking),
+            cache_saving_usd: usd6(b.cache_saving_usd.unwrap_or(0.0)),
+        })
+    }
+}
+
+/// Each tier's figures, by name; empty when every attempt asked for and got Standard.
+pub fn tiers_of(b: &Billing) -> BTreeMap<String, TierSummary> {
+    let only_standard = b.tiers.keys().all(|t| *t == crate::backend::ServiceTier::Standard);
+    if only_standard {
+        return BTreeMap::new();
+    }
+    b.tiers
+        .iter()
+        .map(|(tier, t)| {
+            let summary = TierSummary {
+                requested: t.requested,
+                answered: t.answered,
+                downgraded: t.downgraded,
+                cost_usd: t.cost_usd.map(usd6),
+                latency_ms: t.latency.stats(),
+            };
+            (tier.as_str().to_string(), summary)
+        })
+        .collect()
+}
