@@ -1,7 +1,7 @@
 //! What binds a run: the one limit the advice is built around.
 //!
 //! Limits are ranked from the most fundamental down — the daily quota, the monthly spend cap,
-//! the per-minute quota, the upstream's capacity, the client's workers — because no change
+//! the spend-based rate limit, the per-minute quota, the upstream's capacity, the client's workers — because no change
 //! lower in the list lifts one above it: more workers cannot answer requests a spent quota
 //! refuses. The first that applies binds; the warnings lead with it and no setting is advised
 //! that it argues against (no extra workers while a quota binds).
@@ -20,6 +20,9 @@ pub enum Binding {
     DailyQuota,
     /// The tier's monthly spend cap: a month at the run's rate of spend does not fit.
     MonthlySpendCap,
+    /// The spend-based rate limit: a window of minutes at the run's rate of spend does not
+    /// fit, or it refused attempts.
+    SpendLimit,
     /// The per-minute quota: the traffic's average rate is above it and it refused attempts.
     MinuteQuota,
     /// The upstream: a share of attempts failed with 5xx, timeouts or transport errors.
@@ -33,7 +36,7 @@ impl Binding {
     pub fn is_quota(self) -> bool {
         matches!(
             self,
-            Binding::DailyQuota | Binding::MonthlySpendCap | Binding::MinuteQuota
+            Binding::DailyQuota | Binding::MonthlySpendCap | Binding::SpendLimit | Binding::MinuteQuota
         )
     }
 
@@ -42,6 +45,7 @@ impl Binding {
         match self {
             Binding::DailyQuota => LongLimit::DailyQuota.key(),
             Binding::MonthlySpendCap => LongLimit::MonthlySpendCap.key(),
+            Binding::SpendLimit => LongLimit::SpendLimit.key(),
             Binding::MinuteQuota => "quota_too_small",
             Binding::Upstream => "upstream",
             Binding::Workers => "workers",
@@ -57,6 +61,9 @@ pub fn binding(s: &Summary) -> Option<Binding> {
     }
     if long_missed(LongLimit::MonthlySpendCap) {
         return Some(Binding::MonthlySpendCap);
+    }
+    if long_missed(LongLimit::SpendLimit) || s.attempts.status_429_spend > 0 {
+        return Some(Binding::SpendLimit);
     }
     if minute_quota_too_small(s) && s.attempts.status_429 > 0 {
         return Some(Binding::MinuteQuota);

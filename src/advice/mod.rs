@@ -113,6 +113,7 @@ fn workers(s: &Summary, st: &StrategySpec, bound: Option<Binding>, a: &mut Advic
             match b {
                 Binding::DailyQuota => "daily quota",
                 Binding::MonthlySpendCap => "monthly spend cap",
+                Binding::SpendLimit => "spend-based rate limit",
                 _ => "per-minute quota",
             },
             secs(service_ms),

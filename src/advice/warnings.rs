@@ -124,6 +124,17 @@ fn long_limits(s: &Summary, a: &mut Advice) {
         }
         warn(a, check.limit.key(), message);
     }
+    let spend_warned = missed.iter().any(|c| c.limit == LongLimit::SpendLimit);
+    let refused = s.attempts.status_429_spend;
+    if refused > 0 && !spend_warned {
+        warn(
+            a,
+            LongLimit::SpendLimit.key(),
+            format!(
+                "{refused} attempts were refused by a spend limit (429 RESOURCE_EXHAUSTED naming the spend-based rate                  limit or the monthly cap): the project spent its allowance, and no worker count or retry policy                  buys more. What would fit: a higher tier, a cheaper model, or flex or the batch lane."
+            ),
+        );
+    }
     let daily_warned = missed.iter().any(|c| c.limit == LongLimit::DailyQuota);
     if gave_up > 0 && !daily_warned {
         warn(

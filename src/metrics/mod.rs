@@ -92,6 +92,8 @@ pub struct AttemptCounts {
     pub timeouts: u64,
     /// 429s from a spend limit (the spend-based rate limit or the monthly cap).
     pub status_429_spend: u64,
+    /// When the first of them came back (offset from the start).
+    pub first_spend_refusal: Option<Duration>,
 }
 
 /// What the run spent without getting an answer for it, and what caching saved.
@@ -314,6 +316,9 @@ impl RecordSink for Metrics {
                     ErrorKind::Status(429) => {
                         c.status_429 += 1;
                         c.status_429_spend += u64::from(a.spend_limit);
+                        if a.spend_limit && c.first_spend_refusal.is_none() {
+                            c.first_spend_refusal = Some(a.ended);
+                        }
                         c.status_429_with_delay += u64::from(a.retry_delay.is_some());
                         row.status_429 += 1;
                     }

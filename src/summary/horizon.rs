@@ -28,6 +28,8 @@ pub enum LongLimit {
     DailyQuota,
     /// The tier's billing cap: spend per month.
     MonthlySpendCap,
+    /// The spend-based rate limit: spend over a rolling window of minutes.
+    SpendLimit,
 }
 
 impl LongLimit {
@@ -36,6 +38,7 @@ impl LongLimit {
         match self {
             LongLimit::DailyQuota => "daily_quota",
             LongLimit::MonthlySpendCap => "monthly_spend_cap",
+            LongLimit::SpendLimit => "spend_limit",
         }
     }
 
@@ -44,6 +47,7 @@ impl LongLimit {
         match self {
             LongLimit::DailyQuota => "daily quota (RPD)",
             LongLimit::MonthlySpendCap => "monthly spend cap",
+            LongLimit::SpendLimit => "spend-based rate limit",
         }
     }
 }
@@ -102,6 +106,9 @@ impl Horizon {
                 .filter(|c| *c > 0.0);
             if let (Some(cap), Some(month)) = (cap, cost_per_month_usd) {
                 limits.push(monthly(profile, cap, month));
+            }
+            if let (Some((usd, window_s)), Some(cost)) = (spend_limit_of(profile), cost_usd) {
+                limits.push(spend_window(profile, usd, window_s, cost / window * window_s));
             }
         }
         Horizon {
@@ -246,6 +253,43 @@ fn monthly(profile: &serde_json::Value, cap: f64, month: f64) -> LimitCheck {
         limit: LongLimit::MonthlySpendCap,
         allowed: cap,
         needed: month,
+        pass,
+        message,
+    }
+}
+
+/// The profile's spend-based rate limit: (USD, window in seconds), when it has one.
+fn spend_limit_of(profile: &serde_json::Value) -> Option<(f64, f64)> {
+    let l = profile.get("spend_limit")?;
+    let usd = l.get("usd")?.as_f64().filter(|u| *u > 0.0)?;
+    let window = humantime::parse_duration(l.get("window")?.as_str()?).ok()?;
+    (!window.is_zero()).then_some((usd, window.as_secs_f64()))
+}
+
+/// The spend-based rate limit against the spend of one of its windows at the run's rate.
+fn spend_window(profile: &serde_json::Value, usd: f64, window_s: f64, needed: f64) -> LimitCheck {
+    let pass = needed <= usd;
+    let span = humantime::format_duration(std::time::Duration::from_secs(window_s.round() as u64));
+    let mut message = format!(
+        "The {} {} is {} per {span}; the traffic spends {} per {span} at the window's rate",
+        profile_tier(profile).name(),
+        LongLimit::SpendLimit.label(),
+        crate::format::usd(Some(usd)),
+        crate::format::usd(Some(needed)),
+    );
+    if pass {
+        message.push_str(&format!(": it fits, using {:.0}% of it.", needed / usd * 100.0));
+    } else {
+        message.push_str(&format!(
+            ", {:.1}× the limit: past it every call gets 429 RESOURCE_EXHAUSTED until the window's spend ages              out, so only about {:.0}% of the traffic can be answered. What would fit: a higher tier (its limit is              higher), a cheaper model, or flex or the batch lane at about half the price.",
+            needed / usd,
+            (usd / needed * 100.0).min(100.0),
+        ));
+    }
+    LimitCheck {
+        limit: LongLimit::SpendLimit,
+        allowed: usd,
+        needed,
         pass,
         message,
     }

@@ -83,6 +83,9 @@ pub struct Attempts {
     /// 429s from a spend limit (the spend-based rate limit or the monthly cap).
     #[serde(default)]
     pub status_429_spend: u64,
+    /// Seconds from the start to the first spend-limit refusal (null when none).
+    #[serde(default)]
+    pub first_spend_refusal_s: Option<f64>,
     /// Attempts by result (`200`, `429`, `timeout`...).
     pub by_result: BTreeMap<String, u64>,
 }
@@ -399,6 +402,7 @@ impl Attempts {
             transport_errors: a.transport,
             timeouts: a.timeouts,
             status_429_spend: a.status_429_spend,
+            first_spend_refusal_s: a.first_spend_refusal.map(|d| (d.as_secs_f64() * 1e3).round() / 1e3),
             by_result: a.by_result.clone(),
         }
     }

@@ -114,3 +114,60 @@ retry = { policy = "exponential", jitter = "full", base = "200ms", cap = "1s", m
     assert!(a > 0.2, "the scenario should hit the quota: {a}");
     assert!((a - b).abs() < 0.02, "429 share: sim {a:.3}, live {b:.3}");
 }
+
+#[test]
+fn sim_and_live_mock_agree_on_when_the_spend_limit_first_refuses() {
+    // $0.02 per 10 minutes; each request costs 1,000 × $0.50/M + 100 × $3/M = $0.0008, at
+    // 20/s $0.016 a second: the window is spent after about 1.25 s and the mock refuses.
+    let text = r#"
+name = "spend"
+seed = 5
+duration = "3s"
+
+[target]
+kind = "mock"
+model = "gemini-3-flash-preview"
+
+[target.mock]
+rpm = 0
+tpm = 0
+rpd = 0
+spend_limit = { usd = 0.02, window = "10m" }
+monthly_cap_usd = 0
+latency = { dist = "constant", value = "100ms" }
+
+[traffic]
+arrival = "constant"
+rate = 20
+input_tokens = 1000
+output_tokens = 100
+
+[strategy]
+workers = 16
+retry = { policy = "none" }
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(dir.path(), "spend", text);
+    let (_, sim) = run_to(&path, &dir.path().join("sim"), &["--target", "sim"]);
+    let (_, live) = run_to(&path, &dir.path().join("live"), &[]);
+    assert_accounted(&sim);
+    assert_accounted(&live);
+    let first = |s: &serde_json::Value| s["attempts"]["first_spend_refusal_s"].as_f64().unwrap();
+    let (a, b) = (first(&sim), first(&live));
+    eprintln!("first spend refusal: sim {a:.3} s, live {b:.3} s");
+    assert!((1.0..=1.6).contains(&a), "sim {a}");
+    assert!((a - b).abs() < 1.0, "sim {a:.3} s, live {b:.3} s");
+    for s in [&sim, &live] {
+        // Answers stop at the limit: 25 × $0.0008 = $0.02, and one more may overshoot.
+        let ok = s["requests"]["succeeded"].as_u64().unwrap();
+        assert!((25..=26).contains(&ok), "{ok}");
+        assert_eq!(s["attempts"]["status_429_spend"], s["attempts"]["status_429"]);
+        let kinds: Vec<&str> = s["advice"]["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|w| w["kind"].as_str())
+            .collect();
+        assert_eq!(kinds.first(), Some(&"spend_limit"), "{kinds:?}");
+    }
+}
