@@ -124,16 +124,27 @@ pub fn estimate(plan: &RunSpec<'_>) -> Estimate {
     if plan.loaded.traffic.mean_rate().is_none() {
         return e; // a closed loop: its count follows its latency
     }
+    let lanes = plan.engine_config().lanes;
     let mut traffic = plan.traffic();
     let (mut n, mut cost) = (0u64, 0.0);
     while matches!(traffic.peek(), Peek::Due(_)) {
         let Some(r) = traffic.take() else { break };
         n += 1;
-        e.input_tokens += u64::from(r.input_tokens);
+        // The lane's shared system prompt is sent too; it is priced as fresh input (caching can
+        // only make it cheaper), at the lane's service tier.
+        let lane = lanes.get(usize::from(r.lane)).copied().unwrap_or_default();
+        let input = u64::from(r.input_tokens) + u64::from(lane.system_prompt_tokens);
+        e.input_tokens += input;
         e.output_tokens += u64::from(r.output_tokens);
         e.thinking_tokens += thinking;
         if let Some(Some(p)) = prices.get(usize::from(r.model)) {
-            cost += p.cost(u64::from(r.input_tokens), u64::from(r.output_tokens) + thinking);
+            let billed = catalog::Billed {
+                prompt: input,
+                cached: 0,
+                output: u64::from(r.output_tokens),
+                thinking,
+            };
+            cost += p.split(billed, lane.service_tier.catalog_multiplier()).total();
         }
     }
     e.requests = Some(n);
@@ -193,7 +204,9 @@ impl RecordSink for SpendWatch {
         let (Ok(tokens), Some(Some(price))) = (&r.result, self.prices.get(usize::from(r.model))) else {
             return;
         };
-        self.spent += price.cost(tokens.input, tokens.output + tokens.thinking);
+        self.spent += price
+            .split(tokens.billed(), tokens.service_tier.catalog_multiplier())
+            .total();
         if let Some(cap) = self.cap {
             if self.spent >= cap && !self.hit {
                 self.hit = true;

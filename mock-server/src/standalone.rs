@@ -10,6 +10,26 @@ use crate::model::MockModel;
 use crate::profile::MockProfile;
 use crate::server::{self, ServerOptions};
 
+/// `--catalog FILE`: a catalog file that extends (or, by name, replaces) the embedded models,
+/// prices and tier presets for this process (`stampede catalog --file FILE` shows the result).
+#[derive(Debug, Clone, Default, Args)]
+pub struct CatalogArg {
+    /// A catalog file extending the embedded one (models, prices, tier presets); `stampede
+    /// catalog --file FILE` shows the result.
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
+}
+
+impl CatalogArg {
+    /// Puts the file's catalog in force (nothing to do without one).
+    pub fn install(&self) -> Result<(), String> {
+        match &self.catalog {
+            Some(path) => crate::catalog::data::install(path),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Options of `stampede mock`.
 #[derive(Debug, Clone, Args)]
 pub struct MockArgs {
@@ -28,10 +48,14 @@ pub struct MockArgs {
     /// Append one JSON line per request to this file (API keys are never written).
     #[arg(long)]
     pub request_log: Option<PathBuf>,
+    /// The catalog in force.
+    #[command(flatten)]
+    pub catalog: CatalogArg,
 }
 
 /// Runs the mock until Ctrl-C. Errors are about the profile or the socket.
 pub async fn run(args: MockArgs) -> anyhow::Result<()> {
+    args.catalog.install().map_err(anyhow::Error::msg)?;
     let profile = MockProfile::load(&args.profile)?;
     let summary = describe(&args.profile, &profile);
     let model = Arc::new(MockModel::new(profile, args.seed));
@@ -98,9 +122,24 @@ fn describe(source: &str, p: &MockProfile) -> String {
         ));
     }
     if p.monthly_cap_usd > 0.0 {
+        traits.push(format!("monthly spend cap ${:.0}", p.monthly_cap_usd));
+    }
+    if let Some(l) = p.spend_limit {
         traits.push(format!(
-            "monthly spend cap ${:.0} (checked by stampede runs)",
-            p.monthly_cap_usd
+            "spend limit ${} per {}",
+            l.usd,
+            humantime::format_duration(l.window)
+        ));
+    }
+    traits.push(match p.service_tiers.priority_rpm {
+        None => "flex; no priority (served as standard)".to_string(),
+        Some(0) => "flex; priority without a limit".to_string(),
+        Some(n) => format!("flex; priority up to {n}/min per model, then standard"),
+    });
+    if !p.implicit_cache_ttl.is_zero() {
+        traits.push(format!(
+            "implicit caching ({} per entry)",
+            humantime::format_duration(p.implicit_cache_ttl)
         ));
     }
     format!("{origin}: {}\n{}", traits.join("; "), lines.join("\n"))

@@ -34,17 +34,22 @@ pub(super) fn catalog(args: CatalogArgs, io: &mut Io<'_>) -> Outcome {
     Ok(Exit::Ok)
 }
 
-/// A price or a dash.
+/// A price or a dash: cents, or as many decimals (up to four) as it has.
 fn p(v: Option<f64>) -> String {
-    v.map_or("—".into(), |v| format!("${v:.2}"))
+    v.map_or("—".into(), |v| {
+        let four = format!("{v:.4}");
+        let trimmed = four.trim_end_matches('0');
+        let decimals = trimmed.split('.').nth(1).map_or(0, str::len).max(2);
+        format!("${v:.decimals$}")
+    })
 }
 
 /// The catalog as text.
 fn text(c: &Catalog) -> String {
     let mut out = String::from("models — paid-tier prices in USD per 1M tokens (output includes thinking tokens)\n\n");
     out.push_str(&format!(
-        "{:<24} {:<24} {:>7} {:>7} {:>17} {:>7} {:>13}  {}\n",
-        "id", "name", "input", "output", "long prompts", "cached", "batch in/out", "read"
+        "{:<24} {:<24} {:>7} {:>7} {:>17} {:>7} {:>13} {:>9}  {}\n",
+        "id", "name", "input", "output", "long prompts", "cached", "batch in/out", "cache min", "read"
     ));
     for (id, m) in &c.models {
         let long = if m.long_prompt_threshold > 0 {
@@ -62,7 +67,7 @@ fn text(c: &Catalog) -> String {
             _ => "—".into(),
         };
         out.push_str(&format!(
-            "{:<24} {:<24} {:>7} {:>7} {:>17} {:>7} {:>13}  {}\n",
+            "{:<24} {:<24} {:>7} {:>7} {:>17} {:>7} {:>13} {:>9}  {}\n",
             id,
             m.display_name,
             p(Some(m.input)),
@@ -70,7 +75,18 @@ fn text(c: &Catalog) -> String {
             long,
             p(m.cached_input),
             batch,
+            if m.implicit_cache_min_tokens > 0 {
+                m.implicit_cache_min_tokens.to_string()
+            } else {
+                "—".into()
+            },
             m.read
+        ));
+    }
+    if let Some(st) = &c.service_tiers {
+        out.push_str(&format!(
+            "\nservice tiers — every price × flex {} · × priority {} (read {})\n",
+            st.flex, st.priority, st.read
         ));
     }
     out.push_str("\ntier presets — per-model quotas (0 = unlimited; * illustrative: Google no longer publishes them, see your project's in AI Studio)\n\n");
@@ -79,8 +95,13 @@ fn text(c: &Catalog) -> String {
             (Some(usd), Some(w)) => format!("{} per {}", p(Some(usd)), humantime::format_duration(w)),
             _ => "none".into(),
         };
+        let priority = match t.priority_rpm {
+            None => "no priority".to_string(),
+            Some(0) => "priority unlimited".to_string(),
+            Some(n) => format!("priority {n}/min *"),
+        };
         out.push_str(&format!(
-            "{name} (quota names of {}) · monthly cap {} · spend limit {spend} · read {}\n",
+            "{name} (quota names of {}) · monthly cap {} · spend limit {spend} · {priority} · read {}\n",
             t.tier.name(),
             t.monthly_cap_usd.map_or("none".into(), |c| crate::format::usd(Some(c))),
             t.read
@@ -99,6 +120,12 @@ fn text(c: &Catalog) -> String {
     out.push_str("\nsources\n");
     for (id, m) in &c.models {
         out.push_str(&format!("  {id}: {} (read {})\n", m.source, m.read));
+        if let Some(cache) = &m.cache_source {
+            out.push_str(&format!("  {id}, caching: {cache}\n"));
+        }
+    }
+    if let Some(st) = &c.service_tiers {
+        out.push_str(&format!("  service tiers: {} (read {})\n", st.source, st.read));
     }
     for (name, t) in &c.tiers {
         out.push_str(&format!("  {name}: {} (read {})\n", t.source, t.read));

@@ -155,6 +155,18 @@ pub fn main_with(
         }
     };
     let mut io = Io { out, err };
+    let catalog = match &cli.command {
+        Command::Run(a) => Some(&a.catalog),
+        Command::Validate(a) => Some(&a.catalog),
+        Command::Compare(a) => Some(&a.runs.catalog),
+        Command::Plan(a) => Some(&a.runs.catalog),
+        Command::Mock(a) => Some(&a.catalog),
+        _ => None,
+    };
+    if let Err(e) = catalog.map_or(Ok(()), |c| c.install()) {
+        let _ = writeln!(io.err, "error: --catalog: {e}");
+        return Exit::Input as i32;
+    }
     let outcome = match cli.command {
         Command::Run(a) => run::run(a, &mut io),
         Command::Catalog(a) => catalog::catalog(a, &mut io),
@@ -199,6 +211,9 @@ pub struct ManyRunArgs {
     /// scenario's, else $1].
     #[arg(long, value_parser = parse_usd)]
     pub max_cost_usd: Option<f64>,
+    /// The catalog in force.
+    #[command(flatten)]
+    pub catalog: stampede_mock::standalone::CatalogArg,
 }
 
 /// Parses a duration argument such as `30s` or `2m`: above zero and at most the longest

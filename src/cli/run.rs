@@ -55,6 +55,9 @@ pub struct RunArgs {
     /// Print the request, token and cost estimate, and send nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// The catalog in force.
+    #[command(flatten)]
+    pub catalog: stampede_mock::standalone::CatalogArg,
 }
 
 /// Runs the scenario once, writes its files, prints its table (or JSON) and its verdict.

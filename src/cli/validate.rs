@@ -12,6 +12,9 @@ use crate::scenario::Scenario;
 pub struct ValidateArgs {
     /// Scenario file (TOML).
     pub scenario: PathBuf,
+    /// The catalog in force.
+    #[command(flatten)]
+    pub catalog: stampede_mock::standalone::CatalogArg,
 }
 
 /// Loads and checks the scenario; prints what it would run.

@@ -143,7 +143,7 @@ impl<S: RecordSink> Engine<'_, S> {
             retry: r.retry,
             cancelled: true,
             fallback: live.fell_back && r.model != live.req.model,
-            input_tokens: live.req.input_tokens,
+            input_tokens: live.req.input_tokens + self.lane_system_prompt(live.req.lane),
             requested_tier: self.lane_tier(live.req.lane),
             spend_limit: false,
             stream: None,
@@ -188,7 +188,8 @@ impl<S: RecordSink> Engine<'_, S> {
             end: ending.end,
             attempts: live.attempts,
             tokens: ending.tokens,
-            planned_input: live.req.input_tokens,
+            // The prompt sent: the lane's shared system prompt and the request's own.
+            planned_input: live.req.input_tokens + self.lane_system_prompt(live.req.lane),
             planned_output: live.req.output_tokens,
             stream: live.req.stream,
             served: ending.served,

@@ -421,6 +421,14 @@ impl<'s, S: RecordSink> Engine<'s, S> {
         t.saturating_duration_since(self.start)
     }
 
+    /// Tokens of a lane's shared system prompt.
+    fn lane_system_prompt(&self, lane: u8) -> u32 {
+        self.config
+            .lanes
+            .get(usize::from(lane))
+            .map_or(0, |l| l.system_prompt_tokens)
+    }
+
     /// The service tier a lane's attempts ask for.
     fn lane_tier(&self, lane: u8) -> ServiceTier {
         self.config

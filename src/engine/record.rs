@@ -136,7 +136,7 @@ pub struct RequestRecord {
     pub attempts: u32,
     /// Tokens of the successful attempt, as the API counted them.
     pub tokens: Tokens,
-    /// Planned prompt size.
+    /// Planned prompt size (the lane's system prompt included).
     pub planned_input: u32,
     /// Planned answer size.
     pub planned_output: u32,

@@ -272,11 +272,21 @@ fn key_figures(s: &Summary) -> Vec<Figure> {
         Figure {
             label: "cost".into(),
             value: usd(s.cost_usd),
-            note: format!(
-                "{} in / {} out tokens",
-                count(s.tokens.input),
-                count(s.tokens.output + s.tokens.thinking)
-            ),
+            note: if s.tokens.cached > 0 {
+                format!(
+                    "{} in ({} cached, saving {}) / {} out tokens",
+                    count(s.tokens.input),
+                    count(s.tokens.cached),
+                    usd(s.cost_split.as_ref().map(|c| c.cache_saving_usd)),
+                    count(s.tokens.output + s.tokens.thinking)
+                )
+            } else {
+                format!(
+                    "{} in / {} out tokens",
+                    count(s.tokens.input),
+                    count(s.tokens.output + s.tokens.thinking)
+                )
+            },
         },
     ];
     if let Some(st) = &s.stream {
@@ -395,7 +405,74 @@ fn token_rows(s: &Summary) -> Vec<CountRow> {
         share: planned(counted, plan),
     })
     .collect();
-    tokens
+    let mut rows = tokens;
+    if t.cached > 0 {
+        rows.insert(
+            1,
+            CountRow {
+                group: "tokens, as the API counted them".into(),
+                label: "of the input, cached".into(),
+                count: count(t.cached),
+                share: format!("{} of the input", share(t.cached, t.input)),
+            },
+        );
+    }
+    rows.extend(billing_rows(s));
+    rows
+}
+
+/// The cost by what is billed (when anything was cached or thought), and each service tier's
+/// answers, downgrades, cost and p95 (when a tier other than Standard was asked for).
+fn billing_rows(s: &Summary) -> Vec<CountRow> {
+    let mut rows = Vec::new();
+    if let (Some(c), Some(total)) = (&s.cost_split, s.cost_usd) {
+        if s.tokens.cached > 0 || s.tokens.thinking > 0 {
+            let part = |v: f64| {
+                if total > 0.0 {
+                    format!("{:.1}% of the cost", v / total * 100.0)
+                } else {
+                    "—".into()
+                }
+            };
+            for (label, v) in [
+                ("fresh input", c.fresh_input_usd),
+                ("cached input", c.cached_input_usd),
+                ("output", c.output_usd),
+                ("thinking", c.thinking_usd),
+            ] {
+                rows.push(CountRow {
+                    group: "cost, by what is billed".into(),
+                    label: label.into(),
+                    count: usd(Some(v)),
+                    share: part(v),
+                });
+            }
+            rows.push(CountRow {
+                group: "cost, by what is billed".into(),
+                label: "saved by caching".into(),
+                count: usd(Some(c.cache_saving_usd)),
+                share: "what the cached tokens would have cost as fresh input, less their cost".into(),
+            });
+        }
+    }
+    for (tier, t) in &s.service_tiers {
+        let downgraded = if t.downgraded > 0 {
+            format!(
+                " · {} of {} served at standard",
+                count(t.downgraded),
+                count(t.requested)
+            )
+        } else {
+            String::new()
+        };
+        rows.push(CountRow {
+            group: "service tiers (answered attempts)".into(),
+            label: tier.clone(),
+            count: count(t.answered),
+            share: format!("{} · p95 {}{downgraded}", usd(t.cost_usd), ms(t.latency_ms.p95)),
+        });
+    }
+    rows
 }
 
 /// Requests by outcome, then failures by last error and by why they were given up, and drops by cause.

@@ -35,6 +35,11 @@ pub struct Scenario {
     /// Seed of every random stream (traffic, mock behaviour, retry jitter).
     #[serde(default)]
     pub seed: u64,
+    /// A catalog file (relative to the scenario) extending the embedded models, prices and tier
+    /// presets, as `--catalog FILE` does: your project's own limits and prices.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub catalog: Option<Spanned<String>>,
     /// How long traffic is generated; requests in flight at the end are waited for.
     #[serde(with = "humantime_serde")]
     #[schemars(with = "String")]
@@ -186,6 +191,10 @@ impl Scenario {
             .map(|a| a.iter().filter_map(|v| v.as_table().cloned()).collect())
             .unwrap_or_default();
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        if let Some(file) = &scenario.catalog {
+            stampede_mock::catalog::data::install(&base_dir.join(file.get_ref()))
+                .map_err(|m| fail(SpecError::at(file.span(), format!("catalog: {m}"))))?;
+        }
         let traffic = TrafficPlan::prepare(scenario.traffic.get_ref(), &base_dir, &scenario.target.get_ref().model)
             .map_err(fail)?;
         let candidates =

@@ -164,6 +164,11 @@ impl TargetSpec {
         }
         .map_err(|e| e.to_string())?;
         match &self.mock {
+            Some(settings) if settings.catalog.is_some() => Err(
+                "target.mock.catalog: a scenario names its catalog at its top level (catalog = \"FILE\"), or a \
+                 profile file does"
+                    .into(),
+            ),
             Some(settings) => base.patched(settings).map_err(|e| e.to_string()),
             None => Ok(base),
         }

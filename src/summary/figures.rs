@@ -203,6 +203,42 @@ pub const SERVED_DEGRADED: Figure = optional("served_degraded", "degraded answer
     served(s, "degraded")
 });
 
+/// Prompt tokens served from a context cache.
+pub const CACHED_INPUT_TOKENS: Figure = optional("cached_input_tokens", "input tokens served from a cache", |s| {
+    Some(s.tokens.cached as f64)
+});
+/// What context caching saved.
+pub const CACHE_SAVING: Figure = Figure {
+    kind: Kind::Usd,
+    better: Better::Higher,
+    ..optional("cache_saving_usd", "saved by context caching", |s| {
+        s.cost_split.as_ref().map(|c| c.cache_saving_usd)
+    })
+};
+/// What the answers served at Flex cost.
+pub const COST_FLEX: Figure = Figure {
+    kind: Kind::Usd,
+    ..optional("cost_flex_usd", "cost of answers at flex", |s| tier_cost(s, "flex"))
+};
+/// What the answers served at Priority cost.
+pub const COST_PRIORITY: Figure = Figure {
+    kind: Kind::Usd,
+    ..optional("cost_priority_usd", "cost of answers at priority", |s| {
+        tier_cost(s, "priority")
+    })
+};
+/// Priority attempts served at Standard (over Priority's own limit).
+pub const PRIORITY_DOWNGRADED: Figure = Figure {
+    better: Better::Lower,
+    ..optional("priority_downgraded", "priority attempts served at standard", |s| {
+        Some(s.service_tiers.get("priority").map_or(0, |t| t.downgraded) as f64)
+    })
+};
+
+fn tier_cost(s: &Summary, tier: &str) -> Option<f64> {
+    Some(s.service_tiers.get(tier).and_then(|t| t.cost_usd).unwrap_or(0.0))
+}
+
 /// A lane's requests answered, of those it scheduled, in percent.
 pub const LANE_SUCCESS: LaneFigure = LaneFigure {
     key: "success_rate",

@@ -367,3 +367,86 @@ fn the_catalog_lists_gemini_3_with_prices_and_sources() {
         "{all}"
     );
 }
+
+#[test]
+fn a_catalog_file_puts_a_projects_own_models_limits_and_prices_in_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("our-catalog.toml");
+    std::fs::write(
+        &catalog,
+        r#"
+[models."my-tuned-flash"]
+display_name = "Ours"
+input_token_limit = 1000000
+output_token_limit = 8192
+input = 1.0
+output = 4.0
+source = "our contract"
+read = "2026-11-29"
+
+[tiers.ourproject]
+tier = "tier1"
+spend_limit_usd = 5.0
+spend_window = "10m"
+source = "AI Studio, our project's rate-limit page"
+read = "2026-11-29"
+[tiers.ourproject.limits]
+"my-tuned-flash" = { rpm = 120, tpm = 400000, rpd = 0 }
+"#,
+    )
+    .unwrap();
+    let text = r#"
+name = "ours"
+duration = "10s"
+catalog = "our-catalog.toml"
+
+[target]
+kind = "sim"
+model = "my-tuned-flash"
+profile = "ourproject"
+
+[traffic]
+arrival = "constant"
+rate = 20
+input_tokens = 1000
+output_tokens = 100
+
+[strategy]
+workers = 8
+"#;
+    let path = crate::support::scenario(dir.path(), "ours", text);
+    let (o, s) = run_to(&path, &dir.path().join("out"), &[]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    // 200 requests, 120 a minute admitted; each costs 1,000 × $1/M + 100 × $4/M = $0.0014.
+    assert_eq!(s["requests"]["succeeded"], 120);
+    assert!(
+        (s["cost_usd"].as_f64().unwrap() - 120.0 * 0.0014).abs() < 1e-9,
+        "{}",
+        s["cost_usd"]
+    );
+    assert_eq!(s["mock_profile"]["spend_limit"]["usd"], 5.0);
+    // The same file as a flag; a missing one is a clear error.
+    let o = stampede(&[
+        "validate",
+        path.to_str().unwrap(),
+        "--catalog",
+        catalog.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = stampede(&["validate", path.to_str().unwrap(), "--catalog", "no-such-catalog.toml"]);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr.contains("--catalog") && o.stderr.contains("no-such-catalog.toml"),
+        "{}",
+        o.stderr
+    );
+    let broken = text.replace("our-catalog.toml", "missing.toml");
+    let path = crate::support::scenario(dir.path(), "broken", &broken);
+    let o = stampede(&["validate", path.to_str().unwrap()]);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr.contains("broken.toml:4:11: catalog") && o.stderr.contains("missing.toml"),
+        "{}",
+        o.stderr
+    );
+}

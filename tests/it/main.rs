@@ -7,6 +7,7 @@ mod cli;
 mod compare;
 mod diff;
 mod docs;
+mod gemini_today;
 mod hostile;
 mod live_mock;
 mod pages;

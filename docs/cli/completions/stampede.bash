@@ -275,7 +275,7 @@ _stampede() {
             return 0
             ;;
         stampede__subcmd__compare)
-            opts="-h --strategy --seeds --target --duration --out --max-cost-usd --json --help"
+            opts="-h --strategy --seeds --target --duration --out --max-cost-usd --catalog --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -302,6 +302,10 @@ _stampede() {
                     return 0
                     ;;
                 --max-cost-usd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --catalog)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -587,7 +591,7 @@ _stampede() {
             return 0
             ;;
         stampede__subcmd__mock)
-            opts="-h --port --bind --profile --seed --request-log --help"
+            opts="-h --port --bind --profile --seed --request-log --catalog --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -613,6 +617,10 @@ _stampede() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --catalog)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -621,7 +629,7 @@ _stampede() {
             return 0
             ;;
         stampede__subcmd__plan)
-            opts="-h --strategy --seeds --max-seeds --max-workers --workers --growth --no-growth --probe --no-probe --mock-exe --target --duration --out --json --max-cost-usd --help"
+            opts="-h --strategy --seeds --max-seeds --max-workers --workers --growth --no-growth --probe --no-probe --mock-exe --target --duration --out --catalog --json --max-cost-usd --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -671,6 +679,10 @@ _stampede() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --catalog)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --max-cost-usd)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -701,7 +713,7 @@ _stampede() {
             return 0
             ;;
         stampede__subcmd__run)
-            opts="-q -h --target --base-url --out --seed --duration --json --quiet --png --max-cost-usd --max-requests --dry-run --help"
+            opts="-q -h --target --base-url --out --seed --duration --json --quiet --png --max-cost-usd --max-requests --dry-run --catalog --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -735,6 +747,10 @@ _stampede() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --catalog)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -765,12 +781,16 @@ _stampede() {
             return 0
             ;;
         stampede__subcmd__validate)
-            opts="-h --help"
+            opts="-h --catalog --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --catalog)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -49,6 +49,7 @@ complete -c stampede -n "__fish_stampede_using_subcommand run" -l seed -d 'Seed 
 complete -c stampede -n "__fish_stampede_using_subcommand run" -l duration -d 'Traffic window instead of the scenario\'s (for example 10s)' -r
 complete -c stampede -n "__fish_stampede_using_subcommand run" -l max-cost-usd -d 'Spend cap in USD: refuse to start when the estimate is above it, stop sending when answered attempts reach it [default: the scenario\'s, else $1 for a billed target]' -r
 complete -c stampede -n "__fish_stampede_using_subcommand run" -l max-requests -d 'Schedule at most this many requests' -r
+complete -c stampede -n "__fish_stampede_using_subcommand run" -l catalog -d 'A catalog file extending the embedded one (models, prices, tier presets); `stampede catalog --file FILE` shows the result' -r -F
 complete -c stampede -n "__fish_stampede_using_subcommand run" -l json -d 'Print summary.json to stdout instead of the table'
 complete -c stampede -n "__fish_stampede_using_subcommand run" -s q -l quiet -d 'No progress display'
 complete -c stampede -n "__fish_stampede_using_subcommand run" -l png -d 'Also write each chart as a PNG into OUT/png/ (for slides and READMEs)'
@@ -59,10 +60,12 @@ complete -c stampede -n "__fish_stampede_using_subcommand mock" -l bind -d 'Addr
 complete -c stampede -n "__fish_stampede_using_subcommand mock" -l profile -d 'A preset (free, free-2025, free-2026, tier1, tier2, tier3, unlimited) or a profile .toml file' -r
 complete -c stampede -n "__fish_stampede_using_subcommand mock" -l seed -d 'Seed for latency, faults and answer lengths' -r
 complete -c stampede -n "__fish_stampede_using_subcommand mock" -l request-log -d 'Append one JSON line per request to this file (API keys are never written)' -r -F
+complete -c stampede -n "__fish_stampede_using_subcommand mock" -l catalog -d 'A catalog file extending the embedded one (models, prices, tier presets); `stampede catalog --file FILE` shows the result' -r -F
 complete -c stampede -n "__fish_stampede_using_subcommand mock" -s h -l help -d 'Print help'
 complete -c stampede -n "__fish_stampede_using_subcommand report" -l out -d 'Output folder [default: the summary\'s folder]' -r -F
 complete -c stampede -n "__fish_stampede_using_subcommand report" -l png -d 'Also write each chart as a PNG into OUT/png/ (for slides and READMEs)'
 complete -c stampede -n "__fish_stampede_using_subcommand report" -s h -l help -d 'Print help'
+complete -c stampede -n "__fish_stampede_using_subcommand validate" -l catalog -d 'A catalog file extending the embedded one (models, prices, tier presets); `stampede catalog --file FILE` shows the result' -r -F
 complete -c stampede -n "__fish_stampede_using_subcommand validate" -s h -l help -d 'Print help'
 complete -c stampede -n "__fish_stampede_using_subcommand traffic" -l seed -d 'Seed instead of the scenario\'s' -r
 complete -c stampede -n "__fish_stampede_using_subcommand traffic" -l duration -d 'Traffic window instead of the scenario\'s' -r
@@ -76,6 +79,7 @@ openai\t''"
 complete -c stampede -n "__fish_stampede_using_subcommand compare" -l duration -d 'Traffic window instead of the scenario\'s' -r
 complete -c stampede -n "__fish_stampede_using_subcommand compare" -l out -d 'Output folder [default: reports/<scenario name>/]' -r -F
 complete -c stampede -n "__fish_stampede_using_subcommand compare" -l max-cost-usd -d 'Spend cap in USD for all the runs together against a billed API [default: the scenario\'s, else $1]' -r
+complete -c stampede -n "__fish_stampede_using_subcommand compare" -l catalog -d 'A catalog file extending the embedded one (models, prices, tier presets); `stampede catalog --file FILE` shows the result' -r -F
 complete -c stampede -n "__fish_stampede_using_subcommand compare" -l json -d 'Print compare.json instead of the table'
 complete -c stampede -n "__fish_stampede_using_subcommand compare" -s h -l help -d 'Print help'
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -l strategy -d 'A candidate: a strategy file or `preset:NAME`; repeat for each. Without any, the scenario\'s [[strategies]], or else its [strategy]' -r
@@ -92,6 +96,7 @@ gemini\t''
 openai\t''"
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -l duration -d 'Traffic window instead of the scenario\'s' -r
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -l out -d 'Output folder [default: reports/<scenario name>/]' -r -F
+complete -c stampede -n "__fish_stampede_using_subcommand plan" -l catalog -d 'A catalog file extending the embedded one (models, prices, tier presets); `stampede catalog --file FILE` shows the result' -r -F
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -l max-cost-usd -d 'Spend cap in USD for all the runs together against a billed API [default: the scenario\'s, else $1]' -r
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -l no-growth -d 'Skip the growth what-ifs'
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -l no-probe -d 'Skip the hosting probe'

@@ -305,7 +305,10 @@ impl MockModel {
             .rng_key
             .unwrap_or_else(|| self.next_key.fetch_add(1, Ordering::Relaxed));
         let mut rng = keyed_rng(self.seed, key);
-        let draws = Draws::take(&mut rng, &self.samplers);
+        let mut draws = Draws::take(&mut rng, &self.samplers);
+        if call.service_tier == ServiceTier::Flex {
+            draws.flex_wait = self.samplers.flex_latency.sample(&mut rng);
+        }
         let (uplink, downlink) = self.network_delays(&draws);
         sleep_for(uplink).await;
 
@@ -318,12 +321,7 @@ impl MockModel {
             Ok(admission) => {
                 self.count(call.model, 200);
                 let id_bits = rng.random();
-                let flex_wait = if admission.tier == ServiceTier::Flex {
-                    self.samplers.flex_latency.sample(&mut rng)
-                } else {
-                    Duration::ZERO
-                };
-                let g = self.plan(&call, &draws, admission, key, downlink + flex_wait, id_bits);
+                let g = self.plan(&call, &draws, admission, key, downlink, id_bits);
                 self.spend
                     .lock()
                     .commit(Instant::now(), call.api_key.unwrap_or(""), g.cost.total());
@@ -370,7 +368,13 @@ impl MockModel {
             }
             other => other,
         };
-        let tier = self.serving_tier(now, key, call)?;
+        let mut tier = self.serving_tier(now, key, call)?;
+        if tier == ServiceTier::Flex && !draws.flex_wait.is_zero() {
+            // Flex waits for spare capacity before it takes any, and is shed if there is
+            // still none when its turn comes.
+            tokio::time::sleep(draws.flex_wait).await;
+            tier = self.serving_tier(Instant::now(), key, call)?;
+        }
         let slot = self
             .upstream
             .enter(tier == ServiceTier::Priority)
@@ -600,6 +604,8 @@ struct Draws {
     decode_tps: f64,
     output_tokens: u32,
     thinking_tokens: u64,
+    /// A Flex call's wait for spare capacity (zero for other tiers; drawn after the rest).
+    flex_wait: Duration,
 }
 
 impl Draws {
@@ -613,6 +619,7 @@ impl Draws {
             decode_tps: s.decode_tps.sample(rng),
             output_tokens: s.output_tokens.sample_count(rng, 1),
             thinking_tokens: u64::from(s.thinking_tokens.sample_count(rng, 0)),
+            flex_wait: Duration::ZERO,
         }
     }
 }

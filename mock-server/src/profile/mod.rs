@@ -203,6 +203,13 @@ impl MockProfile {
             })
         } else if name_or_file.ends_with(".toml") {
             let settings = MockSettings::from_file(Path::new(name_or_file))?;
+            if let Some(file) = &settings.catalog {
+                let dir = Path::new(name_or_file).parent().unwrap_or(Path::new(""));
+                crate::catalog::data::install(&dir.join(file)).map_err(|message| ProfileError::Parse {
+                    path: name_or_file.into(),
+                    message: format!("catalog: {message}"),
+                })?;
+            }
             let base = settings.preset.clone().unwrap_or_else(|| "tier1".into());
             MockProfile::preset(&base)?.patched(&settings)
         } else {

@@ -26,6 +26,9 @@ pub struct ModelSettings {
 pub struct MockSettings {
     /// The preset to start from (in a profile file; in a scenario `target.profile` names it).
     pub preset: Option<String>,
+    /// A catalog file (relative to the profile file) extending the embedded one, put in force
+    /// before the preset is read (in a profile file; a scenario says it at its top level).
+    pub catalog: Option<String>,
     /// Requests per minute for every model (0 = unlimited).
     pub rpm: Option<u64>,
     /// Input tokens per minute for every model (0 = unlimited).

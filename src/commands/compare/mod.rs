@@ -128,6 +128,11 @@ pub fn metrics(lanes: &[String]) -> Vec<Metric> {
         SERVED_DEDUP,
         SERVED_FALLBACK,
         SERVED_DEGRADED,
+        CACHED_INPUT_TOKENS,
+        CACHE_SAVING,
+        COST_FLEX,
+        COST_PRIORITY,
+        PRIORITY_DOWNGRADED,
     ]
     .into_iter()
     .map(Metric::of)
