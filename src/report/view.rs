@@ -434,12 +434,13 @@ fn billing_rows(s: &Summary) -> Vec<CountRow> {
                     "—".into()
                 }
             };
-            for (label, v) in [
-                ("fresh input", c.fresh_input_usd),
-                ("cached input", c.cached_input_usd),
-                ("output", c.output_usd),
-                ("thinking", c.thinking_usd),
-            ] {
+            let rows_shown = [
+                ("fresh input", c.fresh_input_usd, true),
+                ("cached input", c.cached_input_usd, s.tokens.cached > 0),
+                ("output", c.output_usd, true),
+                ("thinking", c.thinking_usd, s.tokens.thinking > 0),
+            ];
+            for (label, v, _) in rows_shown.into_iter().filter(|r| r.2) {
                 rows.push(CountRow {
                     group: "cost, by what is billed".into(),
                     label: label.into(),
@@ -447,12 +448,14 @@ fn billing_rows(s: &Summary) -> Vec<CountRow> {
                     share: part(v),
                 });
             }
-            rows.push(CountRow {
-                group: "cost, by what is billed".into(),
-                label: "saved by caching".into(),
-                count: usd(Some(c.cache_saving_usd)),
-                share: "what the cached tokens would have cost as fresh input, less their cost".into(),
-            });
+            if s.tokens.cached > 0 {
+                rows.push(CountRow {
+                    group: "cost, by what is billed".into(),
+                    label: "saved by caching".into(),
+                    count: usd(Some(c.cache_saving_usd)),
+                    share: "what the cached tokens would have cost as fresh input, less their cost".into(),
+                });
+            }
         }
     }
     for (tier, t) in &s.service_tiers {
