@@ -112,6 +112,20 @@ pub fn execute(
             crate::format::secs(at.as_secs_f64())
         )));
     }
+    let mut pin_warnings = report.pinned.failures.clone();
+    for &(model, tokens, ttl) in &report.pinned.made {
+        let price = catalog::price(&models[usize::from(model)]);
+        let stored = metrics.billing.stored(tokens, ttl, price);
+        match (stored, &mut metrics.cost_usd) {
+            (Some(usd), Some(cost)) => *cost += usd,
+            (None, _) => pin_warnings.push(format!(
+                "the storage price of {} is not in the catalog: the cost leaves out {tokens} tokens cached for {}",
+                models[usize::from(model)],
+                humantime::format_duration(ttl)
+            )),
+            _ => {}
+        }
+    }
     let recorded = timings.snapshot();
     if recorded.connect.count() + recorded.connect_failed > 0 {
         metrics.connections = Some(recorded);
@@ -133,6 +147,12 @@ pub fn execute(
     };
     let mut summary = Summary::build(meta, &metrics, &traffic_plan.lane_names(), s.slo.get_ref());
     summary.advice = crate::advice::advise(&summary);
+    for message in pin_warnings {
+        summary.advice.warnings.push(crate::summary::advice::Warning {
+            kind: "pinned_cache".into(),
+            message: format!("Pinned prefix: {message}."),
+        });
+    }
     Ok(summary)
 }
 

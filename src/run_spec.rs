@@ -109,8 +109,12 @@ impl<'a> RunSpec<'a> {
                         .get(&l.name)
                         .copied()
                         .unwrap_or(l.service_tier),
+                    pin_prefix: self.strategy.pin_prefix.contains(&l.name),
                 })
                 .collect(),
+            // Pinned caches outlive the window by ten minutes: requests still in flight at its
+            // end keep naming them.
+            cache_ttl: self.duration + Duration::from_secs(600),
             precise_arrivals: self.target.is_live(),
         }
     }

@@ -15,7 +15,7 @@ use stampede_mock::wire::{
 use tokio::time::Instant;
 
 use super::api_key::ApiKey;
-use super::{Attempt, AttemptError, AttemptResult, Backend, ErrorKind, ServiceTier, StreamStats, Tokens};
+use super::{Attempt, AttemptError, AttemptResult, Backend, CacheRequest, ErrorKind, ServiceTier, StreamStats, Tokens};
 
 /// Settings of the HTTP backend.
 #[derive(Debug, Clone)]
@@ -53,7 +53,8 @@ impl GeminiBackend {
 
 fn request_body(a: &Attempt, thinking_budget: Option<i64>) -> GenerateContentRequest {
     GenerateContentRequest {
-        system_instruction: (a.system_prompt_tokens > 0).then(|| Content {
+        cached_content: a.cached_content.as_deref().map(String::from),
+        system_instruction: (a.system_prompt_tokens > 0 && a.cached_content.is_none()).then(|| Content {
             role: None,
             parts: vec![Part::text(synth_text(
                 u64::from(a.system_prompt_tokens),
@@ -109,6 +110,38 @@ impl Backend for GeminiBackend {
                 )
                 .json(&request_body(&attempt, o.thinking_budget));
             super::http::exchange(req, &attempt, o.send_hints, read_stream, read_unary).await
+        })
+    }
+
+    fn create_cache(&self, r: CacheRequest) -> BoxFuture<'static, Result<std::sync::Arc<str>, String>> {
+        let client = self.client.clone();
+        let options = self.options.clone();
+        Box::pin(async move {
+            let body = serde_json::json!({
+                "model": format!("models/{}", r.model),
+                "displayName": "stampede pinned prefix",
+                "systemInstruction": {"parts": [{"text": synth_text(u64::from(r.tokens), r.key)}]},
+                "ttl": format!("{}s", r.ttl.as_secs().max(1)),
+            });
+            let resp = client
+                .post(format!("{}/v1beta/cachedContents", options.base_url))
+                .header(
+                    "x-goog-api-key",
+                    HeaderValue::from_str(options.key.expose()).unwrap_or(HeaderValue::from_static("")),
+                )
+                .json(&body)
+                .send()
+                .await
+                .map_err(|e| format!("could not reach the target: {e}"))?;
+            let status = resp.status();
+            let v: serde_json::Value = resp.json().await.map_err(|e| format!("{status}: {e}"))?;
+            match v.get("name").and_then(serde_json::Value::as_str) {
+                Some(name) if status.is_success() => Ok(std::sync::Arc::from(name)),
+                _ => Err(format!(
+                    "{status}: {}",
+                    v["error"]["message"].as_str().unwrap_or("no cache name in the answer")
+                )),
+            }
         })
     }
 }
@@ -212,6 +245,7 @@ mod tests {
             system_prompt_tokens: 0,
             system_prompt_key: 7,
             service_tier: ServiceTier::Standard,
+            cached_content: None,
         };
         let body = serde_json::to_value(request_body(&a, Some(0))).unwrap();
         assert_eq!(body["generationConfig"]["thinkingConfig"]["thinkingBudget"], 0);

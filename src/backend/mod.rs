@@ -55,6 +55,9 @@ pub struct Attempt {
     pub system_prompt_key: u64,
     /// The service tier to ask for.
     pub service_tier: ServiceTier,
+    /// An explicit cache holding the system prompt (`cachedContent`): named instead of sending
+    /// the prompt.
+    pub cached_content: Option<Arc<str>>,
 }
 
 /// Tokens as the API counted them.
@@ -227,9 +230,28 @@ impl AttemptResult {
     }
 }
 
+/// An explicit context cache to make: a lane's shared system prompt for one model.
+#[derive(Debug, Clone)]
+pub struct CacheRequest {
+    /// The model it is for.
+    pub model: Arc<str>,
+    /// Tokens of the system prompt.
+    pub tokens: u32,
+    /// Identity of the system prompt's text.
+    pub key: u64,
+    /// How long the cache lives.
+    pub ttl: Duration,
+}
+
 /// Something that carries out attempts.
 pub trait Backend: Send + Sync + 'static {
     /// Sends one attempt; resolves when it has succeeded or failed. May never resolve (a hung
     /// server): the engine's timeouts end it.
     fn call(&self, attempt: Attempt) -> BoxFuture<'static, AttemptResult>;
+
+    /// Makes an explicit context cache and returns its name (`cachedContents/…`); targets
+    /// without explicit caches say so.
+    fn create_cache(&self, _request: CacheRequest) -> BoxFuture<'static, Result<Arc<str>, String>> {
+        Box::pin(async { Err("this target has no explicit context caches".to_string()) })
+    }
 }

@@ -13,7 +13,7 @@ use stampede_mock::model::wait_until;
 use stampede_mock::model::ServingFault;
 use stampede_mock::{Answer, Call, Generation, MockModel};
 
-use super::{Attempt, AttemptError, AttemptResult, Backend, ErrorKind, StreamStats, Tokens};
+use super::{Attempt, AttemptError, AttemptResult, Backend, CacheRequest, ErrorKind, StreamStats, Tokens};
 
 /// A backend that calls a [`MockModel`] in-process.
 #[derive(Debug, Clone)]
@@ -36,23 +36,40 @@ impl Backend for SimBackend {
         let model = self.model.clone();
         Box::pin(async move {
             let prefixes = prefix_blocks(&attempt);
+            // A pinned system prompt is in the explicit cache the call names, not in the prompt.
+            let system = if attempt.cached_content.is_some() {
+                0
+            } else {
+                u64::from(attempt.system_prompt_tokens)
+            };
             let call = Call {
                 api_key: Some(SIM_KEY),
                 model: &attempt.model,
-                input_tokens: u64::from(attempt.system_prompt_tokens) + u64::from(attempt.input_tokens),
+                input_tokens: system + u64::from(attempt.input_tokens),
                 max_output_tokens: Some(attempt.output_tokens),
                 output_hint: Some(attempt.output_tokens),
                 thinking_budget: None,
                 rng_key: Some(attempt.rng_key),
                 service_tier: attempt.service_tier,
                 prefixes: &prefixes,
-                cached_content: None,
+                cached_content: attempt.cached_content.as_deref(),
             };
             match model.generate(call).await {
                 Answer::Error(e) => AttemptResult::failed(AttemptError::from_rejection(&e)),
                 Answer::Serve(g) => play(g, attempt.stream).await,
             }
         })
+    }
+
+    fn create_cache(&self, r: CacheRequest) -> BoxFuture<'static, Result<Arc<str>, String>> {
+        let made = self.model.create_cache(
+            Some(SIM_KEY),
+            &r.model,
+            "stampede pinned prefix",
+            u64::from(r.tokens),
+            r.ttl,
+        );
+        Box::pin(async move { made.map(|c| Arc::from(c.name.as_str())).map_err(|e| e.message) })
     }
 }
 

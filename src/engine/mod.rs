@@ -20,6 +20,7 @@
 
 mod admit;
 mod outcome;
+pub mod pinned;
 pub mod progress;
 pub mod record;
 mod send;
@@ -63,6 +64,8 @@ pub struct LaneConfig {
     pub system_prompt_tokens: u32,
     /// The service tier the lane's attempts ask for.
     pub service_tier: ServiceTier,
+    /// Pin the system prompt to an explicit context cache made before the traffic starts.
+    pub pin_prefix: bool,
 }
 
 impl Default for LaneConfig {
@@ -74,6 +77,7 @@ impl Default for LaneConfig {
             deadline: None,
             system_prompt_tokens: 0,
             service_tier: ServiceTier::Standard,
+            pin_prefix: false,
         }
     }
 }
@@ -89,6 +93,8 @@ pub struct EngineConfig {
     pub seed: u64,
     /// Lanes, indexed by [`PlannedRequest::lane`] (empty: one default lane).
     pub lanes: Vec<LaneConfig>,
+    /// How long pinned caches live (the run's window and some slack).
+    pub cache_ttl: Duration,
     /// Take requests in at their intended time to the microsecond rather than at tokio's next
     /// millisecond tick: sleep until [`SPIN`] before, then yield until the time (live runs
     /// only; under a paused clock a spin would never end).
@@ -96,7 +102,7 @@ pub struct EngineConfig {
 }
 
 /// What the engine reports about the run as a whole.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EngineReport {
     /// Time from the start to the last request's end (virtual in the simulator).
     pub elapsed: Duration,
@@ -105,6 +111,8 @@ pub struct EngineReport {
     /// In virtual time: the instant at which [`STALL_EVENTS`] events passed without the clock
     /// moving, when that happened (the run was stopped there: it could never have ended).
     pub stalled_at: Option<Duration>,
+    /// The explicit caches made for pinned lanes, and why any could not be.
+    pub pinned: pinned::PinnedCaches,
 }
 
 /// Events the engine handles at one instant of virtual time before it calls the schedule
@@ -257,6 +265,8 @@ pub struct Engine<'s, S: RecordSink> {
     last_end: Instant,
     /// (user, end offset) of requests that ended, for the traffic source.
     ended: Vec<(u32, Duration)>,
+    /// Explicit caches of pinned lanes.
+    pinned: pinned::PinnedCaches,
 }
 
 impl<'s, S: RecordSink> Engine<'s, S> {
@@ -293,12 +303,19 @@ impl<'s, S: RecordSink> Engine<'s, S> {
             gauges: Gauges::default(),
             last_end: start,
             ended: Vec::new(),
+            pinned: pinned::PinnedCaches::default(),
         }
     }
 
     /// Runs the traffic to the end: every planned request is taken in at its intended time and
     /// ends in exactly one record.
     pub async fn run(mut self, source: &mut dyn TrafficSource) -> EngineReport {
+        if self.config.lanes.iter().any(|l| l.pin_prefix) {
+            self.pinned = pinned::pin(&self.config, self.backend.as_ref()).await;
+            // The traffic starts once its caches exist.
+            self.start = Instant::now();
+            self.last_end = self.start;
+        }
         let far = self.start + Duration::from_secs(86_400 * 365);
         let arrival_sleep = sleep_until(far);
         let wake_sleep = sleep_until(far);
@@ -380,6 +397,7 @@ impl<'s, S: RecordSink> Engine<'s, S> {
             elapsed: self.last_end - self.start,
             stopped,
             stalled_at,
+            pinned: std::mem::take(&mut self.pinned),
         }
     }
 

@@ -50,6 +50,7 @@ async fn run_with(
         models: vec![Arc::from("main"), Arc::from("backup")],
         seed: 3,
         lanes,
+        cache_ttl: Duration::from_secs(3600),
         precise_arrivals: false,
     };
     Engine::new(

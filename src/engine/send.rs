@@ -18,6 +18,11 @@ use crate::strategy::retry::GiveUp;
 /// key, which are request ids or carry one of the top two bits).
 const SYSTEM_PROMPT_KEY: u64 = 0x2000_0000_0000_0000;
 
+/// The identity of a lane's system prompt text.
+pub(super) fn system_prompt_key(lane: u8) -> u64 {
+    SYSTEM_PROMPT_KEY | u64::from(lane)
+}
+
 impl<S: RecordSink> Engine<'_, S> {
     /// Whether a request of `lane` could take a worker now: one of its reserved workers, or
     /// one of the shared ones (the limit minus every lane's reserved workers).
@@ -158,8 +163,9 @@ impl<S: RecordSink> Engine<'_, S> {
             stream: req.stream,
             rng_key: combine(req.id, u64::from(number)),
             system_prompt_tokens: lane.system_prompt_tokens,
-            system_prompt_key: SYSTEM_PROMPT_KEY | u64::from(req.lane),
+            system_prompt_key: system_prompt_key(req.lane),
             service_tier: lane.service_tier,
+            cached_content: self.pinned.name(req.lane, model),
         };
         let call = self.backend.call(attempt);
         let (abort, registration) = AbortHandle::new_pair();

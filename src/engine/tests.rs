@@ -49,6 +49,7 @@ async fn run(
         models: vec![Arc::from("gemini-2.5-flash")],
         seed: 1,
         lanes: Vec::new(),
+        cache_ttl: Duration::from_secs(3600),
         precise_arrivals: false,
     };
     let report = Engine::new(config, backend, &mut sink, Arc::new(Progress::default()))
@@ -200,6 +201,7 @@ fn one_model(strategy: StrategySpec) -> EngineConfig {
         models: vec![Arc::from("m")],
         seed: 1,
         lanes: Vec::new(),
+        cache_ttl: Duration::from_secs(3600),
         precise_arrivals: false,
     }
 }

@@ -33,6 +33,8 @@ pub struct Billing {
     pub cache_saving_usd: Option<f64>,
     /// Per service tier.
     pub tiers: BTreeMap<ServiceTier, TierMetrics>,
+    /// Storage of the explicit caches of pinned lanes (`None` when a storage price is unknown).
+    pub storage_usd: Option<f64>,
 }
 
 impl Billing {
@@ -42,7 +44,23 @@ impl Billing {
             split: priced.then(CostSplit::default),
             cache_saving_usd: priced.then_some(0.0),
             tiers: BTreeMap::new(),
+            storage_usd: Some(0.0),
         }
+    }
+
+    /// An explicit cache of `tokens` made and kept for `ttl` on a model priced `price`: its
+    /// tokens at the input price once (creation), then per token-hour (storage). Returns the
+    /// cost (`None`, and the run's storage unpriced, when the storage price is unknown).
+    pub fn stored(&mut self, tokens: u32, ttl: std::time::Duration, price: Option<Price>) -> Option<f64> {
+        let usd = price.and_then(|p| {
+            let millions = f64::from(tokens) / 1e6;
+            Some(millions * p.input + millions * ttl.as_secs_f64() / 3600.0 * p.storage_per_hour?)
+        });
+        match (&mut self.storage_usd, usd) {
+            (Some(total), Some(usd)) => *total += usd,
+            _ => self.storage_usd = None,
+        }
+        usd
     }
 
     /// An attempt asked for `requested`.

@@ -295,12 +295,14 @@ impl LoadedScenario {
         Ok(())
     }
 
-    /// `strategy.reserve` and `strategy.service_tier` may only name lanes the traffic has.
+    /// `strategy.reserve`, `strategy.service_tier` and `strategy.pin_prefix` may only name
+    /// lanes the traffic has.
     pub fn check_reserve(&self, strategy: &StrategySpec) -> Result<(), String> {
         let lanes = self.traffic.lane_names();
         let named = [("reserve", strategy.reserve.keys().collect::<Vec<_>>())]
             .into_iter()
-            .chain([("service_tier", strategy.service_tier.keys().collect())]);
+            .chain([("service_tier", strategy.service_tier.keys().collect())])
+            .chain([("pin_prefix", strategy.pin_prefix.iter().collect())]);
         for (key, names) in named {
             if let Some(k) = names.into_iter().find(|k| !lanes.contains(k)) {
                 return Err(format!(

@@ -123,6 +123,10 @@ pub struct StrategySpec {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
     pub service_tier: BTreeMap<String, stampede_mock::profile::ServiceTier>,
+    /// Lanes whose shared system prompt is pinned to an explicit context cache, made before the
+    /// traffic starts and named by each of their requests (storage billed for the run's window).
+    #[serde(default)]
+    pub pin_prefix: Vec<String>,
 }
 
 impl Default for StrategySpec {
@@ -145,6 +149,7 @@ impl Default for StrategySpec {
             adaptive_rate: false,
             reserve: BTreeMap::new(),
             service_tier: BTreeMap::new(),
+            pin_prefix: Vec::new(),
         }
     }
 }

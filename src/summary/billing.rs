@@ -20,6 +20,11 @@ pub struct CostSplitSummary {
     pub thinking_usd: f64,
     /// What the cached tokens would have cost as fresh input, minus what they cost.
     pub cache_saving_usd: f64,
+    /// Explicit caches of pinned lanes: their tokens at the input price when made, and their
+    /// storage for their time to live; included in `cost_usd` (null when the model's storage
+    /// price is unknown: then not included, and a warning says so).
+    #[serde(default)]
+    pub cache_storage_usd: Option<f64>,
 }
 
 /// One service tier's figures.
@@ -52,6 +57,7 @@ impl CostSplitSummary {
             output_usd: usd6(s.output),
             thinking_usd: usd6(s.thinking),
             cache_saving_usd: usd6(b.cache_saving_usd.unwrap_or(0.0)),
+            cache_storage_usd: b.storage_usd.map(usd6),
         })
     }
 }
