@@ -122,6 +122,11 @@ impl ApiError {
         )
     }
 
+    /// 404 NOT_FOUND with `message`.
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(404, "NOT_FOUND", message)
+    }
+
     /// 403 PERMISSION_DENIED with `message`.
     pub fn permission_denied(message: impl Into<String>) -> ApiError {
         ApiError::new(403, "PERMISSION_DENIED", message)

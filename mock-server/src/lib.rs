@@ -17,6 +17,7 @@
 //! - [`quota`]: sliding and fixed windows per key and model; exact retry delays.
 //! - [`spend`]: the spend-based rate limit and the monthly cap per project.
 //! - [`context_cache`]: implicit prefix caching and explicit `cachedContents`.
+//! - [`batch`]: the Batch API's jobs: turnaround, enqueued-token quota, states.
 //! - [`capacity`]: the shared upstream with its backlog and 503s.
 //! - [`tokens`]: the one token-counting rule and deterministic text.
 //! - [`duration`]: seconds as a `Duration` without a panic, for every computed or user value.
@@ -28,6 +29,7 @@
 
 #![warn(missing_docs)]
 
+pub mod batch;
 pub mod capacity;
 pub mod catalog;
 pub mod context_cache;

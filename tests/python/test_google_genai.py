@@ -6,7 +6,8 @@ Run by .ci/run when python3 is present:
 Starts the mock on 127.0.0.1 (port 0), points the SDK at it by changing only the base URL, and
 checks generate, stream, count tokens, Gemini's 429 as the SDK raises it, that the SDK's retry
 options visibly retry on the mock's 429s, implicit and explicit context caching, the Flex and
-Priority service tiers (with Priority's downgrade header) and the spend-based limit.
+Priority service tiers (with Priority's downgrade header), the spend-based limit, and the
+Batch API (inline requests polled to success).
 """
 
 import json
@@ -193,11 +194,59 @@ def check_caching_and_service_tiers(binary):
         proc.terminate()
 
 
+def check_batches(binary):
+    # The Batch API with a 2 s turnaround: create with inline requests, poll to success, read
+    # every response; cancel and delete another job.
+    import time
+
+    proc, base = start_mock(
+        binary,
+        'preset = "tier1"\noutput_tokens = 30\nbatch_turnaround = { dist = "constant", value = "2s" }\n',
+    )
+    try:
+        c = client(base)
+        requests = [
+            {"contents": [{"parts": [{"text": f"Summarise report number {i}"}], "role": "user"}], "metadata": {"key": f"r{i}"}}
+            for i in range(3)
+        ]
+        job = c.batches.create(model="gemini-2.5-flash", src=requests, config={"display_name": "nightly"})
+        assert job.name.startswith("batches/"), job
+        assert job.state.name in ("JOB_STATE_PENDING", "JOB_STATE_RUNNING"), job.state
+        done = {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"}
+        deadline = time.time() + 20
+        while job.state.name not in done:
+            assert time.time() < deadline, "the job did not finish"
+            time.sleep(0.5)
+            job = c.batches.get(name=job.name)
+        assert job.state.name == "JOB_STATE_SUCCEEDED", job.state
+        assert job.display_name == "nightly" and job.end_time is not None
+        responses = job.dest.inlined_responses
+        assert len(responses) == 3, responses
+        for r in responses:
+            assert r.response.text and r.response.usage_metadata.candidates_token_count == 30, r
+        assert sorted(r.metadata["key"] for r in responses) == ["r0", "r1", "r2"], [r.metadata for r in responses]
+        assert job.name in [j.name for j in c.batches.list()]
+
+        other = c.batches.create(model="gemini-2.5-flash", src=requests[:1])
+        c.batches.cancel(name=other.name)
+        assert c.batches.get(name=other.name).state.name == "JOB_STATE_CANCELLED"
+        c.batches.delete(name=other.name)
+        try:
+            c.batches.get(name=other.name)
+            raise AssertionError("expected the deleted job to be gone")
+        except errors.ClientError as e:
+            assert e.code == 404, e.code
+        print("batches: create inline, poll to success, read 3 responses; cancel; delete: ok")
+    finally:
+        proc.terminate()
+
+
 def main():
     binary = sys.argv[1] if len(sys.argv) > 1 else os.environ["STAMPEDE_MOCK_BIN"]
     check_generate_stream_count(binary)
     check_quota_error_and_retries(binary)
     check_caching_and_service_tiers(binary)
+    check_batches(binary)
 
 
 if __name__ == "__main__":

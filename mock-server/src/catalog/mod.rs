@@ -135,6 +135,12 @@ pub struct Price {
     /// The smallest shared prefix implicit caching serves (0: no implicit cache).
     #[serde(default)]
     pub implicit_cache_min_tokens: u64,
+    /// Batch API input price (default half of `input`).
+    #[serde(default)]
+    pub batch_input: Option<f64>,
+    /// Batch API output price (default half of `output`).
+    #[serde(default)]
+    pub batch_output: Option<f64>,
 }
 
 /// One answer's tokens as they are billed.
@@ -191,6 +197,33 @@ impl Price {
             cached_long: input,
             storage_per_hour: None,
             implicit_cache_min_tokens: 0,
+            batch_input: None,
+            batch_output: None,
+        }
+    }
+
+    /// The price of the same answers through the Batch API: the catalog's batch prices, else
+    /// half of every price ("priced at 50% less than the standard rate", Google's
+    /// batch-mode announcement of 2025-07-07). Cached input
+    /// keeps its ratio to input.
+    pub fn batch(&self) -> Price {
+        let input = self.batch_input.unwrap_or(self.input / 2.0);
+        let ratio = if self.input > 0.0 { input / self.input } else { 0.5 };
+        let output_ratio = if self.output > 0.0 {
+            self.batch_output.unwrap_or(self.output / 2.0) / self.output
+        } else {
+            0.5
+        };
+        Price {
+            input,
+            output: self.output * output_ratio,
+            input_long: self.input_long * ratio,
+            output_long: self.output_long * output_ratio,
+            cached: self.cached * ratio,
+            cached_long: self.cached_long * ratio,
+            batch_input: None,
+            batch_output: None,
+            ..*self
         }
     }
 
@@ -242,6 +275,8 @@ pub fn price(model: &str) -> Option<Price> {
         cached_long: m.cached_input_long.unwrap_or(cached),
         storage_per_hour: m.cache_storage,
         implicit_cache_min_tokens: m.implicit_cache_min_tokens,
+        batch_input: m.batch_input,
+        batch_output: m.batch_output,
     })
 }
 

@@ -195,6 +195,7 @@ struct Samplers {
     output_tokens: NumberSampler,
     thinking_tokens: NumberSampler,
     flex_latency: DurationSampler,
+    batch_turnaround: DurationSampler,
 }
 
 /// What the model knows about one model it serves, prepared once.
@@ -217,6 +218,7 @@ pub struct MockModel {
     spend: Mutex<SpendBook>,
     implicit: Mutex<ImplicitCache>,
     explicit: Mutex<ExplicitCaches>,
+    batches: Mutex<crate::batch::BatchBook>,
     upstream: Upstream,
     next_key: AtomicU64,
     inflight: Arc<AtomicI64>,
@@ -241,6 +243,7 @@ impl MockModel {
             output_tokens: profile.output_tokens.sampler(),
             thinking_tokens: profile.thinking_tokens.sampler(),
             flex_latency: profile.service_tiers.flex_latency.sampler(),
+            batch_turnaround: profile.batch.turnaround.sampler(),
         };
         let served = profile
             .models
@@ -261,6 +264,7 @@ impl MockModel {
             spend: Mutex::new(SpendBook::new(profile.spend_limit, profile.monthly_cap_usd, origin)),
             implicit: Mutex::new(ImplicitCache::new(profile.implicit_cache_ttl)),
             explicit: Mutex::default(),
+            batches: Mutex::default(),
             upstream: Upstream::new(profile.max_concurrent, profile.backlog),
             profile: Arc::new(profile),
             served,
@@ -679,9 +683,11 @@ async fn sleep_for(d: Duration) {
     }
 }
 
+mod batches;
 mod caches;
 mod stats;
 
+pub use batches::{finish_of, BatchItem};
 pub use stats::{QuotaUsage, StatsSnapshot, UNKNOWN_MODEL};
 
 #[cfg(test)]

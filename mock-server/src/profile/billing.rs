@@ -76,6 +76,31 @@ impl ServiceTiers {
     }
 }
 
+/// The Batch API's behaviour.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchSettings {
+    /// Time from a job's start to its results (a duration distribution).
+    pub turnaround: DurationDist,
+    /// Input tokens of running jobs allowed per model at once (0 = unlimited); a job waits
+    /// (pending) until the jobs before it leave room.
+    pub enqueued_tokens: u64,
+}
+
+impl Default for BatchSettings {
+    /// Google targets 24 hours and says most jobs finish much sooner; the default, lognormal
+    /// with median 10 minutes and p99 2 hours, is an assumption.
+    fn default() -> Self {
+        BatchSettings {
+            turnaround: DurationDist::Lognormal {
+                median: Duration::from_secs(600),
+                p99: Duration::from_secs(7200),
+            },
+            enqueued_tokens: 0,
+        }
+    }
+}
+
 /// Prices of the served models from the catalog (a model it does not know is unpriced: its
 /// answers cost nothing to the spend limit).
 pub fn prices_of(models: impl IntoIterator<Item = impl AsRef<str>>) -> BTreeMap<String, Price> {

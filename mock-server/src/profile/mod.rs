@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::{self, Limits, Tier};
 use crate::dist::{DurationDist, NumberDist};
 
-pub use billing::{prices_of, ServiceTier, ServiceTiers, SpendLimit};
+pub use billing::{prices_of, BatchSettings, ServiceTier, ServiceTiers, SpendLimit};
 pub use faults::{FaultRates, FaultWindow};
 pub use network::{Network, NETWORK_PRESETS};
 pub use settings::{MockSettings, ModelSettings};
@@ -103,6 +103,10 @@ pub struct MockProfile {
     /// Flex and Priority.
     #[serde(default = "standard_service_tiers")]
     pub service_tiers: ServiceTiers,
+    /// The Batch API: how long a job takes once started, and the per-model quota of enqueued
+    /// tokens it waits behind.
+    #[serde(default)]
+    pub batch: BatchSettings,
     /// How long an implicit cache entry lives after its last use (0 = no implicit caching).
     #[serde(default = "default_implicit_cache_ttl", with = "humantime_serde")]
     #[schemars(with = "String")]
@@ -164,6 +168,7 @@ impl MockProfile {
             prices,
             service_tiers: ServiceTiers::of_preset(name),
             implicit_cache_ttl: default_implicit_cache_ttl(),
+            batch: BatchSettings::default(),
             window: QuotaWindow::Sliding,
             error_shape: ErrorShape::V2025,
             latency: DurationDist::Lognormal {
@@ -280,6 +285,12 @@ impl MockProfile {
         }
         if let Some(x) = s.flex_shed_at {
             tiers.flex_shed_at = x;
+        }
+        if let Some(d) = &s.batch_turnaround {
+            self.batch.turnaround = d.clone();
+        }
+        if let Some(n) = s.batch_enqueued_tokens {
+            self.batch.enqueued_tokens = n;
         }
         self.prices = prices_of(self.models.keys());
         self.backlog = s.backlog.unwrap_or(self.max_concurrent);

@@ -51,6 +51,11 @@ pub struct MockSettings {
     pub flex_latency: Option<DurationDist>,
     /// Share of `max_concurrent` in use above which Flex requests get 503 (0..=1).
     pub flex_shed_at: Option<f64>,
+    /// Batch API: time from a job's start to its results, e.g. `{ dist = "constant", value =
+    /// "2s" }`.
+    pub batch_turnaround: Option<DurationDist>,
+    /// Batch API: input tokens of running jobs allowed per model at once (0 = unlimited).
+    pub batch_enqueued_tokens: Option<u64>,
     /// How long an implicit cache entry lives after its last use ("0s" turns implicit caching
     /// off).
     #[serde(default, with = "humantime_serde")]

@@ -43,6 +43,7 @@ pub async fn model_method(
             generate(state, model, key, &headers, &body, Some(framing)).await
         }
         "countTokens" => count(&state, model, key.as_deref(), &body),
+        "batchGenerateContent" => super::batches::create(&state, model, key.as_deref(), &body),
         other => error_response(&ApiError::model_not_found(model, other)),
     }
 }

@@ -4,6 +4,7 @@
 //! [`serve`] runs it on an already-bound listener until `shutdown` resolves. The handlers parse
 //! and count, ask the model, and play the answer out at the instants the model planned.
 
+mod batches;
 mod caches;
 mod gemini;
 mod observe;
@@ -72,6 +73,11 @@ pub fn app(model: Arc<MockModel>, options: ServerOptions) -> std::io::Result<Rou
         .route(
             "/{version}/models/{target}",
             get(gemini::get_model).post(gemini::model_method),
+        )
+        .route("/{version}/batches", get(batches::list))
+        .route(
+            "/{version}/batches/{target}",
+            get(batches::get).post(batches::cancel).delete(batches::delete),
         )
         .route("/{version}/cachedContents", get(caches::list).post(caches::create))
         .route(

@@ -1,0 +1,155 @@
+//! The model's Batch API: a job of inline generate requests, answered after a turnaround at
+//! the batch price (see [`crate::batch`]).
+
+use rand::RngExt;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::{FinishReason, MockModel, Usage};
+use crate::batch::{BatchAnswer, BatchError, BatchJob, NewJob, MAX_REQUESTS_PER_JOB};
+use crate::catalog::{Billed, CostSplit};
+use crate::errors::ApiError;
+use crate::rng::keyed_rng;
+
+/// Salt of the random streams of batch jobs (apart from every generate call's).
+const BATCH_SALT: u64 = 0x6261_7463_6800_0000;
+
+/// One inline request of a job, as the model sees it.
+#[derive(Debug, Clone, Default)]
+pub struct BatchItem {
+    /// Prompt size by the shared counting rule.
+    pub input_tokens: u64,
+    /// `generationConfig.maxOutputTokens`.
+    pub max_output_tokens: Option<u32>,
+    /// The answer length wanted (stampede's hint), if any.
+    pub output_hint: Option<u32>,
+    /// The request's `metadata`, returned with its answer.
+    pub metadata: Option<Value>,
+}
+
+fn batch_error(e: BatchError) -> ApiError {
+    match e {
+        BatchError::NotFound => ApiError::not_found("Requested entity was not found."),
+        BatchError::TooMany => ApiError::resource_exhausted("Too many batch jobs for this project."),
+        BatchError::TooLarge { tokens, limit } => ApiError::resource_exhausted(format!(
+            "The batch holds {tokens} input tokens, more than the {limit} enqueued tokens this model allows."
+        )),
+    }
+}
+
+impl MockModel {
+    /// Creates a job of `items` on `model`: checks the key, the model and each prompt's size,
+    /// then decides its start, turnaround and every answer.
+    pub fn create_batch(
+        &self,
+        api_key: Option<&str>,
+        model: &str,
+        display_name: &str,
+        items: &[BatchItem],
+    ) -> Result<BatchJob, ApiError> {
+        self.authenticate(api_key)?;
+        let served = self
+            .served
+            .get(model)
+            .ok_or_else(|| ApiError::model_not_found(model, "batchGenerateContent"))?;
+        if items.is_empty() || items.len() > MAX_REQUESTS_PER_JOB {
+            return Err(ApiError::invalid_argument(format!(
+                "A batch holds 1 to {MAX_REQUESTS_PER_JOB} requests; this one has {}.",
+                items.len()
+            )));
+        }
+        if let Some(big) = items.iter().find(|i| i.input_tokens > served.max_input) {
+            return Err(ApiError::too_many_tokens(big.input_tokens, served.max_input));
+        }
+        let mut book = self.batches.lock();
+        let job_key = BATCH_SALT ^ book.created();
+        let mut rng = keyed_rng(self.seed, job_key);
+        let turnaround = self.samplers.batch_turnaround.sample(&mut rng);
+        let price = self.profile.prices.get(model).map(|p| p.batch());
+        let answers = items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let mut rng = keyed_rng(self.seed, job_key.wrapping_add((i as u64 + 1) << 20));
+                let natural = item
+                    .output_hint
+                    .unwrap_or_else(|| self.samplers.output_tokens.sample_count(&mut rng, 1))
+                    .max(1);
+                let (candidates, max_tokens) = match item.max_output_tokens {
+                    Some(max) if natural > max => (max, true),
+                    _ => (natural, false),
+                };
+                let thoughts = u64::from(self.samplers.thinking_tokens.sample_count(&mut rng, 0));
+                let usage = Usage {
+                    prompt: item.input_tokens,
+                    candidates: u64::from(candidates),
+                    thoughts,
+                    cached: 0,
+                };
+                let billed = Billed {
+                    prompt: usage.prompt,
+                    cached: 0,
+                    output: usage.candidates,
+                    thinking: thoughts,
+                };
+                BatchAnswer {
+                    usage,
+                    text_key: rng.random(),
+                    max_tokens,
+                    metadata: item.metadata.clone(),
+                    cost: price.map_or_else(CostSplit::default, |p| p.split(billed, 1.0)),
+                }
+            })
+            .collect();
+        let tokens = items.iter().map(|i| i.input_tokens).sum();
+        let job = NewJob {
+            project: api_key.unwrap_or(""),
+            model,
+            display_name,
+            turnaround,
+            enqueued_limit: self.profile.batch.enqueued_tokens,
+        };
+        book.create(Instant::now(), job, tokens, answers).map_err(batch_error)
+    }
+
+    /// A job by name (`batches/…`).
+    pub fn get_batch(&self, api_key: Option<&str>, name: &str) -> Result<BatchJob, ApiError> {
+        self.authenticate(api_key)?;
+        self.batches
+            .lock()
+            .get(api_key.unwrap_or(""), name)
+            .map_err(batch_error)
+    }
+
+    /// The project's jobs, newest first.
+    pub fn list_batches(&self, api_key: Option<&str>) -> Result<Vec<BatchJob>, ApiError> {
+        self.authenticate(api_key)?;
+        Ok(self.batches.lock().list(api_key.unwrap_or("")))
+    }
+
+    /// Cancels a job that has not finished.
+    pub fn cancel_batch(&self, api_key: Option<&str>, name: &str) -> Result<BatchJob, ApiError> {
+        self.authenticate(api_key)?;
+        let mut book = self.batches.lock();
+        book.cancel(Instant::now(), api_key.unwrap_or(""), name)
+            .map_err(batch_error)
+    }
+
+    /// Deletes a job.
+    pub fn delete_batch(&self, api_key: Option<&str>, name: &str) -> Result<(), ApiError> {
+        self.authenticate(api_key)?;
+        self.batches
+            .lock()
+            .delete(api_key.unwrap_or(""), name)
+            .map_err(batch_error)
+    }
+}
+
+/// The finish reason of a batch answer.
+pub fn finish_of(a: &BatchAnswer) -> FinishReason {
+    if a.max_tokens {
+        FinishReason::MaxTokens
+    } else {
+        FinishReason::Stop
+    }
+}
