@@ -4,16 +4,13 @@
 //! its state as `BATCH_STATE_*`, answers under `metadata.output.inlinedResponses.inlinedResponses`).
 //! File input (`inputConfig.fileName`) is not served.
 
-use std::time::SystemTime;
-
 use axum::extract::{Path, RawQuery, Request, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use super::{api_key, error_response, json_response, AppState};
+use super::{api_key, error_response, reply, to_wall, AppState};
 use crate::batch::{BatchJob, BatchState};
 use crate::errors::ApiError;
 use crate::model::{finish_of, BatchItem};
@@ -49,16 +46,6 @@ struct InlineRequests {
 struct InlineRequest {
     request: GenerateContentRequest,
     metadata: Option<Value>,
-}
-
-fn to_wall(t: Instant) -> String {
-    let now = Instant::now();
-    let wall = if t >= now {
-        SystemTime::now() + (t - now)
-    } else {
-        SystemTime::now() - (now - t)
-    };
-    humantime::format_rfc3339_micros(wall).to_string()
 }
 
 /// A job as the API shows it at `now`: an operation whose metadata is the batch.
@@ -107,13 +94,6 @@ fn resource(j: &BatchJob) -> Value {
         meta["output"] = json!({"inlinedResponses": {"inlinedResponses": responses}});
     }
     json!({"name": j.name, "metadata": meta, "done": state.is_final()})
-}
-
-fn reply(result: Result<Value, ApiError>) -> Response {
-    match result {
-        Ok(v) => json_response(StatusCode::OK, v.to_string()),
-        Err(e) => error_response(&e),
-    }
 }
 
 /// `POST /{version}/models/{model}:batchGenerateContent`.

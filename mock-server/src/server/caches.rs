@@ -4,13 +4,11 @@
 use std::time::{Duration, SystemTime};
 
 use axum::extract::{Path, RawQuery, Request, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::time::Instant;
 
-use super::{api_key, error_response, json_response, read_body, AppState};
+use super::{api_key, read_body, reply, to_wall, AppState};
 use crate::context_cache::CachedContent;
 use crate::errors::{parse_proto_duration, ApiError};
 use crate::tokens::count_tokens;
@@ -54,16 +52,6 @@ impl CacheBody {
     }
 }
 
-fn to_wall(t: Instant) -> String {
-    let now = Instant::now();
-    let wall = if t >= now {
-        SystemTime::now() + (t - now)
-    } else {
-        SystemTime::now() - (now - t)
-    };
-    humantime::format_rfc3339_micros(wall).to_string()
-}
-
 fn resource(c: &CachedContent) -> Value {
     json!({
         "name": c.name,
@@ -74,13 +62,6 @@ fn resource(c: &CachedContent) -> Value {
         "expireTime": to_wall(c.expires),
         "usageMetadata": {"totalTokenCount": c.tokens},
     })
-}
-
-fn reply(result: Result<Value, ApiError>) -> Response {
-    match result {
-        Ok(v) => json_response(StatusCode::OK, v.to_string()),
-        Err(e) => error_response(&e),
-    }
 }
 
 async fn body_of(request: Request) -> Result<(Option<String>, CacheBody), ApiError> {

@@ -214,6 +214,25 @@ pub async fn read_body(headers: &HeaderMap, body: Body) -> Result<bytes::Bytes, 
     })
 }
 
+/// A model-clock instant as a wall-clock RFC 3339 time (resource timestamps).
+pub fn to_wall(t: tokio::time::Instant) -> String {
+    let now = tokio::time::Instant::now();
+    let wall = if t >= now {
+        std::time::SystemTime::now() + (t - now)
+    } else {
+        std::time::SystemTime::now() - (now - t)
+    };
+    humantime::format_rfc3339_micros(wall).to_string()
+}
+
+/// A JSON result as a 200, or the error's Gemini body.
+pub fn reply(result: Result<serde_json::Value, ApiError>) -> Response {
+    match result {
+        Ok(v) => json_response(StatusCode::OK, v.to_string()),
+        Err(e) => error_response(&e),
+    }
+}
+
 /// A numeric hint header sent by stampede (`x-stampede-output-tokens`, `x-stampede-rng-key`).
 pub fn hint_header(headers: &HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.parse().ok()
