@@ -112,6 +112,7 @@ pub fn execute(
             crate::format::secs(at.as_secs_f64())
         )));
     }
+    metrics.batch_jobs = report.batch_jobs;
     let mut pin_warnings = report.pinned.failures.clone();
     for &(model, tokens, ttl) in &report.pinned.made {
         let price = catalog::price(&models[usize::from(model)]);

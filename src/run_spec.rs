@@ -110,6 +110,7 @@ impl<'a> RunSpec<'a> {
                         .copied()
                         .unwrap_or(l.service_tier),
                     pin_prefix: self.strategy.pin_prefix.contains(&l.name),
+                    batch: l.batch.filter(|_| !self.strategy.online.contains(&l.name)),
                 })
                 .collect(),
             // Pinned caches outlive the window by ten minutes: requests still in flight at its

@@ -37,8 +37,8 @@ pub struct GeminiOptions {
 /// The Gemini HTTP backend.
 #[derive(Debug, Clone)]
 pub struct GeminiBackend {
-    client: reqwest::Client,
-    options: std::sync::Arc<GeminiOptions>,
+    pub(super) client: reqwest::Client,
+    pub(super) options: std::sync::Arc<GeminiOptions>,
 }
 
 impl GeminiBackend {
@@ -51,7 +51,8 @@ impl GeminiBackend {
     }
 }
 
-fn request_body(a: &Attempt, thinking_budget: Option<i64>) -> GenerateContentRequest {
+/// The generateContent body of an attempt (also an inline request of a batch job).
+pub(super) fn request_body(a: &Attempt, thinking_budget: Option<i64>) -> GenerateContentRequest {
     GenerateContentRequest {
         cached_content: a.cached_content.as_deref().map(String::from),
         system_instruction: (a.system_prompt_tokens > 0 && a.cached_content.is_none()).then(|| Content {
@@ -77,7 +78,8 @@ fn request_body(a: &Attempt, thinking_budget: Option<i64>) -> GenerateContentReq
     }
 }
 
-fn tokens_of(r: &GenerateContentResponse) -> Tokens {
+/// The tokens an answer's `usageMetadata` counts.
+pub(super) fn tokens_of(r: &GenerateContentResponse) -> Tokens {
     let u = r.usage_metadata.clone().unwrap_or_default();
     Tokens {
         input: u.prompt_token_count,
@@ -85,6 +87,7 @@ fn tokens_of(r: &GenerateContentResponse) -> Tokens {
         thinking: u.thoughts_token_count.unwrap_or(0),
         cached: u.cached_content_token_count.unwrap_or(0),
         service_tier: ServiceTier::Standard,
+        batch: false,
     }
 }
 
@@ -111,6 +114,18 @@ impl Backend for GeminiBackend {
                 .json(&request_body(&attempt, o.thinking_budget));
             super::http::exchange(req, &attempt, o.send_hints, read_stream, read_unary).await
         })
+    }
+
+    fn submit_batch(
+        &self,
+        model: std::sync::Arc<str>,
+        attempts: Vec<Attempt>,
+    ) -> BoxFuture<'static, Result<String, AttemptError>> {
+        self.submit(model, attempts)
+    }
+
+    fn poll_batch(&self, name: String) -> BoxFuture<'static, Result<super::BatchPoll, AttemptError>> {
+        self.poll(name)
     }
 
     fn create_cache(&self, r: CacheRequest) -> BoxFuture<'static, Result<std::sync::Arc<str>, String>> {
@@ -246,6 +261,7 @@ mod tests {
             system_prompt_key: 7,
             service_tier: ServiceTier::Standard,
             cached_content: None,
+            lane: 0,
         };
         let body = serde_json::to_value(request_body(&a, Some(0))).unwrap();
         assert_eq!(body["generationConfig"]["thinkingConfig"]["thinkingBudget"], 0);

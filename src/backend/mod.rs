@@ -12,6 +12,7 @@ pub mod api_key;
 pub mod connections;
 pub mod error_body;
 pub mod gemini;
+mod gemini_batch;
 pub(crate) mod http;
 pub mod openai;
 pub mod sim;
@@ -58,6 +59,8 @@ pub struct Attempt {
     /// An explicit cache holding the system prompt (`cachedContent`): named instead of sending
     /// the prompt.
     pub cached_content: Option<Arc<str>>,
+    /// The request's lane.
+    pub lane: u8,
 }
 
 /// Tokens as the API counted them.
@@ -75,6 +78,9 @@ pub struct Tokens {
     /// The service tier that served the answer (an answer of several sums keeps the first's).
     #[serde(default)]
     pub service_tier: ServiceTier,
+    /// Answered through the Batch API (billed at the batch price).
+    #[serde(default)]
+    pub batch: bool,
 }
 
 impl Tokens {
@@ -111,6 +117,8 @@ pub enum ErrorKind {
     Decode,
     /// A stream that ended without `finishReason` or sent an error event after some chunks.
     Stream,
+    /// A Batch API job ended without an answer for the request (expired, cancelled, failed).
+    Batch,
 }
 
 impl ErrorKind {
@@ -122,6 +130,7 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout".into(),
             ErrorKind::Decode => "decode".into(),
             ErrorKind::Stream => "stream".into(),
+            ErrorKind::Batch => "batch".into(),
         }
     }
 }
@@ -208,6 +217,19 @@ pub struct AttemptResult {
     pub first_byte: Option<Instant>,
     /// Stream timing, for streamed attempts.
     pub stream: Option<StreamStats>,
+    /// For an attempt answered through the Batch API: its job's turnaround (submit to result).
+    pub batch_turnaround: Option<Duration>,
+}
+
+/// A batch job as a poll finds it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BatchPoll {
+    /// Pending or running.
+    Waiting,
+    /// Succeeded: one result per request, in the order they were submitted.
+    Done(Vec<Result<Tokens, AttemptError>>),
+    /// Ended without results (failed, cancelled, expired): the state's name.
+    Ended(String),
 }
 
 impl AttemptResult {
@@ -217,6 +239,7 @@ impl AttemptResult {
             outcome: Ok(tokens),
             first_byte: Some(first_byte),
             stream,
+            batch_turnaround: None,
         }
     }
 
@@ -226,6 +249,7 @@ impl AttemptResult {
             outcome: Err(error),
             first_byte: None,
             stream: None,
+            batch_turnaround: None,
         }
     }
 }
@@ -253,5 +277,19 @@ pub trait Backend: Send + Sync + 'static {
     /// without explicit caches say so.
     fn create_cache(&self, _request: CacheRequest) -> BoxFuture<'static, Result<Arc<str>, String>> {
         Box::pin(async { Err("this target has no explicit context caches".to_string()) })
+    }
+
+    /// Submits `attempts` (all for `model`) as one Batch API job; returns its name.
+    fn submit_batch(
+        &self,
+        _model: Arc<str>,
+        _attempts: Vec<Attempt>,
+    ) -> BoxFuture<'static, Result<String, AttemptError>> {
+        Box::pin(async { Err(AttemptError::new(ErrorKind::Status(501))) })
+    }
+
+    /// Reads a Batch API job.
+    fn poll_batch(&self, _name: String) -> BoxFuture<'static, Result<BatchPoll, AttemptError>> {
+        Box::pin(async { Err(AttemptError::new(ErrorKind::Status(501))) })
     }
 }

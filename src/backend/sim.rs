@@ -13,7 +13,9 @@ use stampede_mock::model::wait_until;
 use stampede_mock::model::ServingFault;
 use stampede_mock::{Answer, Call, Generation, MockModel};
 
-use super::{Attempt, AttemptError, AttemptResult, Backend, CacheRequest, ErrorKind, StreamStats, Tokens};
+use super::{Attempt, AttemptError, AttemptResult, Backend, BatchPoll, CacheRequest, ErrorKind, StreamStats, Tokens};
+use stampede_mock::batch::BatchState;
+use stampede_mock::model::BatchItem;
 
 /// A backend that calls a [`MockModel`] in-process.
 #[derive(Debug, Clone)]
@@ -61,6 +63,49 @@ impl Backend for SimBackend {
         })
     }
 
+    fn submit_batch(
+        &self,
+        model: Arc<str>,
+        attempts: Vec<Attempt>,
+    ) -> BoxFuture<'static, Result<String, AttemptError>> {
+        let items: Vec<BatchItem> = attempts
+            .iter()
+            .map(|a| BatchItem {
+                input_tokens: u64::from(a.system_prompt_tokens) + u64::from(a.input_tokens),
+                max_output_tokens: Some(a.output_tokens),
+                output_hint: Some(a.output_tokens),
+                metadata: None,
+            })
+            .collect();
+        let made = self.model.create_batch(Some(SIM_KEY), &model, "stampede", &items);
+        Box::pin(async move { made.map(|j| j.name).map_err(|e| AttemptError::from_api(e.code, &e)) })
+    }
+
+    fn poll_batch(&self, name: String) -> BoxFuture<'static, Result<BatchPoll, AttemptError>> {
+        let job = self.model.get_batch(Some(SIM_KEY), &name);
+        Box::pin(async move {
+            let job = job.map_err(|e| AttemptError::from_api(e.code, &e))?;
+            Ok(match job.state(tokio::time::Instant::now()) {
+                BatchState::Pending | BatchState::Running => BatchPoll::Waiting,
+                BatchState::Succeeded => BatchPoll::Done(
+                    job.answers
+                        .iter()
+                        .map(|a| {
+                            Ok(Tokens {
+                                input: a.usage.prompt,
+                                output: a.usage.candidates,
+                                thinking: a.usage.thoughts,
+                                batch: true,
+                                ..Tokens::default()
+                            })
+                        })
+                        .collect(),
+                ),
+                other => BatchPoll::Ended(other.wire().to_string()),
+            })
+        })
+    }
+
     fn create_cache(&self, r: CacheRequest) -> BoxFuture<'static, Result<Arc<str>, String>> {
         let made = self.model.create_cache(
             Some(SIM_KEY),
@@ -100,6 +145,7 @@ fn tokens(g: &Generation) -> Tokens {
         thinking: g.usage.thoughts,
         cached: g.usage.cached,
         service_tier: g.service_tier,
+        batch: false,
     }
 }
 

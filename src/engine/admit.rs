@@ -146,6 +146,7 @@ impl<S: RecordSink> Engine<'_, S> {
             input_tokens: live.req.input_tokens + self.lane_system_prompt(live.req.lane),
             requested_tier: self.lane_tier(live.req.lane),
             spend_limit: false,
+            batch_turnaround: None,
             stream: None,
         }
     }
@@ -157,7 +158,7 @@ impl<S: RecordSink> Engine<'_, S> {
         match live.worker {
             Some(Pool::Reserved(lane)) => self.reserved_busy[lane] -= 1,
             Some(Pool::Shared) => self.shared_busy -= 1,
-            None => {}
+            Some(Pool::Batch) | None => {}
         }
         for r in &live.running {
             r.abort.abort();

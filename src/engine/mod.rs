@@ -19,6 +19,7 @@
 //! `Engine::finish` only, which emits its record; so every scheduled request ends exactly once.
 
 mod admit;
+pub mod batcher;
 mod outcome;
 pub mod pinned;
 pub mod progress;
@@ -66,6 +67,8 @@ pub struct LaneConfig {
     pub service_tier: ServiceTier,
     /// Pin the system prompt to an explicit context cache made before the traffic starts.
     pub pin_prefix: bool,
+    /// Send the lane through the Batch API (its requests hold no worker).
+    pub batch: Option<crate::traffic::mix::BatchLaneSpec>,
 }
 
 impl Default for LaneConfig {
@@ -78,6 +81,7 @@ impl Default for LaneConfig {
             system_prompt_tokens: 0,
             service_tier: ServiceTier::Standard,
             pin_prefix: false,
+            batch: None,
         }
     }
 }
@@ -113,6 +117,8 @@ pub struct EngineReport {
     pub stalled_at: Option<Duration>,
     /// The explicit caches made for pinned lanes, and why any could not be.
     pub pinned: pinned::PinnedCaches,
+    /// Batch API jobs submitted.
+    pub batch_jobs: u64,
 }
 
 /// Events the engine handles at one instant of virtual time before it calls the schedule
@@ -127,6 +133,8 @@ enum Pool {
     Reserved(usize),
     /// A worker of the shared pool.
     Shared,
+    /// None: a batch lane's request waits for its job without holding a worker.
+    Batch,
 }
 
 /// An attempt of a request that is still running.
@@ -276,6 +284,12 @@ impl<'s, S: RecordSink> Engine<'s, S> {
         if config.lanes.is_empty() {
             config.lanes.push(LaneConfig::default());
         }
+        let batch_lanes: Vec<_> = config.lanes.iter().map(|l| l.batch).collect();
+        let backend: Arc<dyn Backend> = if batch_lanes.iter().any(Option::is_some) {
+            Arc::new(batcher::Batcher::new(backend, batch_lanes, progress.clone()))
+        } else {
+            backend
+        };
         let rules = config
             .lanes
             .iter()
@@ -398,6 +412,10 @@ impl<'s, S: RecordSink> Engine<'s, S> {
             stopped,
             stalled_at,
             pinned: std::mem::take(&mut self.pinned),
+            batch_jobs: self
+                .progress
+                .batch_jobs_submitted
+                .load(std::sync::atomic::Ordering::Relaxed),
         }
     }
 
@@ -530,6 +548,7 @@ impl<'s, S: RecordSink> Engine<'s, S> {
             busy_end: self.busy() as u32,
             limit_end: self.pipeline.limit() as u32,
             breakers_open: self.pipeline.open_breakers(at),
+            batch_jobs_end: self.progress.batch_jobs.load(std::sync::atomic::Ordering::Relaxed) as u32,
         };
         self.sink.second(&sample);
     }

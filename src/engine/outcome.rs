@@ -47,6 +47,7 @@ impl<S: RecordSink> Engine<'_, S> {
             input_tokens: req.input_tokens + self.lane_system_prompt(req.lane),
             requested_tier: self.lane_tier(req.lane),
             spend_limit: done.result.outcome.as_ref().err().is_some_and(|e| e.spend_limit),
+            batch_turnaround: done.result.batch_turnaround,
             stream: done.result.stream.clone(),
         };
         self.sink.attempt(&record);

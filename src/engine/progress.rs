@@ -26,6 +26,10 @@ pub struct Progress {
     pub queued: AtomicU64,
     /// Run time covered so far, in milliseconds (virtual in the simulator).
     pub elapsed_ms: AtomicU64,
+    /// Batch API jobs submitted and not yet ended.
+    pub batch_jobs: AtomicU64,
+    /// Batch API jobs submitted.
+    pub batch_jobs_submitted: AtomicU64,
     stop: AtomicBool,
     stop_notify: Notify,
     abort: AtomicBool,

@@ -197,6 +197,9 @@ pub struct AttemptRecord {
     /// Refused by a spend limit (the spend-based rate limit or the monthly cap).
     #[serde(default)]
     pub spend_limit: bool,
+    /// Answered through the Batch API: its job's turnaround (submit to result).
+    #[serde(default)]
+    pub batch_turnaround: Option<Duration>,
     /// Stream timing.
     #[serde(skip)]
     pub stream: Option<StreamStats>,
@@ -221,6 +224,9 @@ pub struct SecondSample {
     pub limit_end: u32,
     /// Models whose circuit breaker was open or half-open at the end of the second.
     pub breakers_open: u32,
+    /// Batch API jobs in flight at the end of the second.
+    #[serde(default)]
+    pub batch_jobs_end: u32,
 }
 
 /// Where records go.

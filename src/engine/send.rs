@@ -27,6 +27,9 @@ impl<S: RecordSink> Engine<'_, S> {
     /// Whether a request of `lane` could take a worker now: one of its reserved workers, or
     /// one of the shared ones (the limit minus every lane's reserved workers).
     pub(super) fn lane_has_worker(&self, lane: usize) -> bool {
+        if self.config.lanes[lane].batch.is_some() {
+            return true;
+        }
         let reserved = |l: usize| self.config.lanes[l].reserved_workers as usize;
         let all_reserved: usize = (0..self.config.lanes.len()).map(reserved).sum();
         let shared = self.pipeline.limit().saturating_sub(all_reserved);
@@ -34,6 +37,9 @@ impl<S: RecordSink> Engine<'_, S> {
     }
 
     fn take_worker(&mut self, lane: usize) -> Pool {
+        if self.config.lanes[lane].batch.is_some() {
+            return Pool::Batch;
+        }
         if self.reserved_busy[lane] < self.config.lanes[lane].reserved_workers as usize {
             self.reserved_busy[lane] += 1;
             Pool::Reserved(lane)
@@ -146,7 +152,17 @@ impl<S: RecordSink> Engine<'_, S> {
             live.model_attempts += 1;
         }
         let req = live.req;
-        let limit = (now + self.config.strategy.timeout.attempt).min(live.deadline);
+        // A batch lane's attempt waits for its job: only the request's deadline bounds it.
+        let batched = self
+            .config
+            .lanes
+            .get(usize::from(live.req.lane))
+            .is_some_and(|l| l.batch.is_some());
+        let limit = if batched {
+            live.deadline
+        } else {
+            (now + self.config.strategy.timeout.attempt).min(live.deadline)
+        };
         let lane = self
             .config
             .lanes
@@ -166,6 +182,7 @@ impl<S: RecordSink> Engine<'_, S> {
             system_prompt_key: system_prompt_key(req.lane),
             service_tier: lane.service_tier,
             cached_content: self.pinned.name(req.lane, model),
+            lane: req.lane,
         };
         let call = self.backend.call(attempt);
         let (abort, registration) = AbortHandle::new_pair();

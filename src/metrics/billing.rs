@@ -35,6 +35,12 @@ pub struct Billing {
     pub tiers: BTreeMap<ServiceTier, TierMetrics>,
     /// Storage of the explicit caches of pinned lanes (`None` when a storage price is unknown).
     pub storage_usd: Option<f64>,
+    /// Answers through the Batch API.
+    pub batch_answers: u64,
+    /// What they cost at the batch price.
+    pub batch_cost_usd: Option<f64>,
+    /// What they would have cost online, less what they cost.
+    pub batch_saving_usd: Option<f64>,
 }
 
 impl Billing {
@@ -45,6 +51,9 @@ impl Billing {
             cache_saving_usd: priced.then_some(0.0),
             tiers: BTreeMap::new(),
             storage_usd: Some(0.0),
+            batch_answers: 0,
+            batch_cost_usd: priced.then_some(0.0),
+            batch_saving_usd: priced.then_some(0.0),
         }
     }
 
@@ -83,7 +92,17 @@ impl Billing {
             return None;
         };
         let multiplier = tier.catalog_multiplier();
+        let online = price;
+        let price = if tokens.batch { price.batch() } else { price };
         let this = price.split(tokens.billed(), multiplier);
+        if tokens.batch {
+            self.batch_answers += 1;
+            let full = online.split(tokens.billed(), multiplier).total();
+            if let (Some(c), Some(s)) = (&mut self.batch_cost_usd, &mut self.batch_saving_usd) {
+                *c += this.total();
+                *s += full - this.total();
+            }
+        }
         let uncached = price.split(
             stampede_mock::catalog::Billed {
                 cached: 0,

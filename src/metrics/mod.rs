@@ -179,6 +179,10 @@ pub struct Metrics {
     pub cost_usd: Option<f64>,
     /// That cost by what is billed and by service tier.
     pub billing: billing::Billing,
+    /// Turnaround (submit to result) of answers through the Batch API.
+    pub batch_turnaround: LatencyHistogram,
+    /// Batch API jobs submitted.
+    pub batch_jobs: u64,
     /// The per-second series.
     pub series: Series,
     /// End-to-end latency of the requests answered in each interval (for HdrHistogram
@@ -229,6 +233,8 @@ impl Metrics {
             planned: (0, 0),
             cost_usd: prices.iter().all(Option::is_some).then_some(0.0),
             billing: billing::Billing::new(prices.iter().all(Option::is_some)),
+            batch_turnaround: LatencyHistogram::default(),
+            batch_jobs: 0,
             series: Series::default(),
             intervals: interval_log::IntervalLog::new(Duration::from_secs(1)),
             prices,
@@ -301,6 +307,9 @@ impl RecordSink for Metrics {
         match a.result {
             Ok(tokens) => {
                 self.service.record(a.ended.saturating_sub(a.sent));
+                if let Some(t) = a.batch_turnaround {
+                    self.batch_turnaround.record(t);
+                }
                 if let Some(s) = &a.stream {
                     self.stream.record(s);
                 }
@@ -389,5 +398,6 @@ impl RecordSink for Metrics {
         row.workers_busy = s.busy_end;
         row.queue_depth = s.queue_end;
         row.queue_max = s.queue_max;
+        row.batch_jobs = s.batch_jobs_end;
     }
 }

@@ -49,6 +49,9 @@ pub struct SecondRow {
     /// What the answered attempts that ended in this second cost, in millionths of a dollar.
     #[serde(default)]
     pub cost_micro_usd: u64,
+    /// Batch API jobs in flight at the end of the second.
+    #[serde(default)]
+    pub batch_jobs: u32,
 }
 
 /// A growable series indexed by second.

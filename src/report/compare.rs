@@ -109,14 +109,30 @@ fn color(i: usize) -> String {
     format!("rgb({},{},{})", c.0, c.1, c.2)
 }
 
-/// The daily quota and monthly cap against the traffic (the same for every strategy, so read
-/// from the first), as sentences; empty when they fit or are unknown.
+/// The long limits (daily quota, monthly cap, spend-based limit) a strategy's traffic does not
+/// fit, as sentences: once when every strategy misses it alike, else after the names of the
+/// strategies that do (the cost-based ones differ by strategy: a batched or Flex lane spends
+/// less); empty when they fit or are unknown.
 pub fn long_limits(c: &Comparison) -> Vec<String> {
-    c.strategies
-        .first()
-        .and_then(|s| s.summary.horizon.as_ref())
-        .map(|h| h.missed().map(|l| l.message.clone()).collect())
-        .unwrap_or_default()
+    let mut found: Vec<(String, Vec<&str>)> = Vec::new();
+    for s in &c.strategies {
+        for l in s.summary.horizon.iter().flat_map(|h| h.missed()) {
+            match found.iter_mut().find(|(m, _)| *m == l.message) {
+                Some((_, names)) => names.push(&s.name),
+                None => found.push((l.message.clone(), vec![&s.name])),
+            }
+        }
+    }
+    found
+        .into_iter()
+        .map(|(message, names)| {
+            if names.len() == c.strategies.len() {
+                message
+            } else {
+                format!("{}: {message}", names.join(", "))
+            }
+        })
+        .collect()
 }
 
 /// `compare.html`.

@@ -53,7 +53,7 @@ fn single_blank_lines(text: &str) -> String {
 pub type CsvColumn = (&'static str, fn(&SecondRow) -> u64);
 
 /// The columns of `timeseries.csv`, in order.
-pub const CSV_COLUMNS: [CsvColumn; 20] = [
+pub const CSV_COLUMNS: [CsvColumn; 21] = [
     ("second", |r| r.second),
     ("offered", |r| r.offered),
     ("started", |r| r.started),
@@ -74,6 +74,7 @@ pub const CSV_COLUMNS: [CsvColumn; 20] = [
     ("tokens_in", |r| r.tokens_in),
     ("tokens_out", |r| r.tokens_out),
     ("cost_micro_usd", |r| r.cost_micro_usd),
+    ("batch_jobs", |r| u64::from(r.batch_jobs)),
 ];
 
 /// `timeseries.csv`: one row per second.
@@ -283,6 +284,17 @@ fn time_plots(s: &Summary) -> Vec<Chart> {
                     "open or half-open",
                     3,
                     series(s, Agg::Last, |r| f64::from(r.breakers_open)),
+                ),
+        ));
+    }
+    if s.batch.is_some() {
+        plots.push(stepped(
+            Chart::new(&format!("Batch API jobs in flight{end}"), T, "jobs")
+                .whole()
+                .line(
+                    "submitted, not ended",
+                    4,
+                    series(s, Agg::Last, |r| f64::from(r.batch_jobs)),
                 ),
         ));
     }

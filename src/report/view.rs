@@ -458,6 +458,28 @@ fn billing_rows(s: &Summary) -> Vec<CountRow> {
             }
         }
     }
+    if let Some(b) = &s.batch {
+        let group = "batch lane (Batch API)";
+        let mut row = |label: &str, count: String, share: String| {
+            rows.push(CountRow {
+                group: group.into(),
+                label: label.into(),
+                count,
+                share,
+            })
+        };
+        row("jobs", count(b.jobs), format!("{} answers", count(b.answered)));
+        row(
+            "turnaround",
+            ms(b.turnaround_ms.p50),
+            format!("median, submit to result; p95 {}", ms(b.turnaround_ms.p95)),
+        );
+        row(
+            "cost at the batch price",
+            usd(b.cost_usd),
+            format!("saved {} against sending them online", usd(b.saving_usd)),
+        );
+    }
     for (tier, t) in &s.service_tiers {
         let downgraded = if t.downgraded > 0 {
             format!(

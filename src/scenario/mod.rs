@@ -302,7 +302,8 @@ impl LoadedScenario {
         let named = [("reserve", strategy.reserve.keys().collect::<Vec<_>>())]
             .into_iter()
             .chain([("service_tier", strategy.service_tier.keys().collect())])
-            .chain([("pin_prefix", strategy.pin_prefix.iter().collect())]);
+            .chain([("pin_prefix", strategy.pin_prefix.iter().collect())])
+            .chain([("online", strategy.online.iter().collect())]);
         for (key, names) in named {
             if let Some(k) = names.into_iter().find(|k| !lanes.contains(k)) {
                 return Err(format!(

@@ -250,7 +250,7 @@ impl Breakers {
 fn counts_against(kind: ErrorKind) -> bool {
     match kind {
         ErrorKind::Status(s) => s == 429 || s >= 500,
-        ErrorKind::Transport | ErrorKind::Timeout | ErrorKind::Decode | ErrorKind::Stream => true,
+        ErrorKind::Transport | ErrorKind::Timeout | ErrorKind::Decode | ErrorKind::Stream | ErrorKind::Batch => true,
     }
 }
 

@@ -127,6 +127,10 @@ pub struct StrategySpec {
     /// traffic starts and named by each of their requests (storage billed for the run's window).
     #[serde(default)]
     pub pin_prefix: Vec<String>,
+    /// Lanes with a `batch` table sent online instead (so `compare` can run one traffic with a
+    /// lane batched and online).
+    #[serde(default)]
+    pub online: Vec<String>,
 }
 
 impl Default for StrategySpec {
@@ -150,6 +154,7 @@ impl Default for StrategySpec {
             reserve: BTreeMap::new(),
             service_tier: BTreeMap::new(),
             pin_prefix: Vec::new(),
+            online: Vec::new(),
         }
     }
 }

@@ -27,6 +27,36 @@ pub struct CostSplitSummary {
     pub cache_storage_usd: Option<f64>,
 }
 
+/// The Batch API lane's figures.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct BatchSummary {
+    /// Jobs submitted.
+    pub jobs: u64,
+    /// Requests answered through them.
+    pub answered: u64,
+    /// Turnaround of those answers: their job's submit to its result.
+    #[schemars(with = "serde_json::Value")]
+    pub turnaround_ms: LatencyStats,
+    /// What they cost at the batch price (null when a model is unpriced).
+    pub cost_usd: Option<f64>,
+    /// What the same answers would have cost online, less what they cost.
+    pub saving_usd: Option<f64>,
+}
+
+impl BatchSummary {
+    /// The batch figures of a run that submitted jobs.
+    pub fn of(m: &crate::metrics::Metrics) -> Option<BatchSummary> {
+        let b = &m.billing;
+        (m.batch_jobs > 0 || b.batch_answers > 0).then(|| BatchSummary {
+            jobs: m.batch_jobs,
+            answered: b.batch_answers,
+            turnaround_ms: m.batch_turnaround.stats(),
+            cost_usd: b.batch_cost_usd.map(usd6),
+            saving_usd: b.batch_saving_usd.map(usd6),
+        })
+    }
+}
+
 /// One service tier's figures.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TierSummary {

@@ -235,6 +235,27 @@ pub const PRIORITY_DOWNGRADED: Figure = Figure {
     })
 };
 
+/// Requests answered through the Batch API.
+pub const BATCH_ANSWERED: Figure = optional("batch_answered", "answered through the Batch API", |s| {
+    Some(s.batch.as_ref().map_or(0, |b| b.answered) as f64)
+});
+/// Median batch turnaround, submit to result.
+pub const BATCH_TURNAROUND: Figure = Figure {
+    kind: Kind::Ms,
+    better: Better::Lower,
+    ..optional("batch_turnaround_p50_ms", "batch turnaround p50", |s| {
+        s.batch.as_ref().and_then(|b| b.turnaround_ms.p50)
+    })
+};
+/// What the Batch API saved against sending online.
+pub const BATCH_SAVING: Figure = Figure {
+    kind: Kind::Usd,
+    better: Better::Higher,
+    ..optional("batch_saving_usd", "saved by the Batch API", |s| {
+        Some(s.batch.as_ref().and_then(|b| b.saving_usd).unwrap_or(0.0))
+    })
+};
+
 fn tier_cost(s: &Summary, tier: &str) -> Option<f64> {
     Some(s.service_tiers.get(tier).and_then(|t| t.cost_usd).unwrap_or(0.0))
 }

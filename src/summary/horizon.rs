@@ -70,7 +70,8 @@ pub struct LimitCheck {
 /// The run's traffic over a day and a month, and the long limits it meets.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Horizon {
-    /// Requests a day at the window's offered rate.
+    /// Online requests a day at the window's offered rate (requests answered through the Batch
+    /// API are left out: it has its own quota).
     pub requests_per_day: f64,
     /// Spend over a 30-day month at the window's rate of spend (null when unpriced).
     pub cost_per_month_usd: Option<f64>,

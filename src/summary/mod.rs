@@ -341,6 +341,10 @@ pub struct Summary {
     /// Cost, downgrades and latency per service tier (empty when every attempt was Standard).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub service_tiers: BTreeMap<String, billing::TierSummary>,
+    /// The Batch API lane: jobs, answers, turnaround, cost and what it saved (absent when no
+    /// lane was batched).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<billing::BatchSummary>,
     /// What was spent without an answer, and what caching saved.
     pub waste: crate::metrics::Waste,
     /// Per-lane figures.
@@ -459,7 +463,9 @@ impl Summary {
         let attempts = Attempts::of(m);
         let throughput = Throughput::of(m, meta.duration_s);
         let cost_usd = m.cost_usd.map(|c| (c * 1e6).round() / 1e6);
-        let horizon = Some(horizon::Horizon::of(&meta, requests.scheduled, cost_usd));
+        // Requests answered through the Batch API do not use the daily quota of online calls.
+        let online = requests.scheduled.saturating_sub(m.billing.batch_answers);
+        let horizon = Some(horizon::Horizon::of(&meta, online, cost_usd));
         let lanes = m
             .lanes
             .iter()
@@ -502,6 +508,7 @@ impl Summary {
             cost_usd,
             cost_split: billing::CostSplitSummary::of(&m.billing),
             service_tiers: billing::tiers_of(&m.billing),
+            batch: billing::BatchSummary::of(m),
             waste: crate::metrics::Waste {
                 unanswered_input_cost_usd: m.waste.unanswered_input_cost_usd.map(|c| (c * 1e6).round() / 1e6),
                 repeated_prompt_cost_usd: m.waste.repeated_prompt_cost_usd.map(|c| (c * 1e6).round() / 1e6),

@@ -63,6 +63,71 @@ pub struct LaneSpec {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub service_tier: stampede_mock::profile::ServiceTier,
+    /// Send the lane through the Batch API: requests grouped into jobs, polled to their end.
+    #[serde(default)]
+    pub batch: Option<BatchLaneSpec>,
+}
+
+/// `batch = { ... }` on a lane: how its requests are grouped into Batch API jobs and polled.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchLaneSpec {
+    /// A job is submitted once it holds this many requests (1 to 100,000).
+    #[serde(default = "default_batch_requests")]
+    pub max_requests: u32,
+    /// ...or this many input tokens (0 = no token bound).
+    #[serde(default)]
+    pub max_tokens: u64,
+    /// ...or this long after its first request arrived.
+    #[serde(default = "default_batch_window", with = "humantime_serde")]
+    #[schemars(with = "String")]
+    pub window: Duration,
+    /// First poll this long after submitting; each next one 1.5× later, up to `max_poll`.
+    #[serde(default = "default_batch_poll", with = "humantime_serde")]
+    #[schemars(with = "String")]
+    pub poll: Duration,
+    /// The longest wait between polls.
+    #[serde(default = "default_batch_max_poll", with = "humantime_serde")]
+    #[schemars(with = "String")]
+    pub max_poll: Duration,
+}
+
+fn default_batch_requests() -> u32 {
+    1000
+}
+fn default_batch_window() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_batch_poll() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_batch_max_poll() -> Duration {
+    Duration::from_secs(300)
+}
+
+impl BatchLaneSpec {
+    /// Checks the ranges; the message names the key.
+    pub fn check(&self) -> Result<(), String> {
+        if !(1..=100_000).contains(&self.max_requests) {
+            return Err(format!(
+                "batch.max_requests must be 1 to 100000, got {}",
+                self.max_requests
+            ));
+        }
+        for (key, d) in [
+            ("window", self.window),
+            ("poll", self.poll),
+            ("max_poll", self.max_poll),
+        ] {
+            if d.is_zero() {
+                return Err(format!("batch.{key} must be above zero"));
+            }
+        }
+        if self.max_poll < self.poll {
+            return Err("batch.max_poll must be at least batch.poll".into());
+        }
+        Ok(())
+    }
 }
 
 impl LaneSpec {
@@ -80,6 +145,7 @@ impl LaneSpec {
             stream_share: None,
             system_prompt_tokens: 0,
             service_tier: Default::default(),
+            batch: None,
         }
     }
 }

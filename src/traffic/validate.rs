@@ -314,6 +314,12 @@ impl TrafficSpec {
                 "lanes need unique non-empty names, shares ≥ 0 adding up to more than 0, weights above 0, stream_share in 0..=1 (at most 64 lanes)",
             ));
             }
+            for lane in l {
+                if let Some(b) = &lane.batch {
+                    b.check()
+                        .map_err(|m| SpecError::at(lanes.span(), format!("lane {:?}: {m}", lane.name)))?;
+                }
+            }
         }
         Ok(())
     }

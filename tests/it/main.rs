@@ -3,6 +3,7 @@
 
 mod advice;
 mod architecture;
+mod batch_lane;
 mod cli;
 mod compare;
 mod diff;

@@ -116,7 +116,13 @@ pub fn create(state: &AppState, model: &str, key: Option<&str>, body: &[u8]) -> 
             .map(|r| BatchItem {
                 input_tokens: count_tokens(r.request.texts()),
                 max_output_tokens: r.request.generation_config.as_ref().and_then(|g| g.max_output_tokens),
-                output_hint: None,
+                // stampede's wanted answer length, sent only to the mock, as its hint headers are.
+                output_hint: r
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.get("stampede_output_tokens"))
+                    .and_then(Value::as_u64)
+                    .map(|n| n.min(u64::from(u32::MAX)) as u32),
                 metadata: r.metadata,
             })
             .collect();

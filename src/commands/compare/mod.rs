@@ -133,6 +133,9 @@ pub fn metrics(lanes: &[String]) -> Vec<Metric> {
         COST_FLEX,
         COST_PRIORITY,
         PRIORITY_DOWNGRADED,
+        BATCH_ANSWERED,
+        BATCH_TURNAROUND,
+        BATCH_SAVING,
     ]
     .into_iter()
     .map(Metric::of)
