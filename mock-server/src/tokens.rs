@@ -23,17 +23,21 @@ const WORDS: [&str; 32] = [
 ];
 
 /// Deterministic English-like text of exactly `4 × tokens` ASCII characters; `key` picks the
-/// starting word so different keys give different texts and equal keys equal texts.
+/// words (a splitmix64 stream seeded by it), so different keys give different texts — the
+/// mock's implicit cache must not find a shared prefix where the scenario meant none — and
+/// equal keys equal texts. A shorter text of a key is a prefix of a longer one.
 pub fn synth_text(tokens: u64, key: u64) -> String {
     let len = (tokens as usize) * 4;
     let mut s = String::with_capacity(len + 16);
-    let mut i = (key % WORDS.len() as u64) as usize;
-    let mut step = ((key >> 8) % 7) as usize * 2 + 1;
+    let mut state = key;
     while s.len() < len {
-        s.push_str(WORDS[i % WORDS.len()]);
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        s.push_str(WORDS[(z % WORDS.len() as u64) as usize]);
         s.push(' ');
-        i += step;
-        step = step % 13 + 2;
     }
     s.truncate(len);
     s
@@ -52,6 +56,10 @@ mod tests {
         }
         assert_eq!(synth_text(50, 1), synth_text(50, 1));
         assert_ne!(synth_text(50, 1), synth_text(50, 2));
+        assert!(synth_text(80, 7).starts_with(&synth_text(50, 7)));
+        // Keys that differ only in bits a small word table would drop still differ.
+        let texts: std::collections::HashSet<String> = (0..2000u64).map(|k| synth_text(10, k << 20)).collect();
+        assert_eq!(texts.len(), 2000);
     }
 
     #[test]

@@ -63,10 +63,7 @@ pub(super) fn request_body(a: &Attempt, thinking_budget: Option<i64>) -> Generat
             ))],
         }),
         service_tier: (a.service_tier != ServiceTier::Standard).then(|| a.service_tier.as_str().to_string()),
-        contents: vec![Content {
-            role: Some("user".into()),
-            parts: vec![Part::text(synth_text(u64::from(a.input_tokens), a.prompt_key))],
-        }],
+        contents: contents(a),
         generation_config: Some(GenerationConfig {
             max_output_tokens: Some(a.output_tokens),
             thinking_config: thinking_budget.map(|b| ThinkingConfig {
@@ -76,6 +73,26 @@ pub(super) fn request_body(a: &Attempt, thinking_budget: Option<i64>) -> Generat
         }),
         ..GenerateContentRequest::default()
     }
+}
+
+/// The conversation so far and this turn's message: for a conversation's turn k, the user and
+/// model turns 1..k-1 (texts keyed by conversation and turn, so every turn resends identical
+/// text) and message k; otherwise the one prompt.
+fn contents(a: &Attempt) -> Vec<Content> {
+    let turn = |role: &str, tokens: u32, key: u64| Content {
+        role: Some(role.into()),
+        parts: vec![Part::text(synth_text(u64::from(tokens), key))],
+    };
+    let Some(history) = &a.history else {
+        return vec![turn("user", a.input_tokens, a.prompt_key)];
+    };
+    let mut out = Vec::with_capacity(history.len() * 2 + 1);
+    for (j, &(message, answer)) in history.iter().enumerate() {
+        out.push(turn("user", message, a.turn_key(j + 1, false)));
+        out.push(turn("model", answer, a.turn_key(j + 1, true)));
+    }
+    out.push(turn("user", a.input_tokens, a.turn_key(history.len() + 1, false)));
+    out
 }
 
 /// The tokens an answer's `usageMetadata` counts.
@@ -262,6 +279,8 @@ mod tests {
             service_tier: ServiceTier::Standard,
             cached_content: None,
             lane: 0,
+            history: None,
+            session: 0,
         };
         let body = serde_json::to_value(request_body(&a, Some(0))).unwrap();
         assert_eq!(body["generationConfig"]["thinkingConfig"]["thinkingBudget"], 0);

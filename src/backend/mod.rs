@@ -61,6 +61,34 @@ pub struct Attempt {
     pub cached_content: Option<Arc<str>>,
     /// The request's lane.
     pub lane: u8,
+    /// A conversation's earlier turns, (message, answer) tokens each, sent before this turn's
+    /// message (`input_tokens`); `None` outside conversations.
+    pub history: Option<Arc<[(u32, u32)]>>,
+    /// The conversation (sessions traffic), which keys the text of its turns.
+    pub session: u32,
+}
+
+/// Keys of conversations' texts: this tag and the conversation (apart from prompt keys and the
+/// lanes' system prompts).
+const SESSION_KEY: u64 = 0x1000_0000_0000_0000;
+
+impl Attempt {
+    /// The key of the text of turn `j` (from 1) of the attempt's conversation: its message
+    /// (`answer` false) or its answer.
+    pub fn turn_key(&self, j: usize, answer: bool) -> u64 {
+        SESSION_KEY | (u64::from(self.session) << 20) | ((j as u64) << 1) | u64::from(answer)
+    }
+
+    /// The prompt's tokens without the system prompt: the history and this turn's message.
+    pub fn prompt_tokens(&self) -> u64 {
+        let history: u64 = self
+            .history
+            .iter()
+            .flat_map(|h| h.iter())
+            .map(|&(m, a)| u64::from(m) + u64::from(a))
+            .sum();
+        history + u64::from(self.input_tokens)
+    }
 }
 
 /// Tokens as the API counted them.

@@ -47,7 +47,7 @@ impl Backend for SimBackend {
             let call = Call {
                 api_key: Some(SIM_KEY),
                 model: &attempt.model,
-                input_tokens: system + u64::from(attempt.input_tokens),
+                input_tokens: system + attempt.prompt_tokens(),
                 max_output_tokens: Some(attempt.output_tokens),
                 output_hint: Some(attempt.output_tokens),
                 thinking_budget: None,
@@ -71,7 +71,7 @@ impl Backend for SimBackend {
         let items: Vec<BatchItem> = attempts
             .iter()
             .map(|a| BatchItem {
-                input_tokens: u64::from(a.system_prompt_tokens) + u64::from(a.input_tokens),
+                input_tokens: u64::from(a.system_prompt_tokens) + a.prompt_tokens(),
                 max_output_tokens: Some(a.output_tokens),
                 output_hint: Some(a.output_tokens),
                 metadata: None,
@@ -123,6 +123,22 @@ impl Backend for SimBackend {
 /// makes its text (equal keys, equal text).
 fn prefix_blocks(a: &Attempt) -> Vec<(u64, u64)> {
     let system = u64::from(a.system_prompt_tokens);
+    if let Some(history) = &a.history {
+        // A conversation: the system prompt, then the prompt after each user turn (turn k's
+        // prompt up to message j is turn j's whole prompt, so turn k hits turn k-1's).
+        let mut blocks = Vec::with_capacity(history.len() + 2);
+        if system > 0 {
+            blocks.push((a.system_prompt_key, system));
+        }
+        let mut tokens = system;
+        let turns = history.iter().copied().chain(std::iter::once((a.input_tokens, 0)));
+        for (j, (message, answer)) in turns.enumerate() {
+            tokens += u64::from(message);
+            blocks.push((combine(a.system_prompt_key ^ system, a.turn_key(j + 1, false)), tokens));
+            tokens += u64::from(answer);
+        }
+        return blocks;
+    }
     let whole = (
         combine(a.system_prompt_key ^ u64::from(a.system_prompt_tokens), a.prompt_key),
         system + u64::from(a.input_tokens),

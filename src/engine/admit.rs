@@ -48,6 +48,7 @@ impl<S: RecordSink> Engine<'_, S> {
         let total = self.config.lanes[lane]
             .deadline
             .unwrap_or(self.config.strategy.timeout.total);
+        let (id, model, prompt_key) = (req.id, req.model, req.prompt_key);
         let key = self.live.insert(Live {
             req,
             intended,
@@ -58,7 +59,7 @@ impl<S: RecordSink> Engine<'_, S> {
             retries: 0,
             model_attempts: 0,
             worker: None,
-            model: req.model,
+            model,
             fell_back: false,
             last_backoff: std::time::Duration::ZERO,
             ticket: Ticket::default(),
@@ -69,9 +70,9 @@ impl<S: RecordSink> Engine<'_, S> {
             followers: Vec::new(),
         });
         let arrival = Arrival {
-            id: req.id,
+            id,
             key,
-            prompt: (req.prompt_key, req.model),
+            prompt: (prompt_key, model),
         };
         match self.pipeline.admit(now, &arrival) {
             Admission::Pass => {}
@@ -143,7 +144,7 @@ impl<S: RecordSink> Engine<'_, S> {
             retry: r.retry,
             cancelled: true,
             fallback: live.fell_back && r.model != live.req.model,
-            input_tokens: live.req.input_tokens + self.lane_system_prompt(live.req.lane),
+            input_tokens: live.req.prompt_tokens() + self.lane_system_prompt(live.req.lane),
             requested_tier: self.lane_tier(live.req.lane),
             spend_limit: false,
             batch_turnaround: None,
@@ -190,13 +191,14 @@ impl<S: RecordSink> Engine<'_, S> {
             attempts: live.attempts,
             tokens: ending.tokens,
             // The prompt sent: the lane's shared system prompt and the request's own.
-            planned_input: live.req.input_tokens + self.lane_system_prompt(live.req.lane),
+            planned_input: live.req.prompt_tokens() + self.lane_system_prompt(live.req.lane),
             planned_output: live.req.output_tokens,
             stream: live.req.stream,
             served: ending.served,
             retries: live.retries,
             hedged: live.hedged,
             prompt_key: live.req.prompt_key,
+            turn: live.req.turn(),
         };
         self.sink.request(&record);
         self.ended.push((live.req.user, record.ended));

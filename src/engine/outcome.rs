@@ -26,7 +26,7 @@ impl<S: RecordSink> Engine<'_, S> {
         };
         let retry = live.running.remove(pos).retry;
         self.running -= 1;
-        let req = live.req;
+        let req = live.req.clone();
         let fallback = live.fell_back && done.model != req.model;
         let took = done.ended.saturating_duration_since(done.sent);
         let error_kind = done.result.outcome.as_ref().err().map(|e| e.kind);
@@ -44,7 +44,7 @@ impl<S: RecordSink> Engine<'_, S> {
             retry,
             cancelled: false,
             fallback,
-            input_tokens: req.input_tokens + self.lane_system_prompt(req.lane),
+            input_tokens: req.prompt_tokens() + self.lane_system_prompt(req.lane),
             requested_tier: self.lane_tier(req.lane),
             spend_limit: done.result.outcome.as_ref().err().is_some_and(|e| e.spend_limit),
             batch_turnaround: done.result.batch_turnaround,

@@ -30,6 +30,7 @@ fn req(id: u64, at: f64, lane: u8) -> PlannedRequest {
         prompt_key: id,
         stream: false,
         user: 0,
+        history: None,
     }
 }
 

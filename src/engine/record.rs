@@ -151,6 +151,9 @@ pub struct RequestRecord {
     pub hedged: bool,
     /// Prompt identity.
     pub prompt_key: u64,
+    /// Its turn in a conversation (1 for the first; 0 outside conversations).
+    #[serde(default)]
+    pub turn: u16,
 }
 
 impl RequestRecord {

@@ -151,7 +151,7 @@ impl<S: RecordSink> Engine<'_, S> {
             live.retries += u32::from(retry);
             live.model_attempts += 1;
         }
-        let req = live.req;
+        let req = live.req.clone();
         // A batch lane's attempt waits for its job: only the request's deadline bounds it.
         let batched = self
             .config
@@ -183,6 +183,8 @@ impl<S: RecordSink> Engine<'_, S> {
             service_tier: lane.service_tier,
             cached_content: self.pinned.name(req.lane, model),
             lane: req.lane,
+            history: req.history.clone(),
+            session: req.user,
         };
         let call = self.backend.call(attempt);
         let (abort, registration) = AbortHandle::new_pair();

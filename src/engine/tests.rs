@@ -34,6 +34,7 @@ fn every(n: u64, gap: Duration) -> Vec<PlannedRequest> {
             prompt_key: i,
             stream: false,
             user: 0,
+            history: None,
         })
         .collect()
 }

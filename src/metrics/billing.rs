@@ -9,6 +9,19 @@ use stampede_mock::catalog::{CostSplit, Price};
 use crate::backend::{ServiceTier, Tokens};
 use crate::histogram::LatencyHistogram;
 
+/// One turn number's figures across conversations.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TurnMetrics {
+    /// Answered turns.
+    pub answered: u64,
+    /// Their input tokens as the API counted them.
+    pub input: u64,
+    /// Their input tokens as planned (system prompt, history and message).
+    pub planned_input: u64,
+    /// Of the input, tokens served from a cache.
+    pub cached: u64,
+}
+
 /// One service tier's figures.
 #[derive(Debug, Clone, Default)]
 pub struct TierMetrics {

@@ -183,6 +183,8 @@ pub struct Metrics {
     pub batch_turnaround: LatencyHistogram,
     /// Batch API jobs submitted.
     pub batch_jobs: u64,
+    /// Conversations' answered turns, by turn number.
+    pub turns: BTreeMap<u16, billing::TurnMetrics>,
     /// The per-second series.
     pub series: Series,
     /// End-to-end latency of the requests answered in each interval (for HdrHistogram
@@ -235,6 +237,7 @@ impl Metrics {
             billing: billing::Billing::new(prices.iter().all(Option::is_some)),
             batch_turnaround: LatencyHistogram::default(),
             batch_jobs: 0,
+            turns: BTreeMap::new(),
             series: Series::default(),
             intervals: interval_log::IntervalLog::new(Duration::from_secs(1)),
             prices,
@@ -381,6 +384,13 @@ impl RecordSink for Metrics {
                 row.tokens_in += r.tokens.input;
                 row.tokens_out += r.tokens.output + r.tokens.thinking;
                 self.tokens.add(r.tokens);
+                if r.turn > 0 {
+                    let t = self.turns.entry(r.turn).or_default();
+                    t.answered += 1;
+                    t.input += r.tokens.input;
+                    t.planned_input += u64::from(r.planned_input);
+                    t.cached += r.tokens.cached;
+                }
                 self.planned.0 += u64::from(r.planned_input);
                 self.planned.1 += u64::from(r.planned_output);
             }

@@ -57,6 +57,41 @@ impl BatchSummary {
     }
 }
 
+/// One turn number's figures across conversations.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct TurnSummary {
+    /// The turn (1 for a conversation's first).
+    pub turn: u16,
+    /// Answered turns with this number.
+    pub answered: u64,
+    /// Their mean input tokens as the API counted them (history included).
+    pub mean_input_tokens: f64,
+    /// Their mean input tokens as planned: system prompt, history and message.
+    pub mean_planned_input_tokens: f64,
+    /// Share of their input tokens served from a cache.
+    pub cached_share: f64,
+}
+
+/// Conversations' figures per turn number (empty without sessions traffic).
+pub fn turns_of(m: &crate::metrics::Metrics) -> Vec<TurnSummary> {
+    let round = |x: f64| (x * 100.0).round() / 100.0;
+    m.turns
+        .iter()
+        .filter(|(_, t)| t.answered > 0)
+        .map(|(&turn, t)| TurnSummary {
+            turn,
+            answered: t.answered,
+            mean_input_tokens: round(t.input as f64 / t.answered as f64),
+            mean_planned_input_tokens: round(t.planned_input as f64 / t.answered as f64),
+            cached_share: if t.input > 0 {
+                (t.cached as f64 / t.input as f64 * 1e4).round() / 1e4
+            } else {
+                0.0
+            },
+        })
+        .collect()
+}
+
 /// One service tier's figures.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TierSummary {

@@ -345,6 +345,10 @@ pub struct Summary {
     /// lane was batched).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<billing::BatchSummary>,
+    /// Conversations (sessions traffic): per turn number, answers, mean input tokens counted
+    /// and planned, and the cached share (absent otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub turns: Vec<billing::TurnSummary>,
     /// What was spent without an answer, and what caching saved.
     pub waste: crate::metrics::Waste,
     /// Per-lane figures.
@@ -509,6 +513,7 @@ impl Summary {
             cost_split: billing::CostSplitSummary::of(&m.billing),
             service_tiers: billing::tiers_of(&m.billing),
             batch: billing::BatchSummary::of(m),
+            turns: billing::turns_of(m),
             waste: crate::metrics::Waste {
                 unanswered_input_cost_usd: m.waste.unanswered_input_cost_usd.map(|c| (c * 1e6).round() / 1e6),
                 repeated_prompt_cost_usd: m.waste.repeated_prompt_cost_usd.map(|c| (c * 1e6).round() / 1e6),

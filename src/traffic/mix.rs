@@ -374,6 +374,7 @@ impl Mix {
             prompt_key,
             stream,
             user: 0,
+            history: None,
         }
     }
 

@@ -17,6 +17,7 @@ pub mod closed;
 pub mod mix;
 pub mod preview;
 pub mod renewal;
+pub mod sessions;
 pub mod spec;
 pub mod timeline;
 pub mod trace;
@@ -32,7 +33,7 @@ pub use spec::{ArrivalKind, TrafficPlan, TrafficSpec};
 use timeline::{Merge, PhaseBuilder, Phases, ProcessTimeline, SpikeTimeline, Timeline};
 
 /// One request the traffic wants sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedRequest {
     /// Sequence number, from 0.
     pub id: u64,
@@ -50,8 +51,24 @@ pub struct PlannedRequest {
     pub prompt_key: u64,
     /// Whether the answer is streamed.
     pub stream: bool,
-    /// The virtual user who sent it (closed loop; 0 otherwise).
+    /// The virtual user who sent it (closed loop), or its conversation (sessions); 0 otherwise.
     pub user: u32,
+    /// A conversation's earlier turns, (message, answer) tokens each, resent before this turn's
+    /// message (`input_tokens`); `None` outside conversations.
+    pub history: Option<std::sync::Arc<[(u32, u32)]>>,
+}
+
+impl PlannedRequest {
+    /// The prompt's tokens: the conversation's history and this message.
+    pub fn prompt_tokens(&self) -> u32 {
+        let history: u32 = self.history.iter().flat_map(|h| h.iter()).map(|(m, a)| m + a).sum();
+        history + self.input_tokens
+    }
+
+    /// The turn number in its conversation (1 for the first; 0 outside conversations).
+    pub fn turn(&self) -> u16 {
+        self.history.as_ref().map_or(0, |h| h.len() as u16 + 1)
+    }
 }
 
 /// What a source knows about its next request.
@@ -170,7 +187,7 @@ impl TrafficSource for Traffic {
         if self.head.is_none() {
             self.head = self.next();
         }
-        self.head.map_or(Peek::Done, |h| Peek::Due(h.at))
+        self.head.as_ref().map_or(Peek::Done, |h| Peek::Due(h.at))
     }
 
     fn take(&mut self) -> Option<PlannedRequest> {
@@ -221,9 +238,11 @@ fn process(spec: &TrafficSpec, span: Duration) -> Box<dyn ArrivalProcess> {
         }
         ArrivalKind::Gamma => Box::new(renewal::Renewal::gamma(rate(&spec.rate), cv)),
         ArrivalKind::Weibull => Box::new(renewal::Renewal::weibull(rate(&spec.rate), cv)),
-        ArrivalKind::Poisson | ArrivalKind::Phases | ArrivalKind::Trace | ArrivalKind::Closed => {
-            Box::new(Poisson::new(rate(&spec.rate)))
-        }
+        ArrivalKind::Poisson
+        | ArrivalKind::Phases
+        | ArrivalKind::Trace
+        | ArrivalKind::Closed
+        | ArrivalKind::Sessions => Box::new(Poisson::new(rate(&spec.rate))),
     }
 }
 
@@ -349,6 +368,12 @@ impl TrafficPlan {
     pub fn source(&self, seed: u64, duration: Duration) -> Box<dyn TrafficSource> {
         match self.open_loop(seed, duration) {
             Some(t) => Box::new(t),
+            None if self.spec.kind() == spec::ArrivalKind::Sessions => Box::new(sessions::Sessions::new(
+                &self.spec,
+                self.mix.with_seed(seed),
+                seed,
+                duration,
+            )),
             None => Box::new(closed::ClosedLoop::new(
                 &self.spec,
                 self.mix.with_seed(seed),

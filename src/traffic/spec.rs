@@ -69,6 +69,9 @@ pub enum ArrivalKind {
     Trace,
     /// Closed loop: `users` virtual users, each waiting for its answer and `think`ing.
     Closed,
+    /// Conversations: new ones at `rate` per second (Poisson), each of `turns` turns; a turn
+    /// resends the whole history, and the next follows the answer after `think`.
+    Sessions,
 }
 
 impl ArrivalKind {
@@ -85,6 +88,7 @@ impl ArrivalKind {
             ArrivalKind::Weibull => "weibull",
             ArrivalKind::Trace => "trace",
             ArrivalKind::Closed => "closed",
+            ArrivalKind::Sessions => "sessions",
         }
     }
 }
@@ -176,7 +180,11 @@ pub struct TrafficSpec {
     #[serde(default)]
     #[schemars(with = "Option<u32>")]
     pub users: Option<Spanned<u32>>,
-    /// Closed loop: think time between an answer and the user's next request.
+    /// Sessions: turns per conversation (a number distribution, at least 1).
+    #[serde(default)]
+    #[schemars(with = "Option<NumberDist>")]
+    pub turns: Option<Spanned<NumberDist>>,
+    /// Closed loop and sessions: think time between an answer and the next request.
     #[serde(default)]
     #[schemars(with = "Option<DurationDist>")]
     pub think: Option<Spanned<DurationDist>>,
@@ -236,9 +244,10 @@ impl TrafficSpec {
         *self.arrival.get_ref()
     }
 
-    /// Whether the traffic is a closed loop.
+    /// Whether each request waits for an earlier one's answer (a closed loop, or conversations'
+    /// turns): the request rate then follows latency, and there is no open-loop timeline.
     pub fn is_closed(&self) -> bool {
-        self.kind() == ArrivalKind::Closed
+        matches!(self.kind(), ArrivalKind::Closed | ArrivalKind::Sessions)
     }
 }
 

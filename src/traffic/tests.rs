@@ -67,7 +67,7 @@ fn every_family_has_its_mean_rate_and_burstiness() {
         assert_eq!(
             requests(src, 21, Duration::from_secs(600)),
             r.iter()
-                .copied()
+                .cloned()
                 .take_while(|x| x.at < Duration::from_secs(600))
                 .collect::<Vec<_>>()
         );

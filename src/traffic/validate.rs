@@ -70,7 +70,7 @@ impl TrafficSpec {
         add(
             "rate",
             self.rate.as_ref().map(Spanned::span),
-            &[Constant, Poisson, Diurnal, Gamma, Weibull],
+            &[Constant, Poisson, Diurnal, Gamma, Weibull, Sessions],
         );
         add("from", self.from.as_ref().map(Spanned::span), &[Ramp]);
         add("to", self.to.as_ref().map(Spanned::span), &[Ramp]);
@@ -86,7 +86,8 @@ impl TrafficSpec {
         add("phases", self.phases.as_ref().map(Spanned::span), &[Phases]);
         add("trace", self.trace.as_ref().map(Spanned::span), &[Trace]);
         add("users", self.users.as_ref().map(Spanned::span), &[Closed]);
-        add("think", self.think.as_ref().map(Spanned::span), &[Closed]);
+        add("think", self.think.as_ref().map(Spanned::span), &[Closed, Sessions]);
+        add("turns", self.turns.as_ref().map(Spanned::span), &[Sessions]);
         add("ramp_up", self.ramp_up.as_ref().map(Spanned::span), &[Closed]);
         keys
     }
@@ -163,7 +164,7 @@ impl TrafficSpec {
                 format!("`{name}` applies to the whole [traffic] section, not to one phase"),
             ));
         }
-        if matches!(kind, ArrivalKind::Trace | ArrivalKind::Closed) {
+        if matches!(kind, ArrivalKind::Trace | ArrivalKind::Closed | ArrivalKind::Sessions) {
             return Err(SpecError::at(
                 self.arrival.span(),
                 format!("arrival = \"{}\" cannot be a phase", kind.name()),
@@ -241,6 +242,14 @@ impl TrafficSpec {
                 let t = self.need(&self.trace, "trace", "[traffic.trace] with file and format")?;
                 t.get_ref().validate().map_err(|m| SpecError::at(t.span(), m))?;
             }
+            ArrivalKind::Sessions => {
+                self.need(&self.rate, "rate", "new conversations per second")?;
+                self.need(
+                    &self.turns,
+                    "turns",
+                    "turns per conversation, such as { dist = \"uniform\", min = 1, max = 20 }",
+                )?;
+            }
             ArrivalKind::Closed => {
                 let users = self.need(&self.users, "users", "the number of virtual users")?;
                 if *users.get_ref() == 0 {
@@ -265,8 +274,11 @@ impl TrafficSpec {
                     ));
                 }
             }
-            if kind == ArrivalKind::Closed {
-                return Err(SpecError::at(spikes.span(), "spikes do not apply to a closed loop"));
+            if matches!(kind, ArrivalKind::Closed | ArrivalKind::Sessions) {
+                return Err(SpecError::at(
+                    spikes.span(),
+                    "spikes do not apply to a closed loop or sessions",
+                ));
             }
         }
         if let (Some(s), true) = (

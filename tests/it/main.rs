@@ -16,6 +16,7 @@ mod plan;
 mod properties;
 mod report;
 mod schema;
+mod sessions;
 mod support;
 mod targets;
 mod theory;
