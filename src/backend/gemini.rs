@@ -83,6 +83,19 @@ fn contents(a: &Attempt) -> Vec<Content> {
         role: Some(role.into()),
         parts: vec![Part::text(synth_text(u64::from(tokens), key))],
     };
+    if let Some(prefix) = &a.prefix {
+        // A trace's shared blocks, each its own part keyed by the block, then the rest.
+        let mut out = Vec::with_capacity(prefix.len() + 1);
+        let mut done = 0;
+        for &(key, end) in prefix.iter() {
+            out.push(turn("user", end.saturating_sub(done), key));
+            done = end;
+        }
+        if a.input_tokens > done {
+            out.push(turn("user", a.input_tokens - done, a.prompt_key));
+        }
+        return out;
+    }
     let Some(history) = &a.history else {
         return vec![turn("user", a.input_tokens, a.prompt_key)];
     };
@@ -281,6 +294,7 @@ mod tests {
             lane: 0,
             history: None,
             session: 0,
+            prefix: None,
         };
         let body = serde_json::to_value(request_body(&a, Some(0))).unwrap();
         assert_eq!(body["generationConfig"]["thinkingConfig"]["thinkingBudget"], 0);

@@ -66,6 +66,9 @@ pub struct Attempt {
     pub history: Option<Arc<[(u32, u32)]>>,
     /// The conversation (sessions traffic), which keys the text of its turns.
     pub session: u32,
+    /// Shared prompt prefixes of a replayed trace: (block key, tokens to the block's end),
+    /// sent as the prompt's leading parts so equal blocks are equal text.
+    pub prefix: Option<Arc<[(u64, u32)]>>,
 }
 
 /// Keys of conversations' texts: this tag and the conversation (apart from prompt keys and the

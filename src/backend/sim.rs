@@ -123,6 +123,21 @@ impl Backend for SimBackend {
 /// makes its text (equal keys, equal text).
 fn prefix_blocks(a: &Attempt) -> Vec<(u64, u64)> {
     let system = u64::from(a.system_prompt_tokens);
+    if let Some(prefix) = &a.prefix {
+        // A trace's shared blocks (the mock sees one part per block over HTTP), then the whole.
+        let mut blocks: Vec<(u64, u64)> = Vec::with_capacity(prefix.len() + 2);
+        if system > 0 {
+            blocks.push((a.system_prompt_key, system));
+        }
+        blocks.extend(
+            prefix
+                .iter()
+                .map(|&(key, end)| (combine(a.system_prompt_key ^ system, key), system + u64::from(end))),
+        );
+        let whole = combine(a.system_prompt_key ^ system, a.prompt_key);
+        blocks.push((combine(whole, prefix.len() as u64), system + u64::from(a.input_tokens)));
+        return blocks;
+    }
     if let Some(history) = &a.history {
         // A conversation: the system prompt, then the prompt after each user turn (turn k's
         // prompt up to message j is turn j's whole prompt, so turn k hits turn k-1's).

@@ -31,6 +31,7 @@ fn req(id: u64, at: f64, lane: u8) -> PlannedRequest {
         stream: false,
         user: 0,
         history: None,
+        prefix: None,
     }
 }
 

@@ -185,6 +185,7 @@ impl<S: RecordSink> Engine<'_, S> {
             lane: req.lane,
             history: req.history.clone(),
             session: req.user,
+            prefix: req.prefix.clone(),
         };
         let call = self.backend.call(attempt);
         let (abort, registration) = AbortHandle::new_pair();

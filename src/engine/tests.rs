@@ -35,6 +35,7 @@ fn every(n: u64, gap: Duration) -> Vec<PlannedRequest> {
             stream: false,
             user: 0,
             history: None,
+            prefix: None,
         })
         .collect()
 }

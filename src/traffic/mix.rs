@@ -375,6 +375,7 @@ impl Mix {
             stream,
             user: 0,
             history: None,
+            prefix: a.prefix.clone(),
         }
     }
 

@@ -56,6 +56,8 @@ pub struct PlannedRequest {
     /// A conversation's earlier turns, (message, answer) tokens each, resent before this turn's
     /// message (`input_tokens`); `None` outside conversations.
     pub history: Option<std::sync::Arc<[(u32, u32)]>>,
+    /// Shared prompt prefixes of a replayed trace: (block key, tokens to the block's end).
+    pub prefix: Option<trace::Prefix>,
 }
 
 impl PlannedRequest {

@@ -32,6 +32,8 @@ pub struct Arrival {
     pub prompt_key: Option<u64>,
     /// Whether the answer is streamed, when the source knows it.
     pub stream: Option<bool>,
+    /// Shared prompt prefix blocks, when the source knows them (traces).
+    pub prefix: Option<super::trace::Prefix>,
 }
 
 impl Arrival {

@@ -123,6 +123,11 @@ pub struct TraceRow {
     pub prompt_key: Option<u64>,
     /// Whether the request streams its answer (absent: the scenario's `stream_share` decides).
     pub stream: Option<bool>,
+    /// Shared prompt prefixes: (block key, tokens up to its end) in growing order (Mooncake's
+    /// 512-token `hash_ids` blocks).
+    pub prefix: Option<Prefix>,
+    /// The conversation the row belongs to (a JSONL `session`): its earlier prompts are prefixes.
+    pub session: Option<u64>,
 }
 
 /// What reading one line gave.
@@ -159,6 +164,8 @@ struct StampedeLine {
     prompt_key: Option<serde_json::Value>,
     #[serde(default)]
     stream: Option<bool>,
+    #[serde(default)]
+    session: Option<serde_json::Value>,
 }
 
 fn hash_str(s: &str) -> u64 {
@@ -277,6 +284,8 @@ fn parse_csv(format: TraceFormat, r: &csv::StringRecord, include_failed: bool) -
                 model: None,
                 prompt_key: None,
                 stream: None,
+                prefix: None,
+                session: None,
             })
         })(),
         _ => (|| {
@@ -288,6 +297,8 @@ fn parse_csv(format: TraceFormat, r: &csv::StringRecord, include_failed: bool) -
                 model: r.get(1).map(|m| m.trim().to_string()),
                 prompt_key: None,
                 stream: None,
+                prefix: None,
+                session: None,
             };
             Ok::<_, String>(row)
         })(),
@@ -315,6 +326,8 @@ fn parse_json_line(format: TraceFormat, text: &str) -> Row {
                 model: None,
                 prompt_key: (!m.hash_ids.is_empty()).then(|| m.hash_ids.iter().fold(0, |h, id| combine(h, *id))),
                 stream: None,
+                prefix: mooncake_prefix(&m.hash_ids, m.input_length),
+                session: None,
             }),
             Err(e) => Row::Bad(format!("not a Mooncake row: {}", shown(&e.to_string()))),
         };
@@ -331,6 +344,11 @@ fn parse_json_line(format: TraceFormat, text: &str) -> Row {
                 other => hash_str(&other.to_string()),
             }),
             stream: l.stream,
+            prefix: None,
+            session: l.session.map(|k| match k {
+                serde_json::Value::String(s) => hash_str(&s),
+                other => hash_str(&other.to_string()),
+            }),
         }),
         Err(e) => Row::Bad(format!(
             "expected {{\"t\", \"input_tokens\", \"output_tokens\", ...}}: {}",
@@ -468,6 +486,8 @@ pub struct TraceTimeline {
     loop_offset: f64,
     pending: Vec<Arrival>,
     serial: u64,
+    /// Conversations' earlier prompts, prefixes of their next ones.
+    sessions: prefix::SessionPrefixes,
 }
 
 impl TraceTimeline {
@@ -482,6 +502,7 @@ impl TraceTimeline {
             loop_offset: 0.0,
             pending: Vec::new(),
             serial: 0,
+            sessions: prefix::SessionPrefixes::default(),
         }
     }
 
@@ -533,6 +554,7 @@ impl Timeline for TraceTimeline {
                 .model
                 .as_ref()
                 .map(|m| self.spec.models.get(m).cloned().unwrap_or_else(|| m.clone()));
+            let prefix = self.sessions.prefix_of(&row);
             for copy in 0..self.copies() {
                 self.serial += 1;
                 self.pending.push(Arrival {
@@ -546,6 +568,8 @@ impl Timeline for TraceTimeline {
                         .prompt_key
                         .map(|k| if copy == 0 { k } else { combine(k, u64::from(copy)) }),
                     stream: row.stream,
+                    // Copies of a row (speed-up above 1) are other users: they share no prefix.
+                    prefix: if copy == 0 { prefix.clone() } else { None },
                 });
             }
         }
@@ -555,6 +579,11 @@ impl Timeline for TraceTimeline {
         self.stats.mean_rate(&self.spec)
     }
 }
+
+mod prefix;
+
+use prefix::mooncake_prefix;
+pub use prefix::{Prefix, MOONCAKE_BLOCK};
 
 #[cfg(test)]
 mod tests;

@@ -114,3 +114,72 @@ workers = 32
     }
     assert_eq!(sim["requests"]["scheduled"], live["requests"]["scheduled"]);
 }
+
+#[test]
+fn replayed_traces_share_prefixes_by_hash_ids_and_by_session() {
+    // Mooncake: 512-token blocks named by hash_ids; rows sharing leading ids share a prefix.
+    // JSONL: rows of one `session` are turns, each earlier (shorter) prompt a prefix of the next.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("mooncake.jsonl"),
+        concat!(
+            "{\"timestamp\": 0, \"input_length\": 1600, \"output_length\": 20, \"hash_ids\": [1, 2, 3, 4]}\n",
+            "{\"timestamp\": 300, \"input_length\": 1600, \"output_length\": 20, \"hash_ids\": [1, 2, 5, 6]}\n",
+            "{\"timestamp\": 600, \"input_length\": 1600, \"output_length\": 20, \"hash_ids\": [7, 8, 9, 10]}\n",
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("chats.jsonl"),
+        concat!(
+            "{\"t\": 0.0, \"input_tokens\": 1100, \"output_tokens\": 20, \"session\": \"a\"}\n",
+            "{\"t\": 0.3, \"input_tokens\": 1200, \"output_tokens\": 20, \"session\": \"b\"}\n",
+            "{\"t\": 0.6, \"input_tokens\": 1500, \"output_tokens\": 20, \"session\": \"a\"}\n",
+            "{\"t\": 0.9, \"input_tokens\": 1900, \"output_tokens\": 20, \"session\": \"a\"}\n",
+        ),
+    )
+    .unwrap();
+    let text = |file: &str, format: &str| {
+        format!(
+            r#"
+name = "replay"
+duration = "2s"
+
+[target]
+kind = "mock"
+model = "gemini-3-flash-preview"
+
+[target.mock]
+rpm = 0
+tpm = 0
+rpd = 0
+latency = {{ dist = "constant", value = "50ms" }}
+
+[traffic]
+arrival = "trace"
+
+[traffic.trace]
+file = "{file}"
+format = "{format}"
+
+[strategy]
+workers = 4
+"#
+        )
+    };
+    // Mooncake: the second row hits blocks 1-2 (1,024 tokens, the model's minimum); the third
+    // shares nothing. JSONL: a's second turn hits its first prompt (1,100), its third its second
+    // (1,500); b shares nothing.
+    for (name, file, format, cached) in [
+        ("mooncake", "mooncake.jsonl", "mooncake", 1024),
+        ("chats", "chats.jsonl", "jsonl", 1100 + 1500),
+    ] {
+        let path = scenario(dir.path(), name, &text(file, format));
+        let (_, sim) = run_to(&path, &dir.path().join(format!("{name}-sim")), &["--target", "sim"]);
+        let (_, live) = run_to(&path, &dir.path().join(format!("{name}-live")), &[]);
+        for (what, s) in [("sim", &sim), ("live", &live)] {
+            assert_accounted(s);
+            assert_eq!(s["tokens"]["cached"], cached, "{name} {what}: {}", s["tokens"]);
+        }
+    }
+}
