@@ -480,6 +480,19 @@ fn billing_rows(s: &Summary) -> Vec<CountRow> {
             format!("saved {} against sending them online", usd(b.saving_usd)),
         );
     }
+    for t in s.turns.iter().take(30) {
+        rows.push(CountRow {
+            group: "conversations: mean input tokens by turn".into(),
+            label: format!("turn {}", t.turn),
+            count: format!("{:.0}", t.mean_input_tokens),
+            share: format!(
+                "{:.0}% cached · {} answered · planned {:.0}",
+                t.cached_share * 100.0,
+                count(t.answered),
+                t.mean_planned_input_tokens
+            ),
+        });
+    }
     for (tier, t) in &s.service_tiers {
         let downgraded = if t.downgraded > 0 {
             format!(
