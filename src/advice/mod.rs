@@ -86,7 +86,12 @@ fn workers(s: &Summary, st: &StrategySpec, bound: Option<Binding>, a: &mut Advic
         return;
     }
     let per_request = (s.attempts.total as f64 / sent as f64).max(1.0);
-    let peak_rate = s.throughput.peak_offered_10s as f64 / 10.0;
+    // Requests answered through the Batch API hold no worker: size for the online ones.
+    let online_share = s
+        .batch
+        .as_ref()
+        .map_or(1.0, |b| 1.0 - b.answered as f64 / s.requests.scheduled.max(1) as f64);
+    let peak_rate = s.throughput.peak_offered_10s as f64 / 10.0 * online_share;
     let hold_s = service_ms / 1000.0 * per_request;
     let busy = peak_rate * hold_s;
     let value = (busy * HEADROOM).ceil().max(1.0) as u64;

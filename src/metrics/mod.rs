@@ -309,9 +309,11 @@ impl RecordSink for Metrics {
         *c.by_result.entry(label).or_default() += 1;
         match a.result {
             Ok(tokens) => {
-                self.service.record(a.ended.saturating_sub(a.sent));
-                if let Some(t) = a.batch_turnaround {
-                    self.batch_turnaround.record(t);
+                // A batched answer's wait is its job's turnaround, not a service time: it held no
+                // worker, and sizing workers or timeouts from it would be wrong.
+                match a.batch_turnaround {
+                    Some(t) => self.batch_turnaround.record(t),
+                    None => self.service.record(a.ended.saturating_sub(a.sent)),
                 }
                 if let Some(s) = &a.stream {
                     self.stream.record(s);

@@ -347,7 +347,11 @@ fn latency_rows(s: &Summary) -> Vec<LatencyRow> {
         ),
         LatencyRow::new("time to first token", "intended start → first token", &s.ttft_ms),
         LatencyRow::new("queue wait", "arrival → first attempt sent", &s.queue_wait_ms),
-        LatencyRow::new("service", "attempt sent → answer, successful attempts", &s.service_ms),
+        LatencyRow::new(
+            "service",
+            "attempt sent → answer, successful online attempts (batched ones: the batch lane's turnaround)",
+            &s.service_ms,
+        ),
         LatencyRow::new("schedule lag", "intended start → taken in", &s.schedule_lag_ms),
     ];
     if let Some(c) = &s.connections {
