@@ -42,6 +42,12 @@ pub struct GeminiBackend {
 }
 
 impl GeminiBackend {
+    /// `req` with the API key in the `x-goog-api-key` header (the only place it travels).
+    pub(super) fn keyed(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        let key = HeaderValue::from_str(self.options.key.expose()).unwrap_or(HeaderValue::from_static(""));
+        req.header("x-goog-api-key", key)
+    }
+
     /// A backend with its own connection pool.
     pub fn new(options: GeminiOptions) -> anyhow::Result<GeminiBackend> {
         Ok(GeminiBackend {
@@ -123,27 +129,20 @@ pub(super) fn tokens_of(r: &GenerateContentResponse) -> Tokens {
 
 impl Backend for GeminiBackend {
     fn call(&self, attempt: Attempt) -> BoxFuture<'static, AttemptResult> {
-        let client = self.client.clone();
-        let options = self.options.clone();
-        Box::pin(async move {
-            let o = &options;
-            let url = if attempt.stream {
-                format!(
-                    "{}/v1beta/models/{}:streamGenerateContent?alt=sse",
-                    o.base_url, attempt.model
-                )
-            } else {
-                format!("{}/v1beta/models/{}:generateContent", o.base_url, attempt.model)
-            };
-            let req = client
-                .post(url)
-                .header(
-                    "x-goog-api-key",
-                    HeaderValue::from_str(o.key.expose()).unwrap_or(HeaderValue::from_static("")),
-                )
-                .json(&request_body(&attempt, o.thinking_budget));
-            super::http::exchange(req, &attempt, o.send_hints, read_stream, read_unary).await
-        })
+        let o = &self.options;
+        let url = if attempt.stream {
+            format!(
+                "{}/v1beta/models/{}:streamGenerateContent?alt=sse",
+                o.base_url, attempt.model
+            )
+        } else {
+            format!("{}/v1beta/models/{}:generateContent", o.base_url, attempt.model)
+        };
+        let req = self
+            .keyed(self.client.post(url))
+            .json(&request_body(&attempt, o.thinking_budget));
+        let hints = o.send_hints;
+        Box::pin(async move { super::http::exchange(req, &attempt, hints, read_stream, read_unary).await })
     }
 
     fn submit_batch(
@@ -159,22 +158,16 @@ impl Backend for GeminiBackend {
     }
 
     fn create_cache(&self, r: CacheRequest) -> BoxFuture<'static, Result<std::sync::Arc<str>, String>> {
-        let client = self.client.clone();
-        let options = self.options.clone();
+        let body = serde_json::json!({
+            "model": format!("models/{}", r.model),
+            "displayName": "stampede pinned prefix",
+            "systemInstruction": {"parts": [{"text": synth_text(u64::from(r.tokens), r.key)}]},
+            "ttl": format!("{}s", r.ttl.as_secs().max(1)),
+        });
+        let url = format!("{}/v1beta/cachedContents", self.options.base_url);
+        let req = self.keyed(self.client.post(url)).json(&body);
         Box::pin(async move {
-            let body = serde_json::json!({
-                "model": format!("models/{}", r.model),
-                "displayName": "stampede pinned prefix",
-                "systemInstruction": {"parts": [{"text": synth_text(u64::from(r.tokens), r.key)}]},
-                "ttl": format!("{}s", r.ttl.as_secs().max(1)),
-            });
-            let resp = client
-                .post(format!("{}/v1beta/cachedContents", options.base_url))
-                .header(
-                    "x-goog-api-key",
-                    HeaderValue::from_str(options.key.expose()).unwrap_or(HeaderValue::from_static("")),
-                )
-                .json(&body)
+            let resp = req
                 .send()
                 .await
                 .map_err(|e| format!("could not reach the target: {e}"))?;

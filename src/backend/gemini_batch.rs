@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use reqwest::header::HeaderValue;
 use serde_json::{json, Value};
 
 use super::gemini::{request_body, tokens_of, GeminiBackend};
@@ -17,10 +16,6 @@ use stampede_mock::wire::GenerateContentResponse;
 pub const OUTPUT_HINT_KEY: &str = "stampede_output_tokens";
 
 impl GeminiBackend {
-    fn key_header(&self) -> HeaderValue {
-        HeaderValue::from_str(self.options.key.expose()).unwrap_or(HeaderValue::from_static(""))
-    }
-
     /// `POST models/{model}:batchGenerateContent`; the job's name.
     pub(super) fn submit(
         &self,
@@ -39,11 +34,7 @@ impl GeminiBackend {
             .collect();
         let body = json!({"batch": {"displayName": "stampede", "inputConfig": {"requests": {"requests": requests}}}});
         let url = format!("{}/v1beta/models/{model}:batchGenerateContent", self.options.base_url);
-        let req = self
-            .client
-            .post(url)
-            .header("x-goog-api-key", self.key_header())
-            .json(&body);
+        let req = self.keyed(self.client.post(url)).json(&body);
         Box::pin(async move {
             let v = exchange(req).await?;
             v["name"]
@@ -56,7 +47,7 @@ impl GeminiBackend {
     /// `GET batches/{id}`.
     pub(super) fn poll(&self, name: String) -> BoxFuture<'static, Result<BatchPoll, AttemptError>> {
         let url = format!("{}/v1beta/{name}", self.options.base_url);
-        let req = self.client.get(url).header("x-goog-api-key", self.key_header());
+        let req = self.keyed(self.client.get(url));
         Box::pin(async move { Ok(poll_of(&exchange(req).await?)) })
     }
 }

@@ -16,6 +16,7 @@ use stampede_mock::{Answer, Call, Generation, MockModel};
 use super::{Attempt, AttemptError, AttemptResult, Backend, BatchPoll, CacheRequest, ErrorKind, StreamStats, Tokens};
 use stampede_mock::batch::BatchState;
 use stampede_mock::model::BatchItem;
+use stampede_mock::rng::combine;
 
 /// A backend that calls a [`MockModel`] in-process.
 #[derive(Debug, Clone)]
@@ -119,54 +120,44 @@ impl Backend for SimBackend {
 }
 
 /// The prompt's prefix blocks as the HTTP mock derives them from the body the Gemini backend
-/// sends: the system prompt (when there is one), then the whole prompt, each identified by what
-/// makes its text (equal keys, equal text).
+/// sends: the system prompt (when there is one), then a trace's shared blocks and the whole
+/// prompt, or a conversation's prompt after each user turn, or the whole prompt — each identified
+/// by what makes its text (equal keys, equal text).
 fn prefix_blocks(a: &Attempt) -> Vec<(u64, u64)> {
     let system = u64::from(a.system_prompt_tokens);
-    if let Some(prefix) = &a.prefix {
-        // A trace's shared blocks (the mock sees one part per block over HTTP), then the whole.
-        let mut blocks: Vec<(u64, u64)> = Vec::with_capacity(prefix.len() + 2);
-        if system > 0 {
-            blocks.push((a.system_prompt_key, system));
-        }
-        blocks.extend(
-            prefix
-                .iter()
-                .map(|&(key, end)| (combine(a.system_prompt_key ^ system, key), system + u64::from(end))),
-        );
-        let whole = combine(a.system_prompt_key ^ system, a.prompt_key);
-        blocks.push((combine(whole, prefix.len() as u64), system + u64::from(a.input_tokens)));
-        return blocks;
+    // Every block after the system prompt is keyed under it: another system prompt, other text.
+    let salt = a.system_prompt_key ^ system;
+    let mut blocks = Vec::with_capacity(2);
+    if system > 0 {
+        blocks.push((a.system_prompt_key, system));
     }
-    if let Some(history) = &a.history {
-        // A conversation: the system prompt, then the prompt after each user turn (turn k's
-        // prompt up to message j is turn j's whole prompt, so turn k hits turn k-1's).
-        let mut blocks = Vec::with_capacity(history.len() + 2);
-        if system > 0 {
-            blocks.push((a.system_prompt_key, system));
+    let whole = combine(salt, a.prompt_key);
+    let end = system + u64::from(a.input_tokens);
+    match (&a.prefix, &a.history) {
+        (Some(prefix), _) => {
+            // A trace's shared blocks (the mock sees one part per block over HTTP), then the
+            // whole prompt.
+            blocks.extend(
+                prefix
+                    .iter()
+                    .map(|&(key, to)| (combine(salt, key), system + u64::from(to))),
+            );
+            blocks.push((combine(whole, prefix.len() as u64), end));
         }
-        let mut tokens = system;
-        let turns = history.iter().copied().chain(std::iter::once((a.input_tokens, 0)));
-        for (j, (message, answer)) in turns.enumerate() {
-            tokens += u64::from(message);
-            blocks.push((combine(a.system_prompt_key ^ system, a.turn_key(j + 1, false)), tokens));
-            tokens += u64::from(answer);
+        (None, Some(history)) => {
+            // A conversation: the prompt after each user turn (turn k's prompt up to message j
+            // is turn j's whole prompt, so turn k hits turn k-1's).
+            let mut tokens = system;
+            let turns = history.iter().copied().chain(std::iter::once((a.input_tokens, 0)));
+            for (j, (message, answer)) in turns.enumerate() {
+                tokens += u64::from(message);
+                blocks.push((combine(salt, a.turn_key(j + 1, false)), tokens));
+                tokens += u64::from(answer);
+            }
         }
-        return blocks;
+        (None, None) => blocks.push((whole, end)),
     }
-    let whole = (
-        combine(a.system_prompt_key ^ u64::from(a.system_prompt_tokens), a.prompt_key),
-        system + u64::from(a.input_tokens),
-    );
-    if system == 0 {
-        vec![whole]
-    } else {
-        vec![(a.system_prompt_key, system), whole]
-    }
-}
-
-fn combine(a: u64, b: u64) -> u64 {
-    a.rotate_left(17) ^ b.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    blocks
 }
 
 fn tokens(g: &Generation) -> Tokens {

@@ -108,7 +108,8 @@ pub struct TierSummary {
     pub latency_ms: LatencyStats,
 }
 
-fn usd6(x: f64) -> f64 {
+/// Dollars to the micro-dollar, as every cost in a summary is written.
+pub(super) fn usd6(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
 }
 

@@ -466,7 +466,7 @@ impl Summary {
         let requests = Requests::of(m);
         let attempts = Attempts::of(m);
         let throughput = Throughput::of(m, meta.duration_s);
-        let cost_usd = m.cost_usd.map(|c| (c * 1e6).round() / 1e6);
+        let cost_usd = m.cost_usd.map(billing::usd6);
         // Requests answered through the Batch API do not use the daily quota of online calls.
         let online = requests.scheduled.saturating_sub(m.billing.batch_answers);
         let horizon = Some(horizon::Horizon::of(&meta, online, cost_usd));
@@ -515,8 +515,8 @@ impl Summary {
             batch: billing::BatchSummary::of(m),
             turns: billing::turns_of(m),
             waste: crate::metrics::Waste {
-                unanswered_input_cost_usd: m.waste.unanswered_input_cost_usd.map(|c| (c * 1e6).round() / 1e6),
-                repeated_prompt_cost_usd: m.waste.repeated_prompt_cost_usd.map(|c| (c * 1e6).round() / 1e6),
+                unanswered_input_cost_usd: m.waste.unanswered_input_cost_usd.map(billing::usd6),
+                repeated_prompt_cost_usd: m.waste.repeated_prompt_cost_usd.map(billing::usd6),
                 ..m.waste.clone()
             },
             lanes,

@@ -29,9 +29,9 @@ use crate::catalog::{self, Billed, CostSplit, Dimension, Limits};
 use crate::context_cache::{ExplicitCaches, ImplicitCache, PrefixBlock};
 use crate::dist::{DurationSampler, NumberSampler};
 use crate::errors::{ApiError, Rejection};
-use crate::profile::{FaultRates, MockProfile};
+use crate::profile::MockProfile;
 use crate::profile::{QuotaWindow, ServiceTier};
-use crate::quota::{QuotaBook, Refusal};
+use crate::quota::QuotaBook;
 use crate::rng::{keyed_rng, StreamRng};
 use crate::spend::SpendBook;
 
@@ -334,114 +334,6 @@ impl MockModel {
         }
     }
 
-    async fn admit(&self, call: &Call<'_>, draws: &Draws) -> Result<Admission, Rejection> {
-        self.authenticate(call.api_key).map_err(Rejection::Api)?;
-        let served = self
-            .served
-            .get(call.model)
-            .ok_or_else(|| Rejection::Api(ApiError::model_not_found(call.model, "generateContent")))?;
-        let now = Instant::now();
-        let key = call.api_key.unwrap_or("");
-        let explicit = match call.cached_content {
-            None => 0,
-            Some(name) => self
-                .explicit_tokens(now, key, name, call.model)
-                .map_err(Rejection::Api)?,
-        };
-        let prompt = call.input_tokens + explicit;
-        if prompt > served.max_input {
-            return Err(Rejection::Api(ApiError::too_many_tokens(prompt, served.max_input)));
-        }
-        self.quotas
-            .lock()
-            .admit(now, key, call.model, served.limits, prompt)
-            .map_err(|refusal| self.quota_rejection(served, refusal))?;
-        self.spend.lock().check(now, key).map_err(Rejection::Spend)?;
-        let rates = self.fault_rates_at(now, call.model);
-        let fault = match pick_fault(rates, draws.fault) {
-            Some(PickedFault::Status(r)) => return Err(r),
-            Some(PickedFault::Quota) => {
-                return Err(self.quota_rejection(
-                    served,
-                    Refusal {
-                        dimension: Dimension::Rpm,
-                        limit: served.limits.rpm,
-                        retry_after: rates.retry_delay_429,
-                    },
-                ))
-            }
-            other => other,
-        };
-        let mut tier = self.serving_tier(now, key, call)?;
-        if tier == ServiceTier::Flex && !draws.flex_wait.is_zero() {
-            // Flex waits for spare capacity before it takes any, and is shed if there is
-            // still none when its turn comes.
-            tokio::time::sleep(draws.flex_wait).await;
-            tier = self.serving_tier(Instant::now(), key, call)?;
-        }
-        let slot = self
-            .upstream
-            .enter(tier == ServiceTier::Priority)
-            .await
-            .map_err(|_| Rejection::Overloaded)?;
-        let cached = if explicit > 0 {
-            explicit
-        } else {
-            let min = self
-                .profile
-                .prices
-                .get(call.model)
-                .map_or(0, |p| p.implicit_cache_min_tokens);
-            self.implicit.lock().serve(now, key, call.model, call.prefixes, min)
-        };
-        Ok(Admission {
-            slot,
-            fault,
-            model: served.name.clone(),
-            prompt,
-            cached,
-            tier,
-        })
-    }
-
-    fn quota_rejection(&self, served: &Served, refusal: Refusal) -> Rejection {
-        Rejection::Quota {
-            shape: self.profile.error_shape,
-            tier: self.profile.tier,
-            model: served.name.clone(),
-            refusal,
-        }
-    }
-
-    /// The tier that serves the call: Flex is shed (503) when the upstream is above its share;
-    /// Priority over its own limit, or where the project has no Priority, is served at Standard.
-    fn serving_tier(&self, now: Instant, key: &str, call: &Call<'_>) -> Result<ServiceTier, Rejection> {
-        let tiers = &self.profile.service_tiers;
-        match call.service_tier {
-            ServiceTier::Standard => Ok(ServiceTier::Standard),
-            ServiceTier::Flex => {
-                let max = self.profile.max_concurrent;
-                let busy = f64::from(self.upstream.busy() + self.upstream.waiting());
-                if max > 0 && busy >= tiers.flex_shed_at * f64::from(max) {
-                    return Err(Rejection::Overloaded);
-                }
-                Ok(ServiceTier::Flex)
-            }
-            ServiceTier::Priority => {
-                let Some(rpm) = tiers.priority_rpm else {
-                    return Ok(ServiceTier::Standard);
-                };
-                let limits = Limits { rpm, tpm: 0, rpd: 0 };
-                let admitted = self.priority.lock().admit(now, key, call.model, limits, 0).is_ok();
-                Ok(if admitted {
-                    ServiceTier::Priority
-                } else {
-                    ServiceTier::Standard
-                })
-            }
-        }
-    }
-
     fn plan(
         &self,
         call: &Call<'_>,
@@ -540,18 +432,6 @@ impl MockModel {
         (uplink, one_way(d.jitter_down))
     }
 
-    fn fault_rates_at(&self, now: Instant, model: &str) -> &FaultRates {
-        if self.profile.fault_windows.is_empty() {
-            return &self.profile.errors;
-        }
-        let t = now.saturating_duration_since(self.origin);
-        self.profile
-            .fault_windows
-            .iter()
-            .find(|w| w.start <= t && t < w.end && (w.models.is_empty() || w.models.iter().any(|m| m == model)))
-            .map_or(&self.profile.errors, |w| &w.errors)
-    }
-
     fn count(&self, model: &str, status: u16) {
         // Names clients make up share one entry, so a flood of them cannot grow the counters.
         let model = if self.serves(model) { model } else { UNKNOWN_MODEL };
@@ -628,47 +508,6 @@ impl Draws {
     }
 }
 
-/// An admitted call: its upstream place, the serving fault drawn for it, its model, its whole
-/// prompt (explicit cache included), the cached part of it and the tier serving it.
-struct Admission {
-    slot: Slot,
-    fault: Option<PickedFault>,
-    model: Arc<str>,
-    prompt: u64,
-    cached: u64,
-    tier: ServiceTier,
-}
-
-enum PickedFault {
-    Quota,
-    Status(Rejection),
-    Serving(ServingFault),
-    SlowHeaders,
-}
-
-/// Maps one uniform draw onto the fault rates, in a fixed order.
-fn pick_fault(rates: &FaultRates, u: f64) -> Option<PickedFault> {
-    let table: [(f64, fn() -> PickedFault); 9] = [
-        (rates.rate_429, || PickedFault::Quota),
-        (rates.rate_500, || PickedFault::Status(Rejection::Internal)),
-        (rates.rate_503, || PickedFault::Status(Rejection::Overloaded)),
-        (rates.rate_504, || PickedFault::Status(Rejection::DeadlineExceeded)),
-        (rates.rate_reset, || PickedFault::Serving(ServingFault::Reset)),
-        (rates.rate_hang, || PickedFault::Serving(ServingFault::Hang)),
-        (rates.rate_truncate, || PickedFault::Serving(ServingFault::Truncate)),
-        (rates.rate_malformed, || PickedFault::Serving(ServingFault::Malformed)),
-        (rates.rate_slow_headers, || PickedFault::SlowHeaders),
-    ];
-    let mut acc = 0.0;
-    for (rate, make) in table {
-        acc += rate;
-        if u < acc {
-            return Some(make());
-        }
-    }
-    None
-}
-
 /// Waits until `t`, without touching the timer when `t` has already passed (a due answer goes
 /// out at once instead of waiting for the timer driver's next turn).
 pub async fn wait_until(t: Instant) {
@@ -683,6 +522,8 @@ async fn sleep_for(d: Duration) {
     }
 }
 
+mod admit;
+use admit::{Admission, PickedFault};
 mod batches;
 mod caches;
 mod stats;

@@ -62,10 +62,9 @@ impl ServiceTiers {
     /// The catalog's multipliers and the preset's Priority limit; Flex waits a lognormal time
     /// (median 5 s, p99 60 s: an assumption, Google publishes none) and is shed above 80%.
     pub fn of_preset(preset: &str) -> ServiceTiers {
-        let prices = catalog::data::current().service_tiers.as_ref();
         ServiceTiers {
-            flex_price: prices.map_or(0.5, |p| p.flex),
-            priority_price: prices.map_or(2.0, |p| p.priority),
+            flex_price: ServiceTier::Flex.catalog_multiplier(),
+            priority_price: ServiceTier::Priority.catalog_multiplier(),
             priority_rpm: catalog::tier_entry(preset).and_then(|t| t.priority_rpm),
             flex_latency: DurationDist::Lognormal {
                 median: Duration::from_secs(5),

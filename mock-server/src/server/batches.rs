@@ -4,13 +4,13 @@
 //! its state as `BATCH_STATE_*`, answers under `metadata.output.inlinedResponses.inlinedResponses`).
 //! File input (`inputConfig.fileName`) is not served.
 
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use super::{api_key, error_response, reply, to_wall, AppState};
+use super::{error_response, reply, request_key, to_wall, AppState};
 use crate::batch::{BatchJob, BatchState};
 use crate::errors::ApiError;
 use crate::model::{finish_of, BatchItem};
@@ -137,8 +137,8 @@ pub fn create(state: &AppState, model: &str, key: Option<&str>, body: &[u8]) -> 
 }
 
 /// `GET /{version}/batches`.
-pub async fn list(State(state): State<AppState>, RawQuery(query): RawQuery, request: Request) -> Response {
-    let key = api_key(request.headers(), query.as_deref());
+pub async fn list(State(state): State<AppState>, request: Request) -> Response {
+    let key = request_key(&request);
     reply(
         state
             .model
@@ -149,7 +149,7 @@ pub async fn list(State(state): State<AppState>, RawQuery(query): RawQuery, requ
 
 /// `GET /{version}/batches/{id}`.
 pub async fn get(State(state): State<AppState>, Path((_v, id)): Path<(String, String)>, request: Request) -> Response {
-    let key = api_key(request.headers(), request.uri().query());
+    let key = request_key(&request);
     let name = format!("batches/{id}");
     reply(state.model.get_batch(key.as_deref(), &name).map(|j| resource(&j)))
 }
@@ -160,7 +160,7 @@ pub async fn cancel(
     Path((_v, target)): Path<(String, String)>,
     request: Request,
 ) -> Response {
-    let key = api_key(request.headers(), request.uri().query());
+    let key = request_key(&request);
     let Some(id) = target.strip_suffix(":cancel") else {
         return error_response(&ApiError::no_such_path(&target));
     };
@@ -174,7 +174,7 @@ pub async fn delete(
     Path((_v, id)): Path<(String, String)>,
     request: Request,
 ) -> Response {
-    let key = api_key(request.headers(), request.uri().query());
+    let key = request_key(&request);
     let name = format!("batches/{id}");
     reply(state.model.delete_batch(key.as_deref(), &name).map(|()| json!({})))
 }

@@ -3,12 +3,12 @@
 
 use std::time::{Duration, SystemTime};
 
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{api_key, read_body, reply, to_wall, AppState};
+use super::{api_key, read_body, reply, request_key, to_wall, AppState};
 use crate::context_cache::CachedContent;
 use crate::errors::{parse_proto_duration, ApiError};
 use crate::tokens::count_tokens;
@@ -97,8 +97,8 @@ pub async fn create(State(state): State<AppState>, request: Request) -> Response
 }
 
 /// `GET /{version}/cachedContents`.
-pub async fn list(State(state): State<AppState>, RawQuery(query): RawQuery, request: Request) -> Response {
-    let key = api_key(request.headers(), query.as_deref());
+pub async fn list(State(state): State<AppState>, request: Request) -> Response {
+    let key = request_key(&request);
     reply(
         state
             .model
@@ -109,7 +109,7 @@ pub async fn list(State(state): State<AppState>, RawQuery(query): RawQuery, requ
 
 /// `GET /{version}/cachedContents/{id}`.
 pub async fn get(State(state): State<AppState>, Path((_v, id)): Path<(String, String)>, request: Request) -> Response {
-    let key = api_key(request.headers(), request.uri().query());
+    let key = request_key(&request);
     let name = format!("cachedContents/{id}");
     reply(state.model.get_cache(key.as_deref(), &name).map(|c| resource(&c)))
 }
@@ -138,7 +138,7 @@ pub async fn delete(
     Path((_v, id)): Path<(String, String)>,
     request: Request,
 ) -> Response {
-    let key = api_key(request.headers(), request.uri().query());
+    let key = request_key(&request);
     let name = format!("cachedContents/{id}");
     reply(state.model.delete_cache(key.as_deref(), &name).map(|()| json!({})))
 }

@@ -214,6 +214,11 @@ pub async fn read_body(headers: &HeaderMap, body: Body) -> Result<bytes::Bytes, 
     })
 }
 
+/// The API key of a request, from its header or its `?key=`.
+pub fn request_key(request: &axum::extract::Request) -> Option<String> {
+    api_key(request.headers(), request.uri().query())
+}
+
 /// A model-clock instant as a wall-clock RFC 3339 time (resource timestamps).
 pub fn to_wall(t: tokio::time::Instant) -> String {
     let now = tokio::time::Instant::now();
