@@ -2,7 +2,7 @@
 
 /// Counts heap bytes in use, so `stampede plan` can measure what in-flight requests hold.
 #[global_allocator]
-static ALLOC: stampede::commands::hosting::meter::CountingAlloc = stampede::commands::hosting::meter::CountingAlloc;
+static ALLOC: stampede::meter::CountingAlloc = stampede::meter::CountingAlloc;
 
 fn main() {
     std::process::exit(stampede::cli::main());

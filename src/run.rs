@@ -92,7 +92,7 @@ pub fn execute(
             )?,
             TargetKind::Mock => run_mock(
                 profile.clone().expect("mock has a profile"),
-                spec.seed,
+                spec,
                 config,
                 traffic.as_mut(),
                 &mut sink,
@@ -224,7 +224,7 @@ fn live_runtime() -> Result<tokio::runtime::Runtime, RunError> {
 
 fn run_mock<S: RecordSink>(
     profile: MockProfile,
-    seed: u64,
+    spec: &RunSpec<'_>,
     config: EngineConfig,
     traffic: &mut dyn TrafficSource,
     sink: &mut S,
@@ -233,6 +233,7 @@ fn run_mock<S: RecordSink>(
 ) -> Result<EngineReport, RunError> {
     let runtime = live_runtime()?;
     let pool = config.strategy.workers as usize;
+    let (seed, http) = (spec.seed, spec.loaded.scenario.target.get_ref().http);
     runtime.block_on(async move {
         let model = Arc::new(MockModel::new(profile, seed));
         let (addr, server) = server::spawn(
@@ -249,6 +250,7 @@ fn run_mock<S: RecordSink>(
             send_hints: true,
             thinking_budget: None,
             timings: Some(timings),
+            http,
         })
         .map_err(|e| RunError::Failed(format!("could not build the HTTP client: {e}")))?;
         let report = Engine::new(config, Arc::new(backend), sink, progress)
@@ -346,6 +348,7 @@ fn run_api<S: RecordSink>(
             pool: config.strategy.workers as usize,
             send_hints: false,
             timings: Some(timings),
+            http: t.http,
         });
         run_http(&base_url, backend, config, traffic, sink, progress)
     } else {
@@ -361,6 +364,7 @@ fn run_api<S: RecordSink>(
             send_hints: false,
             thinking_budget: t.thinking_budget,
             timings: Some(timings),
+            http: t.http,
         });
         run_http(&base_url, backend, config, traffic, sink, progress)
     }

@@ -116,7 +116,7 @@ impl<'a> RunSpec<'a> {
             // Pinned caches outlive the window by ten minutes: requests still in flight at its
             // end keep naming them.
             cache_ttl: self.duration + Duration::from_secs(600),
-            precise_arrivals: self.target.is_live(),
+            real_time: self.target.is_live(),
         }
     }
 }

@@ -85,12 +85,17 @@ pub fn billed(plan: &RunSpec<'_>) -> bool {
         return false;
     }
     let Some(url) = &plan.base_url else { return true };
+    !is_loopback(url)
+}
+
+/// Whether `url`'s host is this machine (`localhost` or a loopback address).
+pub fn is_loopback(url: &str) -> bool {
     let host = reqwest::Url::parse(url)
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_default();
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    !(host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()))
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The cap in force: the command line's, else the scenario's, else [`DEFAULT_CAP_USD`] for a

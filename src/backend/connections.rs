@@ -37,13 +37,13 @@ impl ConnectionTimings {
         self.inner.lock().map(|r| r.clone()).unwrap_or_default()
     }
 
-    fn dns(&self, took: Duration) {
+    pub(crate) fn dns(&self, took: Duration) {
         if let Ok(mut r) = self.inner.lock() {
             r.dns.record(took);
         }
     }
 
-    fn connect(&self, took: Duration, ok: bool) {
+    pub(crate) fn connect(&self, took: Duration, ok: bool) {
         if let Ok(mut r) = self.inner.lock() {
             if ok {
                 r.connect.record(took);

@@ -6,15 +6,15 @@
 //! in an [`ApiKey`] whose `Debug` is redacted and is never logged or written.
 
 use futures::future::BoxFuture;
-use reqwest::header::HeaderValue;
+use reqwest::header::{HeaderMap, HeaderValue};
 use stampede_mock::errors::ErrorEnvelope;
 use stampede_mock::tokens::synth_text;
-use stampede_mock::wire::{
-    Content, GenerateContentRequest, GenerateContentResponse, GenerationConfig, Part, ThinkingConfig,
-};
+use stampede_mock::wire::{Content, GenerateContentRequest, GenerationConfig, Part, ThinkingConfig};
 use tokio::time::Instant;
 
 use super::api_key::ApiKey;
+use super::http::{Reply, Transport};
+use super::HttpVersion;
 use super::{Attempt, AttemptError, AttemptResult, Backend, CacheRequest, ErrorKind, ServiceTier, StreamStats, Tokens};
 
 /// Settings of the HTTP backend.
@@ -32,30 +32,45 @@ pub struct GeminiOptions {
     pub thinking_budget: Option<i64>,
     /// Where to record connection set-up timings.
     pub timings: Option<std::sync::Arc<super::connections::ConnectionTimings>>,
+    /// The HTTP version of the lean path (plain `http://` targets; `https://` negotiates).
+    pub http: HttpVersion,
 }
 
 /// The Gemini HTTP backend.
 #[derive(Debug, Clone)]
 pub struct GeminiBackend {
+    /// reqwest, for the Batch API and explicit caches (and attempts to `https://` targets).
     pub(super) client: reqwest::Client,
+    /// Where attempts go.
+    transport: Transport,
+    /// The API key as a header value, marked sensitive.
+    key: HeaderValue,
     pub(super) options: std::sync::Arc<GeminiOptions>,
 }
 
 impl GeminiBackend {
     /// `req` with the API key in the `x-goog-api-key` header (the only place it travels).
     pub(super) fn keyed(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        let key = HeaderValue::from_str(self.options.key.expose()).unwrap_or(HeaderValue::from_static(""));
-        req.header("x-goog-api-key", key)
+        req.header(KEY_HEADER, self.key.clone())
     }
 
     /// A backend with its own connection pool.
     pub fn new(options: GeminiOptions) -> anyhow::Result<GeminiBackend> {
+        let (client, transport) =
+            Transport::new(&options.base_url, options.pool, options.http, options.timings.clone())?;
+        let mut key = HeaderValue::from_str(options.key.expose()).unwrap_or(HeaderValue::from_static(""));
+        key.set_sensitive(true);
         Ok(GeminiBackend {
-            client: super::http::http_client(options.pool, options.timings.clone())?,
+            client,
+            transport,
+            key,
             options: std::sync::Arc::new(options),
         })
     }
 }
+
+/// The header that carries the API key.
+const KEY_HEADER: &str = "x-goog-api-key";
 
 /// The generateContent body of an attempt (also an inline request of a batch job).
 pub(super) fn request_body(a: &Attempt, thinking_budget: Option<i64>) -> GenerateContentRequest {
@@ -114,35 +129,79 @@ fn contents(a: &Attempt) -> Vec<Content> {
     out
 }
 
-/// The tokens an answer's `usageMetadata` counts.
-pub(super) fn tokens_of(r: &GenerateContentResponse) -> Tokens {
-    let u = r.usage_metadata.clone().unwrap_or_default();
-    Tokens {
-        input: u.prompt_token_count,
-        output: u.candidates_token_count.unwrap_or(0),
-        thinking: u.thoughts_token_count.unwrap_or(0),
-        cached: u.cached_content_token_count.unwrap_or(0),
-        service_tier: ServiceTier::Standard,
-        batch: false,
+/// What stampede reads of an answer or a streamed chunk: whether a candidate finished, and the
+/// counts. The answer's text is skipped by the parser, never copied: on a fast target reading
+/// it was a measurable share of the client's CPU.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Answer {
+    #[serde(default)]
+    candidates: Vec<CandidateEnd>,
+    #[serde(default)]
+    usage_metadata: Option<Counts>,
+}
+
+/// A candidate's finish reason, if it has one.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CandidateEnd {
+    #[serde(default)]
+    finish_reason: Option<serde::de::IgnoredAny>,
+}
+
+/// `usageMetadata`'s counts.
+#[derive(Debug, Default, Clone, Copy, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Counts {
+    #[serde(default)]
+    prompt_token_count: u64,
+    #[serde(default)]
+    candidates_token_count: Option<u64>,
+    #[serde(default)]
+    thoughts_token_count: Option<u64>,
+    #[serde(default)]
+    cached_content_token_count: Option<u64>,
+}
+
+impl Answer {
+    /// The tokens its `usageMetadata` counts.
+    pub(super) fn tokens(&self) -> Tokens {
+        let u = self.usage_metadata.unwrap_or_default();
+        Tokens {
+            input: u.prompt_token_count,
+            output: u.candidates_token_count.unwrap_or(0),
+            thinking: u.thoughts_token_count.unwrap_or(0),
+            cached: u.cached_content_token_count.unwrap_or(0),
+            service_tier: ServiceTier::Standard,
+            batch: false,
+        }
+    }
+
+    /// Whether a candidate says why it finished (the last chunk of a stream).
+    fn finished(&self) -> bool {
+        self.candidates.iter().any(|c| c.finish_reason.is_some())
     }
 }
 
 impl Backend for GeminiBackend {
     fn call(&self, attempt: Attempt) -> BoxFuture<'static, AttemptResult> {
         let o = &self.options;
-        let url = if attempt.stream {
-            format!(
-                "{}/v1beta/models/{}:streamGenerateContent?alt=sse",
-                o.base_url, attempt.model
-            )
+        let path = if attempt.stream {
+            format!("/v1beta/models/{}:streamGenerateContent?alt=sse", attempt.model)
         } else {
-            format!("{}/v1beta/models/{}:generateContent", o.base_url, attempt.model)
+            format!("/v1beta/models/{}:generateContent", attempt.model)
         };
-        let req = self
-            .keyed(self.client.post(url))
-            .json(&request_body(&attempt, o.thinking_budget));
-        let hints = o.send_hints;
-        Box::pin(async move { super::http::exchange(req, &attempt, hints, read_stream, read_unary).await })
+        // Sized for the prompt's text (about four characters a token) so it is written once.
+        let tokens = attempt.prompt_tokens() + u64::from(attempt.system_prompt_tokens);
+        let mut body = Vec::with_capacity(256 + 5 * tokens.min(1 << 24) as usize);
+        let _ = serde_json::to_writer(&mut body, &request_body(&attempt, o.thinking_budget));
+        let (hints, transport, key) = (o.send_hints, self.transport.clone(), self.key.clone());
+        Box::pin(async move {
+            let mut headers = HeaderMap::new();
+            headers.insert(KEY_HEADER, key);
+            let post = (path.as_str(), headers, body.into());
+            super::http::exchange(&transport, post, &attempt, hints, read_stream, read_unary).await
+        })
     }
 
     fn submit_batch(
@@ -185,15 +244,15 @@ impl Backend for GeminiBackend {
 }
 
 fn read_unary(body: &[u8], arrived: Instant) -> AttemptResult {
-    match serde_json::from_slice::<GenerateContentResponse>(body) {
-        Ok(r) => AttemptResult::ok(tokens_of(&r), arrived, None),
+    match serde_json::from_slice::<Answer>(body) {
+        Ok(r) => AttemptResult::ok(r.tokens(), arrived, None),
         Err(_) => AttemptResult::failed(AttemptError::new(ErrorKind::Decode)),
     }
 }
 
 /// One parsed SSE event payload.
 enum Event {
-    Chunk(GenerateContentResponse),
+    Chunk(Answer),
     Error(AttemptError),
     Malformed,
 }
@@ -204,13 +263,13 @@ fn parse_event(data: &str) -> Event {
         e.kind = ErrorKind::Stream;
         return Event::Error(e);
     }
-    match serde_json::from_str::<GenerateContentResponse>(data) {
+    match serde_json::from_str::<Answer>(data) {
         Ok(r) => Event::Chunk(r),
         Err(_) => Event::Malformed,
     }
 }
 
-async fn read_stream(mut resp: reqwest::Response) -> AttemptResult {
+async fn read_stream(mut resp: Reply) -> AttemptResult {
     let mut buf = String::new();
     let mut first: Option<(Instant, u64)> = None;
     let mut last: Option<Instant> = None;
@@ -228,13 +287,13 @@ async fn read_stream(mut resp: reqwest::Response) -> AttemptResult {
             let now = Instant::now();
             match parse_event(&data) {
                 Event::Chunk(r) => {
-                    tokens = tokens_of(&r);
+                    tokens = r.tokens();
                     // candidatesTokenCount is cumulative: the first chunk's count is what
                     // arrived with the first token, the rest was decoded after it.
                     first.get_or_insert((now, tokens.output));
                     stats.chunk(last.map(|prev| now - prev));
                     last = Some(now);
-                    finished |= r.candidates.iter().any(|c| c.finish_reason.is_some());
+                    finished |= r.finished();
                 }
                 Event::Error(e) => return AttemptResult::failed(e),
                 Event::Malformed => return AttemptResult::failed(AttemptError::new(ErrorKind::Decode)),
@@ -316,6 +375,7 @@ mod tests {
             send_hints: false,
             thinking_budget: None,
             timings: None,
+            http: HttpVersion::Http1,
         };
         assert!(!format!("{o:?}").contains("sekrit"));
     }

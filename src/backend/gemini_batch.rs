@@ -7,9 +7,9 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
 
-use super::gemini::{request_body, tokens_of, GeminiBackend};
+use super::gemini::{request_body, Answer, GeminiBackend};
 use super::{Attempt, AttemptError, BatchPoll, ErrorKind, Tokens};
-use stampede_mock::wire::GenerateContentResponse;
+use serde::Deserialize;
 
 /// The metadata key carrying stampede's wanted answer length to the mock (hints are sent only
 /// to the mock, as the `x-stampede-*` headers are).
@@ -90,10 +90,9 @@ fn item_tokens(item: &Value) -> Result<Tokens, AttemptError> {
     if let Some(code) = item["error"]["code"].as_u64() {
         return Err(AttemptError::new(ErrorKind::Status(code as u16)));
     }
-    let r: GenerateContentResponse =
-        serde_json::from_value(item["response"].clone()).map_err(|_| AttemptError::new(ErrorKind::Decode))?;
+    let r = Answer::deserialize(&item["response"]).map_err(|_| AttemptError::new(ErrorKind::Decode))?;
     Ok(Tokens {
         batch: true,
-        ..tokens_of(&r)
+        ..r.tokens()
     })
 }

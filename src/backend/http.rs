@@ -2,11 +2,17 @@
 //! statuses classified from Gemini's bodies), and reading a body or a stream's chunks with
 //! failures classified the same way.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
-use reqwest::RequestBuilder;
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::StatusCode;
 use tokio::time::Instant;
 
+use super::connections::ConnectionTimings;
 use super::error_body;
+use super::plain_http::{PlainPool, PlainReply};
+use super::HttpVersion;
 use super::{Attempt, AttemptError, AttemptResult, ErrorKind, ServiceTier};
 
 /// The HTTP client of the HTTP backends: rustls, `pool` idle connections kept per host, no
@@ -27,22 +33,124 @@ pub(crate) fn http_client(
     Ok(builder.build()?)
 }
 
-/// One attempt's exchange: sends `req`, then reads the answer as a stream with `stream`, or
-/// whole with `unary` (given the body and when it arrived).
+/// How an HTTP backend sends its attempts: the lean path (hyper's connections) for plain
+/// `http://` targets, reqwest with rustls for the rest.
+#[derive(Debug, Clone)]
+pub(crate) enum Transport {
+    /// Plain HTTP to the mock or a local server.
+    Plain(Arc<PlainPool>),
+    /// Everything else, from this base URL (no trailing slash).
+    Reqwest(reqwest::Client, Arc<str>),
+}
+
+impl Transport {
+    /// The lean path when `base_url` is `http://`, else reqwest; and the reqwest client either
+    /// way (for the requests that are not attempts). Keeps `pool` connections per host.
+    pub(crate) fn new(
+        base_url: &str,
+        pool: usize,
+        version: HttpVersion,
+        timings: Option<Arc<ConnectionTimings>>,
+    ) -> anyhow::Result<(reqwest::Client, Transport)> {
+        let client = http_client(pool, timings.clone())?;
+        let transport = match PlainPool::for_url(base_url, pool, version, timings) {
+            Some(p) => Transport::Plain(p),
+            None => Transport::Reqwest(client.clone(), Arc::from(base_url.trim_end_matches('/'))),
+        };
+        Ok((client, transport))
+    }
+
+    /// POSTs the JSON `body` to the base URL plus `path` with `headers`; a failed connection is
+    /// the attempt's `transport` failure.
+    async fn post(&self, path: &str, headers: HeaderMap, body: Bytes) -> Result<Reply, AttemptResult> {
+        let transport = || AttemptResult::failed(AttemptError::new(ErrorKind::Transport));
+        match self {
+            Transport::Plain(pool) => pool
+                .post(path, headers, body)
+                .await
+                .map(Reply::Plain)
+                .map_err(|_| transport()),
+            Transport::Reqwest(client, base) => client
+                .post(format!("{base}{path}"))
+                .headers(headers)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body)
+                .send()
+                .await
+                .map(Reply::Reqwest)
+                .map_err(|_| transport()),
+        }
+    }
+}
+
+/// An answer's status, headers and body, whichever way it came.
+pub(crate) enum Reply {
+    /// From the lean path.
+    Plain(PlainReply),
+    /// From reqwest.
+    Reqwest(reqwest::Response),
+}
+
+impl Reply {
+    fn status(&self) -> StatusCode {
+        match self {
+            Reply::Plain(r) => r.status(),
+            Reply::Reqwest(r) => r.status(),
+        }
+    }
+
+    fn headers(&self) -> &HeaderMap {
+        match self {
+            Reply::Plain(r) => r.headers(),
+            Reply::Reqwest(r) => r.headers(),
+        }
+    }
+
+    /// The next piece of the body, `None` at its end.
+    async fn chunk(&mut self) -> Result<Option<Bytes>, ()> {
+        match self {
+            Reply::Plain(r) => r.chunk().await,
+            Reply::Reqwest(r) => r.chunk().await.map_err(|_| ()),
+        }
+    }
+
+    /// The whole body.
+    async fn bytes(self) -> Result<Bytes, ()> {
+        match self {
+            Reply::Plain(r) => r.bytes().await,
+            Reply::Reqwest(r) => r.bytes().await.map_err(|_| ()),
+        }
+    }
+}
+
+/// One attempt's exchange: POSTs `body` to `path` with `headers` (and the mock's hints when
+/// `hints`), then reads the answer as a stream with `stream`, or whole with `unary` (given the
+/// body and when it arrived).
 pub(crate) async fn exchange<F>(
-    req: RequestBuilder,
+    transport: &Transport,
+    (path, mut headers, body): (&str, HeaderMap, Bytes),
     attempt: &Attempt,
     hints: bool,
-    stream: impl FnOnce(reqwest::Response) -> F,
+    stream: impl FnOnce(Reply) -> F,
     unary: impl FnOnce(&[u8], Instant) -> AttemptResult,
 ) -> AttemptResult
 where
     F: std::future::Future<Output = AttemptResult>,
 {
-    let resp = match send(req, attempt, hints).await {
+    if hints {
+        headers.insert("x-stampede-output-tokens", HeaderValue::from(attempt.output_tokens));
+        headers.insert("x-stampede-rng-key", HeaderValue::from(attempt.rng_key));
+    }
+    let resp = match transport.post(path, headers, body).await {
         Ok(r) => r,
         Err(failed) => return failed,
     };
+    let status = resp.status();
+    if !status.is_success() {
+        let headers = resp.headers().clone();
+        let body = resp.bytes().await.unwrap_or_default();
+        return AttemptResult::failed(error_body::classify(status, &headers, &body));
+    }
     // The tier that served the answer: the header when the server sends it (Priority over its
     // limit says `standard`), else the tier asked for.
     let tier = resp
@@ -54,9 +162,9 @@ where
     let mut result = if attempt.stream {
         stream(resp).await
     } else {
-        match body(resp).await {
-            Ok((bytes, arrived)) => unary(&bytes, arrived),
-            Err(failed) => failed,
+        match resp.bytes().await {
+            Ok(bytes) => unary(&bytes, Instant::now()),
+            Err(()) => AttemptResult::failed(AttemptError::new(ErrorKind::Transport)),
         }
     };
     if let Ok(tokens) = &mut result.outcome {
@@ -68,43 +176,10 @@ where
 /// The response header naming the service tier that served a request.
 const SERVICE_TIER_HEADER: &str = "x-gemini-service-tier";
 
-/// Sends `req` (with the `x-stampede-*` hints when `hints`); an error status or a failed
-/// connection comes back as the attempt's failure.
-async fn send(mut req: RequestBuilder, attempt: &Attempt, hints: bool) -> Result<reqwest::Response, AttemptResult> {
-    if hints {
-        req = req
-            .header("x-stampede-output-tokens", attempt.output_tokens)
-            .header("x-stampede-rng-key", attempt.rng_key);
-    }
-    let resp = req
-        .send()
-        .await
-        .map_err(|_| AttemptResult::failed(AttemptError::new(ErrorKind::Transport)))?;
-    let status = resp.status();
-    if status.is_success() {
-        return Ok(resp);
-    }
-    let headers = resp.headers().clone();
-    let body = resp.bytes().await.unwrap_or_default();
-    Err(AttemptResult::failed(error_body::classify(status, &headers, &body)))
-}
-
-/// The whole body of a unary answer and when it arrived.
-async fn body(resp: reqwest::Response) -> Result<(Bytes, Instant), AttemptResult> {
-    let bytes = resp
-        .bytes()
-        .await
-        .map_err(|_| AttemptResult::failed(AttemptError::new(ErrorKind::Transport)))?;
-    Ok((bytes, Instant::now()))
-}
-
 /// The next piece of a streamed body (`None` at its end). A connection lost before any chunk
 /// is `transport`, after some it is a cut `stream`.
-pub(crate) async fn next_piece(
-    resp: &mut reqwest::Response,
-    chunks_so_far: u32,
-) -> Result<Option<Bytes>, AttemptResult> {
-    resp.chunk().await.map_err(|_| {
+pub(crate) async fn next_piece(resp: &mut Reply, chunks_so_far: u32) -> Result<Option<Bytes>, AttemptResult> {
+    resp.chunk().await.map_err(|()| {
         let kind = if chunks_so_far == 0 {
             ErrorKind::Transport
         } else {

@@ -15,10 +15,12 @@ pub mod gemini;
 mod gemini_batch;
 pub(crate) mod http;
 pub mod openai;
+mod plain_http;
 pub mod sim;
 pub mod sse;
 
 pub use api_key::ApiKey;
+pub use plain_http::HttpVersion;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -7,12 +7,14 @@
 //! thinking). The key travels only in the `Authorization: Bearer` header.
 
 use futures::future::BoxFuture;
-use reqwest::header::HeaderValue;
+use reqwest::header::{HeaderMap, HeaderValue};
 use serde::Deserialize;
 use stampede_mock::tokens::synth_text;
 use tokio::time::Instant;
 
+use super::http::{Reply, Transport};
 use super::ApiKey;
+use super::HttpVersion;
 use super::{Attempt, AttemptError, AttemptResult, Backend, ErrorKind, StreamStats, Tokens};
 
 /// Gemini's OpenAI-compatible endpoint.
@@ -32,20 +34,32 @@ pub struct OpenAiOptions {
     pub send_hints: bool,
     /// Where to record connection set-up timings.
     pub timings: Option<std::sync::Arc<super::connections::ConnectionTimings>>,
+    /// The HTTP version of the lean path (plain `http://` servers; `https://` negotiates).
+    pub http: HttpVersion,
 }
 
 /// The OpenAI-compatible HTTP backend.
 #[derive(Debug, Clone)]
 pub struct OpenAiBackend {
-    client: reqwest::Client,
+    transport: Transport,
+    /// `Bearer <key>`, marked sensitive.
+    authorization: Option<HeaderValue>,
     options: std::sync::Arc<OpenAiOptions>,
 }
 
 impl OpenAiBackend {
     /// A backend with its own connection pool.
     pub fn new(options: OpenAiOptions) -> anyhow::Result<OpenAiBackend> {
+        let (_, transport) = Transport::new(&options.base_url, options.pool, options.http, options.timings.clone())?;
+        let authorization = options.key.as_ref().map(|key| {
+            let mut v =
+                HeaderValue::from_str(&format!("Bearer {}", key.expose())).unwrap_or(HeaderValue::from_static(""));
+            v.set_sensitive(true);
+            v
+        });
         Ok(OpenAiBackend {
-            client: super::http::http_client(options.pool, options.timings.clone())?,
+            transport,
+            authorization,
             options: std::sync::Arc::new(options),
         })
     }
@@ -107,8 +121,8 @@ struct ErrorEvent {
 
 impl Backend for OpenAiBackend {
     fn call(&self, attempt: Attempt) -> BoxFuture<'static, AttemptResult> {
-        let client = self.client.clone();
-        let options = self.options.clone();
+        let (transport, options) = (self.transport.clone(), self.options.clone());
+        let authorization = self.authorization.clone();
         Box::pin(async move {
             let o = &options;
             let mut body = serde_json::json!({
@@ -120,13 +134,13 @@ impl Backend for OpenAiBackend {
                 body["stream"] = true.into();
                 body["stream_options"] = serde_json::json!({"include_usage": true});
             }
-            let mut req = client.post(format!("{}/chat/completions", o.base_url)).json(&body);
-            if let Some(key) = &o.key {
-                let value =
-                    HeaderValue::from_str(&format!("Bearer {}", key.expose())).unwrap_or(HeaderValue::from_static(""));
-                req = req.header(reqwest::header::AUTHORIZATION, value);
+            let mut headers = HeaderMap::with_capacity(8);
+            if let Some(value) = authorization {
+                headers.insert(reqwest::header::AUTHORIZATION, value);
             }
-            super::http::exchange(req, &attempt, o.send_hints, read_stream, read_unary).await
+            let body = serde_json::to_vec(&body).unwrap_or_default().into();
+            let post = ("/chat/completions", headers, body);
+            super::http::exchange(&transport, post, &attempt, o.send_hints, read_stream, read_unary).await
         })
     }
 }
@@ -138,7 +152,7 @@ fn read_unary(body: &[u8], arrived: Instant) -> AttemptResult {
     }
 }
 
-async fn read_stream(mut resp: reqwest::Response) -> AttemptResult {
+async fn read_stream(mut resp: Reply) -> AttemptResult {
     let mut buf = String::new();
     // (arrival, cumulative completion tokens when the server reports them per chunk).
     let mut first: Option<(Instant, Option<u64>)> = None;

@@ -24,6 +24,7 @@ mod outcome;
 pub mod pinned;
 pub mod progress;
 pub mod record;
+mod results;
 mod send;
 
 use std::cmp::Reverse;
@@ -99,10 +100,13 @@ pub struct EngineConfig {
     pub lanes: Vec<LaneConfig>,
     /// How long pinned caches live (the run's window and some slack).
     pub cache_ttl: Duration,
-    /// Take requests in at their intended time to the microsecond rather than at tokio's next
-    /// millisecond tick: sleep until [`SPIN`] before, then yield until the time (live runs
-    /// only; under a paused clock a spin would never end).
-    pub precise_arrivals: bool,
+    /// A run in real time (live targets), which changes two things. Requests are taken in at
+    /// their intended time to the microsecond rather than at tokio's next millisecond tick:
+    /// sleep until [`SPIN`] before, then yield until the time (under a paused clock a spin would
+    /// never end). And attempts run on tasks of their own, spread over the runtime's threads,
+    /// their results sent back to the engine, which still owns all state; in virtual time the
+    /// engine polls them itself, so the simulator stays single-threaded and deterministic.
+    pub real_time: bool,
 }
 
 /// What the engine reports about the run as a whole.
@@ -214,6 +218,8 @@ enum Event {
     Arrival,
     Spin,
     Done(Result<AttemptDone, Aborted>),
+    /// Results of attempts on their own tasks may be in.
+    Results,
     Wake,
     Stop,
     Abort,
@@ -265,7 +271,10 @@ pub struct Engine<'s, S: RecordSink> {
     limiter_wait: Option<Instant>,
     timers: BinaryHeap<Reverse<Timer>>,
     timer_seq: u64,
+    /// Attempts in flight, polled by the engine (virtual time).
     inflight: FuturesUnordered<AttemptFuture>,
+    /// Results of attempts running on their own tasks (real time).
+    results: results::Results,
     running: usize,
     shared_busy: usize,
     reserved_busy: Vec<usize>,
@@ -312,6 +321,7 @@ impl<'s, S: RecordSink> Engine<'s, S> {
             timers: BinaryHeap::new(),
             timer_seq: 0,
             inflight: FuturesUnordered::new(),
+            results: results::Results::new(),
             running: 0,
             shared_busy: 0,
             gauges: Gauges::default(),
@@ -336,6 +346,9 @@ impl<'s, S: RecordSink> Engine<'s, S> {
         tokio::pin!(arrival_sleep, wake_sleep);
         let (mut arrival_at, mut wake_at) = (far, far);
         let progress = self.progress.clone();
+        if self.config.real_time {
+            results::tighten_timer_slack();
+        }
         let mut stopped = false;
         let mut stalled_at = None;
         let mut stall = StallWatch::new(self.start);
@@ -343,7 +356,7 @@ impl<'s, S: RecordSink> Engine<'s, S> {
             let now = Instant::now();
             // Virtual time that never moves means a schedule that cannot end (a closed loop
             // with no think time answered at once): stop it instead of spinning forever.
-            if stall.stuck(now) && !self.config.precise_arrivals && !stopped {
+            if stall.stuck(now) && !self.config.real_time && !stopped {
                 stalled_at = Some(self.offset(now));
                 stopped = true;
                 self.stop_queue(now);
@@ -365,9 +378,9 @@ impl<'s, S: RecordSink> Engine<'s, S> {
                 _ => None,
             };
             // Within SPIN of a precise arrival: stop sleeping, yield until it is due.
-            let spinning = self.config.precise_arrivals && due.is_some_and(|at| at <= now + SPIN);
+            let spinning = self.config.real_time && due.is_some_and(|at| at <= now + SPIN);
             if let Some(at) = due {
-                let wake = if self.config.precise_arrivals {
+                let wake = if self.config.real_time {
                     at.checked_sub(SPIN).unwrap_or(at)
                 } else {
                     at
@@ -384,20 +397,27 @@ impl<'s, S: RecordSink> Engine<'s, S> {
                     wake_at = at;
                 }
             }
-            // Arrivals first: in a live run the engine task also polls every attempt in flight,
-            // and a request must not be taken in late because answers were being read.
-            let event = if spinning && due.is_some_and(|at| at <= now) {
-                Event::Arrival
-            } else {
-                tokio::select! {
+            // Arrivals first: a request must not be taken in late because answers were being
+            // handled (or, in virtual time, attempts polled).
+            let event = match due {
+                Some(at) if spinning && at <= now => Event::Arrival,
+                // Within SPIN of an arrival: wait for it precisely on this thread, or for a result.
+                Some(at) if spinning && !progress.stop_requested() => {
+                    let until = wake.map_or(at, |w| w.min(at));
+                    self.results
+                        .wait_until(until)
+                        .map_or(Event::Spin, |d| Event::Done(Ok(d)))
+                }
+                _ => tokio::select! {
                     biased;
                     _ = &mut arrival_sleep, if due.is_some() && !spinning => Event::Spin,
                     Some(done) = self.inflight.next(), if !self.inflight.is_empty() => Event::Done(done),
+                    _ = self.results.signalled(), if self.config.real_time => Event::Results,
                     _ = &mut wake_sleep, if wake.is_some() => Event::Wake,
                     _ = progress.stopped(), if !stopped => Event::Stop,
                     _ = progress.aborted(), if !self.live.is_empty() => Event::Abort,
                     _ = tokio::task::yield_now(), if spinning => Event::Spin,
-                }
+                },
             };
             let now = Instant::now();
             self.roll_gauges(now);
@@ -424,7 +444,7 @@ impl<'s, S: RecordSink> Engine<'s, S> {
         match event {
             // The arrival is due; or (coarse arrivals) its timer fired.
             Event::Arrival => self.take_arrival(source, now),
-            Event::Spin if !self.config.precise_arrivals => self.take_arrival(source, now),
+            Event::Spin if !self.config.real_time => self.take_arrival(source, now),
             // A spin turn passed or a deadline is due: the loop checks the time again.
             Event::Spin | Event::Wake => {}
             Event::Done(Err(Aborted)) => {}
@@ -432,7 +452,9 @@ impl<'s, S: RecordSink> Engine<'s, S> {
                 // The attempt ended when its future saw the answer, not when the loop got to it.
                 let ended = done.ended;
                 self.on_attempt_done(done, ended);
+                self.take_results();
             }
+            Event::Results => self.take_results(),
             Event::Stop => {
                 self.stop_queue(now);
                 return true;
@@ -444,6 +466,15 @@ impl<'s, S: RecordSink> Engine<'s, S> {
             }
         }
         false
+    }
+
+    /// Handles every result already in before the next dispatch: one wake-up of the engine
+    /// serves a whole batch of answers.
+    fn take_results(&mut self) {
+        while let Some(done) = self.results.try_next() {
+            let ended = done.ended;
+            self.on_attempt_done(done, ended);
+        }
     }
 
     /// Takes the next planned request in, if there is one.

@@ -53,7 +53,7 @@ async fn run_with(
         seed: 3,
         lanes,
         cache_ttl: Duration::from_secs(3600),
-        precise_arrivals: false,
+        real_time: false,
     };
     Engine::new(
         config,

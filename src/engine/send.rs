@@ -205,8 +205,18 @@ impl<S: RecordSink> Engine<'_, S> {
                 result,
             }
         };
-        self.inflight
-            .push(Box::pin(Abortable::new(attempt_future, registration)));
+        let attempt_future = Abortable::new(attempt_future, registration);
+        if self.config.real_time {
+            let results = self.results.sender();
+            tokio::spawn(async move {
+                // An aborted attempt (a hedge's twin answered, the run ended) reports nothing.
+                if let Ok(result) = attempt_future.await {
+                    results.send(result);
+                }
+            });
+        } else {
+            self.inflight.push(Box::pin(attempt_future));
+        }
         live.running.push(Running {
             number,
             hedge,

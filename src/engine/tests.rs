@@ -52,7 +52,7 @@ async fn run(
         seed: 1,
         lanes: Vec::new(),
         cache_ttl: Duration::from_secs(3600),
-        precise_arrivals: false,
+        real_time: false,
     };
     let report = Engine::new(config, backend, &mut sink, Arc::new(Progress::default()))
         .run(&mut Fixed::new(traffic))
@@ -204,7 +204,7 @@ fn one_model(strategy: StrategySpec) -> EngineConfig {
         seed: 1,
         lanes: Vec::new(),
         cache_ttl: Duration::from_secs(3600),
-        precise_arrivals: false,
+        real_time: false,
     }
 }
 

@@ -94,6 +94,10 @@ pub struct TargetSpec {
     /// Name of the environment variable holding the API key.
     #[serde(default)]
     pub api_key_env: Option<String>,
+    /// HTTP version to plain `http://` targets: `"1.1"` (keep-alive, a connection per request
+    /// in flight) or `"2"` (cleartext HTTP/2, one connection); `https://` negotiates.
+    #[serde(default)]
+    pub http: crate::backend::HttpVersion,
 }
 
 impl Default for TargetSpec {
@@ -108,6 +112,7 @@ impl Default for TargetSpec {
             max_requests: None,
             thinking_budget: None,
             api_key_env: None,
+            http: crate::backend::HttpVersion::default(),
         }
     }
 }

@@ -6,7 +6,7 @@
 //!
 //! | layer | modules | what they are |
 //! | ---: | --- | --- |
-//! | 0 | `format`, `stats`, `histogram`, `spec_error`, `queueing` | shared vocabulary: units, means ± CI, latency histograms, input positions, queueing theory |
+//! | 0 | `format`, `stats`, `histogram`, `spec_error`, `queueing`, `meter` | shared vocabulary: units, means ± CI, latency histograms, input positions, queueing theory, the process's CPU and memory |
 //! | 1 | `traffic`, `backend` | planned requests (no clock); attempts and their transports |
 //! | 2 | `strategy` | the calling plan's policies: see attempts, never HTTP |
 //! | 3 | `scenario`, `engine` | the input model; the engine driving traffic through the policies |
@@ -35,6 +35,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("histogram", 0),
     ("spec_error", 0),
     ("queueing", 0),
+    ("meter", 0),
     ("traffic", 10),
     ("backend", 10),
     ("strategy", 20),

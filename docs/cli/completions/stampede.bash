@@ -58,6 +58,9 @@ _stampede() {
             stampede__subcmd__bench,help)
                 cmd="stampede__subcmd__bench__subcmd__help"
                 ;;
+            stampede__subcmd__bench,live)
+                cmd="stampede__subcmd__bench__subcmd__live"
+                ;;
             stampede__subcmd__bench,mock)
                 cmd="stampede__subcmd__bench__subcmd__mock"
                 ;;
@@ -66,6 +69,9 @@ _stampede() {
                 ;;
             stampede__subcmd__bench__subcmd__help,help)
                 cmd="stampede__subcmd__bench__subcmd__help__subcmd__help"
+                ;;
+            stampede__subcmd__bench__subcmd__help,live)
+                cmd="stampede__subcmd__bench__subcmd__help__subcmd__live"
                 ;;
             stampede__subcmd__bench__subcmd__help,mock)
                 cmd="stampede__subcmd__bench__subcmd__help__subcmd__mock"
@@ -112,6 +118,9 @@ _stampede() {
             stampede__subcmd__help,validate)
                 cmd="stampede__subcmd__help__subcmd__validate"
                 ;;
+            stampede__subcmd__help__subcmd__bench,live)
+                cmd="stampede__subcmd__help__subcmd__bench__subcmd__live"
+                ;;
             stampede__subcmd__help__subcmd__bench,mock)
                 cmd="stampede__subcmd__help__subcmd__bench__subcmd__mock"
                 ;;
@@ -139,7 +148,7 @@ _stampede() {
             return 0
             ;;
         stampede__subcmd__bench)
-            opts="-h --help sim mock help"
+            opts="-h --help sim mock live help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -153,7 +162,7 @@ _stampede() {
             return 0
             ;;
         stampede__subcmd__bench__subcmd__help)
-            opts="sim mock help"
+            opts="sim mock live help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -167,6 +176,20 @@ _stampede() {
             return 0
             ;;
         stampede__subcmd__bench__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        stampede__subcmd__bench__subcmd__help__subcmd__live)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -201,6 +224,48 @@ _stampede() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        stampede__subcmd__bench__subcmd__live)
+            opts="-h --connections --duration --url --rate --http --only --mock-bin --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --duration)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --http)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --only)
+                    COMPREPLY=($(compgen -W "closed open" -- "${cur}"))
+                    return 0
+                    ;;
+                --mock-bin)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -367,8 +432,22 @@ _stampede() {
             return 0
             ;;
         stampede__subcmd__help__subcmd__bench)
-            opts="sim mock"
+            opts="sim mock live"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        stampede__subcmd__help__subcmd__bench__subcmd__live)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

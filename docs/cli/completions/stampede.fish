@@ -106,10 +106,11 @@ complete -c stampede -n "__fish_stampede_using_subcommand diff" -l threshold -d 
 complete -c stampede -n "__fish_stampede_using_subcommand diff" -l out -d 'Also write the Markdown table to this file' -r -F
 complete -c stampede -n "__fish_stampede_using_subcommand diff" -l json -d 'Print the comparison as JSON instead of the table'
 complete -c stampede -n "__fish_stampede_using_subcommand diff" -s h -l help -d 'Print help'
-complete -c stampede -n "__fish_stampede_using_subcommand bench; and not __fish_seen_subcommand_from sim mock help" -s h -l help -d 'Print help'
-complete -c stampede -n "__fish_stampede_using_subcommand bench; and not __fish_seen_subcommand_from sim mock help" -f -a "sim" -d 'Simulator speed: Poisson arrivals, 16 workers, an RPM quota, exponential retries'
-complete -c stampede -n "__fish_stampede_using_subcommand bench; and not __fish_seen_subcommand_from sim mock help" -f -a "mock" -d 'Mock HTTP throughput (zero latency) against a bare axum hello-world, same load generator'
-complete -c stampede -n "__fish_stampede_using_subcommand bench; and not __fish_seen_subcommand_from sim mock help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c stampede -n "__fish_stampede_using_subcommand bench; and not __fish_seen_subcommand_from sim mock live help" -s h -l help -d 'Print help'
+complete -c stampede -n "__fish_stampede_using_subcommand bench; and not __fish_seen_subcommand_from sim mock live help" -f -a "sim" -d 'Simulator speed: Poisson arrivals, 16 workers, an RPM quota, exponential retries'
+complete -c stampede -n "__fish_stampede_using_subcommand bench; and not __fish_seen_subcommand_from sim mock live help" -f -a "mock" -d 'Mock HTTP throughput (zero latency) against a bare axum hello-world, same load generator'
+complete -c stampede -n "__fish_stampede_using_subcommand bench; and not __fish_seen_subcommand_from sim mock live help" -f -a "live" -d 'The live load generator against a zero-latency mock in its own process (or `--url`): closed-loop capacity, an open loop at a constant rate, CPU time per request, memory'
+complete -c stampede -n "__fish_stampede_using_subcommand bench; and not __fish_seen_subcommand_from sim mock live help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from sim" -l rate -d 'Requests per second of simulated traffic' -r
 complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from sim" -l duration -d 'Simulated traffic window' -r
 complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from sim" -s h -l help -d 'Print help'
@@ -117,8 +118,18 @@ complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen
 complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from mock" -l duration -d 'Length of each measurement' -r
 complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from mock" -l rounds -d 'Measurements of each server, alternating' -r
 complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from mock" -s h -l help -d 'Print help'
+complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from live" -l connections -d 'Closed-loop users (and workers of both phases)' -r
+complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from live" -l duration -d 'Length of each phase' -r
+complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from live" -l url -d 'A server on this machine to measure against instead of starting the mock' -r
+complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from live" -l rate -d 'Open-loop rate in requests per second (default: 0.75 × the closed loop\'s)' -r
+complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from live" -l http -d 'HTTP version to the server: 1.1 (keep-alive) or 2 (cleartext, one connection)' -r
+complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from live" -l only -d 'Run one phase only' -r -f -a "closed\t'`connections` users, each sending its next request as soon as the last is answered'
+open\t'Requests at a constant rate, whatever the answers do'"
+complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from live" -l mock-bin -d 'The stampede binary whose `mock` to start (default: this one; tests, which run the command in-process, name the built binary)' -r -F
+complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from live" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "sim" -d 'Simulator speed: Poisson arrivals, 16 workers, an RPM quota, exponential retries'
 complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "mock" -d 'Mock HTTP throughput (zero latency) against a bare axum hello-world, same load generator'
+complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "live" -d 'The live load generator against a zero-latency mock in its own process (or `--url`): closed-loop capacity, an open loop at a constant rate, CPU time per request, memory'
 complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c stampede -n "__fish_stampede_using_subcommand catalog" -l file -d 'A catalog file whose models and tiers extend (or, by name, replace) the embedded ones: shows the result' -r -F
 complete -c stampede -n "__fish_stampede_using_subcommand catalog" -l json -d 'Print the catalog as JSON'
@@ -140,3 +151,4 @@ complete -c stampede -n "__fish_stampede_using_subcommand help; and not __fish_s
 complete -c stampede -n "__fish_stampede_using_subcommand help; and not __fish_seen_subcommand_from run mock report validate traffic compare plan diff bench catalog completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c stampede -n "__fish_stampede_using_subcommand help; and __fish_seen_subcommand_from bench" -f -a "sim" -d 'Simulator speed: Poisson arrivals, 16 workers, an RPM quota, exponential retries'
 complete -c stampede -n "__fish_stampede_using_subcommand help; and __fish_seen_subcommand_from bench" -f -a "mock" -d 'Mock HTTP throughput (zero latency) against a bare axum hello-world, same load generator'
+complete -c stampede -n "__fish_stampede_using_subcommand help; and __fish_seen_subcommand_from bench" -f -a "live" -d 'The live load generator against a zero-latency mock in its own process (or `--url`): closed-loop capacity, an open loop at a constant rate, CPU time per request, memory'

@@ -13,7 +13,7 @@
 //! The figures are stampede's own Rust client (reqwest, tokio); a client in another language
 //! costs more per request, and the application around it needs its own memory.
 
-pub mod meter;
+use crate::meter;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

@@ -1,9 +1,13 @@
-//! `stampede bench`: how fast the simulator runs, measured on this machine.
+//! `stampede bench`: how fast stampede runs, measured on this machine.
 //!
 //! Benchmarks are commands, not timed unit tests. `bench sim` runs a fixed scenario — Poisson
 //! arrivals, 16 workers, an RPM quota that refuses some attempts, exponential retries with full
 //! jitter — in virtual time and reports simulated requests per wall-clock second, simulated
-//! seconds per wall-clock second, and the process's peak resident memory.
+//! seconds per wall-clock second, and the process's peak resident memory. `bench mock` compares
+//! the mock's HTTP throughput with a bare axum hello-world. `bench live` ([`live`]) measures the
+//! live load generator against a zero-latency mock in its own process.
+
+pub mod live;
 
 use std::path::Path;
 use std::sync::Arc;
