@@ -23,7 +23,7 @@ use crate::backend::gemini::{GeminiBackend, GeminiOptions};
 use crate::backend::sim::SimBackend;
 use crate::backend::ApiKey;
 use crate::backend::Backend;
-use crate::engine::record::{RecordSink, Tee};
+use crate::engine::record::{AttemptRecord, Collected, RecordSink, RequestRecord, SecondSample, Tee};
 use crate::engine::{Engine, EngineConfig, EngineReport, Progress};
 use crate::metrics::Metrics;
 use crate::run_spec::RunSpec;
@@ -45,12 +45,14 @@ pub enum RunError {
     Failed(String),
 }
 
-/// Runs the scenario and returns its summary. `extra` receives every record too (a request
-/// log); `progress` is updated live and can stop the run.
+/// Runs the scenario and returns its summary. `extra` receives every record too (tests, a
+/// request log): as they happen in virtual time; in a live run, whose engine runs on the
+/// runtime's workers, kept and handed over when the run ends (attempts, then requests, then
+/// gauge samples, each in order). `progress` is updated live and can stop the run.
 pub fn execute(
     spec: &RunSpec<'_>,
     progress: Arc<Progress>,
-    extra: Option<&mut dyn RecordSink>,
+    mut extra: Option<&mut dyn RecordSink>,
 ) -> Result<Summary, RunError> {
     let s = &spec.loaded.scenario;
     let t = s.target.get_ref();
@@ -60,16 +62,18 @@ pub fn execute(
         .check_volume(spec.duration, spec.max_requests)
         .map_err(RunError::Input)?;
     let traffic_plan = &spec.loaded.traffic;
-    let mut traffic = spec.traffic();
+    let traffic = spec.traffic();
     let models = spec.loaded.models_for(&spec.strategy);
     let config = spec.engine_config();
     let prices: Vec<_> = models.iter().map(|m| catalog::price(m)).collect();
     // The cap in force when the caller set none (spec and compare runs): the scenario's, or the
     // default for a billed target.
     let spend_cap = spec.spend_cap.or_else(|| crate::spend::cap(spec, None));
-    let mut watch = crate::spend::SpendWatch::new(spend_cap, prices.clone(), progress.clone());
-    let mut metrics =
+    let watch = crate::spend::SpendWatch::new(spend_cap, prices.clone(), progress.clone());
+    let metrics =
         Metrics::new(prices, traffic_plan.lanes.len()).with_interval(crate::metrics::log_interval(spec.duration));
+    let kept = (extra.is_some() && spec.target != TargetKind::Sim).then(Collected::default);
+    let sinks = Sinks { metrics, watch, kept };
     let profile = match spec.target {
         TargetKind::Sim | TargetKind::Mock => Some(spec.loaded.mock_profile_for(&models).map_err(RunError::Input)?),
         _ => None,
@@ -77,33 +81,34 @@ pub fn execute(
     let timings = Arc::new(ConnectionTimings::default());
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let wall = std::time::Instant::now();
-    let report = {
-        let mut forward = ForwardSink(extra);
-        let mut records = Tee(&mut metrics, &mut forward);
-        let mut sink = Tee(&mut records, &mut watch);
-        match spec.target {
-            TargetKind::Sim => run_sim(
-                profile.clone().expect("sim has a profile"),
-                spec.seed,
-                config,
-                traffic.as_mut(),
-                &mut sink,
-                progress,
-            )?,
-            TargetKind::Mock => run_mock(
-                profile.clone().expect("mock has a profile"),
-                spec,
-                config,
-                traffic.as_mut(),
-                &mut sink,
-                progress,
-                timings.clone(),
-            )?,
-            TargetKind::Gemini | TargetKind::Openai => {
-                run_api(spec, config, traffic.as_mut(), &mut sink, progress, timings.clone())?
-            }
-        }
+    let run = Drive {
+        config,
+        traffic,
+        sinks,
+        progress,
     };
+    let (
+        report,
+        Sinks {
+            mut metrics,
+            watch,
+            kept,
+        },
+    ) = match spec.target {
+        TargetKind::Sim => run_sim(
+            profile.clone().expect("sim has a profile"),
+            spec.seed,
+            run,
+            extra.take(),
+        )?,
+        TargetKind::Mock => run_mock(profile.clone().expect("mock has a profile"), spec, run, timings.clone())?,
+        TargetKind::Gemini | TargetKind::Openai => run_api(spec, run, timings.clone())?,
+    };
+    if let (Some(kept), Some(extra)) = (kept, extra) {
+        kept.attempts.iter().for_each(|r| extra.attempt(r));
+        kept.requests.iter().for_each(|r| extra.request(r));
+        kept.seconds.iter().for_each(|r| extra.second(r));
+    }
     if let Some(at) = report.stalled_at {
         return Err(RunError::Input(format!(
             "the schedule cannot advance: {} events at t = {} of virtual time without the clock moving (a closed \
@@ -170,23 +175,103 @@ fn stopped_early(watch: &crate::spend::SpendWatch, cap: Option<f64>, interrupted
     }
 }
 
+/// Where a run's records go: the metrics, the spend guard, and (a live run asked for its
+/// records) a copy of each; owned, so that a live run's engine can take them onto the runtime's
+/// workers and hand them back.
+struct Sinks {
+    metrics: Metrics,
+    watch: crate::spend::SpendWatch,
+    kept: Option<Collected>,
+}
+
+impl RecordSink for Sinks {
+    fn attempt(&mut self, r: &AttemptRecord) {
+        self.metrics.attempt(r);
+        self.watch.attempt(r);
+        if let Some(k) = &mut self.kept {
+            k.attempt(r);
+        }
+    }
+    fn request(&mut self, r: &RequestRecord) {
+        self.metrics.request(r);
+        self.watch.request(r);
+        if let Some(k) = &mut self.kept {
+            k.request(r);
+        }
+    }
+    fn second(&mut self, r: &SecondSample) {
+        self.metrics.second(r);
+        self.watch.second(r);
+        if let Some(k) = &mut self.kept {
+            k.second(r);
+        }
+    }
+}
+
 /// Forwards records to an optional extra sink.
 struct ForwardSink<'a>(Option<&'a mut dyn RecordSink>);
 
 impl RecordSink for ForwardSink<'_> {
-    fn attempt(&mut self, r: &crate::engine::record::AttemptRecord) {
+    fn attempt(&mut self, r: &AttemptRecord) {
         if let Some(s) = self.0.as_deref_mut() {
             s.attempt(r);
         }
     }
-    fn request(&mut self, r: &crate::engine::record::RequestRecord) {
+    fn request(&mut self, r: &RequestRecord) {
         if let Some(s) = self.0.as_deref_mut() {
             s.request(r);
         }
     }
-    fn second(&mut self, r: &crate::engine::record::SecondSample) {
+    fn second(&mut self, r: &SecondSample) {
         if let Some(s) = self.0.as_deref_mut() {
             s.second(r);
+        }
+    }
+}
+
+/// A sink that keeps nothing.
+struct NoRecords;
+
+impl RecordSink for NoRecords {
+    fn attempt(&mut self, _: &AttemptRecord) {}
+    fn request(&mut self, _: &RequestRecord) {}
+    fn second(&mut self, _: &SecondSample) {}
+}
+
+/// What the engine needs for one run, whichever the clock.
+struct Drive {
+    config: EngineConfig,
+    traffic: Box<dyn TrafficSource>,
+    sinks: Sinks,
+    progress: Arc<Progress>,
+}
+
+impl Drive {
+    /// Runs the engine to the end as the calling task, its records going to the run's sinks and
+    /// to `also` (virtual time: the simulator's only task).
+    async fn here<S: RecordSink>(self, backend: Arc<dyn Backend>, also: &mut S) -> (EngineReport, Sinks) {
+        let Drive {
+            config,
+            mut traffic,
+            mut sinks,
+            progress,
+        } = self;
+        let mut sink = Tee(&mut sinks, also);
+        let report = Engine::new(config, backend, &mut sink, progress)
+            .run(traffic.as_mut())
+            .await;
+        (report, sinks)
+    }
+
+    /// Runs the engine as a task of the live runtime, on its workers beside the attempts it
+    /// spawns: a result wakes it as one task wakes another, where an engine on the thread that
+    /// waits for the runtime (`block_on`) was woken across threads, a futex call per answer.
+    async fn spawned(self, backend: Arc<dyn Backend>) -> Result<(EngineReport, Sinks), RunError> {
+        let task = async move { self.here(backend, &mut NoRecords).await };
+        match tokio::spawn(task).await {
+            Ok(done) => Ok(done),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(RunError::Failed("the engine's task was cancelled".into())),
         }
     }
 }
@@ -195,14 +280,12 @@ fn failed(what: &str) -> impl Fn(std::io::Error) -> RunError + '_ {
     move |e| RunError::Failed(format!("{what}: {e}"))
 }
 
-fn run_sim<S: RecordSink>(
+fn run_sim(
     profile: MockProfile,
     seed: u64,
-    config: EngineConfig,
-    traffic: &mut dyn TrafficSource,
-    sink: &mut S,
-    progress: Arc<Progress>,
-) -> Result<EngineReport, RunError> {
+    run: Drive,
+    extra: Option<&mut dyn RecordSink>,
+) -> Result<(EngineReport, Sinks), RunError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
@@ -211,7 +294,7 @@ fn run_sim<S: RecordSink>(
     Ok(runtime.block_on(async move {
         let model = Arc::new(MockModel::new(profile, seed));
         let backend: Arc<dyn Backend> = Arc::new(SimBackend::new(model));
-        Engine::new(config, backend, sink, progress).run(traffic).await
+        run.here(backend, &mut ForwardSink(extra)).await
     }))
 }
 
@@ -222,17 +305,14 @@ fn live_runtime() -> Result<tokio::runtime::Runtime, RunError> {
         .map_err(failed("could not start the runtime"))
 }
 
-fn run_mock<S: RecordSink>(
+fn run_mock(
     profile: MockProfile,
     spec: &RunSpec<'_>,
-    config: EngineConfig,
-    traffic: &mut dyn TrafficSource,
-    sink: &mut S,
-    progress: Arc<Progress>,
+    run: Drive,
     timings: Arc<ConnectionTimings>,
-) -> Result<EngineReport, RunError> {
+) -> Result<(EngineReport, Sinks), RunError> {
     let runtime = live_runtime()?;
-    let pool = config.strategy.workers as usize;
+    let pool = run.config.strategy.workers as usize;
     let (seed, http) = (spec.seed, spec.loaded.scenario.target.get_ref().http);
     runtime.block_on(async move {
         let model = Arc::new(MockModel::new(profile, seed));
@@ -253,11 +333,9 @@ fn run_mock<S: RecordSink>(
             http,
         })
         .map_err(|e| RunError::Failed(format!("could not build the HTTP client: {e}")))?;
-        let report = Engine::new(config, Arc::new(backend), sink, progress)
-            .run(traffic)
-            .await;
+        let done = run.spawned(Arc::new(backend)).await;
         server.abort();
-        Ok(report)
+        done
     })
 }
 
@@ -324,14 +402,7 @@ async fn preflight(base_url: &str) -> Result<(), RunError> {
 }
 
 /// A real-time run against an HTTP API: Gemini's, or an OpenAI-compatible one.
-fn run_api<S: RecordSink>(
-    spec: &RunSpec<'_>,
-    config: EngineConfig,
-    traffic: &mut dyn TrafficSource,
-    sink: &mut S,
-    progress: Arc<Progress>,
-    timings: Arc<ConnectionTimings>,
-) -> Result<EngineReport, RunError> {
+fn run_api(spec: &RunSpec<'_>, run: Drive, timings: Arc<ConnectionTimings>) -> Result<(EngineReport, Sinks), RunError> {
     let t = spec.loaded.scenario.target.get_ref();
     if spec.target == TargetKind::Openai {
         let base_url = spec
@@ -345,12 +416,12 @@ fn run_api<S: RecordSink>(
         let backend = crate::backend::openai::OpenAiBackend::new(crate::backend::openai::OpenAiOptions {
             base_url: base_url.trim_end_matches('/').to_string(),
             key,
-            pool: config.strategy.workers as usize,
+            pool: run.config.strategy.workers as usize,
             send_hints: false,
             timings: Some(timings),
             http: t.http,
         });
-        run_http(&base_url, backend, config, traffic, sink, progress)
+        run_http(&base_url, backend, run)
     } else {
         let key = match &spec.key {
             Some(k) => k.clone(),
@@ -360,27 +431,24 @@ fn run_api<S: RecordSink>(
         let backend = GeminiBackend::new(GeminiOptions {
             base_url: base_url.trim_end_matches('/').to_string(),
             key,
-            pool: config.strategy.workers as usize,
+            pool: run.config.strategy.workers as usize,
             send_hints: false,
             thinking_budget: t.thinking_budget,
             timings: Some(timings),
             http: t.http,
         });
-        run_http(&base_url, backend, config, traffic, sink, progress)
+        run_http(&base_url, backend, run)
     }
 }
 
 /// Checks that `base_url` answers, then drives the engine against `backend` in real time.
-fn run_http<S: RecordSink, B: Backend>(
+fn run_http<B: Backend>(
     base_url: &str,
     backend: anyhow::Result<B>,
-    config: EngineConfig,
-    traffic: &mut dyn TrafficSource,
-    sink: &mut S,
-    progress: Arc<Progress>,
-) -> Result<EngineReport, RunError> {
+    run: Drive,
+) -> Result<(EngineReport, Sinks), RunError> {
     let backend = backend.map_err(|e| RunError::Failed(format!("could not build the HTTP client: {e}")))?;
     let runtime = live_runtime()?;
     runtime.block_on(preflight(base_url))?;
-    Ok(runtime.block_on(Engine::new(config, Arc::new(backend), sink, progress).run(traffic)))
+    runtime.block_on(run.spawned(Arc::new(backend)))
 }

@@ -191,12 +191,15 @@ impl Backend for GeminiBackend {
         } else {
             format!("/v1beta/models/{}:generateContent", attempt.model)
         };
-        // Sized for the prompt's text (about four characters a token) so it is written once.
-        let tokens = attempt.prompt_tokens() + u64::from(attempt.system_prompt_tokens);
-        let mut body = Vec::with_capacity(256 + 5 * tokens.min(1 << 24) as usize);
-        let _ = serde_json::to_writer(&mut body, &request_body(&attempt, o.thinking_budget));
         let (hints, transport, key) = (o.send_hints, self.transport.clone(), self.key.clone());
+        let thinking_budget = o.thinking_budget;
+        // The body is written where the attempt runs (a runtime worker in live runs), not on
+        // the engine's thread; sized for the prompt's text (four characters a token) so it is
+        // written once.
         Box::pin(async move {
+            let tokens = attempt.prompt_tokens() + u64::from(attempt.system_prompt_tokens);
+            let mut body = Vec::with_capacity(256 + 5 * tokens.min(1 << 24) as usize);
+            let _ = serde_json::to_writer(&mut body, &request_body(&attempt, thinking_budget));
             let mut headers = HeaderMap::new();
             headers.insert(KEY_HEADER, key);
             let post = (path.as_str(), headers, body.into());

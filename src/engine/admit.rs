@@ -162,7 +162,7 @@ impl<S: RecordSink> Engine<'_, S> {
             Some(Pool::Batch) | None => {}
         }
         for r in &live.running {
-            r.abort.abort();
+            r.cancel.cancel();
             self.running -= 1;
             let record = self.cancelled_record(&live, r, now);
             self.sink.attempt(&record);

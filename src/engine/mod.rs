@@ -19,6 +19,7 @@
 //! `Engine::finish` only, which emits its record; so every scheduled request ends exactly once.
 
 mod admit;
+mod alarm;
 pub mod batcher;
 mod outcome;
 pub mod pinned;
@@ -47,9 +48,6 @@ use crate::strategy::{Pipeline, Queue, StrategySpec};
 use crate::traffic::{Peek, PlannedRequest, TrafficSource};
 pub use progress::Progress;
 use record::{RecordSink, SecondSample};
-
-/// How long before an intended start a precise arrival stops sleeping and starts yielding.
-pub const SPIN: Duration = Duration::from_millis(1);
 
 /// What the engine needs to know about a lane.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -101,11 +99,11 @@ pub struct EngineConfig {
     /// How long pinned caches live (the run's window and some slack).
     pub cache_ttl: Duration,
     /// A run in real time (live targets), which changes two things. Requests are taken in at
-    /// their intended time to the microsecond rather than at tokio's next millisecond tick:
-    /// sleep until [`SPIN`] before, then yield until the time (under a paused clock a spin would
-    /// never end). And attempts run on tasks of their own, spread over the runtime's threads,
-    /// their results sent back to the engine, which still owns all state; in virtual time the
-    /// engine polls them itself, so the simulator stays single-threaded and deterministic.
+    /// their intended time to the microsecond rather than at tokio's next millisecond tick (a
+    /// timerfd alarm, see `alarm`). And attempts run on tasks of their own, spread over the
+    /// runtime's threads, their results sent back to the engine, which still owns all state; in
+    /// virtual time the engine polls them itself, so the simulator stays single-threaded and
+    /// deterministic.
     pub real_time: bool,
 }
 
@@ -142,7 +140,7 @@ enum Pool {
 }
 
 /// An attempt of a request that is still running.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Running {
     number: u32,
     hedge: bool,
@@ -150,7 +148,24 @@ struct Running {
     retry: bool,
     sent: Instant,
     model: u8,
-    abort: AbortHandle,
+    cancel: Cancel,
+}
+
+/// How a running attempt is cancelled: through its abort handle where the engine polls it
+/// (virtual time), by aborting its task where it runs on its own (real time).
+#[derive(Debug)]
+enum Cancel {
+    Polled(AbortHandle),
+    Task(tokio::task::AbortHandle),
+}
+
+impl Cancel {
+    fn cancel(&self) {
+        match self {
+            Cancel::Polled(h) => h.abort(),
+            Cancel::Task(h) => h.abort(),
+        }
+    }
 }
 
 /// A request the engine is working on.
@@ -216,10 +231,7 @@ type AttemptFuture = Pin<Box<dyn Future<Output = Result<AttemptDone, Aborted>> +
 
 enum Event {
     Arrival,
-    Spin,
     Done(Result<AttemptDone, Aborted>),
-    /// Results of attempts on their own tasks may be in.
-    Results,
     Wake,
     Stop,
     Abort,
@@ -345,10 +357,9 @@ impl<'s, S: RecordSink> Engine<'s, S> {
         let wake_sleep = sleep_until(far);
         tokio::pin!(arrival_sleep, wake_sleep);
         let (mut arrival_at, mut wake_at) = (far, far);
+        // In real time arrivals wait on the precise alarm; in virtual time on tokio's timer.
+        let mut alarm = self.config.real_time.then(alarm::Alarm::new);
         let progress = self.progress.clone();
-        if self.config.real_time {
-            results::tighten_timer_slack();
-        }
         let mut stopped = false;
         let mut stalled_at = None;
         let mut stall = StallWatch::new(self.start);
@@ -377,17 +388,10 @@ impl<'s, S: RecordSink> Engine<'s, S> {
                 Peek::Due(at) if !blocked => Some(self.start + at),
                 _ => None,
             };
-            // Within SPIN of a precise arrival: stop sleeping, yield until it is due.
-            let spinning = self.config.real_time && due.is_some_and(|at| at <= now + SPIN);
-            if let Some(at) = due {
-                let wake = if self.config.real_time {
-                    at.checked_sub(SPIN).unwrap_or(at)
-                } else {
-                    at
-                };
-                if wake != arrival_at {
-                    arrival_sleep.as_mut().reset(wake);
-                    arrival_at = wake;
+            if let Some(at) = due.filter(|_| alarm.is_none()) {
+                if at != arrival_at {
+                    arrival_sleep.as_mut().reset(at);
+                    arrival_at = at;
                 }
             }
             let wake = self.next_wake();
@@ -400,23 +404,16 @@ impl<'s, S: RecordSink> Engine<'s, S> {
             // Arrivals first: a request must not be taken in late because answers were being
             // handled (or, in virtual time, attempts polled).
             let event = match due {
-                Some(at) if spinning && at <= now => Event::Arrival,
-                // Within SPIN of an arrival: wait for it precisely on this thread, or for a result.
-                Some(at) if spinning && !progress.stop_requested() => {
-                    let until = wake.map_or(at, |w| w.min(at));
-                    self.results
-                        .wait_until(until)
-                        .map_or(Event::Spin, |d| Event::Done(Ok(d)))
-                }
+                Some(at) if alarm.is_some() && at <= now => Event::Arrival,
                 _ => tokio::select! {
                     biased;
-                    _ = &mut arrival_sleep, if due.is_some() && !spinning => Event::Spin,
+                    _ = &mut arrival_sleep, if due.is_some() && alarm.is_none() => Event::Arrival,
+                    _ = ring(&mut alarm, due), if due.is_some() && alarm.is_some() => Event::Arrival,
                     Some(done) = self.inflight.next(), if !self.inflight.is_empty() => Event::Done(done),
-                    _ = self.results.signalled(), if self.config.real_time => Event::Results,
+                    Some(done) = self.results.next(), if self.config.real_time => Event::Done(Ok(done)),
                     _ = &mut wake_sleep, if wake.is_some() => Event::Wake,
                     _ = progress.stopped(), if !stopped => Event::Stop,
                     _ = progress.aborted(), if !self.live.is_empty() => Event::Abort,
-                    _ = tokio::task::yield_now(), if spinning => Event::Spin,
                 },
             };
             let now = Instant::now();
@@ -444,9 +441,8 @@ impl<'s, S: RecordSink> Engine<'s, S> {
         match event {
             // The arrival is due; or (coarse arrivals) its timer fired.
             Event::Arrival => self.take_arrival(source, now),
-            Event::Spin if !self.config.real_time => self.take_arrival(source, now),
-            // A spin turn passed or a deadline is due: the loop checks the time again.
-            Event::Spin | Event::Wake => {}
+            // A deadline is due: the loop handles it.
+            Event::Wake => {}
             Event::Done(Err(Aborted)) => {}
             Event::Done(Ok(done)) => {
                 // The attempt ended when its future saw the answer, not when the loop got to it.
@@ -454,7 +450,6 @@ impl<'s, S: RecordSink> Engine<'s, S> {
                 self.on_attempt_done(done, ended);
                 self.take_results();
             }
-            Event::Results => self.take_results(),
             Event::Stop => {
                 self.stop_queue(now);
                 return true;
@@ -593,3 +588,11 @@ mod tests;
 
 #[cfg(test)]
 mod plan_tests;
+
+/// Resolves when the alarm (when there is one) reaches `at` (when there is one).
+async fn ring(alarm: &mut Option<alarm::Alarm>, at: Option<Instant>) {
+    match (alarm, at) {
+        (Some(alarm), Some(at)) => alarm.until(at).await,
+        _ => std::future::pending().await,
+    }
+}

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use super::admit::Ending;
 use super::record::{EndReason, RecordSink};
-use super::{AttemptDone, Engine, Pool, Progress, Running, TimerKind};
+use super::{AttemptDone, Cancel, Engine, Pool, Progress, Running, TimerKind};
 use crate::backend::{Attempt, AttemptError, AttemptResult, ErrorKind};
 use crate::strategy::pipeline::{Outgoing, Rescue};
 use crate::strategy::retry::GiveUp;
@@ -188,7 +188,6 @@ impl<S: RecordSink> Engine<'_, S> {
             prefix: req.prefix.clone(),
         };
         let call = self.backend.call(attempt);
-        let (abort, registration) = AbortHandle::new_pair();
         let attempt_future = async move {
             let result = match tokio::time::timeout_at(limit, call).await {
                 Ok(r) => r,
@@ -205,25 +204,24 @@ impl<S: RecordSink> Engine<'_, S> {
                 result,
             }
         };
-        let attempt_future = Abortable::new(attempt_future, registration);
-        if self.config.real_time {
+        let cancel = if self.config.real_time {
             let results = self.results.sender();
-            tokio::spawn(async move {
-                // An aborted attempt (a hedge's twin answered, the run ended) reports nothing.
-                if let Ok(result) = attempt_future.await {
-                    results.send(result);
-                }
-            });
+            // An aborted attempt (a hedge's twin answered, the run ended) reports nothing.
+            let task = tokio::spawn(async move { results.send(attempt_future.await) });
+            Cancel::Task(task.abort_handle())
         } else {
-            self.inflight.push(Box::pin(attempt_future));
-        }
+            let (abort, registration) = AbortHandle::new_pair();
+            self.inflight
+                .push(Box::pin(Abortable::new(attempt_future, registration)));
+            Cancel::Polled(abort)
+        };
         live.running.push(Running {
             number,
             hedge,
             retry,
             sent: now,
             model,
-            abort,
+            cancel,
         });
         self.running += 1;
         Progress::add(&self.progress.attempts, 1);

@@ -270,6 +270,16 @@ impl Metrics {
     }
 }
 
+/// Counts one more under `label`, allocating its key only the first time (this runs per record).
+fn bump(counts: &mut BTreeMap<String, u64>, label: &str) {
+    match counts.get_mut(label) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(label.to_string(), 1);
+        }
+    }
+}
+
 impl RecordSink for Metrics {
     fn attempt(&mut self, a: &AttemptRecord) {
         let c = &mut self.attempts;
@@ -302,11 +312,10 @@ impl RecordSink for Metrics {
             *c.by_result.entry("cancelled".to_string()).or_default() += 1;
             return;
         }
-        let label = match a.result {
-            Ok(_) => "200".to_string(),
-            Err(kind) => kind.label(),
-        };
-        *c.by_result.entry(label).or_default() += 1;
+        match a.result {
+            Ok(_) => bump(&mut c.by_result, "200"),
+            Err(kind) => bump(&mut c.by_result, &kind.label()),
+        }
         match a.result {
             Ok(tokens) => {
                 // A batched answer's wait is its job's turnaround, not a service time: it held no
@@ -364,7 +373,7 @@ impl RecordSink for Metrics {
                 if r.served == Served::Upstream || r.served == Served::Fallback {
                     self.billing.request(r.tokens.service_tier, r.latency());
                 }
-                *self.served_by.entry(r.served.label().to_string()).or_default() += 1;
+                bump(&mut self.served_by, r.served.label());
                 self.account_prompt(r);
             }
             Outcome::Failed => *self.failed_by.entry(r.end.label()).or_default() += 1,
