@@ -47,7 +47,10 @@ pub(crate) struct PlainPool {
     version: HttpVersion,
     idle: parking_lot::Mutex<Vec<http1::SendRequest<Full<Bytes>>>>,
     max_idle: usize,
-    h2: tokio::sync::Mutex<Option<http2::SendRequest<Full<Bytes>>>>,
+    /// The HTTP/2 connection, cloned for each request (the lock is held only to clone it).
+    h2: parking_lot::Mutex<Option<http2::SendRequest<Full<Bytes>>>>,
+    /// Held while an HTTP/2 connection is being made, so that only one is.
+    h2_connecting: tokio::sync::Mutex<()>,
     timings: Option<Arc<ConnectionTimings>>,
     user_agent: HeaderValue,
 }
@@ -101,7 +104,8 @@ impl PlainPool {
             version,
             idle: parking_lot::Mutex::new(Vec::with_capacity(pool)),
             max_idle: pool.max(1),
-            h2: tokio::sync::Mutex::new(None),
+            h2: parking_lot::Mutex::new(None),
+            h2_connecting: tokio::sync::Mutex::new(()),
             timings,
             user_agent: HeaderValue::from_static(concat!("stampede/", env!("CARGO_PKG_VERSION"))),
         }))
@@ -140,12 +144,16 @@ impl PlainPool {
     /// An idle HTTP/1.1 connection that is ready, or a new one; the HTTP/2 connection.
     async fn checkout(&self) -> Result<Lease, ()> {
         if self.version == HttpVersion::Http2 {
-            let mut shared = self.h2.lock().await;
-            if let Some(sender) = shared.as_ref().filter(|s| !s.is_closed()) {
-                return Ok(Lease::H2(sender.clone()));
+            if let Some(sender) = self.shared_h2() {
+                return Ok(Lease::H2(sender));
+            }
+            let _connecting = self.h2_connecting.lock().await;
+            // Another request may have made it while this one waited.
+            if let Some(sender) = self.shared_h2() {
+                return Ok(Lease::H2(sender));
             }
             let sender = self.connect_h2().await?;
-            *shared = Some(sender.clone());
+            *self.h2.lock() = Some(sender.clone());
             return Ok(Lease::H2(sender));
         }
         loop {
@@ -156,6 +164,11 @@ impl PlainPool {
                 return Ok(Lease::H1(sender));
             }
         }
+    }
+
+    /// The HTTP/2 connection, if it is open.
+    fn shared_h2(&self) -> Option<http2::SendRequest<Full<Bytes>>> {
+        self.h2.lock().as_ref().filter(|s| !s.is_closed()).cloned()
     }
 
     /// Gives an HTTP/1.1 connection whose answer was read to the end back to the pool.
