@@ -60,10 +60,10 @@ pub struct LiveArgs {
     /// Run one phase only.
     #[arg(long, value_enum)]
     only: Option<Phase>,
-    /// The stampede binary whose `mock` to start (default: this one; tests, which run the
-    /// command in-process, name the built binary).
+    /// The executable that serves the mock (default: this one; tests, which run the command
+    /// in-process, name the built binary).
     #[arg(long, hide = true)]
-    mock_bin: Option<std::path::PathBuf>,
+    mock_exe: Option<std::path::PathBuf>,
 }
 
 fn parse_http(s: &str) -> Result<HttpVersion, String> {
@@ -161,17 +161,17 @@ fn bench_live(a: LiveArgs, io: &mut Io<'_>) -> Outcome {
     let mock = match &a.url {
         Some(_) => None,
         None => {
-            let exe = match &a.mock_bin {
+            let exe = match &a.mock_exe {
                 Some(bin) => bin.clone(),
                 None => std::env::current_exe().map_err(|e| CliError::Failed(e.to_string()))?,
             };
-            Some(live_bench::MockProcess::start(&exe).map_err(CliError::Failed)?)
+            Some(live_bench::start_mock(&exe).map_err(CliError::Failed)?)
         }
     };
     let url = a
         .url
         .clone()
-        .or_else(|| mock.as_ref().map(|m| m.url.clone()))
+        .or_else(|| mock.as_ref().map(|(_, url)| url.clone()))
         .unwrap_or_default();
     let version = match a.http {
         HttpVersion::Http1 => "HTTP/1.1",

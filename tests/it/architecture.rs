@@ -20,8 +20,8 @@
 //! | 11 | `cli` | the command line: arguments, terminals, exit codes |
 //!
 //! The table below counts in tens (layer 3 is 30), so that inside `commands` (90) its own
-//! modules can be layered likewise: `pool`, `diff`, `bench` (90) < `hosting`, `compare` (91) <
-//! `plan` (92).
+//! modules can be layered likewise: `pool`, `diff` (90) < `hosting`, `compare` (91) < `plan`,
+//! `bench` (92).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -52,7 +52,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("cli", 110),
     ("commands::pool", 90),
     ("commands::diff", 90),
-    ("commands::bench", 90),
+    ("commands::bench", 92),
     ("commands::hosting", 91),
     ("commands::compare", 91),
     ("commands::plan", 92),

@@ -124,7 +124,7 @@ fn bench_live_measures_both_loops_against_its_own_mock() {
         "1s",
         "--connections",
         "4",
-        "--mock-bin",
+        "--mock-exe",
         bin,
     ]);
     assert_eq!(o.code, 0, "{}", o.stderr);

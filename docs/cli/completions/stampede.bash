@@ -232,7 +232,7 @@ _stampede() {
             return 0
             ;;
         stampede__subcmd__bench__subcmd__live)
-            opts="-h --connections --duration --url --rate --http --only --mock-bin --help"
+            opts="-h --connections --duration --url --rate --http --only --mock-exe --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -262,7 +262,7 @@ _stampede() {
                     COMPREPLY=($(compgen -W "closed open" -- "${cur}"))
                     return 0
                     ;;
-                --mock-bin)
+                --mock-exe)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

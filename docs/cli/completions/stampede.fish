@@ -125,7 +125,7 @@ complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen
 complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from live" -l http -d 'HTTP version to the server: 1.1 (keep-alive) or 2 (cleartext, one connection)' -r
 complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from live" -l only -d 'Run one phase only' -r -f -a "closed\t'`connections` users, each sending its next request as soon as the last is answered'
 open\t'Requests at a constant rate, whatever the answers do'"
-complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from live" -l mock-bin -d 'The stampede binary whose `mock` to start (default: this one; tests, which run the command in-process, name the built binary)' -r -F
+complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from live" -l mock-exe -d 'The executable that serves the mock (default: this one; tests, which run the command in-process, name the built binary)' -r -F
 complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from live" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "sim" -d 'Simulator speed: Poisson arrivals, 16 workers, an RPM quota, exponential retries'
 complete -c stampede -n "__fish_stampede_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "mock" -d 'Mock HTTP throughput (zero latency) against a bare axum hello-world, same load generator'

@@ -8,14 +8,13 @@
 //! loop's. CPU time is the process's (user and system, from `getrusage`): the mock's is not in
 //! it, as it is not in oha's when oha is measured beside it (see `docs/src/bench.md`).
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::backend::{ApiKey, HttpVersion};
+use crate::commands::hosting::{spawn_mock, MockProcess};
 use crate::engine::Progress;
 use crate::meter;
 use crate::run::execute;
@@ -29,48 +28,15 @@ pub const ZERO_LATENCY_PROFILE: &str = include_str!("../../../scenarios/profiles
 /// The request oha sends beside it: about 8 prompt tokens, 8 answer tokens.
 pub const OHA_BODY: &str = r#"{"contents":[{"role":"user","parts":[{"text":"hello there, how are you today"}]}],"generationConfig":{"maxOutputTokens":8}}"#;
 
-/// A `stampede mock` child process serving the zero-latency profile on 127.0.0.1; stopped when
-/// dropped.
-pub struct MockProcess {
-    child: Child,
-    profile: std::path::PathBuf,
-    /// Its base URL.
-    pub url: String,
-}
-
-impl MockProcess {
-    /// Starts `exe mock` on a free port and waits for it to say where it listens.
-    pub fn start(exe: &Path) -> Result<MockProcess, String> {
-        let profile = std::env::temp_dir().join(format!("stampede-bench-{}.toml", std::process::id()));
-        std::fs::write(&profile, ZERO_LATENCY_PROFILE).map_err(|e| format!("{}: {e}", profile.display()))?;
-        let mut child = Command::new(exe)
-            .args(["mock", "--port", "0", "--profile"])
-            .arg(&profile)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| format!("could not start {} mock: {e}", exe.display()))?;
-        let stdout = child.stdout.take().ok_or("the mock has no stdout")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let first = lines.next().and_then(Result::ok).unwrap_or_default();
-        let Some(url) = first.split("listening on ").nth(1).map(str::trim).map(String::from) else {
-            let _ = child.kill();
-            let _ = std::fs::remove_file(&profile);
-            return Err(format!("the mock did not start (it said {first:?})"));
-        };
-        // Keep reading what it prints, so it never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Ok(MockProcess { child, profile, url })
-    }
-}
-
-impl Drop for MockProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.profile);
-    }
+/// Starts `exe mock` with the zero-latency profile on a free port of 127.0.0.1, in its own
+/// process (stopped when the returned handle is dropped); returns it and its base URL.
+pub fn start_mock(exe: &Path) -> Result<(MockProcess, String), String> {
+    let profile = std::env::temp_dir().join(format!("stampede-bench-{}.toml", std::process::id()));
+    std::fs::write(&profile, ZERO_LATENCY_PROFILE).map_err(|e| format!("{}: {e}", profile.display()))?;
+    // The mock has read its profile once it says where it listens.
+    let started = spawn_mock(exe, &profile, 0);
+    let _ = std::fs::remove_file(&profile);
+    started.map_err(|e| e.to_string())
 }
 
 /// The two measurements.
