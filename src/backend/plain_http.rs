@@ -67,7 +67,8 @@ impl std::fmt::Debug for PlainPool {
 
 /// A connection to send on: HTTP/1.1 (returned to the pool after its answer) or HTTP/2 (shared).
 enum Lease {
-    H1(http1::SendRequest<Full<Bytes>>),
+    /// An HTTP/1.1 connection, and whether it was kept from an earlier request.
+    H1(http1::SendRequest<Full<Bytes>>, bool),
     H2(http2::SendRequest<Full<Bytes>>),
 }
 
@@ -127,8 +128,19 @@ impl PlainPool {
         h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         h.insert(USER_AGENT, self.user_agent.clone());
         match self.checkout().await? {
-            Lease::H1(mut sender) => {
-                let response = sender.send_request(request).await.map_err(|_| ())?;
+            Lease::H1(mut sender, kept) => {
+                let response = match sender.try_send_request(request).await {
+                    Ok(response) => response,
+                    // A kept connection the server closed while it was idle: the request was
+                    // never written, so it goes on a new connection (as reqwest does); a
+                    // healthy server must not show up as a transport error.
+                    Err(mut e) => {
+                        let unsent = if kept { e.take_message() } else { None };
+                        let request = unsent.ok_or(())?;
+                        sender = self.connect_h1().await?;
+                        sender.send_request(request).await.map_err(|_| ())?
+                    }
+                };
                 Ok(PlainReply {
                     response,
                     lease: Some((sender, self.clone())),
@@ -158,10 +170,10 @@ impl PlainPool {
         }
         loop {
             let Some(mut sender) = self.idle.lock().pop() else {
-                return self.connect_h1().await.map(Lease::H1);
+                return self.connect_h1().await.map(|s| Lease::H1(s, false));
             };
             if !sender.is_closed() && sender.ready().await.is_ok() {
-                return Ok(Lease::H1(sender));
+                return Ok(Lease::H1(sender, true));
             }
         }
     }
@@ -272,5 +284,60 @@ impl PlainReply {
             all.extend_from_slice(&more);
         }
         Ok(Bytes::from(all))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server that answers each connection's first request, then closes it (as a server whose
+    /// keep-alive timeout ran out would).
+    async fn one_answer_per_connection() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let mut got = Vec::new();
+                    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                        let n = socket.read(&mut buf).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        got.extend_from_slice(&buf[..n]);
+                    }
+                    let body = "{}";
+                    let reply = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+                    let _ = socket.write_all(reply.as_bytes()).await;
+                    // Closed at once, before the client is done with the answer.
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn a_kept_connection_the_server_closed_is_not_a_failed_request() {
+        let url = one_answer_per_connection().await;
+        let pool = PlainPool::for_url(&url, 4, HttpVersion::Http1, None).unwrap();
+        for _ in 0..20 {
+            let reply = pool.post("/x", HeaderMap::new(), Bytes::from_static(b"{}")).await;
+            let reply = reply.expect("a healthy server answers every request");
+            assert_eq!(reply.status(), StatusCode::OK);
+            assert_eq!(&reply.bytes().await.unwrap()[..], b"{}");
+        }
+    }
+
+    #[test]
+    fn only_plain_http_takes_the_lean_path() {
+        assert!(PlainPool::for_url("https://generativelanguage.googleapis.com", 1, HttpVersion::Http1, None).is_none());
+        let p = PlainPool::for_url("http://localhost:8089/v1/", 1, HttpVersion::Http1, None).unwrap();
+        assert_eq!(
+            (p.host.as_str(), p.port, p.base_path.as_str()),
+            ("localhost", 8089, "/v1")
+        );
     }
 }
