@@ -1,7 +1,8 @@
-//! Connection set-up timings of the HTTP backends: DNS lookups (a resolver that times itself)
-//! and whole connection set-ups — DNS, TCP and TLS — (a layer around reqwest's connector).
-//! reqwest does not tell TCP from TLS, so the two are reported together; time to first byte
-//! is per attempt (the service and time-to-first-token figures).
+//! Connection set-up timings of the HTTP backends: DNS lookups and whole connection set-ups —
+//! DNS, TCP and TLS. For reqwest (`https://`) a resolver that times itself and a layer around
+//! its connector, which does not tell TCP from TLS, so the two are reported together; the lean
+//! path for `http://` (`plain_http`) times its own look-ups and connects. Time to first byte is
+//! per attempt (the service and time-to-first-token figures).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -1,4 +1,5 @@
-//! Gemini over HTTP (reqwest with rustls): the live mock, a proxy, or the real service.
+//! Gemini over HTTP: the live mock, a proxy, or the real service (attempts over hyper's own
+//! connections to `http://`, reqwest with rustls to `https://`; see `http::Transport`).
 //!
 //! Sends real `generateContent` / `streamGenerateContent?alt=sse` requests with a prompt
 //! synthesised to the planned size and `maxOutputTokens` set, and reads `usageMetadata` and

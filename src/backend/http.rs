@@ -17,7 +17,7 @@ use super::{Attempt, AttemptError, AttemptResult, ErrorKind, ServiceTier};
 
 /// The HTTP client of the HTTP backends: rustls, `pool` idle connections kept per host, no
 /// Nagle delay; DNS lookups and connection set-ups timed into `timings`.
-pub(crate) fn http_client(
+fn http_client(
     pool: usize,
     timings: Option<std::sync::Arc<super::connections::ConnectionTimings>>,
 ) -> anyhow::Result<reqwest::Client> {
