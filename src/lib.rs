@@ -22,7 +22,7 @@
 //! - [`summary`]: the versioned `summary.json`, the advice types it carries, and the one
 //!   registry of figures read from it.
 //! - [`advice`]: recommended settings and warnings read from one run's summary.
-//! - [`run_spec`]: a run's resolved specification (scenario + overrides).
+//! - [`prepare`]: a run prepared once: the scenario with its overrides, checked and resolved.
 //! - [`spend`]: the spend guard: a run's cost estimated before it starts, and a cap while it runs.
 //! - [`run`]: one run end to end: target, runtime (virtual or real time), engine, summary.
 //! - [`commands`]: compare, capacity plan, hosting probe, diff, bench — work of many runs.
@@ -41,10 +41,10 @@ pub mod format;
 pub mod histogram;
 pub mod meter;
 pub mod metrics;
+pub mod prepare;
 pub mod queueing;
 pub mod report;
 pub mod run;
-pub mod run_spec;
 pub mod scenario;
 pub mod spec_error;
 pub mod spend;

@@ -1,5 +1,5 @@
-//! One run, end to end: resolve the target, build the runtime and backend, drive the engine,
-//! and fold the records into a [`Summary`].
+//! One run, end to end: build the prepared run's transport, drive the engine, and fold the
+//! records into a [`Summary`].
 //!
 //! Two clocks, one engine:
 //! - `sim` runs on a current-thread tokio runtime whose clock is paused and auto-advances: the
@@ -8,31 +8,21 @@
 //!   timer fires at the first whole millisecond at or after its deadline, so each simulated wait
 //!   is rounded up by less than 1 ms (see the README for what that means for results).
 //! - `mock` serves the same model over HTTP on 127.0.0.1 (an ephemeral port) and drives it in
-//!   real time; `gemini` sends to the real service or to `base_url`.
+//!   real time; `gemini` and `openai` send to the real service or to `base_url`.
+//!
+//! Every check was made when the run was prepared ([`Prepared`]); this module only drives and
+//! summarises.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use stampede_mock::catalog;
-use stampede_mock::server::{self, ServerOptions};
-use stampede_mock::{MockModel, MockProfile};
-
+use crate::backend::connect::{connect, ConnectOptions, Connected};
 use crate::backend::connections::ConnectionTimings;
-use crate::backend::gemini::{GeminiBackend, GeminiOptions};
-use crate::backend::sim::SimBackend;
-use crate::backend::ApiKey;
-use crate::backend::Backend;
 use crate::engine::record::{AttemptRecord, Collected, RecordSink, RequestRecord, SecondSample, Tee};
-use crate::engine::{Engine, EngineConfig, EngineReport, Progress};
+use crate::engine::{Engine, EngineReport, Progress};
 use crate::metrics::Metrics;
-use crate::run_spec::RunSpec;
-use crate::scenario::TargetKind;
+use crate::prepare::{PrepareError, Prepared};
 use crate::summary::{RunMeta, Summary};
-use crate::traffic::TrafficSource;
-
-/// The real Gemini API.
-pub const GEMINI_BASE_URL: &str = "https://generativelanguage.googleapis.com";
 
 /// Why a run could not be carried out.
 #[derive(Debug, thiserror::Error)]
@@ -45,66 +35,44 @@ pub enum RunError {
     Failed(String),
 }
 
-/// Runs the scenario and returns its summary. `extra` receives every record too (tests, a
+impl From<PrepareError> for RunError {
+    fn from(e: PrepareError) -> RunError {
+        match e {
+            PrepareError::Input(m) => RunError::Input(m),
+            refused @ PrepareError::Refused { .. } => RunError::Failed(refused.to_string()),
+        }
+    }
+}
+
+/// Runs the prepared run and returns its summary. `extra` receives every record too (tests, a
 /// request log): as they happen in virtual time; in a live run, whose engine runs on the
 /// runtime's workers, kept and handed over when the run ends (attempts, then requests, then
 /// gauge samples, each in order). `progress` is updated live and can stop the run.
 pub fn execute(
-    spec: &RunSpec<'_>,
+    prepared: &Prepared<'_>,
     progress: Arc<Progress>,
     mut extra: Option<&mut dyn RecordSink>,
 ) -> Result<Summary, RunError> {
-    let s = &spec.loaded.scenario;
-    let t = s.target.get_ref();
-    // The command line may have overridden the window or the cap: the same bounds as the file's.
-    crate::scenario::check_duration(spec.duration).map_err(RunError::Input)?;
-    spec.loaded
-        .check_volume(spec.duration, spec.max_requests)
-        .map_err(RunError::Input)?;
-    let traffic_plan = &spec.loaded.traffic;
-    let traffic = spec.traffic();
-    let models = spec.loaded.models_for(&spec.strategy);
-    let config = spec.engine_config();
-    let prices: Vec<_> = models.iter().map(|m| catalog::price(m)).collect();
-    // The cap in force when the caller set none (spec and compare runs): the scenario's, or the
-    // default for a billed target.
-    let spend_cap = spec.spend_cap.or_else(|| crate::spend::cap(spec, None));
-    let watch = crate::spend::SpendWatch::new(spend_cap, prices.clone(), progress.clone());
-    let metrics =
-        Metrics::new(prices, traffic_plan.lanes.len()).with_interval(crate::metrics::log_interval(spec.duration));
-    let kept = (extra.is_some() && spec.target != TargetKind::Sim).then(Collected::default);
-    let sinks = Sinks { metrics, watch, kept };
-    let profile = match spec.target {
-        TargetKind::Sim | TargetKind::Mock => Some(spec.loaded.mock_profile_for(&models).map_err(RunError::Input)?),
-        _ => None,
-    };
-    let timings = Arc::new(ConnectionTimings::default());
+    if prepared.dry_run() {
+        return Err(RunError::Input(
+            "a run prepared for --dry-run has no API key and is never sent".into(),
+        ));
+    }
+    let live = prepared.target().is_live();
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let wall = std::time::Instant::now();
-    let run = Drive {
-        config,
-        traffic,
-        sinks,
-        progress,
+    let timings = Arc::new(ConnectionTimings::default());
+    let connect = ConnectOptions {
+        seed: prepared.seed(),
+        pool: prepared.strategy().workers as usize,
+        timings: timings.clone(),
     };
-    let (
-        report,
-        Sinks {
-            mut metrics,
-            watch,
-            kept,
-        },
-    ) = match spec.target {
-        TargetKind::Sim => run_sim(
-            profile.clone().expect("sim has a profile"),
-            spec.seed,
-            run,
-            extra.take(),
-        )?,
-        TargetKind::Mock => run_mock(profile.clone().expect("mock has a profile"), spec, run, timings.clone())?,
-        TargetKind::Gemini | TargetKind::Openai => run_api(spec, run, timings.clone())?,
+    let drive = Drive::new(prepared, progress, extra.is_some() && live);
+    let (report, sinks) = match live {
+        false => drive_virtual(prepared, drive, connect, extra.take())?,
+        true => drive_live(prepared, drive, connect)?,
     };
-    if let (Some(kept), Some(extra)) = (kept, extra) {
+    if let (Some(kept), Some(extra)) = (&sinks.kept, extra) {
         kept.attempts.iter().for_each(|r| extra.attempt(r));
         kept.requests.iter().for_each(|r| extra.request(r));
         kept.seconds.iter().for_each(|r| extra.second(r));
@@ -117,41 +85,47 @@ pub fn execute(
             crate::format::secs(at.as_secs_f64())
         )));
     }
-    metrics.batch_jobs = report.batch_jobs;
-    let mut pin_warnings = report.pinned.failures.clone();
-    for &(model, tokens, ttl) in &report.pinned.made {
-        let price = catalog::price(&models[usize::from(model)]);
-        let stored = metrics.billing.stored(tokens, ttl, price);
-        match (stored, &mut metrics.cost_usd) {
-            (Some(usd), Some(cost)) => *cost += usd,
-            (None, _) => pin_warnings.push(format!(
-                "the storage price of {} is not in the catalog: the cost leaves out {tokens} tokens cached for {}",
-                models[usize::from(model)],
-                humantime::format_duration(ttl)
-            )),
-            _ => {}
-        }
-    }
+    let Sinks { mut metrics, watch, .. } = sinks;
+    let pin_warnings = metrics.end_of_run(&report, prepared.models());
     let recorded = timings.snapshot();
     if recorded.connect.count() + recorded.connect_failed > 0 {
         metrics.connections = Some(recorded);
     }
-    let meta = RunMeta {
+    let meta = run_meta(prepared, &report, started_at, wall.elapsed().as_secs_f64(), &watch);
+    Ok(summarise(prepared, meta, &metrics, pin_warnings))
+}
+
+/// What the summary says of the run itself.
+fn run_meta(
+    prepared: &Prepared<'_>,
+    report: &EngineReport,
+    started_at: String,
+    wall_time_s: f64,
+    watch: &crate::spend::SpendWatch,
+) -> RunMeta {
+    let s = &prepared.loaded().scenario;
+    RunMeta {
         scenario: s.name().to_string(),
         description: s.description.clone(),
-        target: spec.target.as_str().to_string(),
-        model: t.model.clone(),
-        seed: spec.seed,
-        duration_s: spec.duration.as_secs_f64(),
+        target: prepared.target().as_str().to_string(),
+        model: s.target.get_ref().model.clone(),
+        seed: prepared.seed(),
+        duration_s: prepared.duration().as_secs_f64(),
         elapsed_s: report.elapsed.as_secs_f64(),
-        simulated: !spec.target.is_live(),
+        simulated: !prepared.target().is_live(),
         started_at,
-        wall_time_s: wall.elapsed().as_secs_f64(),
-        stopped_early: stopped_early(&watch, spend_cap, report.stopped),
-        strategy: spec.strategy.clone(),
-        mock_profile: profile.as_ref().and_then(|p| serde_json::to_value(p).ok()),
-    };
-    let mut summary = Summary::build(meta, &metrics, &traffic_plan.lane_names(), s.slo.get_ref());
+        wall_time_s,
+        stopped_early: stopped_early(watch, prepared.spend_cap(), report.stopped),
+        strategy: prepared.strategy().clone(),
+        mock_profile: prepared.endpoint().profile().and_then(|p| serde_json::to_value(p).ok()),
+    }
+}
+
+/// The summary of the run's metrics, with its advice and the pinned caches' warnings.
+fn summarise(prepared: &Prepared<'_>, meta: RunMeta, metrics: &Metrics, pin_warnings: Vec<String>) -> Summary {
+    let s = &prepared.loaded().scenario;
+    let lanes = prepared.loaded().traffic.lane_names();
+    let mut summary = Summary::build(meta, metrics, &lanes, s.slo.get_ref());
     summary.advice = crate::advice::advise(&summary);
     for message in pin_warnings {
         summary.advice.warnings.push(crate::summary::advice::Warning {
@@ -159,7 +133,7 @@ pub fn execute(
             message: format!("Pinned prefix: {message}."),
         });
     }
-    Ok(summary)
+    summary
 }
 
 /// Why the run stopped before its traffic window ended, if it did.
@@ -240,16 +214,35 @@ impl RecordSink for NoRecords {
 
 /// What the engine needs for one run, whichever the clock.
 struct Drive {
-    config: EngineConfig,
-    traffic: Box<dyn TrafficSource>,
+    config: crate::engine::EngineConfig,
+    traffic: Box<dyn crate::traffic::TrafficSource>,
     sinks: Sinks,
     progress: Arc<Progress>,
 }
 
 impl Drive {
+    /// The engine's inputs for `prepared`; `keep` keeps a copy of every record (a live run
+    /// asked for its records).
+    fn new(prepared: &Prepared<'_>, progress: Arc<Progress>, keep: bool) -> Drive {
+        let prices = prepared.prices().to_vec();
+        let lanes = prepared.loaded().traffic.lanes.len();
+        let interval = crate::metrics::log_interval(prepared.duration());
+        let sinks = Sinks {
+            metrics: Metrics::new(prices.clone(), lanes).with_interval(interval),
+            watch: crate::spend::SpendWatch::new(prepared.spend_cap(), prices, progress.clone()),
+            kept: keep.then(Collected::default),
+        };
+        Drive {
+            config: prepared.engine_config().clone(),
+            traffic: prepared.traffic(),
+            sinks,
+            progress,
+        }
+    }
+
     /// Runs the engine to the end as the calling task, its records going to the run's sinks and
     /// to `also` (virtual time: the simulator's only task).
-    async fn here<S: RecordSink>(self, backend: Arc<dyn Backend>, also: &mut S) -> (EngineReport, Sinks) {
+    async fn here<S: RecordSink>(self, connected: Connected, also: &mut S) -> (EngineReport, Sinks) {
         let Drive {
             config,
             mut traffic,
@@ -257,17 +250,18 @@ impl Drive {
             progress,
         } = self;
         let mut sink = Tee(&mut sinks, also);
-        let report = Engine::new(config, backend, &mut sink, progress)
+        let report = Engine::new(config, connected.backend.clone(), &mut sink, progress)
             .run(traffic.as_mut())
             .await;
+        drop(connected);
         (report, sinks)
     }
 
     /// Runs the engine as a task of the live runtime, on its workers beside the attempts it
     /// spawns: a result wakes it as one task wakes another, where an engine on the thread that
     /// waits for the runtime (`block_on`) was woken across threads, a futex call per answer.
-    async fn spawned(self, backend: Arc<dyn Backend>) -> Result<(EngineReport, Sinks), RunError> {
-        let task = async move { self.here(backend, &mut NoRecords).await };
+    async fn spawned(self, connected: Connected) -> Result<(EngineReport, Sinks), RunError> {
+        let task = async move { self.here(connected, &mut NoRecords).await };
         match tokio::spawn(task).await {
             Ok(done) => Ok(done),
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
@@ -280,10 +274,12 @@ fn failed(what: &str) -> impl Fn(std::io::Error) -> RunError + '_ {
     move |e| RunError::Failed(format!("{what}: {e}"))
 }
 
-fn run_sim(
-    profile: MockProfile,
-    seed: u64,
-    run: Drive,
+/// Virtual time: a current-thread runtime whose paused clock auto-advances; the transport is
+/// built on it, so the model reads the same clock.
+fn drive_virtual(
+    prepared: &Prepared<'_>,
+    drive: Drive,
+    connect_options: ConnectOptions,
     extra: Option<&mut dyn RecordSink>,
 ) -> Result<(EngineReport, Sinks), RunError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -291,164 +287,28 @@ fn run_sim(
         .start_paused(true)
         .build()
         .map_err(failed("could not start the simulator's runtime"))?;
-    Ok(runtime.block_on(async move {
-        let model = Arc::new(MockModel::new(profile, seed));
-        let backend: Arc<dyn Backend> = Arc::new(SimBackend::new(model));
-        run.here(backend, &mut ForwardSink(extra)).await
-    }))
-}
-
-fn live_runtime() -> Result<tokio::runtime::Runtime, RunError> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(failed("could not start the runtime"))
-}
-
-fn run_mock(
-    profile: MockProfile,
-    spec: &RunSpec<'_>,
-    run: Drive,
-    timings: Arc<ConnectionTimings>,
-) -> Result<(EngineReport, Sinks), RunError> {
-    let runtime = live_runtime()?;
-    let pool = run.config.strategy.workers as usize;
-    let (seed, http) = (spec.seed, spec.loaded.scenario.target.get_ref().http);
     runtime.block_on(async move {
-        let model = Arc::new(MockModel::new(profile, seed));
-        let (addr, server) = server::spawn(
-            model,
-            ServerOptions::default(),
-            SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-        )
-        .await
-        .map_err(failed("could not start the mock on 127.0.0.1"))?;
-        let backend = GeminiBackend::new(GeminiOptions {
-            base_url: format!("http://{addr}"),
-            key: ApiKey::new("stampede-mock"),
-            pool,
-            send_hints: true,
-            thinking_budget: None,
-            timings: Some(timings),
-            http,
-        })
-        .map_err(|e| RunError::Failed(format!("could not build the HTTP client: {e}")))?;
-        let done = run.spawned(Arc::new(backend)).await;
-        server.abort();
-        done
+        let connected = connect(prepared.endpoint(), connect_options)
+            .await
+            .map_err(|e| RunError::Failed(e.to_string()))?;
+        Ok(drive.here(connected, &mut ForwardSink(extra)).await)
     })
 }
 
-/// The first non-empty variable of `names`. Only the variable's name ever appears in messages.
-fn key_from(names: &[&str]) -> Option<ApiKey> {
-    names
-        .iter()
-        .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
-        .map(ApiKey::new)
-}
-
-/// The API key for Gemini: the scenario's `api_key_env`, else `GEMINI_API_KEY`, else
-/// `GOOGLE_API_KEY`.
-fn gemini_key(env_name: Option<&str>) -> Result<ApiKey, RunError> {
-    let names: Vec<&str> = match env_name {
-        Some(n) => vec![n],
-        None => vec!["GEMINI_API_KEY", "GOOGLE_API_KEY"],
-    };
-    key_from(&names)
-        .ok_or_else(|| RunError::Input(format!("the gemini target needs an API key in {}", names.join(" or "))))
-}
-
-/// The API key for an OpenAI-compatible server: the scenario's `api_key_env`, else
-/// `OPENAI_API_KEY` — and, for Google's endpoint only, `GEMINI_API_KEY` or `GOOGLE_API_KEY`
-/// (a Gemini key is never sent to anyone else). A server on this machine may need none.
-fn openai_key(env_name: Option<&str>, base_url: &str, local: bool) -> Result<Option<ApiKey>, RunError> {
-    let google = reqwest::Url::parse(base_url)
-        .ok()
-        .and_then(|u| u.host_str().map(|h| h.ends_with(".googleapis.com")))
-        .unwrap_or(false);
-    let names: Vec<&str> = match env_name {
-        Some(n) => vec![n],
-        None if google => vec!["OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY"],
-        None => vec!["OPENAI_API_KEY"],
-    };
-    match key_from(&names) {
-        Some(k) => Ok(Some(k)),
-        None if local => Ok(None),
-        None => Err(RunError::Input(format!(
-            "the openai target needs an API key in {}",
-            names.join(" or ")
-        ))),
-    }
-}
-
-/// Checks that the target's host accepts TCP connections before any traffic is scheduled, so
-/// an unreachable target is reported as such (exit 3) instead of as a run of transport errors.
-async fn preflight(base_url: &str) -> Result<(), RunError> {
-    let url = reqwest::Url::parse(base_url).map_err(|e| RunError::Input(format!("base URL {base_url:?}: {e}")))?;
-    let host = url
-        .host_str()
-        .ok_or_else(|| RunError::Input(format!("base URL {base_url:?} has no host")))?;
-    let port = url.port_or_known_default().unwrap_or(443);
-    let connect = tokio::net::TcpStream::connect((host, port));
-    match tokio::time::timeout(std::time::Duration::from_secs(10), connect).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(RunError::Failed(format!(
-            "the target {host}:{port} is unreachable: {e}"
-        ))),
-        Err(_) => Err(RunError::Failed(format!(
-            "the target {host}:{port} did not answer within 10 s"
-        ))),
-    }
-}
-
-/// A real-time run against an HTTP API: Gemini's, or an OpenAI-compatible one.
-fn run_api(spec: &RunSpec<'_>, run: Drive, timings: Arc<ConnectionTimings>) -> Result<(EngineReport, Sinks), RunError> {
-    let t = spec.loaded.scenario.target.get_ref();
-    if spec.target == TargetKind::Openai {
-        let base_url = spec
-            .base_url
-            .clone()
-            .unwrap_or_else(|| crate::backend::openai::GEMINI_OPENAI_BASE_URL.to_string());
-        let key = match &spec.key {
-            Some(k) => Some(k.clone()),
-            None => openai_key(t.api_key_env.as_deref(), &base_url, !crate::spend::billed(spec))?,
-        };
-        let backend = crate::backend::openai::OpenAiBackend::new(crate::backend::openai::OpenAiOptions {
-            base_url: base_url.trim_end_matches('/').to_string(),
-            key,
-            pool: run.config.strategy.workers as usize,
-            send_hints: false,
-            timings: Some(timings),
-            http: t.http,
-        });
-        run_http(&base_url, backend, run)
-    } else {
-        let key = match &spec.key {
-            Some(k) => k.clone(),
-            None => gemini_key(t.api_key_env.as_deref())?,
-        };
-        let base_url = spec.base_url.clone().unwrap_or_else(|| GEMINI_BASE_URL.to_string());
-        let backend = GeminiBackend::new(GeminiOptions {
-            base_url: base_url.trim_end_matches('/').to_string(),
-            key,
-            pool: run.config.strategy.workers as usize,
-            send_hints: false,
-            thinking_budget: t.thinking_budget,
-            timings: Some(timings),
-            http: t.http,
-        });
-        run_http(&base_url, backend, run)
-    }
-}
-
-/// Checks that `base_url` answers, then drives the engine against `backend` in real time.
-fn run_http<B: Backend>(
-    base_url: &str,
-    backend: anyhow::Result<B>,
-    run: Drive,
+/// Real time: a multi-thread runtime; the engine runs as one of its tasks.
+fn drive_live(
+    prepared: &Prepared<'_>,
+    drive: Drive,
+    connect_options: ConnectOptions,
 ) -> Result<(EngineReport, Sinks), RunError> {
-    let backend = backend.map_err(|e| RunError::Failed(format!("could not build the HTTP client: {e}")))?;
-    let runtime = live_runtime()?;
-    runtime.block_on(preflight(base_url))?;
-    runtime.block_on(run.spawned(Arc::new(backend)))
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(failed("could not start the runtime"))?;
+    runtime.block_on(async move {
+        let connected = connect(prepared.endpoint(), connect_options)
+            .await
+            .map_err(|e| RunError::Failed(e.to_string()))?;
+        drive.spawned(connected).await
+    })
 }

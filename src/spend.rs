@@ -16,10 +16,10 @@ use serde::Serialize;
 use stampede_mock::catalog::{self, Price};
 
 use crate::engine::record::{AttemptRecord, RecordSink, RequestRecord, SecondSample};
+use crate::engine::LaneConfig;
 use crate::engine::Progress;
-use crate::run_spec::RunSpec;
 use crate::scenario::TargetKind;
-use crate::traffic::Peek;
+use crate::traffic::{Peek, TrafficSource};
 
 /// The cap on a billed run when neither the scenario nor the command line sets one (USD).
 pub const DEFAULT_CAP_USD: f64 = 1.0;
@@ -68,25 +68,20 @@ impl Estimate {
     }
 }
 
-/// Whether the plan sends to a service that bills: a Gemini or OpenAI-compatible target whose
-/// endpoint is not on this machine.
-/// Why a capacity search must not run against `spec`'s target: a search makes dozens of runs
-/// whose number is not known in advance, so a billed API is refused outright.
-pub fn search_refusal(spec: &RunSpec<'_>) -> Option<&'static str> {
-    billed(spec).then_some(
-        "plan searches with dozens of runs and will not do that against a billed API; plan in sim (the default) \
-         or against the mock, then check the recommendation with one `stampede run`",
-    )
-}
-
-/// Whether `plan` sends to a billed API: gemini or openai, anywhere but loopback.
-pub fn billed(plan: &RunSpec<'_>) -> bool {
-    if !matches!(plan.target, TargetKind::Gemini | TargetKind::Openai) {
+/// Whether a run sends to a service that bills: a Gemini or OpenAI-compatible target whose
+/// endpoint (`None`: the provider's own) is not on this machine.
+pub fn billed(target: TargetKind, base_url: Option<&str>) -> bool {
+    if !matches!(target, TargetKind::Gemini | TargetKind::Openai) {
         return false;
     }
-    let Some(url) = &plan.base_url else { return true };
-    !is_loopback(url)
+    base_url.is_none_or(|url| !is_loopback(url))
 }
+
+/// Why a capacity search must not run against a billed target: a search makes dozens of runs
+/// whose number is not known in advance, so a billed API is refused outright.
+pub const SEARCH_REFUSAL: &str =
+    "plan searches with dozens of runs and will not do that against a billed API; plan in \
+     sim (the default) or against the mock, then check the recommendation with one `stampede run`";
 
 /// Whether `url`'s host is this machine (`localhost` or a loopback address).
 pub fn is_loopback(url: &str) -> bool {
@@ -98,24 +93,30 @@ pub fn is_loopback(url: &str) -> bool {
     host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// The cap in force: the command line's, else the scenario's, else [`DEFAULT_CAP_USD`] for a
-/// billed target (`None`: no cap).
-pub fn cap(plan: &RunSpec<'_>, cli: Option<f64>) -> Option<f64> {
-    cli.or(plan.loaded.scenario.target.get_ref().max_cost_usd)
-        .or_else(|| billed(plan).then_some(DEFAULT_CAP_USD))
+/// What the estimate walks: the run's planned requests and what prices them.
+pub struct Planned<'a> {
+    /// The requests the run schedules (`None`: a closed loop, whose count follows its latency).
+    pub traffic: Option<Box<dyn TrafficSource>>,
+    /// Each lane's system prompt and service tier.
+    pub lanes: &'a [LaneConfig],
+    /// The models the run may call, by model index.
+    pub models: &'a [String],
+    /// Their prices, by model index.
+    pub prices: &'a [Option<Price>],
+    /// The scenario's thinking budget.
+    pub thinking_budget: Option<i64>,
 }
 
-/// The requests the plan will schedule, and their price.
-pub fn estimate(plan: &RunSpec<'_>) -> Estimate {
-    let models = plan.loaded.models_for(&plan.strategy);
-    let prices: Vec<Option<Price>> = models.iter().map(|m| catalog::price(m)).collect();
-    let unpriced: Vec<String> = models
+/// The requests a run will schedule, and their price.
+pub fn estimate(planned: Planned<'_>) -> Estimate {
+    let unpriced: Vec<String> = planned
+        .models
         .iter()
-        .zip(&prices)
+        .zip(planned.prices)
         .filter(|(_, p)| p.is_none())
         .map(|(m, _)| m.clone())
         .collect();
-    let budget = plan.loaded.scenario.target.get_ref().thinking_budget;
+    let budget = planned.thinking_budget;
     let thinking = budget.unwrap_or(0).max(0) as u64;
     let mut e = Estimate {
         requests: None,
@@ -126,23 +127,21 @@ pub fn estimate(plan: &RunSpec<'_>) -> Estimate {
         unpriced,
         thinking_budget_set: budget.is_some_and(|b| b >= 0),
     };
-    if plan.loaded.traffic.mean_rate().is_none() {
+    let Some(mut traffic) = planned.traffic else {
         return e; // a closed loop: its count follows its latency
-    }
-    let lanes = plan.engine_config().lanes;
-    let mut traffic = plan.traffic();
+    };
     let (mut n, mut cost) = (0u64, 0.0);
     while matches!(traffic.peek(), Peek::Due(_)) {
         let Some(r) = traffic.take() else { break };
         n += 1;
         // The lane's shared system prompt is sent too; it is priced as fresh input (caching can
         // only make it cheaper), at the lane's service tier.
-        let lane = lanes.get(usize::from(r.lane)).copied().unwrap_or_default();
+        let lane = planned.lanes.get(usize::from(r.lane)).copied().unwrap_or_default();
         let input = u64::from(r.input_tokens) + u64::from(lane.system_prompt_tokens);
         e.input_tokens += input;
         e.output_tokens += u64::from(r.output_tokens);
         e.thinking_tokens += thinking;
-        if let Some(Some(p)) = prices.get(usize::from(r.model)) {
+        if let Some(Some(p)) = planned.prices.get(usize::from(r.model)) {
             let billed = catalog::Billed {
                 prompt: input,
                 cached: 0,
@@ -157,10 +156,11 @@ pub fn estimate(plan: &RunSpec<'_>) -> Estimate {
     e
 }
 
-/// Why `runs` runs of `plan` must not start, if they must not: a billed model without a price
-/// and no request bound (the cap could not count), or an estimate above `cap` all runs together.
-pub fn refusal(plan: &RunSpec<'_>, estimate: &Estimate, cap: Option<f64>, runs: u64) -> Option<String> {
-    if billed(plan) && !estimate.unpriced.is_empty() && plan.max_requests.is_none() {
+/// Why `runs` runs must not start, if they must not: a billed model without a price and no
+/// request bound (`bounded`: the cap could not count), or an estimate above `cap` all runs
+/// together.
+pub fn refusal(billed: bool, bounded: bool, estimate: &Estimate, cap: Option<f64>, runs: u64) -> Option<String> {
+    if billed && !estimate.unpriced.is_empty() && !bounded {
         return Some(format!(
             "there is no price for {} in the table, so the spend cap cannot count what the run costs; \
              bound it with --max-requests (or target.max_requests)",

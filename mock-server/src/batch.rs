@@ -17,7 +17,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::catalog::CostSplit;
-use crate::model::Usage;
+use crate::usage::Usage;
 
 /// A job not finished 48 hours after it was created expires (an assumed period).
 pub const EXPIRY: Duration = Duration::from_secs(48 * 3600);

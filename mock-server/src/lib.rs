@@ -20,6 +20,7 @@
 //! - [`batch`]: the Batch API's jobs: turnaround, enqueued-token quota, states.
 //! - [`capacity`]: the shared upstream with its backlog and 503s.
 //! - [`tokens`]: the one token-counting rule and deterministic text.
+//! - [`usage`]: what an answer used and why it ended (shared by the model, batches and the wire).
 //! - [`duration`]: seconds as a `Duration` without a panic, for every computed or user value.
 //! - [`errors`]: Gemini's error bodies (2025, 2026 and bare 429 shapes) and how to read them.
 //! - [`model`]: the behaviour model: decide an answer and plan its timing.
@@ -44,6 +45,7 @@ pub mod server;
 pub mod spend;
 pub mod standalone;
 pub mod tokens;
+pub mod usage;
 pub mod wire;
 
 pub use model::{Answer, Call, Generation, MockModel};

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::model::{FinishReason, Usage};
+use crate::usage::{FinishReason, Usage};
 
 /// One turn of a conversation.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

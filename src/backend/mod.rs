@@ -9,6 +9,7 @@
 //! The engine applies timeouts around [`Backend::call`]; a backend never needs its own.
 
 pub mod api_key;
+pub mod connect;
 pub mod connections;
 pub mod error_body;
 pub mod gemini;

@@ -7,11 +7,10 @@ use clap::Args;
 
 use super::{candidates_of, out_dir, ready_out_dir, write_outputs, CliError, Exit, Io, ManyRunArgs, Outcome};
 use crate::format::secs;
+use crate::prepare::{PrepareError, Prepared, Purpose, RunOptions};
 use crate::report;
 use crate::run::RunError;
-use crate::run_spec::{RunOptions, RunSpec};
-use crate::scenario::{LoadedScenario, Scenario};
-use crate::spend;
+use crate::scenario::Scenario;
 use crate::summary::Summary;
 
 /// `stampede compare`.
@@ -45,20 +44,29 @@ pub(super) fn compare(args: CompareArgs, io: &mut Io<'_>) -> Outcome {
             crate::strategy::presets::names().join(", ")
         )));
     }
+    let runs = candidates.len() as u64 * u64::from(args.seeds.max(1));
     let options = RunOptions {
         target: args.runs.target,
         duration: args.runs.duration,
+        max_cost_usd: args.runs.max_cost_usd,
+        purpose: Purpose::Runs(runs),
         ..RunOptions::default()
     };
-    let runs = candidates.len() as u64 * u64::from(args.seeds.max(1));
-    many_runs_guard(&loaded, &options, runs, args.runs.max_cost_usd, io)?;
+    let base = match Prepared::new(&loaded, &options) {
+        Ok(base) => base,
+        Err(PrepareError::Refused { estimate, why }) => {
+            writeln!(io.err, "{estimate} per run, {runs} runs")?;
+            return Err(CliError::Failed(format!("refusing to start: {why}")));
+        }
+        Err(PrepareError::Input(m)) => return Err(CliError::Input(m)),
+    };
+    if base.billed() {
+        writeln!(io.err, "{} per run, {runs} runs", base.estimate_line())?;
+    }
     let dir = out_dir(args.runs.out.clone(), &loaded);
     ready_out_dir(&dir)?;
     // Live runs take real time: say as each one ends.
-    let live = options
-        .target
-        .unwrap_or(loaded.scenario.target.get_ref().kind)
-        .is_live();
+    let live = base.target().is_live();
     let quiet = args.json || !live;
     let notes = Mutex::new(&mut *io.err);
     let finished = |name: &str, seed: u64, r: &Result<Summary, RunError>| {
@@ -77,7 +85,7 @@ pub(super) fn compare(args: CompareArgs, io: &mut Io<'_>) -> Outcome {
             Err(e) => writeln!(err, "  {name} (seed {seed}): {e}"),
         };
     };
-    let comparison = crate::commands::compare::compare(&loaded, &candidates, &options, args.seeds, &finished)?;
+    let comparison = crate::commands::compare::compare(&base, &candidates, args.seeds, &finished)?;
     let (dir, written) = write_outputs(dir, |d| report::compare::write_all(&comparison, d), io)?;
     if args.json {
         writeln!(
@@ -102,31 +110,4 @@ pub(super) fn compare(args: CompareArgs, io: &mut Io<'_>) -> Outcome {
         writeln!(io.out, "\nwrote {}", report::listing(&dir, &written))?;
     }
     Ok(Exit::Ok)
-}
-
-/// Refuses a command of `runs` runs against a billed API whose estimate, all runs together, is
-/// above the cap (`cli`, else the scenario's, else the default); prints the estimate first.
-fn many_runs_guard(
-    loaded: &LoadedScenario,
-    options: &RunOptions,
-    runs: u64,
-    cli: Option<f64>,
-    io: &mut Io<'_>,
-) -> Result<(), CliError> {
-    let spec = RunSpec::new(loaded, options);
-    if !spend::billed(&spec) {
-        return Ok(());
-    }
-    let cap = spend::cap(&spec, cli).unwrap_or(spend::DEFAULT_CAP_USD);
-    let estimate = spend::estimate(&spec);
-    writeln!(
-        io.err,
-        "estimate (billed target {}, {runs} runs, cap ${cap:.2} for all of them): per run {}",
-        spec.target.as_str(),
-        estimate.line()
-    )?;
-    match spend::refusal(&spec, &estimate, Some(cap), runs) {
-        Some(why) => Err(CliError::Failed(format!("refusing to start: {why}"))),
-        None => Ok(()),
-    }
 }

@@ -10,8 +10,8 @@ use super::{
 };
 use crate::commands::hosting::ProbeOptions;
 use crate::commands::plan::{PlanOptions, SeedBudget};
+use crate::prepare::{Prepared, Purpose, RunOptions};
 use crate::report;
-use crate::run_spec::{RunOptions, RunSpec};
 use crate::scenario::{Candidate, Scenario, TargetKind};
 
 /// `stampede plan`. Its searches never run against a billed API, so the spend cap shared with
@@ -114,11 +114,11 @@ pub(super) fn plan(args: PlanArgs, io: &mut Io<'_>) -> Outcome {
     let run = RunOptions {
         target: Some(args.runs.target.unwrap_or(TargetKind::Sim)),
         duration: args.runs.duration,
+        purpose: Purpose::Search,
         ..RunOptions::default()
     };
-    if let Some(why) = crate::spend::search_refusal(&RunSpec::new(&loaded, &run)) {
-        return Err(CliError::Input(why.to_string()));
-    }
+    // Every check before the output folder is made (a billed target is refused here).
+    Prepared::new(&loaded, &run).map_err(crate::run::RunError::from)?;
     let dir = out_dir(args.runs.out.clone(), &loaded);
     ready_out_dir(&dir)?;
     let mock_exe = args.mock_exe.clone().or_else(|| std::env::current_exe().ok());

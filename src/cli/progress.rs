@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::engine::Progress;
-use crate::run_spec::RunSpec;
+use crate::prepare::Prepared;
 
 /// A running progress display.
 pub struct Display {
@@ -64,10 +64,10 @@ fn line(p: &Progress, elapsed_ms: u64, total_ms: u64, clock: &str, rate: f64) ->
 
 impl Display {
     /// Starts the display for a run of `plan`'s traffic window.
-    pub fn start(progress: Arc<Progress>, plan: &RunSpec<'_>) -> Display {
+    pub fn start(progress: Arc<Progress>, plan: &Prepared<'_>) -> Display {
         let done = Arc::new(AtomicBool::new(false));
-        let total_ms = plan.duration.as_millis() as u64;
-        let simulated = !plan.target.is_live();
+        let total_ms = plan.duration().as_millis() as u64;
+        let simulated = !plan.target().is_live();
         let flag = done.clone();
         let thread = std::thread::spawn(move || {
             let tty = std::io::stderr().is_terminal();

@@ -11,10 +11,9 @@ use super::{
     Outcome,
 };
 use crate::engine::Progress;
+use crate::prepare::{PrepareError, Prepared, Purpose, RunOptions};
 use crate::report;
-use crate::run_spec::{RunOptions, RunSpec};
 use crate::scenario::{Scenario, TargetKind};
-use crate::spend;
 
 /// `stampede run`.
 #[derive(Debug, Args)]
@@ -69,11 +68,31 @@ pub(super) fn run(args: RunArgs, io: &mut Io<'_>) -> Outcome {
         seed: args.seed,
         duration: args.duration,
         max_requests: args.max_requests,
+        max_cost_usd: args.max_cost_usd,
+        purpose: if args.dry_run { Purpose::DryRun } else { Purpose::Run },
+        ..RunOptions::default()
     };
-    let mut spec = RunSpec::new(&loaded, &options);
-    spec.spend_cap = spend::cap(&spec, args.max_cost_usd);
-    if let Some(exit) = spend_guard(&spec, args.dry_run, io)? {
-        return Ok(exit);
+    let spec = match Prepared::new(&loaded, &options) {
+        Ok(spec) => spec,
+        Err(PrepareError::Refused { estimate, why }) if args.dry_run => {
+            writeln!(
+                io.out,
+                "{estimate}\na run would be refused: {why}\n--dry-run: nothing was sent"
+            )?;
+            return Ok(Exit::Ok);
+        }
+        Err(PrepareError::Refused { estimate, why }) => {
+            writeln!(io.err, "{estimate}")?;
+            return Err(CliError::Failed(format!("refusing to start: {why}")));
+        }
+        Err(PrepareError::Input(m)) => return Err(CliError::Input(m)),
+    };
+    if args.dry_run {
+        writeln!(io.out, "{}\n--dry-run: nothing was sent", spec.estimate_line())?;
+        return Ok(Exit::Ok);
+    }
+    if spec.billed() || spec.spend_cap().is_some() {
+        writeln!(io.err, "{}", spec.estimate_line())?;
     }
     let dir = out_dir(args.out.clone(), &loaded);
     ready_out_dir(&dir)?;
@@ -116,31 +135,5 @@ pub(super) fn run(args: RunArgs, io: &mut Io<'_>) -> Outcome {
             Ok(Exit::Gate)
         }
         _ => Ok(Exit::Ok),
-    }
-}
-
-/// Prints the estimate for a billed or capped run (and for `--dry-run`); refuses one whose
-/// estimate is above its cap. `Some(exit)` when the run must not start (a dry run ends here).
-fn spend_guard(spec: &RunSpec<'_>, dry_run: bool, io: &mut Io<'_>) -> Result<Option<Exit>, CliError> {
-    let billed = spend::billed(spec);
-    if !(billed || spec.spend_cap.is_some() || dry_run) {
-        return Ok(None);
-    }
-    let estimate = spend::estimate(spec);
-    let cap = spec.spend_cap.map_or("no cap".to_string(), |c| format!("cap ${c:.2}"));
-    let what = if billed {
-        "billed target"
-    } else {
-        "local target, not billed"
-    };
-    let line = format!("estimate ({what} {}, {cap}): {}", spec.target.as_str(), estimate.line());
-    if dry_run {
-        writeln!(io.out, "{line}\n--dry-run: nothing was sent")?;
-        return Ok(Some(Exit::Ok));
-    }
-    writeln!(io.err, "{line}")?;
-    match spend::refusal(spec, &estimate, spec.spend_cap, 1) {
-        Some(why) => Err(CliError::Failed(format!("refusing to start: {why}"))),
-        None => Ok(None),
     }
 }

@@ -7,7 +7,7 @@ use tokio::time::Instant;
 use super::record::{AttemptRecord, EndReason, Outcome, RecordSink, RequestRecord, Served};
 use super::{Engine, Live, Pool, Progress, Running};
 use crate::backend::{ErrorKind, Tokens};
-use crate::strategy::pipeline::{Admission, Arrival, Ticket};
+use crate::strategy::policy::{Admission, Arrival, Ticket};
 use crate::strategy::queue::Pushed;
 use crate::traffic::PlannedRequest;
 

@@ -42,7 +42,7 @@ use tokio::time::{sleep_until, Instant};
 
 use crate::backend::ServiceTier;
 use crate::backend::{AttemptResult, Backend, ErrorKind};
-use crate::strategy::pipeline::Ticket;
+use crate::strategy::policy::Ticket;
 use crate::strategy::queue::{LaneRule, Overflow};
 use crate::strategy::{Pipeline, Queue, StrategySpec};
 use crate::traffic::{Peek, PlannedRequest, TrafficSource};

@@ -9,7 +9,7 @@ use super::admit::Ending;
 use super::record::{AttemptRecord, EndReason, RecordSink, Served};
 use super::{AttemptDone, Engine, Progress, TimerKind};
 use crate::backend::{AttemptError, ErrorKind};
-use crate::strategy::pipeline::{Observation, RetryReview};
+use crate::strategy::policy::{Observation, RetryReview};
 use crate::strategy::retry::Decision;
 
 /// Salt of the retry-jitter random streams.

@@ -11,7 +11,7 @@ use super::admit::Ending;
 use super::record::{EndReason, RecordSink};
 use super::{AttemptDone, Cancel, Engine, Pool, Progress, Running, TimerKind};
 use crate::backend::{Attempt, AttemptError, AttemptResult, ErrorKind};
-use crate::strategy::pipeline::{Outgoing, Rescue};
+use crate::strategy::policy::{Outgoing, Rescue};
 use crate::strategy::retry::GiveUp;
 
 /// Keys of the lanes' system prompts: this tag and the lane index (distinct from every prompt
@@ -163,30 +163,7 @@ impl<S: RecordSink> Engine<'_, S> {
         } else {
             (now + self.config.strategy.timeout.attempt).min(live.deadline)
         };
-        let lane = self
-            .config
-            .lanes
-            .get(usize::from(req.lane))
-            .copied()
-            .unwrap_or_default();
-        let attempt = Attempt {
-            request_id: req.id,
-            number,
-            model: self.config.models[usize::from(model)].clone(),
-            input_tokens: req.input_tokens,
-            output_tokens: req.output_tokens,
-            prompt_key: req.prompt_key,
-            stream: req.stream,
-            rng_key: combine(req.id, u64::from(number)),
-            system_prompt_tokens: lane.system_prompt_tokens,
-            system_prompt_key: system_prompt_key(req.lane),
-            service_tier: lane.service_tier,
-            cached_content: self.pinned.name(req.lane, model),
-            lane: req.lane,
-            history: req.history.clone(),
-            session: req.user,
-            prefix: req.prefix.clone(),
-        };
+        let attempt = attempt_of(&self.config, &self.pinned, &req, number, model);
         let call = self.backend.call(attempt);
         let attempt_future = async move {
             let result = match tokio::time::timeout_at(limit, call).await {
@@ -281,5 +258,35 @@ impl<S: RecordSink> Engine<'_, S> {
             }
         }
         true
+    }
+}
+
+/// Attempt `number` of `req` to model index `model`: the request's sizes and identities, its
+/// lane's system prompt and service tier, and the lane's pinned cache on that model.
+fn attempt_of(
+    config: &super::EngineConfig,
+    pinned: &super::pinned::PinnedCaches,
+    req: &crate::traffic::PlannedRequest,
+    number: u32,
+    model: u8,
+) -> Attempt {
+    let lane = config.lanes.get(usize::from(req.lane)).copied().unwrap_or_default();
+    Attempt {
+        request_id: req.id,
+        number,
+        model: config.models[usize::from(model)].clone(),
+        input_tokens: req.input_tokens,
+        output_tokens: req.output_tokens,
+        prompt_key: req.prompt_key,
+        stream: req.stream,
+        rng_key: combine(req.id, u64::from(number)),
+        system_prompt_tokens: lane.system_prompt_tokens,
+        system_prompt_key: system_prompt_key(req.lane),
+        service_tier: lane.service_tier,
+        cached_content: pinned.name(req.lane, model),
+        lane: req.lane,
+        history: req.history.clone(),
+        session: req.user,
+        prefix: req.prefix.clone(),
     }
 }

@@ -247,6 +247,30 @@ impl Metrics {
 }
 
 impl Metrics {
+    /// Folds in what the engine reports at the end of a run: its Batch API jobs, and the
+    /// explicit caches it made for pinned lanes, whose creation and storage are billed. Returns
+    /// why any pinned cache is missing from the cost (a failure, or a storage price the catalog
+    /// does not have); `models` names the run's models by index.
+    pub fn end_of_run(&mut self, report: &crate::engine::EngineReport, models: &[String]) -> Vec<String> {
+        self.batch_jobs = report.batch_jobs;
+        let mut warnings = report.pinned.failures.clone();
+        for &(model, tokens, ttl) in &report.pinned.made {
+            let price = self.prices.get(usize::from(model)).copied().flatten();
+            match (self.billing.stored(tokens, ttl, price), &mut self.cost_usd) {
+                (Some(usd), Some(cost)) => *cost += usd,
+                (None, _) => warnings.push(format!(
+                    "the storage price of {} is not in the catalog: the cost leaves out {tokens} tokens cached for {}",
+                    models.get(usize::from(model)).map_or("?", String::as_str),
+                    humantime::format_duration(ttl)
+                )),
+                _ => {}
+            }
+        }
+        warnings
+    }
+}
+
+impl Metrics {
     /// Savings of cache and dedup, and answers a cache could have saved.
     fn account_prompt(&mut self, r: &RequestRecord) {
         let w = &mut self.waste;

@@ -144,11 +144,29 @@ pub fn html(c: &Comparison) -> String {
         .collect();
     let refs: Vec<_> = hists.iter().enumerate().map(|(i, (n, h))| (n.clone(), i, h)).collect();
     let spectrum = plots::spectrum("End-to-end latency of answered requests, by percentile", &refs, &[]).inline_svg();
-    let any = |f: fn(&crate::metrics::SecondRow) -> f64| {
-        c.strategies
-            .iter()
-            .any(|s| s.summary.timeseries.iter().any(|r| f(r) != 0.0))
-    };
+    let time = time_plots(c);
+    let safe = |v: Vec<String>| v.into_iter().map(Value::from_safe_string).collect::<Vec<_>>();
+    let env = super::pages("compare.html", include_str!("templates/compare.html"));
+    env.get_template("compare.html")
+        .and_then(|t| {
+            t.render(context! {
+                c => c,
+                blocks => blocks(c),
+                long_limits => long_limits(c),
+                seeds => format!("{:?}", c.seeds),
+                window => secs(c.duration_s),
+                wall => secs(c.wall_time_s),
+                plots => context! { latency => safe(vec![spectrum]), time => time.into_iter().map(safe).collect::<Vec<_>>() },
+                multiples => c.strategies.len() > MULTIPLES_FROM,
+                strategies => c.strategies.iter().map(|s| serde_json::to_string_pretty(&s.summary.run.strategy).unwrap_or_default()).collect::<Vec<_>>(),
+                version => env!("CARGO_PKG_VERSION"),
+            })
+        })
+        .expect("compare page renders")
+}
+
+/// The time series of every strategy, one figure each (a chart, or small multiples).
+fn time_plots(c: &Comparison) -> Vec<Vec<String>> {
     // Long runs are read in bins of several seconds, the same for every strategy.
     let seconds = c
         .strategies
@@ -157,38 +175,7 @@ pub fn html(c: &Comparison) -> String {
         .max()
         .unwrap_or(0);
     let width = super::bin_width_for(seconds);
-    let per = |agg: super::Agg| super::bin_note(agg, width);
-    // Up to three strategies share a chart; more get one small chart each (small multiples),
-    // on the same axes, so no line hides under six others.
-    let series = |agg: super::Agg, f: fn(&crate::metrics::SecondRow) -> f64, title: &str, y: &str| {
-        let lines: Vec<Vec<(f64, f64)>> = c
-            .strategies
-            .iter()
-            .map(|s| super::binned(&s.summary.timeseries, width, agg, f))
-            .collect();
-        let title = format!("{title}{}", per(agg));
-        if c.strategies.len() <= MULTIPLES_FROM {
-            let mut chart = Chart::new(&title, "time since start (s)", y);
-            for (i, (s, points)) in c.strategies.iter().zip(lines).enumerate() {
-                chart = chart.line(&s.name, i, points);
-            }
-            return vec![chart.bins(width as f64).inline_svg()];
-        }
-        let top = lines.iter().flatten().map(|p| p.1).fold(0.0, f64::max);
-        let end = lines.iter().flatten().map(|p| p.0).fold(0.0, f64::max) + width as f64;
-        c.strategies
-            .iter()
-            .zip(lines)
-            .enumerate()
-            .map(|(i, (s, points))| {
-                let mut chart =
-                    Chart::new(&format!("{title}: {}", s.name), "time since start (s)", y).line("", i, points);
-                chart.y_range = Some((0.0, if top > 0.0 { top * 1.08 } else { 1.0 }));
-                chart.x_range = Some((0.0, end));
-                chart.bins(width as f64).inline_svg()
-            })
-            .collect()
-    };
+    let series = |agg, f, title: &str, y: &str| strategy_series(c, width, agg, f, title, y);
     let mut time = vec![
         series(
             super::Agg::Mean,
@@ -228,7 +215,11 @@ pub fn html(c: &Comparison) -> String {
             "workers allowed",
         ));
     }
-    if any(|r| r.breakers_open as f64) {
+    let any_breaker = c
+        .strategies
+        .iter()
+        .any(|s| s.summary.timeseries.iter().any(|r| r.breakers_open != 0));
+    if any_breaker {
         time.push(series(
             super::Agg::Last,
             |r| r.breakers_open as f64,
@@ -236,24 +227,46 @@ pub fn html(c: &Comparison) -> String {
             "breakers open",
         ));
     }
-    let safe = |v: Vec<String>| v.into_iter().map(Value::from_safe_string).collect::<Vec<_>>();
-    let env = super::pages("compare.html", include_str!("templates/compare.html"));
-    env.get_template("compare.html")
-        .and_then(|t| {
-            t.render(context! {
-                c => c,
-                blocks => blocks(c),
-                long_limits => long_limits(c),
-                seeds => format!("{:?}", c.seeds),
-                window => secs(c.duration_s),
-                wall => secs(c.wall_time_s),
-                plots => context! { latency => safe(vec![spectrum]), time => time.into_iter().map(safe).collect::<Vec<_>>() },
-                multiples => c.strategies.len() > MULTIPLES_FROM,
-                strategies => c.strategies.iter().map(|s| serde_json::to_string_pretty(&s.summary.run.strategy).unwrap_or_default()).collect::<Vec<_>>(),
-                version => env!("CARGO_PKG_VERSION"),
-            })
+    time
+}
+
+/// One time series of every strategy, binned `width` seconds by `agg`: up to three strategies
+/// share a chart; more get one small chart each (small multiples), on the same axes, so no line
+/// hides under six others.
+fn strategy_series(
+    c: &Comparison,
+    width: usize,
+    agg: super::Agg,
+    f: fn(&crate::metrics::SecondRow) -> f64,
+    title: &str,
+    y: &str,
+) -> Vec<String> {
+    let lines: Vec<Vec<(f64, f64)>> = c
+        .strategies
+        .iter()
+        .map(|s| super::binned(&s.summary.timeseries, width, agg, f))
+        .collect();
+    let title = format!("{title}{}", super::bin_note(agg, width));
+    if c.strategies.len() <= MULTIPLES_FROM {
+        let mut chart = Chart::new(&title, "time since start (s)", y);
+        for (i, (s, points)) in c.strategies.iter().zip(lines).enumerate() {
+            chart = chart.line(&s.name, i, points);
+        }
+        return vec![chart.bins(width as f64).inline_svg()];
+    }
+    let top = lines.iter().flatten().map(|p| p.1).fold(0.0, f64::max);
+    let end = lines.iter().flatten().map(|p| p.0).fold(0.0, f64::max) + width as f64;
+    c.strategies
+        .iter()
+        .zip(lines)
+        .enumerate()
+        .map(|(i, (s, points))| {
+            let mut chart = Chart::new(&format!("{title}: {}", s.name), "time since start (s)", y).line("", i, points);
+            chart.y_range = Some((0.0, if top > 0.0 { top * 1.08 } else { 1.0 }));
+            chart.x_range = Some((0.0, end));
+            chart.bins(width as f64).inline_svg()
         })
-        .expect("compare page renders")
+        .collect()
 }
 
 /// Writes compare.json, compare.md and compare.html into `dir`.

@@ -275,29 +275,7 @@ fn time_plots(s: &Summary) -> Vec<Chart> {
                 ),
         ),
     ];
-    let has_breaker = s.run.strategy.breaker.is_some();
-    if has_breaker {
-        plots.push(stepped(
-            Chart::new(&format!("Circuit breakers not closed{end}"), T, "breakers")
-                .whole()
-                .line(
-                    "open or half-open",
-                    3,
-                    series(s, Agg::Last, |r| f64::from(r.breakers_open)),
-                ),
-        ));
-    }
-    if s.batch.is_some() {
-        plots.push(stepped(
-            Chart::new(&format!("Batch API jobs in flight{end}"), T, "jobs")
-                .whole()
-                .line(
-                    "submitted, not ended",
-                    4,
-                    series(s, Agg::Last, |r| f64::from(r.batch_jobs)),
-                ),
-        ));
-    }
+    plots.extend(optional_plots(s, &end).into_iter().map(stepped));
     plots.push(stepped(
         Chart::new(
             &format!("Tokens per second, answered attempts{mean}"),
@@ -307,6 +285,42 @@ fn time_plots(s: &Summary) -> Vec<Chart> {
         .line("input", 0, series(s, Agg::Mean, |r| r.tokens_in as f64))
         .line("output", 1, series(s, Agg::Mean, |r| r.tokens_out as f64)),
     ));
+    plots.push(cost_plot(s));
+    plots
+}
+
+/// The time series only some runs have: breakers (a plan with breakers), Batch API jobs (a
+/// batch lane). `end` notes how each point reads its bin.
+fn optional_plots(s: &Summary, end: &str) -> Vec<Chart> {
+    const T: &str = "time since start (s)";
+    let mut plots = Vec::new();
+    if s.run.strategy.breaker.is_some() {
+        plots.push(
+            Chart::new(&format!("Circuit breakers not closed{end}"), T, "breakers")
+                .whole()
+                .line(
+                    "open or half-open",
+                    3,
+                    series(s, Agg::Last, |r| f64::from(r.breakers_open)),
+                ),
+        );
+    }
+    if s.batch.is_some() {
+        plots.push(
+            Chart::new(&format!("Batch API jobs in flight{end}"), T, "jobs")
+                .whole()
+                .line(
+                    "submitted, not ended",
+                    4,
+                    series(s, Agg::Last, |r| f64::from(r.batch_jobs)),
+                ),
+        );
+    }
+    plots
+}
+
+/// The cost so far, from the per-second spend: a running sum, one point per second's end.
+fn cost_plot(s: &Summary) -> Chart {
     let mut spent = 0u64;
     let cost: Vec<(f64, f64)> = std::iter::once((0.0, 0.0))
         .chain(s.timeseries.iter().map(|r| {
@@ -314,8 +328,7 @@ fn time_plots(s: &Summary) -> Vec<Chart> {
             (r.second as f64 + 1.0, spent as f64 / 1e6)
         }))
         .collect();
-    plots.push(Chart::new("Cost so far", T, "cost (USD)").line("spent", 2, cost));
-    plots
+    Chart::new("Cost so far", "time since start (s)", "cost (USD)").line("spent", 2, cost)
 }
 
 /// `report.html`: one self-contained page with inline SVG plots and CSS.

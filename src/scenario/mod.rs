@@ -158,6 +158,9 @@ pub struct LoadedScenario {
     strategy_table: toml::Table,
     /// The `[[strategies]]`, resolved.
     candidates: Vec<Candidate>,
+    /// The mock profile (`profile` patched by `[target.mock]`), read once here; which models
+    /// it must serve is checked per run.
+    profile: stampede_mock::MockProfile,
 }
 
 impl Scenario {
@@ -199,6 +202,11 @@ impl Scenario {
             .map_err(fail)?;
         let candidates =
             candidates::resolve_entries(&strategy_table, &raw_entries, &scenario.strategies).map_err(fail)?;
+        let profile = scenario
+            .target
+            .get_ref()
+            .profile_unchecked(&base_dir)
+            .map_err(|m| fail(SpecError::at(scenario.target.span(), m)))?;
         let loaded = LoadedScenario {
             scenario,
             path: path.to_path_buf(),
@@ -206,6 +214,7 @@ impl Scenario {
             traffic,
             strategy_table,
             candidates,
+            profile,
         };
         loaded.check().map_err(fail)?;
         Ok(loaded)
@@ -241,12 +250,7 @@ impl LoadedScenario {
         // A scenario for a real API may call models the mock does not serve.
         let api = matches!(s.target.get_ref().kind, TargetKind::Gemini | TargetKind::Openai);
         let check_models = |models: &[String]| match api {
-            true => self
-                .scenario
-                .target
-                .get_ref()
-                .profile_unchecked(&self.base_dir())
-                .map(drop),
+            true => Ok(()),
             false => self.mock_profile_for(models).map(drop),
         };
         check_models(&self.models_for(s.strategy.get_ref())).map_err(|m| SpecError::at(s.target.span(), m))?;
@@ -337,9 +341,10 @@ impl LoadedScenario {
         self.mock_profile_for(&self.models_for(self.scenario.strategy.get_ref()))
     }
 
-    /// The mock profile, serving `models`.
+    /// The mock profile, checked to serve `models` (read when the scenario was loaded).
     pub fn mock_profile_for(&self, models: &[String]) -> Result<stampede_mock::MockProfile, String> {
-        self.scenario.target.get_ref().mock_profile(&self.base_dir(), models)
+        self.scenario.target.get_ref().check_serves(&self.profile, models)?;
+        Ok(self.profile.clone())
     }
 }
 

@@ -141,10 +141,8 @@ impl TargetSpec {
         Ok(())
     }
 
-    /// The mock profile: `profile` (default `tier1`) patched by `[target.mock]`; a profile file
-    /// is found relative to `base_dir`. Every model in `models` must be served.
-    pub fn mock_profile(&self, base_dir: &Path, models: &[String]) -> Result<MockProfile, String> {
-        let profile = self.profile_unchecked(base_dir)?;
+    /// Checks that `profile` serves the target's model and every model in `models`.
+    pub fn check_serves(&self, profile: &MockProfile, models: &[String]) -> Result<(), String> {
         for model in std::iter::once(&self.model).chain(models) {
             if !profile.models.contains_key(model) {
                 return Err(format!(
@@ -154,7 +152,7 @@ impl TargetSpec {
                 ));
             }
         }
-        Ok(profile)
+        Ok(())
     }
 
     /// The mock profile without checking which models it serves (a scenario for a real API

@@ -9,7 +9,7 @@
 
 use stampede_mock::duration::secs as secs_f64;
 
-use super::pipeline::{Observation, Outgoing, Policy};
+use super::policy::{Observation, Outgoing, Policy};
 use crate::backend::ErrorKind;
 use tokio::time::Instant;
 

@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use super::pipeline::{Observation, Policy};
+use super::policy::{Observation, Policy};
 use crate::backend::ErrorKind;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;

@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use super::pipeline::{Observation, Policy, RetryReview, Ticket};
+use super::policy::{Observation, Policy, RetryReview, Ticket};
 use super::retry::{Decision, GiveUp};
 use crate::backend::ErrorKind;
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use super::pipeline::{Admission, Arrival, Policy};
+use super::policy::{Admission, Arrival, Policy};
 use crate::backend::Tokens;
 
 fn d10m() -> Duration {

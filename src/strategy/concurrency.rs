@@ -21,7 +21,7 @@
 
 use std::time::Duration;
 
-use super::pipeline::{Observation, Policy};
+use super::policy::{Observation, Policy};
 use crate::backend::ErrorKind;
 use serde::{Deserialize, Serialize};
 

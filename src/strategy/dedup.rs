@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use tokio::time::Instant;
 
-use super::pipeline::{Admission, Arrival, Policy};
+use super::policy::{Admission, Arrival, Policy};
 
 /// The live leader of each prompt.
 #[derive(Debug, Default)]

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::pipeline::{Policy, Rescue};
+use super::policy::{Policy, Rescue};
 use crate::backend::ErrorKind;
 
 /// What triggers a fallback.

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::pipeline::{Observation, Policy};
+use super::policy::{Observation, Policy};
 use crate::histogram::LatencyHistogram;
 
 fn d100() -> u32 {

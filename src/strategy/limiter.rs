@@ -7,7 +7,7 @@
 
 use stampede_mock::duration::secs as secs_f64;
 
-use super::pipeline::{Outgoing, Policy};
+use super::policy::{Outgoing, Policy};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 

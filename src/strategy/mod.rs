@@ -1,7 +1,7 @@
 //! The calling plan under test: how the client queues, paces, bounds and retries its requests.
 //!
 //! Each policy is a small type in its own file with its own tests, implementing
-//! [`pipeline::Policy`] for the phases it cares about; [`pipeline::Pipeline`] assembles the ones
+//! [`policy::Policy`] for the phases it cares about; [`pipeline::Pipeline`] assembles the ones
 //! a strategy asks for, and the engine calls the pipeline by phase, never a policy by name.
 //! Policies see attempts and outcomes, never HTTP types.
 
@@ -15,6 +15,7 @@ pub mod fallback;
 pub mod hedge;
 pub mod limiter;
 pub mod pipeline;
+pub mod policy;
 pub mod presets;
 pub mod queue;
 pub mod retry;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use stampede_mock::rng::{combine, keyed_rng};
 use tokio::time::Instant;
 
-use super::pipeline::{Admission, Arrival, Observation, Policy, RetryReview, Ticket};
+use super::policy::{Admission, Arrival, Observation, Policy, RetryReview, Ticket};
 use super::retry::{Decision, GiveUp};
 use crate::backend::ErrorKind;
 

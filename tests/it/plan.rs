@@ -4,8 +4,8 @@
 //! monthly cap decide a plan's verdict.
 
 use stampede::commands::plan::{plan, CapacityPlan, PlanOptions, SeedBudget};
+use stampede::prepare::RunOptions;
 use stampede::queueing::MMc;
-use stampede::run_spec::RunOptions;
 use stampede::scenario::Scenario;
 
 use crate::support::{root, run_to, scenario, stampede as cli};
@@ -151,14 +151,19 @@ fn intervals_cover_the_long_run_value_at_about_their_nominal_rate() {
         duration: Some(std::time::Duration::from_secs(120)),
         ..RunOptions::default()
     };
-    let base = stampede::run_spec::RunSpec::new(&loaded, &window);
+    let base = stampede::prepare::Prepared::new(&loaded, &window).unwrap();
     let long = RunOptions {
         duration: Some(std::time::Duration::from_secs(4 * 3600)),
         seed: Some(1_000_000),
         ..RunOptions::default()
     };
-    let mut long_spec = stampede::run_spec::RunSpec::new(&loaded, &long);
-    long_spec.strategy.workers = 23;
+    let mut strategy = loaded.scenario.strategy.get_ref().clone();
+    strategy.workers = 23;
+    let long = RunOptions {
+        strategy: Some(strategy),
+        ..long
+    };
+    let long_spec = stampede::prepare::Prepared::new(&loaded, &long).unwrap();
     let truth = stampede::run::execute(&long_spec, Default::default(), None).unwrap();
     let truth = truth.latency_ms.p95.unwrap();
     let (groups, n) = (40u64, 5usize);

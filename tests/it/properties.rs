@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use stampede::engine::Progress;
+use stampede::prepare::{Prepared, RunOptions};
 use stampede::run::{execute, RunError};
-use stampede::run_spec::{RunOptions, RunSpec};
 use stampede::scenario::Scenario;
 
 /// A scenario from generated settings: an arrival process, a window, a calling plan and a mock.
@@ -65,7 +65,9 @@ proptest! {
         let Ok(loaded) = Scenario::parse(&text, Path::new("prop.toml")) else {
             return Ok(());
         };
-        let spec = RunSpec::new(&loaded, &RunOptions::default());
+        let Ok(spec) = Prepared::new(&loaded, &RunOptions::default()) else {
+            return Ok(());
+        };
         match execute(&spec, Arc::new(Progress::default()), None) {
             Ok(s) => {
                 let r = &s.requests;

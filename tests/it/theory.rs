@@ -26,9 +26,9 @@ use std::sync::Arc;
 
 use stampede::engine::record::Collected;
 use stampede::engine::Progress;
+use stampede::prepare::{Prepared, RunOptions};
 use stampede::queueing::MMc;
 use stampede::run::execute;
-use stampede::run_spec::{RunOptions, RunSpec};
 use stampede::scenario::Scenario;
 use stampede::traffic::{TrafficPlan, TrafficSpec};
 use stampede_mock::dist::DurationDist;
@@ -170,7 +170,7 @@ fn engine_matches_exact_fifo(rho: f64, n: u64) {
     };
     let text = mmc_scenario(q, n, 11);
     let loaded = Scenario::parse(&text, Path::new("mmc.toml")).unwrap();
-    let plan = RunSpec::new(&loaded, &RunOptions::default());
+    let plan = Prepared::new(&loaded, &RunOptions::default()).unwrap();
     let mut records = Collected::default();
     let summary = execute(&plan, Arc::new(Progress::default()), Some(&mut records)).unwrap();
     assert_eq!(summary.requests.succeeded, summary.requests.scheduled);
@@ -253,7 +253,7 @@ workers = 64
 "#;
     let loaded = Scenario::parse(text, Path::new("quota.toml")).unwrap();
     let s = execute(
-        &RunSpec::new(&loaded, &RunOptions::default()),
+        &Prepared::new(&loaded, &RunOptions::default()).unwrap(),
         Arc::new(Progress::default()),
         None,
     )

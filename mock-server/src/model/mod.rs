@@ -21,7 +21,6 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use rand::RngExt;
 use rustc_hash::FxHashMap;
-use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use crate::capacity::{Slot, Upstream};
@@ -34,6 +33,7 @@ use crate::profile::{QuotaWindow, ServiceTier};
 use crate::quota::QuotaBook;
 use crate::rng::{keyed_rng, StreamRng};
 use crate::spend::SpendBook;
+pub use crate::usage::{FinishReason, Usage};
 
 /// One generate call as the model sees it, whatever the transport.
 #[derive(Debug, Clone, Default)]
@@ -61,16 +61,6 @@ pub struct Call<'a> {
     pub cached_content: Option<&'a str>,
 }
 
-/// Why an answer ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum FinishReason {
-    /// Natural end.
-    Stop,
-    /// Cut at `maxOutputTokens`.
-    MaxTokens,
-}
-
 /// A fault that happens while an answer is being served (status faults are plain errors).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServingFault {
@@ -83,20 +73,6 @@ pub enum ServingFault {
     Truncate,
     /// The body is not valid JSON.
     Malformed,
-}
-
-/// Token usage as `usageMetadata` reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Usage {
-    /// `promptTokenCount`.
-    pub prompt: u64,
-    /// `candidatesTokenCount`.
-    pub candidates: u64,
-    /// `thoughtsTokenCount`.
-    pub thoughts: u64,
-    /// `cachedContentTokenCount`: prompt tokens served from a context cache (part of `prompt`).
-    #[serde(default)]
-    pub cached: u64,
 }
 
 /// An admitted call: what to answer and when each part is due.

@@ -17,8 +17,8 @@ use crate::backend::{ApiKey, HttpVersion};
 use crate::commands::hosting::{spawn_mock, MockProcess};
 use crate::engine::Progress;
 use crate::meter;
+use crate::prepare::{Prepared, RunOptions};
 use crate::run::execute;
-use crate::run_spec::{RunOptions, RunSpec};
 use crate::scenario::Scenario;
 use crate::summary::Summary;
 
@@ -139,8 +139,11 @@ impl PhaseResult {
 /// Runs one generated scenario against the target, measuring CPU time and sampling memory.
 pub fn run_phase(text: &str) -> Result<PhaseResult, String> {
     let loaded = Scenario::parse(text, Path::new("bench-live.toml")).map_err(|e| e.to_string())?;
-    let mut plan = RunSpec::new(&loaded, &RunOptions::default());
-    plan.key = Some(ApiKey::new("bench"));
+    let options = RunOptions {
+        key: Some(ApiKey::new("bench")),
+        ..RunOptions::default()
+    };
+    let plan = Prepared::new(&loaded, &options).map_err(|e| e.to_string())?;
     let stop = Arc::new(AtomicBool::new(false));
     let sampler = {
         let stop = stop.clone();

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::engine::Progress;
+use crate::prepare::{Prepared, RunOptions};
 use crate::run::execute;
-use crate::run_spec::{RunOptions, RunSpec};
 use crate::scenario::Scenario;
 use crate::summary::Summary;
 
@@ -82,7 +82,7 @@ impl SimBench {
 pub fn sim(rate: f64, duration: Duration) -> SimBench {
     let text = sim_scenario(rate, duration);
     let loaded = Scenario::parse(&text, Path::new("bench-sim.toml")).expect("the benchmark scenario is valid");
-    let plan = RunSpec::new(&loaded, &RunOptions::default());
+    let plan = Prepared::new(&loaded, &RunOptions::default()).expect("the simulator's scenario is valid");
     let started = Instant::now();
     let summary = execute(&plan, Arc::new(Progress::default()), None).expect("the simulator runs");
     SimBench {

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Progress;
+use crate::prepare::Prepared;
 use crate::run::{execute, RunError};
-use crate::run_spec::{RunOptions, RunSpec};
-use crate::scenario::{Candidate, LoadedScenario};
+use crate::scenario::Candidate;
 use crate::stats::Stat;
 use crate::summary::figures::{self, Better, Figure, LaneFigure};
 use crate::summary::Summary;
@@ -195,24 +195,23 @@ pub type RunFinished<'a> = dyn Fn(&str, u64, &Result<Summary, RunError>) + Sync 
 /// the machine's cores; live runs go one at a time so they do not disturb each other.
 /// `finished` hears of each run as it ends (strategy name, seed, its summary or error).
 pub fn compare(
-    loaded: &LoadedScenario,
+    base: &Prepared<'_>,
     candidates: &[Candidate],
-    options: &RunOptions,
     seeds: u32,
     finished: &RunFinished<'_>,
 ) -> Result<Comparison, RunError> {
-    let base = RunSpec::new(loaded, options);
-    let seed_list: Vec<u64> = (0..u64::from(seeds.max(1))).map(|i| base.seed + i).collect();
+    let loaded = base.loaded();
+    let seed_list: Vec<u64> = (0..u64::from(seeds.max(1))).map(|i| base.seed() + i).collect();
     let jobs: Vec<(usize, u64)> = (0..candidates.len())
         .flat_map(|c| seed_list.iter().map(move |&s| (c, s)))
         .collect();
     let wall = std::time::Instant::now();
-    let threads = super::pool::threads_for(base.target, jobs.len());
+    let threads = super::pool::threads_for(base.target(), jobs.len());
     let runs = super::pool::run_all(&jobs, threads, |&(c, seed)| {
-        let mut spec = base.clone();
-        spec.seed = seed;
-        spec.strategy = candidates[c].strategy.clone();
-        let summary = execute(&spec, Arc::new(Progress::default()), None);
+        let summary = base
+            .variant(seed, &candidates[c].strategy)
+            .map_err(RunError::from)
+            .and_then(|spec| execute(&spec, Arc::new(Progress::default()), None));
         finished(&candidates[c].name, seed, &summary);
         summary
     });
@@ -252,9 +251,9 @@ pub fn compare(
     Ok(Comparison {
         schema: SCHEMA.into(),
         scenario: loaded.scenario.name().to_string(),
-        target: base.target.as_str().to_string(),
+        target: base.target().as_str().to_string(),
         seeds: seed_list,
-        duration_s: base.duration.as_secs_f64(),
+        duration_s: base.duration().as_secs_f64(),
         wall_time_s: wall.elapsed().as_secs_f64(),
         metrics: figures,
         strategies,

@@ -26,8 +26,8 @@ use serde::Serialize;
 
 use crate::backend::ApiKey;
 use crate::engine::Progress;
+use crate::prepare::{Prepared, RunOptions};
 use crate::run::{execute, RunError};
-use crate::run_spec::{RunOptions, RunSpec};
 use crate::scenario::Candidate;
 use crate::scenario::{LoadedScenario, TargetKind};
 
@@ -191,18 +191,19 @@ pub fn probe(
     let probe_rps = loaded.traffic.mean_rate().unwrap_or(0.0);
     let loaded = &loaded;
     let (_mock, url, key) = start_mock(loaded, candidate, options)?;
-
+    let mut strategy = candidate.strategy.clone();
+    strategy.workers = workers;
     let run_options = RunOptions {
         target: Some(TargetKind::Gemini),
         base_url: Some(url),
         seed: Some(options.seed),
         duration: Some(options.duration),
         max_requests: None,
+        strategy: Some(strategy),
+        key: Some(ApiKey::new(key)),
+        ..RunOptions::default()
     };
-    let mut plan = RunSpec::new(loaded, &run_options);
-    plan.strategy = candidate.strategy.clone();
-    plan.strategy.workers = workers;
-    plan.key = Some(ApiKey::new(key));
+    let plan = Prepared::new(loaded, &run_options)?;
 
     let progress = Arc::new(Progress::default());
     let stop = Arc::new(AtomicBool::new(false));

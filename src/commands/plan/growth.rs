@@ -5,8 +5,8 @@
 use super::guess::first_guess;
 use super::search::{size, Search};
 use super::{evaluate, GrowthCheck, PlanOptions};
+use crate::prepare::Prepared;
 use crate::run::RunError;
-use crate::run_spec::RunSpec;
 use crate::scenario::{Candidate, LoadedScenario};
 use crate::summary::Summary;
 
@@ -38,7 +38,7 @@ pub(super) fn check(
     for &factor in &options.growth {
         let mut grown = loaded.clone();
         grown.traffic = loaded.traffic.grown(factor);
-        let base = RunSpec::new(&grown, &options.run);
+        let base = Prepared::new(&grown, &options.run)?;
         let at_plan = evaluate(&base, best.candidate, best.recommended, seeds, options.seeds, runs)?;
         let next = if at_plan.passes {
             None

@@ -23,8 +23,8 @@ use serde::Serialize;
 
 use crate::commands::hosting::{self, Hosting, ProbeOptions};
 use crate::engine::Progress;
+use crate::prepare::{Prepared, RunOptions};
 use crate::run::{execute, RunError};
-use crate::run_spec::{RunOptions, RunSpec};
 use crate::scenario::Candidate;
 use crate::scenario::LoadedScenario;
 use crate::stats::Stat;
@@ -252,7 +252,7 @@ pub struct CapacityPlan {
 /// Measures `workers` for `candidate` with as many of `seeds` as its verdict needs (see
 /// [`point`]), counting the runs made.
 fn evaluate(
-    base: &RunSpec<'_>,
+    base: &Prepared<'_>,
     candidate: &Candidate,
     workers: u32,
     seeds: &[u64],
@@ -273,8 +273,8 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
         ));
     }
     let wall = std::time::Instant::now();
-    let base = RunSpec::new(loaded, &options.run);
-    let seeds: Vec<u64> = (0..options.seeds.max.max(1) as u64).map(|i| base.seed + i).collect();
+    let base = Prepared::new(loaded, &options.run)?;
+    let seeds: Vec<u64> = (0..options.seeds.max.max(1) as u64).map(|i| base.seed() + i).collect();
     let pilot = execute(&base, Arc::new(Progress::default()), None)?;
     let mut runs = 1;
     let guess = first_guess(loaded, &pilot, options.max_workers.max(1));
@@ -324,7 +324,7 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
     Ok(CapacityPlan {
         schema: SCHEMA.into(),
         scenario: loaded.scenario.name().to_string(),
-        target: base.target.as_str().to_string(),
+        target: base.target().as_str().to_string(),
         slo: pilot
             .slo
             .iter()
@@ -333,7 +333,7 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
             .collect(),
         seeds,
         seeds_start: options.seeds.start,
-        duration_s: base.duration.as_secs_f64(),
+        duration_s: base.duration().as_secs_f64(),
         guess,
         recommendation: best
             .as_deref()

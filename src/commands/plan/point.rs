@@ -17,8 +17,8 @@ use serde::Serialize;
 use super::Point;
 use crate::engine::Progress;
 use crate::histogram::LatencyHistogram;
+use crate::prepare::Prepared;
 use crate::run::{execute, RunError};
-use crate::run_spec::RunSpec;
 use crate::scenario::slo::Objective;
 use crate::scenario::Candidate;
 use crate::stats::Stat;
@@ -114,13 +114,17 @@ pub struct SeedBudget {
 }
 
 /// Runs `candidate` with `workers` for each seed, in parallel, in seed order.
-fn run_seeds(base: &RunSpec<'_>, candidate: &Candidate, workers: u32, seeds: &[u64]) -> Result<Vec<Summary>, RunError> {
-    let threads = super::super::pool::threads_for(base.target, seeds.len());
+fn run_seeds(
+    base: &Prepared<'_>,
+    candidate: &Candidate,
+    workers: u32,
+    seeds: &[u64],
+) -> Result<Vec<Summary>, RunError> {
+    let threads = super::super::pool::threads_for(base.target(), seeds.len());
+    let mut strategy = candidate.strategy.clone();
+    strategy.workers = workers;
     let runs = super::super::pool::run_all(seeds, threads, |&seed| {
-        let mut spec = base.clone();
-        spec.seed = seed;
-        spec.strategy = candidate.strategy.clone();
-        spec.strategy.workers = workers;
+        let spec = base.variant(seed, &strategy)?;
         execute(&spec, Arc::new(Progress::default()), None)
     });
     runs.into_iter().collect()
@@ -129,7 +133,7 @@ fn run_seeds(base: &RunSpec<'_>, candidate: &Candidate, workers: u32, seeds: &[u
 /// Measures one count: the starting seeds, then more while an objective is undecided.
 /// `seeds` is the common list (at least `budget.max` long); returns the point and the runs made.
 pub fn measure(
-    base: &RunSpec<'_>,
+    base: &Prepared<'_>,
     candidate: &Candidate,
     workers: u32,
     seeds: &[u64],

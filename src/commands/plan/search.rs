@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use super::{evaluate, prose, CandidatePlan, Costs, PlanOptions, Point, HEADROOM, KNEE_SHARE};
+use crate::prepare::Prepared;
 use crate::run::RunError;
-use crate::run_spec::RunSpec;
 use crate::scenario::Candidate;
 
 /// What a search is for.
@@ -37,7 +37,7 @@ impl Search {
 
 /// The counts measured so far for one candidate, and the runs they took.
 struct Sizer<'a> {
-    base: &'a RunSpec<'a>,
+    base: &'a Prepared<'a>,
     candidate: &'a Candidate,
     seeds: &'a [u64],
     budget: super::SeedBudget,
@@ -156,7 +156,7 @@ impl Sizer<'_> {
 
 /// Sizes one candidate: bracket, bisect, confirm, then a few points for the curves.
 pub(super) fn size(
-    base: &RunSpec<'_>,
+    base: &Prepared<'_>,
     candidate: &Candidate,
     guess: u32,
     options: &PlanOptions,
