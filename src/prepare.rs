@@ -183,6 +183,57 @@ impl<'a> Prepared<'a> {
         }
     }
 
+    /// What the user should know about the catalog behind this run's costs: each model's
+    /// deprecation, routing or preview status with its dates, and a catalog long unchecked.
+    pub fn catalog_warnings(&self) -> Vec<String> {
+        use stampede_mock::catalog::{data, lifecycle};
+        let today = lifecycle::today();
+        let mut out = Vec::new();
+        for m in &self.models {
+            if let lifecycle::Standing::Warn(why) = lifecycle::standing(data::current(), m, &today) {
+                out.push(format!("Model status: {why}."));
+            }
+        }
+        let thinks_by_default = |m: &String| data::current().models.get(m).and_then(|e| e.default_thinking_level);
+        let no_thinking = self.endpoint.profile().is_some_and(|p| {
+            p.thinking_tokens == stampede_mock::dist::NumberDist::Constant(0.0)
+                && self.thinking() == stampede_mock::thinking::Thinking::default()
+        });
+        for (m, level) in self.models.iter().filter_map(|m| Some((m, thinks_by_default(m)?))) {
+            if no_thinking {
+                out.push(format!(
+                    "Thinking: {m} thinks at {} by default, billed as output, but the mock produces no thinking \
+                     tokens unless asked: set target.thinking_level = \"{}\" (the mock then thinks {} tokens per \
+                     answer token, an assumption: docs/src/mock.md) or give the profile's thinking_tokens.",
+                    level.wire(),
+                    level.as_str(),
+                    level.tokens_per_answer_token()
+                ));
+            }
+        }
+        if let Some(line) = lifecycle::staleness(data::current(), &lifecycle::date_days_ago(data::STALE_AFTER_DAYS)) {
+            out.push(format!("Catalog: {line}."));
+        }
+        out
+    }
+
+    /// For each model without a price: the catalog snippet that adds one.
+    pub fn unpriced_warnings(&self) -> Vec<String> {
+        let unpriced = self.models.iter().zip(&self.prices).filter(|(_, p)| p.is_none());
+        unpriced
+            .map(|(m, _)| format!("Cost unknown: {}", spend::unpriced_help(m)))
+            .collect()
+    }
+
+    /// What every Gemini-shaped call asks of thinking: the scenario's budget or level.
+    pub fn thinking(&self) -> stampede_mock::thinking::Thinking {
+        let t = self.loaded.scenario.target.get_ref();
+        stampede_mock::thinking::Thinking {
+            budget: t.thinking_budget,
+            level: t.thinking_level,
+        }
+    }
+
     /// The scenario.
     pub fn loaded(&self) -> &'a LoadedScenario {
         self.loaded
@@ -250,7 +301,7 @@ impl<'a> Prepared<'a> {
             lanes: &self.engine.lanes,
             models: &self.models,
             prices: &self.prices,
-            thinking_budget: self.loaded.scenario.target.get_ref().thinking_budget,
+            thinking: self.thinking(),
         })
     }
 
@@ -340,7 +391,6 @@ fn endpoint(
             Endpoint::Gemini {
                 base_url: trimmed(base_url.as_deref().unwrap_or(GEMINI_BASE_URL))?,
                 key,
-                thinking_budget: t.thinking_budget,
                 http,
             }
         }

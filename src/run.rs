@@ -66,6 +66,7 @@ pub fn execute(
         seed: prepared.seed(),
         pool: prepared.strategy().workers as usize,
         timings: timings.clone(),
+        thinking: prepared.thinking(),
     };
     let drive = Drive::new(prepared, progress, extra.is_some() && live);
     let (report, sinks) = match live {
@@ -118,6 +119,7 @@ fn run_meta(
         stopped_early: stopped_early(watch, prepared.spend_cap(), report.stopped),
         strategy: prepared.strategy().clone(),
         mock_profile: prepared.endpoint().profile().and_then(|p| serde_json::to_value(p).ok()),
+        catalog: Some(stampede_mock::catalog::data::in_force()),
     }
 }
 
@@ -127,6 +129,16 @@ fn summarise(prepared: &Prepared<'_>, meta: RunMeta, metrics: &Metrics, pin_warn
     let lanes = prepared.loaded().traffic.lane_names();
     let mut summary = Summary::build(meta, metrics, &lanes, s.slo.get_ref());
     summary.advice = crate::advice::advise(&summary);
+    for message in prepared
+        .catalog_warnings()
+        .into_iter()
+        .chain(prepared.unpriced_warnings())
+    {
+        summary.advice.warnings.push(crate::summary::advice::Warning {
+            kind: "catalog".into(),
+            message,
+        });
+    }
     for message in pin_warnings {
         summary.advice.warnings.push(crate::summary::advice::Warning {
             kind: "pinned_cache".into(),

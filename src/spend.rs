@@ -49,14 +49,24 @@ impl Estimate {
     /// One line for the terminal.
     pub fn line(&self) -> String {
         let cost = match self.cost_usd {
-            Some(c) => format!("≈ ${c:.4} at list prices (answers at their full maxOutputTokens)"),
-            None if !self.unpriced.is_empty() => format!("cost unknown: no price for {}", self.unpriced.join(", ")),
+            Some(c) => format!(
+                "≈ ${c:.4} at list prices (answers at their full maxOutputTokens; priced by {})",
+                stampede_mock::catalog::data::in_force()
+            ),
+            None if !self.unpriced.is_empty() => format!(
+                "cost unknown: {}",
+                self.unpriced
+                    .iter()
+                    .map(|m| unpriced_help(m))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ),
             None => "cost unknown: a closed loop's request count follows its latency".into(),
         };
         let thinking = if self.thinking_budget_set {
             format!("{} thinking", self.thinking_tokens)
         } else {
-            "any thinking (unbounded: set target.thinking_budget)".to_string()
+            "any thinking (unbounded: set target.thinking_level or thinking_budget)".to_string()
         };
         match self.requests {
             Some(n) => format!(
@@ -103,8 +113,8 @@ pub struct Planned<'a> {
     pub models: &'a [String],
     /// Their prices, by model index.
     pub prices: &'a [Option<Price>],
-    /// The scenario's thinking budget.
-    pub thinking_budget: Option<i64>,
+    /// The scenario's thinking budget or level.
+    pub thinking: stampede_mock::thinking::Thinking,
 }
 
 /// The requests a run will schedule, and their price.
@@ -116,8 +126,8 @@ pub fn estimate(planned: Planned<'_>) -> Estimate {
         .filter(|(_, p)| p.is_none())
         .map(|(m, _)| m.clone())
         .collect();
-    let budget = planned.thinking_budget;
-    let thinking = budget.unwrap_or(0).max(0) as u64;
+    let budget = planned.thinking.budget;
+    let level = planned.thinking.level;
     let mut e = Estimate {
         requests: None,
         input_tokens: 0,
@@ -125,7 +135,7 @@ pub fn estimate(planned: Planned<'_>) -> Estimate {
         thinking_tokens: 0,
         cost_usd: None,
         unpriced,
-        thinking_budget_set: budget.is_some_and(|b| b >= 0),
+        thinking_budget_set: budget.is_some_and(|b| b >= 0) || level.is_some(),
     };
     let Some(mut traffic) = planned.traffic else {
         return e; // a closed loop: its count follows its latency
@@ -140,6 +150,11 @@ pub fn estimate(planned: Planned<'_>) -> Estimate {
         let input = u64::from(r.input_tokens) + u64::from(lane.system_prompt_tokens);
         e.input_tokens += input;
         e.output_tokens += u64::from(r.output_tokens);
+        // A level thinks the mock's assumed share of the answer; a budget at most itself.
+        let thinking = match level {
+            Some(l) => l.thinking_tokens(u64::from(r.output_tokens)),
+            None => budget.unwrap_or(0).max(0) as u64,
+        };
         e.thinking_tokens += thinking;
         if let Some(Some(p)) = planned.prices.get(usize::from(r.model)) {
             let billed = catalog::Billed {
@@ -154,6 +169,25 @@ pub fn estimate(planned: Planned<'_>) -> Estimate {
     e.requests = Some(n);
     e.cost_usd = e.unpriced.is_empty().then_some(cost);
     e
+}
+
+/// How to give `model` a price: the catalog snippet to put in a file for `--catalog FILE` (or
+/// a scenario's `catalog = "FILE"`), with the model filled in and the prices left for the user
+/// to write (the placeholders do not parse, so the snippet cannot run on made-up prices).
+pub fn unpriced_help(model: &str) -> String {
+    format!(
+        "no price for {model} in {}. Add it in a file given with --catalog FILE (or `catalog = \"FILE\"` in the \
+         scenario), with the figures from https://ai.google.dev/gemini-api/docs/pricing:\n\
+         [models.\"{model}\"]\n\
+         display_name = \"{model}\"\n\
+         input_token_limit = 1048576\n\
+         output_token_limit = 65536\n\
+         input = USD_PER_1M_INPUT_TOKENS\n\
+         output = USD_PER_1M_OUTPUT_TOKENS\n\
+         source = \"where you read the prices\"\n\
+         read = \"YYYY-MM-DD\"",
+        stampede_mock::catalog::data::in_force()
+    )
 }
 
 /// Why `runs` runs must not start, if they must not: a billed model without a price and no

@@ -44,6 +44,7 @@ pub mod rng;
 pub mod server;
 pub mod spend;
 pub mod standalone;
+pub mod thinking;
 pub mod tokens;
 pub mod usage;
 pub mod wire;

@@ -49,11 +49,40 @@ impl Part {
 #[serde(rename_all = "camelCase")]
 pub struct ThinkingConfig {
     /// 0 disables thinking, -1 lets the model decide.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, alias = "thinking_budget", skip_serializing_if = "Option::is_none")]
     pub thinking_budget: Option<i64>,
     /// Whether thought summaries are returned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include_thoughts: Option<bool>,
+    /// `thinkingLevel` (Gemini 3.x): `"MINIMAL"`, `"LOW"`, `"MEDIUM"` or `"HIGH"`. google-genai
+    /// (3.6.1) sends it under its proto name `thinking_level`, which Gemini's JSON parsing
+    /// accepts beside the camelCase one; stampede sends it as the SDK does and reads both.
+    #[serde(
+        default,
+        rename = "thinking_level",
+        alias = "thinkingLevel",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub thinking_level: Option<crate::thinking::ThinkingLevel>,
+}
+
+impl ThinkingConfig {
+    /// The config a request sends for `thinking` (`None`: nothing asked, the model's default).
+    pub fn of(thinking: crate::thinking::Thinking) -> Option<ThinkingConfig> {
+        (thinking.budget.is_some() || thinking.level.is_some()).then_some(ThinkingConfig {
+            thinking_budget: thinking.budget,
+            include_thoughts: None,
+            thinking_level: thinking.level,
+        })
+    }
+
+    /// What the request asks of thinking.
+    pub fn thinking(&self) -> crate::thinking::Thinking {
+        crate::thinking::Thinking {
+            budget: self.thinking_budget,
+            level: self.thinking_level,
+        }
+    }
 }
 
 /// `generationConfig`; sampling settings the mock does not use are accepted and ignored.

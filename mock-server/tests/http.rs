@@ -221,11 +221,33 @@ async fn models_list_pages_and_get() {
     assert_eq!(v["models"][0]["name"], "models/gemini-2.5-pro");
     assert_eq!(v["models"][1]["name"], "models/gemini-3-flash-preview");
     assert_eq!(v["nextPageToken"], "4");
-    let v = call(&app, "GET", "/v1beta/models?pageSize=2&pageToken=4", Some("k"), "")
+    // The rest, page by page, to the last (which has no token): every model the preset serves.
+    let (mut token, mut rest) = ("4".to_string(), Vec::new());
+    loop {
+        let v = call(
+            &app,
+            "GET",
+            &format!("/v1beta/models?pageSize=2&pageToken={token}"),
+            Some("k"),
+            "",
+        )
         .await
         .json();
-    assert_eq!(v["models"][0]["name"], "models/gemini-3.1-pro-preview");
-    assert!(v.get("nextPageToken").is_none());
+        rest.extend(
+            v["models"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["name"].as_str().unwrap().to_string()),
+        );
+        match v.get("nextPageToken") {
+            Some(t) => token = t.as_str().unwrap().to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(rest.first().map(String::as_str), Some("models/gemini-3.1-flash-lite"));
+    assert_eq!(rest.last().map(String::as_str), Some("models/gemini-3.8-flash"));
+    assert_eq!(rest.len(), 7, "{rest:?}");
     let m = call(&app, "GET", "/v1beta/models/gemini-2.5-pro", Some("k"), "")
         .await
         .json();

@@ -47,8 +47,6 @@ pub enum Endpoint {
         base_url: String,
         /// The API key, looked up once.
         key: ApiKey,
-        /// `thinkingConfig.thinkingBudget` to send.
-        thinking_budget: Option<i64>,
         /// HTTP version of plain `http://` connections.
         http: HttpVersion,
     },
@@ -103,6 +101,8 @@ pub struct ConnectOptions {
     pub pool: usize,
     /// Where live transports record connection set-up timings.
     pub timings: Arc<ConnectionTimings>,
+    /// `thinkingConfig` every Gemini-shaped call asks for (the scenario's budget or level).
+    pub thinking: stampede_mock::thinking::Thinking,
 }
 
 /// Builds the transport for `endpoint`; called on the runtime that will drive it (the model of
@@ -114,7 +114,7 @@ pub async fn connect(endpoint: &Endpoint, options: ConnectOptions) -> Result<Con
         Endpoint::Sim { profile } => {
             let model = Arc::new(MockModel::new(profile.clone(), options.seed));
             Ok(Connected {
-                backend: Arc::new(SimBackend::new(model)),
+                backend: Arc::new(SimBackend::new(model, options.thinking)),
                 server: None,
             })
         }
@@ -132,7 +132,7 @@ pub async fn connect(endpoint: &Endpoint, options: ConnectOptions) -> Result<Con
                 key: ApiKey::new(MOCK_KEY),
                 pool: options.pool,
                 send_hints: true,
-                thinking_budget: None,
+                thinking: options.thinking,
                 timings: Some(options.timings),
                 http: *http,
             })
@@ -142,19 +142,14 @@ pub async fn connect(endpoint: &Endpoint, options: ConnectOptions) -> Result<Con
                 server: Some(server),
             })
         }
-        Endpoint::Gemini {
-            base_url,
-            key,
-            thinking_budget,
-            http,
-        } => {
+        Endpoint::Gemini { base_url, key, http } => {
             preflight(base_url).await?;
             remote(GeminiBackend::new(GeminiOptions {
                 base_url: base_url.clone(),
                 key: key.clone(),
                 pool: options.pool,
                 send_hints: false,
-                thinking_budget: *thinking_budget,
+                thinking: options.thinking,
                 timings: Some(options.timings),
                 http: *http,
             }))

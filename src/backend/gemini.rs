@@ -29,8 +29,8 @@ pub struct GeminiOptions {
     pub pool: usize,
     /// Send `x-stampede-*` hints (wanted answer length, random key): only to the mock.
     pub send_hints: bool,
-    /// `thinkingConfig.thinkingBudget` to send (`None`: the model's default).
-    pub thinking_budget: Option<i64>,
+    /// `thinkingConfig` to send (nothing asked: the model's default).
+    pub thinking: stampede_mock::thinking::Thinking,
     /// Where to record connection set-up timings.
     pub timings: Option<std::sync::Arc<super::connections::ConnectionTimings>>,
     /// The HTTP version of the lean path (plain `http://` targets; `https://` negotiates).
@@ -74,7 +74,7 @@ impl GeminiBackend {
 const KEY_HEADER: &str = "x-goog-api-key";
 
 /// The generateContent body of an attempt (also an inline request of a batch job).
-pub(super) fn request_body(a: &Attempt, thinking_budget: Option<i64>) -> GenerateContentRequest {
+pub(super) fn request_body(a: &Attempt, thinking: stampede_mock::thinking::Thinking) -> GenerateContentRequest {
     GenerateContentRequest {
         cached_content: a.cached_content.as_deref().map(String::from),
         system_instruction: (a.system_prompt_tokens > 0 && a.cached_content.is_none()).then(|| Content {
@@ -88,10 +88,7 @@ pub(super) fn request_body(a: &Attempt, thinking_budget: Option<i64>) -> Generat
         contents: contents(a),
         generation_config: Some(GenerationConfig {
             max_output_tokens: Some(a.output_tokens),
-            thinking_config: thinking_budget.map(|b| ThinkingConfig {
-                thinking_budget: Some(b),
-                ..ThinkingConfig::default()
-            }),
+            thinking_config: ThinkingConfig::of(thinking),
         }),
         ..GenerateContentRequest::default()
     }
@@ -193,14 +190,14 @@ impl Backend for GeminiBackend {
             format!("/v1beta/models/{}:generateContent", attempt.model)
         };
         let (hints, transport, key) = (o.send_hints, self.transport.clone(), self.key.clone());
-        let thinking_budget = o.thinking_budget;
+        let thinking = o.thinking;
         // The body is written where the attempt runs (a runtime worker in live runs), not on
         // the engine's thread; sized for the prompt's text (four characters a token) so it is
         // written once.
         Box::pin(async move {
             let tokens = attempt.prompt_tokens() + u64::from(attempt.system_prompt_tokens);
             let mut body = Vec::with_capacity(256 + 5 * tokens.min(1 << 24) as usize);
-            let _ = serde_json::to_writer(&mut body, &request_body(&attempt, thinking_budget));
+            let _ = serde_json::to_writer(&mut body, &request_body(&attempt, thinking));
             let mut headers = HeaderMap::new();
             headers.insert(KEY_HEADER, key);
             let post = (path.as_str(), headers, body.into());
@@ -321,6 +318,7 @@ async fn read_stream(mut resp: Reply) -> AttemptResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use stampede_mock::thinking::{Thinking, ThinkingLevel};
 
     #[test]
     fn an_error_event_mid_stream_is_a_stream_failure() {
@@ -352,8 +350,22 @@ mod tests {
             session: 0,
             prefix: None,
         };
-        let body = serde_json::to_value(request_body(&a, Some(0))).unwrap();
+        let off = Thinking {
+            budget: Some(0),
+            level: None,
+        };
+        let body = serde_json::to_value(request_body(&a, off)).unwrap();
         assert_eq!(body["generationConfig"]["thinkingConfig"]["thinkingBudget"], 0);
+        // A level goes as google-genai 3.6.1 sends it: upper case under the proto name, no budget.
+        let medium = Thinking {
+            budget: None,
+            level: Some(ThinkingLevel::Medium),
+        };
+        let body = serde_json::to_value(request_body(&a, medium)).unwrap();
+        assert_eq!(
+            body["generationConfig"]["thinkingConfig"],
+            serde_json::json!({"thinking_level": "MEDIUM"})
+        );
         assert_eq!(body["generationConfig"]["maxOutputTokens"], 64);
         assert!(body.get("systemInstruction").is_none() && body.get("serviceTier").is_none());
         // A lane's shared system prompt and tier go on the wire as the API names them.
@@ -362,11 +374,11 @@ mod tests {
             service_tier: ServiceTier::Flex,
             ..a
         };
-        let body = request_body(&a, None);
+        let body = request_body(&a, Thinking::default());
         assert_eq!(body.service_tier.as_deref(), Some("flex"));
         let blocks = body.prefix_blocks();
         assert_eq!((blocks.len(), blocks[0].1, blocks[1].1), (2, 2000, 2010));
-        let body = serde_json::to_value(request_body(&a, None)).unwrap();
+        let body = serde_json::to_value(request_body(&a, Thinking::default())).unwrap();
         assert!(body["generationConfig"].get("thinkingConfig").is_none(), "{body}");
     }
 
@@ -377,7 +389,7 @@ mod tests {
             key: ApiKey::new("sekrit"),
             pool: 1,
             send_hints: false,
-            thinking_budget: None,
+            thinking: Thinking::default(),
             timings: None,
             http: HttpVersion::Http1,
         };

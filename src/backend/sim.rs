@@ -22,12 +22,13 @@ use stampede_mock::rng::combine;
 #[derive(Debug, Clone)]
 pub struct SimBackend {
     model: Arc<MockModel>,
+    thinking: stampede_mock::thinking::Thinking,
 }
 
 impl SimBackend {
-    /// A backend for `model`.
-    pub fn new(model: Arc<MockModel>) -> SimBackend {
-        SimBackend { model }
+    /// A backend for `model`, asking every call for `thinking`.
+    pub fn new(model: Arc<MockModel>, thinking: stampede_mock::thinking::Thinking) -> SimBackend {
+        SimBackend { model, thinking }
     }
 }
 
@@ -36,7 +37,7 @@ const SIM_KEY: &str = "stampede-sim";
 
 impl Backend for SimBackend {
     fn call(&self, attempt: Attempt) -> BoxFuture<'static, AttemptResult> {
-        let model = self.model.clone();
+        let (model, thinking) = (self.model.clone(), self.thinking);
         Box::pin(async move {
             let prefixes = prefix_blocks(&attempt);
             // A pinned system prompt is in the explicit cache the call names, not in the prompt.
@@ -51,7 +52,7 @@ impl Backend for SimBackend {
                 input_tokens: system + attempt.prompt_tokens(),
                 max_output_tokens: Some(attempt.output_tokens),
                 output_hint: Some(attempt.output_tokens),
-                thinking_budget: None,
+                thinking,
                 rng_key: Some(attempt.rng_key),
                 service_tier: attempt.service_tier,
                 prefixes: &prefixes,

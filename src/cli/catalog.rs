@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use stampede_mock::catalog::data::{current, Catalog};
+use stampede_mock::catalog::data::{current, Catalog, ModelEntry, ModelStatus, STALE_AFTER_DAYS};
+use stampede_mock::catalog::lifecycle;
 
 use super::{CliError, Exit, Io, Outcome};
 
@@ -46,11 +47,26 @@ fn p(v: Option<f64>) -> String {
 
 /// The catalog as text.
 fn text(c: &Catalog) -> String {
-    let mut out = String::from("models — paid-tier prices in USD per 1M tokens (output includes thinking tokens)\n\n");
-    out.push_str(&format!(
-        "{:<24} {:<24} {:>7} {:>7} {:>17} {:>7} {:>13} {:>9}  {}\n",
-        "id", "name", "input", "output", "long prompts", "cached", "batch in/out", "cache min", "read"
-    ));
+    let mut out = match &c.updated {
+        Some(d) => format!("catalog checked against its sources on {d}\n"),
+        None => "catalog: no date of its last check\n".to_string(),
+    };
+    if let Some(line) = lifecycle::staleness(c, &lifecycle::date_days_ago(STALE_AFTER_DAYS)) {
+        out.push_str(&format!("warning: {line}\n"));
+    }
+    out.push_str("\nmodels — paid-tier prices in USD per 1M tokens (output includes thinking tokens; — not found)\n\n");
+    out.push_str(&models_table(c));
+    out.push_str(&lifecycles(c));
+    out.push_str(&tiers_text(c));
+    out
+}
+
+/// One line per model: status, prices, cache minimum, thinking default.
+fn models_table(c: &Catalog) -> String {
+    let mut out = format!(
+        "{:<30} {:<31} {:>7} {:>7} {:>17} {:>7} {:>13} {:>9} {:>8}  {}\n",
+        "id", "status", "input", "output", "long prompts", "cached", "batch in/out", "cache min", "thinking", "read"
+    );
     for (id, m) in &c.models {
         let long = if m.long_prompt_threshold > 0 {
             format!(
@@ -66,23 +82,75 @@ fn text(c: &Catalog) -> String {
             (Some(i), Some(o)) => format!("{}/{}", p(Some(i)), p(Some(o))),
             _ => "—".into(),
         };
+        let cache_min = match m.implicit_cache_min_tokens {
+            0 => "—".to_string(),
+            n => n.to_string(),
+        };
+        let thinking = m.default_thinking_level.map_or("—", |l| l.as_str());
         out.push_str(&format!(
-            "{:<24} {:<24} {:>7} {:>7} {:>17} {:>7} {:>13} {:>9}  {}\n",
+            "{:<30} {:<31} {:>7} {:>7} {:>17} {:>7} {:>13} {:>9} {:>8}  {}\n",
             id,
-            m.display_name,
-            p(Some(m.input)),
-            p(Some(m.output)),
+            status(m),
+            p(m.input),
+            p(m.output),
             long,
             p(m.cached_input),
             batch,
-            if m.implicit_cache_min_tokens > 0 {
-                m.implicit_cache_min_tokens.to_string()
-            } else {
-                "—".into()
-            },
+            cache_min,
+            thinking,
             m.read
         ));
     }
+    out
+}
+
+/// A model's status in a few words: "GA 2026-09-02", "preview", "routed → gemini-3.6-flash".
+fn status(m: &ModelEntry) -> String {
+    let today = lifecycle::today();
+    if let Some(to) = lifecycle::routed_to(m, &today) {
+        return format!("routed → {to}");
+    }
+    match m.status {
+        Some(ModelStatus::Ga) => format!("GA {}", m.released.as_deref().unwrap_or("")),
+        Some(ModelStatus::Preview) => format!("preview {}", m.released.as_deref().unwrap_or("")),
+        Some(ModelStatus::Deprecated) => format!("deprecated {}", m.deprecated.as_deref().unwrap_or("")),
+        Some(ModelStatus::ShutDown) => format!("shut down {}", m.shutdown.as_deref().unwrap_or("")),
+        None => "not stated".into(),
+    }
+    .trim_end()
+    .to_string()
+}
+
+/// What each model's lifecycle means for a run today, and announced price changes.
+fn lifecycles(c: &Catalog) -> String {
+    let today = lifecycle::today();
+    let mut out = String::new();
+    for (id, m) in &c.models {
+        match lifecycle::standing(c, id, &today) {
+            lifecycle::Standing::Refused(why) => out.push_str(&format!("  refused: {why}\n")),
+            lifecycle::Standing::Warn(why) => out.push_str(&format!("  warns:   {why}\n")),
+            lifecycle::Standing::Current => {}
+        }
+        if let Some(ch) = m.price_change.as_ref().filter(|ch| ch.from > today) {
+            out.push_str(&format!(
+                "  note:    {id} prices change on {}: input {}, output {}, cached {}\n",
+                ch.from,
+                p(ch.input.or(m.input)),
+                p(ch.output.or(m.output)),
+                p(ch.cached_input.or(m.cached_input))
+            ));
+        }
+    }
+    if out.is_empty() {
+        out
+    } else {
+        format!("\nstatus today ({today})\n{out}")
+    }
+}
+
+/// The tier presets and the sources of every figure.
+fn tiers_text(c: &Catalog) -> String {
+    let mut out = String::new();
     if let Some(st) = &c.service_tiers {
         out.push_str(&format!(
             "\nservice tiers — every price × flex {} · × priority {} (read {})\n",
@@ -120,6 +188,9 @@ fn text(c: &Catalog) -> String {
     out.push_str("\nsources\n");
     for (id, m) in &c.models {
         out.push_str(&format!("  {id}: {} (read {})\n", m.source, m.read));
+        if let Some(status) = &m.status_source {
+            out.push_str(&format!("  {id}, status: {status}\n"));
+        }
         if let Some(cache) = &m.cache_source {
             out.push_str(&format!("  {id}, caching: {cache}\n"));
         }

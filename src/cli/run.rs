@@ -88,7 +88,11 @@ pub(super) fn run(args: RunArgs, io: &mut Io<'_>) -> Outcome {
         Err(PrepareError::Input(m)) => return Err(CliError::Input(m)),
     };
     if args.dry_run {
-        writeln!(io.out, "{}\n--dry-run: nothing was sent", spec.estimate_line())?;
+        writeln!(io.out, "{}", spec.estimate_line())?;
+        for w in spec.catalog_warnings() {
+            writeln!(io.out, "warning: {w}")?;
+        }
+        writeln!(io.out, "--dry-run: nothing was sent")?;
         return Ok(Exit::Ok);
     }
     if spec.billed() || spec.spend_cap().is_some() {

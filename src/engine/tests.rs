@@ -280,7 +280,10 @@ async fn every_request_ends_once_across_every_fault() {
     )
     .unwrap();
     let profile = MockProfile::preset("tier1").unwrap().patched(&settings).unwrap();
-    let backend = Arc::new(SimBackend::new(Arc::new(MockModel::new(profile, 5))));
+    let backend = Arc::new(SimBackend::new(
+        Arc::new(MockModel::new(profile, 5)),
+        Default::default(),
+    ));
     let s = strategy(
         "workers = 8\nqueue = { capacity = 20 }\ntimeout = { attempt = \"4s\", total = \"20s\" }\n[retry]\nmax_attempts = 4\nbase = \"200ms\"",
     );

@@ -91,6 +91,19 @@ pub const MAX_DURATION: Duration = Duration::from_secs(366 * 86_400);
 /// The longest scenario name, in characters.
 pub const MAX_NAME_CHARS: usize = 100;
 
+/// Refuses models Google has shut down (the catalog's status and dates), naming the
+/// replacement: a plan for a model that no longer answers is no plan.
+fn refuse_shut_down(models: &[String]) -> Result<(), String> {
+    use stampede_mock::catalog::{data, lifecycle};
+    let today = lifecycle::today();
+    for m in models {
+        if let lifecycle::Standing::Refused(why) = lifecycle::standing(data::current(), m, &today) {
+            return Err(why);
+        }
+    }
+    Ok(())
+}
+
 /// A scenario name becomes the output folder `reports/<name>/`: a plain, printable word.
 pub fn check_name(name: &str) -> Result<(), String> {
     let trimmed = name.trim();
@@ -249,9 +262,12 @@ impl LoadedScenario {
             .map_err(|m| SpecError::at(s.target.span(), m))?;
         // A scenario for a real API may call models the mock does not serve.
         let api = matches!(s.target.get_ref().kind, TargetKind::Gemini | TargetKind::Openai);
-        let check_models = |models: &[String]| match api {
-            true => Ok(()),
-            false => self.mock_profile_for(models).map(drop),
+        let check_models = |models: &[String]| {
+            refuse_shut_down(models)?;
+            match api {
+                true => Ok(()),
+                false => self.mock_profile_for(models).map(drop),
+            }
         };
         check_models(&self.models_for(s.strategy.get_ref())).map_err(|m| SpecError::at(s.target.span(), m))?;
         self.check_reserve(s.strategy.get_ref())

@@ -91,6 +91,11 @@ pub struct TargetSpec {
     /// models that allow it; unset leaves the model's default).
     #[serde(default)]
     pub thinking_budget: Option<i64>,
+    /// `thinkingConfig.thinkingLevel` sent with every request (Gemini 3.x: `"minimal"`,
+    /// `"low"`, `"medium"`, `"high"`); the mock and the simulator think a share of each answer
+    /// by level (docs/src/mock.md). Not with `thinking_budget`: Gemini refuses both.
+    #[serde(default)]
+    pub thinking_level: Option<stampede_mock::thinking::ThinkingLevel>,
     /// Name of the environment variable holding the API key.
     #[serde(default)]
     pub api_key_env: Option<String>,
@@ -111,6 +116,7 @@ impl Default for TargetSpec {
             max_cost_usd: None,
             max_requests: None,
             thinking_budget: None,
+            thinking_level: None,
             api_key_env: None,
             http: crate::backend::HttpVersion::default(),
         }
@@ -130,6 +136,24 @@ impl TargetSpec {
         }
         if self.thinking_budget.is_some_and(|b| b < -1) {
             return Err("target.thinking_budget must be -1 (the model decides), 0 (off) or a token count".into());
+        }
+        if self.thinking_budget.is_some() && self.thinking_level.is_some() {
+            return Err(
+                "target: set thinking_level or thinking_budget, not both (Gemini refuses a request with both)".into(),
+            );
+        }
+        if let Some(level) = self.thinking_level {
+            let catalog = stampede_mock::catalog::data::current();
+            let accepted = catalog.models.get(&self.model).map(|m| &m.thinking_levels);
+            if let Some(levels) = accepted.filter(|l| !l.is_empty() && !l.contains(&level)) {
+                let names: Vec<&str> = levels.iter().map(|l| l.as_str()).collect();
+                return Err(format!(
+                    "target.thinking_level: {} does not accept \"{}\" (Gemini answers 400); it accepts {}",
+                    self.model,
+                    level.as_str(),
+                    names.join(", ")
+                ));
+            }
         }
         if let Some(url) = &self.base_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {

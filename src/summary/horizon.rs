@@ -282,7 +282,9 @@ fn spend_window(profile: &serde_json::Value, usd: f64, window_s: f64, needed: f6
         message.push_str(&format!(": it fits, using {:.0}% of it.", needed / usd * 100.0));
     } else {
         message.push_str(&format!(
-            ", {:.1}× the limit: past it every call gets 429 RESOURCE_EXHAUSTED until the window's spend ages              out, so only about {:.0}% of the traffic can be answered. What would fit: a higher tier (its limit is              higher), a cheaper model, or flex or the batch lane at about half the price.",
+            ", {:.1}× the limit: past it every call gets 429 RESOURCE_EXHAUSTED until the window's spend ages \
+             out, so only about {:.0}% of the traffic can be answered. What would fit: a higher tier (its limit is \
+             higher), a cheaper model, or flex or the batch lane at about half the price.",
             needed / usd,
             (usd / needed * 100.0).min(100.0),
         ));

@@ -296,6 +296,9 @@ pub struct RunMeta {
     /// The mock profile, for sim and mock targets (as the mock serialises it; read its quota
     /// with [`RunMeta::mock_quota`]).
     pub mock_profile: Option<serde_json::Value>,
+    /// The catalog that priced the run and its date ("stampede's catalog of 2026-12-03").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<String>,
 }
 
 /// `summary.json`.
@@ -605,6 +608,7 @@ pub(crate) fn empty_for_tests() -> Summary {
         stopped_early: None,
         strategy: StrategySpec::default(),
         mock_profile: None,
+        catalog: None,
     };
     Summary::build(
         meta,

@@ -321,8 +321,8 @@ fn the_catalog_lists_gemini_3_with_prices_and_sources() {
     let o = stampede(&["catalog"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     for needle in [
-        "gemini-3-flash-preview   Gemini 3 Flash Preview     $0.50   $3.00",
-        "gemini-2.5-flash         Gemini 2.5 Flash           $0.30   $2.50",
+        "gemini-3-flash-preview         preview 2025-12-17                $0.50   $3.00",
+        "gemini-3.5-flash               routed → gemini-3.6-flash         $1.50   $9.00",
         "tier1 (quota names of tier1) · monthly cap $250.00 · spend limit $10.00 per 10m",
         "https://ai.google.dev/gemini-api/docs/billing",
     ] {

@@ -142,14 +142,14 @@ fn flex_and_priority_against_standard_on_the_same_traffic() {
 
 #[test]
 fn a_pinned_prefix_is_served_from_an_explicit_cache_in_sim_and_over_http() {
-    // Gemini 2.5 Pro: a 4,000-token system prompt pinned to an explicit cache. Every request
+    // Gemini 3.1 Pro Preview: a 5,000-token system prompt pinned to an explicit cache. Every request
     // names the cache (the first too, unlike implicit caching), and the cache's creation (at the
     // input price) and storage for the window plus ten minutes ($4.50 per 1M token-hours) are
     // part of the cost.
     let text = std::fs::read_to_string(root().join("scenarios/prompt-cache.toml"))
         .unwrap()
-        .replace("gemini-3-flash-preview", "gemini-2.5-pro")
-        .replace("system_prompt_tokens = 2000", "system_prompt_tokens = 4000")
+        .replace("gemini-3-flash-preview", "gemini-3.1-pro-preview")
+        .replace("system_prompt_tokens = 2000", "system_prompt_tokens = 5000")
         .replace("duration = \"2m\"", "duration = \"2s\"")
         .replace("[strategy]\n", "[strategy]\npin_prefix = [\"support\"]\n");
     let dir = tempfile::tempdir().unwrap();
@@ -161,12 +161,12 @@ fn a_pinned_prefix_is_served_from_an_explicit_cache_in_sim_and_over_http() {
         assert!(n > 10, "{target}: {n}");
         assert_eq!(
             s["tokens"]["cached"].as_u64().unwrap(),
-            n * 4000,
+            n * 5000,
             "{target}: {}",
             s["tokens"]
         );
         let storage = s["cost_split"]["cache_storage_usd"].as_f64().unwrap();
-        let want = 4000.0 / 1e6 * 1.25 + 4000.0 / 1e6 * (602.0 / 3600.0) * 4.50;
+        let want = 5000.0 / 1e6 * 2.0 + 5000.0 / 1e6 * (602.0 / 3600.0) * 4.50;
         assert!((storage - want).abs() < 1e-6, "{target}: {storage} vs {want}");
         let c = &s["cost_split"];
         let answers: f64 = ["fresh_input_usd", "cached_input_usd", "output_usd", "thinking_usd"]
@@ -180,7 +180,7 @@ fn a_pinned_prefix_is_served_from_an_explicit_cache_in_sim_and_over_http() {
     }
     // A model without a storage price is still served from the cache; the cost says what it
     // leaves out.
-    let flash = text.replace("gemini-2.5-pro", "gemini-3-flash-preview");
+    let flash = text.replace("gemini-3.1-pro-preview", "gemini-3.8-flash");
     let path = scenario(dir.path(), "pinned-flash", &flash);
     let (_, s) = run_to(&path, &dir.path().join("flash"), &[]);
     assert!(s["cost_split"]["cache_storage_usd"].is_null());
@@ -189,7 +189,7 @@ fn a_pinned_prefix_is_served_from_an_explicit_cache_in_sim_and_over_http() {
             && w["message"]
                 .as_str()
                 .unwrap()
-                .contains("storage price of gemini-3-flash-preview")
+                .contains("storage price of gemini-3.8-flash")
     });
     assert!(warned, "{}", s["advice"]["warnings"]);
 }

@@ -9,6 +9,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{Limits, Tier};
+use crate::thinking::ThinkingLevel;
+
+/// Days after its `updated` date past which a catalog is called out as possibly out of date.
+pub const STALE_AFTER_DAYS: u64 = 90;
 
 /// The catalog shipped in the binary.
 const EMBEDDED: &str = include_str!("../../catalog.toml");
@@ -17,6 +21,10 @@ const EMBEDDED: &str = include_str!("../../catalog.toml");
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Catalog {
+    /// When the content was last checked against its sources (`YYYY-MM-DD`): a catalog more
+    /// than [`STALE_AFTER_DAYS`] older than today is called out wherever a cost is stated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated: Option<String>,
     /// Models by id.
     #[serde(default)]
     pub models: BTreeMap<String, ModelEntry>,
@@ -42,20 +50,51 @@ pub struct ServiceTierPrices {
     pub read: String,
 }
 
-/// One model: its limits and paid-tier prices (USD per 1M tokens).
+/// One model: its status, limits and paid-tier prices (USD per 1M tokens). A model whose
+/// price was not found has none (`input`/`output` absent): its cost is unknown, never guessed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelEntry {
     /// Human name.
     pub display_name: String,
+    /// Preview, GA, deprecated or shut down (absent: not stated, as in a user's own entry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ModelStatus>,
+    /// Release date (`YYYY-MM-DD`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released: Option<String>,
+    /// When it was deprecated (`YYYY-MM-DD`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deprecated: Option<String>,
+    /// When it shuts down or shut down (`YYYY-MM-DD`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shutdown: Option<String>,
+    /// The model Google names in its place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replacement: Option<String>,
+    /// The model that answers this id's calls (and whose prices bill them) from `routed_from`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routed_to: Option<String>,
+    /// When the routing began (`YYYY-MM-DD`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routed_from: Option<String>,
+    /// Whether Google states that routed calls are billed at the target's prices (otherwise
+    /// the model's own prices stand, and the warning says the billing is not stated).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub billed_as_routed: bool,
+    /// Where the status and dates were read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_source: Option<String>,
     /// Largest prompt accepted.
     pub input_token_limit: u64,
     /// Largest answer.
     pub output_token_limit: u64,
-    /// Input price, prompts up to `long_prompt_threshold`.
-    pub input: f64,
-    /// Output price, thinking included.
-    pub output: f64,
+    /// Input price, prompts up to `long_prompt_threshold` (absent: not found).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<f64>,
+    /// Output price, thinking included (absent: not found).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<f64>,
     /// Prompt size above which the long-prompt prices apply (0 = never).
     #[serde(default)]
     pub long_prompt_threshold: u64,
@@ -78,10 +117,51 @@ pub struct ModelEntry {
     pub batch_input: Option<f64>,
     /// Batch API output price.
     pub batch_output: Option<f64>,
+    /// The `thinkingLevel`s the model accepts (empty: it takes a `thinkingBudget`, or none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thinking_levels: Vec<ThinkingLevel>,
+    /// The level the model thinks at when a request names none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_thinking_level: Option<ThinkingLevel>,
+    /// Announced prices from a later date (an introductory price ending).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_change: Option<PriceChange>,
     /// Where the figures were read.
     pub source: String,
     /// When they were read.
     pub read: String,
+}
+
+/// A model's lifecycle stage, as Google's models and deprecations pages state it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelStatus {
+    /// Preview: may change, and is shut down with short notice.
+    Preview,
+    /// Generally available.
+    Ga,
+    /// Deprecated: still answers (perhaps routed to another model) until its shutdown.
+    Deprecated,
+    /// Shut down: calls fail.
+    ShutDown,
+}
+
+/// Prices announced from a later date; absent prices keep the current ones.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceChange {
+    /// First day of the new prices (`YYYY-MM-DD`).
+    pub from: String,
+    /// Input price from then.
+    pub input: Option<f64>,
+    /// Output price from then.
+    pub output: Option<f64>,
+    /// Cached input price from then.
+    pub cached_input: Option<f64>,
+    /// Batch input price from then.
+    pub batch_input: Option<f64>,
+    /// Batch output price from then.
+    pub batch_output: Option<f64>,
 }
 
 /// One model's quota in a tier preset.
@@ -170,6 +250,22 @@ pub fn install(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Which catalog prices a run, in a few words: "stampede's catalog of 2026-12-03", extended
+/// by the file in force if there is one; every output that states a cost says it.
+pub fn in_force() -> String {
+    let c = current();
+    let date = c.updated.as_deref().unwrap_or("no date");
+    match installed_file() {
+        Some(f) => format!(
+            "stampede's catalog of {} extended by {} (dated {date})",
+            EMBEDDED_CATALOG.updated.as_deref().unwrap_or("no date"),
+            f.file_name()
+                .map_or_else(|| f.display().to_string(), |n| n.to_string_lossy().into_owned())
+        ),
+        None => format!("stampede's catalog of {date}"),
+    }
+}
+
 impl Catalog {
     /// The embedded catalog with `other`'s entries added, a model or tier of the same name
     /// replaced whole.
@@ -177,6 +273,9 @@ impl Catalog {
         let mut c = EMBEDDED_CATALOG.clone();
         c.models.extend(other.models);
         c.tiers.extend(other.tiers);
+        if other.updated.is_some() {
+            c.updated = other.updated;
+        }
         if other.service_tiers.is_some() {
             c.service_tiers = other.service_tiers;
         }
@@ -194,9 +293,15 @@ impl Catalog {
     /// Prices are finite and ≥ 0, limits name models the catalog knows.
     pub fn check(&self) -> Result<(), String> {
         for (id, m) in &self.models {
+            let later = m.price_change.as_ref();
             let prices = [
-                Some(m.input),
-                Some(m.output),
+                m.input,
+                m.output,
+                later.and_then(|c| c.input),
+                later.and_then(|c| c.output),
+                later.and_then(|c| c.cached_input),
+                later.and_then(|c| c.batch_input),
+                later.and_then(|c| c.batch_output),
                 m.input_long,
                 m.output_long,
                 m.cached_input,
@@ -211,6 +316,7 @@ impl Catalog {
                 ));
             }
         }
+        self.check_dates()?;
         if let Some(st) = &self.service_tiers {
             if [st.flex, st.priority].iter().any(|p| !p.is_finite() || *p <= 0.0) {
                 return Err("service_tiers: multipliers must be finite and > 0".into());
@@ -220,6 +326,45 @@ impl Catalog {
             let caps = [t.monthly_cap_usd, t.spend_limit_usd];
             if caps.iter().flatten().any(|p| !p.is_finite() || *p < 0.0) {
                 return Err(format!("tier {name:?}: caps must be finite amounts ≥ 0 (USD)"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Catalog {
+    /// Every date is `YYYY-MM-DD`, a routing names its start, a default thinking level is one
+    /// the model accepts.
+    fn check_dates(&self) -> Result<(), String> {
+        let bad = |what: &str, d: &str| format!("{what}: expected a date YYYY-MM-DD, got {d:?}");
+        if let Some(d) = self.updated.as_deref().filter(|d| !super::lifecycle::is_date(d)) {
+            return Err(bad("updated", d));
+        }
+        for (id, m) in &self.models {
+            let dates = [
+                ("released", &m.released),
+                ("deprecated", &m.deprecated),
+                ("shutdown", &m.shutdown),
+                ("routed_from", &m.routed_from),
+            ];
+            for (key, d) in dates {
+                if let Some(d) = d.as_deref().filter(|d| !super::lifecycle::is_date(d)) {
+                    return Err(bad(&format!("model {id:?}: {key}"), d));
+                }
+            }
+            if let Some(c) = m.price_change.as_ref().filter(|c| !super::lifecycle::is_date(&c.from)) {
+                return Err(bad(&format!("model {id:?}: price_change.from"), &c.from));
+            }
+            if m.routed_to.is_some() != m.routed_from.is_some() {
+                return Err(format!("model {id:?}: routed_to and routed_from go together"));
+            }
+            if let Some(level) = m.default_thinking_level {
+                if !m.thinking_levels.is_empty() && !m.thinking_levels.contains(&level) {
+                    return Err(format!(
+                        "model {id:?}: default_thinking_level {} is not among its thinking_levels",
+                        level.as_str()
+                    ));
+                }
             }
         }
         Ok(())
@@ -237,7 +382,15 @@ mod tests {
         assert!(c.models.contains_key("gemini-3-flash-preview") && c.models.contains_key("gemini-2.5-flash"));
         for (id, m) in &c.models {
             assert!(!m.source.is_empty() && !m.read.is_empty(), "{id}");
+            assert!(
+                m.status.is_some() && m.status_source.is_some() && m.released.is_some(),
+                "{id}"
+            );
+            for other in [&m.replacement, &m.routed_to].into_iter().flatten() {
+                assert!(c.models.contains_key(other), "{id} names unknown model {other}");
+            }
         }
+        assert!(c.updated.is_some());
         for (name, t) in &c.tiers {
             assert!(!t.source.is_empty() && !t.read.is_empty(), "{name}");
             for model in t.limits.keys() {

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 pub mod data;
+pub mod lifecycle;
 
 use serde::{Deserialize, Serialize};
 
@@ -261,22 +262,41 @@ impl Price {
     }
 }
 
-/// The paid-tier price of a model, if the catalog has it.
+/// The paid-tier price of a model today, if the catalog has one: the price of the model that
+/// answers its calls (a routed model is billed at its target's prices), with any announced
+/// change that has taken effect.
 pub fn price(model: &str) -> Option<Price> {
-    let m = data::current().models.get(model)?;
-    let cached = m.cached_input.unwrap_or(m.input);
+    price_on(data::current(), model, &lifecycle::today())
+}
+
+/// The price of `model` on `date` (`YYYY-MM-DD`) in `catalog`.
+pub fn price_on(catalog: &data::Catalog, model: &str, date: &str) -> Option<Price> {
+    let mut m = catalog.models.get(model)?;
+    // Follow routing where Google bills routed calls at the target's prices (a short chain).
+    for _ in 0..4 {
+        let billed_elsewhere = lifecycle::routed_to(m, date).filter(|_| m.billed_as_routed);
+        match billed_elsewhere.and_then(|to| catalog.models.get(to)) {
+            Some(next) => m = next,
+            None => break,
+        }
+    }
+    let later = m.price_change.as_ref().filter(|c| c.from.as_str() <= date);
+    let pick = |now: Option<f64>, then: Option<Option<f64>>| then.flatten().or(now);
+    let input = pick(m.input, later.map(|c| c.input))?;
+    let output = pick(m.output, later.map(|c| c.output))?;
+    let cached = pick(m.cached_input, later.map(|c| c.cached_input)).unwrap_or(input);
     Some(Price {
-        input: m.input,
-        output: m.output,
+        input,
+        output,
         long_prompt_threshold: m.long_prompt_threshold,
-        input_long: m.input_long.unwrap_or(m.input),
-        output_long: m.output_long.unwrap_or(m.output),
+        input_long: m.input_long.unwrap_or(input),
+        output_long: m.output_long.unwrap_or(output),
         cached,
         cached_long: m.cached_input_long.unwrap_or(cached),
         storage_per_hour: m.cache_storage,
         implicit_cache_min_tokens: m.implicit_cache_min_tokens,
-        batch_input: m.batch_input,
-        batch_output: m.batch_output,
+        batch_input: pick(m.batch_input, later.map(|c| c.batch_input)),
+        batch_output: pick(m.batch_output, later.map(|c| c.batch_output)),
     })
 }
 
@@ -363,10 +383,27 @@ mod tests {
     fn prices_match_the_table() {
         let flash = price("gemini-2.5-flash").unwrap();
         assert!((flash.cost(1_000_000, 1_000_000) - 2.80).abs() < 1e-9);
-        let pro = price("gemini-2.5-pro").unwrap();
-        assert!((pro.cost(100_000, 0) - 0.125).abs() < 1e-9);
-        assert!((pro.cost(300_000, 0) - 0.75).abs() < 1e-9);
+        let pro = price("gemini-3.1-pro-preview").unwrap();
+        assert!((pro.cost(100_000, 0) - 0.2).abs() < 1e-9);
+        assert!((pro.cost(300_000, 0) - 1.2).abs() < 1e-9);
         assert!(price("gpt-4").is_none());
+        // A shut-down model keeps no price: its cost is unknown, not guessed.
+        assert!(price("gemini-2.0-flash").is_none());
+    }
+
+    #[test]
+    fn routed_models_bill_at_their_targets_prices_and_announced_changes_take_effect() {
+        let c = data::current();
+        let old_pro = price_on(c, "gemini-2.5-pro", "2026-11-30").unwrap();
+        assert_eq!((old_pro.input, old_pro.output, old_pro.input_long), (1.25, 10.0, 2.5));
+        let routed = price_on(c, "gemini-2.5-pro", "2026-12-03").unwrap();
+        assert_eq!((routed.input, routed.output), (0.75, 3.75));
+        // Routed, but Google does not say its calls bill at 3.6 Flash's prices: its own stand.
+        let flash = price_on(c, "gemini-3.5-flash", "2026-12-03").unwrap();
+        assert_eq!((flash.input, flash.output, flash.cached), (1.5, 9.0, 0.15));
+        let new_year = price_on(c, "gemini-3.8-flash", "2027-01-01").unwrap();
+        assert_eq!((new_year.input, new_year.output, new_year.cached), (1.5, 7.5, 0.15));
+        assert_eq!(new_year.batch_input, Some(0.75));
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! the same order, so a given request gets the same latency whatever happened before it.
 
 use crate::duration::secs as secs_f64;
+use crate::thinking::Thinking;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -48,8 +49,8 @@ pub struct Call<'a> {
     pub max_output_tokens: Option<u32>,
     /// The answer length the caller wants (stampede sends it; otherwise the profile decides).
     pub output_hint: Option<u32>,
-    /// `thinkingConfig.thinkingBudget` (0 disables thinking).
-    pub thinking_budget: Option<i64>,
+    /// `thinkingConfig`: the budget (0 disables thinking) or the level.
+    pub thinking: Thinking,
     /// Key of the random stream for this call; calls with equal keys behave alike.
     pub rng_key: Option<u64>,
     /// `serviceTier` (Standard when absent).
@@ -334,11 +335,7 @@ impl MockModel {
             Some(max) if natural > max => (max, FinishReason::MaxTokens),
             _ => (natural, FinishReason::Stop),
         };
-        let thoughts = match call.thinking_budget {
-            Some(0) => 0,
-            Some(b) if b > 0 => draws.thinking_tokens.min(b as u64),
-            _ => draws.thinking_tokens,
-        };
+        let thoughts = call.thinking.tokens(draws.thinking_tokens, u64::from(candidates));
         let per_token = if draws.decode_tps > 0.0 {
             secs_f64(slowdown / draws.decode_tps)
         } else {

@@ -13,10 +13,35 @@ use super::{api_key, error_response, hint_header, json_response, read_body, AppS
 use crate::errors::ApiError;
 use crate::model::{Answer, Call, Generation};
 use crate::profile::ServiceTier;
+use crate::thinking::Thinking;
 use crate::tokens::count_tokens;
 use crate::wire::{
-    invalid_payload_message, CountTokensRequest, GenerateContentRequest, GenerateContentResponse, ModelResource,
+    invalid_payload_message, CountTokensRequest, GenerateContentRequest, GenerateContentResponse, GenerationConfig,
+    ModelResource,
 };
+
+/// What the request asks of thinking; a 400 for a budget and a level together, or a level
+/// the model does not accept (Gemini 3.8 Flash refuses `MINIMAL`), as the catalog lists them.
+fn thinking_of(config: Option<&GenerationConfig>, model: &str) -> Result<Thinking, ApiError> {
+    let thinking = config
+        .and_then(|c| c.thinking_config.as_ref())
+        .map_or_else(Thinking::default, |t| t.thinking());
+    if thinking.budget.is_some() && thinking.level.is_some() {
+        return Err(ApiError::invalid_argument(
+            "thinking_budget and thinking_level are not supported together.".to_string(),
+        ));
+    }
+    let levels = crate::catalog::data::current()
+        .models
+        .get(model)
+        .map(|m| &m.thinking_levels);
+    match (thinking.level, levels) {
+        (Some(l), Some(accepted)) if !accepted.is_empty() && !accepted.contains(&l) => Err(ApiError::invalid_argument(
+            format!("Thinking level {} is not supported for this model.", l.wire()),
+        )),
+        _ => Ok(thinking),
+    }
+}
 
 /// `POST /{version}/models/{model}:{method}`.
 pub async fn model_method(
@@ -81,6 +106,13 @@ async fn generate(
             return error_response(&e);
         }
     };
+    let thinking = match thinking_of(config, model) {
+        Ok(t) => t,
+        Err(e) => {
+            state.model.record(model, e.code);
+            return error_response(&e);
+        }
+    };
     let prefixes = request.prefix_blocks();
     let call = Call {
         api_key: key.as_deref(),
@@ -88,9 +120,7 @@ async fn generate(
         input_tokens,
         max_output_tokens: config.and_then(|c| c.max_output_tokens),
         output_hint: hint_header(headers, "x-stampede-output-tokens").map(|v| v as u32),
-        thinking_budget: config
-            .and_then(|c| c.thinking_config.as_ref())
-            .and_then(|t| t.thinking_budget),
+        thinking,
         rng_key: hint_header(headers, "x-stampede-rng-key"),
         service_tier,
         prefixes: &prefixes,

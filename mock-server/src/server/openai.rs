@@ -92,7 +92,7 @@ pub async fn chat_completions(State(state): State<AppState>, RawQuery(query): Ra
         input_tokens: count_tokens(texts.iter().map(String::as_str)),
         max_output_tokens: max.map(|m| m.min(u64::from(u32::MAX)) as u32),
         output_hint: hint_header(&headers, "x-stampede-output-tokens").map(|v| v as u32),
-        thinking_budget: None,
+        thinking: Default::default(),
         rng_key: hint_header(&headers, "x-stampede-rng-key"),
         ..Call::default()
     };

@@ -235,6 +235,14 @@ fn slo_rows(s: &Summary) -> (String, bool, Vec<CheckRow>) {
     }
 }
 
+/// A cost note with the catalog that priced it ("…; priced by stampede's catalog of 2026-12-03").
+fn priced_by(s: &Summary, note: String) -> String {
+    match &s.run.catalog {
+        Some(c) => format!("{note}; priced by {c}"),
+        None => note,
+    }
+}
+
 /// The cards across the top of the page: success, p95, goodput, 429s, retries, cost, decode speed.
 fn key_figures(s: &Summary) -> Vec<Figure> {
     let (r, a) = (&s.requests, &s.attempts);
@@ -274,21 +282,24 @@ fn key_figures(s: &Summary) -> Vec<Figure> {
         Figure {
             label: "cost".into(),
             value: usd(s.cost_usd),
-            note: if s.tokens.cached > 0 {
-                format!(
-                    "{} in ({} cached, saving {}) / {} out tokens",
-                    count(s.tokens.input),
-                    count(s.tokens.cached),
-                    usd(s.cost_split.as_ref().map(|c| c.cache_saving_usd)),
-                    count(s.tokens.output + s.tokens.thinking)
-                )
-            } else {
-                format!(
-                    "{} in / {} out tokens",
-                    count(s.tokens.input),
-                    count(s.tokens.output + s.tokens.thinking)
-                )
-            },
+            note: priced_by(
+                s,
+                if s.tokens.cached > 0 {
+                    format!(
+                        "{} in ({} cached, saving {}) / {} out tokens",
+                        count(s.tokens.input),
+                        count(s.tokens.cached),
+                        usd(s.cost_split.as_ref().map(|c| c.cache_saving_usd)),
+                        count(s.tokens.output + s.tokens.thinking)
+                    )
+                } else {
+                    format!(
+                        "{} in / {} out tokens",
+                        count(s.tokens.input),
+                        count(s.tokens.output + s.tokens.thinking)
+                    )
+                },
+            ),
         },
     ];
     if let Some(st) = &s.stream {

@@ -74,6 +74,7 @@ const MOCK_LAYERS: &[(&str, u32)] = &[
     ("capacity", 0),
     ("context_cache", 0),
     ("usage", 0),
+    ("thinking", 0),
     ("catalog", 10),
     ("dist", 10),
     ("profile", 20),
