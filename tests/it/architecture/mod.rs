@@ -64,9 +64,9 @@ const LAYERS: &[(&str, u32)] = &[
 ];
 
 /// The layers of the mock crate (`mock-server/src/`), bottom first, in tens like [`LAYERS`]:
-/// plain values and arithmetic; the catalog and distributions; profiles; quotas; the spend
-/// windows; error bodies and batch jobs; the behaviour model; the wire types; the HTTP server;
-/// the standalone command.
+/// plain values and arithmetic, input files; the ranges of numbers (5: they say durations);
+/// the catalog and distributions; profiles; quotas; the spend windows; error bodies and batch
+/// jobs; the behaviour model; the wire types; the HTTP server; the standalone command.
 const MOCK_LAYERS: &[(&str, u32)] = &[
     ("duration", 0),
     ("rng", 0),
@@ -74,6 +74,8 @@ const MOCK_LAYERS: &[(&str, u32)] = &[
     ("capacity", 0),
     ("context_cache", 0),
     ("usage", 0),
+    ("input_file", 0),
+    ("ranges", 5),
     ("catalog", 10),
     ("dist", 10),
     ("profile", 20),
