@@ -246,10 +246,13 @@ fn out_dir(out: Option<PathBuf>, loaded: &LoadedScenario) -> PathBuf {
 
 /// Parses an amount in USD (`2.50` or `$2.50`), never negative.
 fn parse_usd(s: &str) -> Result<f64, String> {
-    match s.trim_start_matches('$').parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-        _ => Err(format!("expected an amount in USD such as 2.50, got {s:?}")),
-    }
+    let v = s.trim_start_matches('$').parse::<f64>().map_err(|_| {
+        format!(
+            "expected an amount in USD such as 2.50, got {:?}",
+            crate::spec_error::shown(s)
+        )
+    })?;
+    stampede_mock::ranges::USD.check("--max-cost-usd", v)
 }
 
 /// Parses `--target`, listing the kinds in `--help`.
@@ -262,7 +265,8 @@ fn target_kind() -> impl clap::builder::TypedValueParser<Value = TargetKind> {
 /// Reads a summary.json written by `stampede run`; the error names the file, line and column.
 fn load_summary(path: &Path) -> Result<Summary, CliError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| CliError::Input(format!("{shown}: {e}")))?;
+    let text = stampede_mock::input_file::read_to_string(path, stampede_mock::input_file::InputKind::Summary)
+        .map_err(|e| CliError::Input(e.to_string()))?;
     let summary: Summary = serde_json::from_str(&text).map_err(|e| {
         CliError::Input(format!(
             "{shown}:{}:{}: not a stampede summary: {e}",

@@ -19,6 +19,8 @@ use std::time::{Duration, UNIX_EPOCH};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 use stampede_mock::duration::secs as secs_f64;
+use stampede_mock::input_file::{self, LineLimited, LineTooLong, MAX_LINE_BYTES};
+use stampede_mock::ranges::TRACE_SCALE;
 use stampede_mock::rng::{combine, StreamRng};
 
 use super::timeline::{Arrival, Timeline};
@@ -87,12 +89,7 @@ impl TraceSpec {
     /// Checks values serde cannot.
     pub fn validate(&self) -> Result<(), String> {
         for (name, v) in [("speedup", self.speedup), ("rate_scale", self.rate_scale)] {
-            if !(MIN_SCALE..=MAX_SCALE).contains(&v) {
-                return Err(format!(
-                    "trace.{name} must be from {MIN_SCALE} to {MAX_SCALE:.0}, got {}",
-                    crate::spec_error::shown(&v.to_string())
-                ));
-            }
+            TRACE_SCALE.check(&format!("trace.{name}"), v)?;
         }
         if self.length.is_some_and(|l| l.is_zero()) {
             return Err("trace.length must be above zero".into());
@@ -102,9 +99,9 @@ impl TraceSpec {
 }
 
 /// The smallest trace `speedup` and `rate_scale`: a thousandth of the trace's pace.
-pub const MIN_SCALE: f64 = 0.001;
+pub const MIN_SCALE: f64 = TRACE_SCALE.min;
 /// The largest trace `speedup` and `rate_scale`: a thousand times the trace's pace.
-pub const MAX_SCALE: f64 = 1000.0;
+pub const MAX_SCALE: f64 = TRACE_SCALE.max;
 
 /// One row of a trace.
 #[derive(Debug, Clone, PartialEq)]
@@ -139,6 +136,9 @@ pub enum Row {
     Failed,
     /// A row that does not parse: what was wrong.
     Bad(String),
+    /// The file cannot be read on (a line past [`MAX_LINE_BYTES`], a read error): what was
+    /// wrong. The rows end here; it is an error even with `skip_bad_rows`.
+    Unreadable(String),
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -174,9 +174,14 @@ fn hash_str(s: &str) -> u64 {
     })
 }
 
+/// The file as read: regular, and in lines of at most [`MAX_LINE_BYTES`].
+type Limited = BufReader<LineLimited<File>>;
+
 enum Source {
-    Csv(Box<csv::Reader<BufReader<File>>>, csv::StringRecord),
-    Lines(Lines<BufReader<File>>, u64),
+    Csv(Box<csv::Reader<Limited>>, csv::StringRecord),
+    Lines(Lines<Limited>, u64),
+    /// After an unreadable row: nothing more is read.
+    Done,
 }
 
 /// Rows of a trace file, read one at a time.
@@ -190,15 +195,17 @@ pub struct TraceRows {
 impl TraceRows {
     /// Opens a trace; checks a CSV's header.
     pub fn open(path: &Path, format: TraceFormat, include_failed: bool) -> Result<TraceRows, String> {
-        let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let reader = BufReader::new(file);
+        let reader = BufReader::new(input_file::open_lines(path).map_err(|e| e.to_string())?);
         let source = match format {
             TraceFormat::Azure | TraceFormat::Burstgpt => {
                 let mut csv = csv::ReaderBuilder::new()
                     .has_headers(true)
                     .flexible(true)
                     .from_reader(reader);
-                let header = csv.headers().map_err(|e| format!("{}:1: {e}", path.display()))?.clone();
+                let header = csv
+                    .headers()
+                    .map_err(|e| format!("{}:1: {}", path.display(), unreadable(&e)))?
+                    .clone();
                 let expected: &[&str] = if format == TraceFormat::Azure {
                     &["TIMESTAMP", "ContextTokens", "GeneratedTokens"]
                 } else {
@@ -228,7 +235,16 @@ impl TraceRows {
 
     /// The next row with its line number, or `None` at the end of the file.
     pub fn next_row(&mut self) -> Option<(u64, Row)> {
+        let next = self.read_row();
+        if let Some((_, Row::Unreadable(_))) = next {
+            self.source = Source::Done;
+        }
+        next
+    }
+
+    fn read_row(&mut self) -> Option<(u64, Row)> {
         match &mut self.source {
+            Source::Done => None,
             Source::Csv(reader, record) => match reader.read_record(record) {
                 Ok(false) => None,
                 Ok(true) => {
@@ -236,14 +252,21 @@ impl TraceRows {
                     Some((line, parse_csv(self.format, record, self.include_failed)))
                 }
                 Err(e) => {
-                    let line = e.position().map_or(0, |p| p.line());
-                    Some((line, Row::Bad(e.to_string())))
+                    let long = match e.kind() {
+                        csv::ErrorKind::Io(io) => Some(LineTooLong::of(io)),
+                        _ => None,
+                    };
+                    match long {
+                        Some(Some(l)) => Some((l.line, Row::Unreadable(unreadable(&e)))),
+                        Some(None) => Some((e.position().map_or(0, |p| p.line()), Row::Unreadable(e.to_string()))),
+                        None => Some((e.position().map_or(0, |p| p.line()), Row::Bad(e.to_string()))),
+                    }
                 }
             },
             Source::Lines(lines, number) => loop {
                 let text = match lines.next()? {
                     Ok(t) => t,
-                    Err(e) => return Some((*number + 1, Row::Bad(e.to_string()))),
+                    Err(e) => return Some((*number + 1, Row::Unreadable(unreadable(&e)))),
                 };
                 *number += 1;
                 if text.trim().is_empty() {
@@ -258,6 +281,23 @@ impl TraceRows {
     pub fn locate(&self, line: u64, message: &str) -> String {
         format!("{}:{line}: {message}", self.path.display())
     }
+}
+
+/// An error that ends the reading of a trace, said for people: a line past the limit says so.
+fn unreadable(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if LineTooLong::of(io).is_some() {
+                return format!(
+                    "a row longer than {}; a trace row is at most that long (is this a trace?)",
+                    input_file::Bytes(MAX_LINE_BYTES as u64)
+                );
+            }
+        }
+        source = s.source();
+    }
+    e.to_string()
 }
 
 fn field<T: std::str::FromStr>(r: &csv::StringRecord, i: usize, name: &str) -> Result<T, String> {
@@ -392,6 +432,7 @@ impl TraceStats {
                     s.failed_rows += 1;
                     continue;
                 }
+                Row::Unreadable(message) => return Err(rows.locate(line, &message)),
                 Row::Bad(message) => Some(message),
                 Row::Ok(r) if prev.is_some_and(|p| r.t < p) => Some(format!(
                     "time {} goes back before the previous row's {}",
@@ -526,6 +567,8 @@ impl Timeline for TraceTimeline {
             let next = self.rows.as_mut().and_then(TraceRows::next_row);
             let row = match next {
                 Some((_, Row::Ok(r))) => r,
+                // The file changed since it was scanned: the replay ends here.
+                Some((_, Row::Unreadable(_))) => return None,
                 Some(_) => continue,
                 None => {
                     if !self.spec.looped {
