@@ -282,6 +282,7 @@ fn load_summary(path: &Path) -> Result<Summary, CliError> {
     }
     summary
         .check_histograms()
+        .and_then(|()| summary.check_figures())
         .map_err(|e| CliError::Input(format!("{shown}: {e}")))?;
     Ok(summary)
 }
