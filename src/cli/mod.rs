@@ -38,6 +38,7 @@ pub use run::RunArgs;
 pub use traffic::TrafficArgs;
 pub use validate::ValidateArgs;
 
+use crate::out_file::OutLock;
 use crate::scenario::{Candidate, LoadedScenario, TargetKind};
 use crate::summary::{Summary, SCHEMA};
 
@@ -224,9 +225,11 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-/// Makes sure results can be written to `dir` before any request is sent: creates it and
-/// writes (then removes) a probe file. A run's results are never lost to a bad `--out`.
-fn ready_out_dir(dir: &Path) -> Result<(), CliError> {
+/// Makes sure results can be written to `dir` before any request is sent: creates it, writes
+/// (then removes) a probe file, and locks it for this process, so a second command writing
+/// into the same folder at once is refused (exit 2, naming the holder's pid) instead of mixing
+/// its files with ours. A run's results are never lost to a bad `--out`.
+fn ready_out_dir(dir: &Path) -> Result<OutLock, CliError> {
     let probe = dir.join(".stampede-write-probe");
     std::fs::create_dir_all(dir)
         .and_then(|_| std::fs::write(&probe, b"probe"))
@@ -236,7 +239,8 @@ fn ready_out_dir(dir: &Path) -> Result<(), CliError> {
                 "cannot write results to {}: {e}; nothing was sent (choose another --out)",
                 dir.display()
             ))
-        })
+        })?;
+    OutLock::acquire(dir).map_err(|e| CliError::Input(format!("{e}; nothing was sent")))
 }
 
 /// The output folder: `--out`, else `reports/<scenario name>/`.

@@ -9,7 +9,7 @@
 //!
 //! | layer | modules | what they are |
 //! | ---: | --- | --- |
-//! | 0 | `format`, `stats`, `histogram`, `spec_error`, `queueing`, `meter` | shared vocabulary: units, means ± CI, latency histograms, input positions, queueing theory, the process's CPU and memory |
+//! | 0 | `format`, `stats`, `histogram`, `spec_error`, `queueing`, `meter`, `out_file` | shared vocabulary: units, means ± CI, latency histograms, input positions, queueing theory, the process's CPU and memory, output files written whole under a folder lock |
 //! | 1 | `traffic`, `backend` | planned requests (no clock); attempts and their transports |
 //! | 2 | `strategy` | the calling plan's policies: see attempts, never HTTP |
 //! | 3 | `scenario`, `engine` | the input model; the engine driving traffic through the policies |
@@ -41,6 +41,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("spec_error", 0),
     ("queueing", 0),
     ("meter", 0),
+    ("out_file", 0),
     ("traffic", 10),
     ("backend", 10),
     ("strategy", 20),
