@@ -1,7 +1,7 @@
 //! Trace readers against the fixture samples and the full Azure code trace.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use stampede_mock::rng::stream_rng;
 
