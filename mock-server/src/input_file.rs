@@ -232,7 +232,9 @@ impl LineTooLong {
 }
 
 /// A reader that fails once a line runs past `limit` bytes, and keeps failing: a line-oriented
-/// parser above it (CSV, JSON lines) never buffers more than one bounded line.
+/// parser above it (CSV, JSON lines) never buffers more than one bounded line. In CSV mode a
+/// newline inside double quotes does not end the line (it does not end the CSV record either),
+/// so a quoted field spanning a million lines is bounded too.
 #[derive(Debug)]
 pub struct LineLimited<R> {
     inner: R,
@@ -240,6 +242,8 @@ pub struct LineLimited<R> {
     in_line: usize,
     line: u64,
     tripped: bool,
+    csv: bool,
+    in_quotes: bool,
 }
 
 impl<R: Read> LineLimited<R> {
@@ -251,6 +255,17 @@ impl<R: Read> LineLimited<R> {
             in_line: 0,
             line: 1,
             tripped: false,
+            csv: false,
+            in_quotes: false,
+        }
+    }
+
+    /// `inner` read as CSV: records (lines, with quoted newlines inside them) of at most
+    /// `limit` bytes.
+    pub fn csv(inner: R, limit: usize) -> LineLimited<R> {
+        LineLimited {
+            csv: true,
+            ..LineLimited::new(inner, limit)
         }
     }
 
@@ -275,8 +290,14 @@ impl<R: Read> Read for LineLimited<R> {
         let room = (self.limit - self.in_line + 1).min(buf.len());
         let n = self.inner.read(&mut buf[..room])?;
         for &b in &buf[..n] {
+            if self.csv && b == b'"' {
+                // A doubled quote inside a quoted field toggles twice: parity holds.
+                self.in_quotes = !self.in_quotes;
+            }
             if b == b'\n' {
                 self.line += 1;
+            }
+            if b == b'\n' && !self.in_quotes {
                 self.in_line = 0;
             } else {
                 self.in_line += 1;
@@ -291,9 +312,14 @@ impl<R: Read> Read for LineLimited<R> {
 }
 
 /// Opens a trace for streaming: a regular file, read through a [`LineLimited`] reader with
-/// lines of at most [`MAX_LINE_BYTES`].
-pub fn open_lines(path: &Path) -> Result<LineLimited<File>, InputError> {
-    Ok(LineLimited::new(open(path, InputKind::Trace)?, MAX_LINE_BYTES))
+/// lines (CSV records when `csv`) of at most [`MAX_LINE_BYTES`].
+pub fn open_lines(path: &Path, csv: bool) -> Result<LineLimited<File>, InputError> {
+    let file = open(path, InputKind::Trace)?;
+    Ok(if csv {
+        LineLimited::csv(file, MAX_LINE_BYTES)
+    } else {
+        LineLimited::new(file, MAX_LINE_BYTES)
+    })
 }
 
 #[cfg(test)]
@@ -363,6 +389,19 @@ mod tests {
         assert_eq!(got.len(), 2);
     }
 
+    #[test]
+    fn a_quoted_csv_field_over_many_lines_counts_as_one_line() {
+        let text = format!("a,b\n\"{}", "x\n".repeat(100));
+        let mut all = Vec::new();
+        let e = LineLimited::csv(text.as_bytes(), 50).read_to_end(&mut all).unwrap_err();
+        assert_eq!(LineTooLong::of(&e).map(|l| l.limit), Some(50));
+        // Closed quotes (and doubled ones) end the record as usual.
+        let text = "a,\"b\"\"c\"\n".repeat(100);
+        let mut all = Vec::new();
+        LineLimited::csv(text.as_bytes(), 20).read_to_end(&mut all).unwrap();
+        assert_eq!(all.len(), text.len());
+    }
+
     #[cfg(unix)]
     #[test]
     fn a_fifo_is_refused_at_once() {
@@ -372,7 +411,7 @@ mod tests {
         let _ = std::fs::remove_file(&fifo);
         let made = std::process::Command::new("mkfifo").arg(&fifo).status();
         if made.is_ok_and(|s| s.success()) {
-            let e = open_lines(&fifo).unwrap_err();
+            let e = open_lines(&fifo, false).unwrap_err();
             assert!(e.to_string().contains("is a FIFO (named pipe)"), "{e}");
         }
         let _ = std::fs::remove_dir_all(dir);

@@ -125,6 +125,16 @@ fn a_trace_with_a_5_gb_line_is_refused_at_its_line_in_little_memory() {
         let e = run(dir.path(), &[command, "c.toml"]);
         assert_refused(&e, &["t.csv:1:", "longer than 1 MiB"]);
     }
+    // A quoted CSV field running over many short lines is one record: bounded the same way.
+    let quoted = format!(
+        "TIMESTAMP,ContextTokens,GeneratedTokens\n\"{}",
+        format!("{}\n", "x".repeat(999)).repeat(3000)
+    );
+    std::fs::write(dir.path().join("t.csv"), quoted).unwrap();
+    assert_refused(
+        &run(dir.path(), &["validate", "c.toml"]),
+        &["t.csv:1050:", "longer than 1 MiB"],
+    );
     // Even when bad rows are to be skipped: a line past the limit ends the reading.
     let skip = scenario(
         "arrival = \"trace\"\ntrace = { file = \"t.jsonl\", format = \"jsonl\", skip_bad_rows = true }",

@@ -69,7 +69,8 @@ pub struct TraceRows {
 impl TraceRows {
     /// Opens a trace; checks a CSV's header.
     pub fn open(path: &Path, format: TraceFormat, include_failed: bool) -> Result<TraceRows, String> {
-        let reader = BufReader::new(input_file::open_lines(path).map_err(|e| e.to_string())?);
+        let csv = matches!(format, TraceFormat::Azure | TraceFormat::Burstgpt);
+        let reader = BufReader::new(input_file::open_lines(path, csv).map_err(|e| e.to_string())?);
         let source = match format {
             TraceFormat::Azure | TraceFormat::Burstgpt => {
                 let mut csv = csv::ReaderBuilder::new()
@@ -161,7 +162,13 @@ impl TraceRows {
 fn unreadable(e: &(dyn std::error::Error + 'static)) -> String {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+        let io = s
+            .downcast_ref::<std::io::Error>()
+            .or_else(|| match s.downcast_ref::<csv::Error>()?.kind() {
+                csv::ErrorKind::Io(io) => Some(io),
+                _ => None,
+            });
+        if let Some(io) = io {
             if LineTooLong::of(io).is_some() {
                 return format!(
                     "a row longer than {}; a trace row is at most that long (is this a trace?)",
