@@ -137,6 +137,11 @@ pub enum Row {
     Unreadable(String),
 }
 
+/// The most model names a trace may hold (a run calls at most 200 models).
+pub const MAX_TRACE_MODELS: usize = 200;
+/// The most lane names a trace may hold (a run has at most 64 lanes).
+pub const MAX_TRACE_LANES: usize = 64;
+
 /// What one pass over a trace found.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TraceStats {
@@ -193,11 +198,14 @@ impl TraceStats {
                     }
                     models.extend(r.model);
                     lanes.extend(r.lane);
-                    None
+                    // A run takes at most 200 models and 64 lanes: refused here, at the row
+                    // that passes the bound, so a trace of distinct names never fills memory.
+                    (models.len() > MAX_TRACE_MODELS || lanes.len() > MAX_TRACE_LANES)
+                        .then(|| format!("more than {MAX_TRACE_MODELS} models or {MAX_TRACE_LANES} lanes in the trace"))
                 }
             };
             if let Some(message) = problem {
-                if spec.skip_bad_rows {
+                if spec.skip_bad_rows && models.len() <= MAX_TRACE_MODELS && lanes.len() <= MAX_TRACE_LANES {
                     s.bad_rows += 1;
                 } else {
                     return Err(rows.locate(line, &message));
