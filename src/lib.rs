@@ -7,10 +7,11 @@
 //! Bottom to top; a module imports only modules above it in this list (the architecture test,
 //! `tests/it/architecture.rs`, enforces it).
 //!
-//! - [`format`](mod@format), [`stats`], [`histogram`], [`spec_error`], [`queueing`], [`meter`]:
-//!   shared vocabulary — number formatting, a figure over seeds (mean ± 95% CI), the HDR latency
+//! - [`format`](mod@format), [`stats`], [`histogram`], [`spec_error`], [`queueing`], [`meter`],
+//!   [`out_file`]: shared vocabulary — number formatting, a figure over seeds (mean ± 95% CI), the HDR latency
 //!   histogram, positions in input files, Erlang C and M/M/c, the process's CPU time and memory
-//!   (and its allocator).
+//!   (and its allocator), output files written whole (temporary name, then rename) under a lock
+//!   per output folder.
 //! - [`traffic`]: planned requests from arrival processes, traces and request mixes; no clock.
 //! - [`backend`]: attempts and their outcomes; the transports (in-process mock model, Gemini
 //!   HTTP, OpenAI-compatible HTTP) and the error bodies they read.
@@ -41,6 +42,7 @@ pub mod format;
 pub mod histogram;
 pub mod meter;
 pub mod metrics;
+pub mod out_file;
 pub mod prepare;
 pub mod queueing;
 pub mod report;

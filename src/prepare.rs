@@ -409,12 +409,23 @@ fn endpoint(
     })
 }
 
-/// The first non-empty variable of `names`. Only the variable's name ever appears in messages.
-fn key_from(names: &[&str]) -> Option<ApiKey> {
-    names
-        .iter()
-        .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
-        .map(ApiKey::new)
+/// The first non-empty variable of `names`, refused when a header could not carry it (not
+/// UTF-8, whitespace around it, a control or non-ASCII character). Only the variable's name
+/// ever appears in messages, never the key.
+fn key_from(names: &[&str]) -> Result<Option<ApiKey>, PrepareError> {
+    for name in names {
+        match std::env::var_os(name) {
+            Some(v) if !v.is_empty() => {
+                return ApiKey::from_env_value(v).map(Some).map_err(|p| {
+                    PrepareError::Input(format!(
+                        "the API key in {name} {p}; set it to the key alone (nothing was sent)"
+                    ))
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(None)
 }
 
 /// The API key for Gemini: the scenario's `api_key_env`, else `GEMINI_API_KEY`, else
@@ -424,7 +435,7 @@ fn gemini_key(env_name: Option<&str>) -> Result<ApiKey, PrepareError> {
         Some(n) => vec![n],
         None => vec!["GEMINI_API_KEY", "GOOGLE_API_KEY"],
     };
-    key_from(&names)
+    key_from(&names)?
         .ok_or_else(|| PrepareError::Input(format!("the gemini target needs an API key in {}", names.join(" or "))))
 }
 
@@ -441,7 +452,7 @@ fn openai_key(env_name: Option<&str>, base_url: &str, local: bool) -> Result<Opt
         None if google => vec!["OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY"],
         None => vec!["OPENAI_API_KEY"],
     };
-    match key_from(&names) {
+    match key_from(&names)? {
         Some(k) => Ok(Some(k)),
         None if local => Ok(None),
         None => Err(PrepareError::Input(format!(

@@ -21,6 +21,10 @@
 //! - [`capacity`]: the shared upstream with its backlog and 503s.
 //! - [`tokens`]: the one token-counting rule and deterministic text.
 //! - [`usage`]: what an answer used and why it ended (shared by the model, batches and the wire).
+//! - [`input_file`]: every input file opened one way: regular files only, a size limit per kind,
+//!   traces streamed with a line limit.
+//! - [`ranges`]: one range per kind of number (price, USD, share, rate, window, count), checked
+//!   with one message wherever the number is written.
 //! - [`duration`]: seconds as a `Duration` without a panic, for every computed or user value.
 //! - [`errors`]: Gemini's error bodies (2025, 2026 and bare 429 shapes) and how to read them.
 //! - [`model`]: the behaviour model: decide an answer and plan its timing.
@@ -37,9 +41,11 @@ pub mod context_cache;
 pub mod dist;
 pub mod duration;
 pub mod errors;
+pub mod input_file;
 pub mod model;
 pub mod profile;
 pub mod quota;
+pub mod ranges;
 pub mod rng;
 pub mod server;
 pub mod spend;

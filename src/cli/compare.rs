@@ -64,7 +64,7 @@ pub(super) fn compare(args: CompareArgs, io: &mut Io<'_>) -> Outcome {
         writeln!(io.err, "{} per run, {runs} runs", base.estimate_line())?;
     }
     let dir = out_dir(args.runs.out.clone(), &loaded);
-    ready_out_dir(&dir)?;
+    let _lock = ready_out_dir(&dir)?;
     // Live runs take real time: say as each one ends.
     let live = base.target().is_live();
     let quiet = args.json || !live;

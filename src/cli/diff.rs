@@ -64,7 +64,8 @@ pub(super) fn diff(args: DiffArgs, io: &mut Io<'_>) -> Outcome {
         write!(io.out, "{md}")?;
     }
     if let Some(path) = &args.out {
-        std::fs::write(path, &md).map_err(|e| CliError::Failed(format!("could not write {}: {e}", path.display())))?;
+        crate::out_file::write(path, md.as_bytes())
+            .map_err(|e| CliError::Failed(format!("could not write {}: {e}", path.display())))?;
     }
     if d.regressed() {
         let names: Vec<&str> = d.rows.iter().filter(|r| r.regressed).map(|r| r.metric).collect();

@@ -38,6 +38,7 @@ pub use run::RunArgs;
 pub use traffic::TrafficArgs;
 pub use validate::ValidateArgs;
 
+use crate::out_file::OutLock;
 use crate::scenario::{Candidate, LoadedScenario, TargetKind};
 use crate::summary::{Summary, SCHEMA};
 
@@ -224,9 +225,11 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-/// Makes sure results can be written to `dir` before any request is sent: creates it and
-/// writes (then removes) a probe file. A run's results are never lost to a bad `--out`.
-fn ready_out_dir(dir: &Path) -> Result<(), CliError> {
+/// Makes sure results can be written to `dir` before any request is sent: creates it, writes
+/// (then removes) a probe file, and locks it for this process, so a second command writing
+/// into the same folder at once is refused (exit 2, naming the holder's pid) instead of mixing
+/// its files with ours. A run's results are never lost to a bad `--out`.
+fn ready_out_dir(dir: &Path) -> Result<OutLock, CliError> {
     let probe = dir.join(".stampede-write-probe");
     std::fs::create_dir_all(dir)
         .and_then(|_| std::fs::write(&probe, b"probe"))
@@ -236,7 +239,8 @@ fn ready_out_dir(dir: &Path) -> Result<(), CliError> {
                 "cannot write results to {}: {e}; nothing was sent (choose another --out)",
                 dir.display()
             ))
-        })
+        })?;
+    OutLock::acquire(dir).map_err(|e| CliError::Input(format!("{e}; nothing was sent")))
 }
 
 /// The output folder: `--out`, else `reports/<scenario name>/`.
@@ -246,10 +250,13 @@ fn out_dir(out: Option<PathBuf>, loaded: &LoadedScenario) -> PathBuf {
 
 /// Parses an amount in USD (`2.50` or `$2.50`), never negative.
 fn parse_usd(s: &str) -> Result<f64, String> {
-    match s.trim_start_matches('$').parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-        _ => Err(format!("expected an amount in USD such as 2.50, got {s:?}")),
-    }
+    let v = s.trim_start_matches('$').parse::<f64>().map_err(|_| {
+        format!(
+            "expected an amount in USD such as 2.50, got {:?}",
+            crate::spec_error::shown(s)
+        )
+    })?;
+    stampede_mock::ranges::USD.check("--max-cost-usd", v)
 }
 
 /// Parses `--target`, listing the kinds in `--help`.
@@ -262,7 +269,8 @@ fn target_kind() -> impl clap::builder::TypedValueParser<Value = TargetKind> {
 /// Reads a summary.json written by `stampede run`; the error names the file, line and column.
 fn load_summary(path: &Path) -> Result<Summary, CliError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| CliError::Input(format!("{shown}: {e}")))?;
+    let text = stampede_mock::input_file::read_to_string(path, stampede_mock::input_file::InputKind::Summary)
+        .map_err(|e| CliError::Input(e.to_string()))?;
     let summary: Summary = serde_json::from_str(&text).map_err(|e| {
         CliError::Input(format!(
             "{shown}:{}:{}: not a stampede summary: {e}",
@@ -278,6 +286,7 @@ fn load_summary(path: &Path) -> Result<Summary, CliError> {
     }
     summary
         .check_histograms()
+        .and_then(|()| summary.check_figures())
         .map_err(|e| CliError::Input(format!("{shown}: {e}")))?;
     Ok(summary)
 }

@@ -120,7 +120,7 @@ pub(super) fn plan(args: PlanArgs, io: &mut Io<'_>) -> Outcome {
     // Every check before the output folder is made (a billed target is refused here).
     Prepared::new(&loaded, &run).map_err(crate::run::RunError::from)?;
     let dir = out_dir(args.runs.out.clone(), &loaded);
-    ready_out_dir(&dir)?;
+    let _lock = ready_out_dir(&dir)?;
     let mock_exe = args.mock_exe.clone().or_else(|| std::env::current_exe().ok());
     let options = PlanOptions {
         run,

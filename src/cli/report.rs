@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::{load_summary, CliError, Exit, Io, Outcome};
+use crate::out_file::OutLock;
 use crate::report;
 use crate::summary::Summary;
 
@@ -27,8 +28,10 @@ pub(super) fn report(args: ReportArgs, io: &mut Io<'_>) -> Outcome {
     let dir = args
         .out
         .unwrap_or_else(|| args.summary.parent().map(Path::to_path_buf).unwrap_or_default());
-    let written = std::fs::create_dir_all(&dir)
-        .and_then(|_| report::write_files(&dir, report::rendered(&summary)))
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| CliError::Failed(format!("could not write to {}: {e}", dir.display())))?;
+    let _lock = OutLock::acquire(&dir).map_err(|e| CliError::Input(e.to_string()))?;
+    let written = report::write_files(&dir, report::rendered(&summary))
         .map_err(|e| CliError::Failed(format!("could not write to {}: {e}", dir.display())))?;
     writeln!(io.out, "wrote {}", report::listing(&dir, &written))?;
     if args.png {

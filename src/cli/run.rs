@@ -99,7 +99,7 @@ pub(super) fn run(args: RunArgs, io: &mut Io<'_>) -> Outcome {
         writeln!(io.err, "{}", spec.estimate_line())?;
     }
     let dir = out_dir(args.out.clone(), &loaded);
-    ready_out_dir(&dir)?;
+    let _lock = ready_out_dir(&dir)?;
     let progress = Arc::new(Progress::default());
     let display = (!args.quiet && !args.json).then(|| progress::Display::start(progress.clone(), &spec));
     let interrupts = progress::watch_interrupts(progress.clone());
@@ -111,8 +111,13 @@ pub(super) fn run(args: RunArgs, io: &mut Io<'_>) -> Outcome {
     let summary = result?;
     let written = write_outputs(dir, |d| report::write_all(&summary, d), io);
     if let Err(e) = &written {
-        // Nothing could be written anywhere: the figures still reach the terminal.
-        write!(io.out, "{}", report::text::table(&summary))?;
+        // Nothing could be written anywhere: the figures still reach the terminal, as JSON
+        // when JSON was asked for.
+        if args.json {
+            writeln!(io.out, "{}", serde_json::to_string_pretty(&summary).unwrap_or_default())?;
+        } else {
+            write!(io.out, "{}", report::text::table(&summary))?;
+        }
         return Err(CliError::Failed(e.to_string()));
     }
     let (dir, written) = written?;

@@ -381,12 +381,13 @@ pub fn listing(dir: &Path, written: &[PathBuf]) -> String {
     format!("{}/{{{}}}", dir.display(), names.join(", "))
 }
 
-/// Writes `(file name, content)` pairs into `dir`; returns the paths written.
+/// Writes `(file name, content)` pairs into `dir`, each whole or not at all (a temporary file
+/// renamed into place); returns the paths written.
 pub(crate) fn write_files<const N: usize>(dir: &Path, files: [(&str, String); N]) -> std::io::Result<Vec<PathBuf>> {
     let mut written = Vec::new();
     for (name, content) in files {
         let path = dir.join(name);
-        std::fs::write(&path, content)?;
+        crate::out_file::write(&path, content.as_bytes())?;
         written.push(path);
     }
     Ok(written)

@@ -100,7 +100,7 @@ pub fn write_all(charts: &[Chart], dir: &Path) -> Result<Vec<PathBuf>, PngError>
     for (i, chart) in charts.iter().enumerate() {
         let path = dir.join(file_name(i, &chart.title));
         let bytes = render(chart, &fonts)?;
-        std::fs::write(&path, bytes).map_err(|e| PngError::Write(path.clone(), e.to_string()))?;
+        crate::out_file::write(&path, &bytes).map_err(|e| PngError::Write(path.clone(), e.to_string()))?;
         written.push(path);
     }
     Ok(written)

@@ -107,7 +107,9 @@ impl LoadedScenario {
 /// The strategy table of a file given to `--strategy`; a misspelt key is reported at its line
 /// and column.
 fn strategy_file(arg: &str) -> Result<toml::Table, String> {
-    let text = std::fs::read_to_string(arg).map_err(|e| format!("{arg}: {e}"))?;
+    let text =
+        stampede_mock::input_file::read_to_string(Path::new(arg), stampede_mock::input_file::InputKind::Strategy)
+            .map_err(|e| e.to_string())?;
     let located = |e: toml::de::Error| spec_error::render(arg, &text, &spec_error::from_toml(&e));
     let table: toml::Table = toml::from_str(&text).map_err(located)?;
     /// A file whose strategy sits under `[strategy]`.

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use stampede_mock::input_file::{self, InputKind};
 use toml::Spanned;
 
 use crate::spec_error::{self, SpecError};
@@ -86,7 +87,7 @@ pub const MAX_REQUESTS: u64 = 1_000_000_000;
 
 /// The longest traffic window: a year and a day (enough for a month's caps and a day's quota,
 /// in virtual time).
-pub const MAX_DURATION: Duration = Duration::from_secs(366 * 86_400);
+pub const MAX_DURATION: Duration = Duration::from_secs(stampede_mock::ranges::WINDOW.max as u64);
 
 /// The longest scenario name, in characters.
 pub const MAX_NAME_CHARS: usize = 100;
@@ -125,14 +126,7 @@ pub fn check_name(name: &str) -> Result<(), String> {
 
 /// A traffic window is above zero and at most [`MAX_DURATION`].
 pub fn check_duration(d: Duration) -> Result<(), String> {
-    if d.is_zero() || d > MAX_DURATION {
-        return Err(format!(
-            "duration must be above zero and at most {} (for example \"60s\"), got {}",
-            humantime::format_duration(MAX_DURATION),
-            humantime::format_duration(d)
-        ));
-    }
-    Ok(())
+    stampede_mock::ranges::WINDOW.check_duration("duration", d).map(drop)
 }
 
 /// A default value for a table the file leaves out (it has no position in the file).
@@ -143,14 +137,9 @@ fn unspanned<T: Default>() -> Spanned<T> {
 /// A scenario file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
-    /// The file could not be read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: String,
-        /// Why it could not be read.
-        source: std::io::Error,
-    },
+    /// The file could not be read (missing, not a regular file, too large, not UTF-8).
+    #[error(transparent)]
+    Io(#[from] stampede_mock::input_file::InputError),
     /// The file is not a valid scenario; the message has file, line and column.
     #[error("{0}")]
     Invalid(String),
@@ -235,10 +224,7 @@ impl Scenario {
 
     /// Reads, parses and checks a scenario file.
     pub fn load(path: &Path) -> Result<LoadedScenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = input_file::read_to_string(path, InputKind::Scenario)?;
         Scenario::parse(&text, path)
     }
 }
@@ -285,7 +271,17 @@ impl LoadedScenario {
     /// sane time or memory, and the message says how many it would send.
     pub fn check_volume(&self, window: Duration, max_requests: Option<u64>) -> Result<(), String> {
         let Some(rate) = self.traffic.mean_rate() else {
-            return Ok(()); // A closed loop sends as fast as its answers come back.
+            // A closed loop sends as fast as its answers come back, but each user sends at
+            // least one request, and the users are bounded in the ranges table.
+            let users = self
+                .scenario
+                .traffic
+                .get_ref()
+                .users
+                .as_ref()
+                .map_or(1, |u| *u.get_ref());
+            stampede_mock::ranges::USERS.check_count("users", u64::from(users))?;
+            return Ok(());
         };
         let secs = window.as_secs_f64();
         let spikes: f64 = self

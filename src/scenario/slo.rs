@@ -171,21 +171,13 @@ impl SloSpec {
             ("success_rate", self.success_rate),
             ("max_429_share", self.max_429_share),
         ] {
-            if let Some(v) = v {
-                if !(0.0..=1.0).contains(&v) {
-                    return Err(format!("slo.{name} is a share between 0 and 1, got {v}"));
-                }
-            }
+            stampede_mock::ranges::SHARE.check_some(&format!("slo.{name}"), v)?;
         }
         for (name, c) in [
             ("max_cost_usd", self.max_cost_usd),
             ("max_cost_per_day_usd", self.max_cost_per_day_usd),
         ] {
-            if let Some(c) = c {
-                if !(c.is_finite() && c >= 0.0) {
-                    return Err(format!("slo.{name} must be ≥ 0, got {c}"));
-                }
-            }
+            stampede_mock::ranges::USD.check_some(&format!("slo.{name}"), c)?;
         }
         Ok(())
     }

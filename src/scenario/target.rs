@@ -129,11 +129,7 @@ impl TargetSpec {
         if self.model.trim().is_empty() {
             return Err("target.model must name a model, such as \"gemini-2.5-flash\"".into());
         }
-        if let Some(c) = self.max_cost_usd {
-            if !(c.is_finite() && c >= 0.0) {
-                return Err(format!("target.max_cost_usd must be ≥ 0, got {c}"));
-            }
-        }
+        stampede_mock::ranges::USD.check_some("target.max_cost_usd", self.max_cost_usd)?;
         if self.thinking_budget.is_some_and(|b| b < -1) {
             return Err("target.thinking_budget must be -1 (the model decides), 0 (off) or a token count".into());
         }

@@ -163,9 +163,7 @@ impl Default for StrategySpec {
 impl StrategySpec {
     /// Checks values that serde cannot; the message names the key.
     pub fn validate(&self) -> Result<(), String> {
-        if self.workers == 0 {
-            return Err("strategy.workers must be at least 1".into());
-        }
+        stampede_mock::ranges::WORKERS.check_count("strategy.workers", u64::from(self.workers))?;
         if self.timeout.attempt.is_zero() || self.timeout.total.is_zero() {
             return Err("strategy.timeout.attempt and strategy.timeout.total must be above zero".into());
         }
@@ -177,9 +175,10 @@ impl StrategySpec {
             f.validate().map_err(|e| format!("strategy.{e}"))?;
         }
         if let Some(b) = &self.breaker {
-            if b.size == 0 || b.half_open_calls == 0 || !(0.0..=1.0).contains(&b.failure_rate) {
-                return Err("strategy.breaker needs size ≥ 1, half_open_calls ≥ 1 and failure_rate in 0..=1".into());
+            if b.size == 0 || b.half_open_calls == 0 {
+                return Err("strategy.breaker needs size ≥ 1 and half_open_calls ≥ 1".into());
             }
+            stampede_mock::ranges::SHARE.check("strategy.breaker.failure_rate", b.failure_rate)?;
         }
         let reserved: u32 = self.reserve.values().sum();
         if reserved > self.workers {

@@ -306,9 +306,7 @@ impl RetrySpec {
         if self.cap < self.base {
             return Err("retry.cap must be at least retry.base".into());
         }
-        if !(0.0..=1.0).contains(&self.jitter_ratio) {
-            return Err("retry.jitter_ratio must be between 0 and 1".into());
-        }
+        stampede_mock::ranges::SHARE.check("retry.jitter_ratio", self.jitter_ratio)?;
         Ok(())
     }
 }

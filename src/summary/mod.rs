@@ -8,6 +8,7 @@
 
 pub mod advice;
 pub mod billing;
+pub mod check;
 pub mod figures;
 pub mod horizon;
 pub mod verdict;

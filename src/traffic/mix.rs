@@ -211,7 +211,7 @@ pub fn sample_pairs(path: &Path, format: TraceFormat, seed: u64) -> Result<Vec<(
                 }
             }
             Row::Failed => {}
-            Row::Bad(m) => return Err(rows.locate(line, &m)),
+            Row::Bad(m) | Row::Unreadable(m) => return Err(rows.locate(line, &m)),
         }
     }
     if pairs.is_empty() {

@@ -18,7 +18,7 @@ use crate::spec_error::SpecError;
 
 /// The highest rate a scenario may ask for, in requests per second: far above what one client
 /// machine sends, low enough that a schedule always advances.
-pub const MAX_RATE: f64 = 1_000_000.0;
+pub const MAX_RATE: f64 = stampede_mock::ranges::RATE.max;
 
 /// A rate in requests per second: from 0 to [`MAX_RATE`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -28,14 +28,7 @@ pub struct Rate(pub f64);
 impl TryFrom<f64> for Rate {
     type Error = String;
     fn try_from(v: f64) -> Result<Rate, String> {
-        if (0.0..=MAX_RATE).contains(&v) {
-            Ok(Rate(v))
-        } else {
-            Err(format!(
-                "a rate is requests per second, ≥ 0 and at most {MAX_RATE:.0}, got {}",
-                crate::spec_error::shown(&v.to_string())
-            ))
-        }
+        stampede_mock::ranges::RATE.check("rate", v).map(Rate)
     }
 }
 

@@ -102,7 +102,7 @@ fn mistakes_point_at_their_key() {
         (
             "arrival = \"diurnal\"\nrate = 5\nperiod = \"1h\"\namplitude = 2",
             4,
-            "amplitude is a share between 0 and 1",
+            "amplitude: expected 0 to 1, got 2",
         ),
         (
             "arrival = \"ramp\"\nfrom = 1\nto = 2\nover = \"soon\"",
@@ -129,7 +129,11 @@ fn mistakes_point_at_their_key() {
             2,
             "no/such.csv",
         ),
-        ("arrival = \"closed\"\nusers = 0", 2, "users must be at least 1"),
+        (
+            "arrival = \"closed\"\nusers = 0",
+            2,
+            "users: expected 1 to 100000, got 0",
+        ),
         (
             "arrival = \"poisson\"\nrate = 1\n[[lanes]]\nname = \"a\"\n[[lanes]]\nname = \"a\"",
             3,

@@ -11,18 +11,16 @@
 //! naming the file and line, or is skipped and counted when `skip_bad_rows` is set.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{BufRead, BufReader, Lines};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 use stampede_mock::duration::secs as secs_f64;
+use stampede_mock::ranges::TRACE_SCALE;
 use stampede_mock::rng::{combine, StreamRng};
 
 use super::timeline::{Arrival, Timeline};
-use crate::spec_error::shown;
 
 /// Window bounds are compared with this tolerance in seconds: a start taken from a row's time
 /// and carried through a `Duration` may differ from it by a nanosecond.
@@ -87,12 +85,7 @@ impl TraceSpec {
     /// Checks values serde cannot.
     pub fn validate(&self) -> Result<(), String> {
         for (name, v) in [("speedup", self.speedup), ("rate_scale", self.rate_scale)] {
-            if !(MIN_SCALE..=MAX_SCALE).contains(&v) {
-                return Err(format!(
-                    "trace.{name} must be from {MIN_SCALE} to {MAX_SCALE:.0}, got {}",
-                    crate::spec_error::shown(&v.to_string())
-                ));
-            }
+            TRACE_SCALE.check(&format!("trace.{name}"), v)?;
         }
         if self.length.is_some_and(|l| l.is_zero()) {
             return Err("trace.length must be above zero".into());
@@ -102,9 +95,9 @@ impl TraceSpec {
 }
 
 /// The smallest trace `speedup` and `rate_scale`: a thousandth of the trace's pace.
-pub const MIN_SCALE: f64 = 0.001;
+pub const MIN_SCALE: f64 = TRACE_SCALE.min;
 /// The largest trace `speedup` and `rate_scale`: a thousand times the trace's pace.
-pub const MAX_SCALE: f64 = 1000.0;
+pub const MAX_SCALE: f64 = TRACE_SCALE.max;
 
 /// One row of a trace.
 #[derive(Debug, Clone, PartialEq)]
@@ -139,223 +132,15 @@ pub enum Row {
     Failed,
     /// A row that does not parse: what was wrong.
     Bad(String),
+    /// The file cannot be read on (a line past [`MAX_LINE_BYTES`], a read error): what was
+    /// wrong. The rows end here; it is an error even with `skip_bad_rows`.
+    Unreadable(String),
 }
 
-#[derive(Deserialize, schemars::JsonSchema)]
-struct MooncakeLine {
-    timestamp: f64,
-    input_length: u32,
-    output_length: u32,
-    #[serde(default)]
-    hash_ids: Vec<u64>,
-}
-
-#[derive(Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-struct StampedeLine {
-    t: f64,
-    input_tokens: u32,
-    output_tokens: u32,
-    #[serde(default)]
-    lane: Option<String>,
-    #[serde(default)]
-    model: Option<String>,
-    #[serde(default)]
-    prompt_key: Option<serde_json::Value>,
-    #[serde(default)]
-    stream: Option<bool>,
-    #[serde(default)]
-    session: Option<serde_json::Value>,
-}
-
-fn hash_str(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-enum Source {
-    Csv(Box<csv::Reader<BufReader<File>>>, csv::StringRecord),
-    Lines(Lines<BufReader<File>>, u64),
-}
-
-/// Rows of a trace file, read one at a time.
-pub struct TraceRows {
-    path: PathBuf,
-    format: TraceFormat,
-    include_failed: bool,
-    source: Source,
-}
-
-impl TraceRows {
-    /// Opens a trace; checks a CSV's header.
-    pub fn open(path: &Path, format: TraceFormat, include_failed: bool) -> Result<TraceRows, String> {
-        let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let reader = BufReader::new(file);
-        let source = match format {
-            TraceFormat::Azure | TraceFormat::Burstgpt => {
-                let mut csv = csv::ReaderBuilder::new()
-                    .has_headers(true)
-                    .flexible(true)
-                    .from_reader(reader);
-                let header = csv.headers().map_err(|e| format!("{}:1: {e}", path.display()))?.clone();
-                let expected: &[&str] = if format == TraceFormat::Azure {
-                    &["TIMESTAMP", "ContextTokens", "GeneratedTokens"]
-                } else {
-                    &["Timestamp", "Model", "Request tokens", "Response tokens"]
-                };
-                for (i, name) in expected.iter().enumerate() {
-                    if header.get(i).map(str::trim) != Some(*name) {
-                        return Err(format!(
-                            "{}:1: expected the {format:?} header {}, found {:?}",
-                            path.display(),
-                            expected.join(","),
-                            header.iter().collect::<Vec<_>>().join(",")
-                        ));
-                    }
-                }
-                Source::Csv(Box::new(csv), csv::StringRecord::new())
-            }
-            TraceFormat::Mooncake | TraceFormat::Jsonl => Source::Lines(reader.lines(), 0),
-        };
-        Ok(TraceRows {
-            path: path.to_path_buf(),
-            format,
-            include_failed,
-            source,
-        })
-    }
-
-    /// The next row with its line number, or `None` at the end of the file.
-    pub fn next_row(&mut self) -> Option<(u64, Row)> {
-        match &mut self.source {
-            Source::Csv(reader, record) => match reader.read_record(record) {
-                Ok(false) => None,
-                Ok(true) => {
-                    let line = record.position().map_or(0, |p| p.line());
-                    Some((line, parse_csv(self.format, record, self.include_failed)))
-                }
-                Err(e) => {
-                    let line = e.position().map_or(0, |p| p.line());
-                    Some((line, Row::Bad(e.to_string())))
-                }
-            },
-            Source::Lines(lines, number) => loop {
-                let text = match lines.next()? {
-                    Ok(t) => t,
-                    Err(e) => return Some((*number + 1, Row::Bad(e.to_string()))),
-                };
-                *number += 1;
-                if text.trim().is_empty() {
-                    continue;
-                }
-                return Some((*number, parse_json_line(self.format, &text)));
-            },
-        }
-    }
-
-    /// `file:line: message`.
-    pub fn locate(&self, line: u64, message: &str) -> String {
-        format!("{}:{line}: {message}", self.path.display())
-    }
-}
-
-fn field<T: std::str::FromStr>(r: &csv::StringRecord, i: usize, name: &str) -> Result<T, String> {
-    let v = r.get(i).ok_or_else(|| format!("missing column {name}"))?.trim();
-    v.parse()
-        .map_err(|_| format!("{name} \"{}\" is not a valid number", shown(v)))
-}
-
-fn parse_csv(format: TraceFormat, r: &csv::StringRecord, include_failed: bool) -> Row {
-    let parsed = match format {
-        TraceFormat::Azure => (|| {
-            let stamp = r.get(0).ok_or("missing TIMESTAMP")?.trim();
-            let time = humantime::parse_rfc3339_weak(stamp)
-                .map_err(|e| format!("TIMESTAMP \"{}\" is not a timestamp ({e})", shown(stamp)))?;
-            let t = time
-                .duration_since(UNIX_EPOCH)
-                .map_err(|_| "TIMESTAMP before 1970")?
-                .as_secs_f64();
-            Ok::<_, String>(TraceRow {
-                t,
-                input: field(r, 1, "ContextTokens")?,
-                output: field(r, 2, "GeneratedTokens")?,
-                lane: None,
-                model: None,
-                prompt_key: None,
-                stream: None,
-                prefix: None,
-                session: None,
-            })
-        })(),
-        _ => (|| {
-            let row = TraceRow {
-                t: field(r, 0, "Timestamp")?,
-                input: field(r, 2, "Request tokens")?,
-                output: field(r, 3, "Response tokens")?,
-                lane: None,
-                model: r.get(1).map(|m| m.trim().to_string()),
-                prompt_key: None,
-                stream: None,
-                prefix: None,
-                session: None,
-            };
-            Ok::<_, String>(row)
-        })(),
-    };
-    match parsed {
-        Err(e) => Row::Bad(e),
-        Ok(row) if format == TraceFormat::Burstgpt && row.output == 0 && !include_failed => Row::Failed,
-        Ok(mut row) => {
-            row.output = row.output.max(1);
-            Row::Ok(row)
-        }
-    }
-}
-
-fn parse_json_line(format: TraceFormat, text: &str) -> Row {
-    // A file saved by an editor may start with a byte-order mark, as a CSV trace may.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    if format == TraceFormat::Mooncake {
-        return match serde_json::from_str::<MooncakeLine>(text) {
-            Ok(m) => Row::Ok(TraceRow {
-                t: m.timestamp / 1000.0,
-                input: m.input_length,
-                output: m.output_length.max(1),
-                lane: None,
-                model: None,
-                prompt_key: (!m.hash_ids.is_empty()).then(|| m.hash_ids.iter().fold(0, |h, id| combine(h, *id))),
-                stream: None,
-                prefix: mooncake_prefix(&m.hash_ids, m.input_length),
-                session: None,
-            }),
-            Err(e) => Row::Bad(format!("not a Mooncake row: {}", shown(&e.to_string()))),
-        };
-    }
-    match serde_json::from_str::<StampedeLine>(text) {
-        Ok(l) => Row::Ok(TraceRow {
-            t: l.t,
-            input: l.input_tokens,
-            output: l.output_tokens.max(1),
-            lane: l.lane,
-            model: l.model,
-            prompt_key: l.prompt_key.map(|k| match k {
-                serde_json::Value::String(s) => hash_str(&s),
-                other => hash_str(&other.to_string()),
-            }),
-            stream: l.stream,
-            prefix: None,
-            session: l.session.map(|k| match k {
-                serde_json::Value::String(s) => hash_str(&s),
-                other => hash_str(&other.to_string()),
-            }),
-        }),
-        Err(e) => Row::Bad(format!(
-            "expected {{\"t\", \"input_tokens\", \"output_tokens\", ...}}: {}",
-            shown(&e.to_string())
-        )),
-    }
-}
+/// The most model names a trace may hold (a run calls at most 200 models).
+pub const MAX_TRACE_MODELS: usize = 200;
+/// The most lane names a trace may hold (a run has at most 64 lanes).
+pub const MAX_TRACE_LANES: usize = 64;
 
 /// What one pass over a trace found.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -392,6 +177,7 @@ impl TraceStats {
                     s.failed_rows += 1;
                     continue;
                 }
+                Row::Unreadable(message) => return Err(rows.locate(line, &message)),
                 Row::Bad(message) => Some(message),
                 Row::Ok(r) if prev.is_some_and(|p| r.t < p) => Some(format!(
                     "time {} goes back before the previous row's {}",
@@ -412,11 +198,14 @@ impl TraceStats {
                     }
                     models.extend(r.model);
                     lanes.extend(r.lane);
-                    None
+                    // A run takes at most 200 models and 64 lanes: refused here, at the row
+                    // that passes the bound, so a trace of distinct names never fills memory.
+                    (models.len() > MAX_TRACE_MODELS || lanes.len() > MAX_TRACE_LANES)
+                        .then(|| format!("more than {MAX_TRACE_MODELS} models or {MAX_TRACE_LANES} lanes in the trace"))
                 }
             };
             if let Some(message) = problem {
-                if spec.skip_bad_rows {
+                if spec.skip_bad_rows && models.len() <= MAX_TRACE_MODELS && lanes.len() <= MAX_TRACE_LANES {
                     s.bad_rows += 1;
                 } else {
                     return Err(rows.locate(line, &message));
@@ -526,6 +315,8 @@ impl Timeline for TraceTimeline {
             let next = self.rows.as_mut().and_then(TraceRows::next_row);
             let row = match next {
                 Some((_, Row::Ok(r))) => r,
+                // The file changed since it was scanned: the replay ends here.
+                Some((_, Row::Unreadable(_))) => return None,
                 Some(_) => continue,
                 None => {
                     if !self.spec.looped {
@@ -581,9 +372,10 @@ impl Timeline for TraceTimeline {
 }
 
 mod prefix;
+mod rows;
 
-use prefix::mooncake_prefix;
 pub use prefix::{Prefix, MOONCAKE_BLOCK};
+pub use rows::TraceRows;
 
 #[cfg(test)]
 mod tests;

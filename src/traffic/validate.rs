@@ -8,9 +8,7 @@ use toml::Spanned;
 
 use super::spec::{ArrivalKind, TrafficSpec};
 use crate::spec_error::SpecError;
-
-/// The largest spike factor: a spike multiplies the base rate at most this much.
-pub const MAX_SPIKE_FACTOR: f64 = 1000.0;
+use stampede_mock::ranges::{SHARE, SPIKE_FACTOR, USERS, WINDOW};
 
 /// Parses a humantime duration written as a string key.
 fn duration_of(v: &Spanned<String>, key: &str) -> Result<Duration, SpecError> {
@@ -37,15 +35,7 @@ fn above(v: f64, min: f64) -> bool {
 }
 
 fn share(v: &Spanned<f64>, key: &str) -> Result<f64, SpecError> {
-    let x = *v.get_ref();
-    if (0.0..=1.0).contains(&x) {
-        Ok(x)
-    } else {
-        Err(SpecError::at(
-            v.span(),
-            format!("{key} is a share between 0 and 1, got {x}"),
-        ))
-    }
+    SHARE.check(key, *v.get_ref()).map_err(|m| SpecError::at(v.span(), m))
 }
 
 impl TrafficSpec {
@@ -252,9 +242,9 @@ impl TrafficSpec {
             }
             ArrivalKind::Closed => {
                 let users = self.need(&self.users, "users", "the number of virtual users")?;
-                if *users.get_ref() == 0 {
-                    return Err(SpecError::at(users.span(), "users must be at least 1"));
-                }
+                USERS
+                    .check_count("users", u64::from(*users.get_ref()))
+                    .map_err(|m| SpecError::at(users.span(), m))?;
                 if let Some(r) = &self.ramp_up {
                     duration_of(r, "ramp_up")?;
                 }
@@ -267,12 +257,12 @@ impl TrafficSpec {
     fn check_extras(&self, kind: ArrivalKind) -> Result<(), SpecError> {
         if let Some(spikes) = &self.spikes {
             for s in spikes.get_ref() {
-                if !(1.0..=MAX_SPIKE_FACTOR).contains(&s.factor) || s.length.is_zero() {
-                    return Err(SpecError::at(
-                        spikes.span(),
-                        format!("a spike needs factor from 1 to {MAX_SPIKE_FACTOR:.0} and a length above zero"),
-                    ));
-                }
+                SPIKE_FACTOR
+                    .check("spikes.factor", s.factor)
+                    .map_err(|m| SpecError::at(spikes.span(), m))?;
+                WINDOW
+                    .check_duration("spikes.length", s.length)
+                    .map_err(|m| SpecError::at(spikes.span(), m))?;
             }
             if matches!(kind, ArrivalKind::Closed | ArrivalKind::Sessions) {
                 return Err(SpecError::at(

@@ -11,6 +11,7 @@ mod diff;
 mod docs;
 mod gemini_today;
 mod hostile;
+mod hostile_files;
 mod live_generator;
 mod live_mock;
 mod pages;

@@ -284,48 +284,72 @@ impl Catalog {
 
     /// Reads a catalog file (the same shape as the embedded one; every section optional).
     pub fn from_file(path: &Path) -> Result<Catalog, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let c: Catalog = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        c.check().map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = crate::input_file::read_to_string(path, crate::input_file::InputKind::Catalog)
+            .map_err(|e| e.to_string())?;
+        Catalog::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and checks a catalog's text; messages start with `shown` (the file).
+    pub fn parse(text: &str, shown: &str) -> Result<Catalog, String> {
+        let c: Catalog = toml::from_str(text).map_err(|e| format!("{shown}: {e}"))?;
+        c.check().map_err(|e| format!("{shown}: {e}"))?;
         Ok(c)
     }
 
-    /// Prices are finite and ≥ 0, limits name models the catalog knows.
+    /// Every number in its range ([`crate::ranges`]): prices, token limits, multipliers, caps,
+    /// spend windows and quotas; the message names the key (`models."x".input`).
     pub fn check(&self) -> Result<(), String> {
+        use crate::ranges::{MULTIPLIER, PRICE_PER_M_TOKENS, QUOTA, TOKENS, USD, WINDOW};
         for (id, m) in &self.models {
+            let key = |k: &str| format!("models.{id:?}.{k}");
             let later = m.price_change.as_ref();
             let prices = [
-                m.input,
-                m.output,
-                later.and_then(|c| c.input),
-                later.and_then(|c| c.output),
-                later.and_then(|c| c.cached_input),
-                later.and_then(|c| c.batch_input),
-                later.and_then(|c| c.batch_output),
-                m.input_long,
-                m.output_long,
-                m.cached_input,
-                m.cached_input_long,
-                m.cache_storage,
-                m.batch_input,
-                m.batch_output,
+                ("input", m.input),
+                ("output", m.output),
+                ("price_change.input", later.and_then(|c| c.input)),
+                ("price_change.output", later.and_then(|c| c.output)),
+                ("price_change.cached_input", later.and_then(|c| c.cached_input)),
+                ("price_change.batch_input", later.and_then(|c| c.batch_input)),
+                ("price_change.batch_output", later.and_then(|c| c.batch_output)),
+                ("input_long", m.input_long),
+                ("output_long", m.output_long),
+                ("cached_input", m.cached_input),
+                ("cached_input_long", m.cached_input_long),
+                ("cache_storage", m.cache_storage),
+                ("batch_input", m.batch_input),
+                ("batch_output", m.batch_output),
             ];
-            if prices.iter().flatten().any(|p| !p.is_finite() || *p < 0.0) {
-                return Err(format!(
-                    "model {id:?}: prices must be finite amounts ≥ 0 (USD per 1M tokens)"
-                ));
+            for (k, p) in prices {
+                PRICE_PER_M_TOKENS.check_some(&key(k), p)?;
+            }
+            for (k, n) in [
+                ("input_token_limit", m.input_token_limit),
+                ("output_token_limit", m.output_token_limit),
+                ("long_prompt_threshold", m.long_prompt_threshold),
+                ("implicit_cache_min_tokens", m.implicit_cache_min_tokens),
+            ] {
+                TOKENS.check_count(&key(k), n)?;
             }
         }
         self.check_dates()?;
         if let Some(st) = &self.service_tiers {
-            if [st.flex, st.priority].iter().any(|p| !p.is_finite() || *p <= 0.0) {
-                return Err("service_tiers: multipliers must be finite and > 0".into());
-            }
+            MULTIPLIER.check("service_tiers.flex", st.flex)?;
+            MULTIPLIER.check("service_tiers.priority", st.priority)?;
         }
         for (name, t) in &self.tiers {
-            let caps = [t.monthly_cap_usd, t.spend_limit_usd];
-            if caps.iter().flatten().any(|p| !p.is_finite() || *p < 0.0) {
-                return Err(format!("tier {name:?}: caps must be finite amounts ≥ 0 (USD)"));
+            let key = |k: &str| format!("tiers.{name:?}.{k}");
+            USD.check_some(&key("monthly_cap_usd"), t.monthly_cap_usd)?;
+            USD.check_some(&key("spend_limit_usd"), t.spend_limit_usd)?;
+            if let Some(w) = t.spend_window {
+                WINDOW.check_duration(&key("spend_window"), w)?;
+            }
+            if let Some(rpm) = t.priority_rpm {
+                QUOTA.check_count(&key("priority_rpm"), rpm)?;
+            }
+            for (model, l) in &t.limits {
+                for (k, n) in [("rpm", l.rpm), ("tpm", l.tpm), ("rpd", l.rpd)] {
+                    QUOTA.check_count(&format!("tiers.{name:?}.limits.{model:?}.{k}"), n)?;
+                }
             }
         }
         Ok(())
@@ -411,6 +435,16 @@ mod tests {
         assert!(c.models.contains_key("my-model") && c.models.contains_key("gemini-2.5-flash"));
         std::fs::write(&path, "[models.x]\ninput = -1\n").unwrap();
         assert!(Catalog::from_file(&path).is_err());
+        std::fs::write(
+            &path,
+            "[models.x]\ndisplay_name = \"X\"\ninput_token_limit = 1000\noutput_token_limit = 100\ninput = 1e308\noutput = 2.0\nsource = \"me\"\nread = \"today\"\n",
+        )
+        .unwrap();
+        let e = Catalog::from_file(&path).unwrap_err();
+        assert!(
+            e.ends_with("models.\"x\".input: expected 0 to 100000 USD, got 1e308"),
+            "{e}"
+        );
         let _ = std::fs::remove_file(&path);
     }
 }

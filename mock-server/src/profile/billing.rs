@@ -33,6 +33,15 @@ impl SpendLimit {
         })
     }
 
+    /// Both numbers in their ranges: `usd` an amount (0 turns the limit off), `window` above
+    /// zero and at most a year and a day — a negative amount or a zero window is refused, never
+    /// read as "no limit".
+    pub fn check(&self) -> Result<(), String> {
+        crate::ranges::USD.check("spend_limit.usd", self.usd)?;
+        crate::ranges::WINDOW.check_duration("spend_limit.window", self.window)?;
+        Ok(())
+    }
+
     /// Whether it limits anything.
     pub fn is_active(&self) -> bool {
         self.usd > 0.0 && !self.window.is_zero()

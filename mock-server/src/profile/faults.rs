@@ -70,9 +70,7 @@ impl FaultRates {
             ("rate_slow_headers", self.rate_slow_headers),
         ];
         for (name, r) in rates {
-            if !(0.0..=1.0).contains(&r) {
-                return Err(format!("{name} must be between 0 and 1, got {r}"));
-            }
+            crate::ranges::SHARE.check(&format!("errors.{name}"), r)?;
         }
         let sum: f64 = rates.iter().map(|(_, r)| r).sum();
         if sum > 1.0 + 1e-9 {

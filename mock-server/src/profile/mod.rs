@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{self, Limits, Tier};
 use crate::dist::{DurationDist, NumberDist};
+use crate::ranges::{SHARE, SLOWDOWN, USD};
 
 pub use billing::{prices_of, BatchSettings, ServiceTier, ServiceTiers, SpendLimit};
 pub use faults::{FaultRates, FaultWindow};
@@ -60,14 +61,9 @@ pub enum ProfileError {
     /// The preset name is not known.
     #[error("unknown mock profile {0:?}; expected a preset ({presets}) or a .toml file", presets = catalog::PRESETS.join(", "))]
     UnknownPreset(String),
-    /// A profile file could not be read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: String,
-        /// Why it could not be read.
-        source: std::io::Error,
-    },
+    /// A profile file could not be read (not a regular file, too large, not UTF-8).
+    #[error(transparent)]
+    Io(#[from] crate::input_file::InputError),
     /// A profile file is not valid.
     #[error("{path}: {message}")]
     Parse {
@@ -198,10 +194,8 @@ impl MockProfile {
         if name_or_file.ends_with(".json") {
             // A whole profile as serialised by stampede (how `stampede plan` hands the
             // scenario's profile to a mock in another process).
-            let text = std::fs::read_to_string(name_or_file).map_err(|source| ProfileError::Io {
-                path: name_or_file.into(),
-                source,
-            })?;
+            let text =
+                crate::input_file::read_to_string(Path::new(name_or_file), crate::input_file::InputKind::Profile)?;
             serde_json::from_str(&text).map_err(|e| ProfileError::Parse {
                 path: name_or_file.into(),
                 message: e.to_string(),
@@ -270,6 +264,7 @@ impl MockProfile {
         if let Some(errors) = &s.errors {
             self.errors = errors.clone();
         }
+        s.check_ranges().map_err(ProfileError::Invalid)?;
         if let Some(limit) = s.spend_limit {
             self.spend_limit = limit.is_active().then_some(limit);
         }
@@ -317,25 +312,20 @@ impl MockProfile {
             }
         }
         if self.stream_chunk_tokens == 0 {
-            return Err(invalid("stream_chunk_tokens must be at least 1".into()));
+            return Err(invalid(
+                "stream_chunk_tokens: expected 1 to 1000000000 tokens, got 0".into(),
+            ));
         }
-        if !(self.monthly_cap_usd >= 0.0 && self.monthly_cap_usd.is_finite()) {
-            return Err(invalid("monthly_cap_usd must be a finite amount ≥ 0".into()));
-        }
+        USD.check("monthly_cap_usd", self.monthly_cap_usd).map_err(invalid)?;
         if let Some(l) = self.spend_limit {
-            if !(l.usd.is_finite() && l.usd >= 0.0) {
-                return Err(invalid("spend_limit.usd must be a finite amount ≥ 0".into()));
-            }
+            l.check().map_err(invalid)?;
         }
-        if !(0.0..=1.0).contains(&self.service_tiers.flex_shed_at) {
-            return Err(invalid(format!(
-                "flex_shed_at must be between 0 and 1 (a share of max_concurrent), got {}",
-                self.service_tiers.flex_shed_at
-            )));
-        }
-        if self.overload_slowdown.is_nan() || self.overload_slowdown < 0.0 {
-            return Err(invalid("overload_slowdown must be ≥ 0".into()));
-        }
+        SHARE
+            .check("flex_shed_at", self.service_tiers.flex_shed_at)
+            .map_err(invalid)?;
+        SLOWDOWN
+            .check("overload_slowdown", self.overload_slowdown)
+            .map_err(invalid)?;
         Ok(())
     }
 

@@ -78,9 +78,7 @@ impl TryFrom<RawNetwork> for Network {
             RawNetwork::Named(name) => Network::preset(&name)
                 .ok_or_else(|| format!("unknown network preset {name:?}; expected one of {NETWORK_PRESETS:?}")),
             RawNetwork::Custom(t) => {
-                if !(0.0..=1.0).contains(&t.loss) {
-                    return Err(format!("loss must be between 0 and 1, got {}", t.loss));
-                }
+                crate::ranges::SHARE.check("network.loss", t.loss)?;
                 if t.jitter > t.rtt {
                     return Err("jitter must not exceed rtt".into());
                 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ErrorShape, FaultRates, FaultWindow, Network, ProfileError, QuotaWindow, SpendLimit};
 use crate::dist::{DurationDist, NumberDist};
+use crate::input_file::{read_to_string, InputKind};
 
 /// Quota overrides for one model (`[target.mock.models."gemini-2.5-pro"]`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -96,15 +97,55 @@ pub struct MockSettings {
 }
 
 impl MockSettings {
+    /// Every number written in its range ([`crate::ranges`]), before it is laid over a preset
+    /// (a spend limit of `usd = -1` is refused here, not read as "off").
+    pub fn check_ranges(&self) -> Result<(), String> {
+        use crate::ranges::{QUOTA, SHARE, SLOWDOWN, TOKENS, USD};
+        for (k, v) in [
+            ("rpm", self.rpm),
+            ("tpm", self.tpm),
+            ("rpd", self.rpd),
+            ("priority_rpm", self.priority_rpm),
+        ] {
+            v.map_or(Ok(0), |v| QUOTA.check_count(k, v))?;
+        }
+        for (model, m) in self.models.iter().flatten() {
+            for (k, v) in [("rpm", m.rpm), ("tpm", m.tpm), ("rpd", m.rpd)] {
+                v.map_or(Ok(0), |v| QUOTA.check_count(&format!("models.{model:?}.{k}"), v))?;
+            }
+        }
+        USD.check_some("monthly_cap_usd", self.monthly_cap_usd)?;
+        if let Some(l) = &self.spend_limit {
+            l.check()?;
+        }
+        SHARE.check_some("flex_shed_at", self.flex_shed_at)?;
+        SLOWDOWN.check_some("overload_slowdown", self.overload_slowdown)?;
+        if let Some(n) = self.batch_enqueued_tokens {
+            TOKENS.check_count("batch_enqueued_tokens", n)?;
+        }
+        if let Some(n) = self.stream_chunk_tokens {
+            crate::ranges::Range { min: 1.0, ..TOKENS }.check_count("stream_chunk_tokens", u64::from(n))?;
+        }
+        Ok(())
+    }
+
     /// Reads a profile file; errors name the file, line and column.
     pub fn from_file(path: &Path) -> Result<MockSettings, ProfileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        toml::from_str(&text).map_err(|e| ProfileError::Parse {
-            path: path.display().to_string(),
+        let text = read_to_string(path, InputKind::Profile)?;
+        MockSettings::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses a profile's text (every number checked against its range); messages name
+    /// `shown` (the file), the line and the column.
+    pub fn parse(text: &str, shown: &str) -> Result<MockSettings, ProfileError> {
+        let settings: MockSettings = toml::from_str(text).map_err(|e| ProfileError::Parse {
+            path: shown.to_string(),
             message: e.to_string(),
-        })
+        })?;
+        settings.check_ranges().map_err(|message| ProfileError::Parse {
+            path: shown.to_string(),
+            message,
+        })?;
+        Ok(settings)
     }
 }

@@ -1,7 +1,7 @@
 //! Trace readers against the fixture samples and the full Azure code trace.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use stampede_mock::rng::stream_rng;
 
@@ -186,6 +186,25 @@ fn bad_rows_name_file_and_line_or_are_skipped_and_counted() {
     let err = TraceStats::scan(&s, &path).unwrap_err();
     assert!(
         err.contains("bad.csv:1: expected the Azure header TIMESTAMP,ContextTokens,GeneratedTokens"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_trace_of_distinct_names_is_refused_at_the_row_past_the_bound() {
+    let dir = std::env::temp_dir().join(format!("stampede-names-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("names.jsonl");
+    let rows: String = (0..1000)
+        .map(|i| format!("{{\"t\": {i}, \"input_tokens\": 1, \"output_tokens\": 1, \"model\": \"m{i}\"}}\n"))
+        .collect();
+    std::fs::write(&path, rows).unwrap();
+    let mut s = spec("names.jsonl", TraceFormat::Jsonl);
+    s.skip_bad_rows = true;
+    let err = TraceStats::scan(&s, &path).unwrap_err();
+    assert!(
+        err.contains("names.jsonl:201: more than 200 models or 64 lanes"),
         "{err}"
     );
     let _ = std::fs::remove_dir_all(dir);

@@ -9,7 +9,7 @@
 //!
 //! | layer | modules | what they are |
 //! | ---: | --- | --- |
-//! | 0 | `format`, `stats`, `histogram`, `spec_error`, `queueing`, `meter` | shared vocabulary: units, means ± CI, latency histograms, input positions, queueing theory, the process's CPU and memory |
+//! | 0 | `format`, `stats`, `histogram`, `spec_error`, `queueing`, `meter`, `out_file` | shared vocabulary: units, means ± CI, latency histograms, input positions, queueing theory, the process's CPU and memory, output files written whole under a folder lock |
 //! | 1 | `traffic`, `backend` | planned requests (no clock); attempts and their transports |
 //! | 2 | `strategy` | the calling plan's policies: see attempts, never HTTP |
 //! | 3 | `scenario`, `engine` | the input model; the engine driving traffic through the policies |
@@ -41,6 +41,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("spec_error", 0),
     ("queueing", 0),
     ("meter", 0),
+    ("out_file", 0),
     ("traffic", 10),
     ("backend", 10),
     ("strategy", 20),
@@ -64,9 +65,9 @@ const LAYERS: &[(&str, u32)] = &[
 ];
 
 /// The layers of the mock crate (`mock-server/src/`), bottom first, in tens like [`LAYERS`]:
-/// plain values and arithmetic; the catalog and distributions; profiles; quotas; the spend
-/// windows; error bodies and batch jobs; the behaviour model; the wire types; the HTTP server;
-/// the standalone command.
+/// plain values and arithmetic, input files; the ranges of numbers (5: they say durations);
+/// the catalog and distributions; profiles; quotas; the spend windows; error bodies and batch
+/// jobs; the behaviour model; the wire types; the HTTP server; the standalone command.
 const MOCK_LAYERS: &[(&str, u32)] = &[
     ("duration", 0),
     ("rng", 0),
@@ -75,6 +76,8 @@ const MOCK_LAYERS: &[(&str, u32)] = &[
     ("context_cache", 0),
     ("usage", 0),
     ("thinking", 0),
+    ("input_file", 0),
+    ("ranges", 5),
     ("catalog", 10),
     ("dist", 10),
     ("profile", 20),
