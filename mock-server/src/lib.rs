@@ -23,6 +23,7 @@
 //! - [`usage`]: what an answer used and why it ended (shared by the model, batches and the wire).
 //! - [`duration`]: seconds as a `Duration` without a panic, for every computed or user value.
 //! - [`errors`]: Gemini's error bodies (2025, 2026 and bare 429 shapes) and how to read them.
+//! - [`bounds`]: the bound of every number and string a request carries (400 past it).
 //! - [`model`]: the behaviour model: decide an answer and plan its timing.
 //! - [`wire`]: Gemini's JSON request and response types.
 //! - [`server`]: the axum app (Gemini, OpenAI-compatible, stats, metrics).
@@ -31,6 +32,7 @@
 #![warn(missing_docs)]
 
 pub mod batch;
+pub mod bounds;
 pub mod capacity;
 pub mod catalog;
 pub mod context_cache;

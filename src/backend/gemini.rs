@@ -92,6 +92,7 @@ pub(super) fn request_body(a: &Attempt, thinking_budget: Option<i64>) -> Generat
                 thinking_budget: Some(b),
                 ..ThinkingConfig::default()
             }),
+            ..GenerationConfig::default()
         }),
         ..GenerateContentRequest::default()
     }

@@ -123,7 +123,10 @@ impl Generation {
 
     /// When chunk `i` is due at the client (downlink included).
     pub fn chunk_at(&self, i: u32) -> Instant {
-        self.start + self.first_token + self.per_token * self.tokens_after(i) as u32
+        let decode = self
+            .per_token
+            .saturating_mul(u32::try_from(self.tokens_after(i)).unwrap_or(u32::MAX));
+        later(self.start, self.first_token.saturating_add(decode))
     }
 
     /// When the first chunk is due: the time to first token a streaming client sees.
@@ -138,7 +141,7 @@ impl Generation {
 
     /// When a [`ServingFault::Reset`] cuts the connection: when the first token was due.
     pub fn reset_at(&self) -> Instant {
-        self.start + self.first_token
+        later(self.start, self.first_token)
     }
 
     /// Number of chunks sent before a [`ServingFault::Truncate`] cuts the stream.
@@ -180,6 +183,9 @@ struct Served {
     name: Arc<str>,
     limits: Limits,
     max_input: u64,
+    /// The longest answer the model gives (`outputTokenLimit`): bounds `maxOutputTokens` and
+    /// the answer-length hint.
+    max_output: u64,
 }
 
 /// The behaviour model: one per mock server or simulation.
@@ -229,6 +235,7 @@ impl MockModel {
                     name: Arc::from(name.as_str()),
                     limits: *limits,
                     max_input: catalog::model_info(name).input_token_limit,
+                    max_output: catalog::model_info(name).output_token_limit,
                 };
                 (name.clone(), entry)
             })
@@ -272,6 +279,7 @@ impl MockModel {
     pub fn authenticate(&self, api_key: Option<&str>) -> Result<(), ApiError> {
         match api_key {
             None | Some("") if self.profile.require_key => Err(ApiError::missing_key()),
+            Some(k) if k.len() > crate::bounds::MAX_API_KEY_BYTES => Err(ApiError::invalid_key()),
             Some(k) if !self.profile.api_keys.is_empty() && !self.profile.api_keys.iter().any(|a| a == k) => {
                 Err(ApiError::invalid_key())
             }
@@ -349,11 +357,12 @@ impl MockModel {
         } else {
             draws.latency.mul_f64(slowdown)
         };
-        let mut first_token = latency + per_token * thoughts as u32 + downlink;
+        let thinking = per_token.saturating_mul(u32::try_from(thoughts).unwrap_or(u32::MAX));
+        let mut first_token = latency.saturating_add(thinking).saturating_add(downlink);
         let fault = match fault {
             Some(PickedFault::Serving(f)) => Some(f),
             Some(PickedFault::SlowHeaders) => {
-                first_token += p.errors.slow_headers;
+                first_token = first_token.saturating_add(p.errors.slow_headers);
                 None
             }
             _ => None,
@@ -482,6 +491,13 @@ impl Draws {
             flex_wait: Duration::ZERO,
         }
     }
+}
+
+/// `t + d`, or (past what the clock can hold) 30 years after `t`: a planned instant never
+/// panics, whatever a profile or a request made of it.
+pub fn later(t: Instant, d: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(30 * 365 * 86_400);
+    t.checked_add(d).or_else(|| t.checked_add(FAR)).unwrap_or(t)
 }
 
 /// Waits until `t`, without touching the timer when `t` has already passed (a due answer goes

@@ -8,7 +8,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{api_key, read_body, reply, request_key, to_wall, AppState};
+use super::{api_key, reply, request_key, to_wall, AppState};
 use crate::context_cache::CachedContent;
 use crate::errors::{parse_proto_duration, ApiError};
 use crate::tokens::count_tokens;
@@ -64,10 +64,10 @@ fn resource(c: &CachedContent) -> Value {
     })
 }
 
-async fn body_of(request: Request) -> Result<(Option<String>, CacheBody), ApiError> {
+async fn body_of(state: &AppState, request: Request) -> Result<(Option<String>, CacheBody), ApiError> {
     let (parts, body) = request.into_parts();
     let key = api_key(&parts.headers, parts.uri.query());
-    let bytes = read_body(&parts.headers, body).await?;
+    let bytes = state.read_body(&parts.headers, body).await?;
     let parsed = if bytes.is_empty() {
         CacheBody::default()
     } else {
@@ -79,7 +79,7 @@ async fn body_of(request: Request) -> Result<(Option<String>, CacheBody), ApiErr
 /// `POST /{version}/cachedContents`.
 pub async fn create(State(state): State<AppState>, request: Request) -> Response {
     let result = async {
-        let (key, body) = body_of(request).await?;
+        let (key, body) = body_of(&state, request).await?;
         let model = body
             .model
             .as_deref()
@@ -122,7 +122,7 @@ pub async fn update(
 ) -> Response {
     let name = format!("cachedContents/{id}");
     let result = async {
-        let (key, body) = body_of(request).await?;
+        let (key, body) = body_of(&state, request).await?;
         let ttl = body
             .ttl()?
             .ok_or_else(|| ApiError::invalid_argument("Either ttl or expire_time must be set."))?;

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::play::{self, ChunkRenderer, GEMINI_ARRAY, GEMINI_SSE};
-use super::{api_key, error_response, hint_header, json_response, read_body, AppState};
+use super::{api_key, error_response, hint_header, json_response, output_hint, AppState, ReadBody};
 use crate::errors::ApiError;
 use crate::model::{Answer, Call, Generation};
 use crate::profile::ServiceTier;
@@ -30,17 +30,17 @@ pub async fn model_method(
     };
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
-    let body = match read_body(&headers, body).await {
+    let body = match state.read_body(&headers, body).await {
         Ok(b) => b,
         Err(e) => return error_response(&e),
     };
     let key = api_key(&headers, query.as_deref());
     let sse = query.as_deref().is_some_and(|q| q.split('&').any(|kv| kv == "alt=sse"));
     match method {
-        "generateContent" => generate(state, model, key, &headers, &body, None).await,
+        "generateContent" => generate(state, model, key, &headers, body, None).await,
         "streamGenerateContent" => {
             let framing = if sse { GEMINI_SSE } else { GEMINI_ARRAY };
-            generate(state, model, key, &headers, &body, Some(framing)).await
+            generate(state, model, key, &headers, body, Some(framing)).await
         }
         "countTokens" => count(&state, model, key.as_deref(), &body),
         "batchGenerateContent" => super::batches::create(&state, model, key.as_deref(), &body),
@@ -57,10 +57,17 @@ async fn generate(
     model: &str,
     key: Option<String>,
     headers: &HeaderMap,
-    body: &[u8],
+    body: ReadBody,
     framing: Option<play::Framing>,
 ) -> Response {
-    let request: GenerateContentRequest = match state.model.authenticate(key.as_deref()).and_then(|_| parse(body)) {
+    let parsed = state
+        .model
+        .authenticate(key.as_deref())
+        .and_then(|_| parse::<GenerateContentRequest>(&body))
+        .and_then(|r| checked(r, headers));
+    // The body's share of the budget is free again as soon as it is parsed.
+    drop(body);
+    let (request, hint) = match parsed {
         Ok(r) => r,
         Err(e) => {
             state.model.record(model, e.code);
@@ -87,7 +94,7 @@ async fn generate(
         model,
         input_tokens,
         max_output_tokens: config.and_then(|c| c.max_output_tokens),
-        output_hint: hint_header(headers, "x-stampede-output-tokens").map(|v| v as u32),
+        output_hint: hint,
         thinking_budget: config
             .and_then(|c| c.thinking_config.as_ref())
             .and_then(|t| t.thinking_budget),
@@ -153,6 +160,21 @@ async fn generate(
         response.headers_mut().insert(SERVICE_TIER_HEADER, v);
     }
     response
+}
+
+/// What only the transport reads of a generate request, within bounds: `candidateCount` (1 to
+/// 8) and the answer-length hint header (the model bounds the rest).
+fn checked(
+    request: GenerateContentRequest,
+    headers: &HeaderMap,
+) -> Result<(GenerateContentRequest, Option<u32>), ApiError> {
+    use crate::bounds::{in_range, MAX_CANDIDATE_COUNT};
+    let count = request.generation_config.as_ref().and_then(|c| c.candidate_count);
+    if let Some(n) = count {
+        in_range("generation_config.candidate_count", n, 1, MAX_CANDIDATE_COUNT)?;
+    }
+    let hint = output_hint(headers)?;
+    Ok((request, hint))
 }
 
 /// The response header naming the service tier that served a request.
