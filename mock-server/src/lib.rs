@@ -16,6 +16,7 @@
 //! - [`profile`]: presets and the `[target.mock]` settings that patch them.
 //! - [`quota`]: sliding and fixed windows per key and model; exact retry delays.
 //! - [`spend`]: the spend-based rate limit and the monthly cap per project.
+//! - [`store_budget`]: bytes per API key and in all, and entries per key, of a store.
 //! - [`context_cache`]: implicit prefix caching and explicit `cachedContents`.
 //! - [`batch`]: the Batch API's jobs: turnaround, enqueued-token quota, states.
 //! - [`capacity`]: the shared upstream with its backlog and 503s.
@@ -46,6 +47,7 @@ pub mod rng;
 pub mod server;
 pub mod spend;
 pub mod standalone;
+pub mod store_budget;
 pub mod tokens;
 pub mod usage;
 pub mod wire;

@@ -33,6 +33,7 @@ use crate::profile::{QuotaWindow, ServiceTier};
 use crate::quota::QuotaBook;
 use crate::rng::{keyed_rng, StreamRng};
 use crate::spend::SpendBook;
+use crate::store_budget::StoreLimits;
 pub use crate::usage::{FinishReason, Usage};
 
 /// One generate call as the model sees it, whatever the transport.
@@ -216,9 +217,33 @@ impl std::fmt::Debug for MockModel {
     }
 }
 
+/// What the model's stores may hold: explicit caches and batch jobs, each in bytes per API key
+/// and in all, and entries per key (see [`crate::store_budget`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreBounds {
+    /// Explicit caches (`cachedContents`).
+    pub caches: StoreLimits,
+    /// Batch jobs.
+    pub batches: StoreLimits,
+}
+
+impl Default for StoreBounds {
+    fn default() -> Self {
+        StoreBounds {
+            caches: crate::context_cache::EXPLICIT_LIMITS,
+            batches: crate::batch::BATCH_LIMITS,
+        }
+    }
+}
+
 impl MockModel {
     /// A model for `profile`, seeded; its clock starts now (fixed quota windows align to it).
     pub fn new(profile: MockProfile, seed: u64) -> MockModel {
+        MockModel::with_stores(profile, seed, StoreBounds::default())
+    }
+
+    /// A model whose stores hold at most `stores`.
+    pub fn with_stores(profile: MockProfile, seed: u64, stores: StoreBounds) -> MockModel {
         let samplers = Samplers {
             latency: profile.latency.sampler(),
             decode_tps: profile.decode_tps.sampler(),
@@ -246,8 +271,8 @@ impl MockModel {
             priority: Mutex::new(QuotaBook::new(QuotaWindow::Sliding, origin)),
             spend: Mutex::new(SpendBook::new(profile.spend_limit, profile.monthly_cap_usd, origin)),
             implicit: Mutex::new(ImplicitCache::new(profile.implicit_cache_ttl)),
-            explicit: Mutex::default(),
-            batches: Mutex::default(),
+            explicit: Mutex::new(ExplicitCaches::new(stores.caches)),
+            batches: Mutex::new(crate::batch::BatchBook::new(stores.batches)),
             upstream: Upstream::new(profile.max_concurrent, profile.backlog),
             profile: Arc::new(profile),
             served,

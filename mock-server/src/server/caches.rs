@@ -8,7 +8,8 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{api_key, reply, request_key, to_wall, AppState};
+use super::{api_key, page_query, reply, request_key, to_wall, AppState};
+use crate::bounds::MAX_CACHE_TTL_SECS;
 use crate::context_cache::CachedContent;
 use crate::errors::{parse_proto_duration, ApiError};
 use crate::tokens::count_tokens;
@@ -41,12 +42,19 @@ impl CacheBody {
             });
         }
         if let Some(t) = &self.expire_time {
+            let shown: String = t.chars().take(40).collect();
             let at = humantime::parse_rfc3339_weak(t).map_err(|_| {
                 ApiError::invalid_argument(format!(
-                    "Invalid value at 'expire_time' ({t:?}): expected an RFC 3339 time"
+                    "Invalid value at 'expire_time' ({shown:?}): expected an RFC 3339 time"
                 ))
             })?;
-            return Ok(Some(at.duration_since(SystemTime::now()).unwrap_or_default()));
+            let ahead = at.duration_since(SystemTime::now()).unwrap_or_default();
+            if ahead.is_zero() || ahead > Duration::from_secs(MAX_CACHE_TTL_SECS) {
+                return Err(ApiError::invalid_argument(format!(
+                    "Invalid value at 'expire_time' ({shown:?}): must be in the future and at most 30 days ahead."
+                )));
+            }
+            return Ok(Some(ahead));
         }
         Ok(None)
     }
@@ -96,15 +104,18 @@ pub async fn create(State(state): State<AppState>, request: Request) -> Response
     reply(result)
 }
 
-/// `GET /{version}/cachedContents`.
+/// `GET /{version}/cachedContents?pageSize=&pageToken=`.
 pub async fn list(State(state): State<AppState>, request: Request) -> Response {
     let key = request_key(&request);
-    reply(
-        state
-            .model
-            .list_caches(key.as_deref())
-            .map(|caches| json!({"cachedContents": caches.iter().map(resource).collect::<Vec<_>>()})),
-    )
+    let result = page_query(request.uri().query(), 100, "cachedContents/").and_then(|(size, after)| {
+        let (caches, next) = state.model.list_caches(key.as_deref(), after.as_deref(), size)?;
+        let mut body = json!({"cachedContents": caches.iter().map(resource).collect::<Vec<_>>()});
+        if let Some(next) = next {
+            body["nextPageToken"] = json!(next.trim_start_matches("cachedContents/"));
+        }
+        Ok(body)
+    });
+    reply(result)
 }
 
 /// `GET /{version}/cachedContents/{id}`.

@@ -4,6 +4,7 @@
 //! [`serve`] runs it on an already-bound listener until `shutdown` resolves. The handlers parse
 //! and count, ask the model, and play the answer out at the instants the model planned.
 
+mod batch_view;
 mod batches;
 mod body;
 mod caches;
@@ -276,6 +277,30 @@ pub fn to_wall(t: tokio::time::Instant) -> String {
         .unwrap_or(if t >= now { LAST } else { Duration::ZERO })
         .min(LAST);
     humantime::format_rfc3339_micros(UNIX_EPOCH + since_epoch).to_string()
+}
+
+/// `pageSize` and `pageToken` of a list request: the size within bounds (`default` when
+/// absent) and the name to continue after (`prefix` + the token), or the 400 naming the bad one.
+pub fn page_query(query: Option<&str>, default: usize, prefix: &str) -> Result<(usize, Option<String>), ApiError> {
+    let param = |name: &str| {
+        query.and_then(|q| {
+            q.split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v)
+        })
+    };
+    let size = crate::bounds::page_size(param("pageSize"), default)?;
+    let after = match param("pageToken").filter(|t| !t.is_empty()) {
+        None => None,
+        Some(t) if t.len() <= 64 && t.bytes().all(|b| b.is_ascii_alphanumeric()) => Some(format!("{prefix}{t}")),
+        Some(_) => {
+            return Err(ApiError::invalid_argument(
+                "Invalid value at 'page_token': not a token this list gave.",
+            ))
+        }
+    };
+    Ok((size, after))
 }
 
 /// A JSON result as a 200, or the error's Gemini body.
