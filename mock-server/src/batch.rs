@@ -85,7 +85,14 @@ pub struct BatchAnswer {
 impl BatchAnswer {
     /// Bytes it holds in a job.
     pub fn bytes(&self) -> u64 {
-        (std::mem::size_of::<BatchAnswer>() + self.metadata.as_ref().map_or(0, |m| m.len())) as u64
+        BatchAnswer::bytes_for(self.metadata.as_ref().map_or(0, |m| m.len()))
+    }
+
+    /// Bytes an answer with `metadata` bytes of metadata text holds (a boxed text costs its
+    /// length and the allocator's header and rounding).
+    pub fn bytes_for(metadata: usize) -> u64 {
+        let text = if metadata > 0 { metadata + 32 } else { 0 };
+        (std::mem::size_of::<BatchAnswer>() + text) as u64
     }
 }
 
@@ -265,6 +272,24 @@ impl BatchBook {
         let j = Arc::new(j);
         self.jobs.insert(j.name.clone(), j.clone());
         Ok(j)
+    }
+
+    /// Whether a job of about `bytes` could fit for `project`, counting the finished jobs that
+    /// would be forgotten to make room as free.
+    pub fn fits(&self, project: &str, bytes: u64) -> Result<(), BatchError> {
+        match self.budget.check(project, bytes) {
+            Ok(()) => Ok(()),
+            Err(r) if r.is_permanent() => Err(BatchError::Budget(r)),
+            Err(r) => {
+                let now = Instant::now();
+                let finished = self.jobs.values().any(|j| j.state(now).is_final());
+                if finished {
+                    Ok(())
+                } else {
+                    Err(BatchError::Budget(r))
+                }
+            }
+        }
     }
 
     /// Forgets finished jobs until `j` fits, or says why it cannot.

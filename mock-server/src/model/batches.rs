@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use rand::RngExt;
-use serde_json::Value;
 use tokio::time::Instant;
 
 use super::{FinishReason, MockModel, Usage};
@@ -25,8 +24,8 @@ pub struct BatchItem {
     pub max_output_tokens: Option<u32>,
     /// The answer length wanted (stampede's hint), if any.
     pub output_hint: Option<u32>,
-    /// The request's `metadata`, returned with its answer.
-    pub metadata: Option<Value>,
+    /// The request's `metadata` as JSON text, returned with its answer.
+    pub metadata: Option<Box<str>>,
 }
 
 fn batch_error(e: BatchError) -> ApiError {
@@ -67,6 +66,7 @@ impl MockModel {
             return Err(ApiError::too_many_tokens(big.input_tokens, served.max_input));
         }
         check_items(items, served.max_output)?;
+        self.check_batch_room(api_key.unwrap_or(""), items)?;
         let mut book = self.batches.lock();
         let job_key = BATCH_SALT ^ book.created();
         let mut rng = keyed_rng(self.seed, job_key);
@@ -102,7 +102,7 @@ impl MockModel {
                     usage,
                     text_key: rng.random(),
                     max_tokens,
-                    metadata: item.metadata.as_ref().map(|m| m.to_string().into_boxed_str()),
+                    metadata: item.metadata.clone(),
                     cost: price.map_or_else(CostSplit::default, |p| p.split(billed, 1.0)),
                 }
             })
@@ -116,6 +116,16 @@ impl MockModel {
             enqueued_limit: self.profile.batch.enqueued_tokens,
         };
         book.create(Instant::now(), job, tokens, answers).map_err(batch_error)
+    }
+
+    /// Refuses a job the key's or the store's budget has no room for before its answers are
+    /// built (what its answers will hold is known from its requests).
+    fn check_batch_room(&self, key: &str, items: &[BatchItem]) -> Result<(), ApiError> {
+        let bytes: u64 = items
+            .iter()
+            .map(|i| BatchAnswer::bytes_for(i.metadata.as_deref().map_or(0, str::len)))
+            .sum();
+        self.batches.lock().fits(key, bytes).map_err(batch_error)
     }
 
     /// A job by name (`batches/…`).

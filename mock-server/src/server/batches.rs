@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use super::batch_view::{job_body, summary};
 use super::{error_response, page_query, reply, request_key, AppState};
+use crate::batch::MAX_REQUESTS_PER_JOB;
 use crate::errors::ApiError;
 use crate::model::BatchItem;
 use crate::tokens::count_tokens;
@@ -39,13 +40,62 @@ struct InputConfig {
 
 #[derive(Debug, Deserialize)]
 struct InlineRequests {
-    requests: Vec<InlineRequest>,
+    requests: Items,
 }
 
 #[derive(Debug, Deserialize)]
 struct InlineRequest {
     request: GenerateContentRequest,
     metadata: Option<Value>,
+}
+
+/// The inline requests, each turned into the little the model keeps as soon as it is read
+/// (a parsed request is hundreds of bytes; 100,000 of them at once would be tens of MB), and
+/// refused past [`MAX_REQUESTS_PER_JOB`] while being read.
+#[derive(Debug, Default)]
+struct Items(Vec<BatchItem>);
+
+impl<'de> Deserialize<'de> for Items {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Items, D::Error> {
+        struct Each;
+        impl<'de> serde::de::Visitor<'de> for Each {
+            type Value = Items;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of inline requests")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Items, A::Error> {
+                let mut items = Vec::new();
+                while let Some(r) = seq.next_element::<InlineRequest>()? {
+                    if items.len() >= MAX_REQUESTS_PER_JOB {
+                        return Err(serde::de::Error::custom(format!(
+                            "a batch holds at most {MAX_REQUESTS_PER_JOB} requests"
+                        )));
+                    }
+                    items.push(item(r));
+                }
+                Ok(Items(items))
+            }
+        }
+        d.deserialize_seq(Each)
+    }
+}
+
+/// What the model keeps of one inline request.
+fn item(r: InlineRequest) -> BatchItem {
+    BatchItem {
+        input_tokens: count_tokens(r.request.texts()),
+        max_output_tokens: r.request.generation_config.as_ref().and_then(|g| g.max_output_tokens),
+        // stampede's wanted answer length, sent only to the mock, as its hint headers are.
+        output_hint: r
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get("stampede_output_tokens"))
+            .and_then(Value::as_u64)
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+        metadata: r.metadata.map(|m| m.to_string().into_boxed_str()),
+    }
 }
 
 /// `POST /{version}/models/{model}:batchGenerateContent`.
@@ -60,24 +110,7 @@ pub fn create(state: &AppState, model: &str, key: Option<&str>, body: &[u8]) -> 
                 "The stampede mock serves inline batch requests only (inputConfig.requests), not fileName.",
             ));
         }
-        let items: Vec<BatchItem> = config
-            .requests
-            .map(|r| r.requests)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|r| BatchItem {
-                input_tokens: count_tokens(r.request.texts()),
-                max_output_tokens: r.request.generation_config.as_ref().and_then(|g| g.max_output_tokens),
-                // stampede's wanted answer length, sent only to the mock, as its hint headers are.
-                output_hint: r
-                    .metadata
-                    .as_ref()
-                    .and_then(|m| m.get("stampede_output_tokens"))
-                    .and_then(Value::as_u64)
-                    .map(|n| n.min(u64::from(u32::MAX)) as u32),
-                metadata: r.metadata,
-            })
-            .collect();
+        let items = config.requests.map(|r| r.requests.0).unwrap_or_default();
         let name = parsed.batch.display_name.unwrap_or_default();
         let job = state.model.create_batch(key, model, &name, &items)?;
         Ok(summary(&job))

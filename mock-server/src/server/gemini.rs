@@ -43,7 +43,10 @@ pub async fn model_method(
             generate(state, model, key, &headers, body, Some(framing)).await
         }
         "countTokens" => count(&state, model, key.as_deref(), &body),
-        "batchGenerateContent" => super::batches::create(&state, model, key.as_deref(), &body),
+        "batchGenerateContent" => {
+            let _turn = state.batch_creates.clone().acquire_owned().await;
+            super::batches::create(&state, model, key.as_deref(), &body)
+        }
         other => error_response(&ApiError::model_not_found(model, other)),
     }
 }

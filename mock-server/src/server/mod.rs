@@ -67,6 +67,9 @@ pub struct AppState {
     pub log: Option<Arc<RequestLog>>,
     /// The transport's limits, counters and body budget.
     pub transport: Arc<Transport>,
+    /// Batch creates parsed at once: a create of 100,000 inline requests builds tens of MB
+    /// while it is parsed, so they take turns.
+    pub batch_creates: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -103,6 +106,7 @@ pub fn build(model: Arc<MockModel>, options: ServerOptions) -> std::io::Result<M
         options: Arc::new(options),
         log,
         transport: transport.clone(),
+        batch_creates: Arc::new(tokio::sync::Semaphore::new(2)),
     };
     let router = Router::new()
         .route("/{version}/models", get(gemini::list_models))
