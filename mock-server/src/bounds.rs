@@ -29,6 +29,40 @@ pub const MAX_API_KEY_BYTES: usize = 256;
 /// Longest `ttl` (or `expireTime` ahead of now) of a cache: 30 days.
 pub const MAX_CACHE_TTL_SECS: u64 = 30 * 24 * 3600;
 
+/// Most JSON objects and arrays one request body may hold (a real request has a few per turn).
+/// Parsed, each costs tens of bytes, so 20 MiB of `{},` would otherwise build 240 MB.
+pub const MAX_JSON_NODES: usize = 200_000;
+/// The same for a batch create, whose inline requests are read one at a time.
+pub const MAX_BATCH_JSON_NODES: usize = 2_000_000;
+
+/// Counts the objects and arrays of a JSON body (outside strings) and refuses it past `max`,
+/// before it is parsed.
+pub fn json_nodes(body: &[u8], max: usize) -> Result<(), ApiError> {
+    let (mut nodes, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in body {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b'{' | b'[' => nodes += 1,
+                _ => {}
+            }
+        }
+        if nodes > max {
+            return Err(ApiError::invalid_argument(format!(
+                "Invalid JSON payload received. The stampede mock reads at most {max} objects and arrays in one request."
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// 400 INVALID_ARGUMENT for `field` = `value` outside `lo..=hi`.
 /// A value too long to repeat is cut at 40 characters.
 pub fn out_of_range(field: &str, value: impl Display, lo: impl Display, hi: impl Display) -> ApiError {
@@ -95,5 +129,7 @@ mod tests {
         assert_eq!(page_size(Some("1000"), 50).unwrap(), 1000);
         assert!(page_size(Some("1001"), 50).is_err());
         assert!(page_size(Some("-3"), 50).is_err());
+        assert!(json_nodes(br#"{"a": [{"text": "{{{[[[\"{{"}]}"#, 3).is_ok());
+        assert!(json_nodes(b"[{},{},{}]", 3).is_err());
     }
 }

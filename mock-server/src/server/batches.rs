@@ -102,6 +102,7 @@ fn item(r: InlineRequest) -> BatchItem {
 pub fn create(state: &AppState, model: &str, key: Option<&str>, body: &[u8]) -> Response {
     let result = (|| {
         state.model.authenticate(key)?;
+        crate::bounds::json_nodes(body, crate::bounds::MAX_BATCH_JSON_NODES)?;
         let parsed: CreateBody =
             serde_json::from_slice(body).map_err(|e| ApiError::invalid_argument(invalid_payload_message(&e)))?;
         let config = parsed.batch.input_config;

@@ -76,6 +76,7 @@ async fn body_of(state: &AppState, request: Request) -> Result<(Option<String>, 
     let (parts, body) = request.into_parts();
     let key = api_key(&parts.headers, parts.uri.query());
     let bytes = state.read_body(&parts.headers, body).await?;
+    crate::bounds::json_nodes(&bytes, crate::bounds::MAX_JSON_NODES)?;
     let parsed = if bytes.is_empty() {
         CacheBody::default()
     } else {

@@ -52,6 +52,7 @@ pub async fn model_method(
 }
 
 fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
+    crate::bounds::json_nodes(body, crate::bounds::MAX_JSON_NODES)?;
     serde_json::from_slice(body).map_err(|e| ApiError::invalid_argument(invalid_payload_message(&e)))
 }
 

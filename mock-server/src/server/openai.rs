@@ -66,6 +66,9 @@ pub async fn chat_completions(State(state): State<AppState>, RawQuery(query): Ra
     if let Err(e) = state.model.authenticate(key.as_deref()) {
         return error(&e);
     }
+    if let Err(e) = crate::bounds::json_nodes(&body, crate::bounds::MAX_JSON_NODES) {
+        return error(&e);
+    }
     let parsed = serde_json::from_slice::<Value>(&body);
     // The body's share of the budget is free again as soon as it is parsed.
     drop(body);

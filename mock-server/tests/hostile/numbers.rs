@@ -118,3 +118,25 @@ async fn every_number_that_sizes_an_answer_is_bounded() {
     mock.assert_answers().await;
     mock.assert_peak_under_ceiling("bounded numbers");
 }
+
+#[tokio::test]
+async fn a_body_of_millions_of_empty_parts_stays_within_memory() {
+    let mock = Mock::start(&[]);
+    // 20 MiB of `{}` parts: about seven million parts in one request.
+    let mut body = String::from(r#"{"contents": [{"parts": ["#);
+    let parts = (20 << 20) / 3 - 20;
+    body.push_str(&"{},".repeat(parts - 1));
+    body.push_str("{}]}]}");
+    let r = post(mock.addr, GEN, "k", &[], body.as_bytes()).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("objects and arrays"), "{}", r.body);
+    // The same through the OpenAI-compatible endpoint, whose body is read as free JSON.
+    let chat = format!(
+        r#"{{"model": "gemini-2.5-flash", "messages": [{}{{}}]}}"#,
+        "{},".repeat(parts)
+    );
+    let r = post(mock.addr, "/v1beta/openai/chat/completions", "k", &[], chat.as_bytes()).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    mock.assert_answers().await;
+    mock.assert_peak_under_ceiling("a 20 MiB body of empty parts");
+}
