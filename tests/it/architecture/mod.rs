@@ -70,6 +70,7 @@ const LAYERS: &[(&str, u32)] = &[
 const MOCK_LAYERS: &[(&str, u32)] = &[
     ("duration", 0),
     ("rng", 0),
+    ("store_budget", 0),
     ("tokens", 0),
     ("capacity", 0),
     ("context_cache", 0),
@@ -81,6 +82,7 @@ const MOCK_LAYERS: &[(&str, u32)] = &[
     ("spend", 40),
     ("errors", 50),
     ("batch", 50),
+    ("bounds", 55),
     ("model", 60),
     ("wire", 70),
     ("server", 80),
