@@ -23,9 +23,7 @@ pub const MAX_PAGE_SIZE: usize = 1000;
 /// Longest `displayName` of a cache or a batch job, in characters (Gemini documents 128 for
 /// cached contents).
 pub const MAX_DISPLAY_NAME_CHARS: usize = 128;
-/// Longest API key the mock reads, in bytes (Gemini's keys have 39 characters); a longer one is
-/// refused as not valid, so no store keeps a key of megabytes.
-pub const MAX_API_KEY_BYTES: usize = 256;
+pub use crate::profile::MAX_API_KEY_BYTES;
 /// Longest `ttl` (or `expireTime` ahead of now) of a cache: 30 days.
 pub const MAX_CACHE_TTL_SECS: u64 = 30 * 24 * 3600;
 

@@ -3,6 +3,10 @@
 
 use serde::Serializer;
 
+/// Longest API key the mock reads, in bytes (Gemini's keys have 39 characters); a longer one is
+/// refused as not valid, so no store keeps a key of megabytes.
+pub const MAX_API_KEY_BYTES: usize = 256;
+
 /// What a key is written as in summaries, reports and logs.
 pub const REDACTED: &str = "[redacted]";
 
@@ -19,7 +23,7 @@ pub fn check(keys: &[String]) -> Result<(), String> {
             "is empty"
         } else if k == REDACTED {
             "is \"[redacted]\": a profile copied from a report has its keys removed; write the real keys"
-        } else if k.len() > crate::bounds::MAX_API_KEY_BYTES {
+        } else if k.len() > MAX_API_KEY_BYTES {
             "is longer than 256 bytes"
         } else if k.chars().any(|c| c.is_whitespace()) {
             "holds whitespace"

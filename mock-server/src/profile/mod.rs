@@ -22,6 +22,7 @@ use crate::dist::{DurationDist, NumberDist};
 
 pub use billing::{prices_of, BatchSettings, ServiceTier, ServiceTiers, SpendLimit};
 pub use faults::{FaultRates, FaultWindow};
+pub use keys::MAX_API_KEY_BYTES;
 pub use network::{Network, NETWORK_PRESETS};
 pub use settings::{MockSettings, ModelSettings};
 

@@ -73,7 +73,7 @@ const MOCK_LAYERS: &[(&str, u32)] = &[
     ("store_budget", 0),
     ("tokens", 0),
     ("capacity", 0),
-    ("context_cache", 0),
+    ("context_cache", 5),
     ("usage", 0),
     ("catalog", 10),
     ("dist", 10),
