@@ -11,12 +11,13 @@
 //! cancelled from when a client cancels it. The book is bounded.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::catalog::CostSplit;
+use crate::store_budget::{BudgetRefusal, StoreBudget, StoreLimits};
 use crate::usage::Usage;
 
 /// A job not finished 48 hours after it was created expires (an assumed period).
@@ -26,6 +27,12 @@ pub const EXPIRY: Duration = Duration::from_secs(48 * 3600);
 pub const MAX_JOBS: usize = 1000;
 /// Most inline requests in one job.
 pub const MAX_REQUESTS_PER_JOB: usize = 100_000;
+/// What batch jobs may hold by default: 128 MiB in all, 32 MiB and 100 jobs per key.
+pub const BATCH_LIMITS: StoreLimits = StoreLimits {
+    total_bytes: 128 << 20,
+    key_bytes: 32 << 20,
+    key_entries: 100,
+};
 
 /// Where a job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,10 +76,24 @@ pub struct BatchAnswer {
     pub text_key: u64,
     /// Whether it was cut at `maxOutputTokens`.
     pub max_tokens: bool,
-    /// The request's `metadata`, returned with it.
-    pub metadata: Option<Value>,
+    /// The request's `metadata` as JSON text, returned with it.
+    pub metadata: Option<Box<str>>,
     /// Its cost at the batch price.
     pub cost: CostSplit,
+}
+
+impl BatchAnswer {
+    /// Bytes it holds in a job.
+    pub fn bytes(&self) -> u64 {
+        BatchAnswer::bytes_for(self.metadata.as_ref().map_or(0, |m| m.len()))
+    }
+
+    /// Bytes an answer with `metadata` bytes of metadata text holds (a boxed text costs its
+    /// length and the allocator's header and rounding).
+    pub fn bytes_for(metadata: usize) -> u64 {
+        let text = if metadata > 0 { metadata + 32 } else { 0 };
+        (std::mem::size_of::<BatchAnswer>() + text) as u64
+    }
 }
 
 /// One job.
@@ -147,6 +168,8 @@ pub enum BatchError {
     NotFound,
     /// Too many jobs kept.
     TooMany,
+    /// The key's or the store's budget has no room for it.
+    Budget(BudgetRefusal),
     /// The job is larger than the model's whole enqueued-token quota.
     TooLarge {
         /// Its tokens.
@@ -157,10 +180,26 @@ pub enum BatchError {
 }
 
 /// Every job of every project.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct BatchBook {
-    jobs: BTreeMap<String, BatchJob>,
+    jobs: BTreeMap<String, Arc<BatchJob>>,
     next_id: u64,
+    budget: StoreBudget,
+}
+
+impl Default for BatchBook {
+    fn default() -> Self {
+        BatchBook::new(BATCH_LIMITS)
+    }
+}
+
+impl BatchJob {
+    /// Bytes it holds in the book: its answers, its strings and its place in the map.
+    pub fn bytes(&self) -> u64 {
+        let answers: u64 = self.answers.iter().map(BatchAnswer::bytes).sum();
+        let strings = 2 * self.name.len() + self.model.len() + self.display_name.len() + self.project.len();
+        answers + (strings + std::mem::size_of::<BatchJob>() + 64) as u64
+    }
 }
 
 /// What a new job is made of, beyond its answers.
@@ -179,55 +218,113 @@ pub struct NewJob<'a> {
 }
 
 impl BatchBook {
+    /// No jobs yet, bounded by `limits`.
+    pub fn new(limits: StoreLimits) -> BatchBook {
+        BatchBook {
+            jobs: BTreeMap::new(),
+            next_id: 0,
+            budget: StoreBudget::new(limits),
+        }
+    }
+
+    /// Bytes and jobs `project` holds, and bytes all projects hold.
+    pub fn held(&self, project: &str) -> ((u64, usize), u64) {
+        (self.budget.held(project), self.budget.total())
+    }
+
     /// Jobs created so far (names a job's random stream).
     pub fn created(&self) -> u64 {
         self.next_id
     }
 
-    /// Adds a job created `now` with these answers (their prompts sum to `tokens`).
+    /// Adds a job created `now` with these answers (their prompts sum to `tokens`). Room is
+    /// made by forgetting finished jobs, oldest first: the project's own for its count and
+    /// bytes, anyone's for the total count and bytes; when that is not enough it is refused.
     pub fn create(
         &mut self,
         now: Instant,
         job: NewJob<'_>,
         tokens: u64,
         answers: Vec<BatchAnswer>,
-    ) -> Result<BatchJob, BatchError> {
+    ) -> Result<Arc<BatchJob>, BatchError> {
         if job.enqueued_limit > 0 && tokens > job.enqueued_limit {
             return Err(BatchError::TooLarge {
                 tokens,
                 limit: job.enqueued_limit,
             });
         }
-        if self.jobs.len() >= MAX_JOBS {
-            let finished: Option<String> = self
-                .jobs
-                .values()
-                .filter(|j| j.state(now).is_final())
-                .min_by_key(|j| j.created)
-                .map(|j| j.name.clone());
-            match finished {
-                Some(name) => {
-                    self.jobs.remove(&name);
-                }
-                None => return Err(BatchError::TooMany),
-            }
-        }
         let starts = self.start_time(now, job.model, tokens, job.enqueued_limit);
-        self.next_id += 1;
         let j = BatchJob {
-            name: format!("batches/mock{:012x}", self.next_id),
+            name: format!("batches/mock{:012x}", self.next_id + 1),
             model: job.model.to_string(),
             display_name: job.display_name.to_string(),
             created: now,
             starts,
-            done: starts + job.turnaround,
+            done: starts.checked_add(job.turnaround).unwrap_or(starts + EXPIRY),
             cancelled: None,
             tokens,
             answers,
             project: job.project.to_string(),
         };
+        self.make_room(now, &j)?;
+        self.next_id += 1;
+        self.budget.add(&j.project, j.bytes());
+        let j = Arc::new(j);
         self.jobs.insert(j.name.clone(), j.clone());
         Ok(j)
+    }
+
+    /// Whether a job of about `bytes` could fit for `project`, counting the finished jobs that
+    /// would be forgotten to make room as free.
+    pub fn fits(&self, project: &str, bytes: u64) -> Result<(), BatchError> {
+        match self.budget.check(project, bytes) {
+            Ok(()) => Ok(()),
+            Err(r) if r.is_permanent() => Err(BatchError::Budget(r)),
+            Err(r) => {
+                let now = Instant::now();
+                let finished = self.jobs.values().any(|j| j.state(now).is_final());
+                if finished {
+                    Ok(())
+                } else {
+                    Err(BatchError::Budget(r))
+                }
+            }
+        }
+    }
+
+    /// Forgets finished jobs until `j` fits, or says why it cannot.
+    fn make_room(&mut self, now: Instant, j: &BatchJob) -> Result<(), BatchError> {
+        let bytes = j.bytes();
+        loop {
+            let over_count = self.jobs.len() >= MAX_JOBS;
+            let refusal = match self.budget.check(&j.project, bytes) {
+                Err(r) if r.is_permanent() => return Err(BatchError::Budget(r)),
+                Err(r) => Some(r),
+                Ok(()) if over_count => None,
+                Ok(()) => return Ok(()),
+            };
+            let own = matches!(
+                refusal,
+                Some(BudgetRefusal::KeyEntries { .. } | BudgetRefusal::KeyBytes { .. })
+            );
+            let victim = self
+                .jobs
+                .values()
+                .filter(|old| old.state(now).is_final() && (!own || old.project == j.project))
+                .min_by_key(|old| old.created)
+                .map(|old| old.name.clone());
+            match (victim, refusal) {
+                (Some(name), _) => self.forget(&name),
+                (None, Some(r)) => return Err(BatchError::Budget(r)),
+                (None, None) => return Err(BatchError::TooMany),
+            }
+        }
+    }
+
+    fn forget(&mut self, name: &str) {
+        if let Some(old) = self.jobs.remove(name) {
+            self.budget.remove(&old.project, old.bytes());
+        }
     }
 
     /// When a job of `tokens` created `now` on `model` can start: once the jobs holding the
@@ -255,8 +352,8 @@ impl BatchBook {
         at
     }
 
-    /// A job of `project` by name.
-    pub fn get(&self, project: &str, name: &str) -> Result<BatchJob, BatchError> {
+    /// A job of `project` by name (shared, not copied: a job may hold 100,000 answers).
+    pub fn get(&self, project: &str, name: &str) -> Result<Arc<BatchJob>, BatchError> {
         self.jobs
             .get(name)
             .filter(|j| j.project == project)
@@ -265,18 +362,33 @@ impl BatchBook {
     }
 
     /// The project's jobs, newest first.
-    pub fn list(&self, project: &str) -> Vec<BatchJob> {
-        let mut v: Vec<BatchJob> = self.jobs.values().filter(|j| j.project == project).cloned().collect();
-        v.sort_by_key(|j| std::cmp::Reverse(j.created));
-        v
+    pub fn list(&self, project: &str) -> Vec<Arc<BatchJob>> {
+        self.page(project, None, usize::MAX).0
+    }
+
+    /// A page of the project's jobs, newest first: at most `size` after the job named `after`,
+    /// and the name to continue after when more remain.
+    pub fn page(&self, project: &str, after: Option<&str>, size: usize) -> (Vec<Arc<BatchJob>>, Option<String>) {
+        use std::ops::Bound::{Excluded, Unbounded};
+        // Names grow with creation, so newest first is the names' reverse order.
+        let to = after.map_or(Unbounded, |a| Excluded(a.to_string()));
+        let mut mine = self
+            .jobs
+            .range((Unbounded, to))
+            .rev()
+            .map(|(_, j)| j)
+            .filter(|j| j.project == project);
+        let page: Vec<Arc<BatchJob>> = mine.by_ref().take(size).cloned().collect();
+        let next = mine.next().and(page.last()).map(|j| j.name.clone());
+        (page, next)
     }
 
     /// Cancels a job that has not finished (a finished one stays as it is).
-    pub fn cancel(&mut self, now: Instant, project: &str, name: &str) -> Result<BatchJob, BatchError> {
+    pub fn cancel(&mut self, now: Instant, project: &str, name: &str) -> Result<Arc<BatchJob>, BatchError> {
         self.get(project, name)?;
         let j = self.jobs.get_mut(name).ok_or(BatchError::NotFound)?;
         if !j.state(now).is_final() {
-            j.cancelled = Some(now);
+            Arc::make_mut(j).cancelled = Some(now);
         }
         Ok(j.clone())
     }
@@ -284,7 +396,7 @@ impl BatchBook {
     /// Deletes a job.
     pub fn delete(&mut self, project: &str, name: &str) -> Result<(), BatchError> {
         self.get(project, name)?;
-        self.jobs.remove(name);
+        self.forget(name);
         Ok(())
     }
 }

@@ -19,10 +19,18 @@ use std::time::Duration;
 use rustc_hash::{FxHashMap, FxHasher};
 use tokio::time::Instant;
 
+use crate::store_budget::{BudgetRefusal, StoreBudget, StoreLimits};
+
 /// Most implicit entries kept; past it expired entries are dropped, then the oldest half.
 const MAX_IMPLICIT: usize = 200_000;
 /// Most explicit caches alive at once (a create past it is refused).
 pub const MAX_EXPLICIT: usize = 10_000;
+/// What explicit caches may hold by default: 64 MiB in all, 16 MiB and 1,000 caches per key.
+pub const EXPLICIT_LIMITS: StoreLimits = StoreLimits {
+    total_bytes: 64 << 20,
+    key_bytes: 16 << 20,
+    key_entries: 1000,
+};
 
 /// A prompt prefix: the hash of its content and its size in tokens.
 pub type PrefixBlock = (u64, u64);
@@ -101,13 +109,28 @@ pub struct CachedContent {
     project: String,
 }
 
+impl CachedContent {
+    /// Bytes it holds in the store: its strings and its place in the map.
+    pub fn bytes(&self) -> u64 {
+        let strings = 2 * self.name.len() + self.model.len() + self.display_name.len() + self.project.len();
+        (strings + std::mem::size_of::<CachedContent>() + 64) as u64
+    }
+}
+
 /// Explicit caches of every project, and the storage they have used.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ExplicitCaches {
     by_name: BTreeMap<String, CachedContent>,
     next_id: u64,
     /// Token-seconds of storage of caches already gone.
     stored_token_seconds: f64,
+    budget: StoreBudget,
+}
+
+impl Default for ExplicitCaches {
+    fn default() -> Self {
+        ExplicitCaches::new(EXPLICIT_LIMITS)
+    }
 }
 
 /// Why a cache operation failed.
@@ -117,9 +140,21 @@ pub enum CacheError {
     NotFound,
     /// Too many caches alive.
     TooMany,
+    /// The key's or the store's budget has no room for it.
+    Budget(BudgetRefusal),
 }
 
 impl ExplicitCaches {
+    /// No caches yet, bounded by `limits`.
+    pub fn new(limits: StoreLimits) -> ExplicitCaches {
+        ExplicitCaches {
+            by_name: BTreeMap::new(),
+            next_id: 0,
+            stored_token_seconds: 0.0,
+            budget: StoreBudget::new(limits),
+        }
+    }
+
     fn sweep(&mut self, now: Instant) {
         let gone: Vec<String> = self
             .by_name
@@ -129,6 +164,7 @@ impl ExplicitCaches {
             .collect();
         for name in gone {
             if let Some(c) = self.by_name.remove(&name) {
+                self.budget.remove(&c.project, c.bytes());
                 self.stored_token_seconds += c.tokens as f64 * (c.expires - c.created).as_secs_f64();
             }
         }
@@ -148,17 +184,19 @@ impl ExplicitCaches {
         if self.by_name.len() >= MAX_EXPLICIT {
             return Err(CacheError::TooMany);
         }
-        self.next_id += 1;
         let c = CachedContent {
-            name: format!("cachedContents/mock{:012x}", self.next_id),
+            name: format!("cachedContents/mock{:012x}", self.next_id + 1),
             model: model.to_string(),
             display_name: display_name.to_string(),
             tokens,
             created: now,
             updated: now,
-            expires: now + ttl,
+            expires: expiry(now, ttl),
             project: project.to_string(),
         };
+        self.budget.check(project, c.bytes()).map_err(CacheError::Budget)?;
+        self.next_id += 1;
+        self.budget.add(project, c.bytes());
         self.by_name.insert(c.name.clone(), c.clone());
         Ok(c)
     }
@@ -175,12 +213,34 @@ impl ExplicitCaches {
 
     /// The live caches of `project`, by name.
     pub fn list(&mut self, now: Instant, project: &str) -> Vec<CachedContent> {
+        self.page(now, project, None, usize::MAX).0
+    }
+
+    /// A page of the live caches of `project` by name: at most `size` after the cache named
+    /// `after`, and the name to continue after when more remain.
+    pub fn page(
+        &mut self,
+        now: Instant,
+        project: &str,
+        after: Option<&str>,
+        size: usize,
+    ) -> (Vec<CachedContent>, Option<String>) {
+        use std::ops::Bound::{Excluded, Unbounded};
         self.sweep(now);
-        self.by_name
-            .values()
-            .filter(|c| c.project == project)
-            .cloned()
-            .collect()
+        let from = after.map_or(Unbounded, |a| Excluded(a.to_string()));
+        let mut mine = self
+            .by_name
+            .range((from, Unbounded))
+            .map(|(_, c)| c)
+            .filter(|c| c.project == project);
+        let page: Vec<CachedContent> = mine.by_ref().take(size).cloned().collect();
+        let next = mine.next().and(page.last()).map(|c| c.name.clone());
+        (page, next)
+    }
+
+    /// Bytes and caches `project` holds, and bytes all projects hold.
+    pub fn held(&self, project: &str) -> ((u64, usize), u64) {
+        (self.budget.held(project), self.budget.total())
     }
 
     /// Sets a cache's expiry to `now + ttl`.
@@ -193,7 +253,7 @@ impl ExplicitCaches {
     ) -> Result<CachedContent, CacheError> {
         self.get(now, project, name)?;
         let c = self.by_name.get_mut(name).ok_or(CacheError::NotFound)?;
-        c.expires = now + ttl;
+        c.expires = expiry(now, ttl);
         c.updated = now;
         Ok(c.clone())
     }
@@ -202,6 +262,7 @@ impl ExplicitCaches {
     pub fn delete(&mut self, now: Instant, project: &str, name: &str) -> Result<(), CacheError> {
         self.get(now, project, name)?;
         let c = self.by_name.remove(name).ok_or(CacheError::NotFound)?;
+        self.budget.remove(&c.project, c.bytes());
         self.stored_token_seconds += c.tokens as f64 * (now - c.created).as_secs_f64();
         Ok(())
     }
@@ -216,6 +277,13 @@ impl ExplicitCaches {
             .sum();
         (self.stored_token_seconds + live) / 3600.0
     }
+}
+
+/// `now + ttl`, or (past what the clock holds) 30 years on: no stored expiry can overflow.
+fn expiry(now: Instant, ttl: Duration) -> Instant {
+    now.checked_add(ttl)
+        .or_else(|| now.checked_add(Duration::from_secs(30 * 365 * 86_400)))
+        .unwrap_or(now)
 }
 
 #[cfg(test)]
@@ -255,5 +323,42 @@ mod tests {
         assert!(c.get(t1 + Duration::from_secs(61), "p", &b.name).is_err());
         let hours = c.storage_token_hours(t1 + Duration::from_secs(61));
         assert!((hours - (1800.0 + 100.0 / 60.0)).abs() < 1e-6, "{hours}");
+    }
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn caches_are_paged_and_one_key_cannot_fill_the_store() {
+        let t0 = Instant::now();
+        let mut c = ExplicitCaches::new(StoreLimits {
+            total_bytes: 1 << 20,
+            key_bytes: 4096,
+            key_entries: 3,
+        });
+        let hour = Duration::from_secs(3600);
+        for _ in 0..3 {
+            c.create(t0, "a", "m", "", 10, hour).unwrap();
+        }
+        assert!(matches!(
+            c.create(t0, "a", "m", "", 10, hour),
+            Err(CacheError::Budget(BudgetRefusal::KeyEntries { limit: 3 }))
+        ));
+        let b = c.create(t0, "b", "m", "", 10, hour).unwrap();
+        assert!(matches!(
+            c.create(t0, "b", "m", &"x".repeat(5000), 10, hour),
+            Err(CacheError::Budget(BudgetRefusal::EntryTooLarge { .. }))
+        ));
+        let (first, next) = c.page(t0, "a", None, 2);
+        assert_eq!(first.len(), 2);
+        let (rest, end) = c.page(t0, "a", next.as_deref(), 2);
+        assert_eq!((rest.len(), end), (1, None));
+        c.delete(t0, "b", &b.name).unwrap();
+        assert_eq!(c.held("b").0, (0, 0));
+        // An expiry past what the clock holds is kept as a far one, never a panic.
+        let far = c.create(t0, "b", "m", "", 10, Duration::MAX).unwrap();
+        assert!(far.expires > t0 + Duration::from_secs(365 * 86_400));
     }
 }

@@ -142,6 +142,16 @@ impl ApiError {
         ApiError::new(503, "UNAVAILABLE", "The model is overloaded. Please try again later.")
     }
 
+    /// 503 UNAVAILABLE with `message` (the mock's own bounds, not the model's overload).
+    pub fn unavailable(message: impl Into<String>) -> ApiError {
+        ApiError::new(503, "UNAVAILABLE", message)
+    }
+
+    /// 408 with DEADLINE_EXCEEDED: a request that did not arrive in time.
+    pub fn request_timeout(message: impl Into<String>) -> ApiError {
+        ApiError::new(408, "DEADLINE_EXCEEDED", message)
+    }
+
     /// 504 DEADLINE_EXCEEDED.
     pub fn deadline_exceeded() -> ApiError {
         ApiError::new(

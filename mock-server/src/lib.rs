@@ -16,6 +16,7 @@
 //! - [`profile`]: presets and the `[target.mock]` settings that patch them.
 //! - [`quota`]: sliding and fixed windows per key and model; exact retry delays.
 //! - [`spend`]: the spend-based rate limit and the monthly cap per project.
+//! - [`store_budget`]: bytes per API key and in all, and entries per key, of a store.
 //! - [`context_cache`]: implicit prefix caching and explicit `cachedContents`.
 //! - [`batch`]: the Batch API's jobs: turnaround, enqueued-token quota, states.
 //! - [`capacity`]: the shared upstream with its backlog and 503s.
@@ -27,6 +28,7 @@
 //!   with one message wherever the number is written.
 //! - [`duration`]: seconds as a `Duration` without a panic, for every computed or user value.
 //! - [`errors`]: Gemini's error bodies (2025, 2026 and bare 429 shapes) and how to read them.
+//! - [`bounds`]: the bound of every number and string a request carries (400 past it).
 //! - [`model`]: the behaviour model: decide an answer and plan its timing.
 //! - [`wire`]: Gemini's JSON request and response types.
 //! - [`server`]: the axum app (Gemini, OpenAI-compatible, stats, metrics).
@@ -35,6 +37,7 @@
 #![warn(missing_docs)]
 
 pub mod batch;
+pub mod bounds;
 pub mod capacity;
 pub mod catalog;
 pub mod context_cache;
@@ -50,6 +53,7 @@ pub mod rng;
 pub mod server;
 pub mod spend;
 pub mod standalone;
+pub mod store_budget;
 pub mod thinking;
 pub mod tokens;
 pub mod usage;

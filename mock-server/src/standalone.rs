@@ -3,12 +3,13 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Args;
 
-use crate::model::MockModel;
+use crate::model::{MockModel, StoreBounds};
 use crate::profile::MockProfile;
-use crate::server::{self, ServerOptions};
+use crate::server::{self, ServerOptions, TransportLimits};
 
 /// `--catalog FILE`: a catalog file that extends (or, by name, replaces) the embedded models,
 /// prices and tier presets for this process (`stampede catalog --file FILE` shows the result).
@@ -51,6 +52,82 @@ pub struct MockArgs {
     /// The catalog in force.
     #[command(flatten)]
     pub catalog: CatalogArg,
+    /// What one client may make the mock hold.
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// The mock's bounds under hostile or careless clients: connections, timeouts, request bodies
+/// and the stores (see "The mock under hostile requests" in the book's limits chapter).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Limits")]
+pub struct LimitArgs {
+    /// Most connections open at once; past it the quietest idle one is closed to make room.
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+    /// Longest time from a request's first byte to the end of its head (slowloris).
+    #[arg(long, default_value = "10s", value_parser = positive_duration)]
+    pub header_timeout: Duration,
+    /// Longest time a connection with no request in flight may stay quiet.
+    #[arg(long, default_value = "60s", value_parser = positive_duration)]
+    pub idle_timeout: Duration,
+    /// Largest request body in MiB (Gemini's inline-request limit is 20 MB).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max_body_mib: u32,
+    /// Request-body bytes all connections may hold at once, in MiB (503 past it).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub body_budget_mib: u32,
+    /// Slowest request body accepted, in bytes per second over each window (408 below it).
+    #[arg(long, default_value_t = 16384)]
+    pub body_rate_floor: u64,
+    /// The window over which a body's rate is judged.
+    #[arg(long, default_value = "10s", value_parser = positive_duration)]
+    pub body_rate_window: Duration,
+    /// Bytes all keys' explicit caches may hold, in MiB.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub cache_budget_mib: u32,
+    /// Bytes one API key's explicit caches may hold, in MiB.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub cache_key_budget_mib: u32,
+    /// Bytes all keys' batch jobs may hold, in MiB.
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub batch_budget_mib: u32,
+    /// Bytes one API key's batch jobs may hold, in MiB.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub batch_key_budget_mib: u32,
+}
+
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if d.is_zero() || d > Duration::from_secs(86_400) {
+        return Err("must be above 0 and at most 24h".into());
+    }
+    Ok(d)
+}
+
+impl LimitArgs {
+    /// The transport's bounds.
+    pub fn transport(&self) -> TransportLimits {
+        TransportLimits {
+            max_connections: self.max_connections as usize,
+            header_timeout: self.header_timeout,
+            idle_timeout: self.idle_timeout,
+            max_body: (self.max_body_mib as usize) << 20,
+            body_budget: (self.body_budget_mib as usize) << 20,
+            body_rate_floor: self.body_rate_floor,
+            body_rate_window: self.body_rate_window,
+        }
+    }
+
+    /// The stores' bounds (per-key counts keep their defaults).
+    pub fn stores(&self) -> StoreBounds {
+        let mut b = StoreBounds::default();
+        b.caches.total_bytes = u64::from(self.cache_budget_mib) << 20;
+        b.caches.key_bytes = u64::from(self.cache_key_budget_mib) << 20;
+        b.batches.total_bytes = u64::from(self.batch_budget_mib) << 20;
+        b.batches.key_bytes = u64::from(self.batch_key_budget_mib) << 20;
+        b
+    }
 }
 
 /// Runs the mock until Ctrl-C. Errors are about the profile or the socket.
@@ -58,16 +135,17 @@ pub async fn run(args: MockArgs) -> anyhow::Result<()> {
     args.catalog.install().map_err(anyhow::Error::msg)?;
     let profile = MockProfile::load(&args.profile)?;
     let summary = describe(&args.profile, &profile);
-    let model = Arc::new(MockModel::new(profile, args.seed));
+    let model = Arc::new(MockModel::with_stores(profile, args.seed, args.limits.stores()));
     let options = ServerOptions {
         request_log: args.request_log.clone(),
+        limits: args.limits.transport(),
         ..ServerOptions::default()
     };
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(args.bind, args.port)).await?;
     let addr = listener.local_addr()?;
     println!("{}", banner(addr, &summary));
-    let app = server::app(model, options)?;
-    server::serve(listener, app, async {
+    let mock = server::build(model, options)?;
+    server::serve_with(listener, mock.router, mock.transport, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;

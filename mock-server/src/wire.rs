@@ -95,6 +95,10 @@ pub struct GenerationConfig {
     /// Thinking settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking_config: Option<ThinkingConfig>,
+    /// How many answers to generate (1 to 8); the mock answers one, and refuses a count
+    /// outside the range as Gemini does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate_count: Option<i64>,
 }
 
 /// The body of `generateContent` and `streamGenerateContent`.

@@ -686,7 +686,7 @@ async fn an_oversized_body_gets_geminis_400_before_it_is_read() {
         .header("x-goog-api-key", "k")
         .header(
             "content-length",
-            (stampede_mock::server::MAX_BODY as u64 + 1).to_string(),
+            (stampede_mock::server::DEFAULT_MAX_BODY as u64 + 1).to_string(),
         )
         .body(Body::from(HELLO))
         .unwrap();
@@ -703,7 +703,7 @@ async fn an_oversized_body_gets_geminis_400_before_it_is_read() {
         "{v}"
     );
     // A body that runs past the limit without declaring it gets the same answer.
-    let big = vec![b' '; stampede_mock::server::MAX_BODY + 10];
+    let big = vec![b' '; stampede_mock::server::DEFAULT_MAX_BODY + 10];
     let stream = futures::stream::iter(
         big.chunks(1 << 20)
             .map(|c| Ok::<_, std::io::Error>(bytes::Bytes::copy_from_slice(c)))

@@ -89,6 +89,7 @@ pub(super) fn request_body(a: &Attempt, thinking: stampede_mock::thinking::Think
         generation_config: Some(GenerationConfig {
             max_output_tokens: Some(a.output_tokens),
             thinking_config: ThinkingConfig::of(thinking),
+            ..GenerationConfig::default()
         }),
         ..GenerateContentRequest::default()
     }

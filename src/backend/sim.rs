@@ -80,7 +80,10 @@ impl Backend for SimBackend {
             })
             .collect();
         let made = self.model.create_batch(Some(SIM_KEY), &model, "stampede", &items);
-        Box::pin(async move { made.map(|j| j.name).map_err(|e| AttemptError::from_api(e.code, &e)) })
+        Box::pin(async move {
+            made.map(|j| j.name.clone())
+                .map_err(|e| AttemptError::from_api(e.code, &e))
+        })
     }
 
     fn poll_batch(&self, name: String) -> BoxFuture<'static, Result<BatchPoll, AttemptError>> {

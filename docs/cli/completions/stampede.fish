@@ -61,6 +61,17 @@ complete -c stampede -n "__fish_stampede_using_subcommand mock" -l profile -d 'A
 complete -c stampede -n "__fish_stampede_using_subcommand mock" -l seed -d 'Seed for latency, faults and answer lengths' -r
 complete -c stampede -n "__fish_stampede_using_subcommand mock" -l request-log -d 'Append one JSON line per request to this file (API keys are never written)' -r -F
 complete -c stampede -n "__fish_stampede_using_subcommand mock" -l catalog -d 'A catalog file extending the embedded one (models, prices, tier presets); `stampede catalog --file FILE` shows the result' -r -F
+complete -c stampede -n "__fish_stampede_using_subcommand mock" -l max-connections -d 'Most connections open at once; past it the quietest idle one is closed to make room' -r
+complete -c stampede -n "__fish_stampede_using_subcommand mock" -l header-timeout -d 'Longest time from a request\'s first byte to the end of its head (slowloris)' -r
+complete -c stampede -n "__fish_stampede_using_subcommand mock" -l idle-timeout -d 'Longest time a connection with no request in flight may stay quiet' -r
+complete -c stampede -n "__fish_stampede_using_subcommand mock" -l max-body-mib -d 'Largest request body in MiB (Gemini\'s inline-request limit is 20 MB)' -r
+complete -c stampede -n "__fish_stampede_using_subcommand mock" -l body-budget-mib -d 'Request-body bytes all connections may hold at once, in MiB (503 past it)' -r
+complete -c stampede -n "__fish_stampede_using_subcommand mock" -l body-rate-floor -d 'Slowest request body accepted, in bytes per second over each window (408 below it)' -r
+complete -c stampede -n "__fish_stampede_using_subcommand mock" -l body-rate-window -d 'The window over which a body\'s rate is judged' -r
+complete -c stampede -n "__fish_stampede_using_subcommand mock" -l cache-budget-mib -d 'Bytes all keys\' explicit caches may hold, in MiB' -r
+complete -c stampede -n "__fish_stampede_using_subcommand mock" -l cache-key-budget-mib -d 'Bytes one API key\'s explicit caches may hold, in MiB' -r
+complete -c stampede -n "__fish_stampede_using_subcommand mock" -l batch-budget-mib -d 'Bytes all keys\' batch jobs may hold, in MiB' -r
+complete -c stampede -n "__fish_stampede_using_subcommand mock" -l batch-key-budget-mib -d 'Bytes one API key\'s batch jobs may hold, in MiB' -r
 complete -c stampede -n "__fish_stampede_using_subcommand mock" -s h -l help -d 'Print help'
 complete -c stampede -n "__fish_stampede_using_subcommand report" -l out -d 'Output folder [default: the summary\'s folder]' -r -F
 complete -c stampede -n "__fish_stampede_using_subcommand report" -l png -d 'Also write each chart as a PNG into OUT/png/ (for slides and READMEs)'

@@ -23,6 +23,7 @@ impl MockModel {
             .served
             .get(call.model)
             .ok_or_else(|| Rejection::Api(ApiError::model_not_found(call.model, "generateContent")))?;
+        check_numbers(served, call).map_err(Rejection::Api)?;
         let now = Instant::now();
         let key = call.api_key.unwrap_or("");
         let explicit = match call.cached_content {
@@ -177,4 +178,31 @@ fn pick_fault(rates: &FaultRates, u: f64) -> Option<PickedFault> {
         }
     }
     None
+}
+
+/// The numbers of a call that size its answer, each within its bound (see [`crate::bounds`]):
+/// `maxOutputTokens` and the answer-length hint up to the model's output limit, the thinking
+/// budget from -1 to 32,768.
+fn check_numbers(served: &Served, call: &Call<'_>) -> Result<(), ApiError> {
+    use crate::bounds::{in_range, MAX_THINKING_BUDGET, MIN_THINKING_BUDGET};
+    if let Some(max) = call.max_output_tokens {
+        in_range(
+            "generation_config.max_output_tokens",
+            u64::from(max),
+            1,
+            served.max_output,
+        )?;
+    }
+    if let Some(hint) = call.output_hint {
+        in_range("x-stampede-output-tokens", u64::from(hint), 1, served.max_output)?;
+    }
+    if let Some(budget) = call.thinking.budget {
+        in_range(
+            "generation_config.thinking_config.thinking_budget",
+            budget,
+            MIN_THINKING_BUDGET,
+            MAX_THINKING_BUDGET,
+        )?;
+    }
+    Ok(())
 }

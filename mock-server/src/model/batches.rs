@@ -1,8 +1,9 @@
 //! The model's Batch API: a job of inline generate requests, answered after a turnaround at
 //! the batch price (see [`crate::batch`]).
 
+use std::sync::Arc;
+
 use rand::RngExt;
-use serde_json::Value;
 use tokio::time::Instant;
 
 use super::{FinishReason, MockModel, Usage};
@@ -23,14 +24,16 @@ pub struct BatchItem {
     pub max_output_tokens: Option<u32>,
     /// The answer length wanted (stampede's hint), if any.
     pub output_hint: Option<u32>,
-    /// The request's `metadata`, returned with its answer.
-    pub metadata: Option<Value>,
+    /// The request's `metadata` as JSON text, returned with its answer.
+    pub metadata: Option<Box<str>>,
 }
 
 fn batch_error(e: BatchError) -> ApiError {
     match e {
         BatchError::NotFound => ApiError::not_found("Requested entity was not found."),
         BatchError::TooMany => ApiError::resource_exhausted("Too many batch jobs for this project."),
+        BatchError::Budget(r) if r.is_permanent() => ApiError::invalid_argument(r.describe("batch job")),
+        BatchError::Budget(r) => ApiError::resource_exhausted(r.describe("batch job")),
         BatchError::TooLarge { tokens, limit } => ApiError::resource_exhausted(format!(
             "The batch holds {tokens} input tokens, more than the {limit} enqueued tokens this model allows."
         )),
@@ -46,8 +49,9 @@ impl MockModel {
         model: &str,
         display_name: &str,
         items: &[BatchItem],
-    ) -> Result<BatchJob, ApiError> {
+    ) -> Result<Arc<BatchJob>, ApiError> {
         self.authenticate(api_key)?;
+        crate::bounds::display_name(display_name)?;
         let served = self
             .served
             .get(model)
@@ -61,6 +65,8 @@ impl MockModel {
         if let Some(big) = items.iter().find(|i| i.input_tokens > served.max_input) {
             return Err(ApiError::too_many_tokens(big.input_tokens, served.max_input));
         }
+        check_items(items, served.max_output)?;
+        self.check_batch_room(api_key.unwrap_or(""), items)?;
         let mut book = self.batches.lock();
         let job_key = BATCH_SALT ^ book.created();
         let mut rng = keyed_rng(self.seed, job_key);
@@ -112,8 +118,18 @@ impl MockModel {
         book.create(Instant::now(), job, tokens, answers).map_err(batch_error)
     }
 
+    /// Refuses a job the key's or the store's budget has no room for before its answers are
+    /// built (what its answers will hold is known from its requests).
+    fn check_batch_room(&self, key: &str, items: &[BatchItem]) -> Result<(), ApiError> {
+        let bytes: u64 = items
+            .iter()
+            .map(|i| BatchAnswer::bytes_for(i.metadata.as_deref().map_or(0, str::len)))
+            .sum();
+        self.batches.lock().fits(key, bytes).map_err(batch_error)
+    }
+
     /// A job by name (`batches/…`).
-    pub fn get_batch(&self, api_key: Option<&str>, name: &str) -> Result<BatchJob, ApiError> {
+    pub fn get_batch(&self, api_key: Option<&str>, name: &str) -> Result<Arc<BatchJob>, ApiError> {
         self.authenticate(api_key)?;
         self.batches
             .lock()
@@ -121,14 +137,25 @@ impl MockModel {
             .map_err(batch_error)
     }
 
-    /// The project's jobs, newest first.
-    pub fn list_batches(&self, api_key: Option<&str>) -> Result<Vec<BatchJob>, ApiError> {
+    /// A page of the project's jobs, newest first: at most `size` after the job named
+    /// `after`, and the name to continue after when more remain.
+    pub fn list_batches(
+        &self,
+        api_key: Option<&str>,
+        after: Option<&str>,
+        size: usize,
+    ) -> Result<(Vec<Arc<BatchJob>>, Option<String>), ApiError> {
         self.authenticate(api_key)?;
-        Ok(self.batches.lock().list(api_key.unwrap_or("")))
+        Ok(self.batches.lock().page(api_key.unwrap_or(""), after, size))
+    }
+
+    /// Bytes and jobs the key's batch jobs hold, and bytes all keys' jobs hold.
+    pub fn batch_bytes(&self, api_key: Option<&str>) -> ((u64, usize), u64) {
+        self.batches.lock().held(api_key.unwrap_or(""))
     }
 
     /// Cancels a job that has not finished.
-    pub fn cancel_batch(&self, api_key: Option<&str>, name: &str) -> Result<BatchJob, ApiError> {
+    pub fn cancel_batch(&self, api_key: Option<&str>, name: &str) -> Result<Arc<BatchJob>, ApiError> {
         self.authenticate(api_key)?;
         let mut book = self.batches.lock();
         book.cancel(Instant::now(), api_key.unwrap_or(""), name)
@@ -152,4 +179,21 @@ pub fn finish_of(a: &BatchAnswer) -> FinishReason {
     } else {
         FinishReason::Stop
     }
+}
+
+/// Each request's numbers within bounds, named by its place in the job: `maxOutputTokens` and
+/// the answer-length hint up to the model's output limit.
+fn check_items(items: &[BatchItem], max_output: u64) -> Result<(), ApiError> {
+    use crate::bounds::in_range;
+    for (i, item) in items.iter().enumerate() {
+        if let Some(max) = item.max_output_tokens {
+            let field = format!("requests[{i}].request.generation_config.max_output_tokens");
+            in_range(&field, u64::from(max), 1, max_output)?;
+        }
+        if let Some(hint) = item.output_hint {
+            let field = format!("requests[{i}].metadata.stampede_output_tokens");
+            in_range(&field, u64::from(hint), 1, max_output)?;
+        }
+    }
+    Ok(())
 }

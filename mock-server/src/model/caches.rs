@@ -14,6 +14,19 @@ fn too_small(tokens: u64, min: u64) -> bool {
     min > 0 && tokens < min
 }
 
+/// A cache lives 1 second to 30 days (an `expireTime` in the past or years ahead is refused,
+/// so no stored expiry is past what a clock or RFC 3339 can hold).
+fn check_ttl(ttl: Duration) -> Result<(), ApiError> {
+    use crate::bounds::MAX_CACHE_TTL_SECS;
+    if ttl < Duration::from_secs(1) || ttl > Duration::from_secs(MAX_CACHE_TTL_SECS) {
+        return Err(ApiError::invalid_argument(format!(
+            "Invalid value at 'ttl' ({:.0}s from now): a cache lives between 1s and {MAX_CACHE_TTL_SECS}s (30 days).",
+            ttl.as_secs_f64().min(1e15)
+        )));
+    }
+    Ok(())
+}
+
 fn not_found() -> ApiError {
     ApiError::permission_denied("CachedContent not found (or permission denied)")
 }
@@ -22,6 +35,8 @@ fn cache_error(e: CacheError) -> ApiError {
     match e {
         CacheError::NotFound => not_found(),
         CacheError::TooMany => ApiError::resource_exhausted("Too many cached contents for this project."),
+        CacheError::Budget(r) if r.is_permanent() => ApiError::invalid_argument(r.describe("cached content")),
+        CacheError::Budget(r) => ApiError::resource_exhausted(r.describe("cached content")),
     }
 }
 
@@ -37,6 +52,8 @@ impl MockModel {
         ttl: Duration,
     ) -> Result<CachedContent, ApiError> {
         self.authenticate(api_key)?;
+        crate::bounds::display_name(display_name)?;
+        check_ttl(ttl)?;
         if !self.serves(model) {
             return Err(ApiError::model_not_found(model, "createCachedContent"));
         }
@@ -65,15 +82,30 @@ impl MockModel {
             .map_err(cache_error)
     }
 
-    /// The project's live caches.
-    pub fn list_caches(&self, api_key: Option<&str>) -> Result<Vec<CachedContent>, ApiError> {
+    /// A page of the project's live caches by name: at most `size` after the cache named
+    /// `after`, and the name to continue after when more remain.
+    pub fn list_caches(
+        &self,
+        api_key: Option<&str>,
+        after: Option<&str>,
+        size: usize,
+    ) -> Result<(Vec<CachedContent>, Option<String>), ApiError> {
         self.authenticate(api_key)?;
-        Ok(self.explicit.lock().list(Instant::now(), api_key.unwrap_or("")))
+        Ok(self
+            .explicit
+            .lock()
+            .page(Instant::now(), api_key.unwrap_or(""), after, size))
+    }
+
+    /// Bytes and caches the key's explicit caches hold, and bytes all keys' caches hold.
+    pub fn cache_bytes(&self, api_key: Option<&str>) -> ((u64, usize), u64) {
+        self.explicit.lock().held(api_key.unwrap_or(""))
     }
 
     /// Moves a cache's expiry to `ttl` from now.
     pub fn update_cache(&self, api_key: Option<&str>, name: &str, ttl: Duration) -> Result<CachedContent, ApiError> {
         self.authenticate(api_key)?;
+        check_ttl(ttl)?;
         let mut caches = self.explicit.lock();
         caches
             .update_ttl(Instant::now(), api_key.unwrap_or(""), name, ttl)

@@ -34,6 +34,7 @@ use crate::profile::{QuotaWindow, ServiceTier};
 use crate::quota::QuotaBook;
 use crate::rng::{keyed_rng, StreamRng};
 use crate::spend::SpendBook;
+use crate::store_budget::StoreLimits;
 pub use crate::usage::{FinishReason, Usage};
 
 /// One generate call as the model sees it, whatever the transport.
@@ -124,7 +125,10 @@ impl Generation {
 
     /// When chunk `i` is due at the client (downlink included).
     pub fn chunk_at(&self, i: u32) -> Instant {
-        self.start + self.first_token + self.per_token * self.tokens_after(i) as u32
+        let decode = self
+            .per_token
+            .saturating_mul(u32::try_from(self.tokens_after(i)).unwrap_or(u32::MAX));
+        later(self.start, self.first_token.saturating_add(decode))
     }
 
     /// When the first chunk is due: the time to first token a streaming client sees.
@@ -139,7 +143,7 @@ impl Generation {
 
     /// When a [`ServingFault::Reset`] cuts the connection: when the first token was due.
     pub fn reset_at(&self) -> Instant {
-        self.start + self.first_token
+        later(self.start, self.first_token)
     }
 
     /// Number of chunks sent before a [`ServingFault::Truncate`] cuts the stream.
@@ -181,6 +185,9 @@ struct Served {
     name: Arc<str>,
     limits: Limits,
     max_input: u64,
+    /// The longest answer the model gives (`outputTokenLimit`): bounds `maxOutputTokens` and
+    /// the answer-length hint.
+    max_output: u64,
 }
 
 /// The behaviour model: one per mock server or simulation.
@@ -211,9 +218,33 @@ impl std::fmt::Debug for MockModel {
     }
 }
 
+/// What the model's stores may hold: explicit caches and batch jobs, each in bytes per API key
+/// and in all, and entries per key (see [`crate::store_budget`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreBounds {
+    /// Explicit caches (`cachedContents`).
+    pub caches: StoreLimits,
+    /// Batch jobs.
+    pub batches: StoreLimits,
+}
+
+impl Default for StoreBounds {
+    fn default() -> Self {
+        StoreBounds {
+            caches: crate::context_cache::EXPLICIT_LIMITS,
+            batches: crate::batch::BATCH_LIMITS,
+        }
+    }
+}
+
 impl MockModel {
     /// A model for `profile`, seeded; its clock starts now (fixed quota windows align to it).
     pub fn new(profile: MockProfile, seed: u64) -> MockModel {
+        MockModel::with_stores(profile, seed, StoreBounds::default())
+    }
+
+    /// A model whose stores hold at most `stores`.
+    pub fn with_stores(profile: MockProfile, seed: u64, stores: StoreBounds) -> MockModel {
         let samplers = Samplers {
             latency: profile.latency.sampler(),
             decode_tps: profile.decode_tps.sampler(),
@@ -230,6 +261,7 @@ impl MockModel {
                     name: Arc::from(name.as_str()),
                     limits: *limits,
                     max_input: catalog::model_info(name).input_token_limit,
+                    max_output: catalog::model_info(name).output_token_limit,
                 };
                 (name.clone(), entry)
             })
@@ -240,8 +272,8 @@ impl MockModel {
             priority: Mutex::new(QuotaBook::new(QuotaWindow::Sliding, origin)),
             spend: Mutex::new(SpendBook::new(profile.spend_limit, profile.monthly_cap_usd, origin)),
             implicit: Mutex::new(ImplicitCache::new(profile.implicit_cache_ttl)),
-            explicit: Mutex::default(),
-            batches: Mutex::default(),
+            explicit: Mutex::new(ExplicitCaches::new(stores.caches)),
+            batches: Mutex::new(crate::batch::BatchBook::new(stores.batches)),
             upstream: Upstream::new(profile.max_concurrent, profile.backlog),
             profile: Arc::new(profile),
             served,
@@ -273,6 +305,7 @@ impl MockModel {
     pub fn authenticate(&self, api_key: Option<&str>) -> Result<(), ApiError> {
         match api_key {
             None | Some("") if self.profile.require_key => Err(ApiError::missing_key()),
+            Some(k) if k.len() > crate::bounds::MAX_API_KEY_BYTES => Err(ApiError::invalid_key()),
             Some(k) if !self.profile.api_keys.is_empty() && !self.profile.api_keys.iter().any(|a| a == k) => {
                 Err(ApiError::invalid_key())
             }
@@ -346,11 +379,12 @@ impl MockModel {
         } else {
             draws.latency.mul_f64(slowdown)
         };
-        let mut first_token = latency + per_token * thoughts as u32 + downlink;
+        let thinking = per_token.saturating_mul(u32::try_from(thoughts).unwrap_or(u32::MAX));
+        let mut first_token = latency.saturating_add(thinking).saturating_add(downlink);
         let fault = match fault {
             Some(PickedFault::Serving(f)) => Some(f),
             Some(PickedFault::SlowHeaders) => {
-                first_token += p.errors.slow_headers;
+                first_token = first_token.saturating_add(p.errors.slow_headers);
                 None
             }
             _ => None,
@@ -479,6 +513,13 @@ impl Draws {
             flex_wait: Duration::ZERO,
         }
     }
+}
+
+/// `t + d`, or (past what the clock can hold) 30 years after `t`: a planned instant never
+/// panics, whatever a profile or a request made of it.
+pub fn later(t: Instant, d: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(30 * 365 * 86_400);
+    t.checked_add(d).or_else(|| t.checked_add(FAR)).unwrap_or(t)
 }
 
 /// Waits until `t`, without touching the timer when `t` has already passed (a due answer goes

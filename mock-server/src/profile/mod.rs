@@ -7,6 +7,7 @@
 
 mod billing;
 mod faults;
+mod keys;
 mod network;
 mod settings;
 
@@ -22,6 +23,7 @@ use crate::ranges::{SHARE, SLOWDOWN, USD};
 
 pub use billing::{prices_of, BatchSettings, ServiceTier, ServiceTiers, SpendLimit};
 pub use faults::{FaultRates, FaultWindow};
+pub use keys::MAX_API_KEY_BYTES;
 pub use network::{Network, NETWORK_PRESETS};
 pub use settings::{MockSettings, ModelSettings};
 
@@ -133,7 +135,11 @@ pub struct MockProfile {
     pub fault_windows: Vec<FaultWindow>,
     /// Network path.
     pub network: Network,
-    /// Accepted API keys; empty accepts any.
+    /// Accepted API keys; empty accepts any. Written as `"[redacted]"` wherever the profile is
+    /// serialised (a run's summary, its report, logs); only
+    /// [`to_handoff_json`](MockProfile::to_handoff_json) writes them, for a mock in another
+    /// process.
+    #[serde(serialize_with = "keys::redacted")]
     pub api_keys: Vec<String>,
     /// Whether a missing key gets 403.
     pub require_key: bool,
@@ -196,10 +202,12 @@ impl MockProfile {
             // scenario's profile to a mock in another process).
             let text =
                 crate::input_file::read_to_string(Path::new(name_or_file), crate::input_file::InputKind::Profile)?;
-            serde_json::from_str(&text).map_err(|e| ProfileError::Parse {
+            let profile: MockProfile = serde_json::from_str(&text).map_err(|e| ProfileError::Parse {
                 path: name_or_file.into(),
                 message: e.to_string(),
-            })
+            })?;
+            keys::check(&profile.api_keys).map_err(ProfileError::Invalid)?;
+            Ok(profile)
         } else if name_or_file.ends_with(".toml") {
             let settings = MockSettings::from_file(Path::new(name_or_file))?;
             if let Some(file) = &settings.catalog {
@@ -295,6 +303,7 @@ impl MockProfile {
 
     fn validate(&self) -> Result<(), ProfileError> {
         let invalid = ProfileError::Invalid;
+        keys::check(&self.api_keys).map_err(invalid)?;
         self.errors.check().map_err(invalid)?;
         for w in &self.fault_windows {
             if w.end <= w.start {
@@ -327,6 +336,14 @@ impl MockProfile {
             .check("overload_slowdown", self.overload_slowdown)
             .map_err(invalid)?;
         Ok(())
+    }
+
+    /// The whole profile as JSON with its real API keys, to hand to a mock in another process
+    /// (`stampede plan`'s hosting probe); everything else serialises the keys redacted.
+    pub fn to_handoff_json(&self) -> Result<String, serde_json::Error> {
+        let mut v = serde_json::to_value(self)?;
+        v["api_keys"] = serde_json::to_value(&self.api_keys)?;
+        serde_json::to_string(&v)
     }
 
     /// The quota limits of a model, or `None` when the mock does not serve it.
@@ -370,6 +387,26 @@ mod tests {
         let s: MockSettings = toml::from_str("errors = { rate_500 = 0.7, rate_503 = 0.7 }").unwrap();
         assert!(MockProfile::preset("tier1").unwrap().patched(&s).is_err());
         assert!(MockProfile::preset("tier9").is_err());
+    }
+
+    #[test]
+    fn keys_are_redacted_except_in_the_handoff() {
+        let s: MockSettings = toml::from_str("api_keys = [\"AIzaSecret1\", \"k2\"]").unwrap();
+        let p = MockProfile::preset("tier1").unwrap().patched(&s).unwrap();
+        let written = serde_json::to_string(&p).unwrap();
+        assert!(!written.contains("AIzaSecret1"), "{written}");
+        assert!(
+            written.contains("\"api_keys\":[\"[redacted]\",\"[redacted]\"]"),
+            "{written}"
+        );
+        let handed: MockProfile = serde_json::from_str(&p.to_handoff_json().unwrap()).unwrap();
+        assert_eq!(handed.api_keys, ["AIzaSecret1", "k2"]);
+        assert_eq!(handed, p);
+        for bad in ["\"\"", "\" k\"", "\"k\\u0007\"", "\"clé\"", "\"[redacted]\""] {
+            let s: MockSettings = toml::from_str(&format!("api_keys = [{bad}]")).unwrap();
+            let e = MockProfile::preset("tier1").unwrap().patched(&s).unwrap_err();
+            assert!(e.to_string().contains("api_keys"), "{bad}: {e}");
+        }
     }
 
     #[test]

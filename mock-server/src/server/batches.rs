@@ -1,21 +1,22 @@
 //! The Batch API over HTTP: `models/{model}:batchGenerateContent` with inline requests, and the
 //! `batches/{id}` resource (get, list, cancel, delete), in the shapes the official SDK's
 //! `client.batches` reads (google-genai 3.6.1 `batches.py`: the job's fields under `metadata`,
-//! its state as `BATCH_STATE_*`, answers under `metadata.output.inlinedResponses.inlinedResponses`).
-//! File input (`inputConfig.fileName`) is not served.
+//! its state as `BATCH_STATE_*`, answers under `metadata.output.inlinedResponses.inlinedResponses`;
+//! see [`super::batch_view`]). File input (`inputConfig.fileName`) is not served. Lists are
+//! paged (`pageSize` up to 1,000, `pageToken`).
 
 use axum::extract::{Path, Request, State};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::time::Instant;
 
-use super::{error_response, reply, request_key, to_wall, AppState};
-use crate::batch::{BatchJob, BatchState};
+use super::batch_view::{job_body, summary};
+use super::{error_response, page_query, reply, request_key, AppState};
+use crate::batch::MAX_REQUESTS_PER_JOB;
 use crate::errors::ApiError;
-use crate::model::{finish_of, BatchItem};
-use crate::tokens::{count_tokens, synth_text};
-use crate::wire::{invalid_payload_message, GenerateContentRequest, GenerateContentResponse};
+use crate::model::BatchItem;
+use crate::tokens::count_tokens;
+use crate::wire::{invalid_payload_message, GenerateContentRequest};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -39,7 +40,7 @@ struct InputConfig {
 
 #[derive(Debug, Deserialize)]
 struct InlineRequests {
-    requests: Vec<InlineRequest>,
+    requests: Items,
 }
 
 #[derive(Debug, Deserialize)]
@@ -48,58 +49,60 @@ struct InlineRequest {
     metadata: Option<Value>,
 }
 
-/// A job as the API shows it at `now`: an operation whose metadata is the batch.
-fn resource(j: &BatchJob) -> Value {
-    let now = Instant::now();
-    let state = j.state(now);
-    let mut meta = json!({
-        "@type": "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch",
-        "name": j.name,
-        "model": format!("models/{}", j.model),
-        "displayName": j.display_name,
-        "createTime": to_wall(j.created),
-        "updateTime": to_wall(j.ended(now).unwrap_or(if state == BatchState::Pending { j.created } else { j.starts })),
-        "state": state.wire(),
-        "batchStats": {
-            "requestCount": j.answers.len().to_string(),
-            "successfulRequestCount": if state == BatchState::Succeeded { j.answers.len() } else { 0 }.to_string(),
-        },
-    });
-    if let Some(end) = j.ended(now) {
-        meta["endTime"] = json!(to_wall(end));
-    }
-    if state == BatchState::Succeeded {
-        let responses: Vec<Value> = j
-            .answers
-            .iter()
-            .enumerate()
-            .map(|(i, a)| {
-                let text = synth_text(a.usage.candidates, a.text_key);
-                let id = format!("{}-{i}", j.name.trim_start_matches("batches/"));
-                let r = GenerateContentResponse::new(
-                    &j.model,
-                    &id,
-                    &text,
-                    &a.usage,
-                    a.usage.candidates,
-                    Some(finish_of(a)),
-                );
-                let mut v = json!({"response": r});
-                if let Some(m) = &a.metadata {
-                    v["metadata"] = m.clone();
+/// The inline requests, each turned into the little the model keeps as soon as it is read
+/// (a parsed request is hundreds of bytes; 100,000 of them at once would be tens of MB), and
+/// refused past [`MAX_REQUESTS_PER_JOB`] while being read.
+#[derive(Debug, Default)]
+struct Items(Vec<BatchItem>);
+
+impl<'de> Deserialize<'de> for Items {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Items, D::Error> {
+        struct Each;
+        impl<'de> serde::de::Visitor<'de> for Each {
+            type Value = Items;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of inline requests")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Items, A::Error> {
+                let mut items = Vec::new();
+                while let Some(r) = seq.next_element::<InlineRequest>()? {
+                    if items.len() >= MAX_REQUESTS_PER_JOB {
+                        return Err(serde::de::Error::custom(format!(
+                            "a batch holds at most {MAX_REQUESTS_PER_JOB} requests"
+                        )));
+                    }
+                    items.push(item(r));
                 }
-                v
-            })
-            .collect();
-        meta["output"] = json!({"inlinedResponses": {"inlinedResponses": responses}});
+                Ok(Items(items))
+            }
+        }
+        d.deserialize_seq(Each)
     }
-    json!({"name": j.name, "metadata": meta, "done": state.is_final()})
+}
+
+/// What the model keeps of one inline request.
+fn item(r: InlineRequest) -> BatchItem {
+    BatchItem {
+        input_tokens: count_tokens(r.request.texts()),
+        max_output_tokens: r.request.generation_config.as_ref().and_then(|g| g.max_output_tokens),
+        // stampede's wanted answer length, sent only to the mock, as its hint headers are.
+        output_hint: r
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get("stampede_output_tokens"))
+            .and_then(Value::as_u64)
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+        metadata: r.metadata.map(|m| m.to_string().into_boxed_str()),
+    }
 }
 
 /// `POST /{version}/models/{model}:batchGenerateContent`.
 pub fn create(state: &AppState, model: &str, key: Option<&str>, body: &[u8]) -> Response {
     let result = (|| {
         state.model.authenticate(key)?;
+        crate::bounds::json_nodes(body, crate::bounds::MAX_BATCH_JSON_NODES)?;
         let parsed: CreateBody =
             serde_json::from_slice(body).map_err(|e| ApiError::invalid_argument(invalid_payload_message(&e)))?;
         let config = parsed.batch.input_config;
@@ -108,27 +111,10 @@ pub fn create(state: &AppState, model: &str, key: Option<&str>, body: &[u8]) -> 
                 "The stampede mock serves inline batch requests only (inputConfig.requests), not fileName.",
             ));
         }
-        let items: Vec<BatchItem> = config
-            .requests
-            .map(|r| r.requests)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|r| BatchItem {
-                input_tokens: count_tokens(r.request.texts()),
-                max_output_tokens: r.request.generation_config.as_ref().and_then(|g| g.max_output_tokens),
-                // stampede's wanted answer length, sent only to the mock, as its hint headers are.
-                output_hint: r
-                    .metadata
-                    .as_ref()
-                    .and_then(|m| m.get("stampede_output_tokens"))
-                    .and_then(Value::as_u64)
-                    .map(|n| n.min(u64::from(u32::MAX)) as u32),
-                metadata: r.metadata,
-            })
-            .collect();
+        let items = config.requests.map(|r| r.requests.0).unwrap_or_default();
         let name = parsed.batch.display_name.unwrap_or_default();
         let job = state.model.create_batch(key, model, &name, &items)?;
-        Ok(resource(&job))
+        Ok(summary(&job))
     })();
     state
         .model
@@ -136,22 +122,29 @@ pub fn create(state: &AppState, model: &str, key: Option<&str>, body: &[u8]) -> 
     reply(result)
 }
 
-/// `GET /{version}/batches`.
+/// `GET /{version}/batches?pageSize=&pageToken=`: the key's jobs, newest first, without their
+/// answers.
 pub async fn list(State(state): State<AppState>, request: Request) -> Response {
     let key = request_key(&request);
-    reply(
-        state
-            .model
-            .list_batches(key.as_deref())
-            .map(|jobs| json!({"operations": jobs.iter().map(resource).collect::<Vec<_>>()})),
-    )
+    let result = page_query(request.uri().query(), 50, "batches/").and_then(|(size, after)| {
+        let (jobs, next) = state.model.list_batches(key.as_deref(), after.as_deref(), size)?;
+        let mut body = json!({"operations": jobs.iter().map(|j| summary(j)).collect::<Vec<_>>()});
+        if let Some(next) = next {
+            body["nextPageToken"] = json!(next.trim_start_matches("batches/"));
+        }
+        Ok(body)
+    });
+    reply(result)
 }
 
-/// `GET /{version}/batches/{id}`.
+/// `GET /{version}/batches/{id}`: the job, with its answers once it succeeded.
 pub async fn get(State(state): State<AppState>, Path((_v, id)): Path<(String, String)>, request: Request) -> Response {
     let key = request_key(&request);
     let name = format!("batches/{id}");
-    reply(state.model.get_batch(key.as_deref(), &name).map(|j| resource(&j)))
+    match state.model.get_batch(key.as_deref(), &name) {
+        Ok(job) => job_body(job),
+        Err(e) => error_response(&e),
+    }
 }
 
 /// `POST /{version}/batches/{id}:cancel`.

@@ -8,7 +8,8 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{api_key, read_body, reply, request_key, to_wall, AppState};
+use super::{api_key, page_query, reply, request_key, to_wall, AppState};
+use crate::bounds::MAX_CACHE_TTL_SECS;
 use crate::context_cache::CachedContent;
 use crate::errors::{parse_proto_duration, ApiError};
 use crate::tokens::count_tokens;
@@ -41,12 +42,19 @@ impl CacheBody {
             });
         }
         if let Some(t) = &self.expire_time {
+            let shown: String = t.chars().take(40).collect();
             let at = humantime::parse_rfc3339_weak(t).map_err(|_| {
                 ApiError::invalid_argument(format!(
-                    "Invalid value at 'expire_time' ({t:?}): expected an RFC 3339 time"
+                    "Invalid value at 'expire_time' ({shown:?}): expected an RFC 3339 time"
                 ))
             })?;
-            return Ok(Some(at.duration_since(SystemTime::now()).unwrap_or_default()));
+            let ahead = at.duration_since(SystemTime::now()).unwrap_or_default();
+            if ahead.is_zero() || ahead > Duration::from_secs(MAX_CACHE_TTL_SECS) {
+                return Err(ApiError::invalid_argument(format!(
+                    "Invalid value at 'expire_time' ({shown:?}): must be in the future and at most 30 days ahead."
+                )));
+            }
+            return Ok(Some(ahead));
         }
         Ok(None)
     }
@@ -64,10 +72,11 @@ fn resource(c: &CachedContent) -> Value {
     })
 }
 
-async fn body_of(request: Request) -> Result<(Option<String>, CacheBody), ApiError> {
+async fn body_of(state: &AppState, request: Request) -> Result<(Option<String>, CacheBody), ApiError> {
     let (parts, body) = request.into_parts();
     let key = api_key(&parts.headers, parts.uri.query());
-    let bytes = read_body(&parts.headers, body).await?;
+    let bytes = state.read_body(&parts.headers, body).await?;
+    crate::bounds::json_nodes(&bytes, crate::bounds::MAX_JSON_NODES)?;
     let parsed = if bytes.is_empty() {
         CacheBody::default()
     } else {
@@ -79,7 +88,7 @@ async fn body_of(request: Request) -> Result<(Option<String>, CacheBody), ApiErr
 /// `POST /{version}/cachedContents`.
 pub async fn create(State(state): State<AppState>, request: Request) -> Response {
     let result = async {
-        let (key, body) = body_of(request).await?;
+        let (key, body) = body_of(&state, request).await?;
         let model = body
             .model
             .as_deref()
@@ -96,15 +105,18 @@ pub async fn create(State(state): State<AppState>, request: Request) -> Response
     reply(result)
 }
 
-/// `GET /{version}/cachedContents`.
+/// `GET /{version}/cachedContents?pageSize=&pageToken=`.
 pub async fn list(State(state): State<AppState>, request: Request) -> Response {
     let key = request_key(&request);
-    reply(
-        state
-            .model
-            .list_caches(key.as_deref())
-            .map(|caches| json!({"cachedContents": caches.iter().map(resource).collect::<Vec<_>>()})),
-    )
+    let result = page_query(request.uri().query(), 100, "cachedContents/").and_then(|(size, after)| {
+        let (caches, next) = state.model.list_caches(key.as_deref(), after.as_deref(), size)?;
+        let mut body = json!({"cachedContents": caches.iter().map(resource).collect::<Vec<_>>()});
+        if let Some(next) = next {
+            body["nextPageToken"] = json!(next.trim_start_matches("cachedContents/"));
+        }
+        Ok(body)
+    });
+    reply(result)
 }
 
 /// `GET /{version}/cachedContents/{id}`.
@@ -122,7 +134,7 @@ pub async fn update(
 ) -> Response {
     let name = format!("cachedContents/{id}");
     let result = async {
-        let (key, body) = body_of(request).await?;
+        let (key, body) = body_of(&state, request).await?;
         let ttl = body
             .ttl()?
             .ok_or_else(|| ApiError::invalid_argument("Either ttl or expire_time must be set."))?;

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::play::{self, ChunkRenderer, GEMINI_ARRAY, GEMINI_SSE};
-use super::{api_key, error_response, hint_header, json_response, read_body, AppState};
+use super::{api_key, error_response, hint_header, json_response, output_hint, AppState, ReadBody};
 use crate::errors::ApiError;
 use crate::model::{Answer, Call, Generation};
 use crate::profile::ServiceTier;
@@ -19,6 +19,21 @@ use crate::wire::{
     invalid_payload_message, CountTokensRequest, GenerateContentRequest, GenerateContentResponse, GenerationConfig,
     ModelResource,
 };
+
+/// The service tier and the thinking a request asks for, or the 400 Gemini gives a bad one.
+fn tier_and_thinking(request: &GenerateContentRequest, model: &str) -> Result<(ServiceTier, Thinking), ApiError> {
+    let tier = match request.service_tier.as_deref().map(ServiceTier::parse) {
+        None => ServiceTier::Standard,
+        Some(Some(t)) => t,
+        Some(None) => {
+            return Err(ApiError::invalid_argument(format!(
+                "Invalid value at 'service_tier' ({:?}): expected one of standard, flex, priority",
+                request.service_tier.as_deref().unwrap_or("")
+            )))
+        }
+    };
+    Ok((tier, thinking_of(request.generation_config.as_ref(), model)?))
+}
 
 /// What the request asks of thinking; a 400 for a budget and a level together, or a level
 /// the model does not accept (Gemini 3.8 Flash refuses `MINIMAL`), as the catalog lists them.
@@ -55,25 +70,29 @@ pub async fn model_method(
     };
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
-    let body = match read_body(&headers, body).await {
+    let body = match state.read_body(&headers, body).await {
         Ok(b) => b,
         Err(e) => return error_response(&e),
     };
     let key = api_key(&headers, query.as_deref());
     let sse = query.as_deref().is_some_and(|q| q.split('&').any(|kv| kv == "alt=sse"));
     match method {
-        "generateContent" => generate(state, model, key, &headers, &body, None).await,
+        "generateContent" => generate(state, model, key, &headers, body, None).await,
         "streamGenerateContent" => {
             let framing = if sse { GEMINI_SSE } else { GEMINI_ARRAY };
-            generate(state, model, key, &headers, &body, Some(framing)).await
+            generate(state, model, key, &headers, body, Some(framing)).await
         }
         "countTokens" => count(&state, model, key.as_deref(), &body),
-        "batchGenerateContent" => super::batches::create(&state, model, key.as_deref(), &body),
+        "batchGenerateContent" => {
+            let _turn = state.batch_creates.clone().acquire_owned().await;
+            super::batches::create(&state, model, key.as_deref(), &body)
+        }
         other => error_response(&ApiError::model_not_found(model, other)),
     }
 }
 
 fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
+    crate::bounds::json_nodes(body, crate::bounds::MAX_JSON_NODES)?;
     serde_json::from_slice(body).map_err(|e| ApiError::invalid_argument(invalid_payload_message(&e)))
 }
 
@@ -82,10 +101,17 @@ async fn generate(
     model: &str,
     key: Option<String>,
     headers: &HeaderMap,
-    body: &[u8],
+    body: ReadBody,
     framing: Option<play::Framing>,
 ) -> Response {
-    let request: GenerateContentRequest = match state.model.authenticate(key.as_deref()).and_then(|_| parse(body)) {
+    let parsed = state
+        .model
+        .authenticate(key.as_deref())
+        .and_then(|_| parse::<GenerateContentRequest>(&body))
+        .and_then(|r| checked(r, headers));
+    // The body's share of the budget is free again as soon as it is parsed.
+    drop(body);
+    let (request, hint) = match parsed {
         Ok(r) => r,
         Err(e) => {
             state.model.record(model, e.code);
@@ -94,20 +120,8 @@ async fn generate(
     };
     let config = request.generation_config.as_ref();
     let input_tokens = count_tokens(request.texts());
-    let service_tier = match request.service_tier.as_deref().map(ServiceTier::parse) {
-        None => ServiceTier::Standard,
-        Some(Some(t)) => t,
-        Some(None) => {
-            let e = ApiError::invalid_argument(format!(
-                "Invalid value at 'service_tier' ({:?}): expected one of standard, flex, priority",
-                request.service_tier.as_deref().unwrap_or("")
-            ));
-            state.model.record(model, e.code);
-            return error_response(&e);
-        }
-    };
-    let thinking = match thinking_of(config, model) {
-        Ok(t) => t,
+    let (service_tier, thinking) = match tier_and_thinking(&request, model) {
+        Ok(settings) => settings,
         Err(e) => {
             state.model.record(model, e.code);
             return error_response(&e);
@@ -119,7 +133,7 @@ async fn generate(
         model,
         input_tokens,
         max_output_tokens: config.and_then(|c| c.max_output_tokens),
-        output_hint: hint_header(headers, "x-stampede-output-tokens").map(|v| v as u32),
+        output_hint: hint,
         thinking,
         rng_key: hint_header(headers, "x-stampede-rng-key"),
         service_tier,
@@ -183,6 +197,21 @@ async fn generate(
         response.headers_mut().insert(SERVICE_TIER_HEADER, v);
     }
     response
+}
+
+/// What only the transport reads of a generate request, within bounds: `candidateCount` (1 to
+/// 8) and the answer-length hint header (the model bounds the rest).
+fn checked(
+    request: GenerateContentRequest,
+    headers: &HeaderMap,
+) -> Result<(GenerateContentRequest, Option<u32>), ApiError> {
+    use crate::bounds::{in_range, MAX_CANDIDATE_COUNT};
+    let count = request.generation_config.as_ref().and_then(|c| c.candidate_count);
+    if let Some(n) = count {
+        in_range("generation_config.candidate_count", n, 1, MAX_CANDIDATE_COUNT)?;
+    }
+    let hint = output_hint(headers)?;
+    Ok((request, hint))
 }
 
 /// The response header naming the service tier that served a request.

@@ -4,12 +4,16 @@
 //! [`serve`] runs it on an already-bound listener until `shutdown` resolves. The handlers parse
 //! and count, ask the model, and play the answer out at the instants the model planned.
 
+mod batch_view;
 mod batches;
+mod body;
 mod caches;
+mod connections;
 mod gemini;
 mod observe;
 mod openai;
 mod play;
+mod transport;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -26,7 +30,10 @@ use tokio::net::TcpListener;
 use crate::errors::ApiError;
 use crate::model::MockModel;
 
+pub use body::{read_body, ReadBody};
+pub use connections::Closed;
 pub use observe::RequestLog;
+pub use transport::{Transport, TransportLimits, TransportStats, DEFAULT_MAX_BODY};
 
 /// Options of the HTTP layer (the behaviour lives in the model's profile).
 #[derive(Debug, Clone)]
@@ -35,6 +42,8 @@ pub struct ServerOptions {
     pub hang_max: Duration,
     /// Where to append one JSON line per answered request (keys are never written).
     pub request_log: Option<PathBuf>,
+    /// The transport's bounds: connections, timeouts, body size, budget and pace.
+    pub limits: TransportLimits,
 }
 
 impl Default for ServerOptions {
@@ -42,6 +51,7 @@ impl Default for ServerOptions {
         ServerOptions {
             hang_max: Duration::from_secs(300),
             request_log: None,
+            limits: TransportLimits::default(),
         }
     }
 }
@@ -55,20 +65,50 @@ pub struct AppState {
     pub options: Arc<ServerOptions>,
     /// The request log, if enabled.
     pub log: Option<Arc<RequestLog>>,
+    /// The transport's limits, counters and body budget.
+    pub transport: Arc<Transport>,
+    /// Batch creates parsed at once: a create of 100,000 inline requests builds tens of MB
+    /// while it is parsed, so they take turns.
+    pub batch_creates: Arc<tokio::sync::Semaphore>,
+}
+
+impl AppState {
+    /// Reads a request body within the transport's bounds (see [`read_body`]).
+    pub async fn read_body(&self, headers: &HeaderMap, body: Body) -> Result<ReadBody, ApiError> {
+        read_body(&self.transport, headers, body).await
+    }
+}
+
+/// The mock's router and the transport it is meant to be served with (same limits and
+/// counters; see [`serve_with`]).
+#[derive(Debug, Clone)]
+pub struct Mock {
+    /// The router.
+    pub router: Router,
+    /// Its transport.
+    pub transport: Arc<Transport>,
 }
 
 /// The mock's router.
 pub fn app(model: Arc<MockModel>, options: ServerOptions) -> std::io::Result<Router> {
+    Ok(build(model, options)?.router)
+}
+
+/// The mock's router with its transport.
+pub fn build(model: Arc<MockModel>, options: ServerOptions) -> std::io::Result<Mock> {
     let log = match &options.request_log {
         Some(path) => Some(Arc::new(RequestLog::create(path)?)),
         None => None,
     };
+    let transport = Transport::new(options.limits.clone());
     let state = AppState {
         model,
         options: Arc::new(options),
         log,
+        transport: transport.clone(),
+        batch_creates: Arc::new(tokio::sync::Semaphore::new(2)),
     };
-    Ok(Router::new()
+    let router = Router::new()
         .route("/{version}/models", get(gemini::list_models))
         .route(
             "/{version}/models/{target}",
@@ -88,21 +128,45 @@ pub fn app(model: Arc<MockModel>, options: ServerOptions) -> std::io::Result<Rou
         .route("/__stampede/stats", get(observe::stats))
         .route("/metrics", get(observe::metrics))
         .fallback(not_found)
-        .with_state(state))
+        .with_state(state);
+    Ok(Mock { router, transport })
 }
 
-/// Serves `app` on `listener` until `shutdown` completes, then lets open connections finish.
-/// Sockets get `TCP_NODELAY`, as production API frontends set it: small answers are not held
-/// back by Nagle's algorithm. HTTP/1 connections support half-closure: a client that shuts its
-/// side down after a complete request still gets its answer, as from a real frontend.
+/// Serves `app` on `listener` with the default transport limits until `shutdown` completes
+/// (see [`serve_with`]).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
+    serve_with(listener, app, Transport::new(TransportLimits::default()), shutdown).await
+}
+
+/// Serves `app` on `listener` within `transport`'s limits until `shutdown` completes, then lets
+/// open connections finish. Sockets get `TCP_NODELAY`, as production API frontends set it:
+/// small answers are not held back by Nagle's algorithm. HTTP/1 connections support
+/// half-closure: a client that shuts its side down after a complete request still gets its
+/// answer, as from a real frontend. Connections are bounded in number and in how long they may
+/// take over a request head or stay quiet (see [`connections`](self::connections)).
+pub async fn serve_with(
+    listener: TcpListener,
+    app: Router,
+    transport: Arc<Transport>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use hyper_util::rt::TokioExecutor;
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    builder.http1().half_close(true);
+    // A request head of at most 64 KiB (hyper answers 431 past it); HTTP/2 keeps its streams
+    // and windows small, so no connection buffers much that no handler has read.
+    builder.http1().half_close(true).max_buf_size(64 << 10);
+    builder
+        .http2()
+        .max_concurrent_streams(128)
+        .max_header_list_size(64 << 10)
+        .initial_connection_window_size(1 << 20)
+        .initial_stream_window_size(256 << 10);
+    let builder = Arc::new(builder);
+    let table = Arc::new(connections::Connections::new(transport));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -117,14 +181,20 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        // Every open connection busy with a request: this one is closed at once.
+        let Some(conn) = table.admit() else { continue };
         let _ = tcp.set_nodelay(true);
-        let service = hyper_util::service::TowerToHyperService::new(app.clone());
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(tcp), service)
-            .into_owned();
-        let conn = graceful.watch(conn);
+        let io = hyper_util::rt::TokioIo::new(connections::Watched::new(tcp, conn.clone()));
+        let service = connections::tracked(app.clone(), conn.clone());
+        let served = builder.serve_connection_with_upgrades(io, service).into_owned();
+        let served = graceful.watch(served);
+        let table = table.clone();
         tokio::spawn(async move {
-            let _ = conn.await;
+            tokio::select! {
+                _ = served => {}
+                _ = table.watchdog(&conn) => {}
+            }
+            table.remove(&conn);
         });
     }
     graceful.shutdown().await;
@@ -140,8 +210,9 @@ pub async fn spawn(
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    let router = app(model, options)?;
-    let handle = tokio::spawn(async move { serve(listener, router, std::future::pending()).await });
+    let mock = build(model, options)?;
+    let handle =
+        tokio::spawn(async move { serve_with(listener, mock.router, mock.transport, std::future::pending()).await });
     Ok((local, handle))
 }
 
@@ -187,47 +258,53 @@ pub fn api_key<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<Str
     })
 }
 
-/// Largest request body accepted (Gemini takes inline requests up to 20 MB; axum's default of
-/// 2 MB would refuse prompts of half a million tokens).
-pub const MAX_BODY: usize = 64 << 20;
-
-/// Reads a request body up to [`MAX_BODY`]. A body declared larger (`Content-Length`) is
-/// refused before a byte of it is read, with Gemini's answer for it (400 INVALID_ARGUMENT,
-/// "Request payload size exceeds the limit: N bytes.", as users have reported it); so is a
-/// chunked body that runs past the limit.
-pub async fn read_body(headers: &HeaderMap, body: Body) -> Result<bytes::Bytes, ApiError> {
-    let too_large = || ApiError::invalid_argument(format!("Request payload size exceeds the limit: {MAX_BODY} bytes."));
-    let declared = headers
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
-        return Err(too_large());
-    }
-    axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
-        let limit = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-        if limit {
-            too_large()
-        } else {
-            ApiError::invalid_argument(format!("Request body could not be read: {e}"))
-        }
-    })
-}
-
 /// The API key of a request, from its header or its `?key=`.
 pub fn request_key(request: &axum::extract::Request) -> Option<String> {
     api_key(request.headers(), request.uri().query())
 }
 
 /// A model-clock instant as a wall-clock RFC 3339 time (resource timestamps).
+/// Never panics: a time RFC 3339 cannot write (before 1970 or after 9999, where humantime's
+/// formatter fails) is written as the nearest one it can.
 pub fn to_wall(t: tokio::time::Instant) -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    const LAST: Duration = Duration::from_secs(253_402_300_799);
     let now = tokio::time::Instant::now();
+    let wall_now = SystemTime::now();
     let wall = if t >= now {
-        std::time::SystemTime::now() + (t - now)
+        wall_now.checked_add(t - now)
     } else {
-        std::time::SystemTime::now() - (now - t)
+        wall_now.checked_sub(now - t)
     };
-    humantime::format_rfc3339_micros(wall).to_string()
+    let since_epoch = wall
+        .and_then(|w| w.duration_since(UNIX_EPOCH).ok())
+        .unwrap_or(if t >= now { LAST } else { Duration::ZERO })
+        .min(LAST);
+    humantime::format_rfc3339_micros(UNIX_EPOCH + since_epoch).to_string()
+}
+
+/// `pageSize` and `pageToken` of a list request: the size within bounds (`default` when
+/// absent) and the name to continue after (`prefix` + the token), or the 400 naming the bad one.
+pub fn page_query(query: Option<&str>, default: usize, prefix: &str) -> Result<(usize, Option<String>), ApiError> {
+    let param = |name: &str| {
+        query.and_then(|q| {
+            q.split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v)
+        })
+    };
+    let size = crate::bounds::page_size(param("pageSize"), default)?;
+    let after = match param("pageToken").filter(|t| !t.is_empty()) {
+        None => None,
+        Some(t) if t.len() <= 64 && t.bytes().all(|b| b.is_ascii_alphanumeric()) => Some(format!("{prefix}{t}")),
+        Some(_) => {
+            return Err(ApiError::invalid_argument(
+                "Invalid value at 'page_token': not a token this list gave.",
+            ))
+        }
+    };
+    Ok((size, after))
 }
 
 /// A JSON result as a 200, or the error's Gemini body.
@@ -238,7 +315,24 @@ pub fn reply(result: Result<serde_json::Value, ApiError>) -> Response {
     }
 }
 
-/// A numeric hint header sent by stampede (`x-stampede-output-tokens`, `x-stampede-rng-key`).
+/// A numeric hint header sent by stampede (`x-stampede-rng-key`); anything but a whole number
+/// is ignored.
 pub fn hint_header(headers: &HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.parse().ok()
+}
+
+/// The answer length stampede asks for (`x-stampede-output-tokens`): absent, or a whole number
+/// (past `u32::MAX` it is taken as `u32::MAX`, and the model refuses it as past the model's
+/// output limit, with the range); anything else is a 400 naming the header.
+pub fn output_hint(headers: &HeaderMap) -> Result<Option<u32>, ApiError> {
+    const NAME: &str = "x-stampede-output-tokens";
+    let Some(raw) = headers.get(NAME) else { return Ok(None) };
+    let text = raw.to_str().unwrap_or("");
+    match text.trim().parse::<u64>() {
+        Ok(n) => Ok(Some(u32::try_from(n).unwrap_or(u32::MAX))),
+        Err(_) => Err(ApiError::invalid_argument(format!(
+            "Invalid value at '{NAME}' ({:?}): must be a whole number of tokens.",
+            text.chars().take(40).collect::<String>()
+        ))),
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::Path;
 
 use axum::extract::State;
@@ -84,6 +84,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             q.limit
         );
     }
+    transport_metrics(&mut out, &state);
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -92,11 +93,73 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
+/// What the transport's bounds and the request log have done, as Prometheus counters.
+fn transport_metrics(out: &mut String, state: &AppState) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let t = &state.transport.stats;
+    let _ = writeln!(
+        out,
+        "# HELP stampede_mock_connections_open Connections open.\n# TYPE stampede_mock_connections_open gauge\nstampede_mock_connections_open {}",
+        t.open.load(Relaxed)
+    );
+    let counters = [
+        (
+            "connections_refused_total",
+            "Connections closed at once: every open one was busy.",
+            &t.refused,
+        ),
+        (
+            "connections_evicted_total",
+            "Quiet connections closed to make room for a new one.",
+            &t.evicted,
+        ),
+        (
+            "header_timeouts_total",
+            "Connections closed: a request head took longer than --header-timeout.",
+            &t.header_timeouts,
+        ),
+        (
+            "idle_timeouts_total",
+            "Connections closed after --idle-timeout with no request.",
+            &t.idle_timeouts,
+        ),
+        (
+            "slow_bodies_total",
+            "Bodies answered 408 below --body-rate-floor.",
+            &t.slow_bodies,
+        ),
+        (
+            "body_budget_refusals_total",
+            "Bodies answered 503: --body-budget-mib was spent.",
+            &t.budget_refusals,
+        ),
+    ];
+    for (name, help, value) in counters {
+        let _ = writeln!(
+            out,
+            "# HELP stampede_mock_{name} {help}\n# TYPE stampede_mock_{name} counter\nstampede_mock_{name} {}",
+            value.load(Relaxed)
+        );
+    }
+    if let Some(log) = &state.log {
+        let _ = writeln!(
+            out,
+            "# HELP stampede_mock_request_log_failures_total Request-log lines that could not be written (rolled back).\n# TYPE stampede_mock_request_log_failures_total counter\nstampede_mock_request_log_failures_total {}",
+            log.failures()
+        );
+    }
+}
+
 /// Appends one JSON line per decided request: time, endpoint, model, status, tokens, the
 /// instant the answer is due. Keys are never written.
+///
+/// A line is written whole or not at all: when a write fails (a full disk), the file is cut
+/// back to the end of the last whole line, the failure is counted
+/// (`stampede_mock_request_log_failures_total` on `/metrics`) and said once on stderr; the mock
+/// goes on answering.
 #[derive(Debug)]
 pub struct RequestLog {
-    out: Mutex<BufWriter<File>>,
+    out: Mutex<LineWriter<File>>,
     origin: tokio::time::Instant,
 }
 
@@ -104,9 +167,14 @@ impl RequestLog {
     /// Creates (truncates) the log file.
     pub fn create(path: &Path) -> std::io::Result<RequestLog> {
         Ok(RequestLog {
-            out: Mutex::new(BufWriter::new(File::create(path)?)),
+            out: Mutex::new(LineWriter::new(File::create(path)?)),
             origin: tokio::time::Instant::now(),
         })
+    }
+
+    /// Lines that could not be written so far.
+    pub fn failures(&self) -> u64 {
+        self.out.lock().failures
     }
 
     /// Logs one answer.
@@ -126,7 +194,116 @@ impl RequestLog {
             }),
         };
         let mut out = self.out.lock();
-        let _ = writeln!(out, "{line}");
-        let _ = out.flush();
+        if let Err(e) = out.write_line(&format!("{line}\n")) {
+            if out.failures == 1 {
+                eprintln!("stampede mock: the request log could not be written ({e}); lines are dropped whole and counted on /metrics (stampede_mock_request_log_failures_total)");
+            }
+        }
+    }
+}
+
+/// A file that may be cut back to a length (the request log's rollback).
+pub trait Truncate {
+    /// Cuts the file to `len` bytes and puts the write position there.
+    fn truncate_to(&mut self, len: u64) -> std::io::Result<()>;
+}
+
+impl Truncate for File {
+    fn truncate_to(&mut self, len: u64) -> std::io::Result<()> {
+        use std::io::Seek;
+        self.set_len(len)?;
+        self.seek(std::io::SeekFrom::Start(len)).map(drop)
+    }
+}
+
+/// Writes whole lines: a line that fails part way is rolled back to the last whole line.
+#[derive(Debug)]
+pub struct LineWriter<W> {
+    out: W,
+    /// Bytes of whole lines written.
+    len: u64,
+    /// Lines that failed.
+    pub failures: u64,
+}
+
+impl<W: Write + Truncate> LineWriter<W> {
+    /// A writer at the start of `out`.
+    pub fn new(out: W) -> LineWriter<W> {
+        LineWriter {
+            out,
+            len: 0,
+            failures: 0,
+        }
+    }
+
+    /// Writes `line` (ending in a newline) whole, or rolls back and counts the failure.
+    pub fn write_line(&mut self, line: &str) -> std::io::Result<()> {
+        match self.out.write_all(line.as_bytes()).and_then(|()| self.out.flush()) {
+            Ok(()) => {
+                self.len += line.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                self.failures += 1;
+                let _ = self.out.truncate_to(self.len);
+                Err(e)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A disk with room for `room` bytes.
+    struct Disk {
+        data: Vec<u8>,
+        room: usize,
+    }
+
+    impl Write for Disk {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.room.saturating_sub(self.data.len()));
+            if n == 0 {
+                return Err(std::io::Error::new(std::io::ErrorKind::StorageFull, "disk full"));
+            }
+            self.data.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Truncate for Disk {
+        fn truncate_to(&mut self, len: u64) -> std::io::Result<()> {
+            self.data.truncate(len as usize);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_line_that_does_not_fit_is_rolled_back_whole() {
+        let mut w = LineWriter::new(Disk {
+            data: Vec::new(),
+            room: 25,
+        });
+        w.write_line("{\"a\": 1}\n").unwrap();
+        w.write_line("{\"b\": 2}\n").unwrap();
+        // 20 bytes used, 5 free: the third line is cut on disk, then rolled back.
+        assert!(w.write_line("{\"c\": 3}\n").is_err());
+        assert_eq!(w.failures, 1);
+        assert_eq!(
+            String::from_utf8(w.out.data.clone()).unwrap(),
+            "{\"a\": 1}\n{\"b\": 2}\n"
+        );
+        // Room again: logging goes on after the last whole line.
+        w.out.room = 100;
+        w.write_line("{\"d\": 4}\n").unwrap();
+        assert!(String::from_utf8(w.out.data.clone())
+            .unwrap()
+            .ends_with("2}\n{\"d\": 4}\n"));
     }
 }

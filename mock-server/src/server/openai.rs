@@ -12,7 +12,7 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::play::{self, ChunkRenderer, OPENAI_SSE};
-use super::{api_key, hint_header, json_response, read_body, AppState};
+use super::{api_key, hint_header, json_response, output_hint, AppState};
 use crate::errors::ApiError;
 use crate::model::{Answer, Call, FinishReason, Generation};
 use crate::tokens::count_tokens;
@@ -58,7 +58,7 @@ fn message_texts(body: &Value) -> Vec<String> {
 pub async fn chat_completions(State(state): State<AppState>, RawQuery(query): RawQuery, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
-    let body = match read_body(&headers, body).await {
+    let body = match state.read_body(&headers, body).await {
         Ok(b) => b,
         Err(e) => return error(&e),
     };
@@ -66,7 +66,13 @@ pub async fn chat_completions(State(state): State<AppState>, RawQuery(query): Ra
     if let Err(e) = state.model.authenticate(key.as_deref()) {
         return error(&e);
     }
-    let body: Value = match serde_json::from_slice(&body) {
+    if let Err(e) = crate::bounds::json_nodes(&body, crate::bounds::MAX_JSON_NODES) {
+        return error(&e);
+    }
+    let parsed = serde_json::from_slice::<Value>(&body);
+    // The body's share of the budget is free again as soon as it is parsed.
+    drop(body);
+    let body: Value = match parsed {
         Ok(v) => v,
         Err(e) => {
             return error(&ApiError::invalid_argument(format!(
@@ -81,17 +87,18 @@ pub async fn chat_completions(State(state): State<AppState>, RawQuery(query): Ra
         return error(&ApiError::invalid_argument("model is required"));
     };
     let texts = message_texts(&body);
-    let max = body["max_completion_tokens"]
-        .as_u64()
-        .or_else(|| body["max_tokens"].as_u64());
+    let (max, hint) = match numbers(&body, &headers) {
+        Ok(n) => n,
+        Err(e) => return error(&e),
+    };
     let stream = body["stream"].as_bool().unwrap_or(false);
     let include_usage = body["stream_options"]["include_usage"].as_bool().unwrap_or(false);
     let call = Call {
         api_key: key.as_deref(),
         model: &model,
         input_tokens: count_tokens(texts.iter().map(String::as_str)),
-        max_output_tokens: max.map(|m| m.min(u64::from(u32::MAX)) as u32),
-        output_hint: hint_header(&headers, "x-stampede-output-tokens").map(|v| v as u32),
+        max_output_tokens: max,
+        output_hint: hint,
         thinking: Default::default(),
         rng_key: hint_header(&headers, "x-stampede-rng-key"),
         ..Call::default()
@@ -142,4 +149,24 @@ fn usage(g: &Generation, completion: u64) -> Value {
         "completion_tokens": completion + g.usage.thoughts,
         "total_tokens": g.usage.prompt + completion + g.usage.thoughts,
     })
+}
+
+/// The numbers of a chat request within bounds: `n` is 1 to 8 (the mock answers one);
+/// `max_completion_tokens` (or `max_tokens`) a whole number, which the model holds to the
+/// model's output limit; the answer-length hint header likewise.
+fn numbers(body: &Value, headers: &axum::http::HeaderMap) -> Result<(Option<u32>, Option<u32>), ApiError> {
+    use crate::bounds::{in_range, out_of_range, MAX_CANDIDATE_COUNT};
+    if let Some(n) = body.get("n").filter(|n| !n.is_null()) {
+        let n = n.as_i64().ok_or_else(|| out_of_range("n", n, 1, MAX_CANDIDATE_COUNT))?;
+        in_range("n", n, 1, MAX_CANDIDATE_COUNT)?;
+    }
+    let mut max = None;
+    for field in ["max_completion_tokens", "max_tokens"] {
+        let Some(v) = body.get(field).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let n = v.as_u64().ok_or_else(|| out_of_range(field, v, 1, u32::MAX))?;
+        max = max.or(Some(u32::try_from(n).unwrap_or(u32::MAX)));
+    }
+    Ok((max, output_hint(headers)?))
 }

@@ -249,7 +249,8 @@ fn start_mock(
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos())
     ));
-    let json = serde_json::to_string(&profile).map_err(|e| RunError::Failed(e.to_string()))?;
+    // The one place the real keys are written: the child mock must accept the key we send.
+    let json = profile.to_handoff_json().map_err(|e| RunError::Failed(e.to_string()))?;
     std::fs::write(&path, json).map_err(|e| RunError::Failed(format!("{}: {e}", path.display())))?;
     let spawned = spawn_mock(&options.mock_exe, &path, options.seed);
     let _ = std::fs::remove_file(&path);
