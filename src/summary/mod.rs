@@ -11,7 +11,10 @@ pub mod billing;
 pub mod check;
 pub mod figures;
 pub mod horizon;
+mod run_meta;
 pub mod verdict;
+
+pub use run_meta::RunMeta;
 
 use std::collections::BTreeMap;
 
@@ -20,7 +23,6 @@ use serde::{Deserialize, Serialize};
 use crate::histogram::{LatencyHistogram, LatencyStats};
 use crate::metrics::{LaneMetrics, Metrics, SecondRow};
 use crate::scenario::slo::SloSpec;
-use crate::strategy::StrategySpec;
 pub use verdict::{evaluate, SloCheck, SloVerdict};
 
 /// The schema id of this version.
@@ -218,15 +220,6 @@ impl LaneSummary {
     }
 }
 
-impl RunMeta {
-    /// The mock's quota of the run's model as (requests, input tokens) per minute, 0 for
-    /// unlimited; `None` for a target without a mock profile.
-    pub fn mock_quota(&self) -> Option<(u64, u64)> {
-        let m = self.mock_profile.as_ref()?.get("models")?.get(&self.model)?;
-        Some((m.get("rpm")?.as_u64()?, m.get("tpm")?.as_u64()?))
-    }
-}
-
 /// Whether a streamed run's decode time was not modelled: a mock (or the simulator) whose
 /// `decode_tps` is 0 sends a whole answer at once after the first token, so inter-chunk gaps,
 /// decode speed and the time after the first token say nothing about a real model.
@@ -265,41 +258,6 @@ pub struct Intervals {
     pub seconds: f64,
     /// One encoded histogram per interval, from the start of the run.
     pub latency: Vec<String>,
-}
-
-/// Facts about the run itself.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunMeta {
-    /// Scenario name.
-    pub scenario: String,
-    /// Scenario description.
-    pub description: Option<String>,
-    /// `sim`, `mock`, `gemini` or `openai`.
-    pub target: String,
-    /// Model called.
-    pub model: String,
-    /// Seed of every random stream: the same seed gives the same run in sim.
-    pub seed: u64,
-    /// Traffic window in seconds.
-    pub duration_s: f64,
-    /// Time from start to the last request's end (virtual in sim).
-    pub elapsed_s: f64,
-    /// Whether the run was simulated (virtual time).
-    pub simulated: bool,
-    /// Wall-clock start (RFC 3339).
-    pub started_at: String,
-    /// Wall-clock duration of the run.
-    pub wall_time_s: f64,
-    /// Why the run stopped early, if it did.
-    pub stopped_early: Option<String>,
-    /// The calling plan as configured.
-    pub strategy: StrategySpec,
-    /// The mock profile, for sim and mock targets (as the mock serialises it; read its quota
-    /// with [`RunMeta::mock_quota`]).
-    pub mock_profile: Option<serde_json::Value>,
-    /// The catalog that priced the run and its date ("stampede's catalog of 2026-12-03").
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub catalog: Option<String>,
 }
 
 /// `summary.json`.
@@ -607,7 +565,7 @@ pub(crate) fn empty_for_tests() -> Summary {
         started_at: "2026-01-01T00:00:00Z".into(),
         wall_time_s: 0.0,
         stopped_early: None,
-        strategy: StrategySpec::default(),
+        strategy: crate::strategy::StrategySpec::default(),
         mock_profile: None,
         catalog: None,
     };

@@ -142,15 +142,8 @@ async fn generate(
     };
     let answer = state.model.generate(call).await;
     if let Some(log) = &state.log {
-        log.record(
-            &answer,
-            model,
-            if framing.is_some() {
-                "streamGenerateContent"
-            } else {
-                "generateContent"
-            },
-        );
+        let method = ["generateContent", "streamGenerateContent"][usize::from(framing.is_some())];
+        log.record(&answer, model, method);
     }
     let generation = match answer {
         Answer::Error(e) => return error_response(&e.to_api_error()),
