@@ -430,7 +430,7 @@ fn key_from(names: &[&str]) -> Result<Option<ApiKey>, PrepareError> {
 
 /// The API key for Gemini: the scenario's `api_key_env`, else `GEMINI_API_KEY`, else
 /// `GOOGLE_API_KEY`.
-fn gemini_key(env_name: Option<&str>) -> Result<ApiKey, PrepareError> {
+pub fn gemini_key(env_name: Option<&str>) -> Result<ApiKey, PrepareError> {
     let names: Vec<&str> = match env_name {
         Some(n) => vec![n],
         None => vec!["GEMINI_API_KEY", "GOOGLE_API_KEY"],

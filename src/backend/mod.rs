@@ -15,6 +15,7 @@ pub mod error_body;
 pub mod gemini;
 mod gemini_batch;
 pub(crate) mod http;
+pub mod models_api;
 pub mod openai;
 mod plain_http;
 pub mod sim;

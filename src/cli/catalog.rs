@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, Subcommand};
 use stampede_mock::catalog::data::{current, Catalog, ModelEntry, ModelStatus, STALE_AFTER_DAYS};
 use stampede_mock::catalog::lifecycle;
 
@@ -19,10 +19,43 @@ pub struct CatalogArgs {
     /// Print the catalog as JSON.
     #[arg(long)]
     pub json: bool,
+    /// `check`: compare the catalog with what the Models API lists.
+    #[command(subcommand)]
+    pub action: Option<CatalogAction>,
+}
+
+/// What `stampede catalog` does besides printing.
+#[derive(Debug, Subcommand)]
+pub enum CatalogAction {
+    /// Ask the Models API (`GET /v1beta/models`, every page) which models this project can call
+    /// and compare them with the catalog: models it lists that the catalog lacks, catalog models
+    /// it no longer lists, token limits that disagree. Sends no generation traffic; exit 1 when
+    /// they differ.
+    #[command(
+        after_help = "Exit codes: 0 the catalog agrees · 1 it differs · 2 bad input or no key · 3 the API could not be read."
+    )]
+    Check(CheckArgs),
+}
+
+/// `stampede catalog check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The API's base URL (the mock's, or another endpoint's).
+    #[arg(long, default_value = crate::prepare::GEMINI_BASE_URL)]
+    pub base_url: String,
+    /// The environment variable holding the API key [default: GEMINI_API_KEY, else GOOGLE_API_KEY].
+    #[arg(long)]
+    pub api_key_env: Option<String>,
+    /// A catalog file extending the embedded one for the comparison.
+    #[arg(long, alias = "catalog", value_name = "FILE")]
+    pub file: Option<PathBuf>,
 }
 
 /// Prints the catalog: models with prices, tier presets with their limits, sources and dates.
 pub(super) fn catalog(args: CatalogArgs, io: &mut Io<'_>) -> Outcome {
+    if let Some(CatalogAction::Check(check_args)) = args.action {
+        return check(check_args, io);
+    }
     let c = match &args.file {
         Some(path) => Catalog::extended(Catalog::from_file(path).map_err(CliError::Input)?),
         None => current().clone(),
@@ -33,6 +66,36 @@ pub(super) fn catalog(args: CatalogArgs, io: &mut Io<'_>) -> Outcome {
     }
     write!(io.out, "{}", text(&c))?;
     Ok(Exit::Ok)
+}
+
+/// `stampede catalog check`: the Models API's list against the catalog.
+fn check(args: CheckArgs, io: &mut Io<'_>) -> Outcome {
+    let c = match &args.file {
+        Some(path) => Catalog::extended(Catalog::from_file(path).map_err(CliError::Input)?),
+        None => current().clone(),
+    };
+    if !(args.base_url.starts_with("http://") || args.base_url.starts_with("https://")) {
+        return Err(CliError::Input(format!(
+            "--base-url must start with http:// or https://, got {:?}",
+            args.base_url
+        )));
+    }
+    let key = crate::prepare::gemini_key(args.api_key_env.as_deref()).map_err(|e| CliError::Input(e.to_string()))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    let base = args.base_url.trim_end_matches('/');
+    let listed = runtime
+        .block_on(crate::backend::models_api::list_models(base, &key))
+        .map_err(CliError::Failed)?;
+    let drift = crate::commands::catalog_check::drift(&listed, &c, &lifecycle::today());
+    write!(
+        io.out,
+        "{}",
+        crate::commands::catalog_check::describe(&drift, listed.len(), base)
+    )?;
+    Ok(if drift.is_empty() { Exit::Ok } else { Exit::Gate })
 }
 
 /// A price or a dash: cents, or as many decimals (up to four) as it has.

@@ -85,7 +85,9 @@ pub enum Command {
     Bench(BenchCommand),
     /// Print the model catalog in force: models, prices, tier presets' limits and caps, and where
     /// and when each figure was read.
-    #[command(after_help = "Writes nothing.\n\nExit codes: 0 printed · 2 --file cannot be read or is invalid.")]
+    #[command(
+        after_help = "Writes nothing.\n\nExit codes: 0 printed · 2 --file cannot be read or is invalid. `catalog check`: 0 agrees · 1 differs · 2 bad input · 3 the API could not be read."
+    )]
     Catalog(CatalogArgs),
     /// Print a shell completion script: bash, zsh, fish, elvish or powershell.
     Completions {

@@ -180,3 +180,55 @@ fn a_model_without_a_price_gets_the_snippet_that_adds_one() {
         o.stdout
     );
 }
+
+/// `stampede catalog check --base-url MOCK` through the real binary, with `key` in the
+/// environment: (exit code, stdout + stderr).
+fn catalog_check(base_url: &str, key: &str, extra: &[&str]) -> (Option<i32>, String) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .args(["catalog", "check", "--base-url", base_url])
+        .args(extra)
+        .env("GEMINI_API_KEY", key)
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (o.status.code(), all)
+}
+
+#[test]
+fn catalog_check_against_the_mock_finds_both_differences_and_agrees_when_equal() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = "sk-catalog-check-3e9d1a";
+    let spawn = |extra: &str| {
+        let path = dir.path().join("mock.toml");
+        std::fs::write(&path, format!("preset = \"tier1\"\napi_keys = [\"{key}\"]\n{extra}")).unwrap();
+        stampede::commands::hosting::spawn_mock(std::path::Path::new(env!("CARGO_BIN_EXE_stampede")), &path, 5).unwrap()
+    };
+    // The same models as the catalog: exit 0.
+    let (_plain, url) = spawn("");
+    let (code, out) = catalog_check(&url, key, &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("the catalog agrees with the API"), "{out}");
+    // The API serves a model the catalog lacks, and the catalog (extended by a file) has one
+    // the API does not list: both said, exit 1; the key is never printed.
+    let (_extra, url) = spawn("[models.\"gemini-3.9-flash\"]\nrpm = 100\ntpm = 1000000\nrpd = 1000\n");
+    let mine = dir.path().join("mine.toml");
+    std::fs::write(
+        &mine,
+        "[models.\"my-tuned-flash\"]\ndisplay_name = \"Mine\"\ninput_token_limit = 1000000\noutput_token_limit = 8192\n\
+         input = 0.4\noutput = 2.0\nsource = \"our contract\"\nread = \"2026-12-01\"\n",
+    )
+    .unwrap();
+    let (code, out) = catalog_check(&url, key, &["--catalog", mine.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("listed, not in the catalog: gemini-3.9-flash"), "{out}");
+    assert!(out.contains("in the catalog, not listed: my-tuned-flash"), "{out}");
+    assert!(!out.contains(key), "{out}");
+    // A wrong key is the API's refusal (exit 3), still without the key.
+    let (code, out) = catalog_check(&url, "sk-wrong-key-000", &[]);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(!out.contains("sk-wrong-key-000"), "{out}");
+}

@@ -79,6 +79,18 @@ _stampede() {
             stampede__subcmd__bench__subcmd__help,sim)
                 cmd="stampede__subcmd__bench__subcmd__help__subcmd__sim"
                 ;;
+            stampede__subcmd__catalog,check)
+                cmd="stampede__subcmd__catalog__subcmd__check"
+                ;;
+            stampede__subcmd__catalog,help)
+                cmd="stampede__subcmd__catalog__subcmd__help"
+                ;;
+            stampede__subcmd__catalog__subcmd__help,check)
+                cmd="stampede__subcmd__catalog__subcmd__help__subcmd__check"
+                ;;
+            stampede__subcmd__catalog__subcmd__help,help)
+                cmd="stampede__subcmd__catalog__subcmd__help__subcmd__help"
+                ;;
             stampede__subcmd__help,bench)
                 cmd="stampede__subcmd__help__subcmd__bench"
                 ;;
@@ -126,6 +138,9 @@ _stampede() {
                 ;;
             stampede__subcmd__help__subcmd__bench,sim)
                 cmd="stampede__subcmd__help__subcmd__bench__subcmd__sim"
+                ;;
+            stampede__subcmd__help__subcmd__catalog,check)
+                cmd="stampede__subcmd__help__subcmd__catalog__subcmd__check"
                 ;;
             *)
                 ;;
@@ -322,7 +337,7 @@ _stampede() {
             return 0
             ;;
         stampede__subcmd__catalog)
-            opts="-h --file --json --help"
+            opts="-h --file --json --help check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -332,6 +347,74 @@ _stampede() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        stampede__subcmd__catalog__subcmd__check)
+            opts="-h --base-url --api-key-env --file --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --base-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api-key-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        stampede__subcmd__catalog__subcmd__help)
+            opts="check help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        stampede__subcmd__catalog__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        stampede__subcmd__catalog__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;
@@ -488,8 +571,22 @@ _stampede() {
             return 0
             ;;
         stampede__subcmd__help__subcmd__catalog)
-            opts=""
+            opts="check"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        stampede__subcmd__help__subcmd__catalog__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
