@@ -81,6 +81,9 @@ pub fn markdown(c: &Comparison) -> String {
         c.seeds,
         secs(c.duration_s)
     );
+    if let Some(catalog) = &c.catalog {
+        out.push_str(&format!("costs priced by {catalog}\n\n"));
+    }
     for line in long_limits(c) {
         out.push_str(&format!("> {line}\n\n"));
     }

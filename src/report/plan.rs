@@ -302,6 +302,9 @@ pub fn markdown(p: &CapacityPlan) -> String {
         p.runs,
         secs(p.wall_time_s)
     );
+    if let Some(catalog) = &p.catalog {
+        out.push_str(&format!("costs priced by {catalog}\n\n"));
+    }
     out.push_str(&format!(
         "First guess: **{}** workers — {} (traffic {:.2}/s, service {:.3} s × {:.2} attempts = {:.2} erlangs, the workers it keeps busy on average).\n\n",
         p.guess.workers,

@@ -168,6 +168,14 @@ fn lanes_are_named_and_compared_lane_by_lane() {
     assert_eq!(lanes, ["batch", "interactive"]);
     let o = stampede(&["compare", path.to_str().unwrap(), "--out", out.path().to_str().unwrap()]);
     assert_eq!(o.code, 0, "{}", o.stderr);
+    // Every output that states a cost says which catalog priced it.
+    assert!(
+        o.stdout.contains("(costs priced by stampede's catalog of 2026-12-03"),
+        "{}",
+        o.stdout
+    );
+    let md = std::fs::read_to_string(out.path().join("compare.md")).unwrap();
+    assert!(md.contains("costs priced by stampede's catalog of 2026-12-03"), "{md}");
     let c = compare_json(out.path());
     let by_name = |n: &str| {
         c["strategies"]

@@ -222,6 +222,16 @@ fn the_daily_quota_decides_the_plan_just_under_and_just_over() {
     };
     let (o, under) = verdict(1_760_000);
     assert_eq!(o.code, 0, "{}", o.stderr);
+    // The plan says which catalog priced its costs, in the terminal and in plan.json.
+    assert!(
+        o.stdout.contains("costs priced by stampede's catalog of 2026-12-03"),
+        "{}",
+        o.stdout
+    );
+    assert!(under["catalog"]
+        .as_str()
+        .unwrap()
+        .starts_with("stampede's catalog of 2026-12-03"));
     assert!(
         under["recommendation"]["workers"].as_u64().unwrap() >= 22,
         "{}",

@@ -255,7 +255,7 @@ pub fn install(path: &Path) -> Result<(), String> {
 pub fn in_force() -> String {
     let c = current();
     let date = c.updated.as_deref().unwrap_or("no date");
-    match installed_file() {
+    let named = match installed_file() {
         Some(f) => format!(
             "stampede's catalog of {} extended by {} (dated {date})",
             EMBEDDED_CATALOG.updated.as_deref().unwrap_or("no date"),
@@ -263,6 +263,13 @@ pub fn in_force() -> String {
                 .map_or_else(|| f.display().to_string(), |n| n.to_string_lossy().into_owned())
         ),
         None => format!("stampede's catalog of {date}"),
+    };
+    let stale_before = super::lifecycle::date_days_ago(STALE_AFTER_DAYS);
+    match c.updated.as_deref() {
+        Some(d) if d < stale_before.as_str() => {
+            format!("{named}, more than {STALE_AFTER_DAYS} days old: check current prices and give them with --catalog FILE")
+        }
+        _ => named,
     }
 }
 

@@ -186,6 +186,10 @@ pub struct Comparison {
     /// Per figure, the strategy with the best mean among those that answer as well as any
     /// (see [`best`]); absent when none stands out beyond the noise.
     pub best: BTreeMap<String, String>,
+    /// The catalog that priced every cost here and its date ("stampede's catalog of
+    /// 2026-12-03").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<String>,
 }
 
 /// Hears of each run of a comparison as it ends: strategy name, seed, summary or error.
@@ -258,6 +262,7 @@ pub fn compare(
         metrics: figures,
         strategies,
         best,
+        catalog: Some(stampede_mock::catalog::data::in_force()),
     })
 }
 

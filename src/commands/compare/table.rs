@@ -69,5 +69,8 @@ pub fn text(c: &Comparison) -> String {
             out.push('\n');
         }
     }
+    if let Some(catalog) = &c.catalog {
+        out.push_str(&format!("(costs priced by {catalog})\n"));
+    }
     out
 }

@@ -247,6 +247,10 @@ pub struct CapacityPlan {
     pub runs: u32,
     /// Wall time of the whole search (s).
     pub wall_time_s: f64,
+    /// The catalog that priced every cost here and its date ("stampede's catalog of
+    /// 2026-12-03").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<String>,
 }
 
 /// Measures `workers` for `candidate` with as many of `seeds` as its verdict needs (see
@@ -322,6 +326,7 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
         None => (None, None),
     };
     Ok(CapacityPlan {
+        catalog: Some(stampede_mock::catalog::data::in_force()),
         schema: SCHEMA.into(),
         scenario: loaded.scenario.name().to_string(),
         target: base.target().as_str().to_string(),
