@@ -137,9 +137,12 @@ impl ApiError {
         ApiError::new(429, "RESOURCE_EXHAUSTED", message)
     }
 
-    /// 503 UNAVAILABLE: the model is overloaded.
+    /// 503 UNAVAILABLE: the model is overloaded. The message is the one Gemini has sent
+    /// throughout 2026 (samples of February to June 2026 on 2.5 Pro, 2.5 Flash, 3 Flash Preview
+    /// and 3.5 Flash, quoted in continuedev/continue issues 10639, 11549, 12662 and 12800; read
+    /// 2026-12-03); until then it was "The model is overloaded. Please try again later."
     pub fn overloaded() -> ApiError {
-        ApiError::new(503, "UNAVAILABLE", "The model is overloaded. Please try again later.")
+        ApiError::new(503, "UNAVAILABLE", OVERLOADED_MESSAGE)
     }
 
     /// 503 UNAVAILABLE with `message` (the mock's own bounds, not the model's overload).
@@ -260,6 +263,10 @@ fn usd_text(usd: f64) -> String {
 
 const SPEND_LIMIT_PREFIX: &str = "Spend-based rate limit";
 const MONTHLY_CAP_PREFIX: &str = "Monthly spend cap";
+
+/// The message of Gemini's overload 503s (2026).
+pub const OVERLOADED_MESSAGE: &str =
+    "This model is currently experiencing high demand. Spikes in demand are usually temporary. Please try again later.";
 
 /// The message of Gemini's quota 429s.
 const QUOTA_MESSAGE: &str = "You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.";
@@ -559,7 +566,7 @@ mod tests {
     fn other_bodies_match_the_record() {
         assert_eq!(
             ApiError::overloaded().body(),
-            serde_json::json!({"error": {"code": 503, "message": "The model is overloaded. Please try again later.", "status": "UNAVAILABLE"}})
+            serde_json::json!({"error": {"code": 503, "message": "This model is currently experiencing high demand. Spikes in demand are usually temporary. Please try again later.", "status": "UNAVAILABLE"}})
         );
         assert_eq!(ApiError::invalid_key().details[0]["reason"], "API_KEY_INVALID");
         assert_eq!(ApiError::missing_key().code, 403);

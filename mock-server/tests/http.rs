@@ -373,7 +373,7 @@ async fn full_upstream_answers_503_overloaded() {
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(
         r.json(),
-        json!({"error": {"code": 503, "message": "The model is overloaded. Please try again later.", "status": "UNAVAILABLE"}})
+        json!({"error": {"code": 503, "message": "This model is currently experiencing high demand. Spikes in demand are usually temporary. Please try again later.", "status": "UNAVAILABLE"}})
     );
     assert_eq!(first.await.unwrap(), StatusCode::OK);
 }
