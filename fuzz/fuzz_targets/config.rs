@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     if let Ok(catalog) = Catalog::parse(&text, "c.toml") {
         for m in catalog.models.values() {
-            let cost = (m.input + m.output) * f64::from(u32::MAX) / 1e6;
+            let cost = (m.input.unwrap_or(0.0) + m.output.unwrap_or(0.0)) * f64::from(u32::MAX) / 1e6;
             assert!(cost.is_finite(), "a checked price gives an infinite cost");
         }
     }
