@@ -2,11 +2,14 @@
 //!
 //! [`write`] puts the bytes in a temporary file beside the target and renames it into place, so
 //! a reader (or a full disk) never sees half a `report.html`: the old file stays until the new
-//! one is complete. [`OutLock`] is a `.stampede.lock` file holding the writer's pid, created
-//! with `create_new`, so two commands writing into the same `--out` at once cannot mix their
-//! files; a lock left by a process that has died is taken over.
+//! one is complete. [`OutLock`] is an advisory lock (`flock`) on a `.stampede.lock` file that
+//! holds the writer's pid, so two commands writing into the same `--out` at once cannot mix
+//! their files, however close together they start; the system drops the lock when its process
+//! ends, so a lock file left by a process that died is simply taken.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -46,15 +49,15 @@ pub const LOCK_FILE: &str = ".stampede.lock";
 pub enum LockError {
     /// Another live process holds the lock.
     #[error(
-        "{dir} is being written by another stampede (pid {pid}); wait for it to end or choose another --out \
-         (if no such process runs, remove {dir}/{LOCK_FILE})",
-        dir = .dir.display()
+        "{dir} is being written by another stampede ({holder}); wait for it to end or choose another --out",
+        dir = .dir.display(),
+        holder = .pid.map_or("its pid not yet written".to_string(), |p| format!("pid {p}"))
     )]
     Busy {
         /// The folder.
         dir: PathBuf,
-        /// The holder's pid.
-        pid: u32,
+        /// The holder's pid, when it has written it.
+        pid: Option<u32>,
     },
     /// The lock file could not be made.
     #[error("{}: {source}", .path.display())]
@@ -66,57 +69,57 @@ pub enum LockError {
     },
 }
 
-/// The lock on an output folder, released (its file removed) when dropped.
+/// The lock on an output folder, released when dropped (or when the process ends).
 #[derive(Debug)]
 pub struct OutLock {
     path: PathBuf,
-}
-
-/// Whether a process with this pid runs (a pid we may not signal still runs).
-fn alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    if pid <= 0 {
-        return false;
-    }
-    // SAFETY: signal 0 sends nothing; `kill` only checks that the process exists.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    /// The locked file; closing it releases the lock.
+    file: std::fs::File,
 }
 
 impl OutLock {
-    /// Locks `dir` (which must exist) for this process: refused while another live process
-    /// holds it; a lock whose process has died (or that holds no pid) is taken over.
+    /// Locks `dir` (which must exist) for this process: refused while another process holds
+    /// it. After taking the lock it checks that the file is still the one at the path (a
+    /// holder removes it when done), so two processes never both hold it.
     pub fn acquire(dir: &Path) -> Result<OutLock, LockError> {
         let path = dir.join(LOCK_FILE);
         let io_err = |source| LockError::Io {
             path: path.clone(),
             source,
         };
-        for _ in 0..3 {
-            match std::fs::File::create_new(&path) {
-                Ok(mut f) => {
-                    writeln!(f, "{}", std::process::id()).map_err(io_err)?;
-                    return Ok(OutLock { path });
+        for _ in 0..8 {
+            let mut file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(io_err)?;
+            // SAFETY: flock on a descriptor this function owns; it takes no pointers.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+                let e = io::Error::last_os_error();
+                if e.raw_os_error() != Some(libc::EWOULDBLOCK) {
+                    return Err(io_err(e));
                 }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    let text = std::fs::read_to_string(&path).unwrap_or_default();
-                    match text.trim().parse::<u32>() {
-                        Ok(pid) if pid != std::process::id() && alive(pid) => {
-                            return Err(LockError::Busy {
-                                dir: dir.to_path_buf(),
-                                pid,
-                            });
-                        }
-                        // Stale (or ours from an earlier command in this process): take it over.
-                        _ => {
-                            let _ = std::fs::remove_file(&path);
-                        }
-                    }
-                }
-                Err(e) => return Err(io_err(e)),
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                return Err(LockError::Busy {
+                    dir: dir.to_path_buf(),
+                    pid: text.trim().parse().ok(),
+                });
             }
+            let same = match (file.metadata(), std::fs::metadata(&path)) {
+                (Ok(held), Ok(there)) => held.ino() == there.ino() && held.dev() == there.dev(),
+                _ => false,
+            };
+            if !same {
+                continue; // the holder before us removed it: lock the file now at the path
+            }
+            file.set_len(0)
+                .and_then(|()| file.rewind())
+                .and_then(|()| writeln!(file, "{}", std::process::id()))
+                .map_err(io_err)?;
+            return Ok(OutLock { path, file });
         }
         Err(io_err(io::Error::other("the lock kept changing hands")))
     }
@@ -124,7 +127,10 @@ impl OutLock {
 
 impl Drop for OutLock {
     fn drop(&mut self) {
+        // Removed while still locked; a process that opened it meanwhile sees it gone and
+        // locks the next one.
         let _ = std::fs::remove_file(&self.path);
+        let _ = self.file.flush();
     }
 }
 
@@ -157,19 +163,35 @@ mod tests {
     }
 
     #[test]
-    fn a_live_holder_is_refused_and_a_dead_one_taken_over() {
+    fn a_held_lock_is_refused_and_a_leftover_file_taken() {
         let dir = fresh("lock");
-        // pid 1 always runs.
-        std::fs::write(dir.join(LOCK_FILE), "1\n").unwrap();
-        let e = OutLock::acquire(&dir).unwrap_err();
-        assert!(e.to_string().contains("(pid 1)"), "{e}");
-        // No process has pid 2^22 + 1 on Linux (pid_max is at most 2^22).
+        // A file left by a process that died holds no lock: taken.
         std::fs::write(dir.join(LOCK_FILE), "4194305\n").unwrap();
         let lock = OutLock::acquire(&dir).unwrap();
         let held = std::fs::read_to_string(dir.join(LOCK_FILE)).unwrap();
         assert_eq!(held.trim(), std::process::id().to_string());
+        // While it is held, another taker (another open file, as another process would have)
+        // is refused, naming the holder.
+        let e = OutLock::acquire(&dir).unwrap_err();
+        assert!(e.to_string().contains(&format!("(pid {})", std::process::id())), "{e}");
         drop(lock);
         assert!(!dir.join(LOCK_FILE).exists());
+        let again = OutLock::acquire(&dir);
+        assert!(again.is_ok());
+        drop(again);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn many_takers_at_once_leave_exactly_one_holder() {
+        let dir = fresh("race");
+        for _ in 0..50 {
+            let held: Vec<OutLock> = std::thread::scope(|s| {
+                let takers: Vec<_> = (0..8).map(|_| s.spawn(|| OutLock::acquire(&dir).ok())).collect();
+                takers.into_iter().filter_map(|t| t.join().unwrap()).collect()
+            });
+            assert_eq!(held.len(), 1);
+        }
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -227,22 +227,22 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-/// Makes sure results can be written to `dir` before any request is sent: creates it, writes
-/// (then removes) a probe file, and locks it for this process, so a second command writing
-/// into the same folder at once is refused (exit 2, naming the holder's pid) instead of mixing
-/// its files with ours. A run's results are never lost to a bad `--out`.
+/// Makes sure results can be written to `dir` before any request is sent: creates it and locks
+/// it for this process (the lock file is the write check), so a second command writing into
+/// the same folder at once is refused (exit 2, naming the holder's pid) instead of mixing its
+/// files with ours. A run's results are never lost to a bad `--out`.
 fn ready_out_dir(dir: &Path) -> Result<OutLock, CliError> {
-    let probe = dir.join(".stampede-write-probe");
-    std::fs::create_dir_all(dir)
-        .and_then(|_| std::fs::write(&probe, b"probe"))
-        .and_then(|_| std::fs::remove_file(&probe))
-        .map_err(|e| {
-            CliError::Input(format!(
-                "cannot write results to {}: {e}; nothing was sent (choose another --out)",
-                dir.display()
-            ))
-        })?;
-    OutLock::acquire(dir).map_err(|e| CliError::Input(format!("{e}; nothing was sent")))
+    let cannot = |e: &dyn std::fmt::Display| {
+        CliError::Input(format!(
+            "cannot write results to {}: {e}; nothing was sent (choose another --out)",
+            dir.display()
+        ))
+    };
+    std::fs::create_dir_all(dir).map_err(|e| cannot(&e))?;
+    OutLock::acquire(dir).map_err(|e| match e {
+        crate::out_file::LockError::Io { source, .. } => cannot(&source),
+        busy => CliError::Input(format!("{busy}; nothing was sent")),
+    })
 }
 
 /// The output folder: `--out`, else `reports/<scenario name>/`.
