@@ -64,14 +64,16 @@ impl Estimate {
             None => "cost unknown: a closed loop's request count follows its latency".into(),
         };
         let thinking = if self.thinking_budget_set {
-            format!("{} thinking", self.thinking_tokens)
+            format!("{} thinking", crate::format::count(self.thinking_tokens))
         } else {
             "any thinking (unbounded: set target.thinking_level or thinking_budget)".to_string()
         };
         match self.requests {
             Some(n) => format!(
-                "{n} requests, {} input tokens, up to {} output tokens + {thinking}; {cost}",
-                self.input_tokens, self.output_tokens
+                "{} requests, {} input tokens, up to {} output tokens + {thinking}; {cost}",
+                crate::format::count(n),
+                crate::format::count(self.input_tokens),
+                crate::format::count(self.output_tokens)
             ),
             None => cost,
         }

@@ -171,7 +171,8 @@ fn models_table(c: &Catalog) -> String {
 fn status(m: &ModelEntry) -> String {
     let today = lifecycle::today();
     if let Some(to) = lifecycle::routed_to(m, &today) {
-        return format!("routed → {to}");
+        let how = if m.billed_as_routed { "billed as" } else { "routed →" };
+        return format!("{how} {to}");
     }
     match m.status {
         Some(ModelStatus::Ga) => format!("GA {}", m.released.as_deref().unwrap_or("")),

@@ -51,6 +51,7 @@ fn a_dry_run_on_gemini_3_5_flash_is_priced_at_its_list_prices() {
         .rsplit(' ')
         .next()
         .unwrap()
+        .replace(',', "")
         .parse()
         .unwrap();
     let by_hand = n * (1000.0 * 1.50 + 300.0 * 9.00) / 1e6;

@@ -213,7 +213,7 @@ fn the_spend_guard_estimates_refuses_and_stops_at_the_cap() {
     // 40 × (1000 × $0.30 + 100 × $2.50) / 1M = $0.022.
     assert!(
         r.stdout
-            .contains("40 requests, 40000 input tokens, up to 4000 output tokens")
+            .contains("40 requests, 40,000 input tokens, up to 4,000 output tokens")
             && r.stdout.contains("$0.0220"),
         "{}",
         r.stdout

@@ -46,9 +46,7 @@ pub fn standing(catalog: &Catalog, id: &str, today: &str) -> Standing {
     let Some(m) = catalog.models.get(id) else {
         return Standing::Current;
     };
-    let instead = m
-        .replacement
-        .as_deref()
+    let instead = current_replacement(catalog, m, today)
         .map_or(String::new(), |r| format!("; use {r} instead (model = \"{r}\")"));
     let shut = m.status == Some(ModelStatus::ShutDown) || m.shutdown.as_deref().is_some_and(|d| d <= today);
     let routed = routed_to(m, today);
@@ -81,6 +79,24 @@ pub fn standing(catalog: &Catalog, id: &str, today: &str) -> Standing {
             _ => Standing::Current,
         },
     }
+}
+
+/// The replacement to name: Google's, followed while it is itself deprecated, routed or shut
+/// down (3 Flash Preview's replacement 3.5 Flash is routed to 3.6 Flash: name 3.6 Flash).
+fn current_replacement<'c>(catalog: &'c Catalog, m: &'c ModelEntry, today: &str) -> Option<&'c str> {
+    let mut name = m.replacement.as_deref()?;
+    for _ in 0..4 {
+        let Some(next) = catalog.models.get(name) else { break };
+        let retired = next
+            .status
+            .is_some_and(|s| s == ModelStatus::Deprecated || s == ModelStatus::ShutDown)
+            || routed_to(next, today).is_some();
+        match next.replacement.as_deref().or(next.routed_to.as_deref()) {
+            Some(further) if retired => name = further,
+            _ => break,
+        }
+    }
+    Some(name)
 }
 
 /// The model answering `m`'s calls on `today`, when Google routes them elsewhere.
@@ -156,6 +172,8 @@ mod tests {
             panic!()
         };
         assert!(w.contains("preview") && w.contains("2025-12-17"), "{w}");
+        // Its replacement, 3.5 Flash, is itself routed: the warning names 3.6 Flash.
+        assert!(w.contains("use gemini-3.6-flash instead"), "{w}");
         assert_eq!(standing(current(), "gemini-3.8-flash", "2026-12-03"), Standing::Current);
         assert_eq!(standing(current(), "my-own-model", "2026-12-03"), Standing::Current);
     }
