@@ -346,6 +346,8 @@ fn engine_config(
                 reserved_workers: strategy.reserve.get(&l.name).copied().unwrap_or(l.reserved_workers),
                 deadline: l.deadline,
                 system_prompt_tokens: l.system_prompt_tokens,
+                document_tokens: l.document_tokens,
+                documents: l.documents,
                 service_tier: strategy.service_tier.get(&l.name).copied().unwrap_or(l.service_tier),
                 pin_prefix: strategy.pin_prefix.contains(&l.name),
                 batch: l.batch.filter(|_| !strategy.online.contains(&l.name)),

@@ -1,8 +1,9 @@
 //! Context caching as Gemini bills it: implicit caching of repeated prompt prefixes, and
 //! explicit caches (`cachedContents`) that a request names.
 //!
-//! Implicit: every request brings its prompt as cumulative prefix blocks (the system
-//! instruction, then each turn), each a (hash, tokens) pair. A request hits the longest block
+//! Implicit: every request brings its prompt as cumulative prefix blocks (every whole chunk of
+//! the flattened prompt and the end of each content, see [`crate::prefix`]), each a (hash,
+//! tokens) pair. A request hits the longest block
 //! that an earlier request of the same project and model stored within the time to live and
 //! that is at least the model's minimum; those tokens are reported as `cachedContentTokenCount`
 //! (they stay inside `promptTokenCount`) and billed at the cached price. Every block at or above

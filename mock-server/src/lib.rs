@@ -18,6 +18,7 @@
 //! - [`spend`]: the spend-based rate limit and the monthly cap per project.
 //! - [`store_budget`]: bytes per API key and in all, and entries per key, of a store.
 //! - [`context_cache`]: implicit prefix caching and explicit `cachedContents`.
+//! - [`prefix`]: a prompt's prefixes as implicit caching looks them up (whole chunks, content ends).
 //! - [`batch`]: the Batch API's jobs: turnaround, enqueued-token quota, states.
 //! - [`capacity`]: the shared upstream with its backlog and 503s.
 //! - [`tokens`]: the one token-counting rule and deterministic text.
@@ -46,6 +47,7 @@ pub mod duration;
 pub mod errors;
 pub mod input_file;
 pub mod model;
+pub mod prefix;
 pub mod profile;
 pub mod quota;
 pub mod ranges;

@@ -147,23 +147,18 @@ impl GenerateContentRequest {
             .filter_map(|p| p.text.as_deref())
     }
 
-    /// The prompt as cumulative prefix blocks for implicit caching: the system instruction,
-    /// then each turn added, each as (hash of everything so far, its tokens by the counting
-    /// rule).
-    pub fn prefix_blocks(&self) -> Vec<(u64, u64)> {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = rustc_hash::FxHasher::default();
-        let mut chars = 0usize;
-        let mut blocks = Vec::with_capacity(self.contents.len() + 1);
+    /// The prompt's prefix blocks for implicit caching: the flattened prompt's whole chunks and
+    /// the end of each content (see [`crate::prefix`]).
+    pub fn prefix_blocks(&self) -> Vec<crate::context_cache::PrefixBlock> {
+        let mut prefixes = crate::prefix::TextPrefixes::default();
         for c in self.system_instruction.iter().chain(self.contents.iter()) {
-            c.role.hash(&mut hasher);
+            prefixes.begin(c.role.as_deref());
             for text in c.parts.iter().filter_map(|p| p.text.as_deref()) {
-                text.hash(&mut hasher);
-                chars += text.chars().count();
+                prefixes.text(text);
             }
-            blocks.push((hasher.finish(), crate::tokens::tokens_for_chars(chars)));
+            prefixes.end();
         }
-        blocks
+        prefixes.finish()
     }
 }
 

@@ -95,10 +95,30 @@ pub(super) fn request_body(a: &Attempt, thinking: stampede_mock::thinking::Think
     }
 }
 
+/// The conversation so far and this turn's message (see [`turns`]), the lane's document (if
+/// any) leading the first message's text part.
+fn contents(a: &Attempt) -> Vec<Content> {
+    let mut out = turns(a);
+    if a.document_tokens > 0 {
+        let document = synth_text(u64::from(a.document_tokens), a.document_key);
+        match out.first_mut().and_then(|c| c.parts.first_mut()) {
+            Some(Part { text: Some(t), .. }) => t.insert_str(0, &document),
+            _ => out.insert(
+                0,
+                Content {
+                    role: Some("user".into()),
+                    parts: vec![Part::text(document)],
+                },
+            ),
+        }
+    }
+    out
+}
+
 /// The conversation so far and this turn's message: for a conversation's turn k, the user and
 /// model turns 1..k-1 (texts keyed by conversation and turn, so every turn resends identical
 /// text) and message k; otherwise the one prompt.
-fn contents(a: &Attempt) -> Vec<Content> {
+fn turns(a: &Attempt) -> Vec<Content> {
     let turn = |role: &str, tokens: u32, key: u64| Content {
         role: Some(role.into()),
         parts: vec![Part::text(synth_text(u64::from(tokens), key))],
@@ -334,22 +354,9 @@ mod tests {
     #[test]
     fn the_thinking_budget_goes_into_generation_config() {
         let a = Attempt {
-            request_id: 1,
-            number: 1,
             model: "gemini-2.5-flash".into(),
-            input_tokens: 10,
             output_tokens: 64,
-            prompt_key: 1,
-            stream: false,
-            rng_key: 1,
-            system_prompt_tokens: 0,
-            system_prompt_key: 7,
-            service_tier: ServiceTier::Standard,
-            cached_content: None,
-            lane: 0,
-            history: None,
-            session: 0,
-            prefix: None,
+            ..Attempt::example(10, 1)
         };
         let off = Thinking {
             budget: Some(0),
@@ -378,7 +385,22 @@ mod tests {
         let body = request_body(&a, Thinking::default());
         assert_eq!(body.service_tier.as_deref(), Some("flex"));
         let blocks = body.prefix_blocks();
-        assert_eq!((blocks.len(), blocks[0].1, blocks[1].1), (2, 2000, 2010));
+        let cuts: Vec<u64> = blocks.iter().map(|b| b.1).collect();
+        // Whole chunks of 128 tokens, the system instruction's end, the prompt's end.
+        assert_eq!(cuts[..2], [128, 256]);
+        assert_eq!(cuts[cuts.len() - 3..], [1920, 2000, 2010]);
+        // A lane's document leads the prompt's text part: one part, document then question.
+        let a = Attempt {
+            document_tokens: 300,
+            document_key: 5,
+            ..a
+        };
+        let body = request_body(&a, Thinking::default());
+        assert_eq!(body.contents.len(), 1);
+        let text = body.contents[0].parts[0].text.as_deref().unwrap();
+        assert_eq!(text.len(), 4 * 310);
+        assert!(text.starts_with(&synth_text(300, 5)));
+        assert_eq!(body.prefix_blocks().last().unwrap().1, 2310);
         let body = serde_json::to_value(request_body(&a, Thinking::default())).unwrap();
         assert!(body["generationConfig"].get("thinkingConfig").is_none(), "{body}");
     }

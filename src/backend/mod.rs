@@ -70,6 +70,11 @@ pub struct Attempt {
     pub history: Option<Arc<[(u32, u32)]>>,
     /// The conversation (sessions traffic), which keys the text of its turns.
     pub session: u32,
+    /// Tokens of the document the prompt's first message starts with, in the same text part
+    /// (0: none); counted in [`Attempt::prompt_tokens`].
+    pub document_tokens: u32,
+    /// Identity of the document (equal keys give identical text).
+    pub document_key: u64,
     /// Shared prompt prefixes of a replayed trace: (block key, tokens to the block's end),
     /// sent as the prompt's leading parts so equal blocks are equal text.
     pub prefix: Option<Arc<[(u64, u32)]>>,
@@ -86,7 +91,34 @@ impl Attempt {
         SESSION_KEY | (u64::from(self.session) << 20) | ((j as u64) << 1) | u64::from(answer)
     }
 
-    /// The prompt's tokens without the system prompt: the history and this turn's message.
+    /// A plain attempt for tests: request 1, first attempt, `input` tokens keyed `prompt_key`, a
+    /// 10-token answer from gemini-3.5-flash, nothing shared.
+    #[cfg(test)]
+    pub(crate) fn example(input: u32, prompt_key: u64) -> Attempt {
+        Attempt {
+            request_id: 1,
+            number: 1,
+            model: "gemini-3.5-flash".into(),
+            input_tokens: input,
+            output_tokens: 10,
+            prompt_key,
+            stream: false,
+            rng_key: 1,
+            system_prompt_tokens: 0,
+            system_prompt_key: 7,
+            document_tokens: 0,
+            document_key: 0,
+            service_tier: ServiceTier::Standard,
+            cached_content: None,
+            lane: 0,
+            history: None,
+            session: 0,
+            prefix: None,
+        }
+    }
+
+    /// The prompt's tokens without the system prompt: the document, the history and this
+    /// turn's message.
     pub fn prompt_tokens(&self) -> u64 {
         let history: u64 = self
             .history
@@ -94,7 +126,7 @@ impl Attempt {
             .flat_map(|h| h.iter())
             .map(|&(m, a)| u64::from(m) + u64::from(a))
             .sum();
-        history + u64::from(self.input_tokens)
+        u64::from(self.document_tokens) + history + u64::from(self.input_tokens)
     }
 }
 

@@ -209,9 +209,12 @@ async fn read_stream(mut resp: Reply) -> AttemptResult {
     AttemptResult::ok(tokens, first_at, Some(stats))
 }
 
-/// The chat messages of an attempt: the lane's shared system prompt (if any), then the prompt.
+/// The chat messages of an attempt: the lane's shared system prompt (if any), then the prompt
+/// (led by the lane's document, if any).
 fn messages(a: &Attempt) -> serde_json::Value {
-    let user = serde_json::json!({"role": "user", "content": synth_text(u64::from(a.input_tokens), a.prompt_key)});
+    let mut content = synth_text(u64::from(a.document_tokens), a.document_key);
+    content.push_str(&synth_text(u64::from(a.input_tokens), a.prompt_key));
+    let user = serde_json::json!({"role": "user", "content": content});
     if a.system_prompt_tokens == 0 {
         return serde_json::json!([user]);
     }

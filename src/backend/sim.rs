@@ -16,7 +16,7 @@ use stampede_mock::{Answer, Call, Generation, MockModel};
 use super::{Attempt, AttemptError, AttemptResult, Backend, BatchPoll, CacheRequest, ErrorKind, StreamStats, Tokens};
 use stampede_mock::batch::BatchState;
 use stampede_mock::model::BatchItem;
-use stampede_mock::rng::combine;
+use stampede_mock::prefix::KeyedPrefixes;
 
 /// A backend that calls a [`MockModel`] in-process.
 #[derive(Debug, Clone)]
@@ -124,44 +124,47 @@ impl Backend for SimBackend {
 }
 
 /// The prompt's prefix blocks as the HTTP mock derives them from the body the Gemini backend
-/// sends: the system prompt (when there is one), then a trace's shared blocks and the whole
-/// prompt, or a conversation's prompt after each user turn, or the whole prompt — each identified
-/// by what makes its text (equal keys, equal text).
+/// sends (whole chunks and content ends, see [`stampede_mock::prefix`]): the system prompt (when
+/// sent), then the contents — a trace's shared blocks and the rest, or a conversation's turns, or
+/// the one prompt — the lane's document leading the first; each text identified by its key
+/// (equal keys, equal text).
 fn prefix_blocks(a: &Attempt) -> Vec<(u64, u64)> {
-    let system = u64::from(a.system_prompt_tokens);
-    // Every block after the system prompt is keyed under it: another system prompt, other text.
-    let salt = a.system_prompt_key ^ system;
-    let mut blocks = Vec::with_capacity(2);
-    if system > 0 {
-        blocks.push((a.system_prompt_key, system));
+    let mut p = KeyedPrefixes::default();
+    if a.system_prompt_tokens > 0 && a.cached_content.is_none() {
+        p.text(a.system_prompt_key, u64::from(a.system_prompt_tokens));
+        p.end();
     }
-    let whole = combine(salt, a.prompt_key);
-    let end = system + u64::from(a.input_tokens);
+    if a.document_tokens > 0 {
+        p.text(a.document_key, u64::from(a.document_tokens));
+    }
+    let content = |p: &mut KeyedPrefixes, key: u64, tokens: u32| {
+        p.text(key, u64::from(tokens));
+        p.end();
+    };
     match (&a.prefix, &a.history) {
         (Some(prefix), _) => {
-            // A trace's shared blocks (the mock sees one part per block over HTTP), then the
-            // whole prompt.
-            blocks.extend(
-                prefix
-                    .iter()
-                    .map(|&(key, to)| (combine(salt, key), system + u64::from(to))),
-            );
-            blocks.push((combine(whole, prefix.len() as u64), end));
-        }
-        (None, Some(history)) => {
-            // A conversation: the prompt after each user turn (turn k's prompt up to message j
-            // is turn j's whole prompt, so turn k hits turn k-1's).
-            let mut tokens = system;
-            let turns = history.iter().copied().chain(std::iter::once((a.input_tokens, 0)));
-            for (j, (message, answer)) in turns.enumerate() {
-                tokens += u64::from(message);
-                blocks.push((combine(salt, a.turn_key(j + 1, false)), tokens));
-                tokens += u64::from(answer);
+            // A trace's shared blocks, one content each, then the rest of the prompt.
+            let mut done = 0;
+            for &(key, to) in prefix.iter() {
+                content(&mut p, key, to.saturating_sub(done));
+                done = to;
+            }
+            if a.input_tokens > done {
+                content(&mut p, a.prompt_key, a.input_tokens - done);
+            } else if prefix.is_empty() {
+                p.end();
             }
         }
-        (None, None) => blocks.push((whole, end)),
+        (None, Some(history)) => {
+            for (j, &(message, answer)) in history.iter().enumerate() {
+                content(&mut p, a.turn_key(j + 1, false), message);
+                content(&mut p, a.turn_key(j + 1, true), answer);
+            }
+            content(&mut p, a.turn_key(history.len() + 1, false), a.input_tokens);
+        }
+        (None, None) => content(&mut p, a.prompt_key, a.input_tokens),
     }
-    blocks
+    p.finish()
 }
 
 fn tokens(g: &Generation) -> Tokens {
@@ -215,4 +218,87 @@ pub async fn play(g: Generation, stream: bool) -> AttemptResult {
     });
     wait_until(g.done_at()).await;
     AttemptResult::ok(tokens(&g), first, Some(StreamStats { chunks, gaps, decode }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::gemini::request_body;
+    use stampede_mock::thinking::Thinking;
+
+    fn attempt(input: u32, prompt_key: u64) -> Attempt {
+        Attempt {
+            session: 3,
+            ..Attempt::example(input, prompt_key)
+        }
+    }
+
+    /// The longest block two prompts share.
+    fn shared(a: &[(u64, u64)], b: &[(u64, u64)]) -> u64 {
+        a.iter().filter(|x| b.contains(x)).map(|x| x.1).max().unwrap_or(0)
+    }
+
+    #[test]
+    fn the_simulator_cuts_and_shares_prompts_as_the_http_mock_does() {
+        let doc = |a: Attempt, tokens: u32, key: u64| Attempt {
+            document_tokens: tokens,
+            document_key: key,
+            ..a
+        };
+        let system = |a: Attempt, tokens: u32| Attempt {
+            system_prompt_tokens: tokens,
+            ..a
+        };
+        let history = |a: Attempt, h: &[(u32, u32)]| Attempt {
+            history: Some(h.into()),
+            ..a
+        };
+        let trace = |a: Attempt, p: &[(u64, u32)]| Attempt {
+            prefix: Some(p.into()),
+            ..a
+        };
+        let cases = [
+            attempt(40, 1),
+            attempt(40, 1),
+            attempt(0, 1),
+            doc(attempt(40, 1), 12_000, 9),
+            doc(attempt(55, 2), 12_000, 9),
+            doc(attempt(55, 2), 12_000, 8),
+            doc(attempt(55, 2), 6_000, 9),
+            system(doc(attempt(70, 3), 12_000, 9), 1_200),
+            system(attempt(70, 3), 1_200),
+            system(attempt(90, 4), 1_300),
+            history(system(attempt(30, 5), 1_200), &[(200, 300)]),
+            history(system(attempt(35, 6), 1_200), &[(200, 300), (30, 400)]),
+            history(doc(attempt(35, 6), 5_000, 9), &[(200, 300)]),
+            trace(attempt(2_000, 7), &[(11, 512), (12, 1024)]),
+            trace(attempt(1_500, 8), &[(11, 512), (13, 1024)]),
+            trace(doc(attempt(1_500, 8), 700, 9), &[(11, 512)]),
+            trace(attempt(0, 8), &[]),
+            trace(doc(attempt(0, 8), 700, 9), &[]),
+        ];
+        let live: Vec<Vec<(u64, u64)>> = cases
+            .iter()
+            .map(|a| request_body(a, Thinking::default()).prefix_blocks())
+            .collect();
+        let sim: Vec<Vec<(u64, u64)>> = cases.iter().map(prefix_blocks).collect();
+        for (i, a) in cases.iter().enumerate() {
+            let cuts = |b: &[(u64, u64)]| b.iter().map(|x| x.1).collect::<Vec<_>>();
+            assert_eq!(cuts(&live[i]), cuts(&sim[i]), "case {i}");
+            assert_eq!(
+                live[i].last().map_or(0, |b| b.1),
+                u64::from(a.system_prompt_tokens) + a.prompt_tokens()
+            );
+            for j in 0..cases.len() {
+                assert_eq!(
+                    shared(&live[i], &live[j]),
+                    shared(&sim[i], &sim[j]),
+                    "cases {i} and {j}"
+                );
+            }
+        }
+        // The document shared by different questions is served up to its last whole chunk.
+        assert_eq!(shared(&sim[3], &sim[4]), 11_904);
+        assert_eq!(shared(&sim[4], &sim[5]), 0);
+    }
 }

@@ -144,7 +144,7 @@ impl<S: RecordSink> Engine<'_, S> {
             retry: r.retry,
             cancelled: true,
             fallback: live.fell_back && r.model != live.req.model,
-            input_tokens: live.req.prompt_tokens() + self.lane_system_prompt(live.req.lane),
+            input_tokens: live.req.prompt_tokens() + self.lane_shared_tokens(live.req.lane),
             requested_tier: self.lane_tier(live.req.lane),
             spend_limit: false,
             batch_turnaround: None,
@@ -191,7 +191,7 @@ impl<S: RecordSink> Engine<'_, S> {
             attempts: live.attempts,
             tokens: ending.tokens,
             // The prompt sent: the lane's shared system prompt and the request's own.
-            planned_input: live.req.prompt_tokens() + self.lane_system_prompt(live.req.lane),
+            planned_input: live.req.prompt_tokens() + self.lane_shared_tokens(live.req.lane),
             planned_output: live.req.output_tokens,
             stream: live.req.stream,
             served: ending.served,

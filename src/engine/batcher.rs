@@ -59,7 +59,7 @@ impl Batcher {
     /// Adds an attempt to its group; returns the group when it is full.
     fn add(&self, spec: BatchLaneSpec, waiter: Waiter) -> Option<Vec<Waiter>> {
         let key = (waiter.0.lane, waiter.0.model.clone());
-        let tokens = u64::from(waiter.0.input_tokens) + u64::from(waiter.0.system_prompt_tokens);
+        let tokens = waiter.0.prompt_tokens() + u64::from(waiter.0.system_prompt_tokens);
         let mut guard = self.groups.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let (groups, next) = &mut *guard;
         let group = groups.entry(key.clone()).or_insert_with(|| {

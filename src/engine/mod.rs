@@ -62,6 +62,10 @@ pub struct LaneConfig {
     pub deadline: Option<Duration>,
     /// Tokens of the lane's shared system prompt, sent before each prompt (0: none).
     pub system_prompt_tokens: u32,
+    /// Tokens of the document each prompt of the lane starts with (0: none).
+    pub document_tokens: u32,
+    /// How many distinct documents the lane's prompts draw from (at least 1).
+    pub documents: u32,
     /// The service tier the lane's attempts ask for.
     pub service_tier: ServiceTier,
     /// Pin the system prompt to an explicit context cache made before the traffic starts.
@@ -78,6 +82,8 @@ impl Default for LaneConfig {
             reserved_workers: 0,
             deadline: None,
             system_prompt_tokens: 0,
+            document_tokens: 0,
+            documents: 1,
             service_tier: ServiceTier::Standard,
             pin_prefix: false,
             batch: None,
@@ -483,12 +489,12 @@ impl<'s, S: RecordSink> Engine<'s, S> {
         t.saturating_duration_since(self.start)
     }
 
-    /// Tokens of a lane's shared system prompt.
-    fn lane_system_prompt(&self, lane: u8) -> u32 {
+    /// Tokens every prompt of a lane carries besides its own: its system prompt and document.
+    fn lane_shared_tokens(&self, lane: u8) -> u32 {
         self.config
             .lanes
             .get(usize::from(lane))
-            .map_or(0, |l| l.system_prompt_tokens)
+            .map_or(0, |l| l.system_prompt_tokens + l.document_tokens)
     }
 
     /// The service tier a lane's attempts ask for.

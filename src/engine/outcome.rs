@@ -44,7 +44,7 @@ impl<S: RecordSink> Engine<'_, S> {
             retry,
             cancelled: false,
             fallback,
-            input_tokens: req.prompt_tokens() + self.lane_system_prompt(req.lane),
+            input_tokens: req.prompt_tokens() + self.lane_shared_tokens(req.lane),
             requested_tier: self.lane_tier(req.lane),
             spend_limit: done.result.outcome.as_ref().err().is_some_and(|e| e.spend_limit),
             batch_turnaround: done.result.batch_turnaround,

@@ -18,6 +18,16 @@ use crate::strategy::retry::GiveUp;
 /// key, which are request ids or carry one of the top two bits).
 const SYSTEM_PROMPT_KEY: u64 = 0x2000_0000_0000_0000;
 
+/// Keys of the lanes' documents: this tag, the lane index and the document's number.
+const DOCUMENT_KEY: u64 = 0x3000_0000_0000_0000;
+
+/// The identity of the document a prompt of `lane` keyed `prompt_key` starts with: one of the
+/// lane's `documents`, by prompt (a repeated prompt repeats its document).
+pub(super) fn document_key(lane: u8, documents: u32, prompt_key: u64) -> u64 {
+    let n = combine(prompt_key, 0xd0c) % u64::from(documents.max(1));
+    DOCUMENT_KEY | (u64::from(lane) << 32) | n
+}
+
 /// The identity of a lane's system prompt text.
 pub(super) fn system_prompt_key(lane: u8) -> u64 {
     SYSTEM_PROMPT_KEY | u64::from(lane)
@@ -282,6 +292,8 @@ fn attempt_of(
         rng_key: combine(req.id, u64::from(number)),
         system_prompt_tokens: lane.system_prompt_tokens,
         system_prompt_key: system_prompt_key(req.lane),
+        document_tokens: lane.document_tokens,
+        document_key: document_key(req.lane, lane.documents, req.prompt_key),
         service_tier: lane.service_tier,
         cached_content: pinned.name(req.lane, model),
         lane: req.lane,

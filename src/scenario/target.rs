@@ -95,6 +95,7 @@ pub struct TargetSpec {
     /// `"low"`, `"medium"`, `"high"`); the mock and the simulator think a share of each answer
     /// by level (docs/src/mock.md). Not with `thinking_budget`: Gemini refuses both.
     #[serde(default)]
+    #[schemars(with = "Option<ThinkingLevelKey>")]
     pub thinking_level: Option<stampede_mock::thinking::ThinkingLevel>,
     /// Name of the environment variable holding the API key.
     #[serde(default)]
@@ -196,4 +197,20 @@ impl TargetSpec {
             None => Ok(base),
         }
     }
+}
+
+/// `thinking_level` as a scenario writes it (the schema's view; the reader also takes the wire's
+/// upper case).
+#[derive(schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum ThinkingLevelKey {
+    /// As little thinking as the model allows.
+    Minimal,
+    /// Less thinking.
+    Low,
+    /// The default of the 3.5-and-later Flash models.
+    Medium,
+    /// The most thinking.
+    High,
 }

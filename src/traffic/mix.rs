@@ -23,6 +23,16 @@ fn one() -> f64 {
     1.0
 }
 
+fn one_document() -> u32 {
+    1
+}
+
+/// The most tokens a lane's system prompt or document may hold: the largest context window.
+pub const MAX_SHARED_TOKENS: u32 = 2 << 20;
+
+/// The most distinct documents a lane may draw from.
+pub const MAX_DOCUMENTS: u32 = 1_000_000;
+
 /// `[[traffic.lanes]]`: a class of traffic the calling plan can treat differently.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -59,6 +69,15 @@ pub struct LaneSpec {
     /// (`systemInstruction`): the prefix implicit caching can serve.
     #[serde(default)]
     pub system_prompt_tokens: u32,
+    /// Tokens of a long document each request of the lane starts its message with, in the same
+    /// text part as its question (retrieval, summarising, classifying against a long policy):
+    /// implicit caching serves the whole chunks of it that requests share. 0: none.
+    #[serde(default)]
+    pub document_tokens: u32,
+    /// How many distinct documents the lane's requests draw from, by prompt (1: one document
+    /// shared by all).
+    #[serde(default = "one_document")]
+    pub documents: u32,
     /// The service tier the lane asks for: `standard` (default), `flex` or `priority`.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
@@ -144,6 +163,8 @@ impl LaneSpec {
             output_tokens: None,
             stream_share: None,
             system_prompt_tokens: 0,
+            document_tokens: 0,
+            documents: 1,
             service_tier: Default::default(),
             batch: None,
         }

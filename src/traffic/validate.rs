@@ -317,6 +317,25 @@ impl TrafficSpec {
             ));
             }
             for lane in l {
+                let (max, docs) = (super::mix::MAX_SHARED_TOKENS, super::mix::MAX_DOCUMENTS);
+                if lane.system_prompt_tokens > max || lane.document_tokens > max {
+                    return Err(SpecError::at(
+                        lanes.span(),
+                        format!(
+                            "lane {:?}: system_prompt_tokens and document_tokens must be 0 to {max} (the largest context window), got {} and {}",
+                            lane.name, lane.system_prompt_tokens, lane.document_tokens
+                        ),
+                    ));
+                }
+                if !(1..=docs).contains(&lane.documents) {
+                    return Err(SpecError::at(
+                        lanes.span(),
+                        format!(
+                            "lane {:?}: documents must be 1 to {docs}, got {}",
+                            lane.name, lane.documents
+                        ),
+                    ));
+                }
                 if let Some(b) = &lane.batch {
                     b.check()
                         .map_err(|m| SpecError::at(lanes.span(), format!("lane {:?}: {m}", lane.name)))?;

@@ -9,6 +9,7 @@ mod cli;
 mod compare;
 mod diff;
 mod docs;
+mod document_cache;
 mod gemini_today;
 mod hostile;
 mod hostile_files;

@@ -89,10 +89,36 @@ def check_thinking_levels(binary):
         proc.terminate()
 
 
+def check_document_prefix_cache(binary):
+    """One text part each: the same ~12,000-token document, then a different question. Gemini's
+    implicit cache serves the common leading tokens; the mock whole 128-token chunks of them
+    (at least 4,096 tokens on gemini-3.5-flash)."""
+    proc, base = start_mock(binary, 'preset = "tier1"\noutput_tokens = 20\nlatency = { dist = "constant", value = "10ms" }\n')
+    try:
+        c = client(base)
+        document = "".join(f"Clause {i}: the supplier keeps records of every delivery for seven years. " for i in range(660))
+        doc_tokens = c.models.count_tokens(model=MODEL, contents=document).total_tokens
+        assert 11_500 <= doc_tokens <= 12_500, doc_tokens
+        cached = []
+        for question in ("Who keeps the records?", "For how long?", "Of what?", "Does clause 12 differ from clause 13?"):
+            r = c.models.generate_content(model=MODEL, contents=document + "\n\nQuestion: " + question)
+            u = r.usage_metadata
+            cached.append(u.cached_content_token_count or 0)
+            assert u.prompt_token_count > doc_tokens, u
+        assert cached[0] == 0, cached
+        # From the second on: the document up to its last whole chunk, never the question.
+        whole = doc_tokens // 128 * 128
+        assert all(x == whole for x in cached[1:]), (cached, whole)
+        print(f"document of {doc_tokens} tokens before four questions: cached {cached}: ok")
+    finally:
+        proc.terminate()
+
+
 def main():
     binary = sys.argv[1]
     check_flows_on_today_s_flash(binary)
     check_thinking_levels(binary)
+    check_document_prefix_cache(binary)
 
 
 if __name__ == "__main__":

@@ -75,6 +75,7 @@ const MOCK_LAYERS: &[(&str, u32)] = &[
     ("tokens", 0),
     ("capacity", 0),
     ("context_cache", 5),
+    ("prefix", 6),
     ("usage", 0),
     ("thinking", 0),
     ("input_file", 0),
