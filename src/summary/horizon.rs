@@ -7,8 +7,14 @@
 //! window's offered rate (every request needs at least one admitted call, so the daily need is
 //! at least the requests offered), which is exact for steady traffic and the window's average
 //! for any other: a scenario whose window is its busiest hour overstates the day, one whose
-//! window is quiet understates it. The limits are the mock profile's (the run's `[target.mock]`
-//! over its preset); a live target's are unknown to stampede and are not checked.
+//! window is quiet understates it — every sentence says which window it carried over.
+//!
+//! Money is projected from the demand *offered*, not from what the window happened to answer: a
+//! run whose daily quota refused most of its requests spent little, and a month of that spend
+//! says nothing about what the traffic costs once a tier lets it through. The offered spend is
+//! the answered requests' mean cost times the requests offered; what was answered and spent is
+//! said beside it. The limits are the mock profile's (the run's `[target.mock]` over its
+//! preset); a live target's are unknown to stampede and are not checked.
 
 use serde::{Deserialize, Serialize};
 
@@ -67,14 +73,50 @@ pub struct LimitCheck {
     pub message: String,
 }
 
+/// What a run's window offered and answered, and what it spent: the inputs of its day and month.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Demand {
+    /// Requests scheduled in the window.
+    pub offered: u64,
+    /// Of them, online calls (not answered through the Batch API, which has its own quota).
+    pub online: u64,
+    /// Requests answered.
+    pub answered: u64,
+    /// What the window spent (None: unpriced).
+    pub cost_usd: Option<f64>,
+}
+
+impl Demand {
+    /// What the window would have spent had every request offered been answered: the answered
+    /// requests' mean cost times the requests offered (None: unpriced, or nothing answered to
+    /// price).
+    pub fn offered_cost_usd(&self) -> Option<f64> {
+        let cost = self.cost_usd?;
+        if self.answered >= self.offered {
+            return Some(cost);
+        }
+        (self.answered > 0).then(|| cost / self.answered as f64 * self.offered as f64)
+    }
+}
+
 /// The run's traffic over a day and a month, and the long limits it meets.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Horizon {
     /// Online requests a day at the window's offered rate (requests answered through the Batch
     /// API are left out: it has its own quota).
     pub requests_per_day: f64,
-    /// Spend over a 30-day month at the window's rate of spend (null when unpriced).
+    /// Spend over a 30-day month if every request offered were answered, at the window's rate
+    /// (null when unpriced or nothing was answered to price).
     pub cost_per_month_usd: Option<f64>,
+    /// Spend over a 30-day month at the rate the window actually spent (what was answered).
+    #[serde(default)]
+    pub answered_cost_per_month_usd: Option<f64>,
+    /// Share of the requests offered that the window answered.
+    #[serde(default)]
+    pub answered_share: Option<f64>,
+    /// Which window the day and month carry over, in words ("the 10 min window's average rate").
+    #[serde(default)]
+    pub basis: String,
     /// Each long limit the target has (none for a live target or an unlimited profile).
     pub limits: Vec<LimitCheck>,
 }
@@ -90,42 +132,94 @@ impl Horizon {
         self.limits.iter().filter(|l| !l.pass)
     }
 
-    /// The run's horizon, from its window and the mock profile's limits.
-    pub fn of(run: &RunMeta, scheduled: u64, cost_usd: Option<f64>) -> Horizon {
+    /// The run's horizon, from its window's demand and the mock profile's limits.
+    pub fn of(run: &RunMeta, demand: Demand) -> Horizon {
         let window = run.duration_s.max(1e-9);
-        let requests_per_day = scheduled as f64 / window * DAY_S;
-        let cost_per_month_usd = cost_usd.map(|c| c / window * DAY_S * MONTH_DAYS);
+        let requests_per_day = demand.online as f64 / window * DAY_S;
+        let month = |c: f64| c / window * DAY_S * MONTH_DAYS;
+        let offered_cost = demand.offered_cost_usd();
+        let basis = basis(window);
+        let spent = Spent {
+            answered_share: (demand.offered > 0).then(|| demand.answered as f64 / demand.offered as f64),
+            month: demand.cost_usd.map(month),
+        };
         let mut limits = Vec::new();
         if let Some(profile) = run.mock_profile.as_ref() {
             let limits_of = |model: &str| profile.get("models")?.get(model)?.get("rpd")?.as_u64();
             if let Some(rpd) = limits_of(&run.model).filter(|r| *r > 0) {
-                limits.push(daily(run, profile, rpd, requests_per_day));
+                limits.push(daily(run, profile, rpd, requests_per_day, &basis));
             }
             let cap = profile
                 .get("monthly_cap_usd")
                 .and_then(|v| v.as_f64())
                 .filter(|c| *c > 0.0);
-            if let (Some(cap), Some(month)) = (cap, cost_per_month_usd) {
-                limits.push(monthly(profile, cap, month));
+            if let (Some(cap), Some(cost)) = (cap, offered_cost) {
+                limits.push(monthly(profile, cap, month(cost), &basis, &spent));
             }
-            if let (Some((usd, window_s)), Some(cost)) = (spend_limit_of(profile), cost_usd) {
-                limits.push(spend_window(profile, usd, window_s, cost / window * window_s));
+            if let (Some((usd, window_s)), Some(cost)) = (spend_limit_of(profile), offered_cost) {
+                limits.push(spend_window(profile, usd, window_s, cost / window * window_s, &basis));
             }
         }
         Horizon {
             requests_per_day,
-            cost_per_month_usd,
+            cost_per_month_usd: offered_cost.map(month),
+            answered_cost_per_month_usd: spent.month,
+            answered_share: spent.answered_share,
+            basis,
             limits,
         }
     }
 }
 
+/// What the window actually answered and spent, said beside the offered demand.
+struct Spent {
+    answered_share: Option<f64>,
+    month: Option<f64>,
+}
+
+impl Spent {
+    /// " This run answered 23% of it, spending at $3,700 a month." when it answered less than
+    /// all; nothing otherwise.
+    fn sentence(&self) -> String {
+        match (self.answered_share, self.month) {
+            (Some(share), Some(month)) if share < 0.9995 => format!(
+                " This run answered {} of it, spending at {} a month: that is what the limits let through, \
+                 not what the traffic costs.",
+                percent(share),
+                crate::format::usd(Some(month))
+            ),
+            _ => String::new(),
+        }
+    }
+}
+
+/// "12%", or "2.3%" below 10%.
+fn percent(share: f64) -> String {
+    let p = share * 100.0;
+    if p > 0.0 && p < 10.0 {
+        format!("{p:.1}%")
+    } else {
+        format!("{p:.0}%")
+    }
+}
+
+/// Which window a day and a month carry over: the whole run when it covers a day, else its
+/// average rate, said to overstate the day when the window is a peak.
+fn basis(window_s: f64) -> String {
+    if window_s >= DAY_S * 0.999 {
+        "the run's daily average".into()
+    } else {
+        let span = humantime::format_duration(std::time::Duration::from_secs(window_s.round().max(1.0) as u64));
+        format!("the {span} window's average rate carried over to the whole day (a peak window overstates it)")
+    }
+}
+
 /// The daily quota against the daily volume, and what would fit when it does not.
-fn daily(run: &RunMeta, profile: &serde_json::Value, rpd: u64, needed: f64) -> LimitCheck {
+fn daily(run: &RunMeta, profile: &serde_json::Value, rpd: u64, needed: f64, basis: &str) -> LimitCheck {
     let pass = needed <= rpd as f64;
     let share = rpd as f64 / needed.max(1e-9);
     let mut message = format!(
-        "The {} of {} allows {} requests a day; the traffic offers {} a day at the window's rate ({:.2}/s)",
+        "The {} of {} allows {} requests a day; the traffic offers {} a day ({:.2}/s) at {basis}",
         LongLimit::DailyQuota.label(),
         run.model,
         thousands(rpd as f64),
@@ -215,12 +309,12 @@ fn other_models(profile: &serde_json::Value, model: &str, rest: f64) -> String {
     }
 }
 
-/// The monthly cap against the month's spend.
-fn monthly(profile: &serde_json::Value, cap: f64, month: f64) -> LimitCheck {
+/// The monthly cap against the month's spend of the offered demand.
+fn monthly(profile: &serde_json::Value, cap: f64, month: f64, basis: &str, spent: &Spent) -> LimitCheck {
     let pass = month <= cap;
     let tier = profile_tier(profile);
     let mut message = format!(
-        "The {} {} is {} a month; the traffic spends {} over 30 days at the window's rate",
+        "The {} {} is {} a month; answering all the traffic offered would spend {} over 30 days at {basis}",
         tier.name(),
         LongLimit::MonthlySpendCap.label(),
         crate::format::usd(Some(cap)),
@@ -250,6 +344,7 @@ fn monthly(profile: &serde_json::Value, cap: f64, month: f64) -> LimitCheck {
             month / cap,
         ));
     }
+    message.push_str(&spent.sentence());
     LimitCheck {
         limit: LongLimit::MonthlySpendCap,
         allowed: cap,
@@ -268,11 +363,16 @@ fn spend_limit_of(profile: &serde_json::Value) -> Option<(f64, f64)> {
 }
 
 /// The spend-based rate limit against the spend of one of its windows at the run's rate.
-fn spend_window(profile: &serde_json::Value, usd: f64, window_s: f64, needed: f64) -> LimitCheck {
+fn spend_window(profile: &serde_json::Value, usd: f64, window_s: f64, needed: f64, basis: &str) -> LimitCheck {
     let pass = needed <= usd;
     let span = humantime::format_duration(std::time::Duration::from_secs(window_s.round() as u64));
+    let basis = if basis.starts_with("the run's daily") {
+        "the run's average rate (its busiest minutes spend more)".to_string()
+    } else {
+        basis.replace(" carried over to the whole day (a peak window overstates it)", "")
+    };
     let mut message = format!(
-        "The {} {} is {} per {span}; the traffic spends {} per {span} at the window's rate",
+        "The {} {} is {} per {span}; answering all the traffic offered would spend {} per {span} at {basis}",
         profile_tier(profile).name(),
         LongLimit::SpendLimit.label(),
         crate::format::usd(Some(usd)),
@@ -322,6 +422,15 @@ fn thousands(x: f64) -> String {
 mod tests {
     use super::*;
 
+    fn demand(offered: u64, answered: u64, cost_usd: Option<f64>) -> Demand {
+        Demand {
+            offered,
+            online: offered,
+            answered,
+            cost_usd,
+        }
+    }
+
     fn run(duration_s: f64, rpd: u64, cap: f64) -> RunMeta {
         let mut meta = crate::summary::empty_for_tests().run;
         meta.duration_s = duration_s;
@@ -336,10 +445,10 @@ mod tests {
     #[test]
     fn a_window_just_under_the_daily_quota_passes_and_just_over_fails() {
         // 600 s at 10,000 a day is 69.44 requests.
-        let under = Horizon::of(&run(600.0, 10_000, 0.0), 69, None);
+        let under = Horizon::of(&run(600.0, 10_000, 0.0), demand(69, 69, None));
         assert!(under.pass(), "{under:?}");
         assert!((under.requests_per_day - 9_936.0).abs() < 1e-6);
-        let over = Horizon::of(&run(600.0, 10_000, 0.0), 70, None);
+        let over = Horizon::of(&run(600.0, 10_000, 0.0), demand(70, 70, None));
         assert!(!over.pass());
         let m = &over.limits[0].message;
         assert!(m.contains("daily quota (RPD) of gemini-2.5-flash allows 10,000"), "{m}");
@@ -355,20 +464,56 @@ mod tests {
     #[test]
     fn the_monthly_cap_binds_on_the_spend_rate() {
         // $0.06 in 10 minutes is $259.20 over 30 days: over a $250 cap, spent by day 29.
-        let h = Horizon::of(&run(600.0, 0, 250.0), 100, Some(0.06));
+        let h = Horizon::of(&run(600.0, 0, 250.0), demand(100, 100, Some(0.06)));
         assert_eq!(h.limits.len(), 1);
         let c = &h.limits[0];
         assert!(!c.pass && (c.needed - 259.2).abs() < 1e-9, "{c:?}");
         assert!(c.message.contains("spent by day 29"), "{}", c.message);
-        let fits = Horizon::of(&run(600.0, 0, 250.0), 100, Some(0.05));
+        let fits = Horizon::of(&run(600.0, 0, 250.0), demand(100, 100, Some(0.05)));
         assert!(fits.pass());
+    }
+
+    #[test]
+    fn the_month_is_the_offered_demand_not_what_a_quota_let_through() {
+        // A day in which the daily quota answered 10,000 of 432,000 requests for $12.35: the
+        // traffic costs 432,000 × $12.35 / 10,000 = $533.52 a day, $16,005.60 a month.
+        let h = Horizon::of(&run(86_400.0, 0, 2_000.0), demand(432_000, 10_000, Some(12.35)));
+        let c = &h.limits[0];
+        assert!((c.needed - 16_005.6).abs() < 1e-6, "{c:?}");
+        assert!(!c.pass, "a $2,000 cap is not a fit for $16,005.60 a month");
+        assert!((h.cost_per_month_usd.unwrap() - 16_005.6).abs() < 1e-6);
+        assert!((h.answered_cost_per_month_usd.unwrap() - 370.5).abs() < 1e-6);
+        assert!(
+            c.message.contains("$16,005.60 over 30 days at the run's daily average"),
+            "{}",
+            c.message
+        );
+        assert!(
+            c.message.contains("answered 2.3% of it, spending at $370.50 a month"),
+            "{}",
+            c.message
+        );
+        assert!(c.message.contains("tier3"), "{}", c.message);
+        // Nothing answered: nothing to price, so no month and no verdict on the cap.
+        let none = Horizon::of(&run(86_400.0, 0, 2_000.0), demand(432_000, 0, Some(0.0)));
+        assert!(none.cost_per_month_usd.is_none() && none.limits.is_empty());
+        // A 10-minute window says it carries its average over to the day.
+        let short = Horizon::of(&run(600.0, 0, 2_000.0), demand(3_000, 3_000, Some(1.0)));
+        assert!(
+            short.limits[0]
+                .message
+                .contains("the 10m window's average rate carried over to the whole day"),
+            "{}",
+            short.limits[0].message
+        );
+        assert!(!short.limits[0].message.contains("This run answered"));
     }
 
     #[test]
     fn without_a_mock_profile_nothing_is_checked() {
         let mut meta = run(600.0, 10, 1.0);
         meta.mock_profile = None;
-        let h = Horizon::of(&meta, 1_000_000, Some(1e6));
+        let h = Horizon::of(&meta, demand(1_000_000, 1_000_000, Some(1e6)));
         assert!(h.limits.is_empty() && h.pass());
     }
 }

@@ -431,7 +431,13 @@ impl Summary {
         let cost_usd = m.cost_usd.map(billing::usd6);
         // Requests answered through the Batch API do not use the daily quota of online calls.
         let online = requests.scheduled.saturating_sub(m.billing.batch_answers);
-        let horizon = Some(horizon::Horizon::of(&meta, online, cost_usd));
+        let demand = horizon::Demand {
+            offered: requests.scheduled,
+            online,
+            answered: requests.succeeded,
+            cost_usd,
+        };
+        let horizon = Some(horizon::Horizon::of(&meta, demand));
         let lanes = m
             .lanes
             .iter()

@@ -11,6 +11,7 @@ mod diff;
 mod docs;
 mod document_cache;
 mod gemini_today;
+mod horizon;
 mod hostile;
 mod hostile_files;
 mod live_generator;

@@ -8,6 +8,7 @@ use super::{evaluate, GrowthCheck, PlanOptions};
 use crate::prepare::Prepared;
 use crate::run::RunError;
 use crate::scenario::{Candidate, LoadedScenario};
+use crate::summary::horizon::LimitCheck;
 use crate::summary::Summary;
 
 /// The best plan of today's traffic.
@@ -40,6 +41,27 @@ pub(super) fn check(
         grown.traffic = loaded.traffic.grown(factor);
         let base = Prepared::new(&grown, &options.run)?;
         let at_plan = evaluate(&base, best.candidate, best.recommended, seeds, options.seeds, runs)?;
+        // A long limit (the daily quota, the monthly cap, the spend-based limit) the grown
+        // traffic misses is missed at every worker count: no next plan is searched or offered.
+        let long: Vec<&LimitCheck> = at_plan.horizon.iter().flat_map(|h| h.missed()).collect();
+        let mut missed = at_plan.missed.clone();
+        missed.extend(long.iter().map(|l| l.limit.label().to_string()));
+        if !long.is_empty() {
+            checks.push(GrowthCheck {
+                factor,
+                rate_rps: grown.traffic.mean_rate().unwrap_or(0.0),
+                holds: false,
+                missed,
+                min_workers: None,
+                recommended_workers: None,
+                cost_per_hour_usd: at_plan.cost_per_hour_usd.mean,
+                why: Some(format!(
+                    "No worker count fits: {}",
+                    long.iter().map(|l| l.message.as_str()).collect::<Vec<_>>().join(" ")
+                )),
+            });
+            continue;
+        }
         let next = if at_plan.passes {
             None
         } else {
@@ -66,7 +88,7 @@ pub(super) fn check(
             factor,
             rate_rps: grown.traffic.mean_rate().unwrap_or(0.0),
             holds: at_plan.passes,
-            missed: at_plan.missed.clone(),
+            missed,
             min_workers: next.as_ref().and_then(|n| n.min_workers),
             recommended_workers: next.as_ref().map_or(Some(best.recommended), |n| n.recommended_workers),
             cost_per_hour_usd: cost,

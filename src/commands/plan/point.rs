@@ -23,7 +23,7 @@ use crate::scenario::slo::Objective;
 use crate::scenario::Candidate;
 use crate::stats::Stat;
 use crate::summary::figures::{self, Figure};
-use crate::summary::horizon::Horizon;
+use crate::summary::horizon::{Demand, Horizon};
 use crate::summary::Summary;
 
 /// An objective's verdict at one count.
@@ -227,10 +227,19 @@ impl Pooled {
 fn horizon_of(summaries: &[Summary]) -> Option<Horizon> {
     let first = summaries.first()?;
     let n = summaries.len() as f64;
-    let scheduled = summaries.iter().map(|s| s.requests.scheduled as f64).sum::<f64>() / n;
+    let mean = |f: fn(&Summary) -> u64| (summaries.iter().map(|s| f(s) as f64).sum::<f64>() / n).round() as u64;
     let costs: Option<Vec<f64>> = summaries.iter().map(|s| s.cost_usd).collect();
-    let cost = costs.map(|c| c.iter().sum::<f64>() / n);
-    Some(Horizon::of(&first.run, scheduled.round() as u64, cost))
+    let demand = Demand {
+        offered: mean(|s| s.requests.scheduled),
+        online: mean(|s| {
+            s.horizon.as_ref().map_or(s.requests.scheduled, |h| {
+                (h.requests_per_day * s.run.duration_s / 86_400.0).round() as u64
+            })
+        }),
+        answered: mean(|s| s.requests.succeeded),
+        cost_usd: costs.map(|c| c.iter().sum::<f64>() / n),
+    };
+    Some(Horizon::of(&first.run, demand))
 }
 
 /// The point of a measured count.

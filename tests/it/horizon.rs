@@ -1,0 +1,123 @@
+//! The buyer's month: projected from the demand offered, not from what a quota let through, and
+//! a cap below it never called a fit — in `run` and in `plan`'s growth what-ifs.
+
+use crate::support::{assert_accounted, scenario, stampede};
+
+/// A day at 0.5 requests a second on gemini-3.5-flash-lite ($0.30 / $2.50 per 1M), each 1,000
+/// tokens in and 100 out with 10 thinking (minimal: 0.1 per answer token), under a daily quota
+/// of 10,000 and a monthly cap of $500.
+const DAY: &str = r#"
+name = "day"
+seed = 3
+duration = "24h"
+
+[target]
+kind = "sim"
+model = "gemini-3.5-flash-lite"
+profile = "tier1"
+thinking_level = "minimal"
+
+[target.mock]
+rpm = 0
+tpm = 0
+rpd = 10000
+monthly_cap_usd = 500
+latency = { dist = "constant", value = "200ms" }
+
+[traffic]
+arrival = "constant"
+rate = 0.5
+input_tokens = 1000
+output_tokens = 100
+
+[strategy]
+workers = 4
+
+[slo]
+p95 = "5s"
+"#;
+
+#[test]
+fn a_throttled_day_is_priced_at_its_offered_demand() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(dir.path(), "day", DAY);
+    let out = dir.path().join("out");
+    let o = stampede(&["run", path.to_str().unwrap(), "--out", out.to_str().unwrap(), "--json"]);
+    let s: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_accounted(&s);
+    assert_eq!(s["requests"]["scheduled"], 43_200);
+    // The daily quota let 10,000 through (one reset inside the day may let more).
+    let answered = s["requests"]["succeeded"].as_u64().unwrap();
+    assert!((10_000..=20_000).contains(&answered), "{answered}");
+    // By hand: 43,200 requests a day x 30 days x (1,000 x $0.30 + 110 x $2.50) / 1M.
+    let per_request = (1000.0 * 0.30 + 110.0 * 2.50) / 1e6;
+    let offered_month = 43_200.0 * 30.0 * per_request;
+    let h = &s["horizon"];
+    let month = h["cost_per_month_usd"].as_f64().unwrap();
+    assert!((month - offered_month).abs() < 0.01, "{month} vs {offered_month}");
+    let spent = h["answered_cost_per_month_usd"].as_f64().unwrap();
+    assert!((spent - answered as f64 * 30.0 * per_request).abs() < 0.01, "{spent}");
+    // The $500 cap is above what was answered ($172.50 a month) and below what the traffic
+    // costs ($745.20): it is not a fit, and the verdict says what was answered beside it.
+    let cap = h["limits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["limit"] == "monthly_spend_cap")
+        .unwrap();
+    assert_eq!(cap["pass"], false, "{cap}");
+    let m = cap["message"].as_str().unwrap();
+    assert!(m.contains("$745.20 over 30 days at the run's daily average"), "{m}");
+    assert!(
+        m.contains("This run answered 23% of it, spending at $172.50 a month"),
+        "{m}"
+    );
+    assert!(!m.contains("it fits"), "{m}");
+}
+
+#[test]
+fn growth_past_the_monthly_cap_offers_no_next_plan() {
+    // Ten minutes at 2 requests a second cost $0.69 ($2,980.80 a month); a $4,000 cap holds
+    // today's traffic and not x1.5 (about $4,471) or x2.
+    let text = DAY
+        .replace("duration = \"24h\"", "duration = \"10m\"")
+        .replace("rpd = 10000", "rpd = 0")
+        .replace("monthly_cap_usd = 500", "monthly_cap_usd = 4000")
+        .replace("rate = 0.5", "rate = 2");
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(dir.path(), "grow", &text);
+    let out = dir.path().join("plan");
+    let o = stampede(&[
+        "plan",
+        path.to_str().unwrap(),
+        "--no-probe",
+        "--growth",
+        "1.5,2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("plan.json")).unwrap()).unwrap();
+    let growth = plan["growth"].as_array().unwrap();
+    assert_eq!(growth.len(), 2);
+    for g in growth {
+        assert_eq!(g["holds"], false, "{g}");
+        assert!(g["recommended_workers"].is_null(), "no next plan over the cap: {g}");
+        let missed: Vec<&str> = g["missed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|m| m.as_str())
+            .collect();
+        assert!(missed.contains(&"monthly spend cap"), "{missed:?}");
+        let why = g["why"].as_str().unwrap();
+        assert!(
+            why.starts_with("No worker count fits: The tier1 monthly spend cap is $4,000.00"),
+            "{why}"
+        );
+    }
+    // About $4,471 a month at x1.5 (the grown schedule's own count, over the seeds run).
+    let why = growth[0]["why"].as_str().unwrap();
+    assert!(why.contains("$4,4") || why.contains("$4,5"), "{why}");
+}
