@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use crate::catalog::{Dimension, Tier};
 use crate::profile::ErrorShape;
 use crate::quota::Refusal;
+pub use crate::quota_kind::QuotaKind;
 use crate::spend::SpendRefusal;
 
 /// The rate-limits page every quota message points to.
@@ -430,6 +431,20 @@ impl QuotaHint {
             }
         }
         hint
+    }
+
+    /// What refused the call, by the body's quota id and description.
+    pub fn kind(&self) -> QuotaKind {
+        match self.spend {
+            Some(SpendKind::RateLimit) => QuotaKind::SpendLimit,
+            Some(SpendKind::MonthlyCap) => QuotaKind::MonthlyCap,
+            None => match self.quota_id.as_deref().and_then(dimension_of) {
+                Some(Dimension::Rpd) => QuotaKind::Rpd,
+                Some(Dimension::Rpm) => QuotaKind::Rpm,
+                Some(Dimension::Tpm) => QuotaKind::Tpm,
+                None => QuotaKind::Unnamed,
+            },
+        }
     }
 
     /// Whether the violated quota is a per-day one (gemini-cli gives up on those); the monthly

@@ -14,6 +14,7 @@
 //! - [`rng`]: seeded, independent random streams (common random numbers).
 //! - [`catalog`]: models, tier limits, quota ids and metrics, prices.
 //! - [`profile`]: presets and the `[target.mock]` settings that patch them.
+//! - [`quota_kind`]: what refused a 429 (RPD, monthly cap, spend limit, RPM, TPM, unnamed).
 //! - [`quota`]: sliding and fixed windows per key and model; exact retry delays.
 //! - [`spend`]: the spend-based rate limit and the monthly cap per project.
 //! - [`store_budget`]: bytes per API key and in all, and entries per key, of a store.
@@ -50,6 +51,7 @@ pub mod model;
 pub mod prefix;
 pub mod profile;
 pub mod quota;
+pub mod quota_kind;
 pub mod ranges;
 pub mod rng;
 pub mod server;

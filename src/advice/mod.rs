@@ -50,6 +50,12 @@ fn window_seconds(s: &Summary) -> usize {
 pub fn advise(s: &Summary) -> Advice {
     let mut a = Advice::default();
     let bound = binding::binding(s);
+    a.binding = bound
+        .zip(binding::sentence(s))
+        .map(|(b, sentence)| crate::summary::advice::BindingNote {
+            limit: b.key().into(),
+            sentence,
+        });
     {
         let st = &s.run.strategy;
         workers(s, st, bound, &mut a);
@@ -115,12 +121,7 @@ fn workers(s: &Summary, st: &StrategySpec, bound: Option<Binding>, a: &mut Advic
              lasts it is spent at the arrival rate: the busiest 10 s ({peak_rate:.1}/s), each answer holding a \
              worker for {} (mean service time), keep {busy:.1} workers busy (Little's law); with 25% headroom, \
              {value}{}. Workers past that only collect 429s once it is spent.",
-            match b {
-                Binding::DailyQuota => "daily quota",
-                Binding::MonthlySpendCap => "monthly spend cap",
-                Binding::SpendLimit => "spend-based rate limit",
-                _ => "per-minute quota",
-            },
+            b.label().trim_start_matches("the "),
             secs(service_ms),
             if value == current {
                 ", the count the run had"

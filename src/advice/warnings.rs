@@ -1,10 +1,14 @@
 //! The warnings of a run: what a reader should not miss, each with its figures.
 
-use super::binding::{daily_quota_give_ups, minute_quota_too_small, upstream_failures, UPSTREAM_SHARE};
+use super::binding::{
+    binding_in_window, daily_quota_give_ups, describe, minute_quota_too_small, offered_tokens_per_minute,
+    upstream_failures, Binding, UPSTREAM_SHARE,
+};
 use super::{quota, secs, window_seconds};
 use crate::summary::advice::{Advice, Warning};
 use crate::summary::horizon::LongLimit;
 use crate::summary::Summary;
+use stampede_mock::quota_kind::QuotaKind;
 
 fn warn(a: &mut Advice, kind: &str, message: String) {
     a.warnings.push(Warning {
@@ -51,6 +55,8 @@ pub(super) fn warnings(s: &Summary, a: &mut Advice) {
             ),
         );
     }
+    tokens_quota(s, a);
+    client_rate_limit(s, a);
     quota_spent(s, a);
     upstream(s, a);
     if crate::summary::decode_unmodelled(s) {
@@ -131,7 +137,9 @@ fn long_limits(s: &Summary, a: &mut Advice) {
             a,
             LongLimit::SpendLimit.key(),
             format!(
-                "{refused} attempts were refused by a spend limit (429 RESOURCE_EXHAUSTED naming the spend-based rate                  limit or the monthly cap): the project spent its allowance, and no worker count or retry policy                  buys more. What would fit: a higher tier, a cheaper model, or flex or the batch lane."
+                "{refused} attempts were refused by a spend limit (429 RESOURCE_EXHAUSTED naming the spend-based rate \
+                 limit or the monthly cap): the project spent its allowance, and no worker count or retry policy \
+                 buys more. What would fit: a higher tier, a cheaper model, or flex or the batch lane."
             ),
         );
     }
@@ -171,6 +179,46 @@ fn upstream(s: &Summary, a: &mut Advice) {
     }
 }
 
+/// The token quota (TPM), when it is what refused the attempts.
+fn tokens_quota(s: &Summary, a: &mut Advice) {
+    if binding_in_window(s) != Some(Binding::TokensPerMinute) {
+        return;
+    }
+    let Some((_, tpm)) = quota(s) else { return };
+    // The busiest 10 s of arrivals, at the mean prompt, carried over to a minute.
+    let per_request = s.tokens.planned_input as f64 / s.requests.scheduled.max(1) as f64;
+    let peak = (s.throughput.peak_offered_10s as f64 * 6.0 * per_request).max(offered_tokens_per_minute(s));
+    warn(
+        a,
+        "quota_too_small",
+        format!(
+            "TPM binds, not RPM: {}. A request rate limit does not help: a client-side token limit \
+             (rate_limit = {{ tpm = {} }}) queues the excess in the client instead of spending attempts on \
+             refusals; serving the busiest 10 s as they come needs about {} TPM (a higher tier or a quota \
+             increase), or shorter prompts, or part of the traffic on another model.",
+            describe(s, Binding::TokensPerMinute),
+            (tpm as f64 * 0.95).floor() as u64,
+            crate::format::count(peak.ceil() as u64)
+        ),
+    );
+}
+
+/// The client's own rate limit, when it holds the traffic back.
+fn client_rate_limit(s: &Summary, a: &mut Advice) {
+    if binding_in_window(s) != Some(Binding::ClientRateLimit) {
+        return;
+    }
+    warn(
+        a,
+        "client_rate_limit",
+        format!(
+            "Your own rate limit binds: {}. Latency here is the client's queue, not the upstream's: raise the \
+             limit toward the project's quota, or accept the wait.",
+            describe(s, Binding::ClientRateLimit)
+        ),
+    );
+}
+
 /// The longest stretch of seconds with 429s and no answer.
 fn quota_spent(s: &Summary, a: &mut Advice) {
     let (mut best, mut start, mut run) = ((0usize, 0usize), 0usize, 0usize);
@@ -188,12 +236,30 @@ fn quota_spent(s: &Summary, a: &mut Advice) {
         }
     }
     if best.1 >= 5 {
+        // What refused them: the limit with the most refusals, and when it first did.
+        let by = s
+            .attempts
+            .refused_by
+            .iter()
+            .max_by_key(|(_, r)| r.attempts)
+            .and_then(|(k, r)| Some((QuotaKind::from_key(k)?, r.first_s)));
+        let what = match by {
+            Some((kind, first)) => format!(
+                "{} was spent (its first refusal came at t = {first:.0} s)",
+                kind.label()
+            ),
+            None => "the quota was spent".into(),
+        };
+        let retries = if s.attempts.retries > 0 {
+            "; retries only collected refusals"
+        } else {
+            "; no request was retried"
+        };
         warn(
             a,
             "quota_spent",
             format!(
-                "From t = {} s to t = {} s no request was answered while 429s kept coming: the quota was spent \
-                 and retries only collected refusals.",
+                "From t = {} s to t = {} s no request was answered while 429s kept coming: {what}{retries}.",
                 best.0,
                 best.0 + best.1
             ),

@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use stampede_mock::catalog::Billed;
 use stampede_mock::errors::{ApiError, QuotaHint, Rejection};
 pub use stampede_mock::profile::ServiceTier;
+pub use stampede_mock::quota_kind::QuotaKind;
 use tokio::time::Instant;
 
 /// One attempt to send a planned request.
@@ -211,8 +212,8 @@ pub struct AttemptError {
     pub retry_delay: Option<Duration>,
     /// Whether the 429 names a per-day quota (or the monthly spend cap).
     pub per_day: bool,
-    /// Whether a spend limit (the spend-based rate limit or the monthly cap) refused it.
-    pub spend_limit: bool,
+    /// What refused it, for a 429 (read from the body's quota id and description).
+    pub refused_by: Option<QuotaKind>,
 }
 
 impl AttemptError {
@@ -222,7 +223,7 @@ impl AttemptError {
             kind,
             retry_delay: None,
             per_day: false,
-            spend_limit: false,
+            refused_by: None,
         }
     }
 
@@ -241,7 +242,7 @@ impl AttemptError {
             kind: ErrorKind::Status(status),
             retry_delay: hint.retry_delay,
             per_day: hint.is_per_day(),
-            spend_limit: hint.spend.is_some(),
+            refused_by: (status == 429).then(|| hint.kind()),
         }
     }
 }

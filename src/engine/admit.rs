@@ -146,7 +146,7 @@ impl<S: RecordSink> Engine<'_, S> {
             fallback: live.fell_back && r.model != live.req.model,
             input_tokens: live.req.prompt_tokens() + self.lane_shared_tokens(live.req.lane),
             requested_tier: self.lane_tier(live.req.lane),
-            spend_limit: false,
+            refused_by: None,
             batch_turnaround: None,
             stream: None,
         }

@@ -46,7 +46,7 @@ impl<S: RecordSink> Engine<'_, S> {
             fallback,
             input_tokens: req.prompt_tokens() + self.lane_shared_tokens(req.lane),
             requested_tier: self.lane_tier(req.lane),
-            spend_limit: done.result.outcome.as_ref().err().is_some_and(|e| e.spend_limit),
+            refused_by: done.result.outcome.as_ref().err().and_then(|e| e.refused_by),
             batch_turnaround: done.result.batch_turnaround,
             stream: done.result.stream.clone(),
         };

@@ -197,9 +197,9 @@ pub struct AttemptRecord {
     /// The service tier the attempt asked for.
     #[serde(default)]
     pub requested_tier: crate::backend::ServiceTier,
-    /// Refused by a spend limit (the spend-based rate limit or the monthly cap).
+    /// What refused it, for a 429 (by the body: RPD, monthly cap, spend limit, RPM, TPM).
     #[serde(default)]
-    pub spend_limit: bool,
+    pub refused_by: Option<crate::backend::QuotaKind>,
     /// Answered through the Batch API: its job's turnaround (submit to result).
     #[serde(default)]
     pub batch_turnaround: Option<Duration>,

@@ -90,10 +90,9 @@ pub struct AttemptCounts {
     pub transport: u64,
     /// Attempts cancelled by the attempt timeout (or the request's deadline) before an answer.
     pub timeouts: u64,
-    /// 429s from a spend limit (the spend-based rate limit or the monthly cap).
-    pub status_429_spend: u64,
-    /// When the first of them came back (offset from the start).
-    pub first_spend_refusal: Option<Duration>,
+    /// 429s by what refused them (read from their bodies): how many, and when the first came
+    /// back (offset from the start).
+    pub refused_by: BTreeMap<stampede_mock::quota_kind::QuotaKind, (u64, Duration)>,
 }
 
 /// What the run spent without getting an answer for it, and what caching saved.
@@ -362,9 +361,8 @@ impl RecordSink for Metrics {
                 match kind {
                     ErrorKind::Status(429) => {
                         c.status_429 += 1;
-                        c.status_429_spend += u64::from(a.spend_limit);
-                        if a.spend_limit && c.first_spend_refusal.is_none() {
-                            c.first_spend_refusal = Some(a.ended);
+                        if let Some(kind) = a.refused_by {
+                            c.refused_by.entry(kind).or_insert((0, a.ended)).0 += 1;
                         }
                         c.status_429_with_delay += u64::from(a.retry_delay.is_some());
                         row.status_429 += 1;

@@ -75,6 +75,9 @@ pub fn table(s: &Summary) -> String {
     if !attempts.is_empty() {
         out.push_str(&format!("attempts by result: {}\n", attempts.join(" · ")));
     }
+    if let Some(b) = &v.advice.binding {
+        out.push_str(&format!("\nwhat binds: {}\n", b.sentence));
+    }
     if !v.advice.warnings.is_empty() {
         out.push_str("\nwarnings\n");
         for w in &v.advice.warnings {

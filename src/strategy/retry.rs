@@ -198,6 +198,8 @@ pub enum GiveUp {
     MaxAttempts,
     /// A per-day quota was exhausted.
     DailyQuota,
+    /// The billing account's monthly spend cap was spent.
+    MonthlyCap,
     /// The wait would end after the request's total deadline.
     Deadline,
     /// The server asked to wait longer than `max_retry_delay`.
@@ -276,7 +278,10 @@ impl RetrySpec {
             return Decision::GiveUp(GiveUp::NotRetryable);
         }
         if self.give_up_on_daily_quota && error.per_day {
-            return Decision::GiveUp(GiveUp::DailyQuota);
+            return Decision::GiveUp(match error.refused_by {
+                Some(crate::backend::QuotaKind::MonthlyCap) => GiveUp::MonthlyCap,
+                _ => GiveUp::DailyQuota,
+            });
         }
         if attempts >= self.max_attempts {
             return Decision::GiveUp(GiveUp::MaxAttempts);

@@ -28,9 +28,22 @@ pub struct Warning {
     pub message: String,
 }
 
+/// The one limit that binds the run, named from what refused its attempts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BindingNote {
+    /// A stable key: `daily_quota`, `monthly_spend_cap`, `spend_limit`, `rpm`, `tpm`,
+    /// `client_rate_limit`, `upstream`, `workers`.
+    pub limit: String,
+    /// The limit and the figures that show it binds, in a sentence.
+    pub sentence: String,
+}
+
 /// Everything one run advises.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Advice {
+    /// What binds the run (absent when nothing does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding: Option<BindingNote>,
     /// Settings to change.
     pub recommendations: Vec<Recommendation>,
     /// Things to look at.

@@ -7,6 +7,7 @@
 //! re-render a run without loss.
 
 pub mod advice;
+pub mod attempts;
 pub mod billing;
 pub mod check;
 pub mod figures;
@@ -19,6 +20,8 @@ pub use run_meta::RunMeta;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+pub use attempts::{Attempts, Refused};
 
 use crate::histogram::{LatencyHistogram, LatencyStats};
 use crate::metrics::{LaneMetrics, Metrics, SecondRow};
@@ -54,43 +57,6 @@ pub struct Requests {
     pub gave_up: BTreeMap<String, u64>,
     /// Answered requests by how (`upstream`, `cache`, `coalesced`, `fallback`, `degraded`).
     pub served_by: BTreeMap<String, u64>,
-}
-
-/// Attempt counters.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Attempts {
-    /// Attempts sent.
-    pub total: u64,
-    /// Retries: attempts after the first on the same model (hedges and the first attempt
-    /// on the fallback model not counted).
-    pub retries: u64,
-    /// Hedges sent.
-    pub hedges: u64,
-    /// Attempts cancelled because another attempt of the request answered first.
-    pub cancelled: u64,
-    /// Attempts sent to the fallback model.
-    pub fallback: u64,
-    /// Attempts per scheduled request (retry amplification).
-    pub per_request: Option<f64>,
-    /// 429 answers.
-    pub status_429: u64,
-    /// Those of them that said when to retry (RetryInfo `retryDelay` or `Retry-After`).
-    #[serde(default)]
-    pub status_429_with_delay: u64,
-    /// 5xx answers.
-    pub status_5xx: u64,
-    /// Connection failures, resets, cut bodies.
-    pub transport_errors: u64,
-    /// Attempts cancelled by a timeout.
-    pub timeouts: u64,
-    /// 429s from a spend limit (the spend-based rate limit or the monthly cap).
-    #[serde(default)]
-    pub status_429_spend: u64,
-    /// Seconds from the start to the first spend-limit refusal (null when none).
-    #[serde(default)]
-    pub first_spend_refusal_s: Option<f64>,
-    /// Attempts by result (`200`, `429`, `timeout`...).
-    pub by_result: BTreeMap<String, u64>,
 }
 
 /// Rates over the traffic window.
@@ -350,30 +316,6 @@ impl Requests {
             dropped_by: m.dropped_by.clone(),
             gave_up: m.gave_up.clone(),
             served_by: m.served_by.clone(),
-        }
-    }
-}
-
-impl Attempts {
-    /// The run's attempts by result.
-    fn of(m: &Metrics) -> Attempts {
-        let o = &m.overall;
-        let a = &m.attempts;
-        Attempts {
-            total: a.total,
-            retries: a.retries,
-            hedges: a.hedges,
-            cancelled: a.cancelled,
-            fallback: a.fallback,
-            per_request: ratio(a.total, o.scheduled),
-            status_429: a.status_429,
-            status_429_with_delay: a.status_429_with_delay,
-            status_5xx: a.status_5xx,
-            transport_errors: a.transport,
-            timeouts: a.timeouts,
-            status_429_spend: a.status_429_spend,
-            first_spend_refusal_s: a.first_spend_refusal.map(|d| (d.as_secs_f64() * 1e3).round() / 1e3),
-            by_result: a.by_result.clone(),
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use stampede::advice::binding::{binding, Binding};
+use stampede::advice::binding::{binding, minute_quota_too_small, Binding};
 use stampede::summary::Summary;
 
 use crate::support::{root, run_to};
@@ -53,7 +53,8 @@ fn contradictions(s: &Summary) -> Vec<String> {
                 }
             }
         }
-        if matches!(b, Binding::DailyQuota | Binding::MinuteQuota) && rec("rate_limit").is_some() {
+        let above_on_average = b == Binding::RequestsPerMinute && minute_quota_too_small(s);
+        if (b == Binding::DailyQuota || above_on_average) && rec("rate_limit").is_some() {
             out.push(format!(
                 "{b:?} binds (above the quota on average) but a rate limit is advised"
             ));
@@ -103,7 +104,7 @@ fn no_scenario_advice_contradicts_itself() {
     // The walk covers every kind of limit, or it proves little.
     for b in [
         Binding::DailyQuota,
-        Binding::MinuteQuota,
+        Binding::RequestsPerMinute,
         Binding::Upstream,
         Binding::Workers,
     ] {
@@ -122,7 +123,7 @@ fn a_quota_bound_run_is_not_advised_more_workers() {
         &["--target", "sim"],
     );
     let s: Summary = serde_json::from_value(s).unwrap();
-    assert_eq!(binding(&s), Some(Binding::MinuteQuota));
+    assert_eq!(binding(&s), Some(Binding::RequestsPerMinute));
     assert_eq!(s.advice.warnings[0].kind, "quota_too_small");
     assert!(
         s.advice.warnings[0].message.contains("needs a quota of at least"),

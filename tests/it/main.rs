@@ -4,6 +4,7 @@
 mod advice;
 mod architecture;
 mod batch_lane;
+mod binding;
 mod catalog_today;
 mod cli;
 mod compare;

@@ -54,7 +54,7 @@ fn quickstart_advice_follows_from_its_figures() {
     assert_eq!(workers["current"], "16");
     let why = workers["why"].as_str().unwrap();
     assert!(
-        why.contains("per-minute quota binds") && why.contains("only collect 429s"),
+        why.contains("requests-per-minute quota (RPM) binds") && why.contains("only collect 429s"),
         "{why}"
     );
     // The fix that matters leads the warnings: the quota it would need.

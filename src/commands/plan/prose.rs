@@ -5,30 +5,20 @@ use super::{Point, HEADROOM};
 use crate::scenario::slo::Bound;
 use crate::summary::SloCheck;
 
-/// What holds goodput and latency at the knee.
+/// What holds goodput and latency at the knee: the limit that binds its run, named from what
+/// refused the attempts (as the run's advice names it), else the upstream's own latency.
 pub(super) fn binding(p: &Point) -> Option<String> {
     let s = p.sample.as_ref()?;
-    let goodput = p.goodput_rps.mean?;
-    let rpm = s.run.mock_quota().map_or(0, |(rpm, _)| rpm);
-    let share_429 = p.share_429.mean.unwrap_or(0.0);
-    Some(
-        if rpm > 0 && (share_429 >= 0.01 || goodput * 60.0 >= 0.9 * rpm as f64) {
-            format!(
-                "the quota: {rpm} RPM ({:.2}/s); {:.1}% of attempts refused with 429 and {goodput:.2} answered per \
-                 second over the traffic window there",
-                rpm as f64 / 60.0,
-                share_429 * 100.0,
-            )
-        } else if s.attempts.status_5xx > 0 {
-            format!("the upstream: {} overload answers (5xx) there", s.attempts.status_5xx)
-        } else {
-            format!(
-                "the upstream's own latency: {} of requests answered and p95 ({}) close to what more workers reach",
-                p.success_rate.mean.map_or("—".into(), |v| format!("{:.1}%", v * 100.0)),
-                crate::format::ms(p.p95_ms.mean)
-            )
-        },
-    )
+    use crate::advice::binding::{binding, describe, Binding};
+    Some(match binding(s) {
+        // Workers do not bind where adding them stops helping.
+        Some(b) if b != Binding::Workers => describe(s, b),
+        _ => format!(
+            "the upstream's own latency: {} of requests answered and p95 ({}) close to what more workers reach",
+            p.success_rate.mean.map_or("—".into(), |v| format!("{:.1}%", v * 100.0)),
+            crate::format::ms(p.p95_ms.mean)
+        ),
+    })
 }
 
 /// Why the search ended where it did: the minimum and the count below it that failed, or the

@@ -78,6 +78,7 @@ const MOCK_LAYERS: &[(&str, u32)] = &[
     ("prefix", 6),
     ("usage", 0),
     ("thinking", 0),
+    ("quota_kind", 0),
     ("input_file", 0),
     ("ranges", 5),
     ("catalog", 10),
