@@ -27,6 +27,8 @@
 //! - [`spend`]: the spend guard: a run's cost estimated before it starts, and a cap while it runs.
 //! - [`run`]: one run end to end: target, runtime (virtual or real time), engine, summary.
 //! - [`commands`]: compare, capacity plan, hosting probe, diff, bench — work of many runs.
+//! - [`rests_on`]: what a run's figures rest on (latency, decode, quotas, prices, token density),
+//!   each with its origin and how to replace it.
 //! - [`report`]: `summary.md`, `timeseries.csv`, `report.html`, `latency.hlog`, and the compare
 //!   and plan pages.
 //! - [`cli`]: the command line (the only module that knows about exit codes and terminals).
@@ -46,6 +48,7 @@ pub mod out_file;
 pub mod prepare;
 pub mod queueing;
 pub mod report;
+pub mod rests_on;
 pub mod run;
 pub mod scenario;
 pub mod spec_error;

@@ -105,6 +105,7 @@ fn run_meta(
     watch: &crate::spend::SpendWatch,
 ) -> RunMeta {
     let s = &prepared.loaded().scenario;
+    let catalog = stampede_mock::catalog::data::in_force();
     RunMeta {
         scenario: s.name().to_string(),
         description: s.description.clone(),
@@ -119,7 +120,13 @@ fn run_meta(
         stopped_early: stopped_early(watch, prepared.spend_cap(), report.stopped),
         strategy: prepared.strategy().clone(),
         mock_profile: prepared.endpoint().profile().and_then(|p| serde_json::to_value(p).ok()),
-        catalog: Some(stampede_mock::catalog::data::in_force()),
+        rests_on: crate::rests_on::assumptions(
+            s.target.get_ref(),
+            prepared.target(),
+            prepared.endpoint().profile(),
+            &catalog,
+        ),
+        catalog: Some(catalog),
     }
 }
 

@@ -14,6 +14,9 @@ pub struct SpecError {
     pub span: Option<Range<usize>>,
     /// What was wrong and what was expected.
     pub message: String,
+    /// A key inside `span` the error is about: the message points at its line when the table
+    /// at `span` writes it (`model` inside `[target]`).
+    pub key: Option<&'static str>,
 }
 
 impl SpecError {
@@ -22,6 +25,16 @@ impl SpecError {
         SpecError {
             span: Some(span),
             message: message.into(),
+            key: None,
+        }
+    }
+
+    /// An error about `key` of the table at `span`: it points at the key's line when the table
+    /// writes it, else at the table.
+    pub fn at_key(span: Range<usize>, key: &'static str, message: impl Into<String>) -> SpecError {
+        SpecError {
+            key: Some(key),
+            ..SpecError::at(span, message)
         }
     }
 
@@ -30,7 +43,55 @@ impl SpecError {
         SpecError {
             span: None,
             message: message.into(),
+            key: None,
         }
+    }
+}
+
+/// The byte range of `key` where the table at `span` writes it (`key = ...` at a line's start,
+/// before the next table's header; the span may cover only the table's own header).
+fn key_in(text: &str, span: &Range<usize>, key: &str) -> Option<Range<usize>> {
+    let table = text.get(span.start..)?;
+    let mut offset = span.start;
+    for (i, line) in table.split_inclusive('\n').enumerate() {
+        let trimmed = line.trim_start();
+        if i > 0 && trimmed.starts_with('[') {
+            return None;
+        }
+        let at_key = trimmed
+            .strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='));
+        if at_key {
+            let indent = line.len() - trimmed.len();
+            return Some(offset + indent..offset + indent + key.len());
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// The closest of `known` to `wrong`, when it is close enough to be a typo.
+pub fn did_you_mean<'a>(wrong: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .into_iter()
+        .map(|k| (strsim::jaro_winkler(wrong, k), k))
+        .filter(|(score, _)| *score >= 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
+}
+
+/// A parser's "unknown field `x`, expected one of `a`, `b`" with the likely intended key added.
+fn with_suggestion(message: &str) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else {
+        return message.to_string();
+    };
+    let Some((wrong, expected)) = rest.split_once('`') else {
+        return message.to_string();
+    };
+    let known = expected.split('`').skip(1).step_by(2);
+    match did_you_mean(wrong, known) {
+        Some(k) => format!("unknown field `{wrong}` (did you mean `{k}`?){expected}"),
+        None => message.to_string(),
     }
 }
 
@@ -60,7 +121,11 @@ pub fn render(path: &str, text: &str, err: &SpecError) -> String {
     } else {
         err.message.clone()
     };
-    match &err.span {
+    let narrowed = match (&err.span, err.key) {
+        (Some(span), Some(key)) => key_in(text, span, key).or(Some(span.clone())),
+        (span, _) => span.clone(),
+    };
+    match &narrowed {
         None => format!("{path}: {msg}"),
         Some(span) => {
             let (line, col) = line_col(text, span.start);
@@ -104,7 +169,8 @@ fn window(line: &str, col: usize) -> (String, usize) {
 pub fn from_toml(err: &toml::de::Error) -> SpecError {
     SpecError {
         span: err.span(),
-        message: err.message().trim().to_string(),
+        message: with_suggestion(err.message().trim()),
+        key: None,
     }
 }
 
@@ -146,6 +212,22 @@ mod tests {
         assert!(s.len() < 200, "{} bytes", s.len());
         assert!(s.ends_with("(10000000 characters)"));
         assert_eq!(shown("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
+    }
+
+    #[test]
+    fn an_error_about_a_key_points_at_its_line() {
+        let text = "name = \"x\"\n\n[target]\nkind = \"sim\"\n  model = \"gemini-9\"\n\n[traffic]\nmodel = 1\n";
+        let e = SpecError::at_key(12..20, "model", "no such model");
+        let shown = render("s.toml", text, &e);
+        assert!(shown.starts_with("s.toml:5:3: no such model\n"), "{shown}");
+        // A table that does not write the key: the table itself.
+        let e = SpecError::at_key(12..20, "profile", "no profile");
+        assert!(render("s.toml", text, &e).starts_with("s.toml:3:1: no profile"));
+        assert_eq!(
+            did_you_mean("input_tokns", ["output_tokens", "input_tokens"]),
+            Some("input_tokens")
+        );
+        assert_eq!(did_you_mean("zzz", ["input_tokens"]), None);
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub(super) fn traffic(args: TrafficArgs, io: &mut Io<'_>) -> Outcome {
         "{}: {} traffic over {} (seed {seed}), nothing sent",
         args.scenario.display(),
         s.traffic.get_ref().arrival.get_ref().name(),
-        humantime::format_duration(window)
+        crate::format::secs(window.as_secs_f64())
     )?;
     if let Some((spec, path, stats)) = &loaded.traffic.trace {
         writeln!(
@@ -52,12 +52,22 @@ pub(super) fn traffic(args: TrafficArgs, io: &mut Io<'_>) -> Outcome {
         Some(p) => write!(io.out, "{}", p.text())?,
         None => {
             let t = s.traffic.get_ref();
-            writeln!(
-                io.out,
-                "closed loop: {} users; each sends its next request after its answer and a think time, so the rate \
-                 depends on latency — run it with --target sim to see it",
-                t.users.as_ref().map_or(0, |u| *u.get_ref())
-            )?;
+            if t.arrival.get_ref().name() == "sessions" {
+                writeln!(
+                    io.out,
+                    "conversations: {} new a second (Poisson), each several turns with a think time between them; \
+                     every turn waits for the previous answer and resends the history, so the request rate and the \
+                     tokens depend on latency — run it with --target sim to see them",
+                    t.rate.as_ref().map_or(0.0, |r| r.get_ref().0)
+                )?;
+            } else {
+                writeln!(
+                    io.out,
+                    "closed loop: {} users; each sends its next request after its answer and a think time, so the \
+                     rate depends on latency — run it with --target sim to see it",
+                    t.users.as_ref().map_or(0, |u| *u.get_ref())
+                )?;
+            }
         }
     }
     Ok(Exit::Ok)

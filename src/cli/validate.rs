@@ -27,7 +27,7 @@ pub(super) fn validate(args: ValidateArgs, io: &mut Io<'_>) -> Outcome {
         io.out,
         "{}: valid — {} of traffic, target {} ({}), {} workers, up to {} attempts per request",
         args.scenario.display(),
-        humantime::format_duration(s.duration),
+        crate::format::secs(s.duration.as_secs_f64()),
         t.kind.as_str(),
         t.model,
         st.workers,

@@ -248,13 +248,21 @@ pub fn diff(baseline: &Summary, current: &Summary, overrides: &[(String, Thresho
                 .find(|(name, _)| name == m.name)
                 .map_or(m.default, |(_, t)| *t);
             let (b, c) = ((m.figure.read)(baseline), (m.figure.read)(current));
+            // Goodput follows the rate offered: judged as a share of it, so a run offered half
+            // the traffic and answering all of it has not regressed.
+            let judged = if m.name == "goodput_rps" {
+                let scale = offered_scale(baseline, current);
+                (b.map(|b| b * scale), c)
+            } else {
+                (b, c)
+            };
             Row {
                 metric: m.name,
                 baseline: b,
                 current: c,
                 worse: m.worse(),
                 threshold,
-                regressed: regressed(m, threshold, b, c),
+                regressed: regressed(m, threshold, judged.0, judged.1),
                 share: m.share(),
                 unit: m.unit(),
             }
@@ -265,6 +273,16 @@ pub fn diff(baseline: &Summary, current: &Summary, overrides: &[(String, Thresho
         current: current.run.scenario.clone(),
         rows,
         warnings: unlike(baseline, current),
+    }
+}
+
+/// The current run's offered rate over the baseline's (1 when either offered nothing).
+fn offered_scale(baseline: &Summary, current: &Summary) -> f64 {
+    let (b, c) = (baseline.throughput.offered_rps, current.throughput.offered_rps);
+    if b > 0.0 && c > 0.0 {
+        c / b
+    } else {
+        1.0
     }
 }
 
@@ -288,6 +306,14 @@ fn unlike(baseline: &Summary, current: &Summary) -> Vec<String> {
         crate::format::secs(b.duration_s),
         crate::format::secs(c.duration_s),
     );
+    let scale = offered_scale(baseline, current);
+    if (scale - 1.0).abs() > 0.01 {
+        out.push(format!(
+            "the rate offered differs ({:.2}/s → {:.2}/s): goodput is judged against it (the baseline's scaled by \
+             {scale:.3}), not against the baseline's figure.",
+            baseline.throughput.offered_rps, current.throughput.offered_rps
+        ));
+    }
     out
 }
 
@@ -359,6 +385,28 @@ mod tests {
             &[("p95".into(), Threshold::Relative(0.2))],
         );
         assert!(!d.regressed());
+    }
+
+    #[test]
+    fn goodput_is_judged_against_the_rate_offered() {
+        let run = |offered: f64, goodput: f64| {
+            let mut s = with(1000.0, 1.0, (0, 100));
+            s.throughput.offered_rps = offered;
+            s.throughput.goodput_rps = goodput;
+            s
+        };
+        // Half the traffic offered, all of it answered: goodput fell 46.8% and did not regress.
+        let d = diff(&run(10.0, 10.0), &run(5.32, 5.32), &[]);
+        assert!(!row(&d, "goodput_rps").regressed, "{}", d.markdown());
+        assert!(
+            d.warnings.iter().any(|w| w.contains("10.00/s → 5.32/s")),
+            "{:?}",
+            d.warnings
+        );
+        // The same traffic, half of it answered: a regression.
+        let d = diff(&run(10.0, 10.0), &run(10.0, 5.32), &[]);
+        assert!(row(&d, "goodput_rps").regressed);
+        assert!(d.warnings.is_empty(), "{:?}", d.warnings);
     }
 
     #[test]

@@ -84,6 +84,7 @@ pub fn markdown(c: &Comparison) -> String {
     if let Some(catalog) = &c.catalog {
         out.push_str(&format!("costs priced by {catalog}\n\n"));
     }
+    out.push_str(&crate::summary::Assumption::markdown(&c.rests_on));
     for line in long_limits(c) {
         out.push_str(&format!("> {line}\n\n"));
     }

@@ -401,6 +401,8 @@ pub(crate) fn pages(name: &'static str, source: &'static str) -> minijinja::Envi
         .expect("stylesheet parses");
     env.add_template("page.html", include_str!("templates/page.html"))
         .expect("page layout parses");
+    env.add_template("rests_on.html", include_str!("templates/rests_on.html"))
+        .expect("template parses");
     env.add_template(name, source).expect("template parses");
     env
 }

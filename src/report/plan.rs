@@ -13,9 +13,20 @@ use crate::stats::Stat;
 
 fn mean_ci(s: &Stat, show: impl Fn(f64) -> String) -> String {
     match (s.mean, s.ci95) {
+        // Seeds that all agree: no interval to show.
+        (Some(m), Some(ci)) if ci.abs() < 1e-9 => format!("{} ± 0", show(m)),
         (Some(m), Some(ci)) => format!("{} ± {}", show(m), show(ci)),
         (Some(m), None) => show(m),
         _ => "—".into(),
+    }
+}
+
+/// A latency over seeds, its interval in the mean's own unit ("20.71 s ± 0.35 s", never
+/// "20.71 s ± 350 ms").
+fn mean_ms(s: &Stat) -> String {
+    match (s.mean, s.ci95) {
+        (Some(m), Some(ci)) if m >= 1000.0 && ci.abs() >= 1e-9 => format!("{} ± {:.2} s", ms(Some(m)), ci / 1000.0),
+        _ => mean_ci(s, |v| ms(Some(v))),
     }
 }
 
@@ -39,7 +50,7 @@ fn point_cells(p: &Point) -> Vec<String> {
         verdict(p).to_string(),
         format!("{}/{}", p.passed_seeds, p.seeds),
         mean_ci(&p.success_rate, pct),
-        mean_ci(&p.p95_ms, |v| ms(Some(v))),
+        mean_ms(&p.p95_ms),
         mean_ci(&p.goodput_rps, |v| format!("{v:.2}/s")),
         mean_ci(&p.share_429, pct),
         mean_ci(&p.cost_per_hour_usd, usd),
@@ -305,6 +316,7 @@ pub fn markdown(p: &CapacityPlan) -> String {
     if let Some(catalog) = &p.catalog {
         out.push_str(&format!("costs priced by {catalog}\n\n"));
     }
+    out.push_str(&crate::summary::Assumption::markdown(&p.rests_on));
     out.push_str(&format!(
         "First guess: **{}** workers — {} (traffic {:.2}/s, service {:.3} s × {:.2} attempts = {:.2} erlangs, the workers it keeps busy on average).\n\n",
         p.guess.workers,

@@ -75,6 +75,7 @@ pub fn table(s: &Summary) -> String {
     if !attempts.is_empty() {
         out.push_str(&format!("attempts by result: {}\n", attempts.join(" · ")));
     }
+    out.push_str(&crate::summary::Assumption::lines(&v.rests_on));
     if let Some(b) = &v.advice.binding {
         out.push_str(&format!("\nwhat binds: {}\n", b.sentence));
     }

@@ -255,7 +255,10 @@ impl LoadedScenario {
                 false => self.mock_profile_for(models).map(drop),
             }
         };
-        check_models(&self.models_for(s.strategy.get_ref())).map_err(|m| SpecError::at(s.target.span(), m))?;
+        // The target's model first, blamed on its own line; then the plan's other models.
+        check_models(std::slice::from_ref(&s.target.get_ref().model))
+            .map_err(|m| SpecError::at_key(s.target.span(), "model", m))?;
+        check_models(&self.models_for(s.strategy.get_ref())).map_err(|m| SpecError::at(s.strategy.span(), m))?;
         self.check_reserve(s.strategy.get_ref())
             .map_err(|m| SpecError::at(s.strategy.span(), m))?;
         for (i, c) in self.candidates.iter().enumerate() {

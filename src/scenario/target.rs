@@ -166,8 +166,11 @@ impl TargetSpec {
     pub fn check_serves(&self, profile: &MockProfile, models: &[String]) -> Result<(), String> {
         for model in std::iter::once(&self.model).chain(models) {
             if !profile.models.contains_key(model) {
+                let guess = crate::spec_error::did_you_mean(model, profile.models.keys().map(String::as_str))
+                    .map_or(String::new(), |k| format!(" (did you mean \"{k}\"?)"));
                 return Err(format!(
-                    "the mock profile does not serve model \"{}\"; it serves {:?} (add it under [target.mock.models])",
+                    "the mock profile does not serve model \"{}\"{guess}; it serves {:?} (add it under \
+                     [target.mock.models])",
                     crate::spec_error::shown(model),
                     profile.models.keys().collect::<Vec<_>>()
                 ));

@@ -182,7 +182,7 @@ impl Spent {
     /// all; nothing otherwise.
     fn sentence(&self) -> String {
         match (self.answered_share, self.month) {
-            (Some(share), Some(month)) if share < 0.9995 => format!(
+            (Some(share), Some(month)) if share < 0.999 => format!(
                 " This run answered {} of it, spending at {} a month: that is what the limits let through, \
                  not what the traffic costs.",
                 percent(share),
@@ -193,10 +193,10 @@ impl Spent {
     }
 }
 
-/// "12%", or "2.3%" below 10%.
+/// "12%", or "2.3%" below 10%, or "99.6%" above 99%.
 fn percent(share: f64) -> String {
     let p = share * 100.0;
-    if p > 0.0 && p < 10.0 {
+    if (p > 0.0 && p < 10.0) || (p > 99.0 && p < 100.0) {
         format!("{p:.1}%")
     } else {
         format!("{p:.0}%")

@@ -15,7 +15,7 @@ pub mod horizon;
 mod run_meta;
 pub mod verdict;
 
-pub use run_meta::RunMeta;
+pub use run_meta::{Assumption, RunMeta};
 
 use std::collections::BTreeMap;
 
@@ -516,6 +516,7 @@ pub(crate) fn empty_for_tests() -> Summary {
         strategy: crate::strategy::StrategySpec::default(),
         mock_profile: None,
         catalog: None,
+        rests_on: Vec::new(),
     };
     Summary::build(
         meta,

@@ -38,6 +38,77 @@ pub struct RunMeta {
     /// The catalog that priced the run and its date ("stampede's catalog of 2026-12-03").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catalog: Option<String>,
+    /// What the figures rest on: latency and decode model, quotas, prices, token density,
+    /// thinking — each with its origin and how to replace it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rests_on: Vec<Assumption>,
+}
+
+/// One thing a run's figures rest on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Assumption {
+    /// What: `latency`, `decode speed`, `quotas`, `prices`, `token density`, `thinking`.
+    pub topic: String,
+    /// The value used and where it came from.
+    pub basis: String,
+    /// How to replace it with your own.
+    pub replace: String,
+}
+
+impl Assumption {
+    /// An assumption on `topic`.
+    pub fn new(topic: &str, basis: impl Into<String>, replace: &str) -> Assumption {
+        Assumption {
+            topic: topic.into(),
+            basis: basis.into(),
+            replace: replace.into(),
+        }
+    }
+
+    /// "what this rests on" for the terminal: one line per assumption (empty without any).
+    pub fn lines(list: &[Assumption]) -> String {
+        if list.is_empty() {
+            return String::new();
+        }
+        let mut out = String::from("\nwhat this rests on (how to replace each: the .md file)\n");
+        // Wrapped to 120 columns, continuation lines under the text.
+        const WIDTH: usize = 120;
+        let indent = " ".repeat(17);
+        for a in list {
+            let mut line = format!("  {:<14} ", a.topic);
+            let mut filled = false;
+            for word in a.basis.split(' ') {
+                if filled && line.chars().count() + 1 + word.chars().count() > WIDTH {
+                    out.push_str(line.trim_end());
+                    out.push('\n');
+                    line = indent.clone();
+                    filled = false;
+                }
+                if filled {
+                    line.push(' ');
+                }
+                line.push_str(word);
+                filled = true;
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+
+    /// "What this rests on" for markdown: a table of what was used and how to replace it.
+    pub fn markdown(list: &[Assumption]) -> String {
+        if list.is_empty() {
+            return String::new();
+        }
+        let mut out =
+            String::from("### What this rests on\n\n| what | used here | to replace it |\n| --- | --- | --- |\n");
+        for a in list {
+            out.push_str(&format!("| {} | {} | {} |\n", a.topic, a.basis, a.replace));
+        }
+        out.push('\n');
+        out
+    }
 }
 
 impl RunMeta {

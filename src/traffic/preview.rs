@@ -74,7 +74,12 @@ pub fn preview(plan: &TrafficPlan, seed: u64, window: Duration) -> Option<Previe
             m2 += d * (g - mean);
         }
         prev = Some(t);
-        let _ = input.record(u64::from(r.input_tokens));
+        // The lane's shared system prompt and document are sent with every request too.
+        let shared = plan
+            .lanes
+            .get(usize::from(r.lane))
+            .map_or(0, |l| u64::from(l.system_prompt_tokens) + u64::from(l.document_tokens));
+        let _ = input.record(u64::from(r.input_tokens) + shared);
         let _ = output.record(u64::from(r.output_tokens));
         lanes[usize::from(r.lane)] += 1;
         models[usize::from(r.model)] += 1;
@@ -82,10 +87,10 @@ pub fn preview(plan: &TrafficPlan, seed: u64, window: Duration) -> Option<Previe
         if !seen.insert(r.prompt_key) {
             repeated += 1;
         }
-        tin += u64::from(r.input_tokens);
+        tin += u64::from(r.input_tokens) + shared;
         tout += u64::from(r.output_tokens);
         if let Some(Some(price)) = prices.get(usize::from(r.model)) {
-            cost += price.cost(u64::from(r.input_tokens), u64::from(r.output_tokens));
+            cost += price.cost(u64::from(r.input_tokens) + shared, u64::from(r.output_tokens));
         }
     }
     let peak_10s = per_second

@@ -117,3 +117,64 @@ fn each_limit_binding_alone_is_named() {
         }
     }
 }
+
+#[test]
+fn every_run_says_what_it_rests_on() {
+    let s = run_with("rpm = 60", "");
+    let rests = s["rests_on"].as_array().unwrap();
+    let topic = |t: &str| {
+        rests
+            .iter()
+            .find(|a| a["topic"] == t)
+            .unwrap_or_else(|| panic!("no {t}: {rests:?}"))["basis"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        topic("latency"),
+        "the mock's time to first token, constant 200 ms (your [target.mock] setting)"
+    );
+    assert!(topic("decode speed").starts_with("not modelled (decode_tps = 0)"));
+    assert!(topic("quotas").starts_with("60 RPM, no TPM, no RPD for gemini-3.5-flash-lite: your [target.mock] setting"));
+    assert!(topic("prices").starts_with("stampede's catalog of 2026-12-03"));
+    assert!(topic("token density").contains("4 characters a token"));
+    assert!(topic("thinking").contains("0.1 tokens per answer token"));
+    // Without the user's quotas, the preset's are called illustrative.
+    let text = "name = \"p\"\nduration = \"10s\"\n[target]\nkind = \"sim\"\nmodel = \"gemini-3.8-flash\"\nprofile = \"tier2\"\n[traffic]\narrival = \"constant\"\nrate = 1\n";
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(dir.path(), "p", text);
+    let o = stampede(&[
+        "run",
+        path.to_str().unwrap(),
+        "--out",
+        dir.path().join("o").to_str().unwrap(),
+    ]);
+    assert!(o.stdout.contains("what this rests on"), "{}", o.stdout);
+    assert!(o.stdout.contains("preset tier2's, illustrative"), "{}", o.stdout);
+    let md = std::fs::read_to_string(dir.path().join("o/summary.md")).unwrap();
+    assert!(
+        md.contains("### What this rests on") && md.contains("| quotas |"),
+        "{md}"
+    );
+}
+
+#[test]
+fn traffic_counts_what_lanes_share_and_names_conversations() {
+    let dir = tempfile::tempdir().unwrap();
+    // 10 requests of 100 tokens, each after a 1,200-token system prompt: 13,000 in all.
+    let text = "name = \"t\"\nduration = \"10s\"\n[traffic]\narrival = \"constant\"\nrate = 1\n\
+                [[traffic.lanes]]\nname = \"chat\"\nsystem_prompt_tokens = 1200\ninput_tokens = 100\noutput_tokens = 10\n";
+    let path = scenario(dir.path(), "t", text);
+    let o = stampede(&["traffic", path.to_str().unwrap()]);
+    assert!(
+        o.stdout.contains("p50 1300") && o.stdout.contains("total 13,000"),
+        "{}",
+        o.stdout
+    );
+    let text = "name = \"s\"\nduration = \"1m\"\n[traffic]\narrival = \"sessions\"\nrate = 0.5\nturns = 3\n";
+    let path = scenario(dir.path(), "s", text);
+    let o = stampede(&["traffic", path.to_str().unwrap()]);
+    assert!(o.stdout.contains("conversations: 0.5 new a second"), "{}", o.stdout);
+    assert!(!o.stdout.contains("0 users"), "{}", o.stdout);
+}

@@ -415,7 +415,11 @@ output_tokens = 100
 workers = 8
 "#;
     let path = crate::support::scenario(dir.path(), "ours", text);
-    let (o, s) = run_to(&path, &dir.path().join("out"), &[]);
+    // In its own process: the catalog it puts in force must not leak into other tests.
+    let out = dir.path().join("out");
+    let o =
+        crate::support::stampede_process(&["run", path.to_str().unwrap(), "--quiet", "--out", out.to_str().unwrap()]);
+    let s = crate::support::summary(&out);
     assert_eq!(o.code, 0, "{}", o.stderr);
     // 200 requests, 120 a minute admitted; each costs 1,000 × $1/M + 100 × $4/M = $0.0014.
     assert_eq!(s["requests"]["succeeded"], 120);
@@ -426,14 +430,15 @@ workers = 8
     );
     assert_eq!(s["mock_profile"]["spend_limit"]["usd"], 5.0);
     // The same file as a flag; a missing one is a clear error.
-    let o = stampede(&[
+    let o = crate::support::stampede_process(&[
         "validate",
         path.to_str().unwrap(),
         "--catalog",
         catalog.to_str().unwrap(),
     ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    let o = stampede(&["validate", path.to_str().unwrap(), "--catalog", "no-such-catalog.toml"]);
+    let o =
+        crate::support::stampede_process(&["validate", path.to_str().unwrap(), "--catalog", "no-such-catalog.toml"]);
     assert_eq!(o.code, 2);
     assert!(
         o.stderr.contains("--catalog") && o.stderr.contains("no-such-catalog.toml"),
@@ -442,7 +447,7 @@ workers = 8
     );
     let broken = text.replace("our-catalog.toml", "missing.toml");
     let path = crate::support::scenario(dir.path(), "broken", &broken);
-    let o = stampede(&["validate", path.to_str().unwrap()]);
+    let o = crate::support::stampede_process(&["validate", path.to_str().unwrap()]);
     assert_eq!(o.code, 2);
     assert!(
         o.stderr.contains("broken.toml:4:11: catalog") && o.stderr.contains("missing.toml"),

@@ -176,6 +176,12 @@ fn lanes_are_named_and_compared_lane_by_lane() {
     );
     let md = std::fs::read_to_string(out.path().join("compare.md")).unwrap();
     assert!(md.contains("costs priced by stampede's catalog of 2026-12-03"), "{md}");
+    // And what every figure rests on, with how to replace it.
+    assert!(
+        md.contains("### What this rests on") && md.contains("| latency |"),
+        "{md}"
+    );
+    assert!(o.stdout.contains("what this rests on"), "{}", o.stdout);
     let c = compare_json(out.path());
     let by_name = |n: &str| {
         c["strategies"]

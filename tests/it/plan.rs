@@ -232,6 +232,13 @@ fn the_daily_quota_decides_the_plan_just_under_and_just_over() {
         .as_str()
         .unwrap()
         .starts_with("stampede's catalog of 2026-12-03"));
+    // And what its figures rest on, in the terminal and in plan.json.
+    assert!(o.stdout.contains("### What this rests on"), "{}", o.stdout);
+    assert!(
+        under["rests_on"].as_array().is_some_and(|a| a.len() >= 5),
+        "{}",
+        under["rests_on"]
+    );
     assert!(
         under["recommendation"]["workers"].as_u64().unwrap() >= 22,
         "{}",

@@ -24,6 +24,20 @@ pub fn stampede(args: &[&str]) -> Outcome {
     }
 }
 
+/// Runs the real binary in its own process: for runs that put a catalog in force, which is
+/// process-wide and would leak into other tests running in this one.
+pub fn stampede_process(args: &[&str]) -> Outcome {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .args(args)
+        .output()
+        .expect("the stampede binary runs");
+    Outcome {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
 /// The repository root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

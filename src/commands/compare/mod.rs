@@ -190,6 +190,10 @@ pub struct Comparison {
     /// 2026-12-03").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catalog: Option<String>,
+    /// What every figure here rests on (latency and decode model, quotas, prices, token
+    /// density), each with how to replace it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rests_on: Vec<crate::summary::Assumption>,
 }
 
 /// Hears of each run of a comparison as it ends: strategy name, seed, summary or error.
@@ -252,7 +256,12 @@ pub fn compare(
                 .any(|s| s.metrics.get(&m.key).and_then(|v| v.mean).is_some_and(|v| v != 0.0))
     });
     let best = best::marks(&figures, &strategies);
+    let rests_on = strategies
+        .first()
+        .map(|s| s.summary.run.rests_on.clone())
+        .unwrap_or_default();
     Ok(Comparison {
+        rests_on,
         schema: SCHEMA.into(),
         scenario: loaded.scenario.name().to_string(),
         target: base.target().as_str().to_string(),

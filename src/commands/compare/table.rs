@@ -72,5 +72,6 @@ pub fn text(c: &Comparison) -> String {
     if let Some(catalog) = &c.catalog {
         out.push_str(&format!("(costs priced by {catalog})\n"));
     }
+    out.push_str(&crate::summary::Assumption::lines(&c.rests_on));
     out
 }

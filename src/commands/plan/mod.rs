@@ -251,6 +251,10 @@ pub struct CapacityPlan {
     /// 2026-12-03").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catalog: Option<String>,
+    /// What every figure here rests on (latency and decode model, quotas, prices, token
+    /// density), each with how to replace it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rests_on: Vec<crate::summary::Assumption>,
 }
 
 /// Measures `workers` for `candidate` with as many of `seeds` as its verdict needs (see
@@ -327,6 +331,7 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
     };
     Ok(CapacityPlan {
         catalog: Some(stampede_mock::catalog::data::in_force()),
+        rests_on: pilot.run.rests_on.clone(),
         schema: SCHEMA.into(),
         scenario: loaded.scenario.name().to_string(),
         target: base.target().as_str().to_string(),

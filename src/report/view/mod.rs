@@ -150,6 +150,8 @@ pub struct View {
     pub metadata: Vec<(String, String)>,
     /// Recommended settings and warnings.
     pub advice: crate::summary::advice::Advice,
+    /// What the figures rest on, each with how to replace it.
+    pub rests_on: Vec<crate::summary::Assumption>,
 }
 
 fn share(n: u64, of: u64) -> String {
@@ -184,6 +186,7 @@ impl View {
                 .map(|p| serde_json::to_string_pretty(p).unwrap_or_default()),
             metadata: metadata(s),
             advice: s.advice.clone(),
+            rests_on: s.run.rests_on.clone(),
         }
     }
 }

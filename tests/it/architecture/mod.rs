@@ -51,6 +51,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("summary", 50),
     ("advice", 60),
     ("spend", 60),
+    ("rests_on", 65),
     ("prepare", 70),
     ("run", 80),
     ("commands", 90),
