@@ -9,7 +9,7 @@ use super::{
     candidates_of, out_dir, parse_duration, ready_out_dir, write_outputs, CliError, Exit, Io, ManyRunArgs, Outcome,
 };
 use crate::commands::hosting::ProbeOptions;
-use crate::commands::plan::{PlanOptions, SeedBudget};
+use crate::commands::plan::{PlanOptions, PlanProgress, SeedBudget};
 use crate::prepare::{Prepared, Purpose, RunOptions};
 use crate::report;
 use crate::scenario::{Candidate, Scenario, TargetKind};
@@ -63,6 +63,9 @@ pub struct PlanArgs {
     /// Print plan.json instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// No progress on stderr (by default a line per worker count measured).
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Parses a worker range `A..B` (also `A..=B`): 1 ≤ A ≤ B ≤ 100000.
@@ -137,6 +140,11 @@ pub(super) fn plan(args: PlanArgs, io: &mut Io<'_>) -> Outcome {
             duration: args.probe,
             seed: loaded.scenario.seed,
         }),
+        progress: if args.quiet {
+            PlanProgress::default()
+        } else {
+            PlanProgress::to(|line| eprintln!("{line}"))
+        },
     };
     let plan = crate::commands::plan::plan(&loaded, &options)?;
     let (dir, written) = write_outputs(dir, |d| report::plan::write_all(&plan, d), io)?;

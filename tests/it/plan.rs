@@ -6,7 +6,7 @@
 use stampede::commands::plan::{plan, CapacityPlan, PlanOptions, SeedBudget};
 use stampede::prepare::RunOptions;
 use stampede::queueing::MMc;
-use stampede::scenario::Scenario;
+use stampede::scenario::{Candidate, Scenario};
 
 use crate::support::{root, run_to, scenario, stampede as cli};
 
@@ -27,8 +27,38 @@ fn plan_of(name: &str, growth: &[f64]) -> CapacityPlan {
         candidates,
         growth: growth.to_vec(),
         probe: None,
+        progress: Default::default(),
     };
     plan(&loaded, &options).unwrap()
+}
+
+#[test]
+fn a_plan_reports_each_count_as_it_goes() {
+    let loaded = Scenario::load(&root().join("scenarios/plan-mmc.toml")).unwrap();
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let heard = lines.clone();
+    let options = PlanOptions {
+        run: RunOptions::default(),
+        seeds: SeedBudget { start: 3, max: 3 },
+        min_workers: 1,
+        max_workers: 64,
+        candidates: vec![Candidate {
+            name: "as configured".into(),
+            strategy: loaded.scenario.strategy.get_ref().clone(),
+        }],
+        growth: Vec::new(),
+        probe: None,
+        progress: stampede::commands::plan::PlanProgress::to(move |l| heard.lock().unwrap().push(l.to_string())),
+    };
+    let p = plan(&loaded, &options).unwrap();
+    let lines = lines.lock().unwrap();
+    // One line per count measured, each naming the candidate, the count and the runs so far.
+    let counts: usize = p.candidates.iter().map(|c| c.points.len()).sum();
+    assert_eq!(lines.len(), counts, "{lines:#?}");
+    assert!(lines[0].starts_with("plan · as configured · "), "{}", lines[0]);
+    // The runs counted so far grow to the plan's total (the pilot run is counted first).
+    let last = lines.last().unwrap();
+    assert!(last.contains(&format!("{} runs", p.runs)), "{last} vs {} runs", p.runs);
 }
 
 #[test]

@@ -849,7 +849,7 @@ _stampede() {
             return 0
             ;;
         stampede__subcmd__plan)
-            opts="-h --strategy --seeds --max-seeds --max-workers --workers --growth --no-growth --probe --no-probe --mock-exe --target --duration --out --catalog --json --max-cost-usd --help"
+            opts="-q -h --strategy --seeds --max-seeds --max-workers --workers --growth --no-growth --probe --no-probe --mock-exe --target --duration --out --catalog --json --quiet --max-cost-usd --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

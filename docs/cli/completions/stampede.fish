@@ -112,6 +112,7 @@ complete -c stampede -n "__fish_stampede_using_subcommand plan" -l max-cost-usd 
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -l no-growth -d 'Skip the growth what-ifs'
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -l no-probe -d 'Skip the hosting probe'
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -l json -d 'Print plan.json instead of the table'
+complete -c stampede -n "__fish_stampede_using_subcommand plan" -s q -l quiet -d 'No progress on stderr (by default a line per worker count measured)'
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -s h -l help -d 'Print help'
 complete -c stampede -n "__fish_stampede_using_subcommand diff" -l threshold -d 'Override a metric\'s threshold: NAME=VALUE, e.g. p95=20%, success_rate=0.5pp, p99=250 (ms). Metrics: success_rate, p50, p95, p99, goodput_rps, share_429, dropped_share, attempts_per_request, cost_usd' -r
 complete -c stampede -n "__fish_stampede_using_subcommand diff" -l out -d 'Also write the Markdown table to this file' -r -F

@@ -40,7 +40,7 @@ pub(super) fn check(
         let mut grown = loaded.clone();
         grown.traffic = loaded.traffic.grown(factor);
         let base = Prepared::new(&grown, &options.run)?;
-        let at_plan = evaluate(&base, best.candidate, best.recommended, seeds, options.seeds, runs)?;
+        let at_plan = evaluate(&base, best.candidate, best.recommended, seeds, options, runs)?;
         // A long limit (the daily quota, the monthly cap, the spend-based limit) the grown
         // traffic misses is missed at every worker count: no next plan is searched or offered.
         let long: Vec<&LimitCheck> = at_plan.horizon.iter().flat_map(|h| h.missed()).collect();

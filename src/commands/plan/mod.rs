@@ -52,6 +52,60 @@ pub(crate) const HEADROOM: f64 = 1.1;
 /// Goodput within this share of the best seen counts as "no longer growing" (the knee).
 pub(crate) const KNEE_SHARE: f64 = 0.97;
 
+/// Something that prints a progress line.
+type Say = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Where a plan says what it is doing as it goes: one line per count measured (the CLI prints
+/// them on stderr; nothing by default), so a long search is never silent.
+#[derive(Clone)]
+pub struct PlanProgress {
+    say: Option<Say>,
+    started: std::time::Instant,
+}
+
+impl Default for PlanProgress {
+    fn default() -> Self {
+        PlanProgress {
+            say: None,
+            started: std::time::Instant::now(),
+        }
+    }
+}
+
+impl std::fmt::Debug for PlanProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlanProgress").field("on", &self.say.is_some()).finish()
+    }
+}
+
+impl PlanProgress {
+    /// Progress told to `say`, timed from now.
+    pub fn to(say: impl Fn(&str) + Send + Sync + 'static) -> PlanProgress {
+        PlanProgress {
+            say: Some(Arc::new(say)),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// Reports one count measured.
+    fn measured(&self, candidate: &str, p: &Point, runs: u32) {
+        let Some(say) = &self.say else { return };
+        let verdict = if p.passes {
+            "passes".to_string()
+        } else if p.undecided {
+            "undecided".to_string()
+        } else {
+            format!("misses {}", p.missed.join(", "))
+        };
+        say(&format!(
+            "plan · {candidate} · {} workers: {verdict} ({} seeds) · {runs} runs, {} elapsed",
+            p.workers,
+            p.seeds,
+            crate::format::secs(self.started.elapsed().as_secs_f64())
+        ));
+    }
+}
+
 /// What to plan.
 #[derive(Debug, Clone)]
 pub struct PlanOptions {
@@ -70,6 +124,8 @@ pub struct PlanOptions {
     pub growth: Vec<f64>,
     /// Measure the client's memory and CPU at the best plan (`None`: skip).
     pub probe: Option<ProbeOptions>,
+    /// Where to report each count measured.
+    pub progress: PlanProgress,
 }
 
 /// One worker count, run with as many seeds as its verdict needed.
@@ -264,11 +320,12 @@ fn evaluate(
     candidate: &Candidate,
     workers: u32,
     seeds: &[u64],
-    budget: SeedBudget,
+    options: &PlanOptions,
     runs: &mut u32,
 ) -> Result<Point, RunError> {
-    let (p, n) = point::measure(base, candidate, workers, seeds, budget)?;
+    let (p, n) = point::measure(base, candidate, workers, seeds, options.seeds)?;
     *runs += n;
+    options.progress.measured(&candidate.name, &p, *runs);
     Ok(p)
 }
 

@@ -40,7 +40,7 @@ struct Sizer<'a> {
     base: &'a Prepared<'a>,
     candidate: &'a Candidate,
     seeds: &'a [u64],
-    budget: super::SeedBudget,
+    options: &'a PlanOptions,
     min: u32,
     max: u32,
     runs: &'a mut u32,
@@ -56,7 +56,7 @@ impl Sizer<'_> {
                 self.candidate,
                 w,
                 self.seeds,
-                self.budget,
+                self.options,
                 self.runs,
             )?);
         }
@@ -168,7 +168,7 @@ pub(super) fn size(
         base,
         candidate,
         seeds,
-        budget: options.seeds,
+        options,
         min: options.min_workers.clamp(1, options.max_workers.max(1)),
         max: options.max_workers.max(1),
         runs,
