@@ -158,10 +158,10 @@ pub fn describe(s: &Summary, b: Binding) -> String {
     let total = at.total.max(1) as f64;
     let refusals = |k: QuotaKind| match s.attempts.refused_by.get(k.key()) {
         Some(r) => format!(
-            "{} attempts ({:.1}%) refused by it, the first at t = {:.0} s",
+            "{} attempts ({:.1}%) refused by it, the first {} after the start",
             crate::format::count(r.attempts),
             r.attempts as f64 / total * 100.0,
-            r.first_s
+            crate::format::secs(r.first_s)
         ),
         None => "the demand offered does not fit it over the day or month (see its warning), though it refused \
                  nothing in this window"

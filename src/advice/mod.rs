@@ -296,7 +296,11 @@ fn retry(s: &Summary, st: &StrategySpec, a: &mut Advice) {
     use crate::strategy::retry::{BackoffPolicy, Jitter};
     let r = &st.retry;
     let at = &s.attempts;
-    let failed_retryable = at.status_429 + at.status_5xx + at.transport_errors + at.timeouts;
+    // A refusal by the daily quota or the monthly cap is not worth retrying within the run.
+    let spent = at.refused(stampede_mock::quota_kind::QuotaKind::Rpd)
+        + at.refused(stampede_mock::quota_kind::QuotaKind::MonthlyCap);
+    let failed_retryable =
+        (at.status_429 - spent.min(at.status_429)) + at.status_5xx + at.transport_errors + at.timeouts;
     let mut changes = Vec::new();
     let mut reasons = Vec::new();
     if failed_retryable > 0 && (r.max_attempts <= 1 || r.policy == BackoffPolicy::None) {

@@ -245,8 +245,9 @@ fn quota_spent(s: &Summary, a: &mut Advice) {
             .and_then(|(k, r)| Some((QuotaKind::from_key(k)?, r.first_s)));
         let what = match by {
             Some((kind, first)) => format!(
-                "{} was spent (its first refusal came at t = {first:.0} s)",
-                kind.label()
+                "{} was spent (its first refusal came {} after the start)",
+                kind.label(),
+                crate::format::secs(first)
             ),
             None => "the quota was spent".into(),
         };

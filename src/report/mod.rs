@@ -286,6 +286,10 @@ fn time_plots(s: &Summary) -> Vec<Chart> {
         .line("output", 1, series(s, Agg::Mean, |r| r.tokens_out as f64)),
     ));
     plots.push(cost_plot(s));
+    // Past four hours the time axis reads in hours.
+    if s.timeseries.len() > 4 * 3600 {
+        plots = plots.into_iter().map(Chart::in_hours).collect();
+    }
     plots
 }
 

@@ -158,6 +158,22 @@ impl Chart {
         self
     }
 
+    /// The same chart with its x axis (seconds) in hours: a day's run reads 0 to 24, not 0 to
+    /// 86,400.
+    pub fn in_hours(mut self) -> Chart {
+        for line in &mut self.lines {
+            for p in &mut line.points {
+                p.0 /= 3600.0;
+            }
+        }
+        for m in &mut self.marks {
+            m.y /= 3600.0;
+        }
+        self.x_range = self.x_range.map(|(a, b)| (a / 3600.0, b / 3600.0));
+        self.x_label = self.x_label.replace("(s)", "(h)");
+        self
+    }
+
     /// Marks the y values as counts (whole-number tick labels only).
     pub fn whole(mut self) -> Chart {
         self.whole_y = true;

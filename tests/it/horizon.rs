@@ -73,6 +73,13 @@ fn a_throttled_day_is_priced_at_its_offered_demand() {
         "{m}"
     );
     assert!(!m.contains("it fits"), "{m}");
+    // What binds is the daily quota, from the refusals; no retry is advised for refusals no
+    // retry can turn into answers today; the day's charts read in hours.
+    assert_eq!(s["advice"]["binding"]["limit"], "daily_quota");
+    let recs = s["advice"]["recommendations"].as_array().unwrap();
+    assert!(!recs.iter().any(|r| r["setting"] == "retry"), "{recs:?}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("time since start (h)") && !html.contains("time since start (s)"));
 }
 
 #[test]
