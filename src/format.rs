@@ -73,9 +73,40 @@ pub fn usd(v: Option<f64>) -> String {
     }
 }
 
+/// `text` wrapped at `width` columns on spaces, continuation lines indented by `indent`, each
+/// line ending in a newline (a word longer than the width stays whole).
+pub fn wrap(text: &str, width: usize, indent: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for (i, word) in text.split(' ').enumerate() {
+        if i > 0 {
+            let full = line.chars().count() + 1 + word.chars().count() > width;
+            if full && !word.is_empty() && !line.trim().is_empty() {
+                out.push_str(line.trim_end());
+                out.push('\n');
+                line = " ".repeat(indent);
+                line.push_str(word);
+                continue;
+            }
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wraps_on_spaces_with_an_indent() {
+        assert_eq!(wrap("aa bb cc", 5, 2), "aa bb\n  cc\n");
+        assert_eq!(wrap("  topic   value", 40, 0), "  topic   value\n");
+        assert_eq!(wrap("longerword x", 4, 1), "longerword\n x\n");
+    }
 
     #[test]
     fn formats() {

@@ -85,6 +85,7 @@ pub fn markdown(c: &Comparison) -> String {
         out.push_str(&format!("costs priced by {catalog}\n\n"));
     }
     out.push_str(&crate::summary::Assumption::markdown(&c.rests_on));
+    out.push_str(&format!("{}\n\n", crate::commands::compare::best::rule(&c.strategies)));
     for line in long_limits(c) {
         out.push_str(&format!("> {line}\n\n"));
     }

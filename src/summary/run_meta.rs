@@ -71,27 +71,8 @@ impl Assumption {
             return String::new();
         }
         let mut out = String::from("\nwhat this rests on (how to replace each: the .md file)\n");
-        // Wrapped to 120 columns, continuation lines under the text.
-        const WIDTH: usize = 120;
-        let indent = " ".repeat(17);
         for a in list {
-            let mut line = format!("  {:<14} ", a.topic);
-            let mut filled = false;
-            for word in a.basis.split(' ') {
-                if filled && line.chars().count() + 1 + word.chars().count() > WIDTH {
-                    out.push_str(line.trim_end());
-                    out.push('\n');
-                    line = indent.clone();
-                    filled = false;
-                }
-                if filled {
-                    line.push(' ');
-                }
-                line.push_str(word);
-                filled = true;
-            }
-            out.push_str(line.trim_end());
-            out.push('\n');
+            out.push_str(&crate::format::wrap(&format!("  {:<14} {}", a.topic, a.basis), 120, 17));
         }
         out
     }

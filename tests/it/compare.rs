@@ -182,6 +182,12 @@ fn lanes_are_named_and_compared_lane_by_lane() {
         "{md}"
     );
     assert!(o.stdout.contains("what this rests on"), "{}", o.stdout);
+    // The rule behind the ★ marks is said, with who competes for them.
+    assert!(
+        md.contains("★ marks a row's best value when it stands out beyond the noise"),
+        "{md}"
+    );
+    assert!(o.stdout.contains("★ marks a row's best value"), "{}", o.stdout);
     let c = compare_json(out.path());
     let by_name = |n: &str| {
         c["strategies"]

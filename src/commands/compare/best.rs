@@ -38,6 +38,29 @@ pub fn eligible(strategies: &[StrategyResult]) -> Vec<bool> {
         .collect()
 }
 
+/// The rule the ★ marks follow, with the strategies that compete for them: said under every
+/// table, so a mark on a figure that looks worse is never a puzzle.
+pub fn rule(strategies: &[StrategyResult]) -> String {
+    let eligible = eligible(strategies);
+    let names: Vec<&str> = strategies
+        .iter()
+        .zip(&eligible)
+        .filter(|(_, ok)| **ok)
+        .map(|(s, _)| s.name.as_str())
+        .collect();
+    let who = if strategies.iter().any(|s| s.met_slo == Some(true)) {
+        "the strategies that met the objectives with every seed"
+    } else {
+        "the strategies whose success rate is within the noise of the highest (answering fewer requests is not \
+         cheaper, it is failing)"
+    };
+    format!(
+        "★ marks a row's best value when it stands out beyond the noise, among {who}: {} (success rate is ranked \
+         among all).",
+        names.join(", ")
+    )
+}
+
 /// Per figure key, the strategy that stands out as best.
 pub fn marks(figures: &[Metric], strategies: &[StrategyResult]) -> BTreeMap<String, String> {
     let eligible = eligible(strategies);

@@ -69,6 +69,7 @@ pub fn text(c: &Comparison) -> String {
             out.push('\n');
         }
     }
+    out.push_str(&crate::format::wrap(&super::best::rule(&c.strategies), 120, 2));
     if let Some(catalog) = &c.catalog {
         out.push_str(&format!("(costs priced by {catalog})\n"));
     }
