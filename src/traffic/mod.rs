@@ -340,14 +340,31 @@ impl TrafficPlan {
             )),
             None => build(&self.spec, seed, Duration::ZERO, None, 0),
         };
-        if let Some(spikes) = &self.spec.spikes {
-            for (i, s) in spikes.get_ref().iter().enumerate() {
-                let extra = (s.factor - 1.0) * t.mean_rate();
-                let spike = SpikeTimeline::new(extra, s.at, s.at + s.length, stream_rng(seed, &format!("spike/{i}")));
-                t = Box::new(Merge::new(t, Box::new(spike)));
-            }
+        if let Some(spikes) = self.spikes(seed, t.mean_rate()) {
+            t = Box::new(Merge::new(t, spikes));
         }
         t
+    }
+
+    /// The extra arrivals of the scenario's spikes over a base of `rate` per second (`None`
+    /// without spikes): each spike adds `(factor - 1) × rate` for its length.
+    fn spikes(&self, seed: u64, rate: f64) -> Option<Box<dyn Timeline>> {
+        let spikes = self.spec.spikes.as_ref()?;
+        let mut all: Option<Box<dyn Timeline>> = None;
+        for (i, s) in spikes.get_ref().iter().enumerate() {
+            let extra = (s.factor - 1.0) * rate;
+            let spike: Box<dyn Timeline> = Box::new(SpikeTimeline::new(
+                extra,
+                s.at,
+                s.at + s.length,
+                stream_rng(seed, &format!("spike/{i}")),
+            ));
+            all = Some(match all {
+                None => spike,
+                Some(t) => Box::new(Merge::new(t, spike)),
+            });
+        }
+        all
     }
 
     /// Open-loop traffic for a seed over `duration` (`None` for a closed loop).
@@ -370,12 +387,16 @@ impl TrafficPlan {
     pub fn source(&self, seed: u64, duration: Duration) -> Box<dyn TrafficSource> {
         match self.open_loop(seed, duration) {
             Some(t) => Box::new(t),
-            None if self.spec.kind() == spec::ArrivalKind::Sessions => Box::new(sessions::Sessions::new(
-                &self.spec,
-                self.mix.with_seed(seed),
-                seed,
-                duration,
-            )),
+            None if self.spec.kind() == spec::ArrivalKind::Sessions => {
+                let rate = self.spec.rate.as_ref().map_or(1.0, |r| r.get_ref().0);
+                Box::new(sessions::Sessions::new(
+                    &self.spec,
+                    self.mix.with_seed(seed),
+                    seed,
+                    duration,
+                    self.spikes(seed, rate),
+                ))
+            }
             None => Box::new(closed::ClosedLoop::new(
                 &self.spec,
                 self.mix.with_seed(seed),

@@ -16,7 +16,7 @@ use stampede_mock::dist::{DurationDist, DurationSampler, NumberDist, NumberSampl
 use stampede_mock::rng::{stream_rng, StreamRng};
 
 use super::mix::Mix;
-use super::timeline::Arrival;
+use super::timeline::{Arrival, Timeline};
 use super::{Peek, PlannedRequest, TrafficSource, TrafficSpec};
 
 /// One conversation in progress.
@@ -35,6 +35,9 @@ struct Conversation {
 pub struct Sessions {
     rate: f64,
     next_start: Duration,
+    /// Extra conversation starts (the scenario's spikes), and the next of them.
+    extra: Option<Box<dyn Timeline>>,
+    next_extra: Option<Duration>,
     arrivals: StreamRng,
     turns: NumberSampler,
     turns_rng: StreamRng,
@@ -52,8 +55,16 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    /// Conversations at `spec.rate` per second over `duration`.
-    pub fn new(spec: &TrafficSpec, mix: Mix, seed: u64, duration: Duration) -> Sessions {
+    /// Conversations at `spec.rate` per second over `duration`, plus those `extra` starts (a
+    /// lunch-hour spike of new conversations).
+    pub fn new(
+        spec: &TrafficSpec,
+        mix: Mix,
+        seed: u64,
+        duration: Duration,
+        mut extra: Option<Box<dyn Timeline>>,
+    ) -> Sessions {
+        let next_extra = extra.as_mut().and_then(|t| t.next()).map(|a| a.at);
         let rate = spec.rate.as_ref().map_or(1.0, |r| r.get_ref().0);
         let turns = spec
             .turns
@@ -68,6 +79,8 @@ impl Sessions {
         Sessions {
             rate,
             next_start: first,
+            extra,
+            next_extra,
             arrivals,
             turns: turns.sampler(),
             turns_rng: stream_rng(seed, "sessions/turns"),
@@ -104,6 +117,14 @@ impl Sessions {
     }
 }
 
+impl Sessions {
+    /// When the next conversation starts: the next of the Poisson starts and the spikes' extra
+    /// ones.
+    fn next_conversation(&self) -> Duration {
+        self.next_extra.map_or(self.next_start, |e| e.min(self.next_start))
+    }
+}
+
 /// An exponential gap at `rate` per second.
 fn gap(rate: f64, rng: &mut StreamRng) -> Duration {
     let u: f64 = rng.random();
@@ -114,7 +135,7 @@ impl TrafficSource for Sessions {
     fn peek(&mut self) -> Peek {
         self.drop_late();
         let turn = self.ready.peek().map(|Reverse((at, _))| *at);
-        let start = (self.next_start < self.duration).then_some(self.next_start);
+        let start = Some(self.next_conversation()).filter(|s| *s < self.duration);
         match (turn, start) {
             (Some(a), Some(b)) => Peek::Due(a.min(b)),
             (Some(a), None) | (None, Some(a)) => Peek::Due(a),
@@ -139,8 +160,12 @@ impl TrafficSource for Sessions {
             r.history = Some(Arc::from(c.history.as_slice()));
             return Some(r);
         }
-        let at = self.next_start;
-        self.next_start += gap(self.rate, &mut self.arrivals);
+        let at = self.next_conversation();
+        if self.next_extra == Some(at) {
+            self.next_extra = self.extra.as_mut().and_then(|t| t.next()).map(|a| a.at);
+        } else {
+            self.next_start += gap(self.rate, &mut self.arrivals);
+        }
         let id = self.conversations;
         self.conversations += 1;
         let mut r = self.plan(at);

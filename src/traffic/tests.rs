@@ -172,6 +172,35 @@ fn closed_loop_users_wait_think_and_stop_at_the_window() {
     assert_eq!(s.peek(), Peek::Done);
 }
 
+#[test]
+fn a_spike_brings_extra_conversations() {
+    // One new conversation a second, five a second from 10 to 20 min: a chat's lunch rush.
+    let src = "arrival = \"sessions\"\nrate = 1\nturns = 1\ninput_tokens = 10\n\
+               spikes = [{ at = \"10m\", length = \"10m\", factor = 5 }]";
+    let p = plan(src).unwrap();
+    let mut s = p.source(3, Duration::from_secs(1800));
+    let mut per_window = [0u32; 3];
+    while let Peek::Due(_) = s.peek() {
+        let r = s.take().unwrap();
+        per_window[(r.at.as_secs() / 600) as usize] += 1;
+    }
+    let [before, rush, after] = per_window.map(f64::from);
+    // 600 expected outside the rush (Poisson: ±4σ is ±98), 3,000 inside it (±219).
+    assert!(
+        (before - 600.0).abs() < 100.0 && (after - 600.0).abs() < 100.0,
+        "{per_window:?}"
+    );
+    assert!((rush - 3000.0).abs() < 220.0, "{per_window:?}");
+    // Without the spike the same seed gives the same conversations as before spikes existed.
+    let plain = plan("arrival = \"sessions\"\nrate = 1\nturns = 1\ninput_tokens = 10").unwrap();
+    let mut a = plain.source(3, Duration::from_secs(60));
+    let mut first = Vec::new();
+    while let Peek::Due(_) = a.peek() {
+        first.push(a.take().unwrap().at);
+    }
+    assert!(!first.is_empty() && first.windows(2).all(|w| w[0] <= w[1]));
+}
+
 fn spec_for(kind: u8, rate: f64, cv: f64) -> String {
     match kind % 7 {
         0 => format!("arrival = \"constant\"\nrate = {rate}"),

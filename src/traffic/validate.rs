@@ -264,10 +264,11 @@ impl TrafficSpec {
                     .check_duration("spikes.length", s.length)
                     .map_err(|m| SpecError::at(spikes.span(), m))?;
             }
-            if matches!(kind, ArrivalKind::Closed | ArrivalKind::Sessions) {
+            if kind == ArrivalKind::Closed {
                 return Err(SpecError::at(
                     spikes.span(),
-                    "spikes do not apply to a closed loop or sessions",
+                    "spikes do not apply to a closed loop (its users send after each answer); sessions take them \
+                     as extra new conversations",
                 ));
             }
         }
