@@ -227,13 +227,14 @@ fn quota_spent(s: &Summary, a: &mut Advice) {
             if run == 0 {
                 start = i;
             }
-            run += 1;
+            run = i + 1 - start;
             if run > best.1 {
                 best = (start, run);
             }
-        } else {
+        } else if row.succeeded > 0 {
             run = 0;
         }
+        // A second with neither answers nor 429s (no arrival) neither ends nor extends it.
     }
     if best.1 >= 5 {
         // What refused them: the limit with the most refusals, and when it first did.
@@ -260,9 +261,9 @@ fn quota_spent(s: &Summary, a: &mut Advice) {
             a,
             "quota_spent",
             format!(
-                "From t = {} s to t = {} s no request was answered while 429s kept coming: {what}{retries}.",
-                best.0,
-                best.0 + best.1
+                "From {} to {} after the start no request was answered while 429s kept coming: {what}{retries}.",
+                crate::format::secs(best.0 as f64),
+                crate::format::secs((best.0 + best.1) as f64)
             ),
         );
     }

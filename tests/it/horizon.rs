@@ -78,6 +78,18 @@ fn a_throttled_day_is_priced_at_its_offered_demand() {
     assert_eq!(s["advice"]["binding"]["limit"], "daily_quota");
     let recs = s["advice"]["recommendations"].as_array().unwrap();
     assert!(!recs.iter().any(|r| r["setting"] == "retry"), "{recs:?}");
+    // Seconds without an arrival (one every 2 s) do not split the stretch the quota was spent.
+    let spent = s["advice"]["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["kind"] == "quota_spent")
+        .map(|w| w["message"].as_str().unwrap().to_string())
+        .unwrap_or_default();
+    assert!(
+        spent.contains("to 24 h 00 min after the start no request was answered"),
+        "{spent}"
+    );
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("time since start (h)") && !html.contains("time since start (s)"));
 }
