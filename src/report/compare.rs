@@ -119,21 +119,35 @@ fn color(i: usize) -> String {
 /// strategies that do (the cost-based ones differ by strategy: a batched or Flex lane spends
 /// less); empty when they fit or are unknown.
 pub fn long_limits(c: &Comparison) -> Vec<String> {
-    let mut found: Vec<(String, Vec<&str>)> = Vec::new();
+    // One line per limit: the demand offered is the traffic's, the same for every strategy on
+    // identical requests, so the strategies that miss a limit share one sentence (the median's
+    // figures), without what each happened to answer.
+    let mut found: Vec<(
+        crate::summary::horizon::LongLimit,
+        Vec<(&str, &crate::summary::horizon::LimitCheck)>,
+    )> = Vec::new();
     for s in &c.strategies {
         for l in s.summary.horizon.iter().flat_map(|h| h.missed()) {
-            match found.iter_mut().find(|(m, _)| *m == l.message) {
-                Some((_, names)) => names.push(&s.name),
-                None => found.push((l.message.clone(), vec![&s.name])),
+            match found.iter_mut().find(|(k, _)| *k == l.limit) {
+                Some((_, v)) => v.push((&s.name, l)),
+                None => found.push((l.limit, vec![(&s.name, l)])),
             }
         }
     }
     found
         .into_iter()
-        .map(|(message, names)| {
-            if names.len() == c.strategies.len() {
-                message
+        .map(|(_, mut missed)| {
+            missed.sort_by(|a, b| a.1.needed.total_cmp(&b.1.needed));
+            let median = missed[missed.len() / 2].1;
+            let message = median
+                .message
+                .split(" This run answered")
+                .next()
+                .unwrap_or(&median.message);
+            if missed.len() == c.strategies.len() {
+                message.to_string()
             } else {
+                let names: Vec<&str> = missed.iter().map(|(n, _)| *n).collect();
                 format!("{}: {message}", names.join(", "))
             }
         })

@@ -96,6 +96,11 @@ fn retry_compare_runs_every_preset_on_identical_requests() {
         assert!(metric(winner, "success_rate") >= top - 5.0, "{key}: {who}");
         assert!(o.stdout.contains('★'), "{}", o.stdout);
     }
+    // A long limit every strategy misses is said once (the traffic's demand, not a strategy's),
+    // not once per strategy.
+    let limits: Vec<&str> = o.stdout.lines().filter(|l| l.starts_with("! ")).collect();
+    assert!(!limits.is_empty() && limits.len() <= 3, "{limits:#?}");
+    assert!(limits.iter().all(|l| !l.contains("This run answered")), "{limits:#?}");
     // The terminal table fits 120 columns, in blocks of strategies.
     let widest = o
         .stdout
