@@ -149,7 +149,7 @@ pub fn estimate(planned: Planned<'_>) -> Estimate {
         // The lane's shared system prompt and document are sent too; they are priced as fresh
         // input (caching can only make them cheaper), at the lane's service tier.
         let lane = planned.lanes.get(usize::from(r.lane)).copied().unwrap_or_default();
-        let input = u64::from(r.input_tokens) + u64::from(lane.system_prompt_tokens) + u64::from(lane.document_tokens);
+        let input = u64::from(r.input_tokens) + u64::from(lane.shared_tokens());
         e.input_tokens += input;
         e.output_tokens += u64::from(r.output_tokens);
         // A level thinks the mock's assumed share of the answer; a budget at most itself.

@@ -254,11 +254,15 @@ pub fn tokens_quota_share(s: &Summary) -> f64 {
     }
 }
 
-/// The input tokens per minute the traffic offered on average (planned prompts, shared system
-/// prompts and documents included).
+/// The mean planned prompt of a request in tokens (shared system prompts and documents
+/// included).
+pub fn planned_input_per_request(s: &Summary) -> f64 {
+    s.tokens.planned_input as f64 / s.requests.scheduled.max(1) as f64
+}
+
+/// The input tokens per minute the traffic offered on average.
 pub fn offered_tokens_per_minute(s: &Summary) -> f64 {
-    let per_request = s.tokens.planned_input as f64 / s.requests.scheduled.max(1) as f64;
-    s.throughput.offered_rps * per_request * 60.0
+    s.throughput.offered_rps * planned_input_per_request(s) * 60.0
 }
 
 /// Whether the client's own rate limit binds: requests waited in the client, and the
@@ -269,8 +273,7 @@ pub fn client_rate_limit_binds(s: &Summary) -> bool {
         return false;
     }
     let attempts_per_minute = s.throughput.attempt_rps * 60.0;
-    let tokens_per_minute =
-        offered_tokens_per_minute(s) * s.throughput.attempt_rps / s.throughput.offered_rps.max(1e-9);
+    let tokens_per_minute = s.throughput.attempt_rps * planned_input_per_request(s) * 60.0;
     (limit.rpm > 0 && attempts_per_minute >= 0.9 * limit.rpm as f64)
         || (limit.tpm > 0 && tokens_per_minute >= 0.9 * limit.tpm as f64)
         || (limit.rpm > 0 && s.throughput.offered_rps * 60.0 > limit.rpm as f64)

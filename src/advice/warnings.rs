@@ -2,7 +2,7 @@
 
 use super::binding::{
     binding_in_window, daily_quota_give_ups, describe, minute_quota_too_small, offered_tokens_per_minute,
-    upstream_failures, Binding, UPSTREAM_SHARE,
+    planned_input_per_request, upstream_failures, Binding, UPSTREAM_SHARE,
 };
 use super::{quota, secs, window_seconds};
 use crate::summary::advice::{Advice, Warning};
@@ -186,8 +186,8 @@ fn tokens_quota(s: &Summary, a: &mut Advice) {
     }
     let Some((_, tpm)) = quota(s) else { return };
     // The busiest 10 s of arrivals, at the mean prompt, carried over to a minute.
-    let per_request = s.tokens.planned_input as f64 / s.requests.scheduled.max(1) as f64;
-    let peak = (s.throughput.peak_offered_10s as f64 * 6.0 * per_request).max(offered_tokens_per_minute(s));
+    let peak =
+        (s.throughput.peak_offered_10s as f64 * 6.0 * planned_input_per_request(s)).max(offered_tokens_per_minute(s));
     warn(
         a,
         "quota_too_small",

@@ -52,7 +52,7 @@ pub(super) fn traffic(args: TrafficArgs, io: &mut Io<'_>) -> Outcome {
         Some(p) => write!(io.out, "{}", p.text())?,
         None => {
             let t = s.traffic.get_ref();
-            if t.arrival.get_ref().name() == "sessions" {
+            if *t.arrival.get_ref() == crate::traffic::ArrivalKind::Sessions {
                 writeln!(
                     io.out,
                     "conversations: {} new a second (Poisson), each several turns with a think time between them; \

@@ -29,6 +29,13 @@ pub struct LaneConfig {
     pub batch: Option<crate::traffic::mix::BatchLaneSpec>,
 }
 
+impl LaneConfig {
+    /// Tokens every prompt of the lane carries besides its own: its system prompt and document.
+    pub fn shared_tokens(&self) -> u32 {
+        self.system_prompt_tokens + self.document_tokens
+    }
+}
+
 impl Default for LaneConfig {
     fn default() -> Self {
         LaneConfig {

@@ -454,7 +454,7 @@ impl<'s, S: RecordSink> Engine<'s, S> {
         self.config
             .lanes
             .get(usize::from(lane))
-            .map_or(0, |l| l.system_prompt_tokens + l.document_tokens)
+            .map_or(0, LaneConfig::shared_tokens)
     }
 
     /// The service tier a lane's attempts ask for.

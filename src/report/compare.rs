@@ -139,11 +139,7 @@ pub fn long_limits(c: &Comparison) -> Vec<String> {
         .map(|(_, mut missed)| {
             missed.sort_by(|a, b| a.1.needed.total_cmp(&b.1.needed));
             let median = missed[missed.len() / 2].1;
-            let message = median
-                .message
-                .split(" This run answered")
-                .next()
-                .unwrap_or(&median.message);
+            let message = median.demand_message();
             if missed.len() == c.strategies.len() {
                 message.to_string()
             } else {

@@ -63,9 +63,7 @@ impl Attempts {
     pub fn refused(&self, kind: QuotaKind) -> u64 {
         self.refused_by.get(kind.key()).map_or(0, |r| r.attempts)
     }
-}
 
-impl Attempts {
     /// The run's attempts by result.
     pub(super) fn of(m: &Metrics) -> Attempts {
         let o = &m.overall;

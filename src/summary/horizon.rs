@@ -157,6 +157,7 @@ impl Horizon {
                 limits.push(monthly(profile, cap, month(cost), &basis, &spent));
             }
             if let (Some((usd, window_s)), Some(cost)) = (spend_limit_of(profile), offered_cost) {
+                let basis = rate_basis(window);
                 limits.push(spend_window(profile, usd, window_s, cost / window * window_s, &basis));
             }
         }
@@ -168,6 +169,17 @@ impl Horizon {
             basis,
             limits,
         }
+    }
+}
+
+/// How the sentence on what the window answered begins, after the demand's.
+const ANSWERED: &str = " This run answered";
+
+impl LimitCheck {
+    /// The verdict on the demand alone, without what this run happened to answer: the same for
+    /// every calling plan on the same traffic.
+    pub fn demand_message(&self) -> &str {
+        self.message.split(ANSWERED).next().unwrap_or(&self.message)
     }
 }
 
@@ -183,7 +195,7 @@ impl Spent {
     fn sentence(&self) -> String {
         match (self.answered_share, self.month) {
             (Some(share), Some(month)) if share < 0.999 => format!(
-                " This run answered {} of it, spending at {} a month: that is what the limits let through, \
+                "{ANSWERED} {} of it, spending at {} a month: that is what the limits let through, \
                  not what the traffic costs.",
                 percent(share),
                 crate::format::usd(Some(month))
@@ -209,8 +221,21 @@ fn basis(window_s: f64) -> String {
     if window_s >= DAY_S * 0.999 {
         "the run's daily average".into()
     } else {
+        format!(
+            "{} carried over to the whole day (a peak window overstates it)",
+            rate_basis(window_s)
+        )
+    }
+}
+
+/// Which rate a window of minutes (the spend-based limit's) is judged at: the window's average,
+/// or a day's, whose busiest minutes spend more.
+fn rate_basis(window_s: f64) -> String {
+    if window_s >= DAY_S * 0.999 {
+        "the run's average rate (its busiest minutes spend more)".into()
+    } else {
         let span = humantime::format_duration(std::time::Duration::from_secs(window_s.round().max(1.0) as u64));
-        format!("the {span} window's average rate carried over to the whole day (a peak window overstates it)")
+        format!("the {span} window's average rate")
     }
 }
 
@@ -366,11 +391,6 @@ fn spend_limit_of(profile: &serde_json::Value) -> Option<(f64, f64)> {
 fn spend_window(profile: &serde_json::Value, usd: f64, window_s: f64, needed: f64, basis: &str) -> LimitCheck {
     let pass = needed <= usd;
     let span = humantime::format_duration(std::time::Duration::from_secs(window_s.round() as u64));
-    let basis = if basis.starts_with("the run's daily") {
-        "the run's average rate (its busiest minutes spend more)".to_string()
-    } else {
-        basis.replace(" carried over to the whole day (a peak window overstates it)", "")
-    };
     let mut message = format!(
         "The {} {} is {} per {span}; answering all the traffic offered would spend {} per {span} at {basis}",
         profile_tier(profile).name(),

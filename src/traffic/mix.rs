@@ -150,6 +150,11 @@ impl BatchLaneSpec {
 }
 
 impl LaneSpec {
+    /// Tokens every prompt of the lane carries besides its own: its system prompt and document.
+    pub fn shared_tokens(&self) -> u32 {
+        self.system_prompt_tokens + self.document_tokens
+    }
+
     /// A lane with default settings.
     pub fn named(name: &str) -> LaneSpec {
         LaneSpec {

@@ -78,7 +78,7 @@ pub fn preview(plan: &TrafficPlan, seed: u64, window: Duration) -> Option<Previe
         let shared = plan
             .lanes
             .get(usize::from(r.lane))
-            .map_or(0, |l| u64::from(l.system_prompt_tokens) + u64::from(l.document_tokens));
+            .map_or(0, |l| u64::from(l.shared_tokens()));
         let _ = input.record(u64::from(r.input_tokens) + shared);
         let _ = output.record(u64::from(r.output_tokens));
         lanes[usize::from(r.lane)] += 1;
