@@ -22,7 +22,8 @@ use tokio::time::Instant;
 
 use crate::store_budget::{BudgetRefusal, StoreBudget, StoreLimits};
 
-/// Most implicit entries kept; past it expired entries are dropped, then the oldest half.
+/// Most implicit entries kept; past it expired entries are dropped, then the oldest until at
+/// most half remain.
 const MAX_IMPLICIT: usize = 200_000;
 /// Most explicit caches alive at once (a create past it is refused).
 pub const MAX_EXPLICIT: usize = 10_000;
@@ -76,7 +77,9 @@ impl ImplicitCache {
             .unwrap_or(0);
         if self.expires.len() >= MAX_IMPLICIT {
             self.expires.retain(|_, t| *t > now);
-            if self.expires.len() >= MAX_IMPLICIT {
+            // At most half stays: freeing a few expired entries would bring the sweep back at
+            // the next request (a day of conversations spent 15% of its time here).
+            if self.expires.len() > MAX_IMPLICIT / 2 {
                 let mut times: Vec<Instant> = self.expires.values().copied().collect();
                 times.sort_unstable();
                 let cut = times[times.len() / 2];
@@ -290,6 +293,22 @@ fn expiry(now: Instant, ttl: Duration) -> Instant {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_implicit_cache_keeps_at_most_half_and_the_newest() {
+        let t0 = Instant::now();
+        let mut c = ImplicitCache::new(Duration::from_secs(3600));
+        // Live entries only (an hour's TTL, a millisecond apart): expiry frees nothing.
+        for i in 0..MAX_IMPLICIT as u64 {
+            c.serve(t0 + Duration::from_millis(i), "p", "m", &[(i, 2000)], 1024);
+        }
+        let late = t0 + Duration::from_millis(MAX_IMPLICIT as u64);
+        c.serve(late, "p", "m", &[(u64::MAX, 2000)], 1024);
+        // The sweep cut to half, so the next MAX/2 requests insert without sweeping again.
+        assert!(c.expires.len() <= MAX_IMPLICIT / 2 + 1, "{}", c.expires.len());
+        assert_eq!(c.serve(late, "p", "m", &[(MAX_IMPLICIT as u64 - 1, 2000)], 1024), 2000);
+        assert_eq!(c.serve(late, "p", "m", &[(0, 2000)], 1024), 0);
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_shared_prefix_hits_after_the_first_request_and_expires() {
