@@ -250,6 +250,17 @@ impl<'a> Prepared<'a> {
     pub fn duration(&self) -> Duration {
         self.duration
     }
+    /// A window shorter than the scenario's day: the day's arrival rate over the window's in
+    /// the scenario's own shape (`None`: the window is a day or more, or the scenario defines
+    /// no day: its duration is under 24 h and its arrivals are not a daily cycle).
+    pub fn day_over_window(&self) -> Option<f64> {
+        let s = &self.loaded.scenario;
+        let day = Duration::from_secs(86_400);
+        if self.duration >= day || (s.duration < day && !self.loaded.traffic.is_daily_cycle()) {
+            return None;
+        }
+        self.loaded.traffic.day_over_window(self.seed, self.duration)
+    }
     /// The calling plan.
     pub fn strategy(&self) -> &StrategySpec {
         &self.strategy

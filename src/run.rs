@@ -113,6 +113,7 @@ fn run_meta(
         model: s.target.get_ref().model.clone(),
         seed: prepared.seed(),
         duration_s: prepared.duration().as_secs_f64(),
+        day_over_window: prepared.day_over_window(),
         elapsed_s: report.elapsed.as_secs_f64(),
         simulated: !prepared.target().is_live(),
         started_at,

@@ -55,10 +55,15 @@ pub(super) fn traffic(args: TrafficArgs, io: &mut Io<'_>) -> Outcome {
             if *t.arrival.get_ref() == crate::traffic::ArrivalKind::Sessions {
                 writeln!(
                     io.out,
-                    "conversations: {} new a second (Poisson), each several turns with a think time between them; \
+                    "conversations: {} new a second {}, each several turns with a think time between them; \
                      every turn waits for the previous answer and resends the history, so the request rate and the \
                      tokens depend on latency — run it with --target sim to see them",
-                    t.rate.as_ref().map_or(0.0, |r| r.get_ref().0)
+                    (loaded.traffic.conversation_starts().unwrap_or(0.0) * 100.0).round() / 100.0,
+                    if t.phases.is_some() {
+                        "on average over its phases"
+                    } else {
+                        "(Poisson)"
+                    }
                 )?;
             } else {
                 writeln!(

@@ -22,8 +22,9 @@ struct Row {
     cells: Vec<Cell>,
 }
 
-/// Strategies per table on the page: a block of four fits 1,400 px with the figure labels.
-const PAGE_BLOCK: usize = 4;
+/// Strategies per table on the page: eight fit 1,400 px with the figure labels (names wrap);
+/// more go on in a second table.
+const PAGE_BLOCK: usize = 8;
 
 /// One table of the page: a block of strategies (index, name, colour) and their rows.
 #[derive(Serialize)]
@@ -167,11 +168,15 @@ pub fn html(c: &Comparison) -> String {
             t.render(context! {
                 c => c,
                 blocks => blocks(c),
+                rule => crate::commands::compare::best::rule(&c.strategies).replacen("★ marks a row's", "a row's", 1),
                 long_limits => long_limits(c),
                 seeds => format!("{:?}", c.seeds),
                 window => secs(c.duration_s),
                 wall => secs(c.wall_time_s),
-                plots => context! { latency => safe(vec![spectrum]), time => time.into_iter().map(safe).collect::<Vec<_>>() },
+                plots => context! {
+                    latency => safe(vec![spectrum]),
+                    time => time.into_iter().map(|(title, plots)| context! { title, plots => safe(plots) }).collect::<Vec<_>>(),
+                },
                 multiples => c.strategies.len() > MULTIPLES_FROM,
                 strategies => c.strategies.iter().map(|s| serde_json::to_string_pretty(&s.summary.run.strategy).unwrap_or_default()).collect::<Vec<_>>(),
                 version => env!("CARGO_PKG_VERSION"),
@@ -180,8 +185,9 @@ pub fn html(c: &Comparison) -> String {
         .expect("compare page renders")
 }
 
-/// The time series of every strategy, one figure each (a chart, or small multiples).
-fn time_plots(c: &Comparison) -> Vec<Vec<String>> {
+/// The time series of every strategy, one figure each (a chart, or small multiples under
+/// their series' title).
+fn time_plots(c: &Comparison) -> Vec<(String, Vec<String>)> {
     // Long runs are read in bins of several seconds, the same for every strategy.
     let seconds = c
         .strategies
@@ -255,7 +261,7 @@ fn strategy_series(
     f: fn(&crate::metrics::SecondRow) -> f64,
     title: &str,
     y: &str,
-) -> Vec<String> {
+) -> (String, Vec<String>) {
     let lines: Vec<Vec<(f64, f64)>> = c
         .strategies
         .iter()
@@ -267,21 +273,25 @@ fn strategy_series(
         for (i, (s, points)) in c.strategies.iter().zip(lines).enumerate() {
             chart = chart.line(&s.name, i, points);
         }
-        return vec![chart.bins(width as f64).inline_svg()];
+        return (String::new(), vec![chart.bins(width as f64).inline_svg()]);
     }
     let top = lines.iter().flatten().map(|p| p.1).fold(0.0, f64::max);
     let end = lines.iter().flatten().map(|p| p.0).fold(0.0, f64::max) + width as f64;
-    c.strategies
+    // The series' title heads the grid; each small chart is captioned with its strategy only,
+    // so no caption is cut at the chart's width.
+    let charts = c
+        .strategies
         .iter()
         .zip(lines)
         .enumerate()
         .map(|(i, (s, points))| {
-            let mut chart = Chart::new(&format!("{title}: {}", s.name), "time since start (s)", y).line("", i, points);
+            let mut chart = Chart::new(&s.name, "time since start (s)", y).line("", i, points);
             chart.y_range = Some((0.0, if top > 0.0 { top * 1.08 } else { 1.0 }));
             chart.x_range = Some((0.0, end));
-            chart.bins(width as f64).inline_svg()
+            chart.bins(width as f64).small().inline_svg()
         })
-        .collect()
+        .collect();
+    (title, charts)
 }
 
 /// Writes compare.json, compare.md and compare.html into `dir`.

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use minijinja::{context, Value};
 
 use super::plots::{Chart, Rule};
-use crate::commands::plan::{CapacityPlan, Point};
+use crate::commands::plan::{CandidatePlan, CapacityPlan, Point};
 use crate::format::{ms, secs};
 use crate::scenario::slo::Objective;
 use crate::stats::Stat;
@@ -283,11 +283,13 @@ fn verdict_lines(p: &CapacityPlan) -> Vec<String> {
                 usd(c.month)
             )
         });
-        return vec![format!(
+        let mut lines = vec![format!(
             "**Recommendation**: {}, with {}.{cost}",
             r.candidate,
             settings.join(", ")
         )];
+        lines.extend(r.chosen_because.as_ref().map(|w| format!("Why {}: {w}", r.candidate)));
+        return lines;
     }
     let Some(c) = &p.closest else {
         return vec!["**No plan passes**, and no count was measured.".into()];
@@ -378,24 +380,36 @@ fn charts(p: &CapacityPlan) -> Vec<Chart> {
     let log = hi / lo.max(1.0) > 20.0;
     let x = |w: u32| if log { f64::from(w).log10() } else { f64::from(w) };
     let x_label = if log { "workers (log scale)" } else { "workers" };
+    let groups = identical_groups(p);
     let line = |title: &str, y: &str, f: &dyn Fn(&Point) -> Option<f64>| {
         let mut chart = Chart::new(title, x_label, y);
         if log {
-            chart.x_format = super::plots::power_of_ten;
+            chart.x_format = super::plots::log_ticks;
+            chart.x_ticks = super::plots::LOG_TICKS;
         }
-        for (i, c) in p.candidates.iter().enumerate() {
+        for (label, i, c) in &groups {
             let points = c
                 .points
                 .iter()
                 .filter_map(|pt| f(pt).map(|v| (x(pt.workers), v)))
                 .collect();
-            chart = chart.line(&c.name, i, points);
+            chart = chart.line(label, *i, points);
+        }
+        // One marker per knee: candidates whose knees coincide share it.
+        let mut knees: Vec<(u32, Vec<&str>)> = Vec::new();
+        for c in &p.candidates {
             if let Some(k) = c.knee_workers {
-                chart.marks.push(Rule {
-                    name: format!("knee, {}", c.name),
-                    y: x(k),
-                });
+                match knees.iter_mut().find(|(w, _)| *w == k) {
+                    Some((_, names)) => names.push(&c.name),
+                    None => knees.push((k, vec![&c.name])),
+                }
             }
+        }
+        for (k, names) in knees {
+            chart.marks.push(Rule {
+                name: format!("knee ({k}), {}", names.join(", ")),
+                y: x(k),
+            });
         }
         chart
     };
@@ -435,17 +449,62 @@ fn charts(p: &CapacityPlan) -> Vec<Chart> {
         .chain(target.map(|t| t * 100.0))
         .fold(100.0, f64::min);
     success.y_range = Some(((floor - (100.0 - floor).max(1.0) * 0.2).max(0.0).floor(), 100.5));
-    vec![
+    let mut charts = vec![
         line("Goodput by workers", "answered per second", &|pt| pt.goodput_rps.mean),
         p95,
         success,
-        line("429 share by workers", "share of attempts (%)", &|pt| {
+    ];
+    // A chart of zeros says nothing: without a 429 at any count the page says so in words.
+    if !no_429s(p) {
+        charts.push(line("429 share by workers", "share of attempts (%)", &|pt| {
             pt.share_429.mean.map(|v| v * 100.0)
-        }),
-        line("Cost per hour by workers", "USD per hour", &|pt| {
-            pt.cost_per_hour_usd.mean
-        }),
-    ]
+        }));
+    }
+    charts.push(line("Cost per hour by workers", "USD per hour", &|pt| {
+        pt.cost_per_hour_usd.mean
+    }));
+    charts
+}
+
+/// True when no count of any candidate saw a 429.
+fn no_429s(p: &CapacityPlan) -> bool {
+    p.candidates
+        .iter()
+        .flat_map(|c| c.points.iter())
+        .all(|pt| pt.share_429.mean.is_none_or(|v| v == 0.0))
+}
+
+/// The candidates as the charts draw them: candidates whose measured points are the same
+/// within the noise (the same counts, and at each count goodput, p95, success, 429 share and
+/// cost within their 95% intervals of each other, or 0.5%) are one line labelled with every
+/// name, so a line that hides others does not look like a missing one. Each with its palette
+/// colour.
+fn identical_groups(p: &CapacityPlan) -> Vec<(String, usize, &CandidatePlan)> {
+    let same = |a: &CandidatePlan, b: &CandidatePlan| {
+        a.points.len() == b.points.len()
+            && a.points
+                .iter()
+                .zip(&b.points)
+                .all(|(x, y)| crate::commands::plan::verdict::same_within_noise(x, y))
+    };
+    let mut groups: Vec<(Vec<&str>, usize, &CandidatePlan)> = Vec::new();
+    for (i, c) in p.candidates.iter().enumerate() {
+        match groups.iter_mut().find(|(_, _, g)| same(g, c)) {
+            Some((names, _, _)) => names.push(&c.name),
+            None => groups.push((vec![&c.name], i, c)),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(names, i, c)| {
+            let label = if names.len() > 1 {
+                format!("{} (the same within the noise)", names.join(" = "))
+            } else {
+                names[0].to_string()
+            };
+            (label, i, c)
+        })
+        .collect()
 }
 
 /// The target of an objective, from the verdicts the plan's runs made.
@@ -491,6 +550,7 @@ pub fn html(p: &CapacityPlan) -> String {
                 point_columns => POINT_COLUMNS,
                 candidates => candidates,
                 plots => plots,
+                no_429s => no_429s(p),
                 seeds => seeds_line(p),
                 verdict_lines => verdict_lines(p),
                 window => secs(p.duration_s),

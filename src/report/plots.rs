@@ -12,6 +12,10 @@ use crate::histogram::LatencyHistogram;
 /// is one, is a strip below it (see [`Chart::size`]).
 pub const SIZE: (u32, u32) = (860, 360);
 
+/// The plotting area of a small multiple (see [`Chart::small`]): two fit side by side on a
+/// page at about their own size, so their labels stay as large as a full chart's.
+pub const SMALL: (u32, u32) = (540, 300);
+
 /// Height of one row of the legend strip.
 const LEGEND_ROW: u32 = 22;
 /// Where the legend's first item starts (under the plot, past the y-axis labels).
@@ -94,15 +98,27 @@ pub struct Chart {
     pub whole_y: bool,
     /// A fixed y range; by default from 0 to just above the largest value.
     pub y_range: Option<(f64, f64)>,
+    /// The plotting area's size in pixels ([`SIZE`], or [`SMALL`] for a small multiple).
+    pub dims: (u32, u32),
 }
 
-/// Tick labels of a log10 axis: the value whose logarithm the axis holds ("1000" at 3).
-pub fn power_of_ten(x: &f64) -> String {
+/// Ticks asked of a log10 axis: a tenth of a decade apart, so that 1, 2 and 5 of every decade
+/// fall on one (10^0.3 = 1.995, 10^0.7 = 5.012); [`log_ticks`] labels only those.
+pub const LOG_TICKS: usize = 40;
+
+/// Tick labels of a log10 axis at 1, 2 and 5 of each decade ("20" at 1.3); the other ticks get
+/// no label, so the axis never reads 6.3, 158, 251.
+pub fn log_ticks(x: &f64) -> String {
     let v = 10f64.powf(*x);
-    if v >= 10.0 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.1}")
+    let decade = 10f64.powf(v.log10().floor());
+    let nice = [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * decade)
+        .find(|n| (v - n).abs() <= n * 0.02);
+    match nice {
+        Some(n) if n >= 1.0 => format!("{n:.0}"),
+        Some(n) => format!("{n}"),
+        None => String::new(),
     }
 }
 
@@ -143,7 +159,15 @@ impl Chart {
             x_range: None,
             whole_y: false,
             y_range: None,
+            dims: SIZE,
         }
+    }
+
+    /// The same chart drawn for a grid of small multiples: a smaller area at the same font
+    /// sizes, so the page does not scale its labels down to a few pixels.
+    pub fn small(mut self) -> Chart {
+        self.dims = SMALL;
+        self
     }
 
     /// Draws each point as a step lasting `width` on the x axis (a bin of a time series),
@@ -222,7 +246,7 @@ impl Chart {
         let (mut row, mut x) = (0u32, LEGEND_LEFT);
         for item in self.legend_items() {
             let w = item_width(&item.name);
-            if x > LEGEND_LEFT && x + w > SIZE.0 as i32 - 12 {
+            if x > LEGEND_LEFT && x + w > self.dims.0 as i32 - 12 {
                 row += 1;
                 x = LEGEND_LEFT;
             }
@@ -237,7 +261,7 @@ impl Chart {
     pub fn size(&self) -> (u32, u32) {
         let rows = self.legend_layout().last().map_or(0, |(_, row, _)| row + 1);
         let legend = if rows == 0 { 0 } else { rows * LEGEND_ROW + 10 };
-        (SIZE.0, SIZE.1 + legend)
+        (self.dims.0, self.dims.1 + legend)
     }
 
     /// Renders to an SVG of [`Chart::size`] (an empty chart with a note when there is nothing
@@ -269,7 +293,7 @@ impl Chart {
         };
         let bottom = (rows * LEGEND_ROW + 4) as i32;
         area.draw(&Rectangle::new(
-            [(LEGEND_LEFT - 8, 2), (SIZE.0 as i32 - 8, bottom)],
+            [(LEGEND_LEFT - 8, 2), (self.dims.0 as i32 - 8, bottom)],
             LEGEND_BORDER.stroke_width(1),
         ))?;
         for (item, row, x) in layout {
@@ -296,7 +320,7 @@ impl Chart {
         page: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
     ) -> Result<(), Box<dyn std::error::Error + '_>> {
         page.fill(&WHITE)?;
-        let (root, legend) = page.split_vertically(SIZE.1);
+        let (root, legend) = page.split_vertically(self.dims.1);
         self.draw_legend(&legend)?;
         let root = &root;
         let all = self.lines.iter().flat_map(|l| l.points.iter());
@@ -340,7 +364,7 @@ impl Chart {
         if self.lines.iter().all(|l| l.points.is_empty()) {
             root.draw(&Text::new(
                 "no data",
-                (400, 180),
+                (self.dims.0 as i32 / 2 - 30, self.dims.1 as i32 / 2),
                 ("sans-serif", 16).into_font().color(&RGBColor(120, 120, 120)),
             ))?;
         }
@@ -400,6 +424,10 @@ pub fn nines(percentile: f64) -> f64 {
 }
 
 fn percentile_label(x: &f64) -> String {
+    // Only whole nines are labelled (90%, 99%, …): a tick between them would read 68.3772%.
+    if (x - x.round()).abs() > 1e-6 {
+        return String::new();
+    }
     let p = 100.0 * (1.0 - 10f64.powf(-x));
     if p < 1.0 {
         "0%".into()
@@ -418,10 +446,11 @@ fn latency_unit(top_ms: f64) -> (&'static str, f64) {
     }
 }
 
-/// The right end of a spectrum's x axis: four nines (99.99%).
+/// The furthest right a spectrum's x axis goes: four nines (99.99%).
 pub const SPECTRUM_NINES: f64 = 4.0;
 
-/// The HDR-style percentile spectrum of several histograms (log "nines" axis to 99.99%), each
+/// The HDR-style percentile spectrum of several histograms (log "nines" axis to the percentile
+/// their samples reach, at most 99.99%), each
 /// given with its palette colour; later ones are drawn on top.
 pub fn spectrum(title: &str, histograms: &[(String, usize, &LatencyHistogram)], slo_ms: &[(String, f64)]) -> Chart {
     let top = histograms
@@ -432,11 +461,19 @@ pub fn spectrum(title: &str, histograms: &[(String, usize, &LatencyHistogram)], 
     let mut chart = Chart::new(title, "percentile (log scale of nines)", &format!("latency ({unit})"));
     chart.x_format = percentile_label;
     chart.x_ticks = 5;
-    // Always to 99.99%, so spectra of runs of different sizes line up; past its last sample's
-    // percentile a short run's line stays flat at its maximum.
-    chart.x_range = Some((0.0, SPECTRUM_NINES));
+    // Each line goes as far as its samples reach: n samples say nothing past the percentile
+    // 1 - 1/n (120 answers: 99.2%), whatever the histogram returns there. The axis runs to the
+    // furthest line (at least 90%, at most 99.99%), so spectra of equal runs line up.
+    let reach = |h: &LatencyHistogram| (h.count().max(1) as f64).log10().min(SPECTRUM_NINES);
+    let furthest = histograms.iter().map(|(_, _, h)| reach(h)).fold(1.0, f64::max);
+    chart.x_range = Some((0.0, furthest));
     for (name, color, h) in histograms {
-        let points = h.spectrum().into_iter().map(|(p, v)| (nines(p), v / scale)).collect();
+        let points = h
+            .spectrum()
+            .into_iter()
+            .map(|(p, v)| (nines(p), v / scale))
+            .filter(|(x, _)| *x <= reach(h) + 1e-9)
+            .collect();
         chart = chart.line(name, *color, points);
     }
     chart.rules = slo_ms
@@ -478,11 +515,42 @@ mod tests {
     }
 
     #[test]
+    fn log_ticks_label_one_two_five_only() {
+        let label = |v: f64| log_ticks(&v.log10());
+        assert_eq!(label(20.0), "20");
+        assert_eq!(label(10f64.powf(0.7)), "5");
+        assert_eq!(label(100.0), "100");
+        assert_eq!(label(6.3), "");
+        assert_eq!(label(158.0), "");
+        assert_eq!(label(251.0), "");
+        // Ticks a tenth of a decade apart land on 1, 2 and 5 of each decade.
+        let labelled: Vec<String> = (0..=20)
+            .map(|i| log_ticks(&(f64::from(i) / 10.0)))
+            .filter(|l| !l.is_empty())
+            .collect();
+        assert_eq!(labelled, ["1", "2", "5", "10", "20", "50", "100"]);
+    }
+
+    #[test]
     fn nines_axis_maps_percentiles() {
         assert!((nines(90.0) - 1.0).abs() < 1e-9);
         assert!((nines(99.9) - 3.0).abs() < 1e-9);
         assert_eq!(percentile_label(&2.0), "99%");
         assert_eq!(percentile_label(&4.0), "99.99%");
+        assert_eq!(percentile_label(&0.5), "");
+    }
+
+    #[test]
+    fn a_spectrum_goes_as_far_as_its_samples() {
+        let mut h = LatencyHistogram::default();
+        for i in 1..=120u64 {
+            h.record(std::time::Duration::from_millis(i * 10));
+        }
+        let chart = spectrum("t", &[("run".into(), 0, &h)], &[]);
+        // 120 samples reach 1 - 1/120 = 99.17%: log10(120) = 2.08 nines, not 4.
+        let (_, right) = chart.x_range.unwrap();
+        assert!((right - 120f64.log10()).abs() < 1e-9, "{right}");
+        assert!(chart.lines[0].points.iter().all(|(x, _)| *x <= right + 1e-9));
     }
 
     #[test]
@@ -493,7 +561,8 @@ mod tests {
         }
         let svg = spectrum("latency", &[("e2e".into(), 0, &h)], &[("SLO p95".into(), 400.0)]).inline_svg();
         assert!(svg.starts_with("<svg width=\"100%\""), "{}", &svg[..80]);
-        assert!(svg.contains("latency (ms)") && svg.contains("99.9%"));
+        // 499 samples reach 99.8%: the axis ends there, labelled to 99%, not on to 99.9%.
+        assert!(svg.contains("latency (ms)") && svg.contains("99%") && !svg.contains("99.9%"));
         assert!(!svg.contains("http://") || svg.matches("http://").all(|_| svg.contains("xmlns")));
         let empty = Chart::new("t", "x (s)", "y").line("a", 0, vec![]).svg();
         assert!(empty.contains("no data"));

@@ -87,6 +87,19 @@ pub struct Demand {
 }
 
 impl Demand {
+    /// The same traffic grown by `factor`: requests offered, online and answered, and what was
+    /// spent, all times `factor` (the mean cost of an answer unchanged); what the long limits of
+    /// grown traffic are judged on before any run of it.
+    pub fn grown(&self, factor: f64) -> Demand {
+        let times = |n: u64| (n as f64 * factor).round() as u64;
+        Demand {
+            offered: times(self.offered),
+            online: times(self.online),
+            answered: times(self.answered),
+            cost_usd: self.cost_usd.map(|c| c * factor),
+        }
+    }
+
     /// What the window would have spent had every request offered been answered: the answered
     /// requests' mean cost times the requests offered (None: unpriced, or nothing answered to
     /// price).
@@ -135,10 +148,16 @@ impl Horizon {
     /// The run's horizon, from its window's demand and the mock profile's limits.
     pub fn of(run: &RunMeta, demand: Demand) -> Horizon {
         let window = run.duration_s.max(1e-9);
-        let requests_per_day = demand.online as f64 / window * DAY_S;
-        let month = |c: f64| c / window * DAY_S * MONTH_DAYS;
+        // A short window of a day-long scenario carries over with the day's shape, not as if
+        // the whole day ran at the window's rate.
+        let shape = run
+            .day_over_window
+            .filter(|r| r.is_finite() && *r > 0.0 && window < DAY_S * 0.999);
+        let day = DAY_S * shape.unwrap_or(1.0);
+        let requests_per_day = demand.online as f64 / window * day;
+        let month = |c: f64| c / window * day * MONTH_DAYS;
         let offered_cost = demand.offered_cost_usd();
-        let basis = basis(window);
+        let basis = basis(window, shape);
         let spent = Spent {
             answered_share: (demand.offered > 0).then(|| demand.answered as f64 / demand.offered as f64),
             month: demand.cost_usd.map(month),
@@ -215,11 +234,18 @@ fn percent(share: f64) -> String {
     }
 }
 
-/// Which window a day and a month carry over: the whole run when it covers a day, else its
-/// average rate, said to overstate the day when the window is a peak.
-fn basis(window_s: f64) -> String {
+/// Which window a day and a month carry over: the whole run when it covers a day; a shorter
+/// window of a day-long scenario scaled by the day's shape (`shape`: the day's rate over the
+/// window's); else the window's average rate, said to overstate the day when it is a peak.
+fn basis(window_s: f64, shape: Option<f64>) -> String {
     if window_s >= DAY_S * 0.999 {
         "the run's daily average".into()
+    } else if let Some(ratio) = shape {
+        format!(
+            "{} times {:.2}, the scenario's whole day against its window (spikes, phases, daily cycle)",
+            rate_basis(window_s),
+            ratio
+        )
     } else {
         format!(
             "{} carried over to the whole day (a peak window overstates it)",

@@ -508,6 +508,7 @@ pub(crate) fn empty_for_tests() -> Summary {
         model: "gemini-2.5-flash".into(),
         seed: 1,
         duration_s: 10.0,
+        day_over_window: None,
         elapsed_s: 10.0,
         simulated: true,
         started_at: "2026-01-01T00:00:00Z".into(),

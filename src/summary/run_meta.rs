@@ -20,6 +20,12 @@ pub struct RunMeta {
     pub seed: u64,
     /// Traffic window in seconds.
     pub duration_s: f64,
+    /// A window shorter than the scenario's day: the day's arrivals per second over the
+    /// window's, in the scenario's own shape (its spikes, phases or daily cycle); what the day
+    /// and month are carried over with (null: the window is the day, or the scenario says
+    /// nothing past its window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day_over_window: Option<f64>,
     /// Time from start to the last request's end (virtual in sim).
     pub elapsed_s: f64,
     /// Whether the run was simulated (virtual time).

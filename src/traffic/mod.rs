@@ -149,6 +149,9 @@ impl TrafficSource for Fixed {
     }
 }
 
+/// The most arrivals a day's shape is counted over (about 230 per second all day).
+pub const DAY_SHAPE_MAX: u64 = 20_000_000;
+
 /// Open-loop traffic: every request has its time before the run starts.
 pub struct Traffic {
     timeline: Box<dyn Timeline>,
@@ -195,6 +198,19 @@ impl TrafficSource for Traffic {
     fn take(&mut self) -> Option<PlannedRequest> {
         self.next()
     }
+}
+
+/// Arrivals of `t` before `day` and before `window` (`None` past [`DAY_SHAPE_MAX`]).
+fn count_arrivals(t: &mut dyn Timeline, day: Duration, window: Duration) -> Option<(f64, f64)> {
+    let (mut in_day, mut in_window) = (0u64, 0u64);
+    while let Some(a) = t.next().filter(|a| a.at < day) {
+        in_day += 1;
+        if in_day > DAY_SHAPE_MAX {
+            return None;
+        }
+        in_window += u64::from(a.at < window);
+    }
+    Some((in_day as f64, in_window as f64))
 }
 
 fn secs(v: &Option<toml::Spanned<String>>) -> Option<Duration> {
@@ -278,7 +294,8 @@ fn build(spec: &TrafficSpec, seed: u64, offset: Duration, until: Option<Duration
 impl TrafficPlan {
     /// The same traffic grown `factor` times (0.5 halves it): the arrivals of `factor`
     /// independent populations with the same habits — whole copies drawn with their own seeds,
-    /// plus one copy thinned to the fraction. Request sizes and the mix are unchanged.
+    /// plus one copy thinned to the fraction; for sessions, `factor` times the new
+    /// conversations a second. Request sizes and the mix are unchanged.
     pub fn grown(&self, factor: f64) -> TrafficPlan {
         let mut plan = self.clone();
         plan.growth *= factor;
@@ -287,10 +304,13 @@ impl TrafficPlan {
 
     /// The same requests (mix, sizes, lanes) arriving as a steady Poisson stream at `rate` per
     /// second: the busiest stretch of the traffic, sustained. A trace replay, whose sizes come
-    /// from its rows, is grown to that mean rate instead.
+    /// from its rows, is grown to that mean rate instead; sessions, whose turns follow answers,
+    /// to that many new conversations a second.
     pub fn steady(&self, rate: f64) -> TrafficPlan {
         if self.trace.is_some() || self.spec.is_closed() {
-            let mean = self.mean_rate().unwrap_or(0.0);
+            // Sessions: new conversations at `rate`, so that a short stretch (first turns,
+            // before any think time ends) arrives at about `rate` requests a second.
+            let mean = self.conversation_starts().or(self.request_rate()).unwrap_or(0.0);
             return if mean > 0.0 {
                 self.grown(rate / mean)
             } else {
@@ -388,13 +408,18 @@ impl TrafficPlan {
         match self.open_loop(seed, duration) {
             Some(t) => Box::new(t),
             None if self.spec.kind() == spec::ArrivalKind::Sessions => {
-                let rate = self.spec.rate.as_ref().map_or(1.0, |r| r.get_ref().0);
+                let (rate, starts) = match self.conversation_phases() {
+                    // Phases: every new conversation comes from them (grown, spikes on top).
+                    Some(phases) => (0.0, Some(phases.timeline(seed))),
+                    None => (self.conversation_rate(), self.spikes(seed, self.conversation_rate())),
+                };
                 Box::new(sessions::Sessions::new(
                     &self.spec,
+                    rate,
                     self.mix.with_seed(seed),
                     seed,
                     duration,
-                    self.spikes(seed, rate),
+                    starts,
                 ))
             }
             None => Box::new(closed::ClosedLoop::new(
@@ -404,6 +429,81 @@ impl TrafficPlan {
                 duration,
             )),
         }
+    }
+
+    /// A day of this traffic against its first `window`: arrivals per second over the first
+    /// 24 h over those in the window, in the seed's realisation (for sessions, conversation
+    /// starts: the base rate and the spikes). What carries a short window of a day-long
+    /// scenario over to its day: a lunch hour is not the day. `None` for a closed loop, a
+    /// window of a day or more, nothing arriving in the window, or a day of more than
+    /// [`DAY_SHAPE_MAX`] arrivals (not counted: the window's rate is carried over instead).
+    pub fn day_over_window(&self, seed: u64, window: Duration) -> Option<f64> {
+        const DAY: Duration = Duration::from_secs(86_400);
+        if window >= DAY || window.is_zero() {
+            return None;
+        }
+        let day_s = DAY.as_secs_f64();
+        let (in_day, in_window) = if let Some(phases) = self.conversation_phases() {
+            count_arrivals(phases.timeline(seed).as_mut(), DAY, window)?
+        } else if self.spec.kind() == spec::ArrivalKind::Sessions {
+            let rate = self.conversation_rate();
+            let (d, w) = match self.spikes(seed, rate) {
+                Some(mut spikes) => count_arrivals(spikes.as_mut(), DAY, window)?,
+                None => (0.0, 0.0),
+            };
+            (d + rate * day_s, w + rate * window.as_secs_f64())
+        } else if !self.spec.is_closed() && self.mean_rate()? * day_s <= DAY_SHAPE_MAX as f64 {
+            count_arrivals(self.timeline(seed).as_mut(), DAY, window)?
+        } else {
+            return None;
+        };
+        (in_window > 0.0).then(|| (in_day / day_s) / (in_window / window.as_secs_f64()))
+    }
+
+    /// Sessions whose new conversations follow phases: the phases as an open-loop plan of
+    /// conversation starts (with the growth and the spikes), else `None`.
+    fn conversation_phases(&self) -> Option<TrafficPlan> {
+        if self.spec.kind() != spec::ArrivalKind::Sessions || self.spec.phases.is_none() {
+            return None;
+        }
+        let mut plan = self.clone();
+        plan.spec.arrival = toml::Spanned::new(0..0, spec::ArrivalKind::Phases);
+        Some(plan)
+    }
+
+    /// Sessions traffic: new conversations a second on average, grown (from `rate` or its
+    /// phases); `None` for other traffic.
+    pub fn conversation_starts(&self) -> Option<f64> {
+        if self.spec.kind() != spec::ArrivalKind::Sessions {
+            return None;
+        }
+        Some(match self.conversation_phases() {
+            Some(phases) => phases.timeline(0).mean_rate(),
+            None => self.conversation_rate(),
+        })
+    }
+
+    /// New conversations a second of sessions traffic, grown (the spec's `rate` times the
+    /// growth factor).
+    fn conversation_rate(&self) -> f64 {
+        self.spec.rate.as_ref().map_or(1.0, |r| r.get_ref().0) * self.growth
+    }
+
+    /// The long-run rate of requests a second: the arrivals' mean rate for open-loop traffic;
+    /// for sessions, new conversations a second times their mean turns (spikes left out);
+    /// `None` for a closed loop, whose rate follows its latency.
+    pub fn request_rate(&self) -> Option<f64> {
+        if let Some(starts) = self.conversation_starts() {
+            let turns = self.spec.turns.as_ref().map_or(1.0, |t| t.get_ref().mean().max(1.0));
+            return Some(starts * turns);
+        }
+        self.mean_rate()
+    }
+
+    /// Whether the arrivals follow a daily cycle (`arrival = "diurnal"`): a day is defined
+    /// whatever the window.
+    pub fn is_daily_cycle(&self) -> bool {
+        self.spec.kind() == spec::ArrivalKind::Diurnal
     }
 
     /// Long-run mean arrival rate (`None` for a closed loop, whose rate depends on latency).

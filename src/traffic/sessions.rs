@@ -59,13 +59,13 @@ impl Sessions {
     /// lunch-hour spike of new conversations).
     pub fn new(
         spec: &TrafficSpec,
+        rate: f64,
         mix: Mix,
         seed: u64,
         duration: Duration,
         mut extra: Option<Box<dyn Timeline>>,
     ) -> Sessions {
         let next_extra = extra.as_mut().and_then(|t| t.next()).map(|a| a.at);
-        let rate = spec.rate.as_ref().map_or(1.0, |r| r.get_ref().0);
         let turns = spec
             .turns
             .as_ref()

@@ -201,6 +201,47 @@ fn a_spike_brings_extra_conversations() {
     assert!(!first.is_empty() && first.windows(2).all(|w| w[0] <= w[1]));
 }
 
+#[test]
+fn sessions_start_conversations_phase_by_phase() {
+    // One new conversation a second for 10 min, four a second for the next 10: a lunch rush
+    // written as phases; turns = 1 so every request is a conversation.
+    let src = "arrival = \"sessions\"\nturns = 1\ninput_tokens = 10\nphases = [\n\
+               { duration = \"10m\", arrival = \"poisson\", rate = 1 },\n\
+               { duration = \"10m\", arrival = \"poisson\", rate = 4 },\n]";
+    let p = plan(src).unwrap();
+    assert!((p.conversation_starts().unwrap() - 2.5).abs() < 1e-9);
+    assert!((p.request_rate().unwrap() - 2.5).abs() < 1e-9);
+    assert!((p.grown(2.0).request_rate().unwrap() - 5.0).abs() < 1e-9);
+    let mut s = p.source(5, Duration::from_secs(1200));
+    let mut per_phase = [0u32; 2];
+    while let Peek::Due(_) = s.peek() {
+        let r = s.take().unwrap();
+        per_phase[(r.at.as_secs() / 600) as usize] += 1;
+    }
+    // 600 then 2,400 expected (Poisson: ±4σ is ±98 and ±196).
+    assert!((f64::from(per_phase[0]) - 600.0).abs() < 100.0, "{per_phase:?}");
+    assert!((f64::from(per_phase[1]) - 2400.0).abs() < 200.0, "{per_phase:?}");
+    // rate and phases together are refused at the phases, and one of them is needed.
+    let both = plan(&src.replace("turns = 1", "turns = 1\nrate = 2")).unwrap_err();
+    assert!(both.to_string().contains("not both"), "{both}");
+    let neither = plan("arrival = \"sessions\"\nturns = 1\ninput_tokens = 10").unwrap_err();
+    assert!(neither.to_string().contains("`phases`"), "{neither}");
+}
+
+#[test]
+fn a_short_window_of_a_day_knows_the_days_shape() {
+    // A constant 1/s with a 4x hour at noon: the day holds 27 hours' worth of the first hour.
+    let p = plan("arrival = \"constant\"\nrate = 1\nspikes = [{ at = \"12h\", length = \"1h\", factor = 4 }]").unwrap();
+    let ratio = p.day_over_window(1, Duration::from_secs(3600)).unwrap();
+    assert!((ratio - 27.0 / 24.0).abs() < 0.01, "{ratio}");
+    // The first hour is the spike's: the day averages under the window.
+    let noon =
+        plan("arrival = \"constant\"\nrate = 1\nspikes = [{ at = \"0s\", length = \"1h\", factor = 4 }]").unwrap();
+    let ratio = noon.day_over_window(1, Duration::from_secs(3600)).unwrap();
+    assert!((ratio - 27.0 / 24.0 / 4.0).abs() < 0.01, "{ratio}");
+    assert_eq!(p.day_over_window(1, Duration::from_secs(86_400)), None);
+}
+
 fn spec_for(kind: u8, rate: f64, cv: f64) -> String {
     match kind % 7 {
         0 => format!("arrival = \"constant\"\nrate = {rate}"),

@@ -73,7 +73,7 @@ impl TrafficSpec {
         add("amplitude", self.amplitude.as_ref().map(Spanned::span), &[Diurnal]);
         add("peak_at", self.peak_at.as_ref().map(Spanned::span), &[Diurnal]);
         add("cv", self.cv.as_ref().map(Spanned::span), &[Gamma, Weibull]);
-        add("phases", self.phases.as_ref().map(Spanned::span), &[Phases]);
+        add("phases", self.phases.as_ref().map(Spanned::span), &[Phases, Sessions]);
         add("trace", self.trace.as_ref().map(Spanned::span), &[Trace]);
         add("users", self.users.as_ref().map(Spanned::span), &[Closed]);
         add("think", self.think.as_ref().map(Spanned::span), &[Closed, Sessions]);
@@ -233,7 +233,26 @@ impl TrafficSpec {
                 t.get_ref().validate().map_err(|m| SpecError::at(t.span(), m))?;
             }
             ArrivalKind::Sessions => {
-                self.need(&self.rate, "rate", "new conversations per second")?;
+                match (&self.rate, &self.phases) {
+                    (Some(_), Some(phases)) => {
+                        return Err(SpecError::at(
+                            phases.span(),
+                            "sessions take `rate` (new conversations per second) or `phases` (when they start, \
+                             phase by phase), not both",
+                        ));
+                    }
+                    (None, Some(phases)) => {
+                        if phases.get_ref().is_empty() {
+                            return Err(SpecError::at(phases.span(), "phases must list at least one phase"));
+                        }
+                        for p in phases.get_ref() {
+                            p.validate_at(false)?;
+                        }
+                    }
+                    _ => {
+                        self.need(&self.rate, "rate", "new conversations per second, or `phases`")?;
+                    }
+                }
                 self.need(
                     &self.turns,
                     "turns",

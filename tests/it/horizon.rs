@@ -140,3 +140,58 @@ fn growth_past_the_monthly_cap_offers_no_next_plan() {
     let why = growth[0]["why"].as_str().unwrap();
     assert!(why.contains("$4,4") || why.contains("$4,5"), "{why}");
 }
+
+/// The same day with a lunch hour at four times the rate (the constant 0.5/s with a spike from
+/// 12:00 to 13:00), run for its first hour only: the day is 27 hours' worth of that hour's rate.
+#[test]
+fn a_short_window_of_a_day_is_carried_over_in_the_days_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let lunch = DAY
+        .replace("rpd = 10000", "rpd = 0")
+        .replace("monthly_cap_usd = 500", "monthly_cap_usd = 100000")
+        .replace(
+            "rate = 0.5\n",
+            "rate = 0.5\nspikes = [{ at = \"12h\", length = \"1h\", factor = 4 }]\n",
+        );
+    let path = scenario(dir.path(), "lunch", &lunch);
+    let out = dir.path().join("out");
+    let o = stampede(&[
+        "run",
+        path.to_str().unwrap(),
+        "--duration",
+        "1h",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    let s: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(s["requests"]["scheduled"], 1_800);
+    // The spike is Poisson: 5,400 extra arrivals expected, so the day's own count decides the
+    // ratio; it lies within a few percent of 27/24.
+    let ratio = s["day_over_window"].as_f64().unwrap();
+    assert!((ratio - 27.0 / 24.0).abs() < 0.02, "{ratio}");
+    let h = &s["horizon"];
+    let per_day = h["requests_per_day"].as_f64().unwrap();
+    assert!((per_day - 1_800.0 * 24.0 * ratio).abs() < 1.0, "{per_day}");
+    let cost = s["cost_usd"].as_f64().unwrap();
+    let month = h["cost_per_month_usd"].as_f64().unwrap();
+    assert!((month - cost * 24.0 * 30.0 * ratio).abs() < 0.01, "{month} vs {cost}");
+    assert!(
+        h["basis"]
+            .as_str()
+            .unwrap()
+            .contains("1h window's average rate times 1.1"),
+        "{}",
+        h["basis"]
+    );
+    // A scenario of one hour says nothing of the rest of its day: the hour is carried over as is.
+    let hour = lunch.replace("duration = \"24h\"", "duration = \"1h\"");
+    let path = scenario(dir.path(), "hour", &hour);
+    let o = stampede(&["run", path.to_str().unwrap(), "--out", out.to_str().unwrap(), "--json"]);
+    let s: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert!(s["day_over_window"].is_null());
+    assert!(s["horizon"]["basis"]
+        .as_str()
+        .unwrap()
+        .contains("a peak window overstates it"));
+}

@@ -311,6 +311,13 @@ fn plan_writes_its_outputs_and_refuses_a_scenario_without_an_slo() {
         "{}",
         o.stdout
     );
+    // The rule behind the choice is said with its figures.
+    assert!(
+        o.stdout
+            .contains("Why retry-jitter: retry-jitter, retry-fast tie on cost ("),
+        "{}",
+        o.stdout
+    );
     // Without retries the quota's 429s cap success below 95% however many workers there are.
     assert!(
         o.stdout.contains("| no-retry | no count met the objectives | — | — |"),
@@ -329,7 +336,8 @@ fn plan_writes_its_outputs_and_refuses_a_scenario_without_an_slo() {
     ] {
         assert!(html.contains(title), "{title}");
     }
-    assert!(html.contains("SLO p95") && html.contains("knee, no-retry"));
+    // One marker per knee, naming the count and the candidates at it.
+    assert!(html.contains("SLO p95") && html.contains("knee ("), "{html}");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.path().join("plan.json")).unwrap()).unwrap();
     assert_eq!(json["schema"], "stampede.plan/v1");
@@ -513,4 +521,34 @@ fn a_worker_range_bounds_the_search() {
         assert_eq!(o.code, 2, "{bad}: {}", o.stderr);
         assert!(o.stderr.contains("expected a worker range"), "{}", o.stderr);
     }
+}
+
+/// Two candidates that differ only by name: one line in the charts labelled with both, one
+/// knee marker, and a recommendation that says the choice between them is arbitrary.
+#[test]
+fn identical_candidates_are_said_to_be_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = std::fs::read_to_string(root().join("scenarios/plan-mmc.toml")).unwrap()
+        + "\n[[strategies]]\nname = \"first\"\n\n[[strategies]]\nname = \"second\"\n";
+    let path = scenario(dir.path(), "twins", &src);
+    let out = dir.path().join("out");
+    let o = cli(&[
+        "plan",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--no-probe",
+        "--no-growth",
+        "--quiet",
+        "--duration",
+        "2m",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("tie on cost"), "{}", o.stdout);
+    assert!(o.stdout.contains("is named only by that order"), "{}", o.stdout);
+    let html = std::fs::read_to_string(out.join("plan.html")).unwrap();
+    assert!(html.contains("first = second (the same within the noise)"));
+    // No 429 anywhere: no chart of zeros, a sentence instead.
+    assert!(!html.contains("429 share by workers"));
+    assert!(html.contains("No attempt was answered 429 at any count tried"));
 }

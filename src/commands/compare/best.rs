@@ -5,6 +5,9 @@
 //! "best" at cost would reward failing. So only strategies that answer as well as any compete
 //! for a mark: those that met the `[slo]` with every seed when any did, otherwise those whose
 //! success rate is within the noise of the highest (its 95% interval, at least half a point).
+//! Of those, a strategy that drew more than twice the fewest 429s among them does not compete
+//! either: refusals are free on the bill, so a plan that hammers the quota would otherwise look
+//! cheapest.
 //! A figure's best must also beat the runner-up by more than the noise — their intervals added,
 //! and at least 1% of the value — or no one gets the mark.
 
@@ -18,8 +21,42 @@ const SUCCESS_NOISE: f64 = 0.005;
 /// Values closer than this share of the best are a tie, whatever the intervals.
 const TIE_SHARE: f64 = 0.01;
 
-/// Whether each strategy competes for the marks.
+/// Whether each strategy competes for the marks: it answers as well as any (see the module's
+/// doc), and of those it is polite to the upstream — it drew at most twice the fewest 429s
+/// among them, plus the noise. Refusals cost nothing on the bill, so without this a plan that
+/// answers by hammering the quota would look cheapest; the upstream sees every refused attempt.
 pub fn eligible(strategies: &[StrategyResult]) -> Vec<bool> {
+    let answering = answering(strategies);
+    let refused = |s: &StrategyResult| {
+        s.metrics
+            .get(figures::STATUS_429.key)
+            .and_then(|m| Some((m.mean?, m.ci95.unwrap_or(0.0))))
+    };
+    let fewest = strategies
+        .iter()
+        .zip(&answering)
+        .filter(|(_, ok)| **ok)
+        .filter_map(|(s, _)| refused(s))
+        .min_by(|a, b| a.0.total_cmp(&b.0));
+    strategies
+        .iter()
+        .zip(answering)
+        .map(|(s, ok)| {
+            ok && match (refused(s), fewest) {
+                (Some((v, ci)), Some((low, low_ci))) => v <= 2.0 * low + ci + low_ci + POLITE_SLACK,
+                _ => true,
+            }
+        })
+        .collect()
+}
+
+/// 429s that never make a strategy impolite, however few its peers drew (two against none is
+/// not hammering).
+const POLITE_SLACK: f64 = 10.0;
+
+/// Whether each strategy answers as well as any: it met the `[slo]` with every seed when any
+/// did, otherwise its success rate is within the noise of the highest.
+fn answering(strategies: &[StrategyResult]) -> Vec<bool> {
     if strategies.iter().any(|s| s.met_slo == Some(true)) {
         return strategies.iter().map(|s| s.met_slo == Some(true)).collect();
     }
@@ -54,9 +91,21 @@ pub fn rule(strategies: &[StrategyResult]) -> String {
         "the strategies whose success rate is within the noise of the highest (answering fewer requests is not \
          cheaper, it is failing)"
     };
+    let answering = answering(strategies).iter().filter(|ok| **ok).count();
+    let polite = if answering > names.len() {
+        " and that drew at most twice the fewest 429s among them (refusals cost nothing on the bill, but the \
+         upstream sees every one)"
+    } else {
+        ""
+    };
+    let alone = if names.len() == 1 {
+        " — one contender has no one to stand out from, so only success can be marked"
+    } else {
+        ""
+    };
     format!(
-        "★ marks a row's best value when it stands out beyond the noise, among {who}: {} (success rate is ranked \
-         among all).",
+        "★ marks a row's best value when it stands out beyond the noise, among {who}{polite}: {}{alone} (success \
+         rate is ranked among all).",
         names.join(", ")
     )
 }
@@ -80,6 +129,10 @@ pub fn marks(figures: &[Metric], strategies: &[StrategyResult]) -> BTreeMap<Stri
                 Better::Higher => ranked.sort_by(|a, b| b.1.total_cmp(&a.1)),
                 Better::Lower => ranked.sort_by(|a, b| a.1.total_cmp(&b.1)),
                 Better::Neither => return None,
+            }
+            // One contender has no one to stand out from: a mark would only repeat its figures.
+            if ranked.len() < 2 {
+                return None;
             }
             let (best, value, ci) = *ranked.first()?;
             let stands_out = ranked
@@ -136,6 +189,38 @@ mod tests {
             None,
             "99.1 vs 99.0 is within the noise"
         );
+    }
+
+    #[test]
+    fn hammering_the_quota_is_not_cheapest() {
+        // Both answer 99%; "hammer" is cheaper only because its 132k refusals are free.
+        let with_429s = |name: &str, cost: f64, refused: f64| {
+            let mut s = strategy(name, 99.0, cost, 0.01);
+            let stat = Stat {
+                mean: Some(refused),
+                ci95: Some(refused * 0.01),
+                values: vec![Some(refused)],
+            };
+            s.metrics.insert(figures::STATUS_429.key.to_string(), stat);
+            s
+        };
+        let s = [
+            with_429s("hammer", 3.9, 132_000.0),
+            with_429s("polite", 4.1, 2_000.0),
+            with_429s("careful", 4.3, 1_500.0),
+        ];
+        assert_eq!(eligible(&s), [false, true, true]);
+        assert_eq!(
+            marks(&figures_of(), &s).get(figures::COST.key).map(String::as_str),
+            Some("polite")
+        );
+        assert!(rule(&s).contains("at most twice the fewest 429s"), "{}", rule(&s));
+        // Alone, the polite one has no one to stand out from: no cost mark.
+        assert!(!marks(&figures_of(), &s[..2]).contains_key(figures::COST.key));
+        // A few refusals against none is not hammering.
+        let s = [with_429s("a", 3.9, 4.0), with_429s("b", 4.1, 0.0)];
+        assert_eq!(eligible(&s), [true, true]);
+        assert!(!rule(&s).contains("429s"));
     }
 
     #[test]

@@ -188,7 +188,11 @@ pub fn probe(
     if busiest.arrival_rps > 0.0 {
         loaded.traffic = loaded.traffic.steady(busiest.arrival_rps);
     }
-    let probe_rps = loaded.traffic.mean_rate().unwrap_or(0.0);
+    let probe_rps = if busiest.arrival_rps > 0.0 {
+        busiest.arrival_rps
+    } else {
+        loaded.traffic.request_rate().unwrap_or(0.0)
+    };
     let loaded = &loaded;
     let (_mock, url, key) = start_mock(loaded, candidate, options)?;
     let mut strategy = candidate.strategy.clone();

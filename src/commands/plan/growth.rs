@@ -4,11 +4,11 @@
 
 use super::guess::first_guess;
 use super::search::{size, Search};
-use super::{evaluate, GrowthCheck, PlanOptions};
+use super::{evaluate, point, GrowthCheck, PlanOptions};
 use crate::prepare::Prepared;
 use crate::run::RunError;
 use crate::scenario::{Candidate, LoadedScenario};
-use crate::summary::horizon::LimitCheck;
+use crate::summary::horizon::{Horizon, LimitCheck};
 use crate::summary::Summary;
 
 /// The best plan of today's traffic.
@@ -21,6 +21,19 @@ pub(super) struct Best<'a> {
     pub min_workers: Option<u32>,
 }
 
+/// Whether the traffic can be grown: open-loop arrivals and sessions can, a closed loop (whose
+/// rate follows its latency) cannot. Checked before the search, not after it.
+pub(super) fn can_grow(loaded: &LoadedScenario, options: &PlanOptions) -> Result<(), RunError> {
+    if !options.growth.is_empty() && loaded.traffic.request_rate().is_none() {
+        return Err(RunError::Input(
+            "growth what-ifs need open-loop or sessions traffic (a closed loop's rate follows its latency): \
+             give --no-growth"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks `best` against every growth factor of `options`.
 pub(super) fn check(
     loaded: &LoadedScenario,
@@ -30,36 +43,33 @@ pub(super) fn check(
     seeds: &[u64],
     runs: &mut u32,
 ) -> Result<Vec<GrowthCheck>, RunError> {
-    if !options.growth.is_empty() && loaded.traffic.mean_rate().is_none() {
-        return Err(RunError::Input(
-            "growth what-ifs need open-loop traffic (a closed loop's rate follows its latency)".into(),
-        ));
-    }
     let mut checks = Vec::new();
     for &factor in &options.growth {
         let mut grown = loaded.clone();
         grown.traffic = loaded.traffic.grown(factor);
+        // The long limits scale with the traffic offered: the pilot's demand grown says which
+        // of them the grown traffic misses without a run (a day-long run at x5 is the slowest
+        // part of a plan).
+        let projected = Horizon::of(&pilot.run, point::demand_of(std::slice::from_ref(pilot)).grown(factor));
+        let long: Vec<&LimitCheck> = projected.missed().collect();
+        if !long.is_empty() {
+            checks.push(no_count_fits(
+                factor,
+                &grown,
+                Vec::new(),
+                &long,
+                offered_per_hour(&projected),
+            ));
+            continue;
+        }
         let base = Prepared::new(&grown, &options.run)?;
         let at_plan = evaluate(&base, best.candidate, best.recommended, seeds, options, runs)?;
         // A long limit (the daily quota, the monthly cap, the spend-based limit) the grown
         // traffic misses is missed at every worker count: no next plan is searched or offered.
         let long: Vec<&LimitCheck> = at_plan.horizon.iter().flat_map(|h| h.missed()).collect();
-        let mut missed = at_plan.missed.clone();
-        missed.extend(long.iter().map(|l| l.limit.label().to_string()));
-        if !long.is_empty() {
-            checks.push(GrowthCheck {
-                factor,
-                rate_rps: grown.traffic.mean_rate().unwrap_or(0.0),
-                holds: false,
-                missed,
-                min_workers: None,
-                recommended_workers: None,
-                cost_per_hour_usd: at_plan.cost_per_hour_usd.mean,
-                why: Some(format!(
-                    "No worker count fits: {}",
-                    long.iter().map(|l| l.message.as_str()).collect::<Vec<_>>().join(" ")
-                )),
-            });
+        if let (false, Some(h)) = (long.is_empty(), at_plan.horizon.as_ref()) {
+            let missed = at_plan.missed.clone();
+            checks.push(no_count_fits(factor, &grown, missed, &long, offered_per_hour(h)));
             continue;
         }
         let next = if at_plan.passes {
@@ -86,9 +96,9 @@ pub(super) fn check(
         };
         checks.push(GrowthCheck {
             factor,
-            rate_rps: grown.traffic.mean_rate().unwrap_or(0.0),
+            rate_rps: grown.traffic.request_rate().unwrap_or(0.0),
             holds: at_plan.passes,
-            missed,
+            missed: at_plan.missed.clone(),
             min_workers: next.as_ref().and_then(|n| n.min_workers),
             recommended_workers: next.as_ref().map_or(Some(best.recommended), |n| n.recommended_workers),
             cost_per_hour_usd: cost,
@@ -103,4 +113,35 @@ pub(super) fn check(
         });
     }
     Ok(checks)
+}
+
+/// A growth whose traffic misses a long limit (the daily quota, the monthly cap, the spend-based
+/// limit): missed at every worker count, so no next plan is searched or offered.
+fn no_count_fits(
+    factor: f64,
+    grown: &LoadedScenario,
+    mut missed: Vec<String>,
+    long: &[&LimitCheck],
+    cost_per_hour_usd: Option<f64>,
+) -> GrowthCheck {
+    missed.extend(long.iter().map(|l| l.limit.label().to_string()));
+    GrowthCheck {
+        factor,
+        rate_rps: grown.traffic.request_rate().unwrap_or(0.0),
+        holds: false,
+        missed,
+        min_workers: None,
+        recommended_workers: None,
+        cost_per_hour_usd,
+        why: Some(format!(
+            "No worker count fits: {}",
+            long.iter().map(|l| l.message.as_str()).collect::<Vec<_>>().join(" ")
+        )),
+    }
+}
+
+/// What the grown traffic would cost an hour answered in full (its offered demand): a limit
+/// cut the answered spend short, so that spend would understate it.
+fn offered_per_hour(horizon: &Horizon) -> Option<f64> {
+    horizon.cost_per_month_usd.map(|m| m / (30.0 * 24.0))
 }

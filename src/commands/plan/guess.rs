@@ -9,7 +9,7 @@ use crate::summary::Summary;
 
 /// The first guess, from a pilot run at the scenario's own settings.
 pub(super) fn first_guess(loaded: &LoadedScenario, pilot: &Summary, max_workers: u32) -> Guess {
-    let rate = loaded.traffic.mean_rate().unwrap_or(pilot.throughput.offered_rps);
+    let rate = loaded.traffic.request_rate().unwrap_or(pilot.throughput.offered_rps);
     let service_s = pilot.service_ms.mean.unwrap_or(1000.0) / 1000.0;
     let sent = (pilot.requests.scheduled - pilot.requests.dropped).max(1);
     let attempts = (pilot.attempts.total as f64 / sent as f64).max(1.0);

@@ -256,7 +256,8 @@ pub struct GrowthCheck {
     pub min_workers: Option<u32>,
     /// The next plan's recommendation at that growth.
     pub recommended_workers: Option<u32>,
-    /// Expected cost per hour at that growth and recommendation (USD).
+    /// Expected cost per hour at that growth and recommendation (USD); where a long limit is
+    /// missed, what the grown traffic would cost answered in full.
     pub cost_per_hour_usd: Option<f64>,
     /// When the plan breaks: the search for the next one, in a sentence, with what binds.
     pub why: Option<String>,
@@ -337,6 +338,7 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
             "plan needs objectives to meet: add an [slo] section (p95, success_rate, max_429_share, ...)".into(),
         ));
     }
+    growth::can_grow(loaded, options)?;
     let wall = std::time::Instant::now();
     let base = Prepared::new(loaded, &options.run)?;
     let seeds: Vec<u64> = (0..options.seeds.max.max(1) as u64).map(|i| base.seed() + i).collect();

@@ -7,8 +7,10 @@
 //! the whole interval is on the passing side of the target; it fails when an interval is on
 //! the failing side. While some interval straddles its target the verdict is not decided:
 //! more seeds are run, a batch at a time, up to the budget (`max_seeds`). A count still
-//! undecided then is reported as such and does not pass. All counts draw their seeds from one
-//! list in the same order (common random numbers), so counts compare like with like.
+//! undecided then is reported as such and does not pass. A count whose intervals are all clear
+//! of their targets stops early (racing), from two seeds on (a miss only when every seed missed).
+//! All counts draw their seeds from one list in the same order (common random numbers), so
+//! counts compare like with like.
 
 use std::sync::Arc;
 
@@ -107,13 +109,21 @@ impl ObjectiveAt {
 /// How many seeds a count may use.
 #[derive(Debug, Clone, Copy)]
 pub struct SeedBudget {
-    /// Seeds every count starts with (at least 5: an interval over fewer is too wide to decide).
+    /// Seeds a count runs before it may be called undecided and more are added (at least 5); a
+    /// count clear of every target may stop after two (see [`measure`]).
     pub start: usize,
     /// The most a count may use before it is reported undecided.
     pub max: usize,
 }
 
-/// Runs `candidate` with `workers` for each seed, in parallel, in seed order.
+/// The fewest seeds a count runs before it may stop on a clear miss (racing): two, the fewest
+/// an interval needs.
+const RACE_SEEDS: usize = 2;
+
+/// Runs `candidate` with `workers` for each seed, in parallel, in seed order. Each summary keeps
+/// what the plan reads (counts, histograms of the whole run, advice, horizon) without its
+/// per-second series and interval histograms: a day-long run's series is most of its summary,
+/// and a count may hold twenty of them.
 fn run_seeds(
     base: &Prepared<'_>,
     candidate: &Candidate,
@@ -125,13 +135,22 @@ fn run_seeds(
     strategy.workers = workers;
     let runs = super::super::pool::run_all(seeds, threads, |&seed| {
         let spec = base.variant(seed, &strategy)?;
-        execute(&spec, Arc::new(Progress::default()), None)
+        let mut summary = execute(&spec, Arc::new(Progress::default()), None)?;
+        summary.timeseries = Vec::new();
+        summary.histograms.intervals = Default::default();
+        Ok(summary)
     });
     runs.into_iter().collect()
 }
 
 /// Measures one count: the starting seeds, then more while an objective is undecided.
 /// `seeds` is the common list (at least `budget.max` long); returns the point and the runs made.
+///
+/// Racing: the starting seeds run a batch at a time (as many as run at once, at least
+/// [`RACE_SEEDS`]); a count stops as soon as every objective's interval is on its passing side,
+/// or when every seed so far missed an objective whose interval lies on the failing side. Over
+/// two seeds the interval is 12.7 times the standard error (Student t, one degree of freedom):
+/// only a count far from every target is decided that early.
 pub fn measure(
     base: &Prepared<'_>,
     candidate: &Candidate,
@@ -140,18 +159,35 @@ pub fn measure(
     budget: SeedBudget,
 ) -> Result<(Point, u32), RunError> {
     let max = budget.max.min(seeds.len()).max(1);
-    let mut n = budget.start.clamp(1, max);
+    let start = budget.start.clamp(1, max);
+    let batch = super::super::pool::threads_for(base.target(), start)
+        .max(RACE_SEEDS)
+        .min(start);
+    let mut n = batch;
     let mut summaries = run_seeds(base, candidate, workers, &seeds[..n])?;
     loop {
         let pooled = Pooled::of(&summaries);
         let objectives = objectives_of(&summaries, &pooled);
         let undecided = objectives.iter().any(|o| o.decision == Decision::Undecided);
         let decided_miss = objectives.iter().any(|o| o.decision == Decision::Missed);
-        if !undecided || decided_miss || n >= max {
+        let clear_miss = objectives
+            .iter()
+            .any(|o| o.decision == Decision::Missed && o.seeds_missed as usize == n);
+        let clear_pass = objectives.iter().all(ObjectiveAt::met);
+        let done = if n < start {
+            clear_miss || clear_pass
+        } else {
+            !undecided || decided_miss || n >= max
+        };
+        if done {
             let runs = n as u32;
             return Ok((point(workers, summaries, objectives, &pooled), runs));
         }
-        let more = budget.start.max(1).min(max - n);
+        let more = if n < start {
+            batch.min(start - n)
+        } else {
+            start.min(max - n)
+        };
         summaries.extend(run_seeds(base, candidate, workers, &seeds[n..n + more])?);
         n += more;
     }
@@ -223,13 +259,12 @@ impl Pooled {
     }
 }
 
-/// The day and month of the traffic at the mean over seeds of its requests and cost.
-fn horizon_of(summaries: &[Summary]) -> Option<Horizon> {
-    let first = summaries.first()?;
-    let n = summaries.len() as f64;
+/// What the seeds' window offered, answered and spent, at the mean over seeds.
+pub(super) fn demand_of(summaries: &[Summary]) -> Demand {
+    let n = summaries.len().max(1) as f64;
     let mean = |f: fn(&Summary) -> u64| (summaries.iter().map(|s| f(s) as f64).sum::<f64>() / n).round() as u64;
     let costs: Option<Vec<f64>> = summaries.iter().map(|s| s.cost_usd).collect();
-    let demand = Demand {
+    Demand {
         offered: mean(|s| s.requests.scheduled),
         online: mean(|s| {
             s.horizon.as_ref().map_or(s.requests.scheduled, |h| {
@@ -238,8 +273,13 @@ fn horizon_of(summaries: &[Summary]) -> Option<Horizon> {
         }),
         answered: mean(|s| s.requests.succeeded),
         cost_usd: costs.map(|c| c.iter().sum::<f64>() / n),
-    };
-    Some(Horizon::of(&first.run, demand))
+    }
+}
+
+/// The day and month of the traffic at the mean over seeds of its requests and cost.
+fn horizon_of(summaries: &[Summary]) -> Option<Horizon> {
+    let first = summaries.first()?;
+    Some(Horizon::of(&first.run, demand_of(summaries)))
 }
 
 /// The point of a measured count.

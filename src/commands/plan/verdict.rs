@@ -37,6 +37,8 @@ pub struct PlanRecommendation {
     pub strategy: StrategySpec,
     /// Expected cost: per hour, day and 30-day month (USD).
     pub cost_usd: Option<Costs>,
+    /// Why this candidate and not another, with the rule and its figures.
+    pub chosen_because: Option<String>,
 }
 
 /// When no candidate passes: the one closest to passing and what it misses by.
@@ -68,41 +70,145 @@ fn margin(p: &Point) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
+/// Whether two measured counts are the same within the noise: at each of goodput, p95, success,
+/// 429 share and cost the means are within their 95% intervals added (or 0.5%).
+pub fn same_within_noise(a: &Point, b: &Point) -> bool {
+    use crate::stats::Stat;
+    let close = |x: &Stat, y: &Stat| match (x.mean, y.mean) {
+        (Some(u), Some(v)) => {
+            let noise = x.ci95.unwrap_or(0.0) + y.ci95.unwrap_or(0.0);
+            (u - v).abs() <= noise.max(u.abs().max(v.abs()) * 0.005)
+        }
+        (None, None) => true,
+        _ => false,
+    };
+    a.workers == b.workers
+        && close(&a.goodput_rps, &b.goodput_rps)
+        && close(&a.p95_ms, &b.p95_ms)
+        && close(&a.success_rate, &b.success_rate)
+        && close(&a.share_429, &b.share_429)
+        && close(&a.cost_per_hour_usd, &b.cost_per_hour_usd)
+}
+
 /// The recommended point of a candidate.
 fn recommended_point(c: &CandidatePlan) -> Option<&Point> {
     let w = c.recommended_workers?;
     c.points.iter().find(|p| p.workers == w)
 }
 
+/// A passing candidate's cost per hour at its recommended count, and the 95% half-width.
+fn cost_of(c: &CandidatePlan) -> (f64, f64) {
+    let p = recommended_point(c);
+    (
+        p.and_then(|p| p.cost_per_hour_usd.mean).unwrap_or(f64::MAX),
+        p.and_then(|p| p.cost_per_hour_usd.ci95).unwrap_or(0.0),
+    )
+}
+
+/// The passing candidates whose cost ties with the cheapest's (within their intervals or 2%),
+/// the most robust first: the larger margin to the tightest objective, then fewer workers.
+fn cheapest_tied(candidates: &[CandidatePlan]) -> Vec<&CandidatePlan> {
+    let passing: Vec<&CandidatePlan> = candidates.iter().filter(|c| c.passes).collect();
+    let Some(cheapest) = passing
+        .iter()
+        .copied()
+        .min_by(|a, b| cost_of(a).0.total_cmp(&cost_of(b).0))
+    else {
+        return Vec::new();
+    };
+    let (low, low_ci) = cost_of(cheapest);
+    let mut tied: Vec<&CandidatePlan> = passing
+        .into_iter()
+        .filter(|c| {
+            let (a, ci) = cost_of(c);
+            a == low || (a - low).abs() <= (ci + low_ci).max(COST_TIE * low.abs())
+        })
+        .collect();
+    let m = |c: &CandidatePlan| recommended_point(c).map_or(f64::NEG_INFINITY, margin);
+    tied.sort_by(|a, b| {
+        m(b).total_cmp(&m(a))
+            .then(a.recommended_workers.cmp(&b.recommended_workers))
+            .then(cost_of(a).0.total_cmp(&cost_of(b).0))
+    });
+    tied
+}
+
 /// The best passing candidate: the cheapest, with costs within the noise tied and the tie going
 /// to the larger margin, then the fewer workers.
 pub fn best_of(candidates: &[CandidatePlan]) -> Option<String> {
-    let passing: Vec<&CandidatePlan> = candidates.iter().filter(|c| c.passes).collect();
-    let cost = |c: &CandidatePlan| {
-        recommended_point(c)
-            .and_then(|p| p.cost_per_hour_usd.mean)
-            .unwrap_or(f64::MAX)
-    };
-    let ci = |c: &CandidatePlan| {
-        recommended_point(c)
-            .and_then(|p| p.cost_per_hour_usd.ci95)
-            .unwrap_or(0.0)
-    };
-    let cheapest = passing.iter().min_by(|a, b| cost(a).total_cmp(&cost(b)))?;
-    let tied = |c: &CandidatePlan| {
-        let (a, b) = (cost(c), cost(cheapest));
-        a == b || (a - b).abs() <= (ci(c) + ci(cheapest)).max(COST_TIE * b.abs())
-    };
-    passing
+    cheapest_tied(candidates).first().map(|c| c.name.clone())
+}
+
+/// Why the best candidate is named, in a sentence with the rule and its figures: the cheapest
+/// that passes, or — when others tie with it on cost — the larger margin, and when the margins
+/// tie too, that the choice among them is arbitrary for this traffic.
+pub fn why_best(candidates: &[CandidatePlan]) -> Option<String> {
+    let tied = cheapest_tied(candidates);
+    let best = *tied.first()?;
+    let hour = |c: &CandidatePlan| crate::format::usd(Some(cost_of(c).0));
+    if tied.len() == 1 {
+        let next = candidates
+            .iter()
+            .filter(|c| c.passes && c.name != best.name)
+            .min_by(|a, b| cost_of(a).0.total_cmp(&cost_of(b).0));
+        return Some(match next {
+            Some(n) => format!(
+                "{} is the cheapest plan that passes: {} an hour, against {} for {}.",
+                best.name,
+                hour(best),
+                hour(n),
+                n.name
+            ),
+            None => format!("{} is the only plan that passes.", best.name),
+        });
+    }
+    let names: Vec<&str> = tied.iter().map(|c| c.name.as_str()).collect();
+    let m = |c: &CandidatePlan| recommended_point(c).map_or(f64::NEG_INFINITY, margin);
+    let margins: Vec<String> = tied
         .iter()
-        .filter(|c| tied(c))
-        .max_by(|a, b| {
-            let m = |c: &CandidatePlan| recommended_point(c).map_or(f64::NEG_INFINITY, margin);
-            m(a).total_cmp(&m(b))
-                .then(b.recommended_workers.cmp(&a.recommended_workers))
-                .then(cost(b).total_cmp(&cost(a)))
-        })
-        .map(|c| c.name.clone())
+        .map(|c| format!("{} {:.1}%", c.name, m(c) * 100.0))
+        .collect();
+    let low = hour(
+        tied.iter()
+            .min_by(|a, b| cost_of(a).0.total_cmp(&cost_of(b).0))
+            .expect("tied is not empty"),
+    );
+    let high = hour(
+        tied.iter()
+            .max_by(|a, b| cost_of(a).0.total_cmp(&cost_of(b).0))
+            .expect("tied is not empty"),
+    );
+    let costs = if low == high {
+        format!("{low} an hour each")
+    } else {
+        format!("{low} to {high} an hour")
+    };
+    let mut why = format!(
+        "{} tie on cost ({costs}: within their 95% intervals or 2% of each other); the tie goes to the larger \
+         margin to the tightest objective: {}.",
+        names.join(", "),
+        margins.join(", ")
+    );
+    let same = tied.iter().all(|c| {
+        c.recommended_workers == best.recommended_workers
+            && matches!((recommended_point(c), recommended_point(best)), (Some(a), Some(b)) if same_within_noise(a, b))
+    });
+    let spread = tied.iter().map(|c| m(c)).fold(f64::NEG_INFINITY, f64::max)
+        - tied.iter().map(|c| m(c)).fold(f64::INFINITY, f64::min);
+    if same {
+        why.push_str(&format!(
+            " Their figures are the same within the noise (workers, success, p95, 429s, cost): for this \
+             traffic the plans are equivalent, and {} is named only by that order; they differ where \
+             retries, budgets or timeouts come into play (429s, 503s, slow answers).",
+            best.name
+        ));
+    } else if spread < 0.01 {
+        why.push_str(&format!(
+            " The margins differ by under a point: {} leads by the rule, not by a difference the seeds establish.",
+            best.name
+        ));
+    }
+    Some(why)
 }
 
 /// The best plan's settings.
@@ -123,6 +229,7 @@ pub fn recommendation(best: &str, plans: &[CandidatePlan], candidates: &[Candida
         advice: plan.advice.clone(),
         strategy,
         cost_usd: plan.cost_usd,
+        chosen_because: why_best(plans),
     })
 }
 
