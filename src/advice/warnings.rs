@@ -31,9 +31,10 @@ pub(super) fn warnings(s: &Summary, a: &mut Advice) {
         let share = n as f64 / at.total.max(1) as f64;
         if n > 0 && share >= floor {
             let message = format!(
-                "{what} made up {:.0}% of attempts ({n} of {}).",
+                "{what} made up {:.0}% of attempts ({} of {}).",
                 share * 100.0,
-                at.total
+                crate::format::count(n),
+                crate::format::count(at.total)
             );
             warn(a, kind, message);
         }
@@ -125,7 +126,8 @@ fn long_limits(s: &Summary, a: &mut Advice) {
         let mut message = check.message.clone();
         if check.limit == LongLimit::DailyQuota && gave_up > 0 {
             message.push_str(&format!(
-                " In this run {gave_up} requests already gave up because it was spent."
+                " In this run {} requests already gave up because it was spent.",
+                crate::format::count(gave_up)
             ));
         }
         warn(a, check.limit.key(), message);

@@ -229,15 +229,17 @@ fn time_plots(s: &Summary) -> Vec<Chart> {
     let stepped = |c: Chart| c.bins(width as f64);
     let mut plots = vec![
         stepped(
+            // Offered is drawn last, thinnest, on top: when every request fails (a spent daily
+            // quota) attempts and failures equal it, and drawn first it hid under them.
             Chart::new(&format!("Requests per second{mean}"), T, "requests per second")
-                .line("offered", 0, series(s, Agg::Mean, |r| r.offered as f64))
-                .line("attempts sent", 1, series(s, Agg::Mean, |r| r.started as f64))
-                .line("answered", 2, series(s, Agg::Mean, |r| r.succeeded as f64))
                 .line(
                     "failed + dropped",
                     3,
                     series(s, Agg::Mean, |r| (r.failed + r.dropped) as f64),
-                ),
+                )
+                .line("answered", 2, series(s, Agg::Mean, |r| r.succeeded as f64))
+                .line("attempts sent", 1, series(s, Agg::Mean, |r| r.started as f64))
+                .line("offered", 0, series(s, Agg::Mean, |r| r.offered as f64)),
         ),
         stepped(
             Chart::new(
