@@ -60,16 +60,22 @@ impl Transport {
         Ok((client, transport))
     }
 
-    /// POSTs the JSON `body` to the base URL plus `path` with `headers`; a failed connection is
-    /// the attempt's `transport` failure.
+    /// POSTs the JSON `body` to the base URL plus `path` with `headers`; a failed exchange is
+    /// the attempt's `transport` failure, marked `connect` when no connection could be made.
     async fn post(&self, path: &str, headers: HeaderMap, body: Bytes) -> Result<Reply, AttemptResult> {
-        let transport = || AttemptResult::failed(AttemptError::new(ErrorKind::Transport));
+        let failed = |connect: bool| {
+            AttemptResult::failed(if connect {
+                AttemptError::connect_failed()
+            } else {
+                AttemptError::new(ErrorKind::Transport)
+            })
+        };
         match self {
             Transport::Plain(pool) => pool
                 .post(path, headers, body)
                 .await
                 .map(Reply::Plain)
-                .map_err(|_| transport()),
+                .map_err(|e| failed(e == super::plain_http::PostError::Connect)),
             Transport::Reqwest(client, base) => client
                 .post(format!("{base}{path}"))
                 .headers(headers)
@@ -78,7 +84,7 @@ impl Transport {
                 .send()
                 .await
                 .map(Reply::Reqwest)
-                .map_err(|_| transport()),
+                .map_err(|e| failed(e.is_connect())),
         }
     }
 }

@@ -214,6 +214,10 @@ pub struct AttemptError {
     pub per_day: bool,
     /// What refused it, for a 429 (read from the body's quota id and description).
     pub refused_by: Option<QuotaKind>,
+    /// A `transport` failure before any connection was made (refused, unreachable): nothing
+    /// reached the server. Clients tell it apart: google-genai retries it (httpx
+    /// `ConnectError`) but not a connection lost after the request went out.
+    pub connect: bool,
 }
 
 impl AttemptError {
@@ -224,6 +228,15 @@ impl AttemptError {
             retry_delay: None,
             per_day: false,
             refused_by: None,
+            connect: false,
+        }
+    }
+
+    /// A connection that could not be made: a `transport` failure before the request left.
+    pub fn connect_failed() -> AttemptError {
+        AttemptError {
+            connect: true,
+            ..AttemptError::new(ErrorKind::Transport)
         }
     }
 
@@ -243,6 +256,7 @@ impl AttemptError {
             retry_delay: hint.retry_delay,
             per_day: hint.is_per_day(),
             refused_by: (status == 429).then(|| hint.kind()),
+            connect: false,
         }
     }
 }

@@ -34,6 +34,15 @@ pub enum HttpVersion {
     Http2,
 }
 
+/// Why a POST got no answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PostError {
+    /// No connection could be made: nothing reached the server.
+    Connect,
+    /// The exchange failed after a connection was made, before the answer's headers.
+    Exchange,
+}
+
 /// A pool of connections to one `http://host:port`.
 pub(crate) struct PlainPool {
     host: String,
@@ -113,13 +122,21 @@ impl PlainPool {
     }
 
     /// POSTs `body` as JSON to the base URL's path plus `path` with `headers` added; `Err` when
-    /// no connection could be made or the exchange failed before the answer's headers.
-    pub(crate) async fn post(self: &Arc<Self>, path: &str, headers: HeaderMap, body: Bytes) -> Result<PlainReply, ()> {
+    /// no connection could be made ([`PostError::Connect`]) or the exchange failed before the
+    /// answer's headers ([`PostError::Exchange`]).
+    pub(crate) async fn post(
+        self: &Arc<Self>,
+        path: &str,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<PlainReply, PostError> {
         let uri = match self.version {
             HttpVersion::Http1 => format!("{}{path}", self.base_path),
             HttpVersion::Http2 => format!("{}{path}", self.origin),
         };
-        let mut request = Request::post(uri).body(Full::new(body)).map_err(|_| ())?;
+        let mut request = Request::post(uri)
+            .body(Full::new(body))
+            .map_err(|_| PostError::Exchange)?;
         let h = request.headers_mut();
         *h = headers;
         if self.version == HttpVersion::Http1 {
@@ -127,7 +144,7 @@ impl PlainPool {
         }
         h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         h.insert(USER_AGENT, self.user_agent.clone());
-        match self.checkout().await? {
+        match self.checkout().await.map_err(|()| PostError::Connect)? {
             Lease::H1(mut sender, kept) => {
                 let response = match sender.try_send_request(request).await {
                     Ok(response) => response,
@@ -136,9 +153,9 @@ impl PlainPool {
                     // healthy server must not show up as a transport error.
                     Err(mut e) => {
                         let unsent = if kept { e.take_message() } else { None };
-                        let request = unsent.ok_or(())?;
-                        sender = self.connect_h1().await?;
-                        sender.send_request(request).await.map_err(|_| ())?
+                        let request = unsent.ok_or(PostError::Exchange)?;
+                        sender = self.connect_h1().await.map_err(|()| PostError::Connect)?;
+                        sender.send_request(request).await.map_err(|_| PostError::Exchange)?
                     }
                 };
                 Ok(PlainReply {
@@ -147,7 +164,7 @@ impl PlainPool {
                 })
             }
             Lease::H2(mut sender) => {
-                let response = sender.send_request(request).await.map_err(|_| ())?;
+                let response = sender.send_request(request).await.map_err(|_| PostError::Exchange)?;
                 Ok(PlainReply { response, lease: None })
             }
         }
@@ -329,6 +346,33 @@ mod tests {
             assert_eq!(reply.status(), StatusCode::OK);
             assert_eq!(&reply.bytes().await.unwrap()[..], b"{}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_told_from_a_failed_exchange() {
+        // A port with nothing listening: the connection is refused, nothing reached a server.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let pool = PlainPool::for_url(&format!("http://127.0.0.1:{port}"), 4, HttpVersion::Http1, None).unwrap();
+        let reply = pool.post("/x", HeaderMap::new(), Bytes::from_static(b"{}")).await;
+        assert_eq!(reply.err(), Some(PostError::Connect));
+        // A server that accepts and closes without answering: the exchange failed after it.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    return;
+                };
+                drop(socket);
+            }
+        });
+        let pool = PlainPool::for_url(&format!("http://{addr}"), 4, HttpVersion::Http1, None).unwrap();
+        let reply = pool.post("/x", HeaderMap::new(), Bytes::from_static(b"{}")).await;
+        assert_eq!(reply.err(), Some(PostError::Exchange));
     }
 
     #[test]

@@ -7,7 +7,13 @@
 //! - `google-genai-default`: python google-genai without retry options — no retries.
 //! - `google-genai-retry`: google-genai with `HttpRetryOptions()` — 5 attempts, delays 1 s, 2 s,
 //!   4 s... up to 60 s plus up to 1 s of additive jitter (tenacity `wait_exponential_jitter`),
-//!   retrying 408, 429, 500, 502, 503, 504 and transport errors; RetryInfo ignored.
+//!   retrying 408, 429, 500, 502, 503, 504 — per-day 429s like any other — and, among transport
+//!   failures, only httpx `ConnectError` and `TimeoutException`: a connection lost after the
+//!   request went out (`RemoteProtocolError`, `ReadError`) is final; RetryInfo ignored. Read
+//!   from `google/genai/_api_client.py` (`retry_args`, `_HTTPX_TRANSIENT_EXC`) at commit
+//!   66807187 of googleapis/python-genai (2026-08-21). The SDK sets no per-attempt timeout
+//!   unless `HttpOptions(timeout=…)` is given; a preset leaves the scenario's timeouts alone, so
+//!   model the SDK's default with `timeout = { attempt = T, total = T }`.
 //! - `gemini-cli`: up to 10 attempts, 5 s doubling to 30 s with ±30% jitter; RetryInfo honoured,
 //!   over 300 s final; per-day quota 429s final. (gemini-cli also switches to a fallback model
 //!   on persistent 429s: add `[strategy.fallback]` to model that.)
@@ -31,7 +37,7 @@ pub const PRESETS: [(&str, &str); 7] = [
     ("google-genai-default", "retry = { policy = \"none\", max_attempts = 1 }"),
     (
         "google-genai-retry",
-        "retry = { policy = \"exponential\", base = \"500ms\", cap = \"60s\", jitter = \"additive\", jitter_max = \"1s\", max_attempts = 5, honor_retry_delay = false, retry_on = [\"408\", \"429\", \"500\", \"502\", \"503\", \"504\", \"transport\", \"timeout\"] }",
+        "retry = { policy = \"exponential\", base = \"500ms\", cap = \"60s\", jitter = \"additive\", jitter_max = \"1s\", max_attempts = 5, honor_retry_delay = false, give_up_on_daily_quota = false, retry_on = [\"408\", \"429\", \"500\", \"502\", \"503\", \"504\", \"connect\", \"timeout\"] }",
     ),
     (
         "gemini-cli",

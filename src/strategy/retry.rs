@@ -72,6 +72,9 @@ pub enum RetryOn {
     S504,
     /// Connection failures, resets, bodies cut short.
     Transport,
+    /// Only connections that could not be made (refused, unreachable): nothing reached the
+    /// server. What google-genai retries among transport failures (httpx `ConnectError`).
+    Connect,
     /// The per-attempt timeout fired.
     Timeout,
     /// A stream ended early or sent an error event.
@@ -81,9 +84,12 @@ pub enum RetryOn {
 }
 
 impl RetryOn {
-    fn matches(self, kind: ErrorKind) -> bool {
+    fn matches(self, error: &AttemptError) -> bool {
+        if self == RetryOn::Connect {
+            return error.kind == ErrorKind::Transport && error.connect;
+        }
         matches!(
-            (self, kind),
+            (self, error.kind),
             (RetryOn::S408, ErrorKind::Status(408))
                 | (RetryOn::S429, ErrorKind::Status(429))
                 | (RetryOn::S500, ErrorKind::Status(500))
@@ -261,7 +267,7 @@ impl RetrySpec {
 
     /// Whether `error` may be retried at all.
     pub fn retryable(&self, error: &AttemptError) -> bool {
-        self.retry_on.iter().any(|r| r.matches(error.kind))
+        self.retry_on.iter().any(|r| r.matches(error))
     }
 
     /// Decides after attempt number `attempts` (1-based) failed with `error`. `time_left` is
@@ -327,6 +333,34 @@ mod tests {
 
     fn err(kind: ErrorKind) -> AttemptError {
         AttemptError::new(kind)
+    }
+
+    #[test]
+    fn google_genai_retry_retries_what_the_sdk_retries() {
+        // From google/genai/_api_client.py: APIError codes 408/429/5xx (a per-day 429 too) and
+        // httpx ConnectError/TimeoutException; a connection lost after the request is final.
+        let table: toml::Table = toml::from_str("preset = \"google-genai-retry\"").unwrap();
+        let s = crate::strategy::presets::resolve(&table).unwrap().retry;
+        let mut rng = stream_rng(3, "r");
+        let mut decide = |e: &AttemptError| s.decide(1, e, Duration::ZERO, Duration::from_secs(600), &mut rng);
+        let per_day = AttemptError {
+            per_day: true,
+            refused_by: Some(crate::backend::QuotaKind::Rpd),
+            ..err(ErrorKind::Status(429))
+        };
+        assert!(matches!(decide(&per_day), Decision::Retry(_)));
+        assert!(matches!(decide(&AttemptError::connect_failed()), Decision::Retry(_)));
+        assert!(matches!(decide(&err(ErrorKind::Timeout)), Decision::Retry(_)));
+        assert_eq!(
+            decide(&err(ErrorKind::Transport)),
+            Decision::GiveUp(GiveUp::NotRetryable)
+        );
+        assert_eq!(decide(&err(ErrorKind::Stream)), Decision::GiveUp(GiveUp::NotRetryable));
+        // "transport" still takes both; "connect" only the connection that was never made.
+        let any = spec("retry_on = [\"transport\"]");
+        assert!(any.retryable(&err(ErrorKind::Transport)) && any.retryable(&AttemptError::connect_failed()));
+        let connect = spec("retry_on = [\"connect\"]");
+        assert!(!connect.retryable(&err(ErrorKind::Transport)) && connect.retryable(&AttemptError::connect_failed()));
     }
 
     #[test]
