@@ -444,7 +444,11 @@ impl TrafficPlan {
         }
         let day_s = DAY.as_secs_f64();
         let (in_day, in_window) = if let Some(phases) = self.conversation_phases() {
-            count_arrivals(phases.timeline(seed).as_mut(), DAY, window)?
+            let mut starts = phases.timeline(seed);
+            if starts.mean_rate() * day_s > DAY_SHAPE_MAX as f64 {
+                return None;
+            }
+            count_arrivals(starts.as_mut(), DAY, window)?
         } else if self.spec.kind() == spec::ArrivalKind::Sessions {
             let rate = self.conversation_rate();
             let (d, w) = match self.spikes(seed, rate) {
