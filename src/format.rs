@@ -12,6 +12,18 @@ pub fn ms(v: Option<f64>) -> String {
     }
 }
 
+/// A latency and its 95% half-width, the half-width in the mean's own unit ("20.71 s ± 0.35 s",
+/// never "20.71 s ± 350 ms"), and "± 0" when every seed agreed.
+pub fn ms_pm(mean: f64, ci: f64) -> String {
+    if ci.abs() < 1e-9 {
+        format!("{} ± 0", ms(Some(mean)))
+    } else if mean >= 1000.0 {
+        format!("{} ± {:.2} s", ms(Some(mean)), ci / 1000.0)
+    } else {
+        format!("{} ± {}", ms(Some(mean)), ms(Some(ci)))
+    }
+}
+
 /// Seconds as "25 s", "1.5 s", "62 min 05 s", "2 h 03 min" (rounded before splitting, so
 /// 86,399.7 s is "24 h 00 min", never "23 h 60 min").
 pub fn secs(s: f64) -> String {

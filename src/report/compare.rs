@@ -168,7 +168,7 @@ pub fn html(c: &Comparison) -> String {
             t.render(context! {
                 c => c,
                 blocks => blocks(c),
-                rule => crate::commands::compare::best::rule(&c.strategies).replacen("★ marks a row's", "a row's", 1),
+                rule => crate::commands::compare::best::rule_body(&c.strategies),
                 long_limits => long_limits(c),
                 seeds => format!("{:?}", c.seeds),
                 window => secs(c.duration_s),

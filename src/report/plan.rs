@@ -25,7 +25,7 @@ fn mean_ci(s: &Stat, show: impl Fn(f64) -> String) -> String {
 /// "20.71 s ± 350 ms").
 fn mean_ms(s: &Stat) -> String {
     match (s.mean, s.ci95) {
-        (Some(m), Some(ci)) if m >= 1000.0 && ci.abs() >= 1e-9 => format!("{} ± {:.2} s", ms(Some(m)), ci / 1000.0),
+        (Some(m), Some(ci)) => crate::format::ms_pm(m, ci),
         _ => mean_ci(s, |v| ms(Some(v))),
     }
 }

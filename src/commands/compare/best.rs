@@ -78,6 +78,12 @@ fn answering(strategies: &[StrategyResult]) -> Vec<bool> {
 /// The rule the ★ marks follow, with the strategies that compete for them: said under every
 /// table, so a mark on a figure that looks worse is never a puzzle.
 pub fn rule(strategies: &[StrategyResult]) -> String {
+    format!("★ marks {}", rule_body(strategies))
+}
+
+/// [`rule`] without its "★ marks": "a row's best value when …", for a page that highlights
+/// instead.
+pub fn rule_body(strategies: &[StrategyResult]) -> String {
     let eligible = eligible(strategies);
     let names: Vec<&str> = strategies
         .iter()
@@ -104,8 +110,8 @@ pub fn rule(strategies: &[StrategyResult]) -> String {
         ""
     };
     format!(
-        "★ marks a row's best value when it stands out beyond the noise, among {who}{polite}: {}{alone} (success \
-         rate is ranked among all).",
+        "a row's best value when it stands out beyond the noise, among {who}{polite}: {}{alone} (success rate is \
+         ranked among all).",
         names.join(", ")
     )
 }

@@ -185,10 +185,8 @@ pub fn probe(
 ) -> Result<Hosting, RunError> {
     let peak_attempt_rps = busiest.attempt_rps;
     let mut loaded = loaded.clone();
-    if busiest.arrival_rps > 0.0 {
-        loaded.traffic = loaded.traffic.steady(busiest.arrival_rps);
-    }
     let probe_rps = if busiest.arrival_rps > 0.0 {
+        loaded.traffic = loaded.traffic.steady(busiest.arrival_rps);
         busiest.arrival_rps
     } else {
         loaded.traffic.request_rate().unwrap_or(0.0)

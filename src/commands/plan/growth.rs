@@ -66,8 +66,8 @@ pub(super) fn check(
         let at_plan = evaluate(&base, best.candidate, best.recommended, seeds, options, runs)?;
         // A long limit (the daily quota, the monthly cap, the spend-based limit) the grown
         // traffic misses is missed at every worker count: no next plan is searched or offered.
-        let long: Vec<&LimitCheck> = at_plan.horizon.iter().flat_map(|h| h.missed()).collect();
-        if let (false, Some(h)) = (long.is_empty(), at_plan.horizon.as_ref()) {
+        if let Some(h) = at_plan.horizon.as_ref().filter(|h| h.missed().next().is_some()) {
+            let long: Vec<&LimitCheck> = h.missed().collect();
             let missed = at_plan.missed.clone();
             checks.push(no_count_fits(factor, &grown, missed, &long, offered_per_hour(h)));
             continue;

@@ -78,10 +78,8 @@ pub(super) fn miss(o: &super::ObjectiveAt, seeds: u32) -> String {
     };
     // The interval in the mean's own unit, and "± 0" when every seed agreed.
     let interval = match (o.stat.ci95, o.stat.mean) {
+        (Some(ci), Some(m)) if o.objective.bound() == Bound::Ms => crate::format::ms_pm(m, ci),
         (Some(ci), _) if ci.abs() < 1e-9 => format!("{} ± 0", show(o.stat.mean)),
-        (Some(ci), Some(m)) if o.objective.bound() == Bound::Ms && m >= 1000.0 => {
-            format!("{} ± {:.2} s", show(o.stat.mean), ci / 1000.0)
-        }
         (Some(ci), _) => format!("{} ± {}", show(o.stat.mean), show(Some(ci)).trim_start_matches('$')),
         (None, _) => show(o.stat.mean),
     };

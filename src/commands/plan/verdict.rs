@@ -105,6 +105,12 @@ fn cost_of(c: &CandidatePlan) -> (f64, f64) {
     )
 }
 
+/// A candidate's margin to its tightest objective at its recommended count (larger is more
+/// robust; none measured: the least).
+fn robustness(c: &CandidatePlan) -> f64 {
+    recommended_point(c).map_or(f64::NEG_INFINITY, margin)
+}
+
 /// The passing candidates whose cost ties with the cheapest's (within their intervals or 2%),
 /// the most robust first: the larger margin to the tightest objective, then fewer workers.
 fn cheapest_tied(candidates: &[CandidatePlan]) -> Vec<&CandidatePlan> {
@@ -124,9 +130,9 @@ fn cheapest_tied(candidates: &[CandidatePlan]) -> Vec<&CandidatePlan> {
             a == low || (a - low).abs() <= (ci + low_ci).max(COST_TIE * low.abs())
         })
         .collect();
-    let m = |c: &CandidatePlan| recommended_point(c).map_or(f64::NEG_INFINITY, margin);
     tied.sort_by(|a, b| {
-        m(b).total_cmp(&m(a))
+        robustness(b)
+            .total_cmp(&robustness(a))
             .then(a.recommended_workers.cmp(&b.recommended_workers))
             .then(cost_of(a).0.total_cmp(&cost_of(b).0))
     });
@@ -163,21 +169,13 @@ pub fn why_best(candidates: &[CandidatePlan]) -> Option<String> {
         });
     }
     let names: Vec<&str> = tied.iter().map(|c| c.name.as_str()).collect();
-    let m = |c: &CandidatePlan| recommended_point(c).map_or(f64::NEG_INFINITY, margin);
     let margins: Vec<String> = tied
         .iter()
-        .map(|c| format!("{} {:.1}%", c.name, m(c) * 100.0))
+        .map(|c| format!("{} {:.1}%", c.name, robustness(c) * 100.0))
         .collect();
-    let low = hour(
-        tied.iter()
-            .min_by(|a, b| cost_of(a).0.total_cmp(&cost_of(b).0))
-            .expect("tied is not empty"),
-    );
-    let high = hour(
-        tied.iter()
-            .max_by(|a, b| cost_of(a).0.total_cmp(&cost_of(b).0))
-            .expect("tied is not empty"),
-    );
+    let costs: Vec<f64> = tied.iter().map(|c| cost_of(c).0).collect();
+    let low = crate::format::usd(Some(costs.iter().copied().fold(f64::INFINITY, f64::min)));
+    let high = crate::format::usd(Some(costs.iter().copied().fold(f64::NEG_INFINITY, f64::max)));
     let costs = if low == high {
         format!("{low} an hour each")
     } else {
@@ -189,12 +187,12 @@ pub fn why_best(candidates: &[CandidatePlan]) -> Option<String> {
         names.join(", "),
         margins.join(", ")
     );
-    let same = tied.iter().all(|c| {
-        c.recommended_workers == best.recommended_workers
-            && matches!((recommended_point(c), recommended_point(best)), (Some(a), Some(b)) if same_within_noise(a, b))
-    });
-    let spread = tied.iter().map(|c| m(c)).fold(f64::NEG_INFINITY, f64::max)
-        - tied.iter().map(|c| m(c)).fold(f64::INFINITY, f64::min);
+    // same_within_noise compares the recommended counts too.
+    let same = tied.iter().all(
+        |c| matches!((recommended_point(c), recommended_point(best)), (Some(a), Some(b)) if same_within_noise(a, b)),
+    );
+    let spread = tied.iter().map(|c| robustness(c)).fold(f64::NEG_INFINITY, f64::max)
+        - tied.iter().map(|c| robustness(c)).fold(f64::INFINITY, f64::min);
     if same {
         why.push_str(&format!(
             " Their figures are the same within the noise (workers, success, p95, 429s, cost): for this \
