@@ -24,6 +24,28 @@ impl Default for LatencyHistogram {
     }
 }
 
+/// Equal when they hold the same values (however each was sized).
+impl PartialEq for LatencyHistogram {
+    fn eq(&self, other: &LatencyHistogram) -> bool {
+        self.0 == other.0
+    }
+}
+
+/// A histogram travels (in a shard's mergeable state) as its [`encode`](LatencyHistogram::encode)d text.
+impl Serialize for LatencyHistogram {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.encode())
+    }
+}
+
+/// Read back through [`decode`](LatencyHistogram::decode), bounded as untrusted input.
+impl<'de> Deserialize<'de> for LatencyHistogram {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        LatencyHistogram::decode(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 /// The figures of a histogram, in milliseconds; `None` when nothing was recorded.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct LatencyStats {

@@ -51,6 +51,7 @@ pub mod report;
 pub mod rests_on;
 pub mod run;
 pub mod scenario;
+pub mod shard;
 pub mod spec_error;
 pub mod spend;
 pub mod stats;

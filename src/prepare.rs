@@ -59,6 +59,10 @@ pub struct RunOptions {
     pub key: Option<ApiKey>,
     /// What the run is for.
     pub purpose: Purpose,
+    /// One shard of the run (`--shard I/N`): replica I of N.
+    pub shard: Option<crate::shard::Shard>,
+    /// The common start instant the shards were given (`--start-at`), as written.
+    pub start_at: Option<String>,
 }
 
 /// Why a run cannot be prepared.
@@ -93,6 +97,8 @@ pub struct Prepared<'a> {
     spend_cap: Option<f64>,
     billed: bool,
     dry_run: bool,
+    shard: Option<crate::shard::Shard>,
+    start_at: Option<String>,
 }
 
 impl<'a> Prepared<'a> {
@@ -115,7 +121,11 @@ impl<'a> Prepared<'a> {
         if billed && options.purpose == Purpose::Search {
             return Err(PrepareError::Input(spend::SEARCH_REFUSAL.to_string()));
         }
-        let strategy = options.strategy.clone().unwrap_or_else(|| s.strategy.get_ref().clone());
+        let mut strategy = options.strategy.clone().unwrap_or_else(|| s.strategy.get_ref().clone());
+        if let Some(shard) = options.shard {
+            crate::shard::apply(&mut strategy, shard, target.is_live(), loaded.traffic.spec.is_closed())
+                .map_err(PrepareError::Input)?;
+        }
         let models = loaded.models_for(&strategy);
         // The key is looked up after the spend guard: an estimate, and its refusal, need none.
         let unkeyed = endpoint(loaded, target, base_url.clone(), &models, Some(ApiKey::new("")), billed)?;
@@ -138,6 +148,8 @@ impl<'a> Prepared<'a> {
             spend_cap,
             billed,
             dry_run: options.purpose == Purpose::DryRun,
+            shard: options.shard,
+            start_at: options.start_at.clone(),
         };
         prepared.guard_spend(options.purpose)?;
         if target.is_live() && !prepared.dry_run {
@@ -298,10 +310,30 @@ impl<'a> Prepared<'a> {
     /// at `max_requests`.
     pub fn traffic(&self) -> Box<dyn TrafficSource> {
         let source = self.loaded.traffic.source(self.seed, self.duration);
-        match self.max_requests {
+        let source: Box<dyn TrafficSource> = match self.max_requests {
             Some(limit) => Box::new(crate::traffic::Limited::new(source, limit)),
             None => source,
+        };
+        // A live shard sends only its own requests; a simulated one simulates them all.
+        match self.shard.filter(|_| self.target.is_live()) {
+            Some(shard) => Box::new(crate::shard::ShardFilter::new(
+                source,
+                shard,
+                self.strategy.balance,
+                self.seed,
+            )),
+            None => source,
         }
+    }
+
+    /// The shard of the run this is, if it is one.
+    pub fn shard(&self) -> Option<crate::shard::Shard> {
+        self.shard
+    }
+
+    /// The common start instant given with `--shard`, as written.
+    pub fn start_at(&self) -> Option<&str> {
+        self.start_at.as_deref()
     }
 
     /// The requests the run will schedule and their price at list prices.
@@ -368,6 +400,7 @@ fn engine_config(
         // end keep naming them.
         cache_ttl: duration + Duration::from_secs(600),
         real_time: target.is_live(),
+        sticky: loaded.traffic.spec.is_closed(),
     }
 }
 

@@ -20,8 +20,10 @@ use crate::backend::connect::{connect, ConnectOptions, Connected};
 use crate::backend::connections::ConnectionTimings;
 use crate::engine::record::{AttemptRecord, Collected, RecordSink, RequestRecord, SecondSample, Tee};
 use crate::engine::{Engine, EngineReport, Progress};
+use crate::metrics::live::LiveMetrics;
 use crate::metrics::Metrics;
 use crate::prepare::{PrepareError, Prepared};
+use crate::summary::replicas::ReplicaSummary;
 use crate::summary::{RunMeta, Summary};
 
 /// Why a run could not be carried out.
@@ -51,7 +53,17 @@ impl From<PrepareError> for RunError {
 pub fn execute(
     prepared: &Prepared<'_>,
     progress: Arc<Progress>,
+    extra: Option<&mut dyn RecordSink>,
+) -> Result<Summary, RunError> {
+    execute_watched(prepared, progress, extra, None)
+}
+
+/// [`execute`], with live metrics updated from the records as they come (`--metrics-addr`).
+pub fn execute_watched(
+    prepared: &Prepared<'_>,
+    progress: Arc<Progress>,
     mut extra: Option<&mut dyn RecordSink>,
+    live_metrics: Option<Arc<LiveMetrics>>,
 ) -> Result<Summary, RunError> {
     if prepared.dry_run() {
         return Err(RunError::Input(
@@ -59,7 +71,11 @@ pub fn execute(
         ));
     }
     let live = prepared.target().is_live();
-    let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let now = SystemTime::now();
+    let started_at = humantime::format_rfc3339_seconds(now).to_string();
+    let started_unix_ms = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
     let wall = std::time::Instant::now();
     let timings = Arc::new(ConnectionTimings::default());
     let connect = ConnectOptions {
@@ -68,7 +84,11 @@ pub fn execute(
         timings: timings.clone(),
         thinking: prepared.thinking(),
     };
-    let drive = Drive::new(prepared, progress, extra.is_some() && live);
+    let mut drive = Drive::new(prepared, progress, extra.is_some() && live);
+    drive.sinks.live = live_metrics.map(|m| {
+        let only = prepared.shard().filter(|_| !live).map(|s| s.index);
+        (m, only)
+    });
     let (report, sinks) = match live {
         false => drive_virtual(prepared, drive, connect, extra.take())?,
         true => drive_live(prepared, drive, connect)?,
@@ -87,13 +107,94 @@ pub fn execute(
         )));
     }
     let Sinks { mut metrics, watch, .. } = sinks;
-    let pin_warnings = metrics.end_of_run(&report, prepared.models());
+    let reported = Reported::of(prepared, metrics.len());
+    // The run's own costs (pinned caches, Batch API jobs) go to one replica this process
+    // reports: a simulated shard other than 0 leaves them to shard 0, which simulated the same.
+    let mut spare = None;
+    let owner = match reported.owns_run_costs {
+        true => &mut metrics[reported.replicas[0]],
+        false => spare.insert(metrics[0].clone()),
+    };
+    let pin_warnings = owner.end_of_run(&report, prepared.models());
+    let mut total = reported.total(&metrics);
     let recorded = timings.snapshot();
     if recorded.connect.count() + recorded.connect_failed > 0 {
-        metrics.connections = Some(recorded);
+        total.connections = Some(recorded);
     }
     let meta = run_meta(prepared, &report, started_at, wall.elapsed().as_secs_f64(), &watch);
-    Ok(summarise(prepared, meta, &metrics, pin_warnings))
+    let mut summary = summarise(prepared, meta, &total, pin_warnings);
+    if metrics.len() > 1 {
+        summary.replicas = reported
+            .replicas
+            .iter()
+            .map(|&i| ReplicaSummary::of(i as u16, &metrics[i]))
+            .collect();
+    }
+    if let Some(shard) = prepared.shard() {
+        summary.shard = Some(shard_part(prepared, shard, &summary, total, started_unix_ms));
+    }
+    Ok(summary)
+}
+
+/// Which replicas' figures this process reports: all of them, or its shard's.
+struct Reported {
+    replicas: Vec<usize>,
+    /// Whether the run's own costs (pinned caches, Batch API jobs) are this process's to count.
+    owns_run_costs: bool,
+}
+
+impl Reported {
+    fn of(prepared: &Prepared<'_>, replicas: usize) -> Reported {
+        match prepared.shard() {
+            None => Reported {
+                replicas: (0..replicas).collect(),
+                owns_run_costs: true,
+            },
+            Some(s) => Reported {
+                replicas: vec![usize::from(s.index)],
+                // A live shard made its own caches and jobs; the simulator made one set for all.
+                owns_run_costs: prepared.target().is_live() || s.index == 0,
+            },
+        }
+    }
+
+    /// The reported replicas' figures added up, in replica order (as a merge adds shards).
+    fn total(&self, metrics: &[Metrics]) -> Metrics {
+        let mut total = metrics[self.replicas[0]].clone();
+        for &i in &self.replicas[1..] {
+            total.merge(&metrics[i]);
+        }
+        total
+    }
+}
+
+/// What a shard's summary carries for the merge.
+fn shard_part(
+    prepared: &Prepared<'_>,
+    shard: crate::shard::Shard,
+    summary: &Summary,
+    metrics: Metrics,
+    started_unix_ms: u64,
+) -> crate::summary::shard_part::ShardPart {
+    let loaded = prepared.loaded();
+    let input_warnings = summary
+        .advice
+        .warnings
+        .iter()
+        .filter(|w| w.kind == "catalog" || w.kind == "pinned_cache")
+        .cloned()
+        .collect();
+    crate::summary::shard_part::ShardPart {
+        index: shard.index,
+        count: shard.count,
+        fingerprint: crate::shard::fingerprint(&loaded.text, prepared.seed(), prepared.duration(), shard.count),
+        start_at: prepared.start_at().map(String::from),
+        started_unix_ms,
+        lanes: loaded.traffic.lane_names(),
+        slo: loaded.scenario.slo.get_ref().clone(),
+        input_warnings,
+        metrics,
+    }
 }
 
 /// What the summary says of the run itself.
@@ -173,32 +274,64 @@ fn stopped_early(watch: &crate::spend::SpendWatch, cap: Option<f64>, interrupted
 /// records) a copy of each; owned, so that a live run's engine can take them onto the runtime's
 /// workers and hand them back.
 struct Sinks {
-    metrics: Metrics,
+    /// One per client replica.
+    metrics: Vec<Metrics>,
     watch: crate::spend::SpendWatch,
     kept: Option<Collected>,
+    /// Live metrics, and the one replica they count when this is a simulated shard.
+    live: Option<(Arc<LiveMetrics>, Option<u16>)>,
 }
 
 impl RecordSink for Sinks {
     fn attempt(&mut self, r: &AttemptRecord) {
-        self.metrics.attempt(r);
+        let live = self.live_for(r.replica);
+        let m = self.replica(r.replica);
+        let before = m.cost_usd.unwrap_or(0.0);
+        m.attempt(r);
+        if let Some(live) = live {
+            live.attempt(r);
+            live.cost(m.cost_usd.unwrap_or(0.0) - before);
+        }
         self.watch.attempt(r);
         if let Some(k) = &mut self.kept {
             k.attempt(r);
         }
     }
     fn request(&mut self, r: &RequestRecord) {
-        self.metrics.request(r);
+        let live = self.live_for(r.replica);
+        let m = self.replica(r.replica);
+        let before = m.tokens;
+        m.request(r);
+        if let Some(live) = live {
+            live.request(r, m.tokens.input - before.input, m.tokens.output - before.output);
+        }
         self.watch.request(r);
         if let Some(k) = &mut self.kept {
             k.request(r);
         }
     }
     fn second(&mut self, r: &SecondSample) {
-        self.metrics.second(r);
+        self.replica(r.replica).second(r);
         self.watch.second(r);
         if let Some(k) = &mut self.kept {
             k.second(r);
         }
+    }
+}
+
+impl Sinks {
+    /// The live metrics that count `replica`'s records, if any.
+    fn live_for(&self, replica: u16) -> Option<Arc<LiveMetrics>> {
+        match &self.live {
+            Some((m, only)) if only.is_none_or(|i| i == replica) => Some(m.clone()),
+            _ => None,
+        }
+    }
+
+    /// The metrics of `replica`.
+    fn replica(&mut self, replica: u16) -> &mut Metrics {
+        let i = usize::from(replica).min(self.metrics.len() - 1);
+        &mut self.metrics[i]
     }
 }
 
@@ -247,10 +380,13 @@ impl Drive {
         let prices = prepared.prices().to_vec();
         let lanes = prepared.loaded().traffic.lanes.len();
         let interval = crate::metrics::log_interval(prepared.duration());
+        let replicas = usize::from(prepared.strategy().replicas.max(1));
+        let metrics = Metrics::new(prices.clone(), lanes).with_interval(interval);
         let sinks = Sinks {
-            metrics: Metrics::new(prices.clone(), lanes).with_interval(interval),
+            metrics: vec![metrics; replicas],
             watch: crate::spend::SpendWatch::new(prepared.spend_cap(), prices, progress.clone()),
             kept: keep.then(Collected::default),
+            live: None,
         };
         Drive {
             config: prepared.engine_config().clone(),

@@ -164,6 +164,17 @@ pub const WORKERS: Range = Range {
     keys: "`strategy.workers`",
 };
 
+/// Client replicas of a calling plan sharing one upstream quota (each its own workers, queue
+/// and policies); bounded so a run keeps one set of figures per replica.
+pub const REPLICAS: Range = Range {
+    kind: "replicas",
+    min: 1.0,
+    above_min: false,
+    max: 256.0,
+    unit: "",
+    keys: "`strategy.replicas`, `--shard I/N`",
+};
+
 /// Every range, in the order the docs table lists them.
 pub const ALL: &[Range] = &[
     PRICE_PER_M_TOKENS,
@@ -179,6 +190,7 @@ pub const ALL: &[Range] = &[
     QUOTA,
     USERS,
     WORKERS,
+    REPLICAS,
 ];
 
 /// A number as messages write it: plain when it is whole and not huge, in exponent form when

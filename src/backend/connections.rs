@@ -22,7 +22,7 @@ pub struct ConnectionTimings {
 }
 
 /// The recorded timings.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Recorded {
     /// DNS lookups that succeeded (a failed one fails its connection set-up, counted below).
     pub dns: LatencyHistogram,

@@ -11,6 +11,8 @@ mod compare;
 mod diff;
 mod docs;
 mod error;
+mod merge;
+mod metrics_addr;
 mod mock;
 mod plan;
 mod progress;
@@ -77,6 +79,9 @@ pub enum Command {
     /// Find the fewest workers that meet the scenario's [slo], per candidate calling plan.
     #[command(after_help = PLAN_HELP)]
     Plan(PlanArgs),
+    /// Merge the summaries of a run's shards (`run --shard I/N`) into the run's reports.
+    #[command(after_help = MERGE_HELP)]
+    Merge(merge::MergeArgs),
     /// Compare two saved runs (summary.json) metric by metric; exit 1 on a regression.
     #[command(after_help = DIFF_HELP)]
     Diff(DiffArgs),
@@ -126,6 +131,11 @@ input · 3 a run could not be carried out.\n\n",
     "Terms: erlangs = offered load, arrival rate x time each request holds a worker; knee = the worker count past \
 which more workers stop raising goodput or cutting p95. More: docs/src/glossary.md."
 );
+const MERGE_HELP: &str = "Writes into --out what `run` writes (summary.json, summary.md, timeseries.csv, \
+report.html, latency.hlog), for the shards added up: counters add, HDR histograms add exactly, per-second series add \
+on the shards' common start.\n\nExit codes: 0 every [slo] objective met · 1 an objective missed or a shard stopped \
+early · 2 bad input (not a shard's summary, shards of different runs, a shard missing or given twice) · 3 the files \
+could not be written.";
 const DIFF_HELP: &str = "Prints a Markdown table (--out FILE also writes it; --json prints JSON).\n\nExit codes: 0 no \
 regression · 1 a metric regressed beyond its threshold · 2 a summary cannot be read or a --threshold is bad.";
 
@@ -180,6 +190,7 @@ pub fn main_with(
         Command::Compare(a) => compare::compare(a, &mut io),
         Command::Plan(a) => plan::plan(a, &mut io),
         Command::Diff(a) => diff::diff(a, &mut io),
+        Command::Merge(a) => merge::merge(a, &mut io),
         Command::Bench(b) => bench::bench(b, &mut io),
         Command::Completions { shell } => docs::completions(shell, &mut io),
         Command::Man => docs::man(&mut io),

@@ -54,9 +54,72 @@ pub struct RunArgs {
     /// Print the request, token and cost estimate, and send nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Run shard I of N (from 0) of the seeded schedule: the requests the load balancer gives
+    /// to replica I of N (`stampede merge` adds the shards up).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::shard::Shard>,
+    /// Wait until this instant (RFC 3339 UTC, e.g. 2026-12-03T14:00:00Z) before sending, so
+    /// shards on several machines start together (live targets; the simulator has no wall clock
+    /// to meet).
+    #[arg(long, value_name = "TIME", value_parser = parse_start_at)]
+    pub start_at: Option<StartAt>,
+    /// Serve live Prometheus metrics at http://HOST:PORT/metrics while the run goes.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Keep serving --metrics-addr this long after the run, so a last scrape sees the final
+    /// counts.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_linger)]
+    pub metrics_linger: Duration,
     /// The catalog in force.
     #[command(flatten)]
     pub catalog: stampede_mock::standalone::CatalogArg,
+}
+
+/// `--start-at`: the instant, and the text as given.
+#[derive(Debug, Clone)]
+pub struct StartAt {
+    at: std::time::SystemTime,
+    text: String,
+}
+
+/// The furthest ahead `--start-at` may be: a day.
+const START_AT_MAX_AHEAD: Duration = Duration::from_secs(86_400);
+
+fn parse_start_at(s: &str) -> Result<StartAt, String> {
+    let at = humantime::parse_rfc3339(s)
+        .map_err(|e| format!("{e} (expected an RFC 3339 UTC instant such as 2026-12-03T14:00:00Z)"))?;
+    if at.duration_since(std::time::SystemTime::now()).unwrap_or_default() > START_AT_MAX_AHEAD {
+        return Err("more than 24 h ahead: expected an instant within the next day".into());
+    }
+    Ok(StartAt {
+        at,
+        text: s.to_string(),
+    })
+}
+
+fn parse_linger(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{e} (expected a duration such as 5s)"))?;
+    if d > Duration::from_secs(3_600) {
+        return Err("at most 1h".into());
+    }
+    Ok(d)
+}
+
+/// Waits for `--start-at` on a live target; says so when the instant had already passed.
+fn wait_for_start(start: &StartAt, live: bool, io: &mut Io<'_>) -> Result<(), CliError> {
+    if !live {
+        return Ok(());
+    }
+    match start.at.duration_since(std::time::SystemTime::now()) {
+        Ok(wait) => std::thread::sleep(wait),
+        Err(late) => writeln!(
+            io.err,
+            "--start-at {} had passed {} ago: starting now (the merge says how far apart shards started)",
+            start.text,
+            crate::format::secs(late.duration().as_secs_f64())
+        )?,
+    }
+    Ok(())
 }
 
 /// Runs the scenario once, writes its files, prints its table (or JSON) and its verdict.
@@ -70,6 +133,8 @@ pub(super) fn run(args: RunArgs, io: &mut Io<'_>) -> Outcome {
         max_requests: args.max_requests,
         max_cost_usd: args.max_cost_usd,
         purpose: if args.dry_run { Purpose::DryRun } else { Purpose::Run },
+        shard: args.shard,
+        start_at: args.start_at.as_ref().map(|s| s.text.clone()),
         ..RunOptions::default()
     };
     let spec = match Prepared::new(&loaded, &options) {
@@ -101,9 +166,25 @@ pub(super) fn run(args: RunArgs, io: &mut Io<'_>) -> Outcome {
     let dir = out_dir(args.out.clone(), &loaded);
     let _lock = ready_out_dir(&dir)?;
     let progress = Arc::new(Progress::default());
+    let exporter = match args.metrics_addr {
+        Some(addr) => {
+            let shard = args.shard.map_or("all".to_string(), |s| s.index.to_string());
+            Some(super::metrics_addr::Exporter::start(
+                addr,
+                loaded.scenario.name(),
+                &shard,
+                progress.clone(),
+            )?)
+        }
+        None => None,
+    };
+    if let Some(start) = &args.start_at {
+        wait_for_start(start, spec.target().is_live(), io)?;
+    }
     let display = (!args.quiet && !args.json).then(|| progress::Display::start(progress.clone(), &spec));
     let interrupts = progress::watch_interrupts(progress.clone());
-    let result = crate::run::execute(&spec, progress.clone(), None);
+    let live = exporter.as_ref().map(|e| e.metrics());
+    let result = crate::run::execute_watched(&spec, progress.clone(), None, live);
     drop(interrupts);
     if let Some(d) = display {
         d.finish();
@@ -130,6 +211,24 @@ pub(super) fn run(args: RunArgs, io: &mut Io<'_>) -> Outcome {
     if args.png {
         super::report::write_pngs(&summary, &dir, args.json, io)?;
     }
+    if let Some(exporter) = exporter {
+        exporter.linger(args.metrics_linger);
+    }
+    match (args.shard, &summary.slo) {
+        // A shard's share is not the run: the objectives are the merge's to judge.
+        (Some(shard), Some(v)) if !v.pass && summary.run.stopped_early.is_none() => {
+            writeln!(
+                io.err,
+                "shard {shard}: this shard's own figures miss an objective; the run's verdict is `stampede merge`'s"
+            )?;
+            Ok(Exit::Ok)
+        }
+        _ => verdict(&summary, io),
+    }
+}
+
+/// The exit of a run (or a merge of shards): stopped early, an objective missed, or ok.
+pub(super) fn verdict(summary: &crate::summary::Summary, io: &mut Io<'_>) -> Outcome {
     if let Some(why) = &summary.run.stopped_early {
         writeln!(
             io.err,

@@ -8,5 +8,6 @@ pub mod catalog_check;
 pub mod compare;
 pub mod diff;
 pub mod hosting;
+pub mod merge;
 pub mod plan;
 pub mod pool;

@@ -49,8 +49,10 @@ impl<S: RecordSink> Engine<'_, S> {
             .deadline
             .unwrap_or(self.config.strategy.timeout.total);
         let (id, model, prompt_key) = (req.id, req.model, req.prompt_key);
+        let r = self.balance(&req);
         let key = self.live.insert(Live {
             req,
+            replica: r,
             intended,
             arrived: now,
             deadline: intended + total,
@@ -74,7 +76,7 @@ impl<S: RecordSink> Engine<'_, S> {
             key,
             prompt: (prompt_key, model),
         };
-        match self.pipeline.admit(now, &arrival) {
+        match self.replicas[r].pipeline.admit(now, &arrival) {
             Admission::Pass => {}
             Admission::Answer(tokens) => {
                 self.finish(key, now, Ending::answered(tokens, Served::Cache, Some(now)));
@@ -89,9 +91,10 @@ impl<S: RecordSink> Engine<'_, S> {
                 return;
             }
         }
-        let free_worker = self.queue.is_empty() && self.lane_has_worker(lane);
-        let deadline = self.queue.deadline(now, self.live[key].deadline);
-        match self.queue.push(lane, key, deadline, free_worker) {
+        let free_worker = self.replicas[r].queue.is_empty() && self.lane_has_worker(r, lane);
+        let queue = &mut self.replicas[r].queue;
+        let deadline = queue.deadline(now, self.live[key].deadline);
+        match queue.push(lane, key, deadline, free_worker) {
             Pushed::Queued => {}
             Pushed::Rejected => {
                 self.finish(key, now, Ending::unanswered(EndReason::QueueFull));
@@ -99,13 +102,15 @@ impl<S: RecordSink> Engine<'_, S> {
             }
             Pushed::Evicted(old) => self.finish(old.key, now, Ending::unanswered(EndReason::QueueEvicted)),
         }
-        self.pipeline.on_queued(&arrival);
+        self.replicas[r].pipeline.on_queued(&arrival);
     }
 
     /// Drops queued requests whose deadline has passed.
     pub(super) fn expire_queue(&mut self, now: Instant) {
         let mut expired = Vec::new();
-        self.queue.expire(now, |e| expired.push(e.key));
+        for r in &mut self.replicas {
+            r.queue.expire(now, |e| expired.push(e.key));
+        }
         for key in expired {
             self.finish(key, now, Ending::unanswered(EndReason::QueueDeadline));
         }
@@ -113,8 +118,14 @@ impl<S: RecordSink> Engine<'_, S> {
 
     /// The run stops: queued requests are dropped, those being worked on finish.
     pub(super) fn stop_queue(&mut self, now: Instant) {
-        for entry in self.queue.drain() {
-            self.finish(entry.key, now, Ending::unanswered(EndReason::Stopped));
+        let queued: Vec<usize> = self
+            .replicas
+            .iter_mut()
+            .flat_map(|r| r.queue.drain())
+            .map(|e| e.key)
+            .collect();
+        for key in queued {
+            self.finish(key, now, Ending::unanswered(EndReason::Stopped));
         }
     }
 
@@ -132,6 +143,7 @@ impl<S: RecordSink> Engine<'_, S> {
     fn cancelled_record(&self, live: &Live, r: &Running, now: Instant) -> AttemptRecord {
         AttemptRecord {
             request_id: live.req.id,
+            replica: live.replica as u16,
             number: r.number,
             lane: live.req.lane,
             model: r.model,
@@ -156,26 +168,30 @@ impl<S: RecordSink> Engine<'_, S> {
     /// hedge's twin), emits its record, and ends the requests that were waiting on it.
     pub(super) fn finish(&mut self, key: usize, now: Instant, ending: Ending) {
         let live = self.live.remove(key);
+        let replica = &mut self.replicas[live.replica];
         match live.worker {
-            Some(Pool::Reserved(lane)) => self.reserved_busy[lane] -= 1,
-            Some(Pool::Shared) => self.shared_busy -= 1,
+            Some(Pool::Reserved(lane)) => replica.reserved_busy[lane] -= 1,
+            Some(Pool::Shared) => replica.shared_busy -= 1,
             Some(Pool::Batch) | None => {}
         }
+        replica.running -= live.running.len();
+        self.running -= live.running.len();
         for r in &live.running {
             r.cancel.cancel();
-            self.running -= 1;
             let record = self.cancelled_record(&live, r, now);
             self.sink.attempt(&record);
         }
         let prompt = (live.req.prompt_key, live.req.model);
-        self.pipeline.on_finished(key, prompt);
+        let pipeline = &mut self.replicas[live.replica].pipeline;
+        pipeline.on_finished(key, prompt);
         let answered = ending.end == EndReason::Ok;
         if answered && matches!(ending.served, Served::Upstream | Served::Fallback) {
-            self.pipeline.on_answer(now, prompt, ending.tokens);
+            pipeline.on_answer(now, prompt, ending.tokens);
         }
         self.last_end = self.last_end.max(now);
         let record = RequestRecord {
             id: live.req.id,
+            replica: live.replica as u16,
             lane: live.req.lane,
             model: live.model,
             intended: self.offset(live.intended),

@@ -26,6 +26,7 @@ mod outcome;
 pub mod pinned;
 pub mod progress;
 pub mod record;
+mod replica;
 mod results;
 mod send;
 
@@ -44,12 +45,13 @@ use tokio::time::{sleep_until, Instant};
 use crate::backend::ServiceTier;
 use crate::backend::{AttemptResult, Backend, ErrorKind};
 use crate::strategy::policy::Ticket;
-use crate::strategy::queue::{LaneRule, Overflow};
-use crate::strategy::{Pipeline, Queue, StrategySpec};
+use crate::strategy::queue::Overflow;
+use crate::strategy::StrategySpec;
 use crate::traffic::{Peek, PlannedRequest, TrafficSource};
 pub use lane::LaneConfig;
 pub use progress::Progress;
 use record::{RecordSink, SecondSample};
+use replica::Replica;
 
 /// What the engine needs besides traffic and a backend.
 #[derive(Debug, Clone)]
@@ -71,6 +73,9 @@ pub struct EngineConfig {
     /// virtual time the engine polls them itself, so the simulator stays single-threaded and
     /// deterministic.
     pub real_time: bool,
+    /// Requests of one user (a conversation, a closed-loop user) go to the same replica: the
+    /// balancer keys them by user instead of by request.
+    pub sticky: bool,
 }
 
 /// What the engine reports about the run as a whole.
@@ -138,6 +143,8 @@ impl Cancel {
 #[derive(Debug)]
 struct Live {
     req: PlannedRequest,
+    /// The client replica it was given to.
+    replica: usize,
     intended: Instant,
     arrived: Instant,
     deadline: Instant,
@@ -228,14 +235,6 @@ impl StallWatch {
     }
 }
 
-/// Per-second gauge tracking.
-#[derive(Debug, Default)]
-struct Gauges {
-    second: u64,
-    queue_max: u32,
-    inflight_max: u32,
-}
-
 /// The engine. Build it with [`Engine::new`] and consume it with [`Engine::run`].
 pub struct Engine<'s, S: RecordSink> {
     config: EngineConfig,
@@ -244,19 +243,18 @@ pub struct Engine<'s, S: RecordSink> {
     progress: Arc<Progress>,
     start: Instant,
     live: Slab<Live>,
-    queue: Queue,
-    pipeline: Pipeline,
-    limiter_wait: Option<Instant>,
+    /// The client replicas (one unless `strategy.replicas` says more).
+    replicas: Vec<Replica>,
     timers: BinaryHeap<Reverse<Timer>>,
     timer_seq: u64,
     /// Attempts in flight, polled by the engine (virtual time).
     inflight: FuturesUnordered<AttemptFuture>,
     /// Results of attempts running on their own tasks (real time).
     results: results::Results,
+    /// Attempts in flight over all replicas.
     running: usize,
-    shared_busy: usize,
-    reserved_busy: Vec<usize>,
-    gauges: Gauges,
+    /// The second whose gauge peaks are being gathered.
+    second: u64,
     last_end: Instant,
     /// (user, end offset) of requests that ended, for the traffic source.
     ended: Vec<(u32, Duration)>,
@@ -277,32 +275,23 @@ impl<'s, S: RecordSink> Engine<'s, S> {
         } else {
             backend
         };
-        let rules = config
-            .lanes
-            .iter()
-            .map(|l| LaneRule {
-                priority: l.priority,
-                weight: l.weight,
-            })
+        let replicas = (0..usize::from(config.strategy.replicas.max(1)))
+            .map(|i| Replica::new(i, &config.strategy, &config.lanes, &config.models, config.seed, start))
             .collect();
         Engine {
-            queue: Queue::new(&config.strategy.queue, rules),
-            pipeline: Pipeline::new(&config.strategy, &config.models, config.seed, start),
-            reserved_busy: vec![0; config.lanes.len()],
+            replicas,
             config,
             backend,
             sink,
             progress,
             start,
             live: Slab::new(),
-            limiter_wait: None,
             timers: BinaryHeap::new(),
             timer_seq: 0,
             inflight: FuturesUnordered::new(),
             results: results::Results::new(),
             running: 0,
-            shared_busy: 0,
-            gauges: Gauges::default(),
+            second: 0,
             last_end: start,
             ended: Vec::new(),
             pinned: pinned::PinnedCaches::default(),
@@ -349,7 +338,7 @@ impl<'s, S: RecordSink> Engine<'s, S> {
                 break;
             }
             // With `block`, a full queue holds the traffic back until there is room.
-            let blocked = self.queue.spec().overflow == Overflow::Block && self.queue.is_full();
+            let blocked = self.blocked();
             let due = match next {
                 Peek::Due(at) if !blocked => Some(self.start + at),
                 _ => None,
@@ -495,54 +484,78 @@ impl<'s, S: RecordSink> Engine<'s, S> {
     }
 
     fn next_wake(&mut self) -> Option<Instant> {
-        [
-            self.timers.peek().map(|Reverse(t)| t.at),
-            self.queue.next_deadline(),
-            self.limiter_wait,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        let replicas = self
+            .replicas
+            .iter()
+            .flat_map(|r| [r.queue.next_deadline(), r.limiter_wait]);
+        replicas
+            .chain([self.timers.peek().map(|Reverse(t)| t.at)])
+            .flatten()
+            .min()
     }
 
-    fn busy(&self) -> usize {
-        self.shared_busy + self.reserved_busy.iter().sum::<usize>()
+    /// With `block`, whether a full queue holds the traffic back: any replica's (the next
+    /// request may be bound for it) under a fixed balance, every replica's under least-loaded.
+    fn blocked(&self) -> bool {
+        let full = |r: &Replica| r.queue.spec().overflow == Overflow::Block && r.queue.is_full();
+        match self.config.strategy.balance.is_fixed() {
+            true => self.replicas.iter().any(full),
+            false => self.replicas.iter().all(full),
+        }
+    }
+
+    /// The replica a request goes to.
+    fn balance(&self, req: &PlannedRequest) -> usize {
+        if self.replicas.len() == 1 {
+            return 0;
+        }
+        let key = if self.config.sticky {
+            u64::from(req.user)
+        } else {
+            req.id
+        };
+        let loads: Vec<usize> = self.replicas.iter().map(Replica::load).collect();
+        self.config.strategy.balance.pick(key, self.config.seed, &loads)
     }
 
     fn observe_gauges(&mut self) {
-        let g = &mut self.gauges;
-        g.queue_max = g.queue_max.max(self.queue.len() as u32);
-        g.inflight_max = g.inflight_max.max(self.running as u32);
+        self.replicas.iter_mut().for_each(Replica::observe);
+        let queued: usize = self.replicas.iter().map(|r| r.queue.len()).sum();
         Progress::set(&self.progress.inflight, self.running as u64);
-        Progress::set(&self.progress.queued, self.queue.len() as u64);
+        Progress::set(&self.progress.queued, queued as u64);
     }
 
     /// Emits samples for every second that ended before `now`, with the state as it was.
     fn roll_gauges(&mut self, now: Instant) {
         let second = self.offset(now).as_secs();
-        while self.gauges.second < second {
+        while self.second < second {
             self.emit_gauges();
-            self.gauges.second += 1;
-            self.gauges.queue_max = self.queue.len() as u32;
-            self.gauges.inflight_max = self.running as u32;
+            self.second += 1;
+            self.replicas.iter_mut().for_each(Replica::reset_peaks);
         }
         Progress::set(&self.progress.elapsed_ms, self.offset(now).as_millis() as u64);
     }
 
+    /// One sample per replica for the second that ends; Batch API jobs (one batcher serves
+    /// every replica) are counted on the first replica's.
     fn emit_gauges(&mut self) {
-        let at = self.start + Duration::from_secs(self.gauges.second + 1);
-        let sample = SecondSample {
-            second: self.gauges.second,
-            queue_end: self.queue.len() as u32,
-            queue_max: self.gauges.queue_max,
-            inflight_end: self.running as u32,
-            inflight_max: self.gauges.inflight_max,
-            busy_end: self.busy() as u32,
-            limit_end: self.pipeline.limit() as u32,
-            breakers_open: self.pipeline.open_breakers(at),
-            batch_jobs_end: self.progress.batch_jobs.load(std::sync::atomic::Ordering::Relaxed) as u32,
-        };
-        self.sink.second(&sample);
+        let at = self.start + Duration::from_secs(self.second + 1);
+        let batch_jobs = self.progress.batch_jobs.load(std::sync::atomic::Ordering::Relaxed) as u32;
+        for (i, r) in self.replicas.iter_mut().enumerate() {
+            let sample = SecondSample {
+                second: self.second,
+                replica: i as u16,
+                queue_end: r.queue.len() as u32,
+                queue_max: r.gauges.queue_max,
+                inflight_end: r.running as u32,
+                inflight_max: r.gauges.inflight_max,
+                busy_end: r.busy() as u32,
+                limit_end: r.pipeline.limit() as u32,
+                breakers_open: r.pipeline.open_breakers(at),
+                batch_jobs_end: if i == 0 { batch_jobs } else { 0 },
+            };
+            self.sink.second(&sample);
+        }
     }
 }
 

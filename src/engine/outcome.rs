@@ -26,12 +26,15 @@ impl<S: RecordSink> Engine<'_, S> {
         };
         let retry = live.running.remove(pos).retry;
         self.running -= 1;
+        let replica = live.replica;
+        self.replicas[replica].running -= 1;
         let req = live.req.clone();
         let fallback = live.fell_back && done.model != req.model;
         let took = done.ended.saturating_duration_since(done.sent);
         let error_kind = done.result.outcome.as_ref().err().map(|e| e.kind);
         let record = AttemptRecord {
             request_id: req.id,
+            replica: replica as u16,
             number: done.number,
             lane: req.lane,
             model: done.model,
@@ -75,15 +78,16 @@ impl<S: RecordSink> Engine<'_, S> {
     /// Tells the pipeline what the attempt showed, and counts it for the progress display.
     fn feedback(&mut self, done: &AttemptDone, error: Option<ErrorKind>, took: std::time::Duration, now: Instant) {
         let live = &self.live[done.key];
+        let replica = &mut self.replicas[live.replica];
         let seen = Observation {
             model: done.model,
             error,
             took,
-            running: self.running,
+            running: replica.running,
             retries: live.retries,
             budget_paid: live.ticket.budget_paid,
         };
-        self.pipeline.observe(now, &seen);
+        replica.pipeline.observe(now, &seen);
         match error {
             Some(ErrorKind::Status(429)) => Progress::add(&self.progress.status_429, 1),
             Some(_) => Progress::add(&self.progress.errors, 1),
@@ -108,7 +112,8 @@ impl<S: RecordSink> Engine<'_, S> {
             error,
         };
         let mut ticket = live.ticket;
-        let decision = self.pipeline.after_failure(now, &review, &mut rng, &mut ticket);
+        let pipeline = &mut self.replicas[live.replica].pipeline;
+        let decision = pipeline.after_failure(now, &review, &mut rng, &mut ticket);
         self.live[key].ticket = ticket;
         match decision {
             Decision::Retry(wait) => {

@@ -54,6 +54,7 @@ async fn run_with(
         lanes,
         cache_ttl: Duration::from_secs(3600),
         real_time: false,
+        sticky: false,
     };
     Engine::new(
         config,

@@ -116,6 +116,9 @@ impl EndReason {
 pub struct RequestRecord {
     /// Planned request id.
     pub id: u64,
+    /// The client replica that handled it (0 with one replica).
+    #[serde(default)]
+    pub replica: u16,
     /// Lane index.
     pub lane: u8,
     /// Model index.
@@ -168,6 +171,9 @@ impl RequestRecord {
 pub struct AttemptRecord {
     /// Planned request id.
     pub request_id: u64,
+    /// The client replica that sent it.
+    #[serde(default)]
+    pub replica: u16,
     /// Attempt number, 1 for the first.
     pub number: u32,
     /// Lane index.
@@ -213,6 +219,9 @@ pub struct AttemptRecord {
 pub struct SecondSample {
     /// Second index from the start.
     pub second: u64,
+    /// The client replica whose gauges these are.
+    #[serde(default)]
+    pub replica: u16,
     /// Requests queued at the end of the second.
     pub queue_end: u32,
     /// Most requests queued during the second.

@@ -34,27 +34,29 @@ pub(super) fn system_prompt_key(lane: u8) -> u64 {
 }
 
 impl<S: RecordSink> Engine<'_, S> {
-    /// Whether a request of `lane` could take a worker now: one of its reserved workers, or
-    /// one of the shared ones (the limit minus every lane's reserved workers).
-    pub(super) fn lane_has_worker(&self, lane: usize) -> bool {
+    /// Whether a request of `lane` could take a worker of replica `r` now: one of its reserved
+    /// workers, or one of the shared ones (the limit minus every lane's reserved workers).
+    pub(super) fn lane_has_worker(&self, r: usize, lane: usize) -> bool {
         if self.config.lanes[lane].batch.is_some() {
             return true;
         }
         let reserved = |l: usize| self.config.lanes[l].reserved_workers as usize;
         let all_reserved: usize = (0..self.config.lanes.len()).map(reserved).sum();
-        let shared = self.pipeline.limit().saturating_sub(all_reserved);
-        self.reserved_busy[lane] < reserved(lane) || self.shared_busy < shared
+        let replica = &self.replicas[r];
+        let shared = replica.pipeline.limit().saturating_sub(all_reserved);
+        replica.reserved_busy[lane] < reserved(lane) || replica.shared_busy < shared
     }
 
-    fn take_worker(&mut self, lane: usize) -> Pool {
+    fn take_worker(&mut self, r: usize, lane: usize) -> Pool {
         if self.config.lanes[lane].batch.is_some() {
             return Pool::Batch;
         }
-        if self.reserved_busy[lane] < self.config.lanes[lane].reserved_workers as usize {
-            self.reserved_busy[lane] += 1;
+        let replica = &mut self.replicas[r];
+        if replica.reserved_busy[lane] < self.config.lanes[lane].reserved_workers as usize {
+            replica.reserved_busy[lane] += 1;
             Pool::Reserved(lane)
         } else {
-            self.shared_busy += 1;
+            replica.shared_busy += 1;
             Pool::Shared
         }
     }
@@ -68,26 +70,35 @@ impl<S: RecordSink> Engine<'_, S> {
         }
     }
 
-    /// Moves queued requests to workers while workers and rate limits allow.
+    /// Moves queued requests to workers, replica by replica, while workers and rate limits
+    /// allow.
     pub(super) fn dispatch(&mut self, now: Instant) {
-        self.limiter_wait = None;
+        for r in 0..self.replicas.len() {
+            self.dispatch_replica(r, now);
+        }
+    }
+
+    /// Moves replica `r`'s queued requests to its workers while workers and rate limits allow.
+    fn dispatch_replica(&mut self, r: usize, now: Instant) {
+        self.replicas[r].limiter_wait = None;
         let mut held_back = 0u64;
-        while let Some(lane) = self
+        while let Some(lane) = self.replicas[r]
             .queue
-            .pick(|l| held_back & (1 << l) == 0 && self.lane_has_worker(l))
+            .pick(|l| held_back & (1 << l) == 0 && self.lane_has_worker(r, l))
         {
-            let key = self.queue.peek(lane).expect("picked lane has a head").key;
+            let replica = &mut self.replicas[r];
+            let key = replica.queue.peek(lane).expect("picked lane has a head").key;
             let (model, input) = (self.live[key].model, self.live[key].req.input_tokens);
             let send = Self::outgoing(model, lane as u8, input);
-            if let Some(at) = self.pipeline.wait(now, &send) {
+            if let Some(at) = replica.pipeline.wait(now, &send) {
                 // This lane waits for its bucket; other lanes may still go.
-                self.limiter_wait = Some(self.limiter_wait.map_or(at, |w| w.min(at)));
+                replica.limiter_wait = Some(replica.limiter_wait.map_or(at, |w| w.min(at)));
                 held_back |= 1 << lane;
                 continue;
             }
-            self.pipeline.take(now, &send);
-            self.queue.pop(lane);
-            let pool = self.take_worker(lane);
+            replica.pipeline.take(now, &send);
+            replica.queue.pop(lane);
+            let pool = self.take_worker(r, lane);
             let live = &mut self.live[key];
             live.worker = Some(pool);
             live.dispatched = Some(now);
@@ -98,6 +109,7 @@ impl<S: RecordSink> Engine<'_, S> {
     /// A backoff ended (or a fallback is due): send the next attempt when the rate limits allow.
     pub(super) fn retry_now(&mut self, key: usize, now: Instant) {
         let live = &self.live[key];
+        let r = live.replica;
         let (model, lane, input, id, deadline) = (
             live.model,
             live.req.lane,
@@ -115,11 +127,12 @@ impl<S: RecordSink> Engine<'_, S> {
             return;
         }
         let send = Self::outgoing(model, lane, input);
-        if let Some(at) = self.pipeline.wait(now, &send) {
+        let pipeline = &mut self.replicas[r].pipeline;
+        if let Some(at) = pipeline.wait(now, &send) {
             self.push_timer(at.min(deadline), key, id, TimerKind::Retry);
             return;
         }
-        self.pipeline.take(now, &send);
+        pipeline.take(now, &send);
         self.start_attempt(key, now, false);
     }
 
@@ -132,17 +145,19 @@ impl<S: RecordSink> Engine<'_, S> {
         }
         let (model, lane, input) = (live.model, live.req.lane, live.req.input_tokens);
         let send = Self::outgoing(model, lane, input);
-        if self.pipeline.wait(now, &send).is_some() {
+        let pipeline = &mut self.replicas[live.replica].pipeline;
+        if pipeline.wait(now, &send).is_some() {
             return;
         }
-        self.pipeline.take(now, &send);
+        pipeline.take(now, &send);
         self.start_attempt(key, now, true);
     }
 
     /// Starts an attempt (a hedge when `hedge`), unless the model's breaker is open.
     pub(super) fn start_attempt(&mut self, key: usize, now: Instant, hedge: bool) {
-        let model = self.live[key].model;
-        if !self.pipeline.allow(now, model) {
+        let (model, r) = (self.live[key].model, self.live[key].replica);
+        let pipeline = &mut self.replicas[r].pipeline;
+        if !pipeline.allow(now, model) {
             if !hedge {
                 self.on_breaker_open(key, now);
             }
@@ -150,7 +165,7 @@ impl<S: RecordSink> Engine<'_, S> {
         }
         let live = &mut self.live[key];
         if live.attempts == 0 {
-            self.pipeline.on_first_attempt(now);
+            pipeline.on_first_attempt(now);
         }
         live.attempts += 1;
         let number = live.attempts;
@@ -211,9 +226,10 @@ impl<S: RecordSink> Engine<'_, S> {
             cancel,
         });
         self.running += 1;
+        self.replicas[r].running += 1;
         Progress::add(&self.progress.attempts, 1);
         if !hedge {
-            if let Some(delay) = self.pipeline.hedge_delay() {
+            if let Some(delay) = self.replicas[r].pipeline.hedge_delay() {
                 if now + delay < limit {
                     self.push_timer(now + delay, key, req.id, TimerKind::Hedge(number));
                 }
@@ -249,7 +265,8 @@ impl<S: RecordSink> Engine<'_, S> {
         if self.live[key].fell_back {
             return false;
         }
-        let Some(rescue) = self.pipeline.rescue(last, breaker_open) else {
+        let replica = &self.replicas[self.live[key].replica];
+        let Some(rescue) = replica.pipeline.rescue(last, breaker_open) else {
             return false;
         };
         let live = &mut self.live[key];

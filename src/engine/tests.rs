@@ -53,6 +53,7 @@ async fn run(
         lanes: Vec::new(),
         cache_ttl: Duration::from_secs(3600),
         real_time: false,
+        sticky: false,
     };
     let report = Engine::new(config, backend, &mut sink, Arc::new(Progress::default()))
         .run(&mut Fixed::new(traffic))
@@ -205,6 +206,7 @@ fn one_model(strategy: StrategySpec) -> EngineConfig {
         lanes: Vec::new(),
         cache_ttl: Duration::from_secs(3600),
         real_time: false,
+        sticky: false,
     }
 }
 

@@ -10,7 +10,7 @@ use crate::backend::{ServiceTier, Tokens};
 use crate::histogram::LatencyHistogram;
 
 /// One turn number's figures across conversations.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TurnMetrics {
     /// Answered turns.
     pub answered: u64,
@@ -23,7 +23,7 @@ pub struct TurnMetrics {
 }
 
 /// One service tier's figures.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TierMetrics {
     /// Attempts that asked for this tier.
     pub requested: u64,
@@ -38,7 +38,7 @@ pub struct TierMetrics {
 }
 
 /// Cost by what is billed, per tier, and the saving of cached input.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Billing {
     /// The answers' cost split (`None` when a model is unpriced).
     pub split: Option<CostSplit>,

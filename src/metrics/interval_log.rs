@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::histogram::LatencyHistogram;
 
 /// Interval histograms, closed ones encoded.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IntervalLog {
     /// Length of each interval.
     pub interval: Duration,
@@ -60,6 +60,12 @@ impl IntervalLog {
         let mut h = LatencyHistogram::decode(&self.closed[slot]).unwrap_or_default();
         h.record(latency);
         self.closed[slot] = h.encode();
+    }
+
+    /// Replaces every interval with `encoded` (all closed).
+    pub(super) fn replace(&mut self, encoded: Vec<String>) {
+        self.closed = encoded;
+        self.open = None;
     }
 
     /// Every interval's encoded histogram, from the start to the last one with an answer.

@@ -6,6 +6,8 @@
 
 pub mod billing;
 pub mod interval_log;
+pub mod live;
+mod merge;
 pub mod series;
 
 use std::collections::BTreeMap;
@@ -19,7 +21,7 @@ use crate::histogram::LatencyHistogram;
 pub use series::{SecondRow, Series};
 
 /// Counters and histograms of one lane (or of the whole run).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LaneMetrics {
     /// Requests scheduled.
     pub scheduled: u64,
@@ -65,7 +67,7 @@ impl LaneMetrics {
 }
 
 /// Attempt counters.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AttemptCounts {
     /// Attempts sent.
     pub total: u64,
@@ -117,7 +119,7 @@ pub struct Waste {
 }
 
 /// What streamed answers add up to.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StreamMetrics {
     /// Successful streamed attempts.
     pub answers: u64,
@@ -143,8 +145,9 @@ impl StreamMetrics {
     }
 }
 
-/// Everything a run's records add up to.
-#[derive(Debug, Clone)]
+/// Everything a run's records add up to. It serialises (a shard's summary carries it) and adds
+/// up exactly ([`Metrics::merge`]), so shards of a run merge into the run's own figures.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Metrics {
     /// The whole run.
     pub overall: LaneMetrics,
@@ -190,7 +193,9 @@ pub struct Metrics {
     /// interval logs).
     pub intervals: interval_log::IntervalLog,
     prices: Vec<Option<Price>>,
-    /// Repeatable prompts (popular or from a trace) already answered, per model.
+    /// Repeatable prompts (popular or from a trace) already answered, per model (not carried
+    /// by a shard's state: a merge happens after the records).
+    #[serde(skip)]
     answered_prompts: std::collections::HashSet<(u64, u8)>,
 }
 

@@ -6,6 +6,7 @@
 //! Policies see attempts and outcomes, never HTTP types.
 
 pub mod adaptive_rate;
+pub mod balance;
 pub mod breaker;
 pub mod budget;
 pub mod cache;
@@ -66,6 +67,10 @@ fn default_workers() -> u32 {
     16
 }
 
+fn one_replica() -> u16 {
+    1
+}
+
 /// `[strategy]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -79,6 +84,14 @@ pub struct StrategySpec {
     /// Most requests being worked on at once (in flight or waiting to retry).
     #[serde(default = "default_workers")]
     pub workers: u32,
+    /// Client replicas, each a copy of this plan (its own workers, queue, rate limiter,
+    /// breaker, cache and retry budget), behind one load balancer and sharing the upstream and
+    /// its quota.
+    #[serde(default = "one_replica")]
+    pub replicas: u16,
+    /// How the load balancer spreads requests over the replicas.
+    #[serde(default)]
+    pub balance: balance::Balance,
     /// Adaptive concurrency under `workers`.
     #[serde(default)]
     pub concurrency: concurrency::ConcurrencySpec,
@@ -140,6 +153,8 @@ impl Default for StrategySpec {
             name: None,
             preset: None,
             workers: default_workers(),
+            replicas: one_replica(),
+            balance: balance::Balance::default(),
             concurrency: concurrency::ConcurrencySpec::default(),
             queue: QueueSpec::default(),
             rate_limit: RateLimitSpec::default(),
@@ -164,6 +179,7 @@ impl StrategySpec {
     /// Checks values that serde cannot; the message names the key.
     pub fn validate(&self) -> Result<(), String> {
         stampede_mock::ranges::WORKERS.check_count("strategy.workers", u64::from(self.workers))?;
+        stampede_mock::ranges::REPLICAS.check_count("strategy.replicas", u64::from(self.replicas))?;
         if self.timeout.attempt.is_zero() || self.timeout.total.is_zero() {
             return Err("strategy.timeout.attempt and strategy.timeout.total must be above zero".into());
         }

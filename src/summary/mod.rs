@@ -12,7 +12,9 @@ pub mod billing;
 pub mod check;
 pub mod figures;
 pub mod horizon;
+pub mod replicas;
 mod run_meta;
+pub mod shard_part;
 pub mod verdict;
 
 pub use run_meta::{Assumption, RunMeta};
@@ -294,6 +296,15 @@ pub struct Summary {
     pub histograms: Histograms,
     /// Per-second series.
     pub timeseries: Vec<SecondRow>,
+    /// Per client replica (absent with one replica): each one's requests, 429s and latency.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<replicas::ReplicaSummary>,
+    /// A shard's raw figures for `stampede merge` (absent unless run with `--shard`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<shard_part::ShardPart>,
+    /// A merge of shards: how many, and how far apart they started (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<shard_part::MergeInfo>,
 }
 
 fn ratio(a: u64, b: u64) -> Option<f64> {
@@ -435,6 +446,9 @@ impl Summary {
             advice: advice::Advice::default(),
             histograms: Histograms::of(m, lane_names),
             timeseries: m.series.rows.clone(),
+            replicas: Vec::new(),
+            shard: None,
+            merged: None,
         };
         summary.slo = evaluate(slo, &summary);
         summary

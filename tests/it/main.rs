@@ -23,6 +23,7 @@ mod properties;
 mod report;
 mod schema;
 mod sessions;
+mod shard;
 mod support;
 mod targets;
 mod theory;

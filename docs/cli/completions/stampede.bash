@@ -37,6 +37,9 @@ _stampede() {
             stampede,man)
                 cmd="stampede__subcmd__man"
                 ;;
+            stampede,merge)
+                cmd="stampede__subcmd__merge"
+                ;;
             stampede,mock)
                 cmd="stampede__subcmd__mock"
                 ;;
@@ -112,6 +115,9 @@ _stampede() {
             stampede__subcmd__help,man)
                 cmd="stampede__subcmd__help__subcmd__man"
                 ;;
+            stampede__subcmd__help,merge)
+                cmd="stampede__subcmd__help__subcmd__merge"
+                ;;
             stampede__subcmd__help,mock)
                 cmd="stampede__subcmd__help__subcmd__mock"
                 ;;
@@ -149,7 +155,7 @@ _stampede() {
 
     case "${cmd}" in
         stampede)
-            opts="-h -V --help --version run mock report validate traffic compare plan diff bench catalog completions man help"
+            opts="-h -V --help --version run mock report validate traffic compare plan merge diff bench catalog completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -501,7 +507,7 @@ _stampede() {
             return 0
             ;;
         stampede__subcmd__help)
-            opts="run mock report validate traffic compare plan diff bench catalog completions man help"
+            opts="run mock report validate traffic compare plan merge diff bench catalog completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -668,6 +674,20 @@ _stampede() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        stampede__subcmd__help__subcmd__merge)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         stampede__subcmd__help__subcmd__mock)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -759,6 +779,24 @@ _stampede() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        stampede__subcmd__merge)
+            opts="-h --out --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -933,7 +971,7 @@ _stampede() {
             return 0
             ;;
         stampede__subcmd__run)
-            opts="-q -h --target --base-url --out --seed --duration --json --quiet --png --max-cost-usd --max-requests --dry-run --catalog --help"
+            opts="-q -h --target --base-url --out --seed --duration --json --quiet --png --max-cost-usd --max-requests --dry-run --shard --start-at --metrics-addr --metrics-linger --catalog --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -964,6 +1002,22 @@ _stampede() {
                     return 0
                     ;;
                 --max-requests)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shard)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --start-at)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-linger)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -7,6 +7,7 @@ use crate::histogram::LatencyStats;
 use crate::scenario::slo::Bound;
 use crate::summary::Summary;
 
+pub mod replicas;
 mod usage;
 
 /// A key figure.
@@ -142,6 +143,10 @@ pub struct View {
     pub attempts: Vec<CountRow>,
     /// One row per lane (empty rows left out).
     pub lanes: Vec<LaneRow>,
+    /// Per client replica (empty with one).
+    pub replicas: Vec<replicas::ReplicaRow>,
+    /// How the load was spread over the replicas (empty with one).
+    pub replica_note: String,
     /// The strategy, pretty JSON.
     pub strategy: String,
     /// The mock profile, pretty JSON.
@@ -178,6 +183,8 @@ impl View {
             tokens: token_rows(s),
             attempts: attempt_rows(s),
             lanes: lane_rows(s),
+            replicas: replicas::rows(s),
+            replica_note: replicas::note(s),
             strategy: serde_json::to_string_pretty(&s.run.strategy).unwrap_or_default(),
             mock_profile: s
                 .run

@@ -16,6 +16,7 @@
 //! | 4 | `metrics` | records folded into histograms, counters, series |
 //! | 5 | `summary` | the saved `summary.json` (with the advice types it carries) |
 //! | 6 | `advice`, `spend` | advice from a summary; the spend guard's estimate and watch |
+//! | 6.5 | `rests_on`, `shard` | what a run rests on; a shard's requests and calling plan |
 //! | 7 | `prepare` | a run prepared once: every check, price, key and profile resolved |
 //! | 8 | `run` | one run end to end |
 //! | 9 | `commands` | compare, plan, hosting, diff, bench: many runs and saved runs |
@@ -52,6 +53,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("advice", 60),
     ("spend", 60),
     ("rests_on", 65),
+    ("shard", 65),
     ("prepare", 70),
     ("run", 80),
     ("commands", 90),
