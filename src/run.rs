@@ -122,14 +122,15 @@ pub fn execute_watched(
         total.connections = Some(recorded);
     }
     let meta = run_meta(prepared, &report, started_at, wall.elapsed().as_secs_f64(), &watch);
-    let mut summary = summarise(prepared, meta, &total, pin_warnings);
-    if metrics.len() > 1 {
-        summary.replicas = reported
+    let replicas = match metrics.len() {
+        1 => Vec::new(),
+        _ => reported
             .replicas
             .iter()
             .map(|&i| ReplicaSummary::of(i as u16, &metrics[i]))
-            .collect();
-    }
+            .collect(),
+    };
+    let mut summary = summarise(prepared, meta, &total, replicas, pin_warnings);
     if let Some(shard) = prepared.shard() {
         summary.shard = Some(shard_part(prepared, shard, &summary, total, started_unix_ms));
     }
@@ -233,10 +234,17 @@ fn run_meta(
 }
 
 /// The summary of the run's metrics, with its advice and the pinned caches' warnings.
-fn summarise(prepared: &Prepared<'_>, meta: RunMeta, metrics: &Metrics, pin_warnings: Vec<String>) -> Summary {
+fn summarise(
+    prepared: &Prepared<'_>,
+    meta: RunMeta,
+    metrics: &Metrics,
+    replicas: Vec<ReplicaSummary>,
+    pin_warnings: Vec<String>,
+) -> Summary {
     let s = &prepared.loaded().scenario;
     let lanes = prepared.loaded().traffic.lane_names();
     let mut summary = Summary::build(meta, metrics, &lanes, s.slo.get_ref());
+    summary.replicas = replicas;
     summary.advice = crate::advice::advise(&summary);
     for message in prepared
         .catalog_warnings()

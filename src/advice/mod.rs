@@ -28,6 +28,7 @@ use crate::summary::advice::{Advice, Recommendation};
 use crate::summary::Summary;
 
 pub mod binding;
+mod replicas;
 mod warnings;
 
 use binding::Binding;
@@ -66,6 +67,7 @@ pub fn advise(s: &Summary) -> Advice {
         attempt_timeout(s, st, &mut a);
         retry(s, st, &mut a);
     }
+    replicas::per_replica(s, &mut a);
     warnings::warnings(s, &mut a);
     // The binding limit's warning leads: it is the change that matters first.
     if let Some(b) = bound {
@@ -108,7 +110,8 @@ fn workers(s: &Summary, st: &StrategySpec, bound: Option<Binding>, a: &mut Advic
         secs(hold_s * 1000.0),
         secs(service_ms),
     );
-    let current = u64::from(st.workers);
+    // The whole deployment's workers (every replica's).
+    let current = u64::from(st.workers) * u64::from(st.replicas.max(1));
     // A quota binds: workers past what the quota admits only collect refusals. Size the pool
     // for the rate the quota is spent at, and never above what the run had.
     if let Some(b) = bound.filter(|b| b.is_quota()) {

@@ -51,6 +51,10 @@ pub struct PlanArgs {
     /// measure the client's memory and CPU for "what to buy".
     #[arg(long, default_value = "3s", value_parser = parse_duration)]
     pub probe: Duration,
+    /// Size every candidate as this many client replicas each (a list: 1,4 plans each candidate
+    /// once as one replica and once as four), workers searched per replica.
+    #[arg(long, value_delimiter = ',', value_parser = parse_replicas)]
+    pub replicas: Vec<u16>,
     /// Skip the hosting probe.
     #[arg(long)]
     pub no_probe: bool,
@@ -78,6 +82,36 @@ fn parse_workers(s: &str) -> Result<(u32, u32), String> {
         b.trim().parse().map_err(|_| bad())?,
     );
     (1 <= a && a <= b && b <= 100_000).then_some((a, b)).ok_or_else(bad)
+}
+
+/// Parses a replica count: 1 to 256.
+fn parse_replicas(s: &str) -> Result<u16, String> {
+    let n: u64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a replica count such as 4"))?;
+    stampede_mock::ranges::REPLICAS
+        .check_count("--replicas", n)
+        .map(|n| n as u16)
+}
+
+/// Each candidate once per replica count, named `name ×R` (as they are when no count is given).
+fn with_replicas(candidates: Vec<Candidate>, replicas: &[u16]) -> Vec<Candidate> {
+    if replicas.is_empty() {
+        return candidates;
+    }
+    let mut out = Vec::new();
+    for c in candidates {
+        for &r in replicas {
+            let mut strategy = c.strategy.clone();
+            strategy.replicas = r;
+            out.push(Candidate {
+                name: format!("{} ×{r}", c.name),
+                strategy,
+            });
+        }
+    }
+    out
 }
 
 /// Parses a growth factor: above 0, at most 100.
@@ -113,6 +147,7 @@ pub(super) fn plan(args: PlanArgs, io: &mut Io<'_>) -> Outcome {
             strategy: loaded.scenario.strategy.get_ref().clone(),
         });
     }
+    let candidates = with_replicas(candidates, &args.replicas);
     // Sim unless asked: a search takes dozens of runs.
     let run = RunOptions {
         target: Some(args.runs.target.unwrap_or(TargetKind::Sim)),

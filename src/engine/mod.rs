@@ -46,7 +46,7 @@ use crate::backend::ServiceTier;
 use crate::backend::{AttemptResult, Backend, ErrorKind};
 use crate::strategy::policy::Ticket;
 use crate::strategy::queue::Overflow;
-use crate::strategy::StrategySpec;
+use crate::strategy::{ScopedLimiter, StrategySpec};
 use crate::traffic::{Peek, PlannedRequest, TrafficSource};
 pub use lane::LaneConfig;
 pub use progress::Progress;
@@ -245,6 +245,10 @@ pub struct Engine<'s, S: RecordSink> {
     live: Slab<Live>,
     /// The client replicas (one unless `strategy.replicas` says more).
     replicas: Vec<Replica>,
+    /// The client rate limit when every replica shares one (`rate_limit.shared`).
+    shared_limit: Option<ScopedLimiter>,
+    /// Which replica asks the shared rate limit first next.
+    rotation: usize,
     timers: BinaryHeap<Reverse<Timer>>,
     timer_seq: u64,
     /// Attempts in flight, polled by the engine (virtual time).
@@ -278,8 +282,13 @@ impl<'s, S: RecordSink> Engine<'s, S> {
         let replicas = (0..usize::from(config.strategy.replicas.max(1)))
             .map(|i| Replica::new(i, &config.strategy, &config.lanes, &config.models, config.seed, start))
             .collect();
+        let shared_limit = replica::shares_rate_limit(&config.strategy)
+            .then(|| ScopedLimiter::new(&config.strategy.rate_limit, start))
+            .filter(ScopedLimiter::is_active);
         Engine {
             replicas,
+            shared_limit,
+            rotation: 0,
             config,
             backend,
             sink,

@@ -11,13 +11,18 @@ use stampede_mock::rng::combine;
 
 use super::lane::LaneConfig;
 use crate::strategy::queue::LaneRule;
-use crate::strategy::{Pipeline, Queue, StrategySpec};
+use crate::strategy::{Pipeline, Queue, RateLimitSpec, StrategySpec};
 
 /// Per-second gauge peaks of one replica.
 #[derive(Debug, Default)]
 pub(super) struct Gauges {
     pub queue_max: u32,
     pub inflight_max: u32,
+}
+
+/// Whether `strategy`'s client rate limit is one set of buckets for all its replicas.
+pub(super) fn shares_rate_limit(strategy: &StrategySpec) -> bool {
+    strategy.rate_limit.shared && strategy.replicas > 1
 }
 
 /// The state of one replica.
@@ -53,9 +58,17 @@ impl Replica {
             })
             .collect();
         let seed = if index == 0 { seed } else { combine(seed, index as u64) };
+        // A rate limit shared by every replica is the engine's, not each replica's.
+        let own = match shares_rate_limit(strategy) {
+            true => &StrategySpec {
+                rate_limit: RateLimitSpec::default(),
+                ..strategy.clone()
+            },
+            false => strategy,
+        };
         Replica {
             queue: Queue::new(&strategy.queue, rules),
-            pipeline: Pipeline::new(strategy, models, seed, now),
+            pipeline: Pipeline::new(own, models, seed, now),
             limiter_wait: None,
             running: 0,
             shared_busy: 0,

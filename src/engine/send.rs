@@ -70,11 +70,40 @@ impl<S: RecordSink> Engine<'_, S> {
         }
     }
 
+    /// The pace phase for replica `r`: when the attempt may go (`None`: now), by the replica's
+    /// own policies and, when every replica shares one, the shared rate limit.
+    fn pace(&mut self, r: usize, now: Instant, send: &Outgoing) -> Option<Instant> {
+        let own = self.replicas[r].pipeline.wait(now, send);
+        let shared = self
+            .shared_limit
+            .as_mut()
+            .map(|l| l.ready_at(now, send.model, send.lane, send.input_tokens));
+        own.into_iter().chain(shared.filter(|&at| at > now)).max()
+    }
+
+    /// The attempt goes now: the pace phase takes its tokens.
+    fn go(&mut self, r: usize, now: Instant, send: &Outgoing) {
+        self.replicas[r].pipeline.take(now, send);
+        if let Some(l) = &mut self.shared_limit {
+            l.take(now, send.model, send.lane, send.input_tokens);
+        }
+    }
+
     /// Moves queued requests to workers, replica by replica, while workers and rate limits
     /// allow.
     pub(super) fn dispatch(&mut self, now: Instant) {
-        for r in 0..self.replicas.len() {
-            self.dispatch_replica(r, now);
+        let n = self.replicas.len();
+        // A rate limit every replica shares goes to whichever asks first: the first to ask
+        // turns round, so that no replica is always first in line for its tokens.
+        let first = match self.shared_limit {
+            Some(_) => {
+                self.rotation = self.rotation.wrapping_add(1);
+                self.rotation % n
+            }
+            None => 0,
+        };
+        for i in 0..n {
+            self.dispatch_replica((first + i) % n, now);
         }
     }
 
@@ -86,18 +115,18 @@ impl<S: RecordSink> Engine<'_, S> {
             .queue
             .pick(|l| held_back & (1 << l) == 0 && self.lane_has_worker(r, l))
         {
-            let replica = &mut self.replicas[r];
-            let key = replica.queue.peek(lane).expect("picked lane has a head").key;
+            let key = self.replicas[r].queue.peek(lane).expect("picked lane has a head").key;
             let (model, input) = (self.live[key].model, self.live[key].req.input_tokens);
             let send = Self::outgoing(model, lane as u8, input);
-            if let Some(at) = replica.pipeline.wait(now, &send) {
+            if let Some(at) = self.pace(r, now, &send) {
                 // This lane waits for its bucket; other lanes may still go.
+                let replica = &mut self.replicas[r];
                 replica.limiter_wait = Some(replica.limiter_wait.map_or(at, |w| w.min(at)));
                 held_back |= 1 << lane;
                 continue;
             }
-            replica.pipeline.take(now, &send);
-            replica.queue.pop(lane);
+            self.go(r, now, &send);
+            self.replicas[r].queue.pop(lane);
             let pool = self.take_worker(r, lane);
             let live = &mut self.live[key];
             live.worker = Some(pool);
@@ -127,12 +156,11 @@ impl<S: RecordSink> Engine<'_, S> {
             return;
         }
         let send = Self::outgoing(model, lane, input);
-        let pipeline = &mut self.replicas[r].pipeline;
-        if let Some(at) = pipeline.wait(now, &send) {
+        if let Some(at) = self.pace(r, now, &send) {
             self.push_timer(at.min(deadline), key, id, TimerKind::Retry);
             return;
         }
-        pipeline.take(now, &send);
+        self.go(r, now, &send);
         self.start_attempt(key, now, false);
     }
 
@@ -144,12 +172,11 @@ impl<S: RecordSink> Engine<'_, S> {
             return;
         }
         let (model, lane, input) = (live.model, live.req.lane, live.req.input_tokens);
-        let send = Self::outgoing(model, lane, input);
-        let pipeline = &mut self.replicas[live.replica].pipeline;
-        if pipeline.wait(now, &send).is_some() {
+        let (send, r) = (Self::outgoing(model, lane, input), live.replica);
+        if self.pace(r, now, &send).is_some() {
             return;
         }
-        pipeline.take(now, &send);
+        self.go(r, now, &send);
         self.start_attempt(key, now, true);
     }
 

@@ -7,6 +7,7 @@
 pub mod compare;
 pub mod hlog;
 pub mod plan;
+pub mod plan_deploy;
 pub mod plots;
 pub mod png;
 pub mod text;

@@ -175,7 +175,7 @@ const CANDIDATE_COLUMNS: [&str; 8] = [
     "/ month",
 ];
 
-fn md_table(columns: &[&str], rows: &[Vec<String>]) -> String {
+pub(super) fn md_table(columns: &[&str], rows: &[Vec<String>]) -> String {
     let mut out = format!("| {} |\n|", columns.join(" | "));
     out.push_str(&" --- |".repeat(columns.len()));
     out.push('\n');
@@ -332,6 +332,7 @@ pub fn markdown(p: &CapacityPlan) -> String {
         out.push_str(&format!("{line}\n\n"));
     }
     out.push_str(&md_table(&CANDIDATE_COLUMNS, &candidate_cells(p)));
+    out.push_str(&super::plan_deploy::markdown(p));
     if !p.growth.is_empty() {
         out.push_str(&format!("\n{}\n\n", growth_note(p)));
         out.push_str(&md_table(&GROWTH_COLUMNS, &growth_cells(p)));
@@ -547,6 +548,9 @@ pub fn html(p: &CapacityPlan) -> String {
                 growth_columns => GROWTH_COLUMNS,
                 growth_rows => growth_cells(p),
                 hosting_rows => hosting_cells(p),
+                deploy_columns => super::plan_deploy::COLUMNS,
+                deploy_rows => super::plan_deploy::cells(p),
+                deploy_note => super::plan_deploy::note(p),
                 point_columns => POINT_COLUMNS,
                 candidates => candidates,
                 plots => plots,

@@ -6,6 +6,7 @@
 //! checks across keys run after parsing and blame the key or table they concern.
 
 pub mod candidates;
+pub mod hosting;
 pub mod slo;
 pub mod target;
 
@@ -65,6 +66,10 @@ pub struct Scenario {
     #[serde(default)]
     #[schemars(with = "Vec<StrategySpec>")]
     pub strategies: Vec<Spanned<StrategySpec>>,
+    /// What the client's replicas run on and cost (`plan` adds it to the API's cost).
+    #[serde(default)]
+    #[schemars(with = "Option<hosting::HostingSpec>")]
+    pub hosting: Option<Spanned<hosting::HostingSpec>>,
 }
 
 /// The JSON Schema of scenario files, generated from the types that parse them. Editors complete
@@ -242,6 +247,9 @@ impl LoadedScenario {
             .validate()
             .map_err(|m| SpecError::at(s.strategy.span(), m))?;
         s.slo.get_ref().validate().map_err(|m| SpecError::at(s.slo.span(), m))?;
+        if let Some(h) = &s.hosting {
+            h.get_ref().validate().map_err(|m| SpecError::at(h.span(), m))?;
+        }
         s.target
             .get_ref()
             .validate()

@@ -43,6 +43,10 @@ pub struct RateLimitSpec {
     /// Bucket size in tokens (default: one second's worth).
     #[serde(default)]
     pub burst_tokens: Option<f64>,
+    /// With several client replicas: one set of buckets for all of them (a limiter in a shared
+    /// store such as Redis) instead of one per replica at these rates.
+    #[serde(default)]
+    pub shared: bool,
 }
 
 /// One token bucket.

@@ -59,6 +59,7 @@ const SCENARIO_KEYS: &[&str] = &[
     "strategy",
     "slo",
     "strategies",
+    "hosting",
 ];
 
 /// Checks one block; the error says what it was taken for and why it was refused.

@@ -8,6 +8,7 @@ mod binding;
 mod catalog_today;
 mod cli;
 mod compare;
+mod deploy;
 mod diff;
 mod docs;
 mod document_cache;

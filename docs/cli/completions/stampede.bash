@@ -887,7 +887,7 @@ _stampede() {
             return 0
             ;;
         stampede__subcmd__plan)
-            opts="-q -h --strategy --seeds --max-seeds --max-workers --workers --growth --no-growth --probe --no-probe --mock-exe --target --duration --out --catalog --json --quiet --max-cost-usd --help"
+            opts="-q -h --strategy --seeds --max-seeds --max-workers --workers --growth --no-growth --probe --replicas --no-probe --mock-exe --target --duration --out --catalog --json --quiet --max-cost-usd --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -918,6 +918,10 @@ _stampede() {
                     return 0
                     ;;
                 --probe)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replicas)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -105,6 +105,7 @@ complete -c stampede -n "__fish_stampede_using_subcommand plan" -l max-workers -
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -l workers -d 'The worker counts to search, as `A..B` (1 ≤ A ≤ B ≤ 100000): the plan answers within them, or says none in the range met the objectives' -r
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -l growth -d 'Traffic growth factors to check the best plan against, comma-separated' -r
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -l probe -d 'How long to run the best plan over real HTTP (against the mock in another process) to measure the client\'s memory and CPU for "what to buy"' -r
+complete -c stampede -n "__fish_stampede_using_subcommand plan" -l replicas -d 'Size every candidate as this many client replicas each (a list: 1,4 plans each candidate once as one replica and once as four), workers searched per replica' -r
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -l mock-exe -d 'The executable that serves the probe\'s mock (default: this one)' -r -F
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -l target -d 'Target instead of the scenario\'s (`plan` uses sim unless told otherwise)' -r -f -a "sim\t''
 mock\t''

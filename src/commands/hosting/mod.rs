@@ -32,7 +32,7 @@ use crate::scenario::Candidate;
 use crate::scenario::{LoadedScenario, TargetKind};
 
 /// Headroom on the measured memory and CPU.
-const HEADROOM: f64 = 2.0;
+pub(crate) const HEADROOM: f64 = 2.0;
 const MIB: f64 = 1024.0 * 1024.0;
 
 /// How to probe.

@@ -31,11 +31,13 @@ use crate::stats::Stat;
 use crate::summary::advice::Recommendation;
 use crate::summary::Summary;
 
+pub mod deployment;
 mod growth;
 mod guess;
 pub mod point;
 mod prose;
 mod search;
+pub mod shared_limit;
 pub mod verdict;
 
 pub use point::{Decision, ObjectiveAt, SeedBudget};
@@ -207,6 +209,10 @@ pub struct CandidatePlan {
     pub long_limits: Vec<crate::summary::horizon::LimitCheck>,
     /// Why, in a sentence or two with the figures.
     pub why: String,
+    /// Its replicas on the scenario's `[hosting]` machines and what they cost (absent without
+    /// `[hosting]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<deployment::Deployment>,
 }
 
 /// Cost projections.
@@ -300,6 +306,14 @@ pub struct CapacityPlan {
     pub hosting: Option<Hosting>,
     /// Why the hosting probe could not measure, when it failed (the plan stands without it).
     pub hosting_error: Option<String>,
+    /// Where the client's needs that sized each candidate's deployment came from (absent
+    /// without `[hosting]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployment_basis: Option<String>,
+    /// With several replicas and a client rate limit: a bucket per replica against one shared
+    /// bucket, measured at the recommendation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_limit: Option<shared_limit::SharedLimitCheck>,
     /// Simulation runs made.
     pub runs: u32,
     /// Wall time of the whole search (s).
@@ -349,6 +363,7 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
     for c in &options.candidates {
         candidates.push(size(&base, c, guess.workers, options, &seeds, &mut runs, Search::Full)?);
     }
+    let deployment_basis = deploy(loaded, options, &mut candidates)?;
     let best = verdict::best_of(&candidates);
     let best_plan = best.as_ref().and_then(|b| {
         let c = candidates.iter().find(|c| &c.name == b)?;
@@ -372,6 +387,13 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
         None => Vec::new(),
     };
     let breaks_at = growth.iter().filter(|g| !g.holds).map(|g| g.factor).reduce(f64::min);
+    let shared_limit = match best_plan {
+        Some((candidate, _)) => match candidates.iter().find(|c| c.name == candidate.name) {
+            Some(plan) => shared_limit::check(&base, candidate, plan, &seeds, options, &mut runs)?,
+            None => None,
+        },
+        None => None,
+    };
     let hosting = match (&options.probe, best_plan) {
         (Some(probe), Some((candidate, recommended))) => {
             let sample = candidates
@@ -418,9 +440,55 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
         breaks_at,
         hosting,
         hosting_error,
+        deployment_basis,
+        shared_limit,
         runs,
         wall_time_s: wall.elapsed().as_secs_f64(),
     })
+}
+
+/// With `[hosting]`: each candidate's deployment, from the client's needs as given or as the
+/// hosting probe measures them at the first passing candidate. Returns where the needs came from.
+fn deploy(
+    loaded: &LoadedScenario,
+    options: &PlanOptions,
+    candidates: &mut [CandidatePlan],
+) -> Result<Option<String>, RunError> {
+    let Some(spec) = loaded.scenario.hosting.as_ref().map(|h| h.get_ref()) else {
+        return Ok(None);
+    };
+    let (need, basis) =
+        match spec.client {
+            Some(need) => (need, "[hosting] client".to_string()),
+            None => {
+                let measured = options.probe.as_ref().and_then(|probe| {
+                    let (plan, c) = candidates
+                        .iter()
+                        .zip(&options.candidates)
+                        .find(|(p, _)| p.passes && p.recommended_workers.is_some())?;
+                    let workers = plan.recommended_workers?;
+                    let sample = plan.points.iter().find(|p| p.workers == workers)?.sample.as_ref();
+                    let h = hosting::probe(loaded, c, workers, busiest(sample), probe).ok()?;
+                    Some((
+                        deployment::need_of(&h)?,
+                        format!("measured by the hosting probe at {}", c.name),
+                    ))
+                });
+                match measured {
+                    Some(m) => m,
+                    None => return Err(RunError::Input(
+                        "[hosting] needs the client's needs to size replicas: give `client = { cpu_ms_per_attempt, \
+                         kib_per_in_flight, base_mib }`, or let the hosting probe measure them (no --no-probe, and \
+                         a candidate that passes)"
+                            .into(),
+                    )),
+                }
+            }
+        };
+    for (plan, c) in candidates.iter_mut().zip(&options.candidates) {
+        plan.deployment = deployment::size(spec, &need, plan, c.strategy.replicas);
+    }
+    Ok(Some(basis))
 }
 
 /// The busiest 10 seconds of a run at the recommendation: the rate the hosting probe sends at.

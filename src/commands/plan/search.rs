@@ -256,6 +256,7 @@ fn candidate_plan(
         advice,
         advice_workers: advice_at,
         why,
+        deployment: None,
     }
 }
 

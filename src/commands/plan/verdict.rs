@@ -96,13 +96,23 @@ fn recommended_point(c: &CandidatePlan) -> Option<&Point> {
     c.points.iter().find(|p| p.workers == w)
 }
 
-/// A passing candidate's cost per hour at its recommended count, and the 95% half-width.
+/// A passing candidate's cost per hour at its recommended count — the API's, and its replicas'
+/// machines when the scenario prices them (`[hosting]`) — and the 95% half-width (the API's:
+/// a machine's price has no noise).
 fn cost_of(c: &CandidatePlan) -> (f64, f64) {
     let p = recommended_point(c);
     (
-        p.and_then(|p| p.cost_per_hour_usd.mean).unwrap_or(f64::MAX),
+        p.and_then(|p| p.cost_per_hour_usd.mean).unwrap_or(f64::MAX) + hosting_of(c),
         p.and_then(|p| p.cost_per_hour_usd.ci95).unwrap_or(0.0),
     )
+}
+
+/// What a candidate's replicas' machines cost per hour (0 without `[hosting]`; no machine fits:
+/// the most).
+fn hosting_of(c: &CandidatePlan) -> f64 {
+    c.deployment
+        .as_ref()
+        .map_or(0.0, |d| d.hosting_usd_hour.unwrap_or(f64::MAX))
 }
 
 /// A candidate's margin to its tightest objective at its recommended count (larger is more
@@ -123,11 +133,17 @@ fn cheapest_tied(candidates: &[CandidatePlan]) -> Vec<&CandidatePlan> {
         return Vec::new();
     };
     let (low, low_ci) = cost_of(cheapest);
+    let low_hosting = hosting_of(cheapest);
+    // The API's costs tie within their noise; the machines' prices are exact, so a difference
+    // in them above 2% decides on its own.
     let mut tied: Vec<&CandidatePlan> = passing
         .into_iter()
         .filter(|c| {
             let (a, ci) = cost_of(c);
-            a == low || (a - low).abs() <= (ci + low_ci).max(COST_TIE * low.abs())
+            let (api, low_api) = (a - hosting_of(c), low - low_hosting);
+            let api_ties = (api - low_api).abs() <= (ci + low_ci).max(COST_TIE * low.abs());
+            let hosting_ties = (hosting_of(c) - low_hosting).abs() <= COST_TIE * low.abs();
+            a == low || (api_ties && hosting_ties)
         })
         .collect();
     tied.sort_by(|a, b| {
