@@ -13,7 +13,8 @@ pub(super) fn per_replica(s: &Summary, a: &mut Advice) {
     if n < 2 {
         return;
     }
-    let spread = imbalance(&s.replicas).unwrap_or(1.0);
+    // As the sentence prints it: a round-robin's half a request of difference is not a load.
+    let spread = (imbalance(&s.replicas).unwrap_or(1.0) * 100.0).round() / 100.0;
     for r in &mut a.recommendations {
         match r.setting.as_str() {
             "workers" => {

@@ -457,34 +457,38 @@ fn deploy(
     let Some(spec) = loaded.scenario.hosting.as_ref().map(|h| h.get_ref()) else {
         return Ok(None);
     };
-    let (need, basis) =
-        match spec.client {
-            Some(need) => (need, "[hosting] client".to_string()),
-            None => {
-                let measured = options.probe.as_ref().and_then(|probe| {
-                    let (plan, c) = candidates
-                        .iter()
-                        .zip(&options.candidates)
-                        .find(|(p, _)| p.passes && p.recommended_workers.is_some())?;
-                    let workers = plan.recommended_workers?;
-                    let sample = plan.points.iter().find(|p| p.workers == workers)?.sample.as_ref();
-                    let h = hosting::probe(loaded, c, workers, busiest(sample), probe).ok()?;
-                    Some((
-                        deployment::need_of(&h)?,
-                        format!("measured by the hosting probe at {}", c.name),
-                    ))
-                });
-                match measured {
-                    Some(m) => m,
-                    None => return Err(RunError::Input(
-                        "[hosting] needs the client's needs to size replicas: give `client = { cpu_ms_per_attempt, \
-                         kib_per_in_flight, base_mib }`, or let the hosting probe measure them (no --no-probe, and \
-                         a candidate that passes)"
+    let (need, basis) = match spec.client {
+        Some(need) => (need, "[hosting] client".to_string()),
+        None => {
+            let measured = options.probe.as_ref().and_then(|probe| {
+                let (plan, c) = candidates
+                    .iter()
+                    .zip(&options.candidates)
+                    .find(|(p, _)| p.passes && p.recommended_workers.is_some())?;
+                let workers = plan.recommended_workers?;
+                let sample = plan.points.iter().find(|p| p.workers == workers)?.sample.as_ref();
+                let h = hosting::probe(loaded, c, workers, busiest(sample), probe).ok()?;
+                Some((
+                    deployment::need_of(&h)?,
+                    format!("measured by the hosting probe at {}", c.name),
+                ))
+            });
+            match measured {
+                Some(m) => m,
+                // Nothing passes: no deployment to price; the plan says why without one.
+                None if !candidates.iter().any(|c| c.passes) => return Ok(None),
+                None => {
+                    return Err(RunError::Input(
+                        "[hosting] needs the client's needs to size replicas: give `client = { \
+                             cpu_ms_per_attempt, kib_per_in_flight, base_mib }`, or let the hosting probe measure \
+                             them (without --no-probe; the probe of the first passing candidate failed or was \
+                             skipped)"
                             .into(),
-                    )),
+                    ))
                 }
             }
-        };
+        }
+    };
     for (plan, c) in candidates.iter_mut().zip(&options.candidates) {
         plan.deployment = deployment::size(spec, &need, plan, c.strategy.replicas);
     }
