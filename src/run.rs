@@ -20,7 +20,7 @@ use crate::backend::connect::{connect, ConnectOptions, Connected};
 use crate::backend::connections::ConnectionTimings;
 use crate::engine::record::{AttemptRecord, Collected, RecordSink, RequestRecord, SecondSample, Tee};
 use crate::engine::{Engine, EngineReport, Progress};
-use crate::metrics::live::LiveMetrics;
+use crate::metrics::live::{LiveMetrics, LiveRun};
 use crate::metrics::Metrics;
 use crate::prepare::{PrepareError, Prepared};
 use crate::summary::replicas::ReplicaSummary;
@@ -65,6 +65,7 @@ pub fn execute_watched(
     mut extra: Option<&mut dyn RecordSink>,
     live_metrics: Option<Arc<LiveMetrics>>,
 ) -> Result<Summary, RunError> {
+    let live_run = live_metrics.map(|m| m.run(&prepared.strategy().label(), progress.clone()));
     if prepared.dry_run() {
         return Err(RunError::Input(
             "a run prepared for --dry-run has no API key and is never sent".into(),
@@ -85,7 +86,7 @@ pub fn execute_watched(
         thinking: prepared.thinking(),
     };
     let mut drive = Drive::new(prepared, progress, extra.is_some() && live);
-    drive.sinks.live = live_metrics.map(|m| {
+    drive.sinks.live = live_run.map(|m| {
         let only = prepared.shard().filter(|_| !live).map(|s| s.index);
         (m, only)
     });
@@ -287,7 +288,7 @@ struct Sinks {
     watch: crate::spend::SpendWatch,
     kept: Option<Collected>,
     /// Live metrics, and the one replica they count when this is a simulated shard.
-    live: Option<(Arc<LiveMetrics>, Option<u16>)>,
+    live: Option<(LiveRun, Option<u16>)>,
 }
 
 impl RecordSink for Sinks {
@@ -329,7 +330,7 @@ impl RecordSink for Sinks {
 
 impl Sinks {
     /// The live metrics that count `replica`'s records, if any.
-    fn live_for(&self, replica: u16) -> Option<Arc<LiveMetrics>> {
+    fn live_for(&self, replica: u16) -> Option<LiveRun> {
         match &self.live {
             Some((m, only)) if only.is_none_or(|i| i == replica) => Some(m.clone()),
             _ => None,

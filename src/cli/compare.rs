@@ -31,6 +31,9 @@ pub struct CompareArgs {
     /// Print compare.json instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Live Prometheus metrics, labelled by strategy.
+    #[command(flatten)]
+    pub live: super::metrics_addr::LiveArgs,
 }
 
 /// Runs every strategy on every seed, writes compare.json and compare.html, prints the table.
@@ -85,7 +88,9 @@ pub(super) fn compare(args: CompareArgs, io: &mut Io<'_>) -> Outcome {
             Err(e) => writeln!(err, "  {name} (seed {seed}): {e}"),
         };
     };
-    let comparison = crate::commands::compare::compare(&base, &candidates, args.seeds, &finished)?;
+    let exporter = args.live.start(loaded.scenario.name(), "all")?;
+    let live = exporter.as_ref().map(|e| e.metrics());
+    let comparison = crate::commands::compare::compare(&base, &candidates, args.seeds, &finished, live)?;
     let (dir, written) = write_outputs(dir, |d| report::compare::write_all(&comparison, d), io)?;
     if args.json {
         writeln!(
@@ -108,6 +113,9 @@ pub(super) fn compare(args: CompareArgs, io: &mut Io<'_>) -> Outcome {
             writeln!(io.out, "\n! {line}")?;
         }
         writeln!(io.out, "\nwrote {}", report::listing(&dir, &written))?;
+    }
+    if let Some(exporter) = exporter {
+        exporter.linger(args.live.metrics_linger);
     }
     Ok(Exit::Ok)
 }

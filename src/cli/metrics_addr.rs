@@ -6,8 +6,36 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::CliError;
-use crate::engine::Progress;
 use crate::metrics::live::LiveMetrics;
+
+/// `--metrics-addr` and `--metrics-linger` (on `run` and `compare`).
+#[derive(Debug, clap::Args)]
+pub struct LiveArgs {
+    /// Serve live Prometheus metrics at http://HOST:PORT/metrics while the runs go.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<SocketAddr>,
+    /// Keep serving --metrics-addr this long after the runs, so a last scrape sees the final
+    /// counts (at most 1h).
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_linger)]
+    pub metrics_linger: Duration,
+}
+
+fn parse_linger(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{e} (expected a duration such as 5s)"))?;
+    if d > Duration::from_secs(3_600) {
+        return Err("at most 1h".into());
+    }
+    Ok(d)
+}
+
+impl LiveArgs {
+    /// The exporter, when `--metrics-addr` was given.
+    pub(super) fn start(&self, scenario: &str, shard: &str) -> Result<Option<Exporter>, CliError> {
+        self.metrics_addr
+            .map(|addr| Exporter::start(addr, scenario, shard))
+            .transpose()
+    }
+}
 
 /// The serving thread; stops when dropped.
 pub(super) struct Exporter {
@@ -18,8 +46,8 @@ pub(super) struct Exporter {
 
 impl Exporter {
     /// Binds `addr` now (a port in use fails before anything is sent) and serves the metrics
-    /// of `scenario`'s run, shard `shard`, with gauges read from `progress`.
-    pub fn start(addr: SocketAddr, scenario: &str, shard: &str, progress: Arc<Progress>) -> Result<Exporter, CliError> {
+    /// of `scenario`'s runs, shard `shard` (or `all`).
+    pub fn start(addr: SocketAddr, scenario: &str, shard: &str) -> Result<Exporter, CliError> {
         let listener = std::net::TcpListener::bind(addr)
             .and_then(|l| l.set_nonblocking(true).map(|()| l))
             .map_err(|e| CliError::Failed(format!("--metrics-addr {addr}: {e}")))?;
@@ -28,7 +56,7 @@ impl Exporter {
         let served = metrics.clone();
         let thread = std::thread::Builder::new()
             .name("metrics".into())
-            .spawn(move || serve(listener, served, progress, stopped))
+            .spawn(move || serve(listener, served, stopped))
             .map_err(|e| CliError::Failed(format!("--metrics-addr: {e}")))?;
         Ok(Exporter {
             metrics,
@@ -59,12 +87,7 @@ impl Drop for Exporter {
     }
 }
 
-fn serve(
-    listener: std::net::TcpListener,
-    metrics: Arc<LiveMetrics>,
-    progress: Arc<Progress>,
-    stopped: tokio::sync::oneshot::Receiver<()>,
-) {
+fn serve(listener: std::net::TcpListener, metrics: Arc<LiveMetrics>, stopped: tokio::sync::oneshot::Receiver<()>) {
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
         return;
     };
@@ -75,7 +98,7 @@ fn serve(
         let app = axum::Router::new().route(
             "/metrics",
             axum::routing::get(move || {
-                let body = metrics.encode(&progress);
+                let body = metrics.encode();
                 async move {
                     (
                         [(

@@ -63,13 +63,9 @@ pub struct RunArgs {
     /// to meet).
     #[arg(long, value_name = "TIME", value_parser = parse_start_at)]
     pub start_at: Option<StartAt>,
-    /// Serve live Prometheus metrics at http://HOST:PORT/metrics while the run goes.
-    #[arg(long, value_name = "HOST:PORT")]
-    pub metrics_addr: Option<std::net::SocketAddr>,
-    /// Keep serving --metrics-addr this long after the run, so a last scrape sees the final
-    /// counts.
-    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_linger)]
-    pub metrics_linger: Duration,
+    /// Live Prometheus metrics.
+    #[command(flatten)]
+    pub live: super::metrics_addr::LiveArgs,
     /// The catalog in force.
     #[command(flatten)]
     pub catalog: stampede_mock::standalone::CatalogArg,
@@ -95,14 +91,6 @@ fn parse_start_at(s: &str) -> Result<StartAt, String> {
         at,
         text: s.to_string(),
     })
-}
-
-fn parse_linger(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s).map_err(|e| format!("{e} (expected a duration such as 5s)"))?;
-    if d > Duration::from_secs(3_600) {
-        return Err("at most 1h".into());
-    }
-    Ok(d)
 }
 
 /// Waits for `--start-at` on a live target; says so when the instant had already passed.
@@ -166,18 +154,8 @@ pub(super) fn run(args: RunArgs, io: &mut Io<'_>) -> Outcome {
     let dir = out_dir(args.out.clone(), &loaded);
     let _lock = ready_out_dir(&dir)?;
     let progress = Arc::new(Progress::default());
-    let exporter = match args.metrics_addr {
-        Some(addr) => {
-            let shard = args.shard.map_or("all".to_string(), |s| s.index.to_string());
-            Some(super::metrics_addr::Exporter::start(
-                addr,
-                loaded.scenario.name(),
-                &shard,
-                progress.clone(),
-            )?)
-        }
-        None => None,
-    };
+    let shard = args.shard.map_or("all".to_string(), |s| s.index.to_string());
+    let exporter = args.live.start(loaded.scenario.name(), &shard)?;
     if let Some(start) = &args.start_at {
         wait_for_start(start, spec.target().is_live(), io)?;
     }
@@ -212,7 +190,7 @@ pub(super) fn run(args: RunArgs, io: &mut Io<'_>) -> Outcome {
         super::report::write_pngs(&summary, &dir, args.json, io)?;
     }
     if let Some(exporter) = exporter {
-        exporter.linger(args.metrics_linger);
+        exporter.linger(args.live.metrics_linger);
     }
     match (args.shard, &summary.slo) {
         // A shard's share is not the run: the objectives are the merge's to judge.

@@ -1,10 +1,12 @@
 //! Live Prometheus metrics of a run while it goes (`--metrics-addr`): the records folded into
-//! `prometheus-client` counters, gauges and a histogram, labelled by scenario and shard, so a
-//! dashboard can watch the shards of a distributed run. Every update is an atomic add; the
-//! figures at the end equal the summary's (costs and tokens are the summary's own increments).
+//! `prometheus-client` counters, gauges and a histogram, labelled by scenario and shard (the
+//! registry's) and by strategy (each run's: `compare` watches several), so a dashboard can
+//! watch the shards of a distributed run. Every update is an atomic add; the figures at the end
+//! equal the summary's (costs and tokens are the summary's own increments).
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -22,18 +24,24 @@ const LATENCY_BUCKETS_S: [f64; 14] = [
     0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 60.0, 120.0, 300.0, 600.0,
 ];
 
-/// The run's live metrics.
+/// The live metrics of a process's runs.
 pub struct LiveMetrics {
     registry: Registry,
-    /// Set from the engine's progress when read.
-    arrived: Counter,
+    /// Set from the engines' progress when read.
+    arrived: Family<Labels, Counter>,
     requests: Family<Labels, Counter>,
     attempts: Family<Labels, Counter>,
-    inflight: Gauge,
-    queue_depth: Gauge,
-    latency: Histogram,
+    inflight: Family<Labels, Gauge>,
+    queue_depth: Family<Labels, Gauge>,
+    latency: Family<Labels, Histogram>,
     tokens: Family<Labels, Counter>,
-    cost: Counter<f64, AtomicU64>,
+    cost: Family<Labels, Counter<f64, AtomicU64>>,
+    /// The runs going or gone, by strategy, whose engines' progress the gauges and arrivals read.
+    runs: Mutex<Vec<(String, Arc<Progress>)>>,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS_S.into_iter())
 }
 
 impl LiveMetrics {
@@ -46,14 +54,15 @@ impl LiveMetrics {
         let mut registry = Registry::with_prefix_and_labels("stampede", labels.into_iter());
         let m = LiveMetrics {
             registry: Registry::default(),
-            arrived: Counter::default(),
+            arrived: Family::default(),
             requests: Family::default(),
             attempts: Family::default(),
-            inflight: Gauge::default(),
-            queue_depth: Gauge::default(),
-            latency: Histogram::new(LATENCY_BUCKETS_S.into_iter()),
+            inflight: Family::default(),
+            queue_depth: Family::default(),
+            latency: Family::new_with_constructor(latency_histogram),
             tokens: Family::default(),
-            cost: Counter::default(),
+            cost: Family::default(),
+            runs: Mutex::new(Vec::new()),
         };
         registry.register("requests_arrived", "Requests taken in by the engine", m.arrived.clone());
         registry.register("requests", "Requests ended, by outcome", m.requests.clone());
@@ -82,6 +91,67 @@ impl LiveMetrics {
         LiveMetrics { registry, ..m }
     }
 
+    /// A run of `strategy` whose engine reports to `progress`: what its records update.
+    pub fn run(self: &Arc<Self>, strategy: &str, progress: Arc<Progress>) -> LiveRun {
+        if let Ok(mut runs) = self.runs.lock() {
+            runs.push((strategy.to_string(), progress));
+        }
+        LiveRun {
+            metrics: self.clone(),
+            strategy: strategy.to_string(),
+        }
+    }
+
+    /// The text exposition (OpenMetrics), with the gauges and arrivals read from the runs'
+    /// progress now (a simulated shard simulates every replica: those are the whole
+    /// simulation's).
+    pub fn encode(&self) -> String {
+        if let Ok(runs) = self.runs.lock() {
+            let mut by_strategy: Vec<(&str, u64, i64, i64)> = Vec::new();
+            for (strategy, p) in runs.iter() {
+                let i = match by_strategy.iter().position(|(s, ..)| s == strategy) {
+                    Some(i) => i,
+                    None => {
+                        by_strategy.push((strategy, 0, 0, 0));
+                        by_strategy.len() - 1
+                    }
+                };
+                let e = &mut by_strategy[i];
+                e.1 += p.arrived.load(Ordering::Relaxed);
+                e.2 += p.inflight.load(Ordering::Relaxed) as i64;
+                e.3 += p.queued.load(Ordering::Relaxed) as i64;
+            }
+            for (strategy, arrived, inflight, queued) in by_strategy {
+                let labels = vec![("strategy", strategy.to_string())];
+                let counter = self.arrived.get_or_create(&labels);
+                let counted = counter.get();
+                if arrived > counted {
+                    counter.inc_by(arrived - counted);
+                }
+                self.inflight.get_or_create(&labels).set(inflight);
+                self.queue_depth.get_or_create(&labels).set(queued);
+            }
+        }
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry).expect("writing to a String cannot fail");
+        text
+    }
+}
+
+/// One run's view of the live metrics: its records counted under its strategy's label.
+#[derive(Clone)]
+pub struct LiveRun {
+    metrics: Arc<LiveMetrics>,
+    strategy: String,
+}
+
+impl LiveRun {
+    fn labels(&self, extra: Option<(&'static str, String)>) -> Labels {
+        let mut labels = vec![("strategy", self.strategy.clone())];
+        labels.extend(extra);
+        labels
+    }
+
     /// An attempt ended (or was cancelled).
     pub fn attempt(&self, a: &AttemptRecord) {
         let status = match (a.cancelled, a.result) {
@@ -89,50 +159,40 @@ impl LiveMetrics {
             (false, Ok(_)) => "200".to_string(),
             (false, Err(kind)) => kind.label(),
         };
-        self.attempts.get_or_create(&vec![("status", status)]).inc();
+        self.metrics
+            .attempts
+            .get_or_create(&self.labels(Some(("status", status))))
+            .inc();
     }
 
-    /// A request ended, with the cost and tokens the run's figures added for it.
+    /// A request ended, with the tokens the run's figures added for it.
     pub fn request(&self, r: &RequestRecord, input_tokens: u64, output_tokens: u64) {
+        let m = &self.metrics;
         let outcome = match r.end.outcome() {
             Outcome::Succeeded => "succeeded",
             Outcome::Failed => "failed",
             Outcome::Dropped => "dropped",
         };
-        self.requests
-            .get_or_create(&vec![("outcome", outcome.to_string())])
+        m.requests
+            .get_or_create(&self.labels(Some(("outcome", outcome.into()))))
             .inc();
         if r.end.outcome() == Outcome::Succeeded {
-            self.latency.observe(r.latency().as_secs_f64());
+            m.latency
+                .get_or_create(&self.labels(None))
+                .observe(r.latency().as_secs_f64());
         }
-        self.tokens
-            .get_or_create(&vec![("kind", "input".to_string())])
+        m.tokens
+            .get_or_create(&self.labels(Some(("kind", "input".into()))))
             .inc_by(input_tokens);
-        self.tokens
-            .get_or_create(&vec![("kind", "output".to_string())])
+        m.tokens
+            .get_or_create(&self.labels(Some(("kind", "output".into()))))
             .inc_by(output_tokens);
     }
 
     /// Cost the run's figures added.
     pub fn cost(&self, usd: f64) {
         if usd > 0.0 {
-            self.cost.inc_by(usd);
+            self.metrics.cost.get_or_create(&self.labels(None)).inc_by(usd);
         }
-    }
-
-    /// The text exposition (OpenMetrics), with the gauges read from `progress` now.
-    pub fn encode(&self, progress: &Progress) -> String {
-        self.inflight.set(progress.inflight.load(Ordering::Relaxed) as i64);
-        self.queue_depth.set(progress.queued.load(Ordering::Relaxed) as i64);
-        // The engine's arrivals so far (a simulated shard simulates every replica: its
-        // arrivals and gauges are the whole simulation's).
-        let arrived = progress.arrived.load(Ordering::Relaxed);
-        let counted = self.arrived.get();
-        if arrived > counted {
-            self.arrived.inc_by(arrived - counted);
-        }
-        let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &self.registry).expect("writing to a String cannot fail");
-        text
     }
 }

@@ -310,3 +310,101 @@ retry = { policy = "exponential", jitter = "full", base = "200ms", cap = "1s", m
     assert!(a > 0.2, "the scenario should hit the quota: {a}");
     assert!((a - b).abs() < 0.02, "429 share: sim {a:.3}, live {b:.3}");
 }
+
+/// `GET /metrics` over a plain TCP connection.
+fn scrape(addr: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.write_all(format!("GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
+/// The value of the sample whose line has every one of `parts`.
+fn sample(page: &str, name: &str, parts: &[&str]) -> u64 {
+    page.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) && parts.iter().all(|p| l.contains(p)))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap() as u64)
+        .sum()
+}
+
+#[test]
+fn compare_serves_live_metrics_labelled_by_strategy() {
+    let text = r#"
+name = "cmp-live"
+seed = 2
+duration = "20s"
+
+[target]
+kind = "sim"
+model = "gemini-2.5-flash"
+
+[target.mock]
+rpm = 60
+
+[traffic]
+arrival = "poisson"
+rate = 5
+input_tokens = 300
+output_tokens = 60
+
+[strategy]
+workers = 8
+
+[[strategies]]
+name = "no-retry"
+retry = { policy = "none" }
+
+[[strategies]]
+name = "retry"
+retry = { policy = "exponential", jitter = "full", base = "500ms", cap = "4s", max_attempts = 4 }
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(dir.path(), "cmp", text);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let out = dir.path().join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .args(["compare", path.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .args(["--metrics-addr", &addr, "--metrics-linger", "30s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !out.join("compare.json").exists() {
+        assert!(started.elapsed().as_secs() < 60, "compare did not end");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let page = scrape(&addr).expect("the metrics are still served after the runs");
+    let _ = child.kill();
+    let _ = child.wait();
+    let comparison: Value = serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
+    for s in comparison["strategies"].as_array().unwrap() {
+        let name = s["name"].as_str().unwrap();
+        let label = format!("strategy=\"{name}\"");
+        for outcome in ["succeeded", "failed", "dropped"] {
+            let got = sample(
+                &page,
+                "stampede_requests_total",
+                &[&label, &format!("outcome=\"{outcome}\"")],
+            );
+            assert_eq!(
+                got,
+                s["requests"][outcome].as_u64().unwrap(),
+                "{name} {outcome}\n{page}"
+            );
+        }
+        let attempts = sample(&page, "stampede_attempts_total", &[&label]);
+        assert_eq!(attempts, s["attempts"]["total"].as_u64().unwrap(), "{name}");
+        let refused = sample(&page, "stampede_attempts_total", &[&label, "status=\"429\""]);
+        assert_eq!(refused, s["attempts"]["status_429"].as_u64().unwrap(), "{name}");
+    }
+    assert!(page.contains("# EOF"), "{page}");
+}

@@ -56,7 +56,7 @@ FAMILIES = {
     "stampede_tokens_total": "counter",
     "stampede_cost_usd_total": "counter",
 }
-LABELS = {"scenario", "shard", "outcome", "status", "kind", "le"}
+LABELS = {"scenario", "shard", "strategy", "outcome", "status", "kind", "le"}
 SERIES = set(FAMILIES) | {
     f + suffix for f, t in FAMILIES.items() if t == "histogram" for suffix in ("_bucket", "_sum", "_count")
 }

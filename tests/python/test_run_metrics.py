@@ -57,10 +57,13 @@ def scrape(url):
     samples = {}
     for family in openmetrics_families(page):
         for s in family.samples:
-            key = (s.name, tuple(sorted((k, v) for k, v in s.labels.items() if k not in ("scenario", "shard"))))
+            key = (s.name, tuple(sorted((k, v) for k, v in s.labels.items()
+                                        if k not in ("scenario", "shard", "strategy"))))
             samples[key] = s.value
             assert s.labels.get("scenario") == "metrics-live", s
             assert s.labels.get("shard") == "all", s
+            # The run's strategy: the scenario's [strategy] has no name.
+            assert s.labels.get("strategy") == "custom", s
     return samples
 
 

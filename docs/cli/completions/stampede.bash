@@ -429,7 +429,7 @@ _stampede() {
             return 0
             ;;
         stampede__subcmd__compare)
-            opts="-h --strategy --seeds --target --duration --out --max-cost-usd --catalog --json --help"
+            opts="-h --strategy --seeds --target --duration --out --max-cost-usd --catalog --json --metrics-addr --metrics-linger --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -460,6 +460,14 @@ _stampede() {
                     return 0
                     ;;
                 --catalog)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-linger)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

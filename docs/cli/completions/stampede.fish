@@ -52,8 +52,8 @@ complete -c stampede -n "__fish_stampede_using_subcommand run" -l max-cost-usd -
 complete -c stampede -n "__fish_stampede_using_subcommand run" -l max-requests -d 'Schedule at most this many requests' -r
 complete -c stampede -n "__fish_stampede_using_subcommand run" -l shard -d 'Run shard I of N (from 0) of the seeded schedule: the requests the load balancer gives to replica I of N (`stampede merge` adds the shards up)' -r
 complete -c stampede -n "__fish_stampede_using_subcommand run" -l start-at -d 'Wait until this instant (RFC 3339 UTC, e.g. 2026-12-03T14:00:00Z) before sending, so shards on several machines start together (live targets; the simulator has no wall clock to meet)' -r
-complete -c stampede -n "__fish_stampede_using_subcommand run" -l metrics-addr -d 'Serve live Prometheus metrics at http://HOST:PORT/metrics while the run goes' -r
-complete -c stampede -n "__fish_stampede_using_subcommand run" -l metrics-linger -d 'Keep serving --metrics-addr this long after the run, so a last scrape sees the final counts' -r
+complete -c stampede -n "__fish_stampede_using_subcommand run" -l metrics-addr -d 'Serve live Prometheus metrics at http://HOST:PORT/metrics while the runs go' -r
+complete -c stampede -n "__fish_stampede_using_subcommand run" -l metrics-linger -d 'Keep serving --metrics-addr this long after the runs, so a last scrape sees the final counts (at most 1h)' -r
 complete -c stampede -n "__fish_stampede_using_subcommand run" -l catalog -d 'A catalog file extending the embedded one (models, prices, tier presets); `stampede catalog --file FILE` shows the result' -r -F
 complete -c stampede -n "__fish_stampede_using_subcommand run" -l json -d 'Print summary.json to stdout instead of the table'
 complete -c stampede -n "__fish_stampede_using_subcommand run" -s q -l quiet -d 'No progress display'
@@ -96,6 +96,8 @@ complete -c stampede -n "__fish_stampede_using_subcommand compare" -l duration -
 complete -c stampede -n "__fish_stampede_using_subcommand compare" -l out -d 'Output folder [default: reports/<scenario name>/]' -r -F
 complete -c stampede -n "__fish_stampede_using_subcommand compare" -l max-cost-usd -d 'Spend cap in USD for all the runs together against a billed API [default: the scenario\'s, else $1]' -r
 complete -c stampede -n "__fish_stampede_using_subcommand compare" -l catalog -d 'A catalog file extending the embedded one (models, prices, tier presets); `stampede catalog --file FILE` shows the result' -r -F
+complete -c stampede -n "__fish_stampede_using_subcommand compare" -l metrics-addr -d 'Serve live Prometheus metrics at http://HOST:PORT/metrics while the runs go' -r
+complete -c stampede -n "__fish_stampede_using_subcommand compare" -l metrics-linger -d 'Keep serving --metrics-addr this long after the runs, so a last scrape sees the final counts (at most 1h)' -r
 complete -c stampede -n "__fish_stampede_using_subcommand compare" -l json -d 'Print compare.json instead of the table'
 complete -c stampede -n "__fish_stampede_using_subcommand compare" -s h -l help -d 'Print help'
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -l strategy -d 'A candidate: a strategy file or `preset:NAME`; repeat for each. Without any, the scenario\'s [[strategies]], or else its [strategy]' -r

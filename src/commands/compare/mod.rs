@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::Progress;
 use crate::prepare::Prepared;
-use crate::run::{execute, RunError};
+use crate::run::{execute_watched, RunError};
 use crate::scenario::Candidate;
 use crate::stats::Stat;
 use crate::summary::figures::{self, Better, Figure, LaneFigure};
@@ -207,6 +207,7 @@ pub fn compare(
     candidates: &[Candidate],
     seeds: u32,
     finished: &RunFinished<'_>,
+    live: Option<std::sync::Arc<crate::metrics::live::LiveMetrics>>,
 ) -> Result<Comparison, RunError> {
     let loaded = base.loaded();
     let seed_list: Vec<u64> = (0..u64::from(seeds.max(1))).map(|i| base.seed() + i).collect();
@@ -219,7 +220,7 @@ pub fn compare(
         let summary = base
             .variant(seed, &candidates[c].strategy)
             .map_err(RunError::from)
-            .and_then(|spec| execute(&spec, Arc::new(Progress::default()), None));
+            .and_then(|spec| execute_watched(&spec, Arc::new(Progress::default()), None, live.clone()));
         finished(&candidates[c].name, seed, &summary);
         summary
     });
