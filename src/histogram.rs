@@ -159,11 +159,18 @@ impl LatencyHistogram {
         self.0.add(&other.0).expect("auto-resizing histograms always add");
     }
 
-    /// HdrHistogram V2 compressed encoding, base64.
+    /// HdrHistogram V2 compressed encoding, base64. Canonical: the values are copied into a
+    /// histogram sized by their largest, so equal histograms encode alike however each was grown
+    /// (recorded value by value, or added up from shards).
     pub fn encode(&self) -> String {
+        let high = self.0.max().max(2);
+        let mut canonical =
+            Histogram::<u64>::new_with_bounds(1, high, 3).expect("1 to at least 2 at 3 digits is valid");
+        canonical.auto(true);
+        canonical.add(&self.0).expect("auto-resizing histograms always add");
         let mut bytes = Vec::new();
         V2DeflateSerializer::new()
-            .serialize(&self.0, &mut bytes)
+            .serialize(&canonical, &mut bytes)
             .expect("serialising to memory cannot fail");
         base64::engine::general_purpose::STANDARD.encode(bytes)
     }

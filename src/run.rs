@@ -18,7 +18,7 @@ use std::time::SystemTime;
 
 use crate::backend::connect::{connect, ConnectOptions, Connected};
 use crate::backend::connections::ConnectionTimings;
-use crate::engine::record::{AttemptRecord, Collected, RecordSink, RequestRecord, SecondSample, Tee};
+use crate::engine::record::{AttemptRecord, Collected, Outcome, RecordSink, RequestRecord, SecondSample, Tee};
 use crate::engine::{Engine, EngineReport, Progress};
 use crate::metrics::live::{LiveMetrics, LiveRun};
 use crate::metrics::Metrics;
@@ -107,7 +107,12 @@ pub fn execute_watched(
             crate::format::secs(at.as_secs_f64())
         )));
     }
-    let Sinks { mut metrics, watch, .. } = sinks;
+    let Sinks {
+        mut metrics,
+        watch,
+        intervals,
+        ..
+    } = sinks;
     let reported = Reported::of(prepared, metrics.len());
     // The run's own costs (pinned caches, Batch API jobs) go to one replica this process
     // reports: a simulated shard other than 0 leaves them to shard 0, which simulated the same.
@@ -118,6 +123,9 @@ pub fn execute_watched(
     };
     let pin_warnings = owner.end_of_run(&report, prepared.models());
     let mut total = reported.total(&metrics);
+    if let Some((log, _)) = intervals {
+        total.intervals = log;
+    }
     let recorded = timings.snapshot();
     if recorded.connect.count() + recorded.connect_failed > 0 {
         total.connections = Some(recorded);
@@ -287,6 +295,8 @@ struct Sinks {
     metrics: Vec<Metrics>,
     watch: crate::spend::SpendWatch,
     kept: Option<Collected>,
+    /// With several replicas: the latency log of the replicas reported (all, or a shard's).
+    intervals: Option<(crate::metrics::interval_log::IntervalLog, Option<u16>)>,
     /// Live metrics, and the one replica they count when this is a simulated shard.
     live: Option<(LiveRun, Option<u16>)>,
 }
@@ -313,6 +323,11 @@ impl RecordSink for Sinks {
         m.request(r);
         if let Some(live) = live {
             live.request(r, m.tokens.input - before.input, m.tokens.output - before.output);
+        }
+        if let Some((log, only)) = &mut self.intervals {
+            if r.end.outcome() == Outcome::Succeeded && only.is_none_or(|i| i == r.replica) {
+                log.record(r.ended, r.latency());
+            }
         }
         self.watch.request(r);
         if let Some(k) = &mut self.kept {
@@ -389,9 +404,22 @@ impl Drive {
         let prices = prepared.prices().to_vec();
         let lanes = prepared.loaded().traffic.lanes.len();
         let interval = crate::metrics::log_interval(prepared.duration());
-        let replicas = usize::from(prepared.strategy().replicas.max(1));
+        let replicas = prepared.strategy().replicas.max(1) as usize;
         let metrics = Metrics::new(prices.clone(), lanes).with_interval(interval);
+        // Several replicas: one latency log for the replicas this process reports, kept here.
+        let (metrics, intervals) = match replicas {
+            1 => (metrics, None),
+            _ => {
+                let only = prepared.shard().map(|s| s.index);
+                let log = crate::metrics::interval_log::IntervalLog::new(interval);
+                (
+                    metrics.with_intervals(crate::metrics::interval_log::IntervalLog::not_kept(interval)),
+                    Some((log, only)),
+                )
+            }
+        };
         let sinks = Sinks {
+            intervals,
             metrics: vec![metrics; replicas],
             watch: crate::spend::SpendWatch::new(prepared.spend_cap(), prices, progress.clone()),
             kept: keep.then(Collected::default),

@@ -59,8 +59,8 @@ pub fn apply(
     closed_loop: bool,
 ) -> Result<(), String> {
     match strategy.replicas {
-        1 => strategy.replicas = shard.count,
-        n if n == shard.count => {}
+        1 => strategy.replicas = u32::from(shard.count),
+        n if n == u32::from(shard.count) => {}
         n => {
             return Err(format!(
                 "--shard {shard}: the scenario has strategy.replicas = {n}; a run's shards are its replicas, so N \

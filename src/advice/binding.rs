@@ -188,9 +188,17 @@ pub fn describe(s: &Summary, b: Binding) -> String {
             tokens_quota_share(s) * 100.0
         ),
         Binding::ClientRateLimit => {
-            let l = &s.run.strategy.rate_limit;
+            let st = &s.run.strategy;
+            let l = &st.rate_limit;
+            let (rpm, tpm) = st.deployment_rate_limit();
+            let each = match (st.replicas > 1, l.shared) {
+                (true, false) => format!(" per replica; rpm = {rpm}, tpm = {tpm} over {} replicas", st.replicas),
+                (true, true) => format!(", one bucket {} replicas share", st.replicas),
+                _ => String::new(),
+            };
             format!(
-                "{} (rpm = {}, tpm = {}): {} of {} requests waited in the client, attempts went out at {:.0} a minute",
+                "{} (rpm = {}, tpm = {}{each}): {} of {} requests waited in the client, attempts went out at {:.0} a \
+                 minute",
                 b.label(),
                 l.rpm,
                 l.tpm,
@@ -268,15 +276,16 @@ pub fn offered_tokens_per_minute(s: &Summary) -> f64 {
 /// Whether the client's own rate limit binds: requests waited in the client, and the
 /// attempts went out at (about) the limit's rate.
 pub fn client_rate_limit_binds(s: &Summary) -> bool {
-    let limit = &s.run.strategy.rate_limit;
-    if s.requests.waited == 0 || (limit.rpm == 0 && limit.tpm == 0) {
+    // Every replica's bucket together (or the one they share).
+    let (rpm, tpm) = s.run.strategy.deployment_rate_limit();
+    if s.requests.waited == 0 || (rpm == 0 && tpm == 0) {
         return false;
     }
     let attempts_per_minute = s.throughput.attempt_rps * 60.0;
     let tokens_per_minute = s.throughput.attempt_rps * planned_input_per_request(s) * 60.0;
-    (limit.rpm > 0 && attempts_per_minute >= 0.9 * limit.rpm as f64)
-        || (limit.tpm > 0 && tokens_per_minute >= 0.9 * limit.tpm as f64)
-        || (limit.rpm > 0 && s.throughput.offered_rps * 60.0 > limit.rpm as f64)
+    (rpm > 0 && attempts_per_minute >= 0.9 * rpm as f64)
+        || (tpm > 0 && tokens_per_minute >= 0.9 * tpm as f64)
+        || (rpm > 0 && s.throughput.offered_rps * 60.0 > rpm as f64)
 }
 
 /// Attempts that failed upstream: 5xx answers, timeouts and transport errors.

@@ -104,7 +104,7 @@ fn with_replicas(candidates: Vec<Candidate>, replicas: &[u16]) -> Vec<Candidate>
     for c in candidates {
         for &r in replicas {
             let mut strategy = c.strategy.clone();
-            strategy.replicas = r;
+            strategy.replicas = u32::from(r);
             out.push(Candidate {
                 name: format!("{} ×{r}", c.name),
                 strategy,

@@ -279,7 +279,7 @@ impl<'s, S: RecordSink> Engine<'s, S> {
         } else {
             backend
         };
-        let replicas = (0..usize::from(config.strategy.replicas.max(1)))
+        let replicas = (0..config.strategy.replicas.max(1) as usize)
             .map(|i| Replica::new(i, &config.strategy, &config.lanes, &config.models, config.seed, start))
             .collect();
         let shared_limit = replica::shares_rate_limit(&config.strategy)

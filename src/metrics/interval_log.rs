@@ -19,6 +19,15 @@ pub struct IntervalLog {
     closed: Vec<String>,
     /// The open interval and its histogram.
     open: Option<(usize, LatencyHistogram)>,
+    /// Whether this log records at all: a run of several replicas keeps one log for the
+    /// replicas it reports instead of one each (merging 600 intervals per replica costs more
+    /// than the run).
+    #[serde(default = "kept")]
+    kept: bool,
+}
+
+fn kept() -> bool {
+    true
 }
 
 impl IntervalLog {
@@ -28,11 +37,28 @@ impl IntervalLog {
             interval: interval.max(Duration::from_millis(1)),
             closed: Vec::new(),
             open: None,
+            kept: true,
         }
+    }
+
+    /// A log of `interval` that records nothing (its requests are logged elsewhere).
+    pub fn not_kept(interval: Duration) -> IntervalLog {
+        IntervalLog {
+            kept: false,
+            ..IntervalLog::new(interval)
+        }
+    }
+
+    /// Whether it records.
+    pub fn is_kept(&self) -> bool {
+        self.kept
     }
 
     /// Records the latency of a request answered at `ended` (since the run's start).
     pub fn record(&mut self, ended: Duration, latency: Duration) {
+        if !self.kept {
+            return;
+        }
         let slot = (ended.as_nanos() / self.interval.as_nanos()) as usize;
         match &mut self.open {
             Some((open, h)) if *open == slot => h.record(latency),

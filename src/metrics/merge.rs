@@ -221,6 +221,13 @@ impl Series {
 impl IntervalLog {
     /// Adds another log of the same interval, interval by interval.
     fn merge(&mut self, o: &IntervalLog) {
+        if !o.is_kept() {
+            return;
+        }
+        if !self.is_kept() {
+            *self = o.clone();
+            return;
+        }
         let mine = self.encoded();
         let theirs = o.encoded();
         let decode = |list: &[String], i: usize| {

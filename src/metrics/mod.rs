@@ -216,6 +216,12 @@ impl Metrics {
         self
     }
 
+    /// The same metrics with `log` as their latency interval log.
+    pub fn with_intervals(mut self, log: interval_log::IntervalLog) -> Metrics {
+        self.intervals = log;
+        self
+    }
+
     /// Empty metrics; `prices[i]` is the price of model `i`, if known.
     pub fn new(prices: Vec<Option<Price>>, lanes: usize) -> Metrics {
         Metrics {

@@ -67,7 +67,7 @@ fn default_workers() -> u32 {
     16
 }
 
-fn one_replica() -> u16 {
+fn one_replica() -> u32 {
     1
 }
 
@@ -88,7 +88,7 @@ pub struct StrategySpec {
     /// breaker, cache and retry budget), behind one load balancer and sharing the upstream and
     /// its quota.
     #[serde(default = "one_replica")]
-    pub replicas: u16,
+    pub replicas: u32,
     /// How the load balancer spreads requests over the replicas.
     #[serde(default)]
     pub balance: balance::Balance,
@@ -212,6 +212,14 @@ impl StrategySpec {
             }
         }
         Ok(())
+    }
+
+    /// The client rate limit of the whole deployment, (rpm, tpm): one replica's times the
+    /// replicas, unless they share one bucket.
+    pub fn deployment_rate_limit(&self) -> (u64, u64) {
+        let l = &self.rate_limit;
+        let n = if l.shared { 1 } else { u64::from(self.replicas.max(1)) };
+        (l.rpm.saturating_mul(n), l.tpm.saturating_mul(n))
     }
 
     /// A short name: `name`, else the preset, else `custom`.

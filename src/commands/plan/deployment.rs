@@ -68,8 +68,8 @@ pub fn size(spec: &HostingSpec, need: &ClientNeed, candidate: &CandidatePlan, re
     let why = match machine {
         Some(m) => format!(
             "{replicas} × {} (${:.4}/h{}) for {replicas} replica{} of {workers} workers, each needing {vcpu:.2} vCPU \
-             ({attempt_rps:.1} attempts/s at the busiest × {:.2} ms) and {memory_mib:.0} MiB, both with {HEADROOM}x \
-             headroom",
+             ({attempt_rps:.1} attempts/s at the busiest × {:.2} ms) and {memory_mib:.0} MiB (an idle replica's {:.0} MiB \
+             and {:.0} KiB per request in flight), both with {HEADROOM}x headroom",
             m.name,
             m.usd_hour,
             if spec.replica_usd_hour > 0.0 {
@@ -78,7 +78,9 @@ pub fn size(spec: &HostingSpec, need: &ClientNeed, candidate: &CandidatePlan, re
                 String::new()
             },
             if replicas == 1 { "" } else { "s" },
-            need.cpu_ms_per_attempt
+            need.cpu_ms_per_attempt,
+            need.base_mib,
+            need.kib_per_in_flight
         ),
         None => format!(
             "no machine in [hosting] has {vcpu:.2} vCPU and {memory_mib:.0} MiB, what one replica of {workers} workers \

@@ -490,7 +490,7 @@ fn deploy(
         }
     };
     for (plan, c) in candidates.iter_mut().zip(&options.candidates) {
-        plan.deployment = deployment::size(spec, &need, plan, c.strategy.replicas);
+        plan.deployment = deployment::size(spec, &need, plan, c.strategy.replicas as u16);
     }
     Ok(Some(basis))
 }

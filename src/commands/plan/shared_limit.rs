@@ -84,8 +84,19 @@ pub fn check(
         wait(split_point),
         wait(&shared_point),
     );
+    // Neither bucket held anything back: the limit does not bind at this traffic.
+    let same = ms(split_point) == ms(&shared_point)
+        && pct(split_point) == pct(&shared_point)
+        && wait(split_point) == wait(&shared_point);
+    let why = match same {
+        true => format!(
+            "{why} Here the figures are the same both ways: at this traffic neither bucket holds requests back (the \
+             rate limit does not bind), so sharing it buys nothing until the traffic grows toward it."
+        ),
+        false => why,
+    };
     Ok(Some(SharedLimitCheck {
-        replicas: st.replicas,
+        replicas: st.replicas as u16,
         per_replica: limit_text(limit.rpm, limit.tpm),
         shared: limit_text(limit.rpm * n, limit.tpm * n),
         split_point: split_point.clone(),

@@ -64,8 +64,28 @@ pub fn note(s: &Summary) -> String {
         strategy.balance.as_str(),
         ratio
     );
-    if strategy.rate_limit.rpm > 0 || strategy.rate_limit.tpm > 0 {
-        out.push_str(" Each replica has its own client rate limit as the scenario sets it.");
+    let l = &strategy.rate_limit;
+    if l.rpm > 0 || l.tpm > 0 {
+        let (rpm, tpm) = strategy.deployment_rate_limit();
+        let limit = |r: u64, t: u64| {
+            let parts: Vec<String> = [(r, "RPM"), (t, "TPM")]
+                .iter()
+                .filter(|(v, _)| *v > 0)
+                .map(|(v, unit)| format!("{} {unit}", count(*v)))
+                .collect();
+            parts.join(" and ")
+        };
+        out.push_str(&match l.shared {
+            true => format!(
+                " One client rate limit of {} is shared by every replica.",
+                limit(rpm, tpm)
+            ),
+            false => format!(
+                " Each replica has its own client rate limit of {}: {} in all.",
+                limit(l.rpm, l.tpm),
+                limit(rpm, tpm)
+            ),
+        });
     }
     if let Some(m) = &s.merged {
         match m.start_spread_ms {
