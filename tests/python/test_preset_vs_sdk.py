@@ -1,5 +1,6 @@
-"""The `google-genai-retry` preset against the client it mirrors: the official google-genai SDK
-with `HttpRetryOptions()` (its defaults: 5 attempts, 1 s doubling, up to 1 s of jitter).
+"""The `google-genai-default` and `google-genai-retry` presets against the client they mirror: the
+official google-genai SDK without retry options, and with `HttpRetryOptions()` (its defaults: 5
+attempts, 1 s doubling, up to 1 s of jitter).
 
 Run by .ci/run when python3 is present:
     python3 tests/python/test_preset_vs_sdk.py path/to/stampede-mock path/to/stampede
@@ -7,10 +8,10 @@ Run by .ci/run when python3 is present:
 Each case sends the same arrivals twice: with the SDK against the mock over HTTP (attempts
 counted by an httpx request hook, answers by the calls that returned), and with the preset in
 stampede's simulator against the same mock profile. Attempts must agree within 10% and answers
-within 5% of the requests. The cases are the ones where the preset used to part from the SDK:
-a per-day quota (the SDK retries its 429s like any other) and connections cut when the answer is
-due (httpx RemoteProtocolError: the SDK does not retry it). About 20 s of wall time: the SDK's
-real waits of 1 + 2 + 4 + 8 s.
+within 5% of the requests. The four cases: a per-minute quota, a per-day quota (the SDK retries its 429s like any
+other), connections cut when the answer is due (httpx RemoteProtocolError: the SDK does not retry
+it) and attempts that hang until the SDK's own timeout ends them (ReadTimeout: retried). About a
+minute of wall time: the SDK's real waits of 1 + 2 + 4 + 8 s per retried case.
 """
 
 import json
@@ -32,8 +33,9 @@ REQUESTS = 8
 GAP_S = 0.1
 
 
-def with_sdk(mock, profile):
-    """(attempts sent, calls answered) of REQUESTS calls GAP_S apart, each on its own thread."""
+def with_sdk(mock, profile, retry, timeout_ms):
+    """(attempts sent, calls answered) of REQUESTS calls GAP_S apart, each on its own thread;
+    with `HttpRetryOptions()` when `retry`, and `HttpOptions(timeout=timeout_ms)` when given."""
     proc, base = start_mock(mock, 'preset = "tier1"\n' + profile)
     lock = threading.Lock()
     sent, answered = [0], [0]
@@ -44,7 +46,8 @@ def with_sdk(mock, profile):
 
     options = types.HttpOptions(
         base_url=base,
-        retry_options=types.HttpRetryOptions(),
+        retry_options=types.HttpRetryOptions() if retry else None,
+        timeout=timeout_ms,
         client_args={"event_hooks": {"request": [hook]}},
     )
     client = genai.Client(api_key="test-key", http_options=options)
@@ -69,7 +72,7 @@ def with_sdk(mock, profile):
         proc.terminate()
 
 
-def with_preset(stampede, profile):
+def with_preset(stampede, profile, preset, timeout):
     """(attempts, answered) of the same arrivals with the preset, in the simulator."""
     scenario = f"""
 name = "preset-vs-sdk"
@@ -91,9 +94,9 @@ input_tokens = 2
 output_tokens = 10
 
 [strategy]
-preset = "google-genai-retry"
+preset = "{preset}"
 workers = 64
-timeout = {{ attempt = "10m", total = "10m" }}
+timeout = {{ attempt = "{timeout}", total = "10m" }}
 """
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "s.toml")
@@ -111,26 +114,40 @@ timeout = {{ attempt = "10m", total = "10m" }}
         return s["attempts"]["total"], s["requests"]["succeeded"]
 
 
-def check(mock, stampede, name, profile, expected):
-    sdk = with_sdk(mock, profile)
-    preset = with_preset(stampede, profile)
-    print(f"{name}: SDK {sdk[0]} attempts, {sdk[1]} answered; preset {preset[0]} attempts, {preset[1]} answered")
-    assert abs(sdk[0] - preset[0]) <= 0.10 * sdk[0], (name, sdk, preset)
-    assert abs(sdk[1] - preset[1]) <= 0.05 * REQUESTS, (name, sdk, preset)
+def check(mock, stampede, preset, name, profile, expected, timeout_ms=None):
+    retry = preset == "google-genai-retry"
+    sdk = with_sdk(mock, profile, retry, timeout_ms)
+    timeout = f"{timeout_ms}ms" if timeout_ms else "10m"
+    ours = with_preset(stampede, profile, preset, timeout)
+    print(f"{preset}, {name}: SDK {sdk[0]} attempts, {sdk[1]} answered; preset {ours[0]} attempts, {ours[1]} answered")
+    assert abs(sdk[0] - ours[0]) <= 0.10 * sdk[0], (preset, name, sdk, ours)
+    assert abs(sdk[1] - ours[1]) <= 0.05 * REQUESTS, (preset, name, sdk, ours)
     # The figures the SDK's source predicts, so a case that stops testing anything fails.
-    assert sdk == expected, (name, sdk, expected)
+    assert sdk == expected, (preset, name, sdk, expected)
 
 
 def main():
     mock, stampede = sys.argv[1], sys.argv[2]
     latency = 'latency = { dist = "constant", value = "50ms" }'
-    # A per-day quota of 4: four answered, four refused five times each (the SDK retries a
-    # per-day 429 like any other; the preset used to give up at once: 12 attempts).
-    check(mock, stampede, "per-day quota", f"rpm = 0\ntpm = 0\nrpd = 4\n{latency}", (4 + 4 * 5, 4))
-    # Every connection cut when the first token is due: final for the SDK (RemoteProtocolError
-    # is not among its transient errors); the preset used to retry it: 40 attempts.
-    check(mock, stampede, "cut connections", f"rpm = 0\ntpm = 0\nrpd = 0\n{latency}\nerrors = {{ rate_reset = 1.0 }}", (8, 0))
-    print("google-genai-retry matches the SDK: ok")
+    per_minute = f"rpm = 3\ntpm = 0\nrpd = 0\n{latency}"
+    per_day = f"rpm = 0\ntpm = 0\nrpd = 4\n{latency}"
+    cut = f"rpm = 0\ntpm = 0\nrpd = 0\n{latency}\nerrors = {{ rate_reset = 1.0 }}"
+    hung = f"rpm = 0\ntpm = 0\nrpd = 0\n{latency}\nerrors = {{ rate_hang = 1.0 }}"
+    for preset in ("google-genai-default", "google-genai-retry"):
+        tries = 5 if preset == "google-genai-retry" else 1
+        # A per-minute quota of 3: three answered; each of the other five refused on every try
+        # (the SDK's waits, 1 + 2 + 4 + 8 s and jitter, end inside the same minute).
+        check(mock, stampede, preset, "per-minute quota", per_minute, (3 + 5 * tries, 3))
+        # A per-day quota of 4: four answered, four refused on every try (the SDK retries a
+        # per-day 429 like any other; the preset used to give up at once: 12 attempts).
+        check(mock, stampede, preset, "per-day quota", per_day, (4 + 4 * tries, 4))
+        # Every connection cut when the first token is due: final for the SDK (RemoteProtocolError
+        # is not among its transient errors); the preset used to retry it: 40 attempts.
+        check(mock, stampede, preset, "cut connections", cut, (8, 0))
+        # Every attempt hangs: the SDK's own timeout (HttpOptions(timeout=1000)) ends each one
+        # with httpx's ReadTimeout, which it retries; the preset with the same attempt timeout.
+        check(mock, stampede, preset, "hung attempts", hung, (8 * tries, 0), timeout_ms=1000)
+    print("google-genai-default and google-genai-retry match the SDK: ok")
 
 
 if __name__ == "__main__":
