@@ -35,19 +35,7 @@ pub fn table(s: &Summary) -> String {
         "(latency counts from each request's intended start, when the schedule meant it to start; schedule lag = \
          how late the engine took it in; terms: docs/src/glossary.md)\n",
     );
-    if v.replicas.len() > 1 {
-        out.push_str(&format!(
-            "\n{:<12}{:>10}{:>10}{:>8}{:>10}{:>10}{:>10}{:>11}{:>8}\n",
-            "replica", "scheduled", "answered", "429s", "p50", "p95", "p99", "in flight", "queue"
-        ));
-        for r in &v.replicas {
-            out.push_str(&format!(
-                "{:<12}{:>10}{:>10}{:>8}{:>10}{:>10}{:>10}{:>11}{:>8}\n",
-                r.name, r.scheduled, r.success, r.status_429, r.p50, r.p95, r.p99, r.peak_inflight, r.peak_queue
-            ));
-        }
-        out.push_str(&format!("({})\n", v.replica_note));
-    }
+    out.push_str(&replica_lines(&v));
     if !v.checks.is_empty() {
         out.push_str("\nSLO\n");
         for c in &v.checks {
@@ -107,5 +95,24 @@ pub fn table(s: &Summary) -> String {
             ));
         }
     }
+    out
+}
+
+/// The per-replica table, when the run had more than one replica.
+fn replica_lines(v: &View) -> String {
+    if v.replicas.len() < 2 {
+        return String::new();
+    }
+    let mut out = format!(
+        "\n{:<12}{:>10}{:>10}{:>8}{:>10}{:>10}{:>10}{:>11}{:>8}\n",
+        "replica", "scheduled", "answered", "429s", "p50", "p95", "p99", "in flight", "queue"
+    );
+    for r in &v.replicas {
+        out.push_str(&format!(
+            "{:<12}{:>10}{:>10}{:>8}{:>10}{:>10}{:>10}{:>11}{:>8}\n",
+            r.name, r.scheduled, r.success, r.status_429, r.p50, r.p95, r.p99, r.peak_inflight, r.peak_queue
+        ));
+    }
+    out.push_str(&format!("({})\n", v.replica_note));
     out
 }

@@ -387,13 +387,11 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
         None => Vec::new(),
     };
     let breaks_at = growth.iter().filter(|g| !g.holds).map(|g| g.factor).reduce(f64::min);
-    let shared_limit = match best_plan {
-        Some((candidate, _)) => match candidates.iter().find(|c| c.name == candidate.name) {
-            Some(plan) => shared_limit::check(&base, candidate, plan, &seeds, options, &mut runs)?,
-            None => None,
-        },
-        None => None,
-    };
+    let best_sized = best_plan.and_then(|(c, _)| Some((c, candidates.iter().find(|p| p.name == c.name)?)));
+    let shared_limit = best_sized
+        .map(|(c, plan)| shared_limit::check(&base, c, plan, &seeds, options, &mut runs))
+        .transpose()?
+        .flatten();
     let hosting = match (&options.probe, best_plan) {
         (Some(probe), Some((candidate, recommended))) => {
             let sample = candidates
