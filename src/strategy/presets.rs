@@ -14,6 +14,14 @@
 //!   66807187 of googleapis/python-genai (2026-08-21). The SDK sets no per-attempt timeout
 //!   unless `HttpOptions(timeout=…)` is given; a preset leaves the scenario's timeouts alone, so
 //!   model the SDK's default with `timeout = { attempt = T, total = T }`.
+//! - `google-genai-js-retry`: the JavaScript `@google/genai` SDK with `httpOptions.retryOptions`
+//!   at its defaults — p-retry 4.6.2 with 5 attempts, waits of 1 s doubling to 60 s each
+//!   multiplied by a random factor in [1, 2] (p-retry's `randomize`), on 408, 429, 500, 502, 503
+//!   and 504 — per-day 429s too — and on an attempt its own `timeout` aborted; a failed fetch
+//!   (Node's `TypeError: fetch failed`: a refused or cut connection) is final (p-retry retries
+//!   a TypeError only for browsers' network-error messages). Read from `src/_api_client.ts`
+//!   (`apiCall`) of googleapis/js-genai at 6e9b35c4 (2.18.0, 2026-08-21). Without
+//!   `retryOptions` the JS SDK makes one attempt (`google-genai-default`).
 //! - `gemini-cli`: up to 10 attempts, 5 s doubling to 30 s with ±30% jitter; RetryInfo honoured,
 //!   over 300 s final; per-day quota 429s final. (gemini-cli also switches to a fallback model
 //!   on persistent 429s: add `[strategy.fallback]` to model that.)
@@ -33,11 +41,15 @@ use serde::Deserialize;
 use super::StrategySpec;
 
 /// (name, `[strategy]` table).
-pub const PRESETS: [(&str, &str); 7] = [
+pub const PRESETS: [(&str, &str); 8] = [
     ("google-genai-default", "retry = { policy = \"none\", max_attempts = 1 }"),
     (
         "google-genai-retry",
         "retry = { policy = \"exponential\", base = \"500ms\", cap = \"60s\", jitter = \"additive\", jitter_max = \"1s\", max_attempts = 5, honor_retry_delay = false, give_up_on_daily_quota = false, retry_on = [\"408\", \"429\", \"500\", \"502\", \"503\", \"504\", \"connect\", \"timeout\"] }",
+    ),
+    (
+        "google-genai-js-retry",
+        "retry = { policy = \"exponential\", base = \"750ms\", cap = \"60s\", jitter = \"proportional\", jitter_ratio = 0.3333, max_attempts = 5, honor_retry_delay = false, give_up_on_daily_quota = false, retry_on = [\"408\", \"429\", \"500\", \"502\", \"503\", \"504\", \"timeout\"] }",
     ),
     (
         "gemini-cli",
