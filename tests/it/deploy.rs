@@ -55,24 +55,31 @@ client = {{ cpu_ms_per_attempt = 100, kib_per_in_flight = 512, base_mib = 100 }}
     )
 }
 
-fn plan_of(replica_usd_hour: f64) -> Value {
-    let dir = tempfile::tempdir().unwrap();
-    let path = scenario(dir.path(), "deploy", &deployment_scenario(replica_usd_hour));
-    let out = dir.path().join("out");
+/// `plan --json` of the scenario at `path` (no growth, no probe) into `out`: plan.json.
+fn plan_json(path: &std::path::Path, out: &std::path::Path) -> Value {
+    let (path, out) = (path.to_str().unwrap(), out.to_str().unwrap());
     let o = stampede(&[
         "plan",
-        path.to_str().unwrap(),
+        path,
         "--quiet",
         "--no-growth",
         "--no-probe",
         "--json",
         "--out",
-        out.to_str().unwrap(),
+        out,
     ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
+    serde_json::from_str(&o.stdout).unwrap()
+}
+
+fn plan_of(replica_usd_hour: f64) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(dir.path(), "deploy", &deployment_scenario(replica_usd_hour));
+    let out = dir.path().join("out");
+    let plan = plan_json(&path, &out);
     let md = std::fs::read_to_string(out.join("plan.md")).unwrap();
     assert!(md.contains("### Deployments"), "{md}");
-    serde_json::from_str(&o.stdout).unwrap()
+    plan
 }
 
 fn deployment<'a>(plan: &'a Value, name: &str) -> &'a Value {
@@ -184,19 +191,7 @@ fn a_shared_rate_limit_queues_less_than_a_bucket_per_replica_and_plan_measures_b
     assert!(busiest_minute <= 684 + 12, "{busiest_minute}");
 
     let path = scenario(dir.path(), "plan", &SPLIT.replace("LIMIT", "{ rpm = 171 }"));
-    let out = dir.path().join("plan-out");
-    let o = stampede(&[
-        "plan",
-        path.to_str().unwrap(),
-        "--quiet",
-        "--no-growth",
-        "--no-probe",
-        "--json",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(o.code, 0, "{}", o.stderr);
-    let plan: Value = serde_json::from_str(&o.stdout).unwrap();
+    let plan = plan_json(&path, &dir.path().join("plan-out"));
     let check = &plan["shared_limit"];
     assert_eq!(check["per_replica"], "{ rpm = 171 }");
     assert_eq!(check["shared"], "{ rpm = 684 }");
