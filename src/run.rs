@@ -86,10 +86,7 @@ pub fn execute_watched(
         thinking: prepared.thinking(),
     };
     let mut drive = Drive::new(prepared, progress, extra.is_some() && live);
-    drive.sinks.live = live_run.map(|m| {
-        let only = prepared.shard().filter(|_| !live).map(|s| s.index);
-        (m, only)
-    });
+    drive.sinks.live = live_run;
     let (report, sinks) = match live {
         false => drive_virtual(prepared, drive, connect, extra.take())?,
         true => drive_live(prepared, drive, connect)?,
@@ -116,14 +113,15 @@ pub fn execute_watched(
     let reported = Reported::of(prepared, metrics.len());
     // The run's own costs (pinned caches, Batch API jobs) go to one replica this process
     // reports: a simulated shard other than 0 leaves them to shard 0, which simulated the same.
-    let mut spare = None;
+    let mut scratch = None;
     let owner = match reported.owns_run_costs {
         true => &mut metrics[reported.replicas[0]],
-        false => spare.insert(metrics[0].clone()),
+        // Only the warnings are wanted: the costs go nowhere.
+        false => scratch.insert(Metrics::new(prepared.prices().to_vec(), 1)),
     };
     let pin_warnings = owner.end_of_run(&report, prepared.models());
     let mut total = reported.total(&metrics);
-    if let Some((log, _)) = intervals {
+    if let Some(log) = intervals {
         total.intervals = log;
     }
     let recorded = timings.snapshot();
@@ -296,9 +294,12 @@ struct Sinks {
     watch: crate::spend::SpendWatch,
     kept: Option<Collected>,
     /// With several replicas: the latency log of the replicas reported (all, or a shard's).
-    intervals: Option<(crate::metrics::interval_log::IntervalLog, Option<u16>)>,
-    /// Live metrics, and the one replica they count when this is a simulated shard.
-    live: Option<(LiveRun, Option<u16>)>,
+    intervals: Option<crate::metrics::interval_log::IntervalLog>,
+    /// Live metrics of the replicas reported.
+    live: Option<LiveRun>,
+    /// The one replica this process reports, when it is a shard (a simulated shard simulates
+    /// them all; a live one runs only its own).
+    only: Option<u16>,
 }
 
 impl RecordSink for Sinks {
@@ -324,8 +325,9 @@ impl RecordSink for Sinks {
         if let Some(live) = live {
             live.request(r, m.tokens.input - before.input, m.tokens.output - before.output);
         }
-        if let Some((log, only)) = &mut self.intervals {
-            if r.end.outcome() == Outcome::Succeeded && only.is_none_or(|i| i == r.replica) {
+        let reported = self.reports(r.replica);
+        if let Some(log) = self.intervals.as_mut().filter(|_| reported) {
+            if r.end.outcome() == Outcome::Succeeded {
                 log.record(r.ended, r.latency());
             }
         }
@@ -344,12 +346,14 @@ impl RecordSink for Sinks {
 }
 
 impl Sinks {
+    /// Whether this process reports `replica`'s records (every replica's, unless a shard).
+    fn reports(&self, replica: u16) -> bool {
+        self.only.is_none_or(|i| i == replica)
+    }
+
     /// The live metrics that count `replica`'s records, if any.
     fn live_for(&self, replica: u16) -> Option<LiveRun> {
-        match &self.live {
-            Some((m, only)) if only.is_none_or(|i| i == replica) => Some(m.clone()),
-            _ => None,
-        }
+        self.live.clone().filter(|_| self.reports(replica))
     }
 
     /// The metrics of `replica`.
@@ -410,16 +414,16 @@ impl Drive {
         let (metrics, intervals) = match replicas {
             1 => (metrics, None),
             _ => {
-                let only = prepared.shard().map(|s| s.index);
                 let log = crate::metrics::interval_log::IntervalLog::new(interval);
                 (
                     metrics.with_intervals(crate::metrics::interval_log::IntervalLog::not_kept(interval)),
-                    Some((log, only)),
+                    Some(log),
                 )
             }
         };
         let sinks = Sinks {
             intervals,
+            only: prepared.shard().map(|s| s.index),
             metrics: vec![metrics; replicas],
             watch: crate::spend::SpendWatch::new(prepared.spend_cap(), prices, progress.clone()),
             kept: keep.then(Collected::default),

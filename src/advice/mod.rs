@@ -174,12 +174,14 @@ fn rate_limit(s: &Summary, st: &StrategySpec, a: &mut Advice) {
     }
     match quota(s) {
         Some((rpm, tpm)) if rpm > 0 || tpm > 0 => {
+            // One replica's bucket: the deployment's share of the quota split over its replicas.
+            let bucket = |quota: u64| client_bucket(quota, u64::from(st.replicas.max(1)));
             let mut parts = Vec::new();
             if rpm > 0 {
-                parts.push(format!("rpm = {}", (rpm as f64 * QUOTA_SHARE).floor() as u64));
+                parts.push(format!("rpm = {}", bucket(rpm)));
             }
             if tpm > 0 {
-                parts.push(format!("tpm = {}", (tpm as f64 * QUOTA_SHARE).floor() as u64));
+                parts.push(format!("tpm = {}", bucket(tpm)));
             }
             a.recommendations.push(Recommendation {
                 setting: "rate_limit".into(),
@@ -204,6 +206,16 @@ fn rate_limit(s: &Summary, st: &StrategySpec, a: &mut Advice) {
                 share * 100.0
             ),
         }),
+    }
+}
+
+/// One replica's client bucket for a quota of `quota`: 95% of it, split over `replicas` (at
+/// least 1 each when split).
+fn client_bucket(quota: u64, replicas: u64) -> u64 {
+    let whole = (quota as f64 * QUOTA_SHARE).floor() as u64;
+    match replicas {
+        0 | 1 => whole,
+        n => (whole / n).max(1),
     }
 }
 
@@ -357,4 +369,17 @@ fn capitalise(s: &str) -> String {
     let mut c = s.chars();
     c.next()
         .map_or(String::new(), |f| f.to_uppercase().collect::<String>() + c.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_client_bucket_is_split_per_replica() {
+        // 95% of 1,000 RPM and of 100,000 TPM over four replicas; a quota too small to split
+        // still leaves each replica one.
+        assert_eq!(super::client_bucket(1_000, 4), 237);
+        assert_eq!(super::client_bucket(100_000, 4), 23_750);
+        assert_eq!(super::client_bucket(4, 4), 1);
+        assert_eq!(super::client_bucket(1_000, 1), 950);
+    }
 }

@@ -1,12 +1,13 @@
 //! Advice for a calling plan deployed as several client replicas: the workers and the client
-//! rate limit the run's figures call for are the whole deployment's, split here per replica.
+//! rate limit the run's figures call for are the whole deployment's: the workers are split here
+//! per replica (the rate limit is split where it is advised), with the sentences that say so.
 
 use crate::summary::advice::Advice;
 use crate::summary::replicas::imbalance;
 use crate::summary::Summary;
 
-/// Rewrites the whole-deployment `workers` and `rate_limit` recommendations per replica when
-/// the run had more than one.
+/// Rewrites the whole-deployment `workers` recommendation per replica, and says how the
+/// per-replica client rate limit splits the quota, when the run had more than one replica.
 pub(super) fn per_replica(s: &Summary, a: &mut Advice) {
     let st = &s.run.strategy;
     let n = u64::from(st.replicas);
@@ -30,43 +31,14 @@ pub(super) fn per_replica(s: &Summary, a: &mut Advice) {
                 r.value = each.to_string();
                 r.current = format!("{} per replica", st.workers);
             }
-            "rate_limit" if r.value.starts_with('{') => {
-                let split = split_limit(&r.value, n);
-                r.why.push_str(&format!(
-                    " Split over {n} replicas: each replica's own bucket at 1/{n} of it ({split}); or one bucket \
-                     every replica shares (a limiter in a shared store: rate_limit.shared = true) at the whole \
-                     rate, which lends one replica's idle share to another's burst."
-                ));
-                r.value = split;
-            }
+            // The bucket itself is already one replica's (`client_bucket`).
+            "rate_limit" if r.value.starts_with('{') => r.why.push_str(&format!(
+                " Split over {n} replicas: each replica's own bucket at 1/{n} of it ({}); or one bucket every \
+                 replica shares (a limiter in a shared store: rate_limit.shared = true) at the whole rate, which \
+                 lends one replica's idle share to another's burst.",
+                r.value
+            )),
             _ => {}
         }
-    }
-}
-
-/// `{ rpm = R, tpm = T }` with each number divided by `n` (rounded down, at least 1).
-fn split_limit(value: &str, n: u64) -> String {
-    let parts: Vec<String> = value
-        .trim_matches(|c| c == '{' || c == '}' || c == ' ')
-        .split(", ")
-        .map(
-            |part| match part.split_once(" = ").map(|(k, v)| (k, v.parse::<u64>())) {
-                Some((k, Ok(v))) => format!("{k} = {}", (v / n).max(1)),
-                _ => part.to_string(),
-            },
-        )
-        .collect();
-    format!("{{ {} }}", parts.join(", "))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn a_limit_is_split_per_replica() {
-        assert_eq!(
-            super::split_limit("{ rpm = 950, tpm = 95000 }", 4),
-            "{ rpm = 237, tpm = 23750 }"
-        );
-        assert_eq!(super::split_limit("{ rpm = 3 }", 4), "{ rpm = 1 }");
     }
 }

@@ -175,7 +175,6 @@ impl<S: RecordSink> Engine<'_, S> {
             Some(Pool::Batch) | None => {}
         }
         replica.running -= live.running.len();
-        self.running -= live.running.len();
         for r in &live.running {
             r.cancel.cancel();
             let record = self.cancelled_record(&live, r, now);

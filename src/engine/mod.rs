@@ -255,8 +255,6 @@ pub struct Engine<'s, S: RecordSink> {
     inflight: FuturesUnordered<AttemptFuture>,
     /// Results of attempts running on their own tasks (real time).
     results: results::Results,
-    /// Attempts in flight over all replicas.
-    running: usize,
     /// The second whose gauge peaks are being gathered.
     second: u64,
     last_end: Instant,
@@ -299,7 +297,6 @@ impl<'s, S: RecordSink> Engine<'s, S> {
             timer_seq: 0,
             inflight: FuturesUnordered::new(),
             results: results::Results::new(),
-            running: 0,
             second: 0,
             last_end: start,
             ended: Vec::new(),
@@ -530,7 +527,8 @@ impl<'s, S: RecordSink> Engine<'s, S> {
     fn observe_gauges(&mut self) {
         self.replicas.iter_mut().for_each(Replica::observe);
         let queued: usize = self.replicas.iter().map(|r| r.queue.len()).sum();
-        Progress::set(&self.progress.inflight, self.running as u64);
+        let running: usize = self.replicas.iter().map(|r| r.running).sum();
+        Progress::set(&self.progress.inflight, running as u64);
         Progress::set(&self.progress.queued, queued as u64);
     }
 

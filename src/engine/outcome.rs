@@ -25,7 +25,6 @@ impl<S: RecordSink> Engine<'_, S> {
             return;
         };
         let retry = live.running.remove(pos).retry;
-        self.running -= 1;
         let replica = live.replica;
         self.replicas[replica].running -= 1;
         let req = live.req.clone();

@@ -252,7 +252,6 @@ impl<S: RecordSink> Engine<'_, S> {
             model,
             cancel,
         });
-        self.running += 1;
         self.replicas[r].running += 1;
         Progress::add(&self.progress.attempts, 1);
         if !hedge {
