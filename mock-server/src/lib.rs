@@ -11,6 +11,7 @@
 //! # Layout
 //!
 //! - [`dist`]: duration and number distributions as written in TOML (validated on parse).
+//! - [`record`]: the recording format (one JSON line per request an application sent) and its writer.
 //! - [`rng`]: seeded, independent random streams (common random numbers).
 //! - [`catalog`]: models, tier limits, quota ids and metrics, prices.
 //! - [`profile`]: presets and the `[target.mock]` settings that patch them.
@@ -53,6 +54,7 @@ pub mod profile;
 pub mod quota;
 pub mod quota_kind;
 pub mod ranges;
+pub mod record;
 pub mod rng;
 pub mod server;
 pub mod spend;

@@ -20,17 +20,18 @@ use rustc_hash::FxHasher;
 
 use crate::context_cache::PrefixBlock;
 use crate::rng::combine;
+use crate::tokens::TokenRule;
 
 /// Tokens in one chunk of the flattened prompt (an assumption; see the module's doc).
 pub const CHUNK_TOKENS: u64 = 128;
 
-/// Characters in one chunk under the mock's counting rule (4 characters a token).
-const CHUNK_CHARS: usize = (CHUNK_TOKENS * 4) as usize;
-
 /// The prefix blocks of a prompt read as text: hash of everything up to each cut point.
+/// Chunks are [`CHUNK_TOKENS`] tokens under the model's token rule (512 characters at 4 a
+/// token), and block ends are counted by that rule.
 #[derive(Default)]
 pub struct TextPrefixes {
     hasher: FxHasher,
+    rule: TokenRule,
     chars: usize,
     blocks: Vec<PrefixBlock>,
 }
@@ -45,6 +46,18 @@ impl std::fmt::Debug for TextPrefixes {
 }
 
 impl TextPrefixes {
+    /// Prefixes counted by `rule`.
+    pub fn with_rule(rule: TokenRule) -> TextPrefixes {
+        TextPrefixes {
+            rule,
+            ..TextPrefixes::default()
+        }
+    }
+
+    fn chunk_chars(&self) -> usize {
+        self.rule.chars_for_tokens(CHUNK_TOKENS).max(1)
+    }
+
     /// A new content (the system instruction or a turn) with this role begins.
     pub fn begin(&mut self, role: Option<&str>) {
         self.hasher.write(role.unwrap_or("").as_bytes());
@@ -54,9 +67,10 @@ impl TextPrefixes {
     /// A text part of the current content: a block at every chunk boundary it crosses.
     pub fn text(&mut self, text: &str) {
         let ascii = text.is_ascii();
+        let chunk_chars = self.chunk_chars();
         let mut rest = text;
         while !rest.is_empty() {
-            let to_boundary = CHUNK_CHARS - self.chars % CHUNK_CHARS;
+            let to_boundary = chunk_chars - self.chars % chunk_chars;
             let cut = if ascii {
                 to_boundary.min(rest.len())
             } else {
@@ -65,8 +79,8 @@ impl TextPrefixes {
             let (piece, after) = rest.split_at(cut);
             self.hasher.write(piece.as_bytes());
             self.chars += if ascii { piece.len() } else { piece.chars().count() };
-            if self.chars % CHUNK_CHARS == 0 {
-                self.push(self.chars as u64 / 4);
+            if self.chars % chunk_chars == 0 {
+                self.push(self.rule.tokens_for_chars(self.chars));
             }
             rest = after;
         }
@@ -75,7 +89,7 @@ impl TextPrefixes {
 
     /// The current content ends: a block at its end.
     pub fn end(&mut self) {
-        self.push(crate::tokens::tokens_for_chars(self.chars));
+        self.push(self.rule.tokens_for_chars(self.chars));
     }
 
     fn push(&mut self, tokens: u64) {

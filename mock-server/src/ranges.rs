@@ -175,6 +175,17 @@ pub const REPLICAS: Range = Range {
     keys: "`strategy.replicas`, `--shard I/N`",
 };
 
+/// A tokenizer's density: characters per token. English runs about 4 (Gemini's rule of thumb);
+/// code and other scripts run lower, down to about one character a token for CJK text.
+pub const CHARS_PER_TOKEN: Range = Range {
+    kind: "characters per token",
+    min: 0.5,
+    above_min: false,
+    max: 32.0,
+    unit: "",
+    keys: "`chars_per_token`, `models.<name>.chars_per_token`",
+};
+
 /// Every range, in the order the docs table lists them.
 pub const ALL: &[Range] = &[
     PRICE_PER_M_TOKENS,
@@ -191,6 +202,7 @@ pub const ALL: &[Range] = &[
     USERS,
     WORKERS,
     REPLICAS,
+    CHARS_PER_TOKEN,
 ];
 
 /// A number as messages write it: plain when it is whole and not huge, in exponent form when

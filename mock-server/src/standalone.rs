@@ -49,6 +49,14 @@ pub struct MockArgs {
     /// Append one JSON line per request to this file (API keys are never written).
     #[arg(long)]
     pub request_log: Option<PathBuf>,
+    /// Record each generate request an application sends as a line of stampede's trace format
+    /// (replayed by `arrival = "trace"`, format "jsonl"; read by `stampede calibrate`). No
+    /// prompt text, header or key is written.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Keep the prompts' text in the recording (off by default: prompts may be private).
+    #[arg(long, requires = "record")]
+    pub record_prompts: bool,
     /// The catalog in force.
     #[command(flatten)]
     pub catalog: CatalogArg,
@@ -138,6 +146,8 @@ pub async fn run(args: MockArgs) -> anyhow::Result<()> {
     let model = Arc::new(MockModel::with_stores(profile, args.seed, args.limits.stores()));
     let options = ServerOptions {
         request_log: args.request_log.clone(),
+        record: args.record.clone(),
+        record_prompts: args.record_prompts,
         limits: args.limits.transport(),
         ..ServerOptions::default()
     };

@@ -1,10 +1,59 @@
 //! The one token-counting rule the mock uses everywhere, and deterministic text of a given size.
 //!
-//! Rule: a text costs `ceil(chars / 4)` tokens, where `chars` counts Unicode scalar values of
-//! all text parts of a request together (system instruction and contents). Gemini documents
-//! "about 4 characters per token" for English; the same rule serves `countTokens`, the TPM
-//! quota and `usageMetadata.promptTokenCount`, so the three always agree. stampede synthesises
-//! prompts of exactly `4 × tokens` ASCII characters, so the mock counts what the scenario asked.
+//! Rule: a text costs `ceil(chars / d)` tokens, where `chars` counts Unicode scalar values of
+//! all text parts of a request together (system instruction and contents) and `d` is the
+//! model's density in characters per token ([`TokenRule`]; 4 unless a profile's
+//! `chars_per_token` says otherwise). Gemini documents "about 4 characters per token" for
+//! English; the same rule serves `countTokens`, the TPM quota and
+//! `usageMetadata.promptTokenCount`, so the three always agree. stampede synthesises prompts of
+//! `round(d × tokens)` ASCII characters for the density it was given (4 by default; `stampede
+//! calibrate` measures a model's), so the mock counts what the scenario asked when the two
+//! densities agree.
+
+/// The density everything assumes unless told otherwise: Gemini's "about 4 characters per
+/// token" for English.
+pub const DEFAULT_CHARS_PER_TOKEN: f64 = 4.0;
+
+/// A tokenizer stand-in: so many characters per token.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TokenRule {
+    /// Characters per token (within [`crate::ranges::CHARS_PER_TOKEN`]).
+    pub chars_per_token: f64,
+}
+
+impl Default for TokenRule {
+    fn default() -> Self {
+        TokenRule {
+            chars_per_token: DEFAULT_CHARS_PER_TOKEN,
+        }
+    }
+}
+
+impl TokenRule {
+    /// Tokens in a text of `chars` characters: `ceil(chars / d)`.
+    pub fn tokens_for_chars(self, chars: usize) -> u64 {
+        if self.chars_per_token == DEFAULT_CHARS_PER_TOKEN {
+            return tokens_for_chars(chars);
+        }
+        // A hair under the exact quotient first, so 12 characters at 3 a token are 4, not 5.
+        ((chars as f64 / self.chars_per_token) - 1e-9).ceil().max(0.0) as u64
+    }
+
+    /// Tokens in the given text parts taken together.
+    pub fn count<'a>(self, parts: impl IntoIterator<Item = &'a str>) -> u64 {
+        self.tokens_for_chars(parts.into_iter().map(|p| p.chars().count()).sum())
+    }
+
+    /// Characters a synthesised text of `tokens` tokens has: `round(d × tokens)`.
+    pub fn chars_for_tokens(self, tokens: u64) -> usize {
+        (tokens as f64 * self.chars_per_token).round() as usize
+    }
+
+    /// Deterministic text of `tokens` tokens under this rule (see [`synth_text`]).
+    pub fn synth_text(self, tokens: u64, key: u64) -> String {
+        synth_chars(self.chars_for_tokens(tokens), key)
+    }
+}
 
 /// Tokens in a text of `chars` characters.
 pub fn tokens_for_chars(chars: usize) -> u64 {
@@ -27,7 +76,11 @@ const WORDS: [&str; 32] = [
 /// mock's implicit cache must not find a shared prefix where the scenario meant none — and
 /// equal keys equal texts. A shorter text of a key is a prefix of a longer one.
 pub fn synth_text(tokens: u64, key: u64) -> String {
-    let len = (tokens as usize) * 4;
+    synth_chars((tokens as usize) * 4, key)
+}
+
+/// Deterministic English-like text of exactly `len` ASCII characters (see [`synth_text`]).
+pub fn synth_chars(len: usize, key: u64) -> String {
     let mut s = String::with_capacity(len + 16);
     let mut state = key;
     while s.len() < len {
@@ -68,5 +121,23 @@ mod tests {
         assert_eq!(count_tokens(["abcd"]), 1);
         assert_eq!(count_tokens(["héllo"]), 2);
         assert_eq!(count_tokens([]), 0);
+    }
+
+    #[test]
+    fn another_density_counts_what_it_synthesises() {
+        let rule = TokenRule { chars_per_token: 3.0 };
+        assert_eq!(rule.tokens_for_chars(12), 4);
+        assert_eq!(rule.tokens_for_chars(13), 5);
+        for n in [1, 7, 800, 6000] {
+            let t = rule.synth_text(n, 5);
+            assert_eq!(t.len(), n as usize * 3);
+            assert_eq!(rule.count([t.as_str()]), n);
+        }
+        let odd = TokenRule { chars_per_token: 3.7 };
+        let t = odd.synth_text(1000, 1);
+        assert_eq!(t.len(), 3700);
+        assert_eq!(odd.count([t.as_str()]), 1000);
+        // The default rule is the old one, exactly.
+        assert_eq!(TokenRule::default().synth_text(50, 9), synth_text(50, 9));
     }
 }

@@ -148,9 +148,14 @@ impl GenerateContentRequest {
     }
 
     /// The prompt's prefix blocks for implicit caching: the flattened prompt's whole chunks and
-    /// the end of each content (see [`crate::prefix`]).
+    /// the end of each content (see [`crate::prefix`]), at the default density.
     pub fn prefix_blocks(&self) -> Vec<crate::context_cache::PrefixBlock> {
-        let mut prefixes = crate::prefix::TextPrefixes::default();
+        self.prefix_blocks_by(crate::tokens::TokenRule::default())
+    }
+
+    /// [`prefix_blocks`](Self::prefix_blocks) counted by a model's token rule.
+    pub fn prefix_blocks_by(&self, rule: crate::tokens::TokenRule) -> Vec<crate::context_cache::PrefixBlock> {
+        let mut prefixes = crate::prefix::TextPrefixes::with_rule(rule);
         for c in self.system_instruction.iter().chain(self.contents.iter()) {
             prefixes.begin(c.role.as_deref());
             for text in c.parts.iter().filter_map(|p| p.text.as_deref()) {

@@ -16,6 +16,7 @@ mod metrics_addr;
 mod mock;
 mod plan;
 mod progress;
+mod proxy;
 mod report;
 mod run;
 mod traffic;
@@ -79,6 +80,10 @@ pub enum Command {
     /// Find the fewest workers that meet the scenario's [slo], per candidate calling plan.
     #[command(after_help = PLAN_HELP)]
     Plan(PlanArgs),
+    /// Forward an application's calls to Gemini (or the mock), record them as a replayable
+    /// trace, and optionally inject 429s, 503s and latency.
+    #[command(after_help = PROXY_HELP)]
+    Proxy(proxy::ProxyArgs),
     /// Merge the summaries of a run's shards (`run --shard I/N`) into the run's reports.
     #[command(after_help = MERGE_HELP)]
     Merge(merge::MergeArgs),
@@ -102,6 +107,11 @@ pub enum Command {
     /// Print the man page (roff), e.g. `stampede man > /usr/local/share/man/man1/stampede.1`.
     Man,
 }
+
+const PROXY_HELP: &str = "Writes only the --record file: one JSON line per generate call (stampede's trace \
+format: replay it with arrival = \"trace\", format = \"jsonl\"; fit a profile with `stampede calibrate`). Keys, \
+headers and prompt text are never written (prompts only with --record-prompts).\n\n\
+Exit codes: 0 stopped with Ctrl-C · 2 bad input (upstream URL, shares) · 3 the port cannot be bound.";
 
 const RUN_HELP: &str = concat!(
     "Writes into --out (default reports/<scenario>/): summary.json (every figure, histograms, series, advice), \
@@ -191,6 +201,7 @@ pub fn main_with(
         Command::Plan(a) => plan::plan(a, &mut io),
         Command::Diff(a) => diff::diff(a, &mut io),
         Command::Merge(a) => merge::merge(a, &mut io),
+        Command::Proxy(a) => proxy::proxy(a, &mut io),
         Command::Bench(b) => bench::bench(b, &mut io),
         Command::Completions { shell } => docs::completions(shell, &mut io),
         Command::Man => docs::man(&mut io),

@@ -10,4 +10,5 @@ pub mod diff;
 pub mod hosting;
 pub mod merge;
 pub mod plan;
+pub mod proxy;
 pub mod pool;

@@ -225,14 +225,17 @@ pub fn sample_pairs(path: &Path, format: TraceFormat, seed: u64) -> Result<Vec<(
     let mut seen = 0u64;
     while let Some((line, row)) = rows.next_row() {
         match row {
+            // A recorded request that failed before its answer length was known: no pair.
+            Row::Ok(super::trace::TraceRow { output: None, .. }) => {}
             Row::Ok(r) => {
+                let r = (r.input, r.output.unwrap_or(1));
                 seen += 1;
                 if pairs.len() < SIZE_RESERVOIR {
-                    pairs.push((r.input, r.output));
+                    pairs.push(r);
                 } else {
                     let j = rng.random_range(0..seen);
                     if (j as usize) < SIZE_RESERVOIR {
-                        pairs[j as usize] = (r.input, r.output);
+                        pairs[j as usize] = r;
                     }
                 }
             }

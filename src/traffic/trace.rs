@@ -5,7 +5,8 @@
 //! in s, `Model`, `Request tokens`, `Response tokens`, ...; rows with 0 response tokens were
 //! failed requests and are skipped unless `include_failed`), and stampede's own JSONL
 //! (`{"t": seconds, "input_tokens", "output_tokens", "lane"?, "model"?, "prompt_key"?,
-//! "stream"?}`). Rows are read one at a time, so a multi-gigabyte trace never sits in memory.
+//! "stream"?, "session"?, "prefix"?, ...}`, [`stampede_mock::record::TraceLine`]: what
+//! `stampede mock --record` and `stampede proxy --record` write). Rows are read one at a time, so a multi-gigabyte trace never sits in memory.
 //!
 //! Before a run the whole file is scanned once ([`TraceStats::scan`]): a bad row is an error
 //! naming the file and line, or is skipped and counted when `skip_bad_rows` is set.
@@ -106,8 +107,9 @@ pub struct TraceRow {
     pub t: f64,
     /// Prompt tokens.
     pub input: u32,
-    /// Answer tokens.
-    pub output: u32,
+    /// Answer tokens (none: a recorded request that failed before its length was known; replay
+    /// draws the scenario's answer length).
+    pub output: Option<u32>,
     /// Lane name.
     pub lane: Option<String>,
     /// Model name.
@@ -352,7 +354,7 @@ impl Timeline for TraceTimeline {
                     at,
                     phase: 0,
                     input: Some(row.input),
-                    output: Some(row.output),
+                    output: row.output,
                     lane: row.lane.clone(),
                     model: model.clone(),
                     prompt_key: row

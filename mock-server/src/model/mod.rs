@@ -374,11 +374,12 @@ impl MockModel {
         } else {
             Duration::ZERO
         };
-        let latency = if slowdown == 1.0 {
-            draws.latency
-        } else {
-            draws.latency.mul_f64(slowdown)
-        };
+        // Prefill: the input the cache did not serve, at the profile's time per 1,000 tokens.
+        let prefill = p
+            .latency_per_1k_input
+            .mul_f64(prompt.saturating_sub(cached) as f64 / 1000.0);
+        let base = draws.latency.saturating_add(prefill);
+        let latency = if slowdown == 1.0 { base } else { base.mul_f64(slowdown) };
         let thinking = per_token.saturating_mul(u32::try_from(thoughts).unwrap_or(u32::MAX));
         let mut first_token = latency.saturating_add(thinking).saturating_add(downlink);
         let fault = match fault {

@@ -115,6 +115,17 @@ pub struct MockProfile {
     pub error_shape: ErrorShape,
     /// Time to first token on an idle upstream.
     pub latency: DurationDist,
+    /// Time to first token added per 1,000 uncached input tokens (prefill; zero: none).
+    #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "String")]
+    pub latency_per_1k_input: Duration,
+    /// The tokenizer's density in characters per token, for every model not in
+    /// `model_chars_per_token`.
+    #[serde(default = "default_chars_per_token")]
+    pub chars_per_token: f64,
+    /// Models whose tokenizer has its own density.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub model_chars_per_token: BTreeMap<String, f64>,
     /// Output tokens per second (0 = decode adds no time).
     pub decode_tps: NumberDist,
     /// Answer length when the client gives no hint.
@@ -145,6 +156,10 @@ pub struct MockProfile {
     pub require_key: bool,
 }
 
+fn default_chars_per_token() -> f64 {
+    crate::tokens::DEFAULT_CHARS_PER_TOKEN
+}
+
 fn standard_service_tiers() -> ServiceTiers {
     ServiceTiers::of_preset("tier1")
 }
@@ -157,6 +172,17 @@ fn default_implicit_cache_ttl() -> Duration {
 }
 
 impl MockProfile {
+    /// The tokenizer rule of `model`: its own density, else the profile's.
+    pub fn token_rule(&self, model: &str) -> crate::tokens::TokenRule {
+        crate::tokens::TokenRule {
+            chars_per_token: self
+                .model_chars_per_token
+                .get(model)
+                .copied()
+                .unwrap_or(self.chars_per_token),
+        }
+    }
+
     /// A preset by name: one of [`catalog::PRESETS`].
     pub fn preset(name: &str) -> Result<MockProfile, ProfileError> {
         let (tier, models) = catalog::tier_limits(name).ok_or_else(|| ProfileError::UnknownPreset(name.into()))?;
@@ -177,6 +203,9 @@ impl MockProfile {
                 median: Duration::from_millis(900),
                 p99: Duration::from_secs(6),
             },
+            latency_per_1k_input: Duration::ZERO,
+            chars_per_token: default_chars_per_token(),
+            model_chars_per_token: BTreeMap::new(),
             decode_tps: NumberDist::Constant(0.0),
             output_tokens: NumberDist::Lognormal {
                 median: 300.0,
@@ -247,6 +276,9 @@ impl MockProfile {
                 limits.rpm = m.rpm.unwrap_or(limits.rpm);
                 limits.tpm = m.tpm.unwrap_or(limits.tpm);
                 limits.rpd = m.rpd.unwrap_or(limits.rpd);
+                if let Some(d) = m.chars_per_token {
+                    self.model_chars_per_token.insert(name.clone(), d);
+                }
             }
         }
         macro_rules! take {
@@ -257,6 +289,8 @@ impl MockProfile {
             window,
             error_shape,
             latency,
+            latency_per_1k_input,
+            chars_per_token,
             decode_tps,
             output_tokens,
             thinking_tokens,

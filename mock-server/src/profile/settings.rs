@@ -19,6 +19,8 @@ pub struct ModelSettings {
     pub tpm: Option<u64>,
     /// Requests per day (0 = unlimited).
     pub rpd: Option<u64>,
+    /// This model's tokenizer density in characters per token (see the profile's key).
+    pub chars_per_token: Option<f64>,
 }
 
 /// What a user writes: every key optional, applied on top of `preset`.
@@ -70,6 +72,15 @@ pub struct MockSettings {
     pub error_shape: Option<ErrorShape>,
     /// Base service time: time to first token on an idle upstream.
     pub latency: Option<DurationDist>,
+    /// Time to first token added per 1,000 input tokens not served from a cache (prefill):
+    /// time to first token = `latency` + this × uncached input / 1,000.
+    #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<String>")]
+    pub latency_per_1k_input: Option<std::time::Duration>,
+    /// The tokenizer's density: a text of `c` characters is `ceil(c / chars_per_token)`
+    /// tokens (countTokens, usage and the TPM quota); 4 unless set. stampede synthesises prompts
+    /// at the density of the profile it runs with.
+    pub chars_per_token: Option<f64>,
     /// Output tokens per second added on top of `latency` (0 = none).
     pub decode_tps: Option<NumberDist>,
     /// Answer length when the client does not ask for one.
@@ -100,7 +111,7 @@ impl MockSettings {
     /// Every number written in its range ([`crate::ranges`]), before it is laid over a preset
     /// (a spend limit of `usd = -1` is refused here, not read as "off").
     pub fn check_ranges(&self) -> Result<(), String> {
-        use crate::ranges::{QUOTA, SHARE, SLOWDOWN, TOKENS, USD};
+        use crate::ranges::{CHARS_PER_TOKEN, QUOTA, SHARE, SLOWDOWN, TOKENS, USD};
         for (k, v) in [
             ("rpm", self.rpm),
             ("tpm", self.tpm),
@@ -113,6 +124,19 @@ impl MockSettings {
             for (k, v) in [("rpm", m.rpm), ("tpm", m.tpm), ("rpd", m.rpd)] {
                 v.map_or(Ok(0), |v| QUOTA.check_count(&format!("models.{model:?}.{k}"), v))?;
             }
+            CHARS_PER_TOKEN.check_some(&format!("models.{model:?}.chars_per_token"), m.chars_per_token)?;
+        }
+        CHARS_PER_TOKEN.check_some("chars_per_token", self.chars_per_token)?;
+        if let Some(d) = self.latency_per_1k_input {
+            crate::ranges::Range {
+                kind: "prefill time",
+                min: 0.0,
+                above_min: false,
+                max: 60.0,
+                unit: "s",
+                keys: "`latency_per_1k_input`",
+            }
+            .check_duration("latency_per_1k_input", d)?;
         }
         USD.check_some("monthly_cap_usd", self.monthly_cap_usd)?;
         if let Some(l) = &self.spend_limit {

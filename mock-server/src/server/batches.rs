@@ -15,7 +15,6 @@ use super::{error_response, page_query, reply, request_key, AppState};
 use crate::batch::MAX_REQUESTS_PER_JOB;
 use crate::errors::ApiError;
 use crate::model::BatchItem;
-use crate::tokens::count_tokens;
 use crate::wire::{invalid_payload_message, GenerateContentRequest};
 
 #[derive(Debug, Deserialize)]
@@ -83,9 +82,10 @@ impl<'de> Deserialize<'de> for Items {
 }
 
 /// What the model keeps of one inline request.
+/// `input_tokens` holds the prompt's characters until [`create`] knows the model's token rule.
 fn item(r: InlineRequest) -> BatchItem {
     BatchItem {
-        input_tokens: count_tokens(r.request.texts()),
+        input_tokens: r.request.texts().map(|t| t.chars().count() as u64).sum(),
         max_output_tokens: r.request.generation_config.as_ref().and_then(|g| g.max_output_tokens),
         // stampede's wanted answer length, sent only to the mock, as its hint headers are.
         output_hint: r
@@ -111,7 +111,11 @@ pub fn create(state: &AppState, model: &str, key: Option<&str>, body: &[u8]) -> 
                 "The stampede mock serves inline batch requests only (inputConfig.requests), not fileName.",
             ));
         }
-        let items = config.requests.map(|r| r.requests.0).unwrap_or_default();
+        let mut items = config.requests.map(|r| r.requests.0).unwrap_or_default();
+        let rule = state.model.profile().token_rule(model);
+        for item in &mut items {
+            item.input_tokens = rule.tokens_for_chars(usize::try_from(item.input_tokens).unwrap_or(usize::MAX));
+        }
         let name = parsed.batch.display_name.unwrap_or_default();
         let job = state.model.create_batch(key, model, &name, &items)?;
         Ok(summary(&job))

@@ -12,7 +12,6 @@ use super::{api_key, page_query, reply, request_key, to_wall, AppState};
 use crate::bounds::MAX_CACHE_TTL_SECS;
 use crate::context_cache::CachedContent;
 use crate::errors::{parse_proto_duration, ApiError};
-use crate::tokens::count_tokens;
 use crate::wire::{invalid_payload_message, Content};
 
 /// The TTL of a cache created without `ttl` or `expireTime` (the caching docs: one hour).
@@ -95,7 +94,7 @@ pub async fn create(State(state): State<AppState>, request: Request) -> Response
             .map(|m| m.strip_prefix("models/").unwrap_or(m))
             .ok_or_else(|| ApiError::invalid_argument("CachedContent.model is required."))?;
         let texts = body.system_instruction.iter().chain(body.contents.iter());
-        let tokens = count_tokens(texts.flat_map(|c| c.parts.iter()).filter_map(|p| p.text.as_deref()));
+        let tokens = state.model.profile().token_rule(model).count(texts.flat_map(|c| c.parts.iter()).filter_map(|p| p.text.as_deref()));
         let ttl = body.ttl()?.unwrap_or(DEFAULT_TTL);
         let name = body.display_name.as_deref().unwrap_or("");
         let c = state.model.create_cache(key.as_deref(), model, name, tokens, ttl)?;

@@ -9,12 +9,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::play::{self, ChunkRenderer, GEMINI_ARRAY, GEMINI_SSE};
+use super::recording;
 use super::{api_key, error_response, hint_header, json_response, output_hint, AppState, ReadBody};
 use crate::errors::ApiError;
 use crate::model::{Answer, Call, Generation};
 use crate::profile::ServiceTier;
 use crate::thinking::Thinking;
-use crate::tokens::count_tokens;
 use crate::wire::{
     invalid_payload_message, CountTokensRequest, GenerateContentRequest, GenerateContentResponse, GenerationConfig,
     ModelResource,
@@ -104,6 +104,7 @@ async fn generate(
     body: ReadBody,
     framing: Option<play::Framing>,
 ) -> Response {
+    let start = tokio::time::Instant::now();
     let parsed = state
         .model
         .authenticate(key.as_deref())
@@ -119,7 +120,8 @@ async fn generate(
         }
     };
     let config = request.generation_config.as_ref();
-    let input_tokens = count_tokens(request.texts());
+    let rule = state.model.profile().token_rule(model);
+    let input_tokens = rule.count(request.texts());
     let (service_tier, thinking) = match tier_and_thinking(&request, model) {
         Ok(settings) => settings,
         Err(e) => {
@@ -127,7 +129,7 @@ async fn generate(
             return error_response(&e);
         }
     };
-    let prefixes = request.prefix_blocks();
+    let prefixes = request.prefix_blocks_by(rule);
     let call = Call {
         api_key: key.as_deref(),
         model,
@@ -144,6 +146,20 @@ async fn generate(
     if let Some(log) = &state.log {
         let method = ["generateContent", "streamGenerateContent"][usize::from(framing.is_some())];
         log.record(&answer, model, method);
+    }
+    if let Some(recorder) = &state.recorder {
+        let seen = recording::Seen {
+            start,
+            api: "gemini",
+            model,
+            headers,
+            stream: framing.is_some(),
+            input_tokens,
+            max_output_tokens: config.and_then(|c| c.max_output_tokens),
+            service_tier: request.service_tier.as_deref(),
+        };
+        let shape = crate::record::gemini_shape(recorder.shape(rule), &request);
+        recording::record(recorder, seen, shape, &answer);
     }
     let generation = match answer {
         Answer::Error(e) => return error_response(&e.to_api_error()),
@@ -228,9 +244,10 @@ fn count(state: &AppState, model: &str, key: Option<&str>, body: &[u8]) -> Respo
             error_response(&e)
         }
         Ok(req) => {
+            let rule = state.model.profile().token_rule(model);
             let total = match &req.generate_content_request {
-                Some(g) => count_tokens(g.texts()),
-                None => count_tokens(
+                Some(g) => rule.count(g.texts()),
+                None => rule.count(
                     req.contents
                         .iter()
                         .flat_map(|c| c.parts.iter())

@@ -11,6 +11,7 @@ mod caches;
 mod connections;
 mod gemini;
 mod observe;
+mod recording;
 mod openai;
 mod play;
 mod transport;
@@ -42,6 +43,10 @@ pub struct ServerOptions {
     pub hang_max: Duration,
     /// Where to append one JSON line per answered request (keys are never written).
     pub request_log: Option<PathBuf>,
+    /// Where to record each generate request as a line of stampede's trace format.
+    pub record: Option<PathBuf>,
+    /// Keep the prompts' text in the recording.
+    pub record_prompts: bool,
     /// The transport's bounds: connections, timeouts, body size, budget and pace.
     pub limits: TransportLimits,
 }
@@ -51,6 +56,8 @@ impl Default for ServerOptions {
         ServerOptions {
             hang_max: Duration::from_secs(300),
             request_log: None,
+            record: None,
+            record_prompts: false,
             limits: TransportLimits::default(),
         }
     }
@@ -65,6 +72,8 @@ pub struct AppState {
     pub options: Arc<ServerOptions>,
     /// The request log, if enabled.
     pub log: Option<Arc<RequestLog>>,
+    /// The recording, if enabled.
+    pub recorder: Option<Arc<crate::record::Recorder>>,
     /// The transport's limits, counters and body budget.
     pub transport: Arc<Transport>,
     /// Batch creates parsed at once: a create of 100,000 inline requests builds tens of MB
@@ -100,11 +109,16 @@ pub fn build(model: Arc<MockModel>, options: ServerOptions) -> std::io::Result<M
         Some(path) => Some(Arc::new(RequestLog::create(path)?)),
         None => None,
     };
+    let recorder = match &options.record {
+        Some(path) => Some(Arc::new(crate::record::Recorder::create(path, options.record_prompts)?)),
+        None => None,
+    };
     let transport = Transport::new(options.limits.clone());
     let state = AppState {
         model,
         options: Arc::new(options),
         log,
+        recorder,
         transport: transport.clone(),
         batch_creates: Arc::new(tokio::sync::Semaphore::new(2)),
     };

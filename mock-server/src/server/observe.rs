@@ -3,13 +3,14 @@
 
 use std::fmt::Write as _;
 use std::fs::File;
-use std::io::Write;
 use std::path::Path;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use parking_lot::Mutex;
+
+use crate::record::LineWriter;
 use serde_json::json;
 
 use super::{json_response, AppState};
@@ -202,108 +203,3 @@ impl RequestLog {
     }
 }
 
-/// A file that may be cut back to a length (the request log's rollback).
-pub trait Truncate {
-    /// Cuts the file to `len` bytes and puts the write position there.
-    fn truncate_to(&mut self, len: u64) -> std::io::Result<()>;
-}
-
-impl Truncate for File {
-    fn truncate_to(&mut self, len: u64) -> std::io::Result<()> {
-        use std::io::Seek;
-        self.set_len(len)?;
-        self.seek(std::io::SeekFrom::Start(len)).map(drop)
-    }
-}
-
-/// Writes whole lines: a line that fails part way is rolled back to the last whole line.
-#[derive(Debug)]
-pub struct LineWriter<W> {
-    out: W,
-    /// Bytes of whole lines written.
-    len: u64,
-    /// Lines that failed.
-    pub failures: u64,
-}
-
-impl<W: Write + Truncate> LineWriter<W> {
-    /// A writer at the start of `out`.
-    pub fn new(out: W) -> LineWriter<W> {
-        LineWriter {
-            out,
-            len: 0,
-            failures: 0,
-        }
-    }
-
-    /// Writes `line` (ending in a newline) whole, or rolls back and counts the failure.
-    pub fn write_line(&mut self, line: &str) -> std::io::Result<()> {
-        match self.out.write_all(line.as_bytes()).and_then(|()| self.out.flush()) {
-            Ok(()) => {
-                self.len += line.len() as u64;
-                Ok(())
-            }
-            Err(e) => {
-                self.failures += 1;
-                let _ = self.out.truncate_to(self.len);
-                Err(e)
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A disk with room for `room` bytes.
-    struct Disk {
-        data: Vec<u8>,
-        room: usize,
-    }
-
-    impl Write for Disk {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            let n = buf.len().min(self.room.saturating_sub(self.data.len()));
-            if n == 0 {
-                return Err(std::io::Error::new(std::io::ErrorKind::StorageFull, "disk full"));
-            }
-            self.data.extend_from_slice(&buf[..n]);
-            Ok(n)
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl Truncate for Disk {
-        fn truncate_to(&mut self, len: u64) -> std::io::Result<()> {
-            self.data.truncate(len as usize);
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn a_line_that_does_not_fit_is_rolled_back_whole() {
-        let mut w = LineWriter::new(Disk {
-            data: Vec::new(),
-            room: 25,
-        });
-        w.write_line("{\"a\": 1}\n").unwrap();
-        w.write_line("{\"b\": 2}\n").unwrap();
-        // 20 bytes used, 5 free: the third line is cut on disk, then rolled back.
-        assert!(w.write_line("{\"c\": 3}\n").is_err());
-        assert_eq!(w.failures, 1);
-        assert_eq!(
-            String::from_utf8(w.out.data.clone()).unwrap(),
-            "{\"a\": 1}\n{\"b\": 2}\n"
-        );
-        // Room again: logging goes on after the last whole line.
-        w.out.room = 100;
-        w.write_line("{\"d\": 4}\n").unwrap();
-        assert!(String::from_utf8(w.out.data.clone())
-            .unwrap()
-            .ends_with("2}\n{\"d\": 4}\n"));
-    }
-}

@@ -15,7 +15,6 @@ use super::play::{self, ChunkRenderer, OPENAI_SSE};
 use super::{api_key, hint_header, json_response, output_hint, AppState};
 use crate::errors::ApiError;
 use crate::model::{Answer, Call, FinishReason, Generation};
-use crate::tokens::count_tokens;
 
 fn error(e: &ApiError) -> Response {
     json_response(
@@ -56,6 +55,7 @@ fn message_texts(body: &Value) -> Vec<String> {
 
 /// `POST /{version}/openai/chat/completions`.
 pub async fn chat_completions(State(state): State<AppState>, RawQuery(query): RawQuery, request: Request) -> Response {
+    let start = tokio::time::Instant::now();
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
     let body = match state.read_body(&headers, body).await {
@@ -92,11 +92,13 @@ pub async fn chat_completions(State(state): State<AppState>, RawQuery(query): Ra
         Err(e) => return error(&e),
     };
     let stream = body["stream"].as_bool().unwrap_or(false);
+    let rule = state.model.profile().token_rule(&model);
+    let input_tokens = rule.count(texts.iter().map(String::as_str));
     let include_usage = body["stream_options"]["include_usage"].as_bool().unwrap_or(false);
     let call = Call {
         api_key: key.as_deref(),
         model: &model,
-        input_tokens: count_tokens(texts.iter().map(String::as_str)),
+        input_tokens,
         max_output_tokens: max,
         output_hint: hint,
         thinking: Default::default(),
@@ -106,6 +108,20 @@ pub async fn chat_completions(State(state): State<AppState>, RawQuery(query): Ra
     let answer = state.model.generate(call).await;
     if let Some(log) = &state.log {
         log.record(&answer, &model, "openai.chat.completions");
+    }
+    if let Some(recorder) = &state.recorder {
+        let seen = super::recording::Seen {
+            start,
+            api: "openai",
+            model: &model,
+            headers: &headers,
+            stream,
+            input_tokens,
+            max_output_tokens: max,
+            service_tier: None,
+        };
+        let shape = crate::record::openai_shape(recorder.shape(rule), &body);
+        super::recording::record(recorder, seen, shape, &answer);
     }
     let generation = match answer {
         Answer::Error(e) => return error(&e.to_api_error()),

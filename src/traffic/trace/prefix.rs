@@ -47,7 +47,8 @@ impl SessionPrefixes {
     /// than it (each a prefix of the next, as a chat resends its history); records this prompt
     /// for the conversation's next turn.
     pub(super) fn prefix_of(&mut self, row: &TraceRow) -> Option<Prefix> {
-        let Some(session) = row.session else {
+        // A recording's own blocks say more than the session's guess.
+        let Some(session) = row.session.filter(|_| row.prefix.is_none()) else {
             return row.prefix.clone();
         };
         if self.sessions.len() >= MAX_SESSIONS && !self.sessions.contains_key(&session) {

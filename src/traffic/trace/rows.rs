@@ -11,7 +11,8 @@ use serde::Deserialize;
 use stampede_mock::input_file::{self, LineLimited, LineTooLong, MAX_LINE_BYTES};
 use stampede_mock::rng::combine;
 
-use super::prefix::mooncake_prefix;
+use super::prefix::{mooncake_prefix, Prefix};
+use stampede_mock::record::TraceLine;
 use super::{Row, TraceFormat, TraceRow};
 use crate::spec_error::shown;
 
@@ -24,22 +25,18 @@ struct MooncakeLine {
     hash_ids: Vec<u64>,
 }
 
-#[derive(Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-struct StampedeLine {
-    t: f64,
-    input_tokens: u32,
-    output_tokens: u32,
-    #[serde(default)]
-    lane: Option<String>,
-    #[serde(default)]
-    model: Option<String>,
-    #[serde(default)]
-    prompt_key: Option<serde_json::Value>,
-    #[serde(default)]
-    stream: Option<bool>,
-    #[serde(default)]
-    session: Option<serde_json::Value>,
+/// A recording's prefix blocks: hex keys read as they were written (another string is hashed).
+fn recorded_prefix(blocks: Option<&[(String, u32)]>) -> Option<Prefix> {
+    let blocks = blocks.filter(|b| !b.is_empty())?;
+    let mut out: Vec<(u64, u32)> = Vec::with_capacity(blocks.len());
+    for (key, end) in blocks {
+        let key = u64::from_str_radix(key, 16).unwrap_or_else(|_| hash_str(key));
+        // Blocks grow; one that does not is dropped rather than trusted.
+        if out.last().is_none_or(|&(_, e)| *end > e) {
+            out.push((key, *end));
+        }
+    }
+    Some(Prefix::from(out))
 }
 
 fn hash_str(s: &str) -> u64 {
@@ -200,7 +197,7 @@ fn parse_csv(format: TraceFormat, r: &csv::StringRecord, include_failed: bool) -
             Ok::<_, String>(TraceRow {
                 t,
                 input: field(r, 1, "ContextTokens")?,
-                output: field(r, 2, "GeneratedTokens")?,
+                output: Some(field(r, 2, "GeneratedTokens")?),
                 lane: None,
                 model: None,
                 prompt_key: None,
@@ -213,7 +210,7 @@ fn parse_csv(format: TraceFormat, r: &csv::StringRecord, include_failed: bool) -
             let row = TraceRow {
                 t: field(r, 0, "Timestamp")?,
                 input: field(r, 2, "Request tokens")?,
-                output: field(r, 3, "Response tokens")?,
+                output: Some(field(r, 3, "Response tokens")?),
                 lane: None,
                 model: r.get(1).map(|m| m.trim().to_string()),
                 prompt_key: None,
@@ -226,9 +223,9 @@ fn parse_csv(format: TraceFormat, r: &csv::StringRecord, include_failed: bool) -
     };
     match parsed {
         Err(e) => Row::Bad(e),
-        Ok(row) if format == TraceFormat::Burstgpt && row.output == 0 && !include_failed => Row::Failed,
+        Ok(row) if format == TraceFormat::Burstgpt && row.output == Some(0) && !include_failed => Row::Failed,
         Ok(mut row) => {
-            row.output = row.output.max(1);
+            row.output = row.output.map(|o| o.max(1));
             Row::Ok(row)
         }
     }
@@ -242,7 +239,7 @@ fn parse_json_line(format: TraceFormat, text: &str) -> Row {
             Ok(m) => Row::Ok(TraceRow {
                 t: m.timestamp / 1000.0,
                 input: m.input_length,
-                output: m.output_length.max(1),
+                output: Some(m.output_length.max(1)),
                 lane: None,
                 model: None,
                 prompt_key: (!m.hash_ids.is_empty()).then(|| m.hash_ids.iter().fold(0, |h, id| combine(h, *id))),
@@ -253,19 +250,21 @@ fn parse_json_line(format: TraceFormat, text: &str) -> Row {
             Err(e) => Row::Bad(format!("not a Mooncake row: {}", shown(&e.to_string()))),
         };
     }
-    match serde_json::from_str::<StampedeLine>(text) {
+    match serde_json::from_str::<TraceLine>(text) {
         Ok(l) => Row::Ok(TraceRow {
             t: l.t,
             input: l.input_tokens,
-            output: l.output_tokens.max(1),
+            output: l.known_output(),
             lane: l.lane,
             model: l.model,
             prompt_key: l.prompt_key.map(|k| match k {
+                // A recording's key: read as written, as its prefix blocks are.
+                serde_json::Value::String(s) if s.len() == 16 => u64::from_str_radix(&s, 16).unwrap_or_else(|_| hash_str(&s)),
                 serde_json::Value::String(s) => hash_str(&s),
                 other => hash_str(&other.to_string()),
             }),
             stream: l.stream,
-            prefix: None,
+            prefix: recorded_prefix(l.prefix.as_deref()),
             session: l.session.map(|k| match k {
                 serde_json::Value::String(s) => hash_str(&s),
                 other => hash_str(&other.to_string()),
