@@ -246,6 +246,21 @@ impl<'a> Prepared<'a> {
         }
     }
 
+    /// Characters per token of the prompts this run synthesises, per model: the profile's
+    /// (`chars_per_token`, 4 unless set; `stampede calibrate` measures it). A live target's
+    /// scenario profile says it too, though nothing else of it applies there; a profile that
+    /// cannot serve the run's models leaves the default of 4.
+    pub fn token_rules(&self) -> stampede_mock::tokens::TokenRules {
+        match self.endpoint.profile() {
+            Some(p) => p.token_rules(),
+            None => self
+                .loaded
+                .mock_profile_for(&self.models)
+                .map(|p| p.token_rules())
+                .unwrap_or_default(),
+        }
+    }
+
     /// The scenario.
     pub fn loaded(&self) -> &'a LoadedScenario {
         self.loaded

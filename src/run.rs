@@ -84,6 +84,7 @@ pub fn execute_watched(
         pool: prepared.strategy().workers as usize,
         timings: timings.clone(),
         thinking: prepared.thinking(),
+        density: prepared.token_rules(),
     };
     let mut drive = Drive::new(prepared, progress, extra.is_some() && live);
     drive.sinks.live = live_run;

@@ -116,6 +116,19 @@ pub struct TraceLine {
 }
 
 impl TraceLine {
+    /// Puts the prefix blocks in the target's tokens: blocks were cut at 4 characters a token
+    /// (all a proxy knows before the answer); once the prompt's tokens are known, each block's
+    /// end is scaled to them, so a replay's cached prefix is in the same tokens as its prompt.
+    pub fn scale_prefix_to_input(&mut self) {
+        let Some(blocks) = &mut self.prefix else { return };
+        let Some(last) = blocks.last().map(|b| b.1).filter(|e| *e > 0) else { return };
+        let factor = f64::from(self.input_tokens) / f64::from(last);
+        for b in blocks.iter_mut() {
+            b.1 = (f64::from(b.1) * factor).round() as u32;
+        }
+        blocks.dedup_by(|b, a| b.1 <= a.1);
+    }
+
     /// Whether the line says what the target did (a recording, not a hand-written trace).
     pub fn observed(&self) -> bool {
         self.status.is_some()
@@ -242,20 +255,107 @@ pub fn openai_shape(mut b: ShapeBuilder, body: &serde_json::Value) -> PromptShap
     b.finish()
 }
 
-/// Writes a recording: one [`TraceLine`] per request, whole lines only (see [`LineWriter`]).
+/// Lines held back at most while an earlier request is still out; past it the oldest request
+/// still out gives up its place (its line, when it comes, is written late, out of order).
+pub const MAX_HELD_LINES: usize = 100_000;
+
+/// Writes a recording: one [`TraceLine`] per request, whole lines only (see [`LineWriter`]), in
+/// the order the requests arrived (a line waits for those of earlier requests still out, so
+/// `t` never goes back and the file replays as it is).
 #[derive(Debug)]
 pub struct Recorder {
-    out: Mutex<LineWriter<File>>,
+    out: Mutex<Ordered>,
     origin: tokio::time::Instant,
     salt: u64,
     prompts: bool,
+}
+
+/// The file and the lines waiting for earlier ones.
+#[derive(Debug)]
+struct Ordered {
+    file: LineWriter<File>,
+    /// Tickets issued.
+    issued: u64,
+    /// The ticket whose line is written next.
+    next: u64,
+    /// Finished tickets after `next`: their line, or none (a request not recorded).
+    held: std::collections::BTreeMap<u64, Option<String>>,
+}
+
+impl Ordered {
+    fn finish(&mut self, seq: u64, text: Option<String>) {
+        if seq < self.next {
+            // Its place was given up: written late.
+            if let Some(text) = text {
+                self.write(&text);
+            }
+            return;
+        }
+        self.held.insert(seq, text);
+        if self.held.len() > MAX_HELD_LINES {
+            self.next = *self.held.keys().next().expect("held lines");
+        }
+        while let Some(text) = self.held.remove(&self.next) {
+            self.next += 1;
+            if let Some(text) = text {
+                self.write(&text);
+            }
+        }
+    }
+
+    fn write(&mut self, text: &str) {
+        if let Err(e) = self.file.write_line(text) {
+            if self.file.failures == 1 {
+                eprintln!("stampede: the recording could not be written ({e}); lines are dropped whole and counted");
+            }
+        }
+    }
+}
+
+/// One request's place in a recording: its line is written by [`Ticket::write`]; a ticket
+/// dropped unwritten (a request not recorded) frees its place.
+#[derive(Debug)]
+pub struct Ticket {
+    recorder: std::sync::Arc<Recorder>,
+    seq: u64,
+    /// Seconds from the recording's start to the request's arrival.
+    pub t: f64,
+    done: bool,
+}
+
+impl Ticket {
+    /// Writes the request's line (its `t` is the ticket's).
+    pub fn write(mut self, mut line: TraceLine) {
+        line.t = self.t;
+        let text = format!("{}\n", serde_json::to_string(&line).expect("a trace line serialises"));
+        self.done = true;
+        self.recorder.out.lock().finish(self.seq, Some(text));
+    }
+
+    /// The recording (for the prompt's shape).
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if !self.done {
+            self.recorder.out.lock().finish(self.seq, None);
+        }
+    }
 }
 
 impl Recorder {
     /// Creates (truncates) the file; `prompts`: keep the prompts' text (`--record-prompts`).
     pub fn create(path: &Path, prompts: bool) -> std::io::Result<Recorder> {
         Ok(Recorder {
-            out: Mutex::new(LineWriter::new(File::create(path)?)),
+            out: Mutex::new(Ordered {
+                file: LineWriter::new(File::create(path)?),
+                issued: 0,
+                next: 0,
+                held: std::collections::BTreeMap::new(),
+            }),
             origin: tokio::time::Instant::now(),
             // Random per recording: std's hasher keys come from the OS.
             salt: {
@@ -266,30 +366,30 @@ impl Recorder {
         })
     }
 
+    /// A request arrives now: its place in the recording.
+    pub fn begin(self: &std::sync::Arc<Self>) -> Ticket {
+        let mut out = self.out.lock();
+        let seq = out.issued;
+        out.issued += 1;
+        // Read under the lock, so places and times agree.
+        let t = self.origin.elapsed().as_secs_f64();
+        drop(out);
+        Ticket {
+            recorder: self.clone(),
+            seq,
+            t,
+            done: false,
+        }
+    }
+
     /// A builder for one request's prompt shape.
     pub fn shape(&self, rule: TokenRule) -> ShapeBuilder {
         ShapeBuilder::new(self.salt, rule, self.prompts)
     }
 
-    /// Seconds from the recording's start to `at`.
-    pub fn t(&self, at: tokio::time::Instant) -> f64 {
-        at.saturating_duration_since(self.origin).as_secs_f64()
-    }
-
     /// Lines that could not be written so far.
     pub fn failures(&self) -> u64 {
-        self.out.lock().failures
-    }
-
-    /// Writes one line (a failed write is rolled back, counted and said once on stderr).
-    pub fn write(&self, line: &TraceLine) {
-        let text = format!("{}\n", serde_json::to_string(line).expect("a trace line serialises"));
-        let mut out = self.out.lock();
-        if let Err(e) = out.write_line(&text) {
-            if out.failures == 1 {
-                eprintln!("stampede: the recording could not be written ({e}); lines are dropped whole and counted");
-            }
-        }
+        self.out.lock().file.failures
     }
 }
 

@@ -55,6 +55,22 @@ impl TokenRule {
     }
 }
 
+/// Each model's token rule: its own, else a default (a profile's `chars_per_token`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TokenRules {
+    /// The rule of models not listed.
+    pub default: TokenRule,
+    /// Models with their own density.
+    pub models: std::collections::BTreeMap<String, TokenRule>,
+}
+
+impl TokenRules {
+    /// The rule of `model`.
+    pub fn of(&self, model: &str) -> TokenRule {
+        self.models.get(model).copied().unwrap_or(self.default)
+    }
+}
+
 /// Tokens in a text of `chars` characters.
 pub fn tokens_for_chars(chars: usize) -> u64 {
     chars.div_ceil(4) as u64

@@ -103,6 +103,9 @@ pub struct ConnectOptions {
     pub timings: Arc<ConnectionTimings>,
     /// `thinkingConfig` every Gemini-shaped call asks for (the scenario's budget or level).
     pub thinking: stampede_mock::thinking::Thinking,
+    /// Characters per token of synthesised prompts on HTTP targets (the scenario's profile's;
+    /// the mock's own profile for a mock target).
+    pub density: stampede_mock::tokens::TokenRules,
 }
 
 /// Builds the transport for `endpoint`; called on the runtime that will drive it (the model of
@@ -135,6 +138,7 @@ pub async fn connect(endpoint: &Endpoint, options: ConnectOptions) -> Result<Con
                 thinking: options.thinking,
                 timings: Some(options.timings),
                 http: *http,
+                density: profile.token_rules(),
             })
             .map_err(|e| ConnectError(format!("could not build the HTTP client: {e}")))?;
             Ok(Connected {
@@ -152,6 +156,7 @@ pub async fn connect(endpoint: &Endpoint, options: ConnectOptions) -> Result<Con
                 thinking: options.thinking,
                 timings: Some(options.timings),
                 http: *http,
+                density: options.density.clone(),
             }))
         }
         Endpoint::Openai { base_url, key, http } => {
@@ -163,6 +168,7 @@ pub async fn connect(endpoint: &Endpoint, options: ConnectOptions) -> Result<Con
                 send_hints: false,
                 timings: Some(options.timings),
                 http: *http,
+                density: options.density.clone(),
             }))
         }
     }

@@ -9,7 +9,7 @@
 use futures::future::BoxFuture;
 use reqwest::header::{HeaderMap, HeaderValue};
 use stampede_mock::errors::ErrorEnvelope;
-use stampede_mock::tokens::synth_text;
+use stampede_mock::tokens::{TokenRule, TokenRules};
 use stampede_mock::wire::{Content, GenerateContentRequest, GenerationConfig, Part, ThinkingConfig};
 use tokio::time::Instant;
 
@@ -35,6 +35,8 @@ pub struct GeminiOptions {
     pub timings: Option<std::sync::Arc<super::connections::ConnectionTimings>>,
     /// The HTTP version of the lean path (plain `http://` targets; `https://` negotiates).
     pub http: HttpVersion,
+    /// Characters per token of synthesised prompts, per model (the scenario's profile's).
+    pub density: TokenRules,
 }
 
 /// The Gemini HTTP backend.
@@ -74,7 +76,8 @@ impl GeminiBackend {
 const KEY_HEADER: &str = "x-goog-api-key";
 
 /// The generateContent body of an attempt (also an inline request of a batch job).
-pub(super) fn request_body(a: &Attempt, thinking: stampede_mock::thinking::Thinking) -> GenerateContentRequest {
+pub(super) fn request_body(a: &Attempt, thinking: stampede_mock::thinking::Thinking, rule: TokenRule) -> GenerateContentRequest {
+    let synth_text = |tokens: u64, key: u64| rule.synth_text(tokens, key);
     GenerateContentRequest {
         cached_content: a.cached_content.as_deref().map(String::from),
         system_instruction: (a.system_prompt_tokens > 0 && a.cached_content.is_none()).then(|| Content {
@@ -85,7 +88,7 @@ pub(super) fn request_body(a: &Attempt, thinking: stampede_mock::thinking::Think
             ))],
         }),
         service_tier: (a.service_tier != ServiceTier::Standard).then(|| a.service_tier.as_str().to_string()),
-        contents: contents(a),
+        contents: contents(a, rule),
         generation_config: Some(GenerationConfig {
             max_output_tokens: Some(a.output_tokens),
             thinking_config: ThinkingConfig::of(thinking),
@@ -97,8 +100,9 @@ pub(super) fn request_body(a: &Attempt, thinking: stampede_mock::thinking::Think
 
 /// The conversation so far and this turn's message (see [`turns`]), the lane's document (if
 /// any) leading the first message's text part.
-fn contents(a: &Attempt) -> Vec<Content> {
-    let mut out = turns(a);
+fn contents(a: &Attempt, rule: TokenRule) -> Vec<Content> {
+    let synth_text = |tokens: u64, key: u64| rule.synth_text(tokens, key);
+    let mut out = turns(a, rule);
     if a.document_tokens > 0 {
         let document = synth_text(u64::from(a.document_tokens), a.document_key);
         match out.first_mut().and_then(|c| c.parts.first_mut()) {
@@ -118,7 +122,8 @@ fn contents(a: &Attempt) -> Vec<Content> {
 /// The conversation so far and this turn's message: for a conversation's turn k, the user and
 /// model turns 1..k-1 (texts keyed by conversation and turn, so every turn resends identical
 /// text) and message k; otherwise the one prompt.
-fn turns(a: &Attempt) -> Vec<Content> {
+fn turns(a: &Attempt, rule: TokenRule) -> Vec<Content> {
+    let synth_text = |tokens: u64, key: u64| rule.synth_text(tokens, key);
     let turn = |role: &str, tokens: u32, key: u64| Content {
         role: Some(role.into()),
         parts: vec![Part::text(synth_text(u64::from(tokens), key))],
@@ -212,13 +217,15 @@ impl Backend for GeminiBackend {
         };
         let (hints, transport, key) = (o.send_hints, self.transport.clone(), self.key.clone());
         let thinking = o.thinking;
+        let rule = o.density.of(&attempt.model);
         // The body is written where the attempt runs (a runtime worker in live runs), not on
-        // the engine's thread; sized for the prompt's text (four characters a token) so it is
+        // the engine's thread; sized for the prompt's text (a few characters a token) so it is
         // written once.
         Box::pin(async move {
             let tokens = attempt.prompt_tokens() + u64::from(attempt.system_prompt_tokens);
-            let mut body = Vec::with_capacity(256 + 5 * tokens.min(1 << 24) as usize);
-            let _ = serde_json::to_writer(&mut body, &request_body(&attempt, thinking));
+            let chars = rule.chars_for_tokens(tokens.min(1 << 24)) * 5 / 4;
+            let mut body = Vec::with_capacity(256 + chars);
+            let _ = serde_json::to_writer(&mut body, &request_body(&attempt, thinking, rule));
             let mut headers = HeaderMap::new();
             headers.insert(KEY_HEADER, key);
             let post = (path.as_str(), headers, body.into());
@@ -242,7 +249,7 @@ impl Backend for GeminiBackend {
         let body = serde_json::json!({
             "model": format!("models/{}", r.model),
             "displayName": "stampede pinned prefix",
-            "systemInstruction": {"parts": [{"text": synth_text(u64::from(r.tokens), r.key)}]},
+            "systemInstruction": {"parts": [{"text": self.options.density.of(&r.model).synth_text(u64::from(r.tokens), r.key)}]},
             "ttl": format!("{}s", r.ttl.as_secs().max(1)),
         });
         let url = format!("{}/v1beta/cachedContents", self.options.base_url);
@@ -362,14 +369,14 @@ mod tests {
             budget: Some(0),
             level: None,
         };
-        let body = serde_json::to_value(request_body(&a, off)).unwrap();
+        let body = serde_json::to_value(request_body(&a, off, TokenRule::default())).unwrap();
         assert_eq!(body["generationConfig"]["thinkingConfig"]["thinkingBudget"], 0);
         // A level goes as google-genai 3.6.1 sends it: upper case under the proto name, no budget.
         let medium = Thinking {
             budget: None,
             level: Some(ThinkingLevel::Medium),
         };
-        let body = serde_json::to_value(request_body(&a, medium)).unwrap();
+        let body = serde_json::to_value(request_body(&a, medium, TokenRule::default())).unwrap();
         assert_eq!(
             body["generationConfig"]["thinkingConfig"],
             serde_json::json!({"thinking_level": "MEDIUM"})
@@ -382,7 +389,7 @@ mod tests {
             service_tier: ServiceTier::Flex,
             ..a
         };
-        let body = request_body(&a, Thinking::default());
+        let body = request_body(&a, Thinking::default(), TokenRule::default());
         assert_eq!(body.service_tier.as_deref(), Some("flex"));
         let blocks = body.prefix_blocks();
         let cuts: Vec<u64> = blocks.iter().map(|b| b.1).collect();
@@ -395,13 +402,13 @@ mod tests {
             document_key: 5,
             ..a
         };
-        let body = request_body(&a, Thinking::default());
+        let body = request_body(&a, Thinking::default(), TokenRule::default());
         assert_eq!(body.contents.len(), 1);
         let text = body.contents[0].parts[0].text.as_deref().unwrap();
         assert_eq!(text.len(), 4 * 310);
         assert!(text.starts_with(&synth_text(300, 5)));
         assert_eq!(body.prefix_blocks().last().unwrap().1, 2310);
-        let body = serde_json::to_value(request_body(&a, Thinking::default())).unwrap();
+        let body = serde_json::to_value(request_body(&a, Thinking::default(), TokenRule::default())).unwrap();
         assert!(body["generationConfig"].get("thinkingConfig").is_none(), "{body}");
     }
 

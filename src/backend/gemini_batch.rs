@@ -29,7 +29,7 @@ impl GeminiBackend {
                 if self.options.send_hints {
                     metadata[OUTPUT_HINT_KEY] = json!(a.output_tokens);
                 }
-                json!({"request": request_body(a, self.options.thinking), "metadata": metadata})
+                json!({"request": request_body(a, self.options.thinking, self.options.density.of(&a.model)), "metadata": metadata})
             })
             .collect();
         let body = json!({"batch": {"displayName": "stampede", "inputConfig": {"requests": {"requests": requests}}}});

@@ -9,7 +9,7 @@
 use futures::future::BoxFuture;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde::Deserialize;
-use stampede_mock::tokens::synth_text;
+use stampede_mock::tokens::TokenRule;
 use tokio::time::Instant;
 
 use super::http::{Reply, Transport};
@@ -36,6 +36,8 @@ pub struct OpenAiOptions {
     pub timings: Option<std::sync::Arc<super::connections::ConnectionTimings>>,
     /// The HTTP version of the lean path (plain `http://` servers; `https://` negotiates).
     pub http: HttpVersion,
+    /// Characters per token of synthesised prompts, per model (the scenario's profile's).
+    pub density: stampede_mock::tokens::TokenRules,
 }
 
 /// The OpenAI-compatible HTTP backend.
@@ -127,7 +129,7 @@ impl Backend for OpenAiBackend {
             let o = &options;
             let mut body = serde_json::json!({
                 "model": &*attempt.model,
-                "messages": messages(&attempt),
+                "messages": messages(&attempt, o.density.of(&attempt.model)),
                 "max_tokens": attempt.output_tokens,
             });
             if attempt.stream {
@@ -211,7 +213,8 @@ async fn read_stream(mut resp: Reply) -> AttemptResult {
 
 /// The chat messages of an attempt: the lane's shared system prompt (if any), then the prompt
 /// (led by the lane's document, if any).
-fn messages(a: &Attempt) -> serde_json::Value {
+fn messages(a: &Attempt, rule: TokenRule) -> serde_json::Value {
+    let synth_text = |tokens: u64, key: u64| rule.synth_text(tokens, key);
     let mut content = synth_text(u64::from(a.document_tokens), a.document_key);
     content.push_str(&synth_text(u64::from(a.input_tokens), a.prompt_key));
     let user = serde_json::json!({"role": "user", "content": content});

@@ -279,7 +279,7 @@ mod tests {
         ];
         let live: Vec<Vec<(u64, u64)>> = cases
             .iter()
-            .map(|a| request_body(a, Thinking::default()).prefix_blocks())
+            .map(|a| request_body(a, Thinking::default(), Default::default()).prefix_blocks())
             .collect();
         let sim: Vec<Vec<(u64, u64)>> = cases.iter().map(prefix_blocks).collect();
         for (i, a) in cases.iter().enumerate() {

@@ -6,6 +6,7 @@
 //! summary) · 3 the run could not be carried out (target unreachable, interrupted, spend cap).
 
 mod bench;
+mod calibrate;
 mod catalog;
 mod compare;
 mod diff;
@@ -84,6 +85,10 @@ pub enum Command {
     /// trace, and optionally inject 429s, 503s and latency.
     #[command(after_help = PROXY_HELP)]
     Proxy(proxy::ProxyArgs),
+    /// Fit a mock profile (latency vs input, decode speed, answer lengths, errors, quotas, token
+    /// density) to recordings of real calls, with goodness of fit.
+    #[command(after_help = CALIBRATE_HELP)]
+    Calibrate(calibrate::CalibrateArgs),
     /// Merge the summaries of a run's shards (`run --shard I/N`) into the run's reports.
     #[command(after_help = MERGE_HELP)]
     Merge(merge::MergeArgs),
@@ -112,6 +117,13 @@ const PROXY_HELP: &str = "Writes only the --record file: one JSON line per gener
 format: replay it with arrival = \"trace\", format = \"jsonl\"; fit a profile with `stampede calibrate`). Keys, \
 headers and prompt text are never written (prompts only with --record-prompts).\n\n\
 Exit codes: 0 stopped with Ctrl-C · 2 bad input (upstream URL, shares) · 3 the port cannot be bound.";
+
+const CALIBRATE_HELP: &str = "Writes --out (the profile, TOML, with comments saying what each figure rests on), \
+and beside it FILE.calibration.json (every fit with its goodness of fit) and FILE.calibration.html (measured and \
+fitted distributions overlaid). Use the profile with `stampede mock --profile FILE` or `profile = \"FILE\"` in a \
+scenario's [target]; docs/src/calibrate.md walks the loop.\n\n\
+Exit codes: 0 written · 2 bad input (a line that is not a trace line, no answered calls, unknown preset) · 3 a file \
+cannot be written.";
 
 const RUN_HELP: &str = concat!(
     "Writes into --out (default reports/<scenario>/): summary.json (every figure, histograms, series, advice), \
@@ -202,6 +214,7 @@ pub fn main_with(
         Command::Diff(a) => diff::diff(a, &mut io),
         Command::Merge(a) => merge::merge(a, &mut io),
         Command::Proxy(a) => proxy::proxy(a, &mut io),
+        Command::Calibrate(a) => calibrate::calibrate(a, &mut io),
         Command::Bench(b) => bench::bench(b, &mut io),
         Command::Completions { shell } => docs::completions(shell, &mut io),
         Command::Man => docs::man(&mut io),

@@ -4,6 +4,7 @@
 //! ([`bench`](mod@bench)). The CLI only parses arguments, calls these and prints their results.
 
 pub mod bench;
+pub mod calibrate;
 pub mod catalog_check;
 pub mod compare;
 pub mod diff;

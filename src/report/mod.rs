@@ -4,6 +4,7 @@
 //! `stampede report SUMMARY.json` re-renders every one of them from a saved summary, because
 //! the summary carries the histograms and the time series.
 
+pub mod calibration;
 pub mod compare;
 pub mod hlog;
 pub mod plan;

@@ -174,12 +174,21 @@ fn default_implicit_cache_ttl() -> Duration {
 impl MockProfile {
     /// The tokenizer rule of `model`: its own density, else the profile's.
     pub fn token_rule(&self, model: &str) -> crate::tokens::TokenRule {
-        crate::tokens::TokenRule {
-            chars_per_token: self
+        self.token_rules().of(model)
+    }
+
+    /// Every model's tokenizer rule.
+    pub fn token_rules(&self) -> crate::tokens::TokenRules {
+        use crate::tokens::TokenRule;
+        crate::tokens::TokenRules {
+            default: TokenRule {
+                chars_per_token: self.chars_per_token,
+            },
+            models: self
                 .model_chars_per_token
-                .get(model)
-                .copied()
-                .unwrap_or(self.chars_per_token),
+                .iter()
+                .map(|(m, d)| (m.clone(), TokenRule { chars_per_token: *d }))
+                .collect(),
         }
     }
 

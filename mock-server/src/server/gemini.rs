@@ -105,6 +105,7 @@ async fn generate(
     framing: Option<play::Framing>,
 ) -> Response {
     let start = tokio::time::Instant::now();
+    let ticket = state.recorder.as_ref().map(|r| r.begin());
     let parsed = state
         .model
         .authenticate(key.as_deref())
@@ -147,7 +148,7 @@ async fn generate(
         let method = ["generateContent", "streamGenerateContent"][usize::from(framing.is_some())];
         log.record(&answer, model, method);
     }
-    if let Some(recorder) = &state.recorder {
+    if let Some(ticket) = ticket {
         let seen = recording::Seen {
             start,
             api: "gemini",
@@ -158,8 +159,8 @@ async fn generate(
             max_output_tokens: config.and_then(|c| c.max_output_tokens),
             service_tier: request.service_tier.as_deref(),
         };
-        let shape = crate::record::gemini_shape(recorder.shape(rule), &request);
-        recording::record(recorder, seen, shape, &answer);
+        let shape = crate::record::gemini_shape(ticket.recorder().shape(rule), &request);
+        recording::record(ticket, seen, shape, &answer);
     }
     let generation = match answer {
         Answer::Error(e) => return error_response(&e.to_api_error()),

@@ -56,6 +56,7 @@ fn message_texts(body: &Value) -> Vec<String> {
 /// `POST /{version}/openai/chat/completions`.
 pub async fn chat_completions(State(state): State<AppState>, RawQuery(query): RawQuery, request: Request) -> Response {
     let start = tokio::time::Instant::now();
+    let ticket = state.recorder.as_ref().map(|r| r.begin());
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
     let body = match state.read_body(&headers, body).await {
@@ -109,7 +110,7 @@ pub async fn chat_completions(State(state): State<AppState>, RawQuery(query): Ra
     if let Some(log) = &state.log {
         log.record(&answer, &model, "openai.chat.completions");
     }
-    if let Some(recorder) = &state.recorder {
+    if let Some(ticket) = ticket {
         let seen = super::recording::Seen {
             start,
             api: "openai",
@@ -120,8 +121,8 @@ pub async fn chat_completions(State(state): State<AppState>, RawQuery(query): Ra
             max_output_tokens: max,
             service_tier: None,
         };
-        let shape = crate::record::openai_shape(recorder.shape(rule), &body);
-        super::recording::record(recorder, seen, shape, &answer);
+        let shape = crate::record::openai_shape(ticket.recorder().shape(rule), &body);
+        super::recording::record(ticket, seen, shape, &answer);
     }
     let generation = match answer {
         Answer::Error(e) => return error(&e.to_api_error()),

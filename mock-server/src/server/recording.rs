@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use crate::errors::QuotaHint;
 use crate::model::Answer;
-use crate::record::{label, PromptShape, Recorder, TraceLine, LANE_HEADER, SESSION_HEADER};
+use crate::record::{label, PromptShape, Ticket, TraceLine, LANE_HEADER, SESSION_HEADER};
 
 /// What one request was, as the handler saw it.
 pub(super) struct Seen<'a> {
@@ -32,11 +32,10 @@ pub(super) struct Seen<'a> {
 }
 
 /// Writes the line of one decided request.
-pub(super) fn record(recorder: &Recorder, seen: Seen<'_>, shape: PromptShape, answer: &Answer) {
+pub(super) fn record(ticket: Ticket, seen: Seen<'_>, shape: PromptShape, answer: &Answer) {
     let now = Instant::now();
     let ms = |at: Instant| at.saturating_duration_since(seen.start).as_secs_f64() * 1e3;
     let mut line = TraceLine {
-        t: recorder.t(seen.start),
         input_tokens: u32::try_from(seen.input_tokens).unwrap_or(u32::MAX),
         model: Some(seen.model.to_string()),
         stream: Some(seen.stream),
@@ -73,5 +72,5 @@ pub(super) fn record(recorder: &Recorder, seen: Seen<'_>, shape: PromptShape, an
             line.latency_ms = Some(ms(g.done_at()));
         }
     }
-    recorder.write(&line);
+    ticket.write(line);
 }

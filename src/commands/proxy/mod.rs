@@ -29,7 +29,7 @@ use axum::Router;
 use parking_lot::Mutex;
 use serde_json::Value;
 use stampede_mock::errors::ApiError;
-use stampede_mock::record::{self, label, Recorder, TraceLine, LANE_HEADER, SESSION_HEADER};
+use stampede_mock::record::{self, label, Recorder, Ticket, TraceLine, LANE_HEADER, SESSION_HEADER};
 use stampede_mock::rng::{stream_rng, StreamRng};
 use stampede_mock::tokens::TokenRule;
 use tokio::time::Instant;
@@ -109,10 +109,11 @@ struct Call {
     api: Api,
     model: String,
     line: TraceLine,
+    ticket: Ticket,
 }
 
 /// Reads a generate call's request fields; `None` for any other call.
-fn call_of(path: &str, body: &[u8], headers: &HeaderMap, recorder: &Recorder) -> Option<Call> {
+fn call_of(path: &str, body: &[u8], headers: &HeaderMap, ticket: Ticket) -> Option<Call> {
     let (api, model, stream) = if let Some((_, target)) = path.rsplit_once("/models/") {
         let (model, method) = target.split_once(':')?;
         match method {
@@ -126,7 +127,7 @@ fn call_of(path: &str, body: &[u8], headers: &HeaderMap, recorder: &Recorder) ->
         return None;
     };
     let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let builder = recorder.shape(TokenRule::default());
+    let builder = ticket.recorder().shape(TokenRule::default());
     let mut line = TraceLine {
         lane: label(headers, LANE_HEADER),
         session: label(headers, SESSION_HEADER).map(Value::String),
@@ -161,7 +162,12 @@ fn call_of(path: &str, body: &[u8], headers: &HeaderMap, recorder: &Recorder) ->
     line.model = (!model.is_empty()).then(|| model.chars().take(200).collect());
     line.api = Some(["gemini", "openai"][usize::from(api == Api::OpenAi)].to_string());
     shape.fill(&mut line);
-    Some(Call { api, model, line })
+    Some(Call {
+        api,
+        model,
+        line,
+        ticket,
+    })
 }
 
 /// A Gemini request's shape read from JSON as the SDKs send it (camelCase or snake_case keys;
@@ -214,25 +220,14 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
         }
     };
     let path = parts.uri.path().to_string();
-    let call = proxy
-        .recorder
-        .as_ref()
-        .and_then(|r| call_of(&path, &body, &parts.headers, r))
-        .map(|mut c| {
-            c.line.t = proxy.recorder.as_ref().map_or(0.0, |r| r.t(start));
-            c
-        });
-    let injected = call.as_ref().and_then(|_| proxy.inject.pick(&mut *proxy.rng.lock()));
-    let injected = injected.or_else(|| {
-        // Without a recording, faults still apply to generate calls.
-        (call.is_none() && is_generate(&path))
-            .then(|| proxy.inject.pick(&mut *proxy.rng.lock()))
-            .flatten()
-    });
-    if let Some(kind) = injected {
-        return answer_injected(&proxy, kind, call, &path, start);
+    let generate = is_generate(&path);
+    // A generate call's place in the recording is taken as it arrives.
+    let ticket = proxy.recorder.as_ref().filter(|_| generate).map(|r| r.begin());
+    let call_of = |body: &[u8], ticket: Option<Ticket>| call_of(&path, body, &parts.headers, ticket?);
+    if let Some(kind) = generate.then(|| proxy.inject.pick(&mut *proxy.rng.lock())).flatten() {
+        return answer_injected(&proxy, kind, call_of(&body, ticket), &path, start);
     }
-    if !proxy.inject.added_latency.is_zero() && (call.is_some() || is_generate(&path)) {
+    if !proxy.inject.added_latency.is_zero() && generate {
         tokio::time::sleep(proxy.inject.added_latency).await;
     }
     let url = format!(
@@ -240,22 +235,32 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
         proxy.upstream,
         parts.uri.path_and_query().map_or("/", |p| p.as_str())
     );
-    let mut upstream = proxy.client.request(parts.method.clone(), url).body(body);
+    let mut upstream = proxy.client.request(parts.method.clone(), url).body(body.clone());
     for (name, value) in &parts.headers {
         if !hop_by_hop(name) {
             upstream = upstream.header(name, value);
         }
     }
-    let response = match upstream.send().await {
+    // The request leaves first; what the recording keeps of it is read while the upstream works,
+    // so the proxy adds no time that grows with the prompt.
+    let sent = tokio::spawn(upstream.send());
+    let call = call_of(&body, ticket);
+    drop(body);
+    let sent = match sent.await {
+        Ok(sent) => sent,
+        Err(e) => return gateway_error(StatusCode::BAD_GATEWAY, format!("stampede proxy: the forwarding task failed ({e})")),
+    };
+    let response = match sent {
         Ok(r) => r,
         Err(e) => {
-            if let (Some(call), Some(recorder)) = (call, &proxy.recorder) {
+            if let Some(call) = call {
                 let mut line = call.line;
                 line.status = Some(0);
                 line.fault = Some("upstream-unreachable".into());
                 line.latency_ms = Some(start.elapsed().as_secs_f64() * 1e3);
                 line.input_tokens = estimate(&proxy, &line);
-                recorder.write(&line);
+                line.scale_prefix_to_input();
+                call.ticket.write(line);
             }
             return gateway_error(
                 StatusCode::BAD_GATEWAY,
@@ -270,8 +275,8 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
             headers.append(name, value.clone());
         }
     }
-    let pending = match (call, &proxy.recorder) {
-        (Some(call), Some(recorder)) => {
+    let pending = match call {
+        Some(call) => {
             let mut line = call.line;
             line.status = Some(status.as_u16());
             line.served_tier = headers
@@ -279,14 +284,14 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
                 .and_then(|v| v.to_str().ok())
                 .map(String::from);
             Some(Pending {
-                recorder: recorder.clone(),
+                ticket: call.ticket,
                 densities: proxy.densities.clone(),
                 line,
                 start,
                 api: call.api,
             })
         }
-        _ => None,
+        None => None,
     };
     let body = Body::from_stream(Tap::new(response.bytes_stream(), pending));
     let mut out = Response::new(body);
@@ -311,14 +316,15 @@ fn answer_injected(proxy: &Proxy, kind: Injected, call: Option<Call>, path: &str
     let model = call.as_ref().map_or_else(|| model_in(path), |c| c.model.clone());
     let error: ApiError = proxy.inject.error(kind, &model);
     let openai = call.as_ref().map_or(path.ends_with("/chat/completions"), |c| c.api == Api::OpenAi);
-    if let (Some(call), Some(recorder)) = (call, &proxy.recorder) {
+    if let Some(call) = call {
         let mut line = call.line;
         line.status = Some(error.code);
         line.fault = Some(kind.name().into());
         line.latency_ms = Some(start.elapsed().as_secs_f64() * 1e3);
         line.retry_delay_s = (kind == Injected::Quota).then(|| proxy.inject.retry_delay.as_secs_f64());
         line.input_tokens = estimate(proxy, &line);
-        recorder.write(&line);
+        line.scale_prefix_to_input();
+        call.ticket.write(line);
     }
     let body = if openai { error.openai_body() } else { error.body() };
     let status = StatusCode::from_u16(error.code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use futures::Stream;
 use serde_json::Value;
 use stampede_mock::errors::{ApiError, QuotaHint};
-use stampede_mock::record::{Recorder, TraceLine};
+use stampede_mock::record::{Ticket, TraceLine};
 use tokio::time::Instant;
 
 use super::density::Densities;
@@ -32,8 +32,8 @@ pub enum Api {
 
 /// What the tap completes into a recording line.
 pub struct Pending {
-    /// The recording.
-    pub recorder: Arc<Recorder>,
+    /// The request's place in the recording.
+    pub ticket: Ticket,
     /// Per-model density learned so far (estimates the prompt tokens of unanswered requests).
     pub densities: Arc<Densities>,
     /// The line with the request's fields filled in.
@@ -105,7 +105,8 @@ impl<S> Tap<S> {
                 line.input_tokens = u32::try_from(p.densities.estimate(model, chars)).unwrap_or(u32::MAX);
             }
         }
-        p.recorder.write(&line);
+        line.scale_prefix_to_input();
+        p.ticket.write(line);
     }
 }
 
