@@ -94,9 +94,12 @@ pub(super) fn proxy(args: ProxyArgs, io: &mut Io<'_>) -> Outcome {
             .record
             .as_ref()
             .map_or_else(String::new, |p| format!(", recording to {}", p.display()));
+        // The address on stdout alone, as the mock says its own (scripts read it with --port 0).
+        let _ = writeln!(io.out, "stampede proxy listening on http://{local}");
+        let _ = io.out.flush();
         let _ = writeln!(
             io.err,
-            "stampede proxy: http://{local} -> {}{recording} (Ctrl-C to stop)",
+            "stampede proxy: forwarding to {}{recording} (Ctrl-C to stop)",
             args.upstream.trim_end_matches('/')
         );
         axum::serve(listener, router)

@@ -5,6 +5,7 @@ mod advice;
 mod architecture;
 mod batch_lane;
 mod binding;
+mod calibrate;
 mod catalog_today;
 mod cli;
 mod compare;

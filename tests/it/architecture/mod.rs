@@ -70,7 +70,8 @@ const LAYERS: &[(&str, u32)] = &[
 /// The layers of the mock crate (`mock-server/src/`), bottom first, in tens like [`LAYERS`]:
 /// plain values and arithmetic, input files; the ranges of numbers (5: they say durations);
 /// the catalog and distributions; profiles; quotas; the spend windows; error bodies and batch
-/// jobs; the behaviour model; the wire types; the HTTP server; the standalone command.
+/// jobs; the behaviour model; the wire types; the recording format (it reads requests in the
+/// wire types); the HTTP server; the standalone command.
 const MOCK_LAYERS: &[(&str, u32)] = &[
     ("duration", 0),
     ("rng", 0),
@@ -94,6 +95,7 @@ const MOCK_LAYERS: &[(&str, u32)] = &[
     ("bounds", 55),
     ("model", 60),
     ("wire", 70),
+    ("record", 75),
     ("server", 80),
     ("standalone", 90),
 ];
