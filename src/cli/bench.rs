@@ -34,6 +34,13 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 10)]
         rounds: usize,
     },
+    /// What `stampede proxy` adds to an unloaded call: calls one at a time to a zero-latency
+    /// mock, alternately direct and through a recording proxy; latency percentiles of both.
+    Proxy {
+        /// Calls on each path.
+        #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(10..=1_000_000))]
+        calls: u64,
+    },
     /// The live load generator against a zero-latency mock in its own process (or `--url`):
     /// closed-loop capacity, an open loop at a constant rate, CPU time per request, memory.
     Live(LiveArgs),
@@ -84,7 +91,36 @@ pub(super) fn bench(command: BenchCommand, io: &mut Io<'_>) -> Outcome {
             rounds,
         } => bench_mock(connections, duration, rounds, io),
         BenchCommand::Live(args) => bench_live(args, io),
+        BenchCommand::Proxy { calls } => bench_proxy(calls as usize, io),
     }
+}
+
+fn bench_proxy(calls: usize, io: &mut Io<'_>) -> Outcome {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    let record = std::env::temp_dir().join(format!("stampede-bench-proxy-{}.jsonl", std::process::id()));
+    let b = runtime.block_on(bench::proxy::proxy_overhead(calls, &record));
+    let _ = std::fs::remove_file(&record);
+    let b = b.map_err(|e| CliError::Failed(format!("{e:#}")))?;
+    writeln!(
+        io.out,
+        "bench proxy: {} unloaded calls on each path, alternating, to a zero-latency mock\n\
+         direct          p50 {:.3} ms   p99 {:.3} ms   max {:.3} ms\n\
+         through proxy   p50 {:.3} ms   p99 {:.3} ms   max {:.3} ms   (recording every call)\n\
+         added           p50 {:.3} ms   p99 {:.3} ms",
+        b.calls,
+        b.direct.p50,
+        b.direct.p99,
+        b.direct.max,
+        b.proxied.p50,
+        b.proxied.p99,
+        b.proxied.max,
+        b.proxied.p50 - b.direct.p50,
+        b.proxied.p99 - b.direct.p99,
+    )?;
+    Ok(Exit::Ok)
 }
 
 fn bench_sim(rate: f64, duration: Duration, io: &mut Io<'_>) -> Outcome {

@@ -102,12 +102,12 @@ pub(super) fn proxy(args: ProxyArgs, io: &mut Io<'_>) -> Outcome {
             "stampede proxy: forwarding to {}{recording} (Ctrl-C to stop)",
             args.upstream.trim_end_matches('/')
         );
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .map_err(|e| CliError::Failed(e.to_string()))
+        // Served as the mock is: TCP_NODELAY, bounded connections and header timeouts.
+        stampede_mock::server::serve(listener, router, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| CliError::Failed(e.to_string()))
     })?;
     Ok(Exit::Ok)
 }

@@ -8,6 +8,7 @@
 //! live load generator against a zero-latency mock in its own process.
 
 pub mod live;
+pub mod proxy;
 
 use std::path::Path;
 use std::sync::Arc;
