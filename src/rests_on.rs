@@ -20,6 +20,7 @@ pub fn assumptions(
     kind: TargetKind,
     profile: Option<&MockProfile>,
     catalog: &str,
+    density: stampede_mock::tokens::TokenRule,
 ) -> Vec<Assumption> {
     let mut out = Vec::new();
     let user = target.mock.as_ref();
@@ -44,11 +45,19 @@ pub fn assumptions(
             out.push(Assumption::new(
                 "latency",
                 format!(
-                    "the mock's time to first token, {} ({})",
+                    "the mock's time to first token, {}{} ({})",
                     duration_dist(&p.latency),
+                    if p.latency_per_1k_input.is_zero() {
+                        String::new()
+                    } else {
+                        format!(
+                            " + {} per 1,000 uncached input tokens",
+                            crate::format::ms(Some(p.latency_per_1k_input.as_secs_f64() * 1e3))
+                        )
+                    },
                     origin(user.is_some_and(|m| m.latency.is_some()))
                 ),
-                "calibrate from a real run (docs/src/mock.md) and set [target.mock] latency, or run against the real target",
+                "record real calls through `stampede proxy` and fit a profile with `stampede calibrate` (docs/src/calibrate.md), or run against the real target",
             ));
             let decode = match &p.decode_tps {
                 NumberDist::Constant(v) if *v <= 0.0 => {
@@ -69,11 +78,26 @@ pub fn assumptions(
         catalog,
         "--catalog FILE with your prices; `stampede catalog check` compares the catalog with the Models API",
     ));
-    out.push(Assumption::new(
-        "token density",
-        "prompts synthesised at 4 characters a token, counted by the same rule (a real tokenizer differs)",
-        "size prompts in tokens counted by countTokens (free) on your own prompts",
-    ));
+    let d = density.chars_per_token;
+    out.push(if d == stampede_mock::tokens::DEFAULT_CHARS_PER_TOKEN {
+        Assumption::new(
+            "token density",
+            "prompts synthesised at 4 characters a token (Gemini's rule of thumb for English); a real tokenizer differs",
+            "`stampede calibrate` measures your model's characters per token from a recording (docs/src/calibrate.md)",
+        )
+    } else {
+        Assumption::new(
+            "token density",
+            format!(
+                "prompts synthesised at {d:.3} characters a token ({})",
+                match &target.profile {
+                    Some(p) if p.ends_with(".toml") => format!("chars_per_token of the profile file {p}"),
+                    _ => "your chars_per_token setting".into(),
+                }
+            ),
+            "re-run `stampede calibrate` on a fresh recording when the model changes",
+        )
+    });
     if let Some(level) = target.thinking_level {
         out.push(Assumption::new(
             "thinking",
@@ -107,8 +131,14 @@ fn quotas(target: &TargetSpec, p: &MockProfile) -> Assumption {
         };
         format!("{} RPM, {} TPM, {} RPD", n(l.rpm), n(l.tpm), n(l.rpd))
     });
+    let file = target.profile.as_deref().filter(|p| p.ends_with(".toml"));
     let basis = if own {
         format!("{limits} for {}: your [target.mock] setting", target.model)
+    } else if let Some(file) = file {
+        format!(
+            "{limits} for {}: the profile file {file} over preset {}'s (a calibrated profile sets the quotas its recording's 429s named; the others are the preset's, illustrative)",
+            target.model, p.preset
+        )
     } else {
         format!(
             "{limits} for {}: preset {}'s, illustrative (Google no longer publishes per-model limits)",

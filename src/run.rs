@@ -236,6 +236,7 @@ fn run_meta(
             prepared.target(),
             prepared.endpoint().profile(),
             &catalog,
+            prepared.token_rules().of(&s.target.get_ref().model),
         ),
         catalog: Some(catalog),
     }

@@ -121,7 +121,9 @@ impl TraceLine {
     /// end is scaled to them, so a replay's cached prefix is in the same tokens as its prompt.
     pub fn scale_prefix_to_input(&mut self) {
         let Some(blocks) = &mut self.prefix else { return };
-        let Some(last) = blocks.last().map(|b| b.1).filter(|e| *e > 0) else { return };
+        let Some(last) = blocks.last().map(|b| b.1).filter(|e| *e > 0) else {
+            return;
+        };
         let factor = f64::from(self.input_tokens) / f64::from(last);
         for b in blocks.iter_mut() {
             b.1 = (f64::from(b.1) * factor).round() as u32;
@@ -553,6 +555,8 @@ mod tests {
         let back: TraceLine = serde_json::from_str(&text).unwrap();
         assert_eq!(back, line);
         assert_eq!(back.known_output(), None);
-        assert!(serde_json::from_str::<TraceLine>("{\"t\":0,\"input_tokens\":1,\"output_tokens\":1,\"oops\":1}").is_err());
+        assert!(
+            serde_json::from_str::<TraceLine>("{\"t\":0,\"input_tokens\":1,\"output_tokens\":1,\"oops\":1}").is_err()
+        );
     }
 }

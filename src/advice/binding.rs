@@ -169,20 +169,30 @@ pub fn describe(s: &Summary, b: Binding) -> String {
     };
     let model = &s.run.model;
     let (rpm, tpm) = quota(s).unwrap_or((0, 0));
+    // A live target's limits are not known to stampede (its 429s name them; `stampede
+    // calibrate` reads them from a recording): never "0 RPM".
+    let size = |v: u64, unit: &str| {
+        if v > 0 {
+            format!(", {} {unit}", crate::format::count(v))
+        } else {
+            " (its size is not known here: the target's 429 bodies name it)".to_string()
+        }
+    };
     match b {
         Binding::DailyQuota => format!("{} of {model}: {}", b.label(), refusals(QuotaKind::Rpd)),
         Binding::MonthlySpendCap => format!("{}: {}", b.label(), refusals(QuotaKind::MonthlyCap)),
         Binding::SpendLimit => format!("{}: {}", b.label(), refusals(QuotaKind::SpendLimit)),
         Binding::RequestsPerMinute => format!(
-            "{} of {model}, {rpm} RPM: {}; the traffic offers {:.0} requests a minute on average",
+            "{} of {model}{}: {}; the traffic offers {:.0} requests a minute on average",
             b.label(),
+            size(rpm, "RPM"),
             refusals(QuotaKind::Rpm),
             s.throughput.offered_rps * 60.0
         ),
         Binding::TokensPerMinute => format!(
-            "{} of {model}, {} TPM: {}; the traffic offers {} input tokens a minute on average ({:.0}% of it)",
+            "{} of {model}{}: {}; the traffic offers {} input tokens a minute on average ({:.0}% of it)",
             b.label(),
-            crate::format::count(tpm),
+            size(tpm, "TPM"),
             refusals(QuotaKind::Tpm),
             crate::format::count(offered_tokens_per_minute(s).round() as u64),
             tokens_quota_share(s) * 100.0

@@ -76,7 +76,11 @@ impl GeminiBackend {
 const KEY_HEADER: &str = "x-goog-api-key";
 
 /// The generateContent body of an attempt (also an inline request of a batch job).
-pub(super) fn request_body(a: &Attempt, thinking: stampede_mock::thinking::Thinking, rule: TokenRule) -> GenerateContentRequest {
+pub(super) fn request_body(
+    a: &Attempt,
+    thinking: stampede_mock::thinking::Thinking,
+    rule: TokenRule,
+) -> GenerateContentRequest {
     let synth_text = |tokens: u64, key: u64| rule.synth_text(tokens, key);
     GenerateContentRequest {
         cached_content: a.cached_content.as_deref().map(String::from),
@@ -406,7 +410,7 @@ mod tests {
         assert_eq!(body.contents.len(), 1);
         let text = body.contents[0].parts[0].text.as_deref().unwrap();
         assert_eq!(text.len(), 4 * 310);
-        assert!(text.starts_with(&synth_text(300, 5)));
+        assert!(text.starts_with(&stampede_mock::tokens::synth_text(300, 5)));
         assert_eq!(body.prefix_blocks().last().unwrap().1, 2310);
         let body = serde_json::to_value(request_body(&a, Thinking::default(), TokenRule::default())).unwrap();
         assert!(body["generationConfig"].get("thinkingConfig").is_none(), "{body}");
@@ -422,6 +426,7 @@ mod tests {
             thinking: Thinking::default(),
             timings: None,
             http: HttpVersion::Http1,
+            density: TokenRules::default(),
         };
         assert!(!format!("{o:?}").contains("sekrit"));
     }

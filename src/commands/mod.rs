@@ -11,5 +11,5 @@ pub mod diff;
 pub mod hosting;
 pub mod merge;
 pub mod plan;
-pub mod proxy;
 pub mod pool;
+pub mod proxy;

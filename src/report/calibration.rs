@@ -49,7 +49,11 @@ pub fn rows(c: &Calibration) -> Vec<Vec<String>> {
                 .filter_map(|(n, v)| v.map(|v| format!("{n} {}", count(v))))
                 .collect();
             vec![
-                if m.model.is_empty() { "(none named)".into() } else { m.model.clone() },
+                if m.model.is_empty() {
+                    "(none named)".into()
+                } else {
+                    m.model.clone()
+                },
                 count(m.calls),
                 count(m.answered),
                 law(&m.latency_ms, "ms"),
@@ -59,7 +63,11 @@ pub fn rows(c: &Calibration) -> Vec<Vec<String>> {
                 format!(
                     "{:.1}%{}",
                     m.errors.rate_429 * 100.0,
-                    if quota.is_empty() { String::new() } else { format!(" ({})", quota.join(", ")) }
+                    if quota.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", quota.join(", "))
+                    }
                 ),
                 m.chars_per_token.map_or("—".into(), |(d, _)| format!("{d:.2}")),
             ]
@@ -102,7 +110,11 @@ pub fn charts(m: &ModelFit) -> Vec<Chart> {
                 "ms (less the first chunk's decode)",
             )
             .line("measured", 0, m.prefill_bins.iter().map(|b| (b.0, b.1)).collect())
-            .line("fitted: mean latency + prefill", 1, m.prefill_bins.iter().map(|b| (b.0, b.2)).collect()),
+            .line(
+                "fitted: mean latency + prefill",
+                1,
+                m.prefill_bins.iter().map(|b| (b.0, b.2)).collect(),
+            ),
         );
     }
     if let Some(d) = &m.output_tokens {
@@ -124,7 +136,12 @@ pub fn charts(m: &ModelFit) -> Vec<Chart> {
 pub fn html(c: &Calibration) -> String {
     let env = super::pages("calibration.html", include_str!("templates/calibration.html"));
     let main = c.models.iter().find(|m| m.model == c.main_model);
-    let charts: Vec<String> = main.map(charts).unwrap_or_default().iter().map(Chart::inline_svg).collect();
+    let charts: Vec<String> = main
+        .map(charts)
+        .unwrap_or_default()
+        .iter()
+        .map(Chart::inline_svg)
+        .collect();
     env.get_template("calibration.html")
         .expect("template exists")
         .render(context! {

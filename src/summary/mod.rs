@@ -47,7 +47,7 @@ pub struct Requests {
     /// Requests whose answer was streamed (time to first token differs from end to end only
     /// for those).
     pub streamed: u64,
-    /// Sent requests that waited in the queue at all (for a worker or the rate limiter).
+    /// Sent requests that waited in the queue for a worker or the rate limiter (1 ms or more).
     pub waited: u64,
     /// succeeded / scheduled (null when nothing was scheduled).
     pub success_rate: Option<f64>,

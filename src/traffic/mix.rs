@@ -387,11 +387,16 @@ impl Mix {
         };
         let (input, output) = match (a.input, a.output) {
             (Some(i), Some(o)) => (i, o),
-            _ => match popular {
-                // A popular prompt always has the same size.
-                Some(k) => self.sizes(&a, l, &mut keyed_rng(self.seed ^ POPULAR_SIZES, k)),
-                None => self.sizes(&a, l, sizes),
-            },
+            // What the source knows stays (a recorded call that failed before its answer's
+            // length was known keeps its prompt); the rest is drawn.
+            _ => {
+                let drawn = match popular {
+                    // A popular prompt always has the same size.
+                    Some(k) => self.sizes(&a, l, &mut keyed_rng(self.seed ^ POPULAR_SIZES, k)),
+                    None => self.sizes(&a, l, sizes),
+                };
+                (a.input.unwrap_or(drawn.0), a.output.unwrap_or(drawn.1))
+            }
         };
         PlannedRequest {
             id,
@@ -517,5 +522,14 @@ mod tests {
             (7, 3, 1, 1, true)
         );
         assert_eq!(r.prompt_key, TRACE_KEY | (42 >> 2));
+        // A recorded call refused before its answer's length was known keeps its prompt size;
+        // only the answer is drawn (800 / 100 here).
+        let refused = Arrival {
+            input: Some(7),
+            output: None,
+            ..Arrival::default()
+        };
+        let r = m.plan(refused, 6, &mut x, &mut y);
+        assert_eq!((r.input_tokens, r.output_tokens), (7, 100));
     }
 }

@@ -79,8 +79,14 @@ fn proxy(upstream: &str, record: &Path, extra: &[&str]) -> (Killed, String) {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("stampede proxy listening on ").unwrap().to_string();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("stampede proxy listening on ")
+        .unwrap()
+        .to_string();
     (Killed(child), url)
 }
 
@@ -91,7 +97,11 @@ fn run_live(path: &Path, out: &Path) -> Value {
         .output()
         .unwrap();
     let code = o.status.code().unwrap_or(-1);
-    assert!(code == 0 || code == 1, "exit {code}: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        code == 0 || code == 1,
+        "exit {code}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     summary(out)
 }
 
@@ -125,11 +135,20 @@ fn calibrate_recovers_a_hidden_profile_and_the_sim_replays_the_live_run() {
     drop(proxy_process);
     let text = std::fs::read_to_string(&recording).unwrap();
     assert!(!text.contains("calibrate-test-key"), "a key in the recording");
-    assert_eq!(text.lines().count() as u64, live["requests"]["scheduled"].as_u64().unwrap());
+    assert_eq!(
+        text.lines().count() as u64,
+        live["requests"]["scheduled"].as_u64().unwrap()
+    );
 
     // Calibrate: each parameter within 5%, the quota exactly, the density within 2%.
     let profile = dir.path().join("cal.toml");
-    let o = crate::support::stampede(&["calibrate", recording.to_str().unwrap(), "--out", profile.to_str().unwrap(), "--json"]);
+    let o = crate::support::stampede(&[
+        "calibrate",
+        recording.to_str().unwrap(),
+        "--out",
+        profile.to_str().unwrap(),
+        "--json",
+    ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let c: Value = serde_json::from_str(&o.stdout).unwrap();
     let m = &c["models"][0];
@@ -144,7 +163,12 @@ fn calibrate_recovers_a_hidden_profile_and_the_sim_replays_the_live_run() {
     let (lat50, lat99) = law(&m["latency_ms"]);
     within("base latency median", lat50, 300.0, 0.05);
     within("base latency p99", lat99, 600.0, 0.05);
-    within("prefill ms per 1k", m["prefill_ms_per_1k"].as_f64().unwrap(), 60.0, 0.05);
+    within(
+        "prefill ms per 1k",
+        m["prefill_ms_per_1k"].as_f64().unwrap(),
+        60.0,
+        0.05,
+    );
     within("decode median", law(&m["decode_tps"]).0, 400.0, 0.05);
     let (out50, out99) = law(&m["output_tokens"]);
     within("answer length median", out50, 120.0, 0.05);

@@ -94,7 +94,11 @@ pub async fn create(State(state): State<AppState>, request: Request) -> Response
             .map(|m| m.strip_prefix("models/").unwrap_or(m))
             .ok_or_else(|| ApiError::invalid_argument("CachedContent.model is required."))?;
         let texts = body.system_instruction.iter().chain(body.contents.iter());
-        let tokens = state.model.profile().token_rule(model).count(texts.flat_map(|c| c.parts.iter()).filter_map(|p| p.text.as_deref()));
+        let tokens = state
+            .model
+            .profile()
+            .token_rule(model)
+            .count(texts.flat_map(|c| c.parts.iter()).filter_map(|p| p.text.as_deref()));
         let ttl = body.ttl()?.unwrap_or(DEFAULT_TTL);
         let name = body.display_name.as_deref().unwrap_or("");
         let c = state.model.create_cache(key.as_deref(), model, name, tokens, ttl)?;

@@ -11,9 +11,9 @@ mod caches;
 mod connections;
 mod gemini;
 mod observe;
-mod recording;
 mod openai;
 mod play;
+mod recording;
 mod transport;
 
 use std::net::SocketAddr;

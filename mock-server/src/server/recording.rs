@@ -62,7 +62,9 @@ pub(super) fn record(ticket: Ticket, seen: Seen<'_>, shape: PromptShape, answer:
             line.output_tokens = u32::try_from(g.usage.candidates).unwrap_or(u32::MAX);
             line.thinking_tokens = Some(g.usage.thoughts);
             line.cached_tokens = Some(g.usage.cached);
-            line.finish = serde_json::to_value(g.finish).ok().and_then(|v| v.as_str().map(String::from));
+            line.finish = serde_json::to_value(g.finish)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from));
             line.served_tier = Some(g.service_tier.as_str().to_string());
             line.fault = g.fault.map(|f| format!("{f:?}").to_lowercase());
             if seen.stream {

@@ -61,7 +61,11 @@ pub async fn proxy_overhead(calls: usize, record: &std::path::Path) -> anyhow::R
     let (direct_url, proxied_url) = (url(mock), url(proxied));
     let mut hist = [Histogram::<u64>::new(3)?, Histogram::<u64>::new(3)?];
     for i in 0..(calls + 50) * 2 {
-        let (path, target) = if i % 2 == 0 { (0, &direct_url) } else { (1, &proxied_url) };
+        let (path, target) = if i % 2 == 0 {
+            (0, &direct_url)
+        } else {
+            (1, &proxied_url)
+        };
         let start = tokio::time::Instant::now();
         let response = client
             .post(target)
@@ -70,7 +74,11 @@ pub async fn proxy_overhead(calls: usize, record: &std::path::Path) -> anyhow::R
             .body(BENCH_BODY)
             .send()
             .await?;
-        anyhow::ensure!(response.status().is_success(), "the mock answered {}", response.status());
+        anyhow::ensure!(
+            response.status().is_success(),
+            "the mock answered {}",
+            response.status()
+        );
         response.bytes().await?;
         if i >= 100 {
             hist[path].record(start.elapsed().as_micros() as u64)?;

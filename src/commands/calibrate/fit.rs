@@ -221,7 +221,9 @@ pub fn distribution(values: &[f64]) -> Option<DistFit> {
             median: mu.exp(),
             p99: (mu + Z99 * sigma).exp(),
         },
-        Fitted::Exponential { mean: sorted.iter().sum::<f64>() / n },
+        Fitted::Exponential {
+            mean: sorted.iter().sum::<f64>() / n,
+        },
     ];
     let spread = (sorted_quantile(&sorted, 0.99) - sorted_quantile(&sorted, 0.01)) / median;
     if spread < 0.01 {
@@ -231,7 +233,11 @@ pub fn distribution(values: &[f64]) -> Option<DistFit> {
         .into_iter()
         .map(|f| {
             // A constant's CDF is a step; judge it by its spread instead.
-            let d = if let Fitted::Constant { .. } = f { spread } else { ks_distance(&sorted, &f) };
+            let d = if let Fitted::Constant { .. } = f {
+                spread
+            } else {
+                ks_distance(&sorted, &f)
+            };
             (f, d)
         })
         .collect();
@@ -259,7 +265,9 @@ mod tests {
         let law = LogNormal::new((0.5f64).ln(), sigma).unwrap();
         let sample: Vec<f64> = (0..5000).map(|_| law.sample(&mut rng)).collect();
         let fit = distribution(&sample).unwrap();
-        let Fitted::Lognormal { median, p99 } = fit.fitted else { panic!("{fit:?}") };
+        let Fitted::Lognormal { median, p99 } = fit.fitted else {
+            panic!("{fit:?}")
+        };
         assert!((median / 0.5 - 1.0).abs() < 0.03, "{median}");
         assert!((p99 / 1.5 - 1.0).abs() < 0.05, "{p99}");
         assert!(fit.ks < fit.ks_critical, "{fit:?}");
@@ -273,7 +281,9 @@ mod tests {
 
     #[test]
     fn a_line_is_recovered_with_its_error() {
-        let points: Vec<(f64, f64)> = (0..100).map(|i| (f64::from(i), 3.0 + 0.5 * f64::from(i) + f64::from(i % 3) - 1.0)).collect();
+        let points: Vec<(f64, f64)> = (0..100)
+            .map(|i| (f64::from(i), 3.0 + 0.5 * f64::from(i) + f64::from(i % 3) - 1.0))
+            .collect();
         let l = line(&points).unwrap();
         assert!((l.b - 0.5).abs() < 0.01 && (l.a - 3.0).abs() < 0.5, "{l:?}");
         assert!(l.b_se < 0.01 && l.r2 > 0.99);

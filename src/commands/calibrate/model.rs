@@ -194,8 +194,14 @@ pub fn fit_model(model: &str, lines: &[TraceLine]) -> ModelFit {
         prefill_bins: bins(&points, |u| if slope > 0.0 { intercept + slope * u } else { intercept }),
         latency_ms,
         output_tokens: fit::distribution(&natural),
-        cut_at_max: if answered.is_empty() { 0.0 } else { cut as f64 / answered.len() as f64 },
-        thinking_tokens: (thinking.len() * 2 >= answered.len()).then(|| fit::distribution(&thinking)).flatten(),
+        cut_at_max: if answered.is_empty() {
+            0.0
+        } else {
+            cut as f64 / answered.len() as f64
+        },
+        thinking_tokens: (thinking.len() * 2 >= answered.len())
+            .then(|| fit::distribution(&thinking))
+            .flatten(),
         errors: error_shares(lines),
         quotas: quotas(lines),
         peaks: peaks(lines),
@@ -257,7 +263,11 @@ fn bins(points: &[(f64, f64)], fitted: impl Fn(f64) -> f64) -> Vec<(f64, f64, f6
 fn error_shares(lines: &[TraceLine]) -> ErrorShares {
     let n = lines.len().max(1) as f64;
     let share = |f: &dyn Fn(&TraceLine) -> bool| lines.iter().filter(|l| f(l)).count() as f64 / n;
-    let cut = |l: &TraceLine| l.fault.as_deref().is_some_and(|f| f == "upstream-cut" || f == "truncate");
+    let cut = |l: &TraceLine| {
+        l.fault
+            .as_deref()
+            .is_some_and(|f| f == "upstream-cut" || f == "truncate")
+    };
     ErrorShares {
         rate_429: share(&|l| l.status == Some(429)),
         rate_500: share(&|l| l.status == Some(500)),
@@ -272,8 +282,12 @@ fn quotas(lines: &[TraceLine]) -> Quotas {
     let mut counts: BTreeMap<(u8, u64), u64> = BTreeMap::new();
     let mut named = 0;
     for l in lines.iter().filter(|l| l.status == Some(429)) {
-        let (Some(id), Some(value)) = (&l.quota_id, &l.quota_value) else { continue };
-        let (Some(dim), Ok(value)) = (dimension_of(id), value.parse::<u64>()) else { continue };
+        let (Some(id), Some(value)) = (&l.quota_id, &l.quota_value) else {
+            continue;
+        };
+        let (Some(dim), Ok(value)) = (dimension_of(id), value.parse::<u64>()) else {
+            continue;
+        };
         named += 1;
         let d = match dim {
             Dimension::Rpm => 0,

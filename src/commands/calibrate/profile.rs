@@ -41,7 +41,10 @@ pub(super) fn notes(models: &[ModelFit], recorded: &Recorded, preset: &str) -> V
     if main.streamed == 0 {
         out.push("No streamed answers: the first chunk was never timed, so decode time stays inside `latency` and `decode_tps` is 0. Record some streamed calls to separate them.".into());
     } else if main.decode_tps.is_none() {
-        out.push("Streamed answers took no measurable time after their first chunk: `decode_tps = 0` (decode adds nothing).".into());
+        out.push(
+            "Streamed answers took no measurable time after their first chunk: `decode_tps = 0` (decode adds nothing)."
+                .into(),
+        );
     }
     if main.prefill_ms_per_1k == 0.0 {
         out.push(match main.prefill {
@@ -144,7 +147,11 @@ fn settings(models: &[ModelFit], preset: &str) -> MockSettings {
             per_model.insert(m.model.clone(), s);
         }
     }
-    let unnamed_429 = if main.quotas.named == 0 { main.errors.rate_429 } else { 0.0 };
+    let unnamed_429 = if main.quotas.named == 0 {
+        main.errors.rate_429
+    } else {
+        0.0
+    };
     let e = &main.errors;
     let any_error = unnamed_429 + e.rate_500 + e.rate_503 + e.rate_504 + e.rate_transport > 0.0;
     MockSettings {
@@ -153,10 +160,13 @@ fn settings(models: &[ModelFit], preset: &str) -> MockSettings {
         latency_per_1k_input: Some(std::time::Duration::from_micros(
             (main.prefill_ms_per_1k.max(0.0) * 100.0).round() as u64 * 10,
         )),
-        decode_tps: Some(main.decode_tps.as_ref().map_or(
-            stampede_mock::dist::NumberDist::Constant(0.0),
-            |d| as_number_dist(&d.fitted),
-        )),
+        decode_tps: Some(
+            main.decode_tps
+                .as_ref()
+                .map_or(stampede_mock::dist::NumberDist::Constant(0.0), |d| {
+                    as_number_dist(&d.fitted)
+                }),
+        ),
         output_tokens: main.output_tokens.as_ref().map(|d| as_number_dist(&d.fitted)),
         thinking_tokens: main.thinking_tokens.as_ref().map(|d| as_number_dist(&d.fitted)),
         errors: any_error.then(|| FaultRates {
@@ -179,7 +189,11 @@ pub(super) fn toml(models: &[ModelFit], preset: &str, inputs: &[PathBuf], notes:
     let main = &models[0];
     let mut head = String::new();
     let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
-    let _ = writeln!(head, "# A mock profile fitted by `stampede calibrate` from {}.", names.join(", "));
+    let _ = writeln!(
+        head,
+        "# A mock profile fitted by `stampede calibrate` from {}.",
+        names.join(", ")
+    );
     let _ = writeln!(
         head,
         "# {}: {} calls, {} answered ({} streamed).",
@@ -189,7 +203,11 @@ pub(super) fn toml(models: &[ModelFit], preset: &str, inputs: &[PathBuf], notes:
         thousands(main.streamed)
     );
     if let Some(d) = &main.latency_ms {
-        let _ = writeln!(head, "# {}", described("latency (ms, prefill and first chunk taken off)", d, "ms"));
+        let _ = writeln!(
+            head,
+            "# {}",
+            described("latency (ms, prefill and first chunk taken off)", d, "ms")
+        );
     }
     if let Some(p) = main.prefill {
         let _ = writeln!(

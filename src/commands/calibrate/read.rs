@@ -45,7 +45,8 @@ pub fn read(path: &Path, into: &mut Recorded) -> Result<(), String> {
                 e.column()
             )
         })?;
-        if !line.t.is_finite() || line.latency_ms.is_some_and(|v| !v.is_finite() || v < 0.0)
+        if !line.t.is_finite()
+            || line.latency_ms.is_some_and(|v| !v.is_finite() || v < 0.0)
             || line.ttft_ms.is_some_and(|v| !v.is_finite() || v < 0.0)
         {
             return Err(format!(

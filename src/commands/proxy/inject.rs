@@ -114,7 +114,16 @@ mod tests {
         assert!((1900..2100).contains(&n429), "{n429}");
         assert!((900..1100).contains(&n503), "{n503}");
         let body = inject.error(Injected::Quota, "gemini-2.5-flash").body().to_string();
-        assert!(body.contains("\"retryDelay\":\"7s\"") && body.contains("\"quotaValue\":\"60\""), "{body}");
-        assert!(Injection { share_429: 0.7, share_503: 0.4, ..inject }.validate().is_err());
+        assert!(
+            body.contains("\"retryDelay\":\"7s\"") && body.contains("\"quotaValue\":\"60\""),
+            "{body}"
+        );
+        assert!(Injection {
+            share_429: 0.7,
+            share_503: 0.4,
+            ..inject
+        }
+        .validate()
+        .is_err());
     }
 }

@@ -68,12 +68,15 @@ struct Proxy {
 pub fn upstream_base(url: &str) -> Result<String, String> {
     let parsed = reqwest::Url::parse(url).map_err(|e| format!("--upstream {url:?}: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-        return Err(format!("--upstream {url:?}: expected an http:// or https:// URL with a host"));
+        return Err(format!(
+            "--upstream {url:?}: expected an http:// or https:// URL with a host"
+        ));
     }
     if parsed.query().is_some() || parsed.fragment().is_some() || !parsed.username().is_empty() {
-        return Err(format!(
+        return Err(
             "--upstream: expected scheme, host, port and path only (no query, fragment or user; keys travel in the application's requests)"
-        ));
+                .to_string(),
+        );
     }
     Ok(url.trim_end_matches('/').to_string())
 }
@@ -215,7 +218,10 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
         Err(_) => {
             return gateway_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                format!("stampede proxy: request body over {} bytes (--max-body-mib)", proxy.max_body),
+                format!(
+                    "stampede proxy: request body over {} bytes (--max-body-mib)",
+                    proxy.max_body
+                ),
             )
         }
     };
@@ -248,7 +254,12 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
     drop(body);
     let sent = match sent.await {
         Ok(sent) => sent,
-        Err(e) => return gateway_error(StatusCode::BAD_GATEWAY, format!("stampede proxy: the forwarding task failed ({e})")),
+        Err(e) => {
+            return gateway_error(
+                StatusCode::BAD_GATEWAY,
+                format!("stampede proxy: the forwarding task failed ({e})"),
+            )
+        }
     };
     let response = match sent {
         Ok(r) => r,
@@ -264,7 +275,10 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
             }
             return gateway_error(
                 StatusCode::BAD_GATEWAY,
-                format!("stampede proxy: the upstream could not be reached ({})", e.without_url()),
+                format!(
+                    "stampede proxy: the upstream could not be reached ({})",
+                    e.without_url()
+                ),
             );
         }
     };
@@ -301,7 +315,9 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
 }
 
 fn is_generate(path: &str) -> bool {
-    path.ends_with(":generateContent") || path.ends_with(":streamGenerateContent") || path.ends_with("/chat/completions")
+    path.ends_with(":generateContent")
+        || path.ends_with(":streamGenerateContent")
+        || path.ends_with("/chat/completions")
 }
 
 fn estimate(proxy: &Proxy, line: &TraceLine) -> u32 {
@@ -315,13 +331,15 @@ fn estimate(proxy: &Proxy, line: &TraceLine) -> u32 {
 fn answer_injected(proxy: &Proxy, kind: Injected, call: Option<Call>, path: &str, start: Instant) -> Response {
     let model = call.as_ref().map_or_else(|| model_in(path), |c| c.model.clone());
     let error: ApiError = proxy.inject.error(kind, &model);
-    let openai = call.as_ref().map_or(path.ends_with("/chat/completions"), |c| c.api == Api::OpenAi);
+    let openai = call
+        .as_ref()
+        .map_or(path.ends_with("/chat/completions"), |c| c.api == Api::OpenAi);
     if let Some(call) = call {
         let mut line = call.line;
         line.status = Some(error.code);
         line.fault = Some(kind.name().into());
         line.latency_ms = Some(start.elapsed().as_secs_f64() * 1e3);
-        line.retry_delay_s = (kind == Injected::Quota).then(|| proxy.inject.retry_delay.as_secs_f64());
+        line.retry_delay_s = (kind == Injected::Quota).then_some(proxy.inject.retry_delay.as_secs_f64());
         line.input_tokens = estimate(proxy, &line);
         line.scale_prefix_to_input();
         call.ticket.write(line);

@@ -183,8 +183,12 @@ fn read_answer(line: &mut TraceLine, api: Api, head: &[u8], tail: &[u8]) {
             if let Some(u) = value_after(tail, "usage", true).filter(Value::is_object) {
                 line.input_tokens = count(&u, "prompt_tokens").map_or(line.input_tokens, clamp);
                 line.output_tokens = count(&u, "completion_tokens").map_or(0, clamp);
-                line.cached_tokens = u.pointer("/prompt_tokens_details/cached_tokens").and_then(Value::as_u64);
-                line.thinking_tokens = u.pointer("/completion_tokens_details/reasoning_tokens").and_then(Value::as_u64);
+                line.cached_tokens = u
+                    .pointer("/prompt_tokens_details/cached_tokens")
+                    .and_then(Value::as_u64);
+                line.thinking_tokens = u
+                    .pointer("/completion_tokens_details/reasoning_tokens")
+                    .and_then(Value::as_u64);
             }
             line.finish = value_after(tail, "finish_reason", true).and_then(|v| v.as_str().map(String::from));
         }
@@ -197,8 +201,12 @@ fn clamp(n: u64) -> u32 {
 
 /// `retryDelay` and the quota an error body names.
 fn read_error(line: &mut TraceLine, body: &[u8]) {
-    let Ok(v) = serde_json::from_slice::<Value>(body) else { return };
-    let Ok(error) = serde_json::from_value::<ApiError>(v["error"].clone()) else { return };
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        return;
+    };
+    let Ok(error) = serde_json::from_value::<ApiError>(v["error"].clone()) else {
+        return;
+    };
     let hint = QuotaHint::from_error(&error);
     line.retry_delay_s = hint.retry_delay.map(|d| d.as_secs_f64());
     line.quota_id = hint.quota_id;

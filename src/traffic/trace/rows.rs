@@ -12,9 +12,9 @@ use stampede_mock::input_file::{self, LineLimited, LineTooLong, MAX_LINE_BYTES};
 use stampede_mock::rng::combine;
 
 use super::prefix::{mooncake_prefix, Prefix};
-use stampede_mock::record::TraceLine;
 use super::{Row, TraceFormat, TraceRow};
 use crate::spec_error::shown;
+use stampede_mock::record::TraceLine;
 
 #[derive(Deserialize, schemars::JsonSchema)]
 struct MooncakeLine {
@@ -259,7 +259,9 @@ fn parse_json_line(format: TraceFormat, text: &str) -> Row {
             model: l.model,
             prompt_key: l.prompt_key.map(|k| match k {
                 // A recording's key: read as written, as its prefix blocks are.
-                serde_json::Value::String(s) if s.len() == 16 => u64::from_str_radix(&s, 16).unwrap_or_else(|_| hash_str(&s)),
+                serde_json::Value::String(s) if s.len() == 16 => {
+                    u64::from_str_radix(&s, 16).unwrap_or_else(|_| hash_str(&s))
+                }
                 serde_json::Value::String(s) => hash_str(&s),
                 other => hash_str(&other.to_string()),
             }),

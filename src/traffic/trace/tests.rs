@@ -158,6 +158,30 @@ fn stampede_jsonl_carries_lanes_models_keys_and_streaming() {
 }
 
 #[test]
+fn a_recording_replays_its_prefix_blocks_and_keeps_the_prompt_of_a_refused_call() {
+    let dir = std::env::temp_dir().join(format!("stampede-recording-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("rec.jsonl");
+    std::fs::write(
+        &path,
+        "{\"t\":0.5,\"input_tokens\":900,\"output_tokens\":120,\"model\":\"m\",\"prompt_key\":\"00000000000000ab\",\"prefix\":[[\"00000000000000aa\",300],[\"00000000000000ab\",900]],\"status\":200,\"latency_ms\":800.0}\n\
+         {\"t\":0.7,\"input_tokens\":1200,\"output_tokens\":0,\"model\":\"m\",\"prefix\":[[\"00000000000000aa\",300],[\"00000000000000ac\",1200]],\"status\":429,\"quota_value\":\"60\"}\n",
+    )
+    .unwrap();
+    let a = replay(&spec("rec.jsonl", TraceFormat::Jsonl), &path);
+    assert_eq!(a.len(), 2);
+    assert_eq!((a[0].input, a[0].output), (Some(900), Some(120)));
+    // The refused call's prompt is known, its answer's length is not: the scenario draws it.
+    assert_eq!((a[1].input, a[1].output), (Some(1200), None));
+    // Both share the first block, keyed as recorded; the whole prompt's key is the last block's.
+    let (p0, p1) = (a[0].prefix.clone().unwrap(), a[1].prefix.clone().unwrap());
+    assert_eq!(p0[0], (0xaa, 300));
+    assert_eq!(p1[0], p0[0]);
+    assert_eq!(a[0].prompt_key, Some(0xab));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn bad_rows_name_file_and_line_or_are_skipped_and_counted() {
     let dir = std::env::temp_dir().join(format!("stampede-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
