@@ -28,11 +28,11 @@ fn law(d: &Option<DistFit>, unit: &str) -> String {
         Some(d) => {
             let q = |p: f64| d.fitted.quantile(p);
             format!(
-                "{} p50 {:.0} / p99 {:.0} {unit} (KS {:.3}, n {})",
+                "{} p50 {:.0} / p99 {:.0} {unit} ({}, n {})",
                 d.fitted.name(),
                 q(0.5),
                 q(0.99),
-                d.ks,
+                d.fitted.fit_figure(d.ks),
                 count(d.n)
             )
         }

@@ -234,3 +234,130 @@ retry = {{ policy = "none", max_attempts = 1 }}
     let calibrated = direct("calibrated", "profile = \"cal.toml\"");
     within("counted / planned at the calibrated density", calibrated, 1.0, 0.02);
 }
+
+#[test]
+fn the_proxy_injects_gemini_s_faults_and_calibrate_leaves_them_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("mock.toml");
+    std::fs::write(
+        &profile,
+        "rpm = 0\nlatency = { dist = \"constant\", value = \"20ms\" }\n",
+    )
+    .unwrap();
+    let exe = Path::new(env!("CARGO_BIN_EXE_stampede"));
+    let (_mock, mock_url) = stampede::commands::hosting::spawn_mock(exe, &profile, 1).unwrap();
+    let recording = dir.path().join("chaos.jsonl");
+    let faults = [
+        "--inject-429",
+        "0.3",
+        "--inject-503",
+        "0.1",
+        "--add-latency",
+        "100ms",
+        "--seed",
+        "5",
+    ];
+    let (proxy_process, proxy_url) = proxy(&mock_url, &recording, &faults);
+    let path = scenario(dir.path(), "chaos", &live_scenario(&proxy_url, "", 6, 25));
+    let live = run_live(&path, &dir.path().join("live"));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    drop(proxy_process);
+    let calls = live["requests"]["scheduled"].as_f64().unwrap();
+    let status = |code: &str| live["requests"]["failed_by"][code].as_f64().unwrap_or(0.0) / calls;
+    assert!((0.2..0.4).contains(&status("429")), "{}", live["requests"]);
+    assert!((0.04..0.18).contains(&status("503")), "{}", live["requests"]);
+    // Every forwarded call waited the added 100 ms; the injected ones did not.
+    assert!(
+        live["latency_ms"]["p50"].as_f64().unwrap() >= 100.0,
+        "{}",
+        live["latency_ms"]
+    );
+    let text = std::fs::read_to_string(&recording).unwrap();
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let injected = lines
+        .iter()
+        .filter(|l| l["fault"].as_str().is_some_and(|f| f.starts_with("injected")))
+        .count();
+    let failed = |code: &str| live["requests"]["failed_by"][code].as_u64().unwrap_or(0);
+    assert_eq!(injected as u64, failed("429") + failed("503"));
+    let a429 = lines.iter().find(|l| l["fault"] == "injected-429").unwrap();
+    assert_eq!(
+        (a429["status"].as_u64(), a429["quota_value"].as_str()),
+        (Some(429), None)
+    );
+    assert_eq!(a429["retry_delay_s"], 10.0);
+    let out = dir.path().join("cal.toml");
+    let o = crate::support::stampede(&[
+        "calibrate",
+        recording.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let c: Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(c["injected"].as_u64().unwrap() as usize, injected);
+    let m = &c["models"][0];
+    assert_eq!(m["errors"]["rate_429"], 0.0, "injected answers are not the upstream's");
+    assert_eq!(m["answered"].as_u64().unwrap() as usize, lines.len() - injected);
+}
+
+#[test]
+fn calibrate_and_proxy_refuse_bad_input_with_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("bad.jsonl");
+    std::fs::write(
+        &rec,
+        "{\"t\":0,\"input_tokens\":10,\"output_tokens\":5,\"status\":200,\"latency_ms\":5}\n{\"t\":1,\"input_tokens\":\"many\"}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("p.toml");
+    let o = crate::support::stampede(&["calibrate", rec.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("bad.jsonl:2:") && o.stderr.contains("expected a stampede trace line"),
+        "{}",
+        o.stderr
+    );
+    // A hand-written trace has nothing to fit.
+    std::fs::write(&rec, "{\"t\":0,\"input_tokens\":10,\"output_tokens\":5}\n").unwrap();
+    let o = crate::support::stampede(&["calibrate", rec.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("no answered calls to fit"), "{}", o.stderr);
+    let o = crate::support::stampede(&[
+        "calibrate",
+        rec.to_str().unwrap(),
+        "--out",
+        dir.path().join("p.json").to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 2);
+    for (args, says) in [
+        (
+            vec!["--upstream", "ftp://example.com"],
+            "expected an http:// or https:// URL",
+        ),
+        (vec!["--upstream", "http://127.0.0.1:1/?key=abc"], "no query"),
+        (
+            vec![
+                "--upstream",
+                "http://127.0.0.1:1",
+                "--inject-429",
+                "0.8",
+                "--inject-503",
+                "0.4",
+            ],
+            "at most 1",
+        ),
+        (
+            vec!["--upstream", "http://127.0.0.1:1", "--inject-429", "2"],
+            "--inject-429",
+        ),
+    ] {
+        let mut argv = vec!["proxy", "--port", "0"];
+        argv.extend(args);
+        let o = crate::support::stampede(&argv);
+        assert_eq!(o.code, 2, "{argv:?}: {}", o.stderr);
+        assert!(o.stderr.contains(says), "{argv:?}: {}", o.stderr);
+        assert!(!o.stderr.contains("abc"), "a key echoed: {}", o.stderr);
+    }
+}

@@ -64,7 +64,11 @@ def app(base, lane):
 def main():
     stampede = sys.argv[1]
     work = tempfile.mkdtemp()
-    mock, mock_url = start([stampede, "mock", "--port", "0", "--seed", "2"], "stampede mock listening on ")
+    mock_recording = os.path.join(work, "mock.jsonl")
+    mock, mock_url = start(
+        [stampede, "mock", "--port", "0", "--seed", "2", "--record", mock_recording],
+        "stampede mock listening on ",
+    )
     try:
         recording = os.path.join(work, "app.jsonl")
         proxy, proxy_url = start(
@@ -88,6 +92,12 @@ def main():
         assert lines[4]["cached_tokens"] > 4000, lines[4]
         times = [l["t"] for l in lines]
         assert times == sorted(times), times
+        # The mock's own recording of the same calls: the same calls, tokens and flags.
+        seen = [json.loads(l) for l in open(mock_recording).read().splitlines()]
+        assert len(seen) == calls, (len(seen), calls)
+        pick = lambda ls: [(l["model"], l["stream"], l["input_tokens"], l["output_tokens"], l["lane"]) for l in ls]
+        assert pick(seen) == pick(lines), (pick(seen), pick(lines))
+        assert KEY not in open(mock_recording).read() and SECRET_WORD not in open(mock_recording).read()
 
         # Replayed in sim: the same calls and token totals.
         scenario = os.path.join(work, "replay.toml")

@@ -19,6 +19,9 @@ _stampede() {
             stampede,bench)
                 cmd="stampede__subcmd__bench"
                 ;;
+            stampede,calibrate)
+                cmd="stampede__subcmd__calibrate"
+                ;;
             stampede,catalog)
                 cmd="stampede__subcmd__catalog"
                 ;;
@@ -46,6 +49,9 @@ _stampede() {
             stampede,plan)
                 cmd="stampede__subcmd__plan"
                 ;;
+            stampede,proxy)
+                cmd="stampede__subcmd__proxy"
+                ;;
             stampede,report)
                 cmd="stampede__subcmd__report"
                 ;;
@@ -67,6 +73,9 @@ _stampede() {
             stampede__subcmd__bench,mock)
                 cmd="stampede__subcmd__bench__subcmd__mock"
                 ;;
+            stampede__subcmd__bench,proxy)
+                cmd="stampede__subcmd__bench__subcmd__proxy"
+                ;;
             stampede__subcmd__bench,sim)
                 cmd="stampede__subcmd__bench__subcmd__sim"
                 ;;
@@ -78,6 +87,9 @@ _stampede() {
                 ;;
             stampede__subcmd__bench__subcmd__help,mock)
                 cmd="stampede__subcmd__bench__subcmd__help__subcmd__mock"
+                ;;
+            stampede__subcmd__bench__subcmd__help,proxy)
+                cmd="stampede__subcmd__bench__subcmd__help__subcmd__proxy"
                 ;;
             stampede__subcmd__bench__subcmd__help,sim)
                 cmd="stampede__subcmd__bench__subcmd__help__subcmd__sim"
@@ -96,6 +108,9 @@ _stampede() {
                 ;;
             stampede__subcmd__help,bench)
                 cmd="stampede__subcmd__help__subcmd__bench"
+                ;;
+            stampede__subcmd__help,calibrate)
+                cmd="stampede__subcmd__help__subcmd__calibrate"
                 ;;
             stampede__subcmd__help,catalog)
                 cmd="stampede__subcmd__help__subcmd__catalog"
@@ -124,6 +139,9 @@ _stampede() {
             stampede__subcmd__help,plan)
                 cmd="stampede__subcmd__help__subcmd__plan"
                 ;;
+            stampede__subcmd__help,proxy)
+                cmd="stampede__subcmd__help__subcmd__proxy"
+                ;;
             stampede__subcmd__help,report)
                 cmd="stampede__subcmd__help__subcmd__report"
                 ;;
@@ -142,6 +160,9 @@ _stampede() {
             stampede__subcmd__help__subcmd__bench,mock)
                 cmd="stampede__subcmd__help__subcmd__bench__subcmd__mock"
                 ;;
+            stampede__subcmd__help__subcmd__bench,proxy)
+                cmd="stampede__subcmd__help__subcmd__bench__subcmd__proxy"
+                ;;
             stampede__subcmd__help__subcmd__bench,sim)
                 cmd="stampede__subcmd__help__subcmd__bench__subcmd__sim"
                 ;;
@@ -155,7 +176,7 @@ _stampede() {
 
     case "${cmd}" in
         stampede)
-            opts="-h -V --help --version run mock report validate traffic compare plan merge diff bench catalog completions man help"
+            opts="-h -V --help --version run mock report validate traffic compare plan proxy calibrate merge diff bench catalog completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -169,7 +190,7 @@ _stampede() {
             return 0
             ;;
         stampede__subcmd__bench)
-            opts="-h --help sim mock live help"
+            opts="-h --help sim mock proxy live help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -183,7 +204,7 @@ _stampede() {
             return 0
             ;;
         stampede__subcmd__bench__subcmd__help)
-            opts="sim mock live help"
+            opts="sim mock proxy live help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -225,6 +246,20 @@ _stampede() {
             return 0
             ;;
         stampede__subcmd__bench__subcmd__help__subcmd__mock)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        stampede__subcmd__bench__subcmd__help__subcmd__proxy)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -320,6 +355,24 @@ _stampede() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        stampede__subcmd__bench__subcmd__proxy)
+            opts="-h --calls --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --calls)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         stampede__subcmd__bench__subcmd__sim)
             opts="-h --rate --duration --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -332,6 +385,28 @@ _stampede() {
                     return 0
                     ;;
                 --duration)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        stampede__subcmd__calibrate)
+            opts="-h --out --preset --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --preset)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -515,7 +590,7 @@ _stampede() {
             return 0
             ;;
         stampede__subcmd__help)
-            opts="run mock report validate traffic compare plan merge diff bench catalog completions man help"
+            opts="run mock report validate traffic compare plan proxy calibrate merge diff bench catalog completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -529,7 +604,7 @@ _stampede() {
             return 0
             ;;
         stampede__subcmd__help__subcmd__bench)
-            opts="sim mock live"
+            opts="sim mock proxy live"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -570,9 +645,37 @@ _stampede() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        stampede__subcmd__help__subcmd__bench__subcmd__proxy)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         stampede__subcmd__help__subcmd__bench__subcmd__sim)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        stampede__subcmd__help__subcmd__calibrate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -724,6 +827,20 @@ _stampede() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        stampede__subcmd__help__subcmd__proxy)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         stampede__subcmd__help__subcmd__report)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -813,7 +930,7 @@ _stampede() {
             return 0
             ;;
         stampede__subcmd__mock)
-            opts="-h --port --bind --profile --seed --request-log --catalog --max-connections --header-timeout --idle-timeout --max-body-mib --body-budget-mib --body-rate-floor --body-rate-window --cache-budget-mib --cache-key-budget-mib --batch-budget-mib --batch-key-budget-mib --help"
+            opts="-h --port --bind --profile --seed --request-log --record --record-prompts --catalog --max-connections --header-timeout --idle-timeout --max-body-mib --body-budget-mib --body-rate-floor --body-rate-window --cache-budget-mib --cache-key-budget-mib --batch-budget-mib --batch-key-budget-mib --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -836,6 +953,10 @@ _stampede() {
                     return 0
                     ;;
                 --request-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -954,6 +1075,64 @@ _stampede() {
                     return 0
                     ;;
                 --max-cost-usd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        stampede__subcmd__proxy)
+            opts="-h --upstream --port --bind --record --record-prompts --inject-429 --inject-503 --inject-quota --inject-retry-delay --add-latency --seed --max-body-mib --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --upstream)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bind)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --record)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --inject-429)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --inject-503)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --inject-quota)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --inject-retry-delay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --add-latency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-body-mib)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

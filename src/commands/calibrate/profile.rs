@@ -15,9 +15,9 @@ use crate::format::count as thousands;
 fn described(name: &str, d: &DistFit, unit: &str) -> String {
     let tried: Vec<String> = d.tried.iter().map(|(n, ks)| format!("{n} {ks:.3}")).collect();
     format!(
-        "{name}: {} (KS distance {:.3}, 95% bound {:.3}, n = {}; tried {}); measured p50/p95/p99 {:.1}/{:.1}/{:.1} {unit}",
+        "{name}: {} ({}, KS 95% bound {:.3}, n = {}; tried {}); measured p50/p95/p99 {:.1}/{:.1}/{:.1} {unit}",
         d.fitted.name(),
-        d.ks,
+        d.fitted.fit_figure(d.ks),
         d.ks_critical,
         thousands(d.n),
         tried.join(", "),

@@ -66,11 +66,10 @@ struct Proxy {
 
 /// The upstream as a base URL, checked: `http://` or `https://`, no query; trailing `/` dropped.
 pub fn upstream_base(url: &str) -> Result<String, String> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| format!("--upstream {url:?}: {e}"))?;
+    // The URL is never echoed: a careless one may carry a key in its query.
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("--upstream: not a URL ({e})"))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-        return Err(format!(
-            "--upstream {url:?}: expected an http:// or https:// URL with a host"
-        ));
+        return Err("--upstream: expected an http:// or https:// URL with a host".to_string());
     }
     if parsed.query().is_some() || parsed.fragment().is_some() || !parsed.username().is_empty() {
         return Err(
