@@ -20,6 +20,9 @@ pub fn table(s: &Summary) -> String {
     for f in &v.figures {
         out.push_str(&format!("{:<13}{:>10}   {}\n", f.label, f.value, f.note));
     }
+    if !v.steady.is_empty() {
+        out.push_str(&format!("{}\n", crate::format::wrap(&v.steady, 110, 0)));
+    }
     out.push('\n');
     out.push_str(&format!(
         "{:<21}{:>8}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}\n",

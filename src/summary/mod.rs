@@ -15,6 +15,7 @@ pub mod horizon;
 pub mod replicas;
 mod run_meta;
 pub mod shard_part;
+pub mod steady;
 pub mod verdict;
 
 pub use run_meta::{Assumption, RunMeta};
@@ -305,6 +306,10 @@ pub struct Summary {
     /// A merge of shards: how many, and how far apart they started (absent otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged: Option<shard_part::MergeInfo>,
+    /// The steady-state window beside the whole run, or why there is none (absent in
+    /// summaries written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steady_state: Option<steady::SteadyState>,
 }
 
 fn ratio(a: u64, b: u64) -> Option<f64> {
@@ -449,7 +454,14 @@ impl Summary {
             replicas: Vec::new(),
             shard: None,
             merged: None,
+            steady_state: None,
         };
+        summary.steady_state = Some(steady::SteadyState::of(
+            &summary.timeseries,
+            &summary.histograms.intervals.latency,
+            summary.histograms.intervals.seconds,
+            summary.run.duration_s,
+        ));
         summary.slo = evaluate(slo, &summary);
         summary
     }

@@ -26,6 +26,7 @@ mod report;
 mod schema;
 mod sessions;
 mod shard;
+mod steady;
 mod support;
 mod targets;
 mod theory;

@@ -125,6 +125,8 @@ pub struct View {
     pub seed: u64,
     /// One line on how the run was carried out.
     pub mode: String,
+    /// The steady-state window's sentence (or why there is none); empty for old summaries.
+    pub steady: String,
     /// Overall verdict: `PASS`, `FAIL` or `no SLO`.
     pub verdict: String,
     /// Whether the verdict passed (true when there is no SLO).
@@ -174,6 +176,10 @@ impl View {
             model: s.run.model.clone(),
             seed: s.run.seed,
             mode: mode(s),
+            steady: s
+                .steady_state
+                .as_ref()
+                .map_or_else(String::new, |st| st.sentence.clone()),
             verdict,
             pass,
             checks,
