@@ -349,8 +349,12 @@ impl Drop for Ticket {
 }
 
 impl Recorder {
-    /// Creates (truncates) the file; `prompts`: keep the prompts' text (`--record-prompts`).
+    /// Creates (truncates) the file, and its folder if need be; `prompts`: keep the prompts'
+    /// text (`--record-prompts`).
     pub fn create(path: &Path, prompts: bool) -> std::io::Result<Recorder> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
         Ok(Recorder {
             out: Mutex::new(Ordered {
                 file: LineWriter::new(File::create(path)?),
@@ -538,6 +542,35 @@ mod tests {
         let long = shape(&refs, 1);
         assert_eq!(long.prefix.len(), MAX_PREFIX_BLOCKS);
         assert_eq!(long.prefix.last().unwrap().0, long.prompt_key);
+    }
+
+    #[test]
+    fn a_recording_s_folder_is_made_and_lines_come_in_arrival_order() {
+        let dir = std::env::temp_dir().join(format!("stampede-rec-{}", std::process::id()));
+        let path = dir.join("a/b/rec.jsonl");
+        let rec = std::sync::Arc::new(Recorder::create(&path, false).unwrap());
+        let (first, second) = (rec.begin(), rec.begin());
+        let line = |n| TraceLine {
+            input_tokens: n,
+            ..TraceLine::default()
+        };
+        second.write(line(2));
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "",
+            "the second waits for the first"
+        );
+        first.write(line(1));
+        let third = rec.begin();
+        drop(third);
+        rec.begin().write(line(4));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let tokens: Vec<u32> = text
+            .lines()
+            .map(|l| serde_json::from_str::<TraceLine>(l).unwrap().input_tokens)
+            .collect();
+        assert_eq!(tokens, [1, 2, 4]);
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -13,7 +13,14 @@ use super::read::Recorded;
 use crate::format::count as thousands;
 
 fn described(name: &str, d: &DistFit, unit: &str) -> String {
-    let tried: Vec<String> = d.tried.iter().map(|(n, ks)| format!("{n} {ks:.3}")).collect();
+    let tried: Vec<String> = d
+        .tried
+        .iter()
+        .map(|(n, ks)| match n.as_str() {
+            "constant" => format!("constant (spread {ks:.3})"),
+            _ => format!("{n} (KS {ks:.3})"),
+        })
+        .collect();
     format!(
         "{name}: {} ({}, KS 95% bound {:.3}, n = {}; tried {}); measured p50/p95/p99 {:.1}/{:.1}/{:.1} {unit}",
         d.fitted.name(),
@@ -236,6 +243,21 @@ pub(super) fn toml(models: &[ModelFit], preset: &str, inputs: &[PathBuf], notes:
         );
     }
     for m in models {
+        let q = &m.quotas;
+        let named: Vec<String> = [("RPM", q.rpm), ("TPM", q.tpm), ("RPD", q.rpd)]
+            .iter()
+            .filter_map(|(d, v)| v.map(|v| format!("{d} {}", thousands(v))))
+            .collect();
+        let _ = writeln!(
+            head,
+            "# {} quotas: {}; the others {preset}'s unless a note below says the recording contradicts them",
+            display(&m.model),
+            if named.is_empty() {
+                "none named by a 429".to_string()
+            } else {
+                format!("{} as {} 429 bodies named", named.join(", "), thousands(q.named))
+            }
+        );
         if let Some((d, n)) = m.chars_per_token {
             let _ = writeln!(
                 head,

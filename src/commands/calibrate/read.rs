@@ -39,8 +39,11 @@ pub fn read(path: &Path, into: &mut Recorded) -> Result<(), String> {
             continue;
         }
         let line: TraceLine = serde_json::from_str(&text).map_err(|e| {
+            // serde's message ends "at line 1 column N": the place is said once, up front.
+            let message = e.to_string();
+            let message = message.split(" at line ").next().unwrap_or(&message).to_string();
             format!(
-                "{}:{number}:{}: expected a stampede trace line ({{\"t\", \"input_tokens\", \"output_tokens\", \"status\", ...}}): {e}",
+                "{}:{number}:{}: expected a stampede trace line ({{\"t\", \"input_tokens\", \"output_tokens\", \"status\", ...}}): {message}",
                 path.display(),
                 e.column()
             )
