@@ -1,5 +1,6 @@
 //! Figures over several seeds: the mean and a 95% confidence interval (Student's t), and how
-//! such a figure is written. Shared by compare, the capacity plan and the reports.
+//! such a figure is written. Shared by compare, the capacity plan and the reports. And a straight
+//! line by least squares, for a run's steady state and a calibration.
 
 use serde::{Deserialize, Serialize};
 
@@ -68,6 +69,44 @@ pub fn cell(stat: &Stat, unit: &str) -> String {
         Some(ci) => format!("{main} ± {ci:.digits$}"),
         None => main,
     }
+}
+
+/// `y = a + b·x` by ordinary least squares, with the slope's standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LineFit {
+    /// Intercept.
+    pub a: f64,
+    /// Slope.
+    pub b: f64,
+    /// Standard error of the slope.
+    pub b_se: f64,
+    /// Share of the variance of y the line explains.
+    pub r2: f64,
+}
+
+/// Fits `y = a + b·x`; `None` with fewer than 3 points or no spread in x.
+pub fn line(points: &[(f64, f64)]) -> Option<LineFit> {
+    let n = points.len() as f64;
+    if points.len() < 3 {
+        return None;
+    }
+    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let syy: f64 = points.iter().map(|p| (p.1 - my).powi(2)).sum();
+    if sxx <= 0.0 {
+        return None;
+    }
+    let b = sxy / sxx;
+    let a = my - b * mx;
+    let sse: f64 = points.iter().map(|p| (p.1 - a - b * p.0).powi(2)).sum();
+    Some(LineFit {
+        a,
+        b,
+        b_se: (sse / (n - 2.0) / sxx).sqrt(),
+        r2: if syy > 0.0 { 1.0 - sse / syy } else { 0.0 },
+    })
 }
 
 #[cfg(test)]

@@ -91,16 +91,12 @@ pub fn text(c: &Calibration) -> String {
 pub fn charts(m: &ModelFit) -> Vec<Chart> {
     let mut out = Vec::new();
     if let Some(d) = &m.latency_ms {
-        let fitted: Vec<(f64, f64)> = m.latency_cdf.iter().map(|&(x, _)| (x, d.fitted.cdf(x))).collect();
-        out.push(
-            Chart::new(
-                &format!("{}: base latency, measured and fitted ({})", m.model, d.fitted.name()),
-                "time to first token less prefill and first chunk (ms)",
-                "share of answers at or below",
-            )
-            .line("measured", 0, m.latency_cdf.clone())
-            .line("fitted", 1, fitted),
-        );
+        out.push(cdf_chart(
+            &format!("{}: base latency", m.model),
+            "time to first token less prefill and first chunk (ms)",
+            d,
+            &m.latency_cdf,
+        ));
     }
     if !m.prefill_bins.is_empty() {
         out.push(
@@ -118,18 +114,26 @@ pub fn charts(m: &ModelFit) -> Vec<Chart> {
         );
     }
     if let Some(d) = &m.output_tokens {
-        let fitted: Vec<(f64, f64)> = m.output_cdf.iter().map(|&(x, _)| (x, d.fitted.cdf(x))).collect();
-        out.push(
-            Chart::new(
-                &format!("{}: answer length, measured and fitted ({})", m.model, d.fitted.name()),
-                "output tokens",
-                "share of answers at or below",
-            )
-            .line("measured", 0, m.output_cdf.clone())
-            .line("fitted", 1, fitted),
-        );
+        out.push(cdf_chart(
+            &format!("{}: answer length", m.model),
+            "output tokens",
+            d,
+            &m.output_cdf,
+        ));
     }
     out
+}
+
+/// A measured CDF (its quantile points) with the fitted law's CDF at the same values.
+fn cdf_chart(what: &str, x_label: &str, d: &DistFit, measured: &[(f64, f64)]) -> Chart {
+    let fitted: Vec<(f64, f64)> = measured.iter().map(|&(x, _)| (x, d.fitted.cdf(x))).collect();
+    Chart::new(
+        &format!("{what}, measured and fitted ({})", d.fitted.name()),
+        x_label,
+        "share of answers at or below",
+    )
+    .line("measured", 0, measured.to_vec())
+    .line("fitted", 1, fitted)
 }
 
 /// `calibration.html`.

@@ -71,30 +71,20 @@ pub struct SteadyState {
     pub sentence: String,
 }
 
-/// Least squares through `(x, y)`: (slope, slope / its standard error).
+/// Least squares through `(x, y)`: (slope, slope / its standard error; ±∞ for an exact line
+/// that is not flat).
 fn slope(points: &[(f64, f64)]) -> (f64, f64) {
-    let n = points.len() as f64;
-    if points.len() < 3 {
+    let Some(l) = crate::stats::line(points) else {
         return (0.0, 0.0);
-    }
-    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
-    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
-    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    if sxx <= 0.0 {
-        return (0.0, 0.0);
-    }
-    let b = sxy / sxx;
-    let sse: f64 = points.iter().map(|p| (p.1 - my - b * (p.0 - mx)).powi(2)).sum();
-    let se = (sse / (n - 2.0) / sxx).sqrt();
-    let t = if se > 0.0 {
-        b / se
-    } else if b == 0.0 {
+    };
+    let t = if l.b_se > 0.0 {
+        l.b / l.b_se
+    } else if l.b == 0.0 {
         0.0
     } else {
-        f64::INFINITY.copysign(b)
+        f64::INFINITY.copysign(l.b)
     };
-    (b, t)
+    (l.b, t)
 }
 
 /// The dispersion statistic of offered counts per bin over the χ² 99.9% point for its degrees

@@ -166,14 +166,22 @@ async fn generate(
         Answer::Error(e) => return error_response(&e.to_api_error()),
         Answer::Serve(g) => g,
     };
-    let hang_max = state.options.hang_max;
     // The tier that served the answer, for a request that named one (Priority over its limit
     // says `standard`, which is how a client learns of the downgrade).
     let tier_header = request
         .service_tier
         .is_some()
         .then(|| HeaderValue::from_static(generation.service_tier.as_str()));
-    let mut response = match framing {
+    let mut response = play_out(generation, state.options.hang_max, framing).await;
+    if let Some(v) = tier_header {
+        response.headers_mut().insert(SERVICE_TIER_HEADER, v);
+    }
+    response
+}
+
+/// A generation played out as one body or as a stream in `framing`.
+async fn play_out(generation: Generation, hang_max: std::time::Duration, framing: Option<play::Framing>) -> Response {
+    match framing {
         None => {
             play::unary(generation, hang_max, |g, text| {
                 let r = GenerateContentResponse::new(
@@ -202,11 +210,7 @@ async fn generate(
             });
             play::streamed(generation, hang_max, framing, render).await
         }
-    };
-    if let Some(v) = tier_header {
-        response.headers_mut().insert(SERVICE_TIER_HEADER, v);
     }
-    response
 }
 
 /// What only the transport reads of a generate request, within bounds: `candidateCount` (1 to

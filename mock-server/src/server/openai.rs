@@ -128,8 +128,17 @@ pub async fn chat_completions(State(state): State<AppState>, RawQuery(query): Ra
         Answer::Error(e) => return error(&e.to_api_error()),
         Answer::Serve(g) => g,
     };
+    play_out(generation, state.options.hang_max, stream, include_usage).await
+}
+
+/// A generation played out as a chat completion, or as its chunks when it streams.
+async fn play_out(
+    generation: Generation,
+    hang_max: std::time::Duration,
+    stream: bool,
+    include_usage: bool,
+) -> Response {
     let created = created();
-    let hang_max = state.options.hang_max;
     if !stream {
         return play::unary(generation, hang_max, |g, text| {
             json!({

@@ -4,46 +4,10 @@
 use serde::{Deserialize, Serialize};
 use stampede_mock::dist::normal_quantile;
 
+pub use crate::stats::{line, LineFit};
+
 /// The 99th percentile of the standard normal.
 const Z99: f64 = 2.326_347_874_040_841;
-
-/// `y = a + b·x` by ordinary least squares, with the slope's standard error.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct LineFit {
-    /// Intercept.
-    pub a: f64,
-    /// Slope.
-    pub b: f64,
-    /// Standard error of the slope.
-    pub b_se: f64,
-    /// Share of the variance of y the line explains.
-    pub r2: f64,
-}
-
-/// Fits `y = a + b·x`; `None` with fewer than 3 points or no spread in x.
-pub fn line(points: &[(f64, f64)]) -> Option<LineFit> {
-    let n = points.len() as f64;
-    if points.len() < 3 {
-        return None;
-    }
-    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
-    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
-    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    let syy: f64 = points.iter().map(|p| (p.1 - my).powi(2)).sum();
-    if sxx <= 0.0 {
-        return None;
-    }
-    let b = sxy / sxx;
-    let a = my - b * mx;
-    let sse: f64 = points.iter().map(|p| (p.1 - a - b * p.0).powi(2)).sum();
-    Some(LineFit {
-        a,
-        b,
-        b_se: (sse / (n - 2.0) / sxx).sqrt(),
-        r2: if syy > 0.0 { 1.0 - sse / syy } else { 0.0 },
-    })
-}
 
 /// The slope `b` of `x = L + b·u` that makes the residuals `L` most likely under a lognormal
 /// law (profile likelihood: for each `b`, the lognormal fitted to `x − b·u` by maximum

@@ -264,13 +264,7 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
         Ok(r) => r,
         Err(e) => {
             if let Some(call) = call {
-                let mut line = call.line;
-                line.status = Some(0);
-                line.fault = Some("upstream-unreachable".into());
-                line.latency_ms = Some(start.elapsed().as_secs_f64() * 1e3);
-                line.input_tokens = estimate(&proxy, &line);
-                line.scale_prefix_to_input();
-                call.ticket.write(line);
+                call.unanswered(&proxy, start, 0, "upstream-unreachable", None);
             }
             return gateway_error(
                 StatusCode::BAD_GATEWAY,
@@ -281,6 +275,12 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
             );
         }
     };
+    tapped(&proxy, call, response, start)
+}
+
+/// The upstream's answer passed on unchanged, through a tap that writes a generate call's line
+/// when the body ends.
+fn tapped(proxy: &Proxy, call: Option<Call>, response: reqwest::Response, start: Instant) -> Response {
     let status = response.status();
     let mut headers = HeaderMap::new();
     for (name, value) in response.headers() {
@@ -319,6 +319,21 @@ fn is_generate(path: &str) -> bool {
         || path.ends_with("/chat/completions")
 }
 
+impl Call {
+    /// Writes the line of a call the upstream never answered (the proxy did, or no one could):
+    /// its status, why, its prompt tokens estimated from the characters.
+    fn unanswered(self, proxy: &Proxy, start: Instant, status: u16, fault: &str, retry_delay_s: Option<f64>) {
+        let mut line = self.line;
+        line.status = Some(status);
+        line.fault = Some(fault.into());
+        line.latency_ms = Some(start.elapsed().as_secs_f64() * 1e3);
+        line.retry_delay_s = retry_delay_s;
+        line.input_tokens = estimate(proxy, &line);
+        line.scale_prefix_to_input();
+        self.ticket.write(line);
+    }
+}
+
 fn estimate(proxy: &Proxy, line: &TraceLine) -> u32 {
     match (&line.model, line.chars) {
         (Some(m), Some(c)) => u32::try_from(proxy.densities.estimate(m, c)).unwrap_or(u32::MAX),
@@ -334,14 +349,8 @@ fn answer_injected(proxy: &Proxy, kind: Injected, call: Option<Call>, path: &str
         .as_ref()
         .map_or(path.ends_with("/chat/completions"), |c| c.api == Api::OpenAi);
     if let Some(call) = call {
-        let mut line = call.line;
-        line.status = Some(error.code);
-        line.fault = Some(kind.name().into());
-        line.latency_ms = Some(start.elapsed().as_secs_f64() * 1e3);
-        line.retry_delay_s = (kind == Injected::Quota).then_some(proxy.inject.retry_delay.as_secs_f64());
-        line.input_tokens = estimate(proxy, &line);
-        line.scale_prefix_to_input();
-        call.ticket.write(line);
+        let delay = (kind == Injected::Quota).then_some(proxy.inject.retry_delay.as_secs_f64());
+        call.unanswered(proxy, start, error.code, kind.name(), delay);
     }
     let body = if openai { error.openai_body() } else { error.body() };
     let status = StatusCode::from_u16(error.code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
