@@ -85,6 +85,14 @@ pub fn usd(v: Option<f64>) -> String {
     }
 }
 
+/// A cost per hour: to the cent (a run's cost of a few cents keeps [`usd`]'s four digits).
+pub fn usd_hour(v: Option<f64>) -> String {
+    match v {
+        Some(v) if v < 1000.0 => format!("${v:.2}"),
+        other => usd(other),
+    }
+}
+
 /// `text` wrapped at `width` columns on spaces, continuation lines indented by `indent`, each
 /// line ending in a newline (a word longer than the width stays whole).
 pub fn wrap(text: &str, width: usize, indent: usize) -> String {

@@ -131,6 +131,23 @@ impl DurationDist {
         secs_f64(self.sampler().0.mean())
     }
 
+    /// Every value times `factor` (the planner's "slower region" what-if).
+    pub fn scaled(&self, factor: f64) -> DurationDist {
+        let f = |d: Duration| d.mul_f64(factor.max(0.0));
+        match *self {
+            DurationDist::Constant(v) => DurationDist::Constant(f(v)),
+            DurationDist::Exponential(mean) => DurationDist::Exponential(f(mean)),
+            DurationDist::Lognormal { median, p99 } => DurationDist::Lognormal {
+                median: f(median),
+                p99: f(p99),
+            },
+            DurationDist::Uniform { min, max } => DurationDist::Uniform {
+                min: f(min),
+                max: f(max),
+            },
+        }
+    }
+
     /// A quantile of the distribution (0 < q < 1), used by the planner for timeouts.
     pub fn quantile(&self, q: f64) -> Duration {
         secs_f64(self.sampler().0.quantile(q).max(0.0))

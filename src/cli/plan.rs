@@ -9,7 +9,8 @@ use super::{
     candidates_of, out_dir, parse_duration, ready_out_dir, write_outputs, CliError, Exit, Io, ManyRunArgs, Outcome,
 };
 use crate::commands::hosting::ProbeOptions;
-use crate::commands::plan::{PlanOptions, PlanProgress, SeedBudget};
+use crate::commands::plan::emit::{self, Language};
+use crate::commands::plan::{PlanOptions, PlanProgress, SearchOptions, SeedBudget};
 use crate::prepare::{Prepared, Purpose, RunOptions};
 use crate::report;
 use crate::scenario::{Candidate, Scenario, TargetKind};
@@ -64,12 +65,40 @@ pub struct PlanArgs {
     /// Target, traffic window and output folder.
     #[command(flatten)]
     pub runs: ManyRunArgs,
+    /// How far to search: `workers` sizes each candidate's workers; `full` searches the whole
+    /// calling plan (retry and attempts, retry budget, rate limit, queue, attempt timeout,
+    /// fallback model, service tier, replicas) over the scenario's `[plan]` lists or the
+    /// defaults. Default: the scenario's `[plan] search`, else `workers`.
+    #[arg(long, value_enum)]
+    pub search: Option<SearchArg>,
     /// Print plan.json instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Also write the recommended plan as client code on the official SDK of LANG
+    /// (plan_client.py, .ts or .go in the output folder) and print the code instead of the table.
+    #[arg(long, value_enum, value_name = "LANG", conflicts_with = "json")]
+    pub emit: Option<Language>,
     /// No progress on stderr (by default a line per worker count measured).
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// `--search`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SearchArg {
+    /// Workers only, for each candidate.
+    Workers,
+    /// The whole calling plan.
+    Full,
+}
+
+impl From<SearchArg> for crate::scenario::plan::SearchKind {
+    fn from(a: SearchArg) -> Self {
+        match a {
+            SearchArg::Workers => crate::scenario::plan::SearchKind::Workers,
+            SearchArg::Full => crate::scenario::plan::SearchKind::Full,
+        }
+    }
 }
 
 /// Parses a worker range `A..B` (also `A..=B`): 1 ≤ A ≤ B ≤ 100000.
@@ -180,10 +209,18 @@ pub(super) fn plan(args: PlanArgs, io: &mut Io<'_>) -> Outcome {
         } else {
             PlanProgress::to(|line| eprintln!("{line}"))
         },
+        search: SearchOptions {
+            kind: args.search.map(Into::into),
+            sdk_retry: args.emit.map(|l| l.retry_preset().to_string()),
+        },
     };
     let plan = crate::commands::plan::plan(&loaded, &options)?;
-    let (dir, written) = write_outputs(dir, |d| report::plan::write_all(&plan, d), io)?;
-    if args.json {
+    let code = emitted(args.emit, &plan, &loaded);
+    let (dir, written) = write_outputs(dir, |d| write_with_code(&plan, code.as_ref(), d), io)?;
+    if let Some((_, code)) = &code {
+        write!(io.out, "{code}")?;
+        writeln!(io.err, "wrote {}", report::listing(&dir, &written))?;
+    } else if args.json {
         writeln!(io.out, "{}", serde_json::to_string_pretty(&plan).unwrap_or_default())?;
     } else {
         write!(io.out, "{}", report::plan::markdown(&plan))?;
@@ -202,6 +239,38 @@ pub(super) fn plan(args: PlanArgs, io: &mut Io<'_>) -> Outcome {
             None => "no count was measured".into(),
         };
         writeln!(io.err, "no plan passes; {why}")?;
+        if args.emit.is_some() {
+            writeln!(
+                io.err,
+                "nothing to emit: no plan passed, so there is no recommendation to write"
+            )?;
+        }
         Ok(Exit::Gate)
     }
+}
+
+/// The recommendation as code in `language`, when asked for and a plan passed.
+fn emitted(
+    language: Option<Language>,
+    plan: &crate::commands::plan::CapacityPlan,
+    loaded: &crate::scenario::LoadedScenario,
+) -> Option<(Language, String)> {
+    let (language, rec) = (language?, plan.recommendation.as_ref()?);
+    let model = &loaded.scenario.target.get_ref().model;
+    Some((language, emit::emit(language, rec, model, loaded.scenario.name())))
+}
+
+/// plan.json, plan.md, plan.html and, when emitted, the client code, into `dir`.
+fn write_with_code(
+    plan: &crate::commands::plan::CapacityPlan,
+    code: Option<&(Language, String)>,
+    dir: &std::path::Path,
+) -> std::io::Result<Vec<PathBuf>> {
+    let mut written = report::plan::write_all(plan, dir)?;
+    if let Some((language, code)) = code {
+        let path = dir.join(language.file_name());
+        crate::out_file::write(&path, code.as_bytes())?;
+        written.push(path);
+    }
+    Ok(written)
 }

@@ -9,6 +9,7 @@ pub mod compare;
 pub mod hlog;
 pub mod plan;
 pub mod plan_deploy;
+pub mod plan_search;
 pub mod plots;
 pub mod png;
 pub mod text;

@@ -332,6 +332,7 @@ pub fn markdown(p: &CapacityPlan) -> String {
         out.push_str(&format!("{line}\n\n"));
     }
     out.push_str(&md_table(&CANDIDATE_COLUMNS, &candidate_cells(p)));
+    out.push_str(&super::plan_search::markdown(p));
     out.push_str(&super::plan_deploy::markdown(p));
     if !p.growth.is_empty() {
         out.push_str(&format!("\n{}\n\n", growth_note(p)));
@@ -560,6 +561,19 @@ pub fn html(p: &CapacityPlan) -> String {
                 window => secs(p.duration_s),
                 wall => secs(p.wall_time_s),
                 version => env!("CARGO_PKG_VERSION"),
+                search => p.search.as_ref().map(|s| context! {
+                    why => s.why,
+                    effort => super::plan_search::effort_line(s),
+                    front_note => super::plan_search::front_note(s),
+                    space => super::plan_search::space_lines(s),
+                    front_columns => super::plan_search::FRONT_COLUMNS,
+                    front_rows => super::plan_search::front_cells(s, p.recommendation.as_ref().map(|r| (r.candidate.as_str(), s.confirmation.as_ref().map_or(r.workers, |c| c.searched_workers)))),
+                    alternatives => s.alternatives,
+                    stress_columns => super::plan_search::STRESS_COLUMNS,
+                    stress_rows => super::plan_search::stress_cells(s),
+                    chart => super::plan_search::chart(p).map(|c| Value::from_safe_string(c.inline_svg())),
+                    settings => p.recommendation.as_ref().map(|r| r.settings.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>()),
+                }),
             })
         })
         .expect("plan page renders")

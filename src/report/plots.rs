@@ -60,6 +60,8 @@ pub struct Line {
     pub color: usize,
     /// (x, y) points.
     pub points: Vec<(f64, f64)>,
+    /// Draw each point as a dot of this radius (px) instead of joining them (a scatter).
+    pub dots: Option<u32>,
 }
 
 /// A horizontal reference line (an SLO target).
@@ -210,6 +212,18 @@ impl Chart {
             name: name.into(),
             color,
             points,
+            dots: None,
+        });
+        self
+    }
+
+    /// Adds points drawn as dots of `radius` px, not joined (a scatter of plans, say).
+    pub fn dots(mut self, name: &str, color: usize, radius: u32, points: Vec<(f64, f64)>) -> Chart {
+        self.lines.push(Line {
+            name: name.into(),
+            color,
+            points,
+            dots: Some(radius),
         });
         self
     }
@@ -376,6 +390,10 @@ impl Chart {
         for (i, l) in self.lines.iter().enumerate() {
             let color = PALETTE[l.color % PALETTE.len()];
             let points: Vec<(f64, f64)> = if self.steps { steps(&l.points) } else { l.points.clone() };
+            if let Some(r) = l.dots {
+                chart.draw_series(points.iter().map(|&p| Circle::new(p, r, color.filled())))?;
+                continue;
+            }
             let width = 2 + (n - 1 - i).min(2) as u32;
             chart.draw_series(LineSeries::new(points, color.stroke_width(width)))?;
         }

@@ -7,6 +7,7 @@
 
 pub mod candidates;
 pub mod hosting;
+pub mod plan;
 pub mod slo;
 pub mod target;
 
@@ -70,6 +71,11 @@ pub struct Scenario {
     #[serde(default)]
     #[schemars(with = "Option<hosting::HostingSpec>")]
     pub hosting: Option<Spanned<hosting::HostingSpec>>,
+    /// What `stampede plan` searches (workers only by default; the whole calling plan with
+    /// `search = "full"`).
+    #[serde(default)]
+    #[schemars(with = "Option<plan::PlanSpec>")]
+    pub plan: Option<Spanned<plan::PlanSpec>>,
 }
 
 /// The JSON Schema of scenario files, generated from the types that parse them. Editors complete
@@ -250,6 +256,9 @@ impl LoadedScenario {
         if let Some(h) = &s.hosting {
             h.get_ref().validate().map_err(|m| SpecError::at(h.span(), m))?;
         }
+        if let Some(p) = &s.plan {
+            p.get_ref().validate().map_err(|m| SpecError::at(p.span(), m))?;
+        }
         s.target
             .get_ref()
             .validate()
@@ -362,6 +371,14 @@ impl LoadedScenario {
     /// serving every model the run may call.
     pub fn mock_profile(&self) -> Result<stampede_mock::MockProfile, String> {
         self.mock_profile_for(&self.models_for(self.scenario.strategy.get_ref()))
+    }
+
+    /// A copy whose mock behaves as `change` makes it: the plan's what-ifs (a window of 503s, a
+    /// slower region) run the same traffic against a changed upstream.
+    pub fn with_profile(&self, change: impl FnOnce(&mut stampede_mock::MockProfile)) -> LoadedScenario {
+        let mut changed = self.clone();
+        change(&mut changed.profile);
+        changed
     }
 
     /// The mock profile, checked to serve `models` (read when the scenario was loaded).

@@ -78,6 +78,20 @@ pub fn names() -> Vec<&'static str> {
     PRESETS.iter().map(|(n, _)| *n).collect()
 }
 
+/// The retry of a preset, alone (the search lays it over a plan's other settings).
+pub fn retry_of(name: &str) -> Result<super::retry::RetrySpec, String> {
+    let (_, text) = PRESETS.iter().find(|(n, _)| *n == name).ok_or_else(|| {
+        format!(
+            "unknown strategy preset {name:?}; expected one of {}",
+            names().join(", ")
+        )
+    })?;
+    let table: toml::Table = toml::from_str(text).expect("presets parse");
+    let mut spec = resolve(&table)?;
+    spec.preset = None;
+    Ok(spec.retry)
+}
+
 /// Merges `over` into `base`: tables merge key by key, anything else is replaced.
 fn merge(base: &mut toml::Table, over: &toml::Table) {
     for (k, v) in over {

@@ -60,6 +60,7 @@ const SCENARIO_KEYS: &[&str] = &[
     "slo",
     "strategies",
     "hosting",
+    "plan",
 ];
 
 /// Checks one block; the error says what it was taken for and why it was refused.

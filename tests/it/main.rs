@@ -21,6 +21,7 @@ mod live_generator;
 mod live_mock;
 mod pages;
 mod plan;
+mod plan_search;
 mod properties;
 mod report;
 mod schema;

@@ -28,6 +28,7 @@ fn plan_of(name: &str, growth: &[f64]) -> CapacityPlan {
         growth: growth.to_vec(),
         probe: None,
         progress: Default::default(),
+        search: Default::default(),
     };
     plan(&loaded, &options).unwrap()
 }
@@ -49,6 +50,7 @@ fn a_plan_reports_each_count_as_it_goes() {
         growth: Vec::new(),
         probe: None,
         progress: stampede::commands::plan::PlanProgress::to(move |l| heard.lock().unwrap().push(l.to_string())),
+        search: Default::default(),
     };
     let p = plan(&loaded, &options).unwrap();
     let lines = lines.lock().unwrap();

@@ -1016,7 +1016,7 @@ _stampede() {
             return 0
             ;;
         stampede__subcmd__plan)
-            opts="-q -h --strategy --seeds --max-seeds --max-workers --workers --growth --no-growth --probe --replicas --no-probe --mock-exe --target --duration --out --catalog --json --quiet --max-cost-usd --help"
+            opts="-q -h --strategy --seeds --max-seeds --max-workers --workers --growth --no-growth --probe --replicas --no-probe --mock-exe --target --duration --out --catalog --search --json --emit --quiet --max-cost-usd --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1072,6 +1072,14 @@ _stampede() {
                     ;;
                 --catalog)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --search)
+                    COMPREPLY=($(compgen -W "workers full" -- "${cur}"))
+                    return 0
+                    ;;
+                --emit)
+                    COMPREPLY=($(compgen -W "python typescript go" -- "${cur}"))
                     return 0
                     ;;
                 --max-cost-usd)

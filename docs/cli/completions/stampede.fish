@@ -120,12 +120,17 @@ openai\t''"
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -l duration -d 'Traffic window instead of the scenario\'s' -r
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -l out -d 'Output folder [default: reports/<scenario name>/]' -r -F
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -l catalog -d 'A catalog file extending the embedded one (models, prices, tier presets); `stampede catalog --file FILE` shows the result' -r -F
+complete -c stampede -n "__fish_stampede_using_subcommand plan" -l search -d 'How far to search: `workers` sizes each candidate\'s workers; `full` searches the whole calling plan (retry and attempts, retry budget, rate limit, queue, attempt timeout, fallback model, service tier, replicas) over the scenario\'s `[plan]` lists or the defaults. Default: the scenario\'s `[plan] search`, else `workers`' -r -f -a "workers\t'Workers only, for each candidate'
+full\t'The whole calling plan'"
+complete -c stampede -n "__fish_stampede_using_subcommand plan" -l emit -d 'Also write the recommended plan as client code on the official SDK of LANG (plan_client.py, .ts or .go in the output folder) and print the code instead of the table' -r -f -a "python\t'Python on `google-genai` (asyncio)'
+typescript\t'TypeScript on `@google/genai`'
+go\t'Go on `google.golang.org/genai`'"
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -l max-cost-usd -d 'Spend cap in USD for all the runs together against a billed API [default: the scenario\'s, else $1]' -r
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -l no-growth -d 'Skip the growth what-ifs'
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -l no-probe -d 'Skip the hosting probe'
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -l json -d 'Print plan.json instead of the table'
 complete -c stampede -n "__fish_stampede_using_subcommand plan" -s q -l quiet -d 'No progress on stderr (by default a line per worker count measured)'
-complete -c stampede -n "__fish_stampede_using_subcommand plan" -s h -l help -d 'Print help'
+complete -c stampede -n "__fish_stampede_using_subcommand plan" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c stampede -n "__fish_stampede_using_subcommand proxy" -l upstream -d 'Where to forward: the API\'s base URL, such as https://generativelanguage.googleapis.com or http://127.0.0.1:8089 (the mock). Keys travel in the application\'s requests' -r
 complete -c stampede -n "__fish_stampede_using_subcommand proxy" -l port -d 'Port to listen on (0 picks a free one)' -r
 complete -c stampede -n "__fish_stampede_using_subcommand proxy" -l bind -d 'Address to bind; loopback unless you mean to expose the proxy' -r

@@ -63,7 +63,15 @@ pub(super) fn check(
             continue;
         }
         let base = Prepared::new(&grown, &options.run)?;
-        let at_plan = evaluate(&base, best.candidate, best.recommended, seeds, options, runs)?;
+        let at_plan = evaluate(
+            &base,
+            best.candidate,
+            best.recommended,
+            seeds,
+            options,
+            runs,
+            point::Judge::WholeRun,
+        )?;
         // A long limit (the daily quota, the monthly cap, the spend-based limit) the grown
         // traffic misses is missed at every worker count: no next plan is searched or offered.
         if let Some(h) = at_plan.horizon.as_ref().filter(|h| h.missed().next().is_some()) {

@@ -32,11 +32,13 @@ use crate::summary::advice::Recommendation;
 use crate::summary::Summary;
 
 pub mod deployment;
+pub mod emit;
+pub mod full;
 mod growth;
 mod guess;
 pub mod point;
 mod prose;
-mod search;
+pub(crate) mod search;
 pub mod shared_limit;
 pub mod verdict;
 
@@ -53,6 +55,9 @@ pub const SCHEMA: &str = "stampede.plan/v1";
 pub(crate) const HEADROOM: f64 = 1.1;
 /// Goodput within this share of the best seen counts as "no longer growing" (the knee).
 pub(crate) const KNEE_SHARE: f64 = 0.97;
+
+/// Seeds a combination is screened with in the full search.
+pub(crate) const SCREEN_SEEDS: usize = 2;
 
 /// Something that prints a progress line.
 type Say = Arc<dyn Fn(&str) + Send + Sync>;
@@ -86,6 +91,16 @@ impl PlanProgress {
         PlanProgress {
             say: Some(Arc::new(say)),
             started: std::time::Instant::now(),
+        }
+    }
+
+    /// Reports a line of the full search.
+    fn say(&self, line: &str) {
+        if let Some(say) = &self.say {
+            say(&format!(
+                "{line}, {} elapsed",
+                crate::format::secs(self.started.elapsed().as_secs_f64())
+            ));
         }
     }
 
@@ -128,6 +143,19 @@ pub struct PlanOptions {
     pub probe: Option<ProbeOptions>,
     /// Where to report each count measured.
     pub progress: PlanProgress,
+    /// How far to search.
+    pub search: SearchOptions,
+}
+
+/// How far the plan searches.
+#[derive(Debug, Clone, Default)]
+pub struct SearchOptions {
+    /// Workers only, or the whole calling plan (`--search`; `None`: the scenario's `[plan]
+    /// search`, else workers only).
+    pub kind: Option<crate::scenario::plan::SearchKind>,
+    /// The preset mirroring the SDK the plan will be handed over to (`--emit`): the retry
+    /// shape the full search tries by default, so the emitted code can do what was simulated.
+    pub sdk_retry: Option<String>,
 }
 
 /// One worker count, run with as many seeds as its verdict needed.
@@ -161,6 +189,11 @@ pub struct Point {
     pub share_429: Stat,
     /// Cost per hour of traffic (USD).
     pub cost_per_hour_usd: Stat,
+    /// Attempts sent per request (retries, hedges and fallbacks counted).
+    pub attempts_per_request: Stat,
+    /// Requests the traffic offered in each seed's window (how much one window differs from
+    /// another).
+    pub offered: Stat,
     /// The first seed's run (advice for the other settings comes from it).
     #[serde(skip)]
     pub sample: Option<Summary>,
@@ -314,6 +347,10 @@ pub struct CapacityPlan {
     /// bucket, measured at the recommendation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shared_limit: Option<shared_limit::SharedLimitCheck>,
+    /// The full search: what it tried, the front, robustness and the confirmation (absent when
+    /// only workers were searched).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search: Option<full::FullSearch>,
     /// Simulation runs made.
     pub runs: u32,
     /// Wall time of the whole search (s).
@@ -337,14 +374,21 @@ fn evaluate(
     seeds: &[u64],
     options: &PlanOptions,
     runs: &mut u32,
+    judge: point::Judge,
 ) -> Result<Point, RunError> {
-    let (p, n) = point::measure(base, candidate, workers, seeds, options.seeds)?;
+    let seeds = if judge == point::Judge::Screen {
+        &seeds[..SCREEN_SEEDS.min(seeds.len())]
+    } else {
+        seeds
+    };
+    let (p, n) = point::measure_judged(base, candidate, workers, seeds, options.seeds, judge)?;
     *runs += n;
     options.progress.measured(&candidate.name, &p, *runs);
     Ok(p)
 }
 
-/// Plans every candidate.
+/// Plans every candidate; with the full search, also every combination of the calling plan's
+/// settings (see [`full`]).
 pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPlan, RunError> {
     let slo = loaded.scenario.slo.get_ref();
     if slo.is_empty() {
@@ -353,6 +397,14 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
         ));
     }
     growth::can_grow(loaded, options)?;
+    let full_kind = options
+        .search
+        .kind
+        .or_else(|| loaded.scenario.plan.as_ref().map(|p| p.get_ref().search))
+        .unwrap_or_default();
+    if full_kind == crate::scenario::plan::SearchKind::Full {
+        full::can_search(loaded)?;
+    }
     let wall = std::time::Instant::now();
     let base = Prepared::new(loaded, &options.run)?;
     let seeds: Vec<u64> = (0..options.seeds.max.max(1) as u64).map(|i| base.seed() + i).collect();
@@ -363,14 +415,56 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
     for c in &options.candidates {
         candidates.push(size(&base, c, guess.workers, options, &seeds, &mut runs, Search::Full)?);
     }
-    let deployment_basis = deploy(loaded, options, &mut candidates)?;
-    let best = verdict::best_of(&candidates);
+    let cx = full::Context {
+        loaded,
+        base: &base,
+        options,
+        pilot: &pilot,
+        guess: guess.workers,
+        seeds: &seeds,
+        sdk_retry: options.search.sdk_retry.as_deref(),
+    };
+    let mut all = options.candidates.clone();
+    let mut finals = None;
+    if full_kind == crate::scenario::plan::SearchKind::Full {
+        let f = full::finals(&cx, &mut runs)?;
+        for (c, p) in &f.finalists {
+            all.push(c.clone());
+            candidates.push(p.clone());
+        }
+        finals = Some(f);
+    }
+    let deployment_basis = deploy(loaded, options, &all, &mut candidates)?;
+    let mut search = None;
+    let mut confirmed = None;
+    let best = match finals {
+        None => verdict::best_of(&candidates),
+        Some(mut f) => {
+            let robustness = full::robustness(&cx, &candidates, &all, &mut runs, &mut f.effort)?;
+            let order = full::preference(&candidates, &robustness);
+            let chosen = full::choose(
+                &cx,
+                &order,
+                &candidates,
+                &all,
+                &mut runs,
+                &mut f.effort,
+                &mut f.not_confirmed,
+            )?;
+            search = Some((f, robustness));
+            chosen.map(|(name, confirmation)| {
+                confirmed = Some(confirmation);
+                name
+            })
+        }
+    };
     let best_plan = best.as_ref().and_then(|b| {
         let c = candidates.iter().find(|c| &c.name == b)?;
-        Some((
-            options.candidates.iter().find(|o| &o.name == b)?,
-            c.recommended_workers?,
-        ))
+        let workers = match &confirmed {
+            Some(conf) => conf.workers,
+            None => c.recommended_workers?,
+        };
+        Some((all.iter().find(|o| &o.name == b)?, workers))
     });
     let growth = match best_plan {
         Some((candidate, recommended)) => {
@@ -408,6 +502,11 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
         Some(Err(e)) => (None, Some(e.to_string())),
         None => (None, None),
     };
+    let mut recommendation = best
+        .as_deref()
+        .and_then(|b| verdict::recommendation(b, &candidates, &all));
+    let search =
+        search.map(|(f, robustness)| full::summarise(f, robustness, confirmed, &candidates, recommendation.as_mut()));
     Ok(CapacityPlan {
         catalog: Some(stampede_mock::catalog::data::in_force()),
         rests_on: pilot.run.rests_on.clone(),
@@ -424,9 +523,7 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
         seeds_start: options.seeds.start,
         duration_s: base.duration().as_secs_f64(),
         guess,
-        recommendation: best
-            .as_deref()
-            .and_then(|b| verdict::recommendation(b, &candidates, &options.candidates)),
+        recommendation,
         closest: if best.is_none() {
             verdict::closest(&candidates)
         } else {
@@ -440,6 +537,7 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
         hosting_error,
         deployment_basis,
         shared_limit,
+        search,
         runs,
         wall_time_s: wall.elapsed().as_secs_f64(),
     })
@@ -450,6 +548,7 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
 fn deploy(
     loaded: &LoadedScenario,
     options: &PlanOptions,
+    all: &[Candidate],
     candidates: &mut [CandidatePlan],
 ) -> Result<Option<String>, RunError> {
     let Some(spec) = loaded.scenario.hosting.as_ref().map(|h| h.get_ref()) else {
@@ -461,7 +560,7 @@ fn deploy(
             let measured = options.probe.as_ref().and_then(|probe| {
                 let (plan, c) = candidates
                     .iter()
-                    .zip(&options.candidates)
+                    .zip(all)
                     .find(|(p, _)| p.passes && p.recommended_workers.is_some())?;
                 let workers = plan.recommended_workers?;
                 let sample = plan.points.iter().find(|p| p.workers == workers)?.sample.as_ref();
@@ -487,7 +586,7 @@ fn deploy(
             }
         }
     };
-    for (plan, c) in candidates.iter_mut().zip(&options.candidates) {
+    for (plan, c) in candidates.iter_mut().zip(all) {
         plan.deployment = deployment::size(spec, &need, plan, c.strategy.replicas as u16);
     }
     Ok(Some(basis))

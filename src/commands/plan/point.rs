@@ -55,6 +55,9 @@ pub struct ObjectiveAt {
     pub seeds_missed: u32,
     /// The verdict.
     pub decision: Decision,
+    /// Judged in each seed's steady-state window (warm-up and drain left out) rather than over
+    /// the whole run.
+    pub steady_window: bool,
 }
 
 impl ObjectiveAt {
@@ -102,6 +105,7 @@ impl ObjectiveAt {
             worst,
             seeds_missed,
             decision,
+            steady_window: false,
         }
     }
 }
@@ -158,6 +162,45 @@ pub fn measure(
     seeds: &[u64],
     budget: SeedBudget,
 ) -> Result<(Point, u32), RunError> {
+    measure_judged(base, candidate, workers, seeds, budget, Judge::WholeRun)
+}
+
+/// Which part of each run the objectives are judged on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Judge {
+    /// The whole run (warm-up and drain included).
+    WholeRun,
+    /// The full search's finalists: the steady-state window where every seed's run found one
+    /// (a stationary scenario that did not saturate), the whole run otherwise — latency
+    /// percentiles and the success rate read in the window, 429 share and costs always over
+    /// the whole run — and every seed's own run must meet every objective besides the
+    /// interval: a plan recommended for your traffic should hold in each window simulated,
+    /// not only on average. A count passes only after the starting seeds (no early stop on
+    /// two).
+    EverySeedSteady,
+    /// Screening: exactly the seeds given, passing when every seed's own run met every
+    /// objective (no interval: a quick, optimistic first cut that the full sizing confirms).
+    Screen,
+}
+
+/// [`measure`], judging the objectives as `judge` says.
+pub fn measure_judged(
+    base: &Prepared<'_>,
+    candidate: &Candidate,
+    workers: u32,
+    seeds: &[u64],
+    budget: SeedBudget,
+    judge: Judge,
+) -> Result<(Point, u32), RunError> {
+    if judge == Judge::Screen {
+        let summaries = run_seeds(base, candidate, workers, seeds)?;
+        let pooled = Pooled::of(&summaries);
+        let objectives = objectives_of(&summaries, &pooled, Judge::WholeRun);
+        let mut p = point(workers, summaries, objectives, &pooled);
+        p.passes = p.passed_seeds == p.seeds;
+        p.undecided = false;
+        return Ok((p, seeds.len() as u32));
+    }
     let max = budget.max.min(seeds.len()).max(1);
     let start = budget.start.clamp(1, max);
     let batch = super::super::pool::threads_for(base.target(), start)
@@ -167,15 +210,16 @@ pub fn measure(
     let mut summaries = run_seeds(base, candidate, workers, &seeds[..n])?;
     loop {
         let pooled = Pooled::of(&summaries);
-        let objectives = objectives_of(&summaries, &pooled);
+        let objectives = objectives_of(&summaries, &pooled, judge);
         let undecided = objectives.iter().any(|o| o.decision == Decision::Undecided);
         let decided_miss = objectives.iter().any(|o| o.decision == Decision::Missed);
         let clear_miss = objectives
             .iter()
             .any(|o| o.decision == Decision::Missed && o.seeds_missed as usize == n);
         let clear_pass = objectives.iter().all(ObjectiveAt::met);
+        let every_seed = judge == Judge::EverySeedSteady;
         let done = if n < start {
-            clear_miss || clear_pass
+            (clear_miss || decided_miss && every_seed) || clear_pass && !every_seed
         } else {
             !undecided || decided_miss || n >= max
         };
@@ -194,25 +238,75 @@ pub fn measure(
 }
 
 /// Each objective of the runs' `[slo]`, judged over the seeds.
-fn objectives_of(summaries: &[Summary], pooled: &Pooled) -> Vec<ObjectiveAt> {
+fn objectives_of(summaries: &[Summary], pooled: &Pooled, judge: Judge) -> Vec<ObjectiveAt> {
     let Some(first) = summaries.first().and_then(|s| s.slo.as_ref()) else {
         return Vec::new();
     };
+    let steady = judge == Judge::EverySeedSteady && all_steady(summaries);
     first
         .checks
         .iter()
         .map(|c| {
-            let values = summaries
-                .iter()
-                .map(|s| {
-                    s.slo
-                        .as_ref()
-                        .and_then(|v| v.checks.iter().find(|k| k.name == c.name)?.actual)
-                })
-                .collect();
-            ObjectiveAt::of(c.name, c.target, pooled.value(c.name), values)
+            let windowed = steady.then(|| in_window(summaries, c.name)).flatten();
+            let (pooled_value, values) = match windowed {
+                Some(values) => (None, values),
+                None => (
+                    pooled.value(c.name),
+                    summaries
+                        .iter()
+                        .map(|s| {
+                            s.slo
+                                .as_ref()
+                                .and_then(|v| v.checks.iter().find(|k| k.name == c.name)?.actual)
+                        })
+                        .collect(),
+                ),
+            };
+            let mut at = ObjectiveAt::of(c.name, c.target, pooled_value, values);
+            at.steady_window = windowed_objective(c.name) && steady;
+            if judge == Judge::EverySeedSteady && at.seeds_missed > 0 {
+                at.decision = Decision::Missed;
+            }
+            at
         })
         .collect()
+}
+
+/// Whether every seed's run found a steady-state window.
+fn all_steady(summaries: &[Summary]) -> bool {
+    summaries.iter().all(|s| {
+        s.steady_state
+            .as_ref()
+            .is_some_and(|st| st.verdict == crate::summary::steady::SteadyVerdict::Steady)
+    })
+}
+
+/// Whether an objective is judged in the steady window when there is one.
+fn windowed_objective(objective: Objective) -> bool {
+    matches!(
+        objective,
+        Objective::P50 | Objective::P90 | Objective::P95 | Objective::P99 | Objective::SuccessRate
+    )
+}
+
+/// Each seed's value of `objective` in its steady window (`None`: not a windowed objective).
+fn in_window(summaries: &[Summary], objective: Objective) -> Option<Vec<Option<f64>>> {
+    windowed_objective(objective).then(|| {
+        summaries
+            .iter()
+            .map(|s| {
+                let st = s.steady_state.as_ref()?;
+                let l = st.latency_ms.as_ref();
+                match objective {
+                    Objective::P50 => l?.p50,
+                    Objective::P90 => l?.p90,
+                    Objective::P95 => l?.p95,
+                    Objective::P99 => l?.p99,
+                    _ => st.success_rate,
+                }
+            })
+            .collect()
+    })
 }
 
 /// The seeds' runs taken as one: their latency histograms merged (decoded once per set of
@@ -320,6 +414,8 @@ fn point(workers: u32, summaries: Vec<Summary>, objectives: Vec<ObjectiveAt>, po
             summaries.iter().map(figures::SHARE_429.read).collect(),
         ),
         cost_per_hour_usd: stat(figures::COST_PER_HOUR),
+        attempts_per_request: stat(figures::ATTEMPTS_PER_REQUEST),
+        offered: Stat::of(summaries.iter().map(|s| Some(s.requests.scheduled as f64)).collect()),
         sample: summaries.into_iter().next(),
     }
 }

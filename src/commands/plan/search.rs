@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use super::point::Judge;
 use super::{evaluate, prose, CandidatePlan, Costs, PlanOptions, Point, HEADROOM, KNEE_SHARE};
 use crate::prepare::Prepared;
 use crate::run::RunError;
@@ -18,20 +19,41 @@ pub(super) enum Search {
     /// A growth what-if: starts from a better guess (the theory, or the minimum already found,
     /// scaled), so it steps more finely and needs only the minimum.
     GrowthCheck,
+    /// The full search's screening of one combination: two seeds, passing when both met every
+    /// objective, only the minimum.
+    Screen,
+    /// The full search's sizing of a finalist: as `Full`, but every seed must meet every
+    /// objective, judged on the steady-state window where every seed found one; without the
+    /// extra points for the curves.
+    Finalist,
 }
 
 impl Search {
     /// The first galloping step, as a share of the guess; later steps double.
     fn first_step(self) -> f64 {
         match self {
-            Search::Full => 0.1,
+            Search::Full | Search::Screen | Search::Finalist => 0.1,
             Search::GrowthCheck => 0.03,
         }
     }
 
-    /// Whether the minimum is confirmed and points for the curves are measured.
+    /// Whether points for the curves are measured.
     fn curves(self) -> bool {
         self == Search::Full
+    }
+
+    /// Whether every count from the minimum to the recommendation is confirmed.
+    fn confirms(self) -> bool {
+        matches!(self, Search::Full | Search::Finalist)
+    }
+
+    /// How a count's objectives are judged.
+    fn judge(self) -> Judge {
+        match self {
+            Search::Full | Search::GrowthCheck => Judge::WholeRun,
+            Search::Screen => Judge::Screen,
+            Search::Finalist => Judge::EverySeedSteady,
+        }
     }
 }
 
@@ -45,6 +67,7 @@ struct Sizer<'a> {
     max: u32,
     runs: &'a mut u32,
     points: BTreeMap<u32, Point>,
+    judge: Judge,
 }
 
 impl Sizer<'_> {
@@ -58,6 +81,7 @@ impl Sizer<'_> {
                 self.seeds,
                 self.options,
                 self.runs,
+                self.judge,
             )?);
         }
         Ok(self.points[&w].passes)
@@ -173,10 +197,11 @@ pub(super) fn size(
         max: options.max_workers.max(1),
         runs,
         points: BTreeMap::new(),
+        judge: search.judge(),
     };
     let (lo, hi) = sizer.bracket(guess, search)?;
     let (lo, min) = sizer.bisect(lo, hi)?;
-    let min = if search.curves() { sizer.confirm(min)? } else { min };
+    let min = if search.confirms() { sizer.confirm(min)? } else { min };
     let recommended = min.map(|m| sizer.headroom(m));
     // Points for the curves: below, at and above the answer, up to where goodput stops growing.
     // Without curves (a growth what-if) only the minimum is needed: its cost per hour stands
@@ -194,7 +219,7 @@ pub(super) fn size(
 }
 
 /// The candidate's plan from its measured points.
-fn candidate_plan(
+pub(super) fn candidate_plan(
     candidate: &Candidate,
     points: Vec<Point>,
     min: Option<u32>,

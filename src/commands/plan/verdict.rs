@@ -70,18 +70,23 @@ fn margin(p: &Point) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
-/// Whether two measured counts are the same within the noise: at each of goodput, p95, success,
-/// 429 share and cost the means are within their 95% intervals added (or 0.5%).
-pub fn same_within_noise(a: &Point, b: &Point) -> bool {
-    use crate::stats::Stat;
-    let close = |x: &Stat, y: &Stat| match (x.mean, y.mean) {
+/// Whether two figures over seeds are the same within the noise: their means within their 95%
+/// intervals added (or 0.5%).
+pub fn close_within_noise(x: &crate::stats::Stat, y: &crate::stats::Stat) -> bool {
+    match (x.mean, y.mean) {
         (Some(u), Some(v)) => {
             let noise = x.ci95.unwrap_or(0.0) + y.ci95.unwrap_or(0.0);
             (u - v).abs() <= noise.max(u.abs().max(v.abs()) * 0.005)
         }
         (None, None) => true,
         _ => false,
-    };
+    }
+}
+
+/// Whether two measured counts are the same within the noise: at each of goodput, p95, success,
+/// 429 share and cost the means are within their 95% intervals added (or 0.5%).
+pub fn same_within_noise(a: &Point, b: &Point) -> bool {
+    let close = close_within_noise;
     a.workers == b.workers
         && close(&a.goodput_rps, &b.goodput_rps)
         && close(&a.p95_ms, &b.p95_ms)
@@ -153,6 +158,19 @@ fn cheapest_tied(candidates: &[CandidatePlan]) -> Vec<&CandidatePlan> {
             .then(cost_of(a).0.total_cmp(&cost_of(b).0))
     });
     tied
+}
+
+/// The names of the passing candidates tied with the cheapest on cost, the verdict's choice
+/// first (the full search then prefers among them the one that degrades most gracefully).
+pub fn tied_names(candidates: &[CandidatePlan]) -> Vec<String> {
+    cheapest_tied(candidates).iter().map(|c| c.name.clone()).collect()
+}
+
+/// The passing candidates, cheapest first (with their machines when `[hosting]` prices them).
+pub fn cheapest_first(candidates: &[CandidatePlan]) -> Vec<&CandidatePlan> {
+    let mut passing: Vec<&CandidatePlan> = candidates.iter().filter(|c| c.passes).collect();
+    passing.sort_by(|a, b| cost_of(a).0.total_cmp(&cost_of(b).0));
+    passing
 }
 
 /// The best passing candidate: the cheapest, with costs within the noise tied and the tie going
