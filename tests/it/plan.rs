@@ -8,7 +8,7 @@ use stampede::prepare::RunOptions;
 use stampede::queueing::MMc;
 use stampede::scenario::{Candidate, Scenario};
 
-use crate::support::{root, run_to, scenario, stampede as cli};
+use crate::support::{plan_to, root, run_to, scenario, stampede as cli};
 
 fn plan_of(name: &str, growth: &[f64]) -> CapacityPlan {
     let loaded = Scenario::load(&root().join("scenarios").join(name)).unwrap();
@@ -534,18 +534,7 @@ fn identical_candidates_are_said_to_be_the_same() {
         + "\n[[strategies]]\nname = \"first\"\n\n[[strategies]]\nname = \"second\"\n";
     let path = scenario(dir.path(), "twins", &src);
     let out = dir.path().join("out");
-    let o = cli(&[
-        "plan",
-        path.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--no-probe",
-        "--no-growth",
-        "--quiet",
-        "--duration",
-        "2m",
-    ]);
-    assert_eq!(o.code, 0, "{}", o.stderr);
+    let (o, _) = plan_to(&path, &out, &["--duration", "2m"]);
     assert!(o.stdout.contains("tie on cost"), "{}", o.stdout);
     assert!(o.stdout.contains("is named only by that order"), "{}", o.stdout);
     let html = std::fs::read_to_string(out.join("plan.html")).unwrap();

@@ -10,7 +10,7 @@ use stampede::queueing::MMc;
 use stampede::scenario::plan::SearchKind;
 use stampede::scenario::{Candidate, Scenario};
 
-use crate::support::{root, run_to, scenario, stampede as cli};
+use crate::support::{plan_to, root, run_to, scenario, stampede as cli};
 
 /// The full search of a scenario's text, with no growth what-ifs.
 fn search(text: &str) -> CapacityPlan {
@@ -223,34 +223,10 @@ fn plan_json_carries_the_front_and_the_recommendations_full_settings() {
         &MMC.replace("duration = \"6m\"", "duration = \"2m\""),
     );
     let out = dir.path().join("out");
-    let o = cli(&[
-        "plan",
-        path.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--no-probe",
-        "--no-growth",
-        "-q",
-    ]);
-    assert_eq!(o.code, 0, "{}", o.stderr);
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("plan.json")).unwrap()).unwrap();
     // [plan] has no `search`: workers only, no search object.
+    let json = plan_to(&path, &out, &[]).1;
     assert!(json.get("search").is_none());
-    let o = cli(&[
-        "plan",
-        path.to_str().unwrap(),
-        "--search",
-        "full",
-        "--out",
-        out.to_str().unwrap(),
-        "--no-probe",
-        "--no-growth",
-        "-q",
-    ]);
-    assert_eq!(o.code, 0, "{}", o.stderr);
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("plan.json")).unwrap()).unwrap();
+    let json = plan_to(&path, &out, &["--search", "full"]).1;
     let s = &json["search"];
     assert!(s["front"].as_array().unwrap().iter().any(|f| f["on_front"] == true));
     assert!(s["effort"]["screen_runs"].as_u64().unwrap() > 0);

@@ -65,6 +65,25 @@ pub fn run_to(path: &Path, out: &Path, extra: &[&str]) -> (Outcome, Value) {
     (o, s)
 }
 
+/// Plans a scenario quietly into `out` without the hosting probe or growth what-ifs; returns
+/// the outcome (exit 0 asserted) and plan.json.
+pub fn plan_to(path: &Path, out: &Path, extra: &[&str]) -> (Outcome, Value) {
+    let mut args = vec![
+        "plan",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--no-probe",
+        "--no-growth",
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    let o = stampede(&args);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let plan = serde_json::from_str(&std::fs::read_to_string(out.join("plan.json")).unwrap()).unwrap();
+    (o, plan)
+}
+
 /// Asserts the accounting identity of a summary.
 pub fn assert_accounted(s: &Value) {
     let r = &s["requests"];

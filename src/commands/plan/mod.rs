@@ -435,78 +435,30 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
         finals = Some(f);
     }
     let deployment_basis = deploy(loaded, options, &all, &mut candidates)?;
-    let mut search = None;
-    let mut confirmed = None;
-    let best = match finals {
+    let decided = finals
+        .map(|f| full::decide(&cx, f, &candidates, &all, &mut runs))
+        .transpose()?;
+    let best = match &decided {
         None => verdict::best_of(&candidates),
-        Some(mut f) => {
-            let robustness = full::robustness(&cx, &candidates, &all, &mut runs, &mut f.effort)?;
-            let order = full::preference(&candidates, &robustness);
-            let chosen = full::choose(
-                &cx,
-                &order,
-                &candidates,
-                &all,
-                &mut runs,
-                &mut f.effort,
-                &mut f.not_confirmed,
-            )?;
-            search = Some((f, robustness));
-            chosen.map(|(name, confirmation)| {
-                confirmed = Some(confirmation);
-                name
-            })
-        }
+        Some(d) => d.best.clone(),
     };
+    let confirmed_workers = decided
+        .as_ref()
+        .and_then(|d| d.confirmation.as_ref())
+        .map(|c| c.workers);
     let best_plan = best.as_ref().and_then(|b| {
         let c = candidates.iter().find(|c| &c.name == b)?;
-        let workers = match &confirmed {
-            Some(conf) => conf.workers,
-            None => c.recommended_workers?,
-        };
+        let workers = confirmed_workers.or(c.recommended_workers)?;
         Some((all.iter().find(|o| &o.name == b)?, workers))
     });
-    let growth = match best_plan {
-        Some((candidate, recommended)) => {
-            let best = growth::Best {
-                candidate,
-                recommended,
-                min_workers: candidates
-                    .iter()
-                    .find(|c| c.name == candidate.name)
-                    .and_then(|c| c.min_workers),
-            };
-            growth::check(loaded, options, &best, &pilot, &seeds, &mut runs)?
-        }
-        None => Vec::new(),
-    };
-    let breaks_at = growth.iter().filter(|g| !g.holds).map(|g| g.factor).reduce(f64::min);
-    let best_sized = best_plan.and_then(|(c, _)| Some((c, candidates.iter().find(|p| p.name == c.name)?)));
-    let shared_limit = best_sized
-        .map(|(c, plan)| shared_limit::check(&base, c, plan, &seeds, options, &mut runs))
-        .transpose()?
-        .flatten();
-    let hosting = match (&options.probe, best_plan) {
-        (Some(probe), Some((candidate, recommended))) => {
-            let sample = candidates
-                .iter()
-                .find(|c| c.name == candidate.name)
-                .and_then(|c| c.points.iter().find(|p| p.workers == recommended))
-                .and_then(|p| p.sample.as_ref());
-            Some(hosting::probe(loaded, candidate, recommended, busiest(sample), probe))
-        }
-        _ => None,
-    };
-    let (hosting, hosting_error) = match hosting {
-        Some(Ok(h)) => (Some(h), None),
-        Some(Err(e)) => (None, Some(e.to_string())),
-        None => (None, None),
+    let checks = match best_plan {
+        Some(best_plan) => check_best(&cx, &candidates, best_plan, &mut runs)?,
+        None => BestChecks::default(),
     };
     let mut recommendation = best
         .as_deref()
         .and_then(|b| verdict::recommendation(b, &candidates, &all));
-    let search =
-        search.map(|(f, robustness)| full::summarise(f, robustness, confirmed, &candidates, recommendation.as_mut()));
+    let search = decided.map(|d| d.summarise(&candidates, recommendation.as_mut()));
     Ok(CapacityPlan {
         catalog: Some(stampede_mock::catalog::data::in_force()),
         rests_on: pilot.run.rests_on.clone(),
@@ -531,15 +483,75 @@ pub fn plan(loaded: &LoadedScenario, options: &PlanOptions) -> Result<CapacityPl
         },
         candidates,
         best,
-        growth,
-        breaks_at,
-        hosting,
-        hosting_error,
+        breaks_at: checks
+            .growth
+            .iter()
+            .filter(|g| !g.holds)
+            .map(|g| g.factor)
+            .reduce(f64::min),
+        growth: checks.growth,
+        hosting: checks.hosting,
+        hosting_error: checks.hosting_error,
         deployment_basis,
-        shared_limit,
+        shared_limit: checks.shared_limit,
         search,
         runs,
         wall_time_s: wall.elapsed().as_secs_f64(),
+    })
+}
+
+/// What is measured of the best plan beyond its sizing: grown traffic, a shared rate limit
+/// across replicas, the live client's needs.
+#[derive(Default)]
+struct BestChecks {
+    growth: Vec<GrowthCheck>,
+    shared_limit: Option<shared_limit::SharedLimitCheck>,
+    hosting: Option<Hosting>,
+    hosting_error: Option<String>,
+}
+
+/// Measures the best plan (`best`: its candidate and recommended workers) against grown
+/// traffic, a shared rate limit and, with the probe on, on the live client.
+fn check_best(
+    cx: &full::Context<'_>,
+    plans: &[CandidatePlan],
+    best: (&Candidate, u32),
+    runs: &mut u32,
+) -> Result<BestChecks, RunError> {
+    let (candidate, recommended) = best;
+    let sized = plans.iter().find(|c| c.name == candidate.name);
+    let growth = growth::check(
+        cx.loaded,
+        cx.options,
+        &growth::Best {
+            candidate,
+            recommended,
+            min_workers: sized.and_then(|c| c.min_workers),
+        },
+        cx.pilot,
+        cx.seeds,
+        runs,
+    )?;
+    let shared_limit = sized
+        .map(|plan| shared_limit::check(cx.base, candidate, plan, cx.seeds, cx.options, runs))
+        .transpose()?
+        .flatten();
+    let probed = cx.options.probe.as_ref().map(|probe| {
+        let sample = sized
+            .and_then(|c| c.points.iter().find(|p| p.workers == recommended))
+            .and_then(|p| p.sample.as_ref());
+        hosting::probe(cx.loaded, candidate, recommended, busiest(sample), probe)
+    });
+    let (hosting, hosting_error) = match probed {
+        Some(Ok(h)) => (Some(h), None),
+        Some(Err(e)) => (None, Some(e.to_string())),
+        None => (None, None),
+    };
+    Ok(BestChecks {
+        growth,
+        shared_limit,
+        hosting,
+        hosting_error,
     })
 }
 

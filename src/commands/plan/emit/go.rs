@@ -18,8 +18,7 @@
 use minijinja::Value;
 
 use super::retry::{self, Transient};
-use crate::strategy::fallback::FallbackOn;
-use crate::strategy::limiter::Scope;
+use super::values::{self, float_point, Syntax};
 use crate::strategy::StrategySpec;
 
 /// The SDK and the version its facts were read from.
@@ -50,80 +49,31 @@ fn duration(d: std::time::Duration) -> String {
     }
 }
 
-/// A Go float literal ("60.0", "0.2").
-fn float(x: f64) -> String {
-    let s = super::trim(x);
-    if s.contains('.') {
-        s
-    } else {
-        format!("{s}.0")
-    }
-}
+/// How Go writes the shared values (go-genai's `APIError.Code`, the context's deadline).
+const SYNTAX: Syntax = Syntax {
+    truth: ("true", "false"),
+    float: float_point,
+    status_in: |codes| {
+        codes
+            .iter()
+            .map(|c| format!("apiErr.Code == {c}"))
+            .collect::<Vec<_>>()
+            .join(" || ")
+    },
+    server_error: "apiErr.Code >= 500",
+    or: "||",
+    // The last attempt's own timeout (the total's is ruled out by the caller).
+    timeout: "errors.Is(err, context.DeadlineExceeded)",
+};
 
 /// The template's values for `s`.
 pub fn values(s: &StrategySpec, model: &str) -> Value {
-    let l = &s.rate_limit;
-    let retry = retry::tenacity(&s.retry).map(|(o, _)| {
-        let codes: Vec<String> = o.status_codes.iter().map(u16::to_string).collect();
-        minijinja::context! {
-            attempts => o.attempts,
-            initial_delay => float(o.initial_delay),
-            max_delay => float(o.max_delay),
-            exp_base => float(o.exp_base),
-            jitter => float(o.jitter),
-            codes => codes.join(", "),
-        }
-    });
     minijinja::context! {
-        model => super::literal(model),
-        workers => s.workers,
-        queue_capacity => s.queue.capacity,
-        overflow => super::overflow_name(s.queue.overflow),
         queue_deadline => duration(s.queue.deadline.unwrap_or_default()),
         attempt_timeout => duration(s.timeout.attempt),
         total_timeout => duration(s.timeout.total),
-        limiter => l.rpm > 0 || l.tpm > 0,
-        rpm => l.rpm,
-        tpm => l.tpm,
-        burst_requests => float(super::burst_requests(s)),
-        burst_tokens => float(super::burst_tokens(s)),
-        per_model => if l.scope == Scope::Model { "true" } else { "false" },
-        retry => retry,
-        fallback => fallback(s),
+        ..values::shared(s, model, retry::tenacity(&s.retry).map(|(o, _)| o), &SYNTAX)
     }
-}
-
-/// The fallback's values: its model (or degraded) and the tests of the final error.
-fn fallback(s: &StrategySpec) -> Option<Value> {
-    let f = s.fallback.as_ref()?;
-    let mut tests = Vec::new();
-    for on in &f.on {
-        match on {
-            FallbackOn::S429 => tests.push("apiErr.Code == 429"),
-            FallbackOn::S503 => tests.push("apiErr.Code == 503"),
-            FallbackOn::S5xx => tests.push("apiErr.Code >= 500"),
-            FallbackOn::Breaker | FallbackOn::Timeout => {}
-        }
-    }
-    let api_test = if tests.is_empty() {
-        "false".to_string()
-    } else {
-        tests.join(" || ")
-    };
-    let other_test = if f.on.contains(&FallbackOn::Timeout) {
-        // The last attempt's own timeout (the total's is ruled out by the caller).
-        "errors.Is(err, context.DeadlineExceeded)"
-    } else {
-        "false"
-    };
-    let on: Vec<&str> = f.on.iter().map(|o| super::fallback_on(*o)).collect();
-    Some(minijinja::context! {
-        model => f.model.as_deref().map(super::literal),
-        degraded => f.degraded,
-        on => on.join(", "),
-        api_test => api_test,
-        other_test => other_test,
-    })
 }
 
 /// What the Go code cannot express beyond what every language misses.

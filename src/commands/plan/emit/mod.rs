@@ -17,6 +17,7 @@ mod go;
 mod python;
 mod retry;
 mod typescript;
+mod values;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -18,8 +18,7 @@
 use minijinja::Value;
 
 use super::retry::{self, Transient};
-use crate::strategy::fallback::FallbackOn;
-use crate::strategy::limiter::Scope;
+use super::values::{self, float_point, Syntax};
 use crate::strategy::StrategySpec;
 
 /// The SDK and the version its facts were read from.
@@ -36,79 +35,24 @@ const TRANSIENT: Transient = Transient {
     empty_codes_mean_defaults: true,
 };
 
-/// A Python float literal ("60.0", "0.2").
-fn float(x: f64) -> String {
-    let s = super::trim(x);
-    if s.contains('.') {
-        s
-    } else {
-        format!("{s}.0")
-    }
-}
+/// How Python writes the shared values (google-genai's `APIError.code`, httpx's timeouts).
+const SYNTAX: Syntax = Syntax {
+    truth: ("True", "False"),
+    float: float_point,
+    status_in: |codes| format!("error.code in ({},)", codes.join(", ")),
+    server_error: "error.code >= 500",
+    or: "or",
+    timeout: "isinstance(error, httpx.TimeoutException)",
+};
 
 /// The template's values for `s`.
 pub fn values(s: &StrategySpec, model: &str) -> Value {
-    let l = &s.rate_limit;
-    let retry = retry::tenacity(&s.retry).map(|(o, _)| {
-        let codes: Vec<String> = o.status_codes.iter().map(u16::to_string).collect();
-        minijinja::context! {
-            attempts => o.attempts,
-            initial_delay => float(o.initial_delay),
-            max_delay => float(o.max_delay),
-            exp_base => float(o.exp_base),
-            jitter => float(o.jitter),
-            codes => codes.join(", "),
-        }
-    });
     minijinja::context! {
-        model => super::literal(model),
-        workers => s.workers,
-        queue_capacity => s.queue.capacity,
-        overflow => super::overflow_name(s.queue.overflow),
-        queue_deadline_s => s.queue.deadline.map_or("None".to_string(), |d| float(d.as_secs_f64())),
+        queue_deadline_s => s.queue.deadline.map_or("None".to_string(), |d| float_point(d.as_secs_f64())),
         attempt_timeout_ms => s.timeout.attempt.as_millis().max(1) as u64,
-        total_timeout_s => float(s.timeout.total.as_secs_f64()),
-        limiter => l.rpm > 0 || l.tpm > 0,
-        rpm => l.rpm,
-        tpm => l.tpm,
-        burst_requests => float(super::burst_requests(s)),
-        burst_tokens => float(super::burst_tokens(s)),
-        per_model => if l.scope == Scope::Model { "True" } else { "False" },
-        retry => retry,
-        fallback => fallback(s),
+        total_timeout_s => float_point(s.timeout.total.as_secs_f64()),
+        ..values::shared(s, model, retry::tenacity(&s.retry).map(|(o, _)| o), &SYNTAX)
     }
-}
-
-/// The fallback's values: its model (or degraded) and the tests of the final error.
-fn fallback(s: &StrategySpec) -> Option<Value> {
-    let f = s.fallback.as_ref()?;
-    let mut codes = Vec::new();
-    let mut tests = Vec::new();
-    for on in &f.on {
-        match on {
-            FallbackOn::S429 => codes.push("429"),
-            FallbackOn::S503 => codes.push("503"),
-            FallbackOn::S5xx => tests.push("error.code >= 500".to_string()),
-            FallbackOn::Breaker | FallbackOn::Timeout => {}
-        }
-    }
-    if !codes.is_empty() {
-        tests.insert(0, format!("error.code in ({},)", codes.join(", ")));
-    }
-    let api_test = if tests.is_empty() {
-        "False".to_string()
-    } else {
-        tests.join(" or ")
-    };
-    let timeout = f.on.contains(&FallbackOn::Timeout);
-    let on: Vec<&str> = f.on.iter().map(|o| super::fallback_on(*o)).collect();
-    Some(minijinja::context! {
-        model => f.model.as_deref().map(super::literal),
-        degraded => f.degraded,
-        on => on.join(", "),
-        api_test => api_test,
-        other_test => if timeout { "isinstance(error, httpx.TimeoutException)" } else { "False" },
-    })
 }
 
 /// What the Python code cannot express beyond what every language misses.

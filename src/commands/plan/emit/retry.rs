@@ -106,8 +106,21 @@ pub fn tenacity(r: &RetrySpec) -> Option<(SdkRetry, Option<String>)> {
         Jitter::Equal => (v1 * 0.75, 0.0, true),
         Jitter::Proportional => (v1, 0.0, true),
     };
-    let how = "it adds U(0, jitter) s to initial_delay × exp_base^(k−1)";
-    Some((
+    Some(sdk_options(
+        r,
+        (initial, growth, jitter),
+        gap.then_some("it adds U(0, jitter) s to initial_delay × exp_base^(k−1)"),
+    ))
+}
+
+/// The SDK's options for `r` from its first wait, growth and jitter; with `gap` (how the SDK
+/// draws its waits) when their shape differs from the plan's, the gap said.
+fn sdk_options(
+    r: &RetrySpec,
+    (initial, growth, jitter): (f64, f64, f64),
+    gap: Option<&str>,
+) -> (SdkRetry, Option<String>) {
+    (
         SdkRetry {
             attempts: r.max_attempts,
             initial_delay: initial,
@@ -116,8 +129,8 @@ pub fn tenacity(r: &RetrySpec) -> Option<(SdkRetry, Option<String>)> {
             jitter,
             status_codes: status_codes(r),
         },
-        gap.then(|| shape_gap(r, how, initial)),
-    ))
+        gap.map(|how| shape_gap(r, how, initial)),
+    )
 }
 
 /// The JavaScript SDK's options (p-retry's formula), with the gap in the waits' shape if any;
@@ -139,17 +152,10 @@ pub fn p_retry(r: &RetrySpec) -> Option<(SdkRetry, Option<String>)> {
         Jitter::Full => (v1 / 2.0, 0.0, true),
         Jitter::Equal => (v1 * 0.75, 0.0, true),
     };
-    let how = "with jitter it multiplies each wait by U(1, 2), else none";
-    Some((
-        SdkRetry {
-            attempts: r.max_attempts,
-            initial_delay: initial,
-            max_delay: r.cap.as_secs_f64(),
-            exp_base: growth,
-            jitter,
-            status_codes: status_codes(r),
-        },
-        gap.then(|| shape_gap(r, how, initial)),
+    Some(sdk_options(
+        r,
+        (initial, growth, jitter),
+        gap.then_some("with jitter it multiplies each wait by U(1, 2), else none"),
     ))
 }
 

@@ -17,8 +17,7 @@
 use minijinja::Value;
 
 use super::retry::{self, Transient};
-use crate::strategy::fallback::FallbackOn;
-use crate::strategy::limiter::Scope;
+use super::values::{self, Syntax};
 use crate::strategy::StrategySpec;
 
 /// The SDK and the version its facts were read from.
@@ -41,70 +40,32 @@ fn ms(d: std::time::Duration) -> u64 {
     d.as_millis().max(1) as u64
 }
 
+/// How TypeScript writes the shared values (@google/genai's `ApiError.status`, an aborted
+/// attempt).
+const SYNTAX: Syntax = Syntax {
+    truth: ("true", "false"),
+    float: super::trim,
+    status_in: |codes| {
+        codes
+            .iter()
+            .map(|c| format!("error.status === {c}"))
+            .collect::<Vec<_>>()
+            .join(" || ")
+    },
+    server_error: "error.status >= 500",
+    or: "||",
+    // An attempt its own timeout aborted, the SDK's retries spent.
+    timeout: "error instanceof Error && error.name === 'AbortError'",
+};
+
 /// The template's values for `s`.
 pub fn values(s: &StrategySpec, model: &str) -> Value {
-    let l = &s.rate_limit;
-    let retry = retry::p_retry(&s.retry).map(|(o, _)| {
-        let codes: Vec<String> = o.status_codes.iter().map(u16::to_string).collect();
-        minijinja::context! {
-            attempts => o.attempts,
-            initial_delay => super::trim(o.initial_delay),
-            max_delay => super::trim(o.max_delay),
-            exp_base => super::trim(o.exp_base),
-            jitter => super::trim(o.jitter),
-            codes => codes.join(", "),
-        }
-    });
     minijinja::context! {
-        model => super::literal(model),
-        workers => s.workers,
-        queue_capacity => s.queue.capacity,
-        overflow => super::overflow_name(s.queue.overflow),
         queue_deadline_ms => s.queue.deadline.map_or("null".to_string(), |d| ms(d).to_string()),
         attempt_timeout_ms => ms(s.timeout.attempt),
         total_timeout_ms => ms(s.timeout.total),
-        limiter => l.rpm > 0 || l.tpm > 0,
-        rpm => l.rpm,
-        tpm => l.tpm,
-        burst_requests => super::trim(super::burst_requests(s)),
-        burst_tokens => super::trim(super::burst_tokens(s)),
-        per_model => if l.scope == Scope::Model { "true" } else { "false" },
-        retry => retry,
-        fallback => fallback(s),
+        ..values::shared(s, model, retry::p_retry(&s.retry).map(|(o, _)| o), &SYNTAX)
     }
-}
-
-/// The fallback's values: its model (or degraded) and the tests of the final error.
-fn fallback(s: &StrategySpec) -> Option<Value> {
-    let f = s.fallback.as_ref()?;
-    let mut tests = Vec::new();
-    for on in &f.on {
-        match on {
-            FallbackOn::S429 => tests.push("error.status === 429"),
-            FallbackOn::S503 => tests.push("error.status === 503"),
-            FallbackOn::S5xx => tests.push("error.status >= 500"),
-            FallbackOn::Breaker | FallbackOn::Timeout => {}
-        }
-    }
-    let api_test = if tests.is_empty() {
-        "false".to_string()
-    } else {
-        tests.join(" || ")
-    };
-    let other_test = if f.on.contains(&FallbackOn::Timeout) {
-        // An attempt its own timeout aborted, the SDK's retries spent.
-        "error instanceof Error && error.name === 'AbortError'"
-    } else {
-        "false"
-    };
-    let on: Vec<&str> = f.on.iter().map(|o| super::fallback_on(*o)).collect();
-    Some(minijinja::context! {
-        model => f.model.as_deref().map(super::literal),
-        degraded => f.degraded,
-        on => on.join(", "),
-        api_test => api_test,
-        other_test => other_test,
-    })
 }
 
 /// What the TypeScript code cannot express beyond what every language misses.
