@@ -13,10 +13,13 @@ pub fn ms(v: Option<f64>) -> String {
 }
 
 /// A latency and its 95% half-width, the half-width in the mean's own unit ("20.71 s ± 0.35 s",
-/// never "20.71 s ± 350 ms"), and "± 0" when every seed agreed.
+/// never "20.71 s ± 350 ms"; "1.6 min ± 2.6 min", never "1.6 min ± 154.47 s"), and "± 0" when
+/// every seed agreed.
 pub fn ms_pm(mean: f64, ci: f64) -> String {
     if ci.abs() < 1e-9 {
         format!("{} ± 0", ms(Some(mean)))
+    } else if mean >= 60_000.0 {
+        format!("{} ± {:.1} min", ms(Some(mean)), ci / 60_000.0)
     } else if mean >= 1000.0 {
         format!("{} ± {:.2} s", ms(Some(mean)), ci / 1000.0)
     } else {
@@ -126,6 +129,14 @@ mod tests {
         assert_eq!(wrap("aa bb cc", 5, 2), "aa bb\n  cc\n");
         assert_eq!(wrap("  topic   value", 40, 0), "  topic   value\n");
         assert_eq!(wrap("longerword x", 4, 1), "longerword\n x\n");
+    }
+
+    #[test]
+    fn an_interval_is_in_its_means_unit() {
+        assert_eq!(ms_pm(96_000.0, 154_470.0), "1.6 min ± 2.6 min");
+        assert_eq!(ms_pm(20_710.0, 350.0), "20.71 s ± 0.35 s");
+        assert_eq!(ms_pm(612.0, 35.0), "612 ms ± 35 ms");
+        assert_eq!(ms_pm(612.0, 0.0), "612 ms ± 0");
     }
 
     #[test]

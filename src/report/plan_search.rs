@@ -28,14 +28,15 @@ pub fn front_note(s: &FullSearch) -> String {
     let passing = s.front.iter().filter(|p| p.passes).count();
     if passing > 0 {
         format!(
-            "The Pareto front of the {passing} passing points (of {} fully sized): no other passing point is cheaper, \
-             faster, answers more and sees fewer 429s all at once (plans whose figures are identical shown once).",
+            "The Pareto front of the {passing} passing points (every objective met, the day and the month within the \
+             daily quota and the monthly spend cap; of {} fully sized): no other passing point is cheaper, faster, \
+             answers more and sees fewer 429s all at once (plans whose figures are identical shown once).",
             s.front.len()
         )
     } else {
         format!(
-            "No point passed; the Pareto front of all {} fully sized points (plans whose figures are identical \
-             shown once):",
+            "No point passed (every objective met, the day and the month within the daily quota and the monthly \
+             spend cap); the Pareto front of all {} fully sized points (plans whose figures are identical shown once):",
             s.front.len()
         )
     }
@@ -108,6 +109,8 @@ pub fn stress_cells(s: &FullSearch) -> Vec<Vec<String>> {
                     x.label.clone(),
                     if x.holds {
                         "yes".to_string()
+                    } else if x.undecided {
+                        format!("not shown: seeds straddle {}", x.missed.join(", "))
                     } else {
                         format!("no: misses {}", x.missed.join(", "))
                     },
@@ -161,7 +164,12 @@ fn recommended(p: &CapacityPlan) -> Option<(&str, u32)> {
 /// The section in Markdown (empty without a full search).
 pub fn markdown(p: &CapacityPlan) -> String {
     let Some(s) = &p.search else { return String::new() };
-    let mut out = format!("\n### The full search\n\n{}\n\n", s.why);
+    // With a recommendation the reason is its "Why" line at the top of the plan.
+    let mut out = if p.recommendation.is_some() {
+        "\n### The full search\n\n".to_string()
+    } else {
+        format!("\n### The full search\n\n{}\n\n", s.why)
+    };
     out.push_str(&format!("{}\n\n", effort_line(s)));
     for l in space_lines(s) {
         out.push_str(&format!("- {l}\n"));

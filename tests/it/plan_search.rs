@@ -312,3 +312,58 @@ fn on_the_example_scenarios_the_search_is_at_least_as_cheap_as_the_workers_only_
         assert_eq!(c.passed_seeds as usize, c.seeds.len(), "{name}: {c:?}");
     }
 }
+
+/// 2/s of long prompts on tier 1 ($250 a month): every objective is met in the window, but the
+/// month it stands for is many times the cap — no point of the front passes, and the plan names
+/// the cap.
+const OVER_CAP: &str = r#"
+name = "search-over-cap"
+seed = 9
+duration = "2m"
+[target]
+kind = "sim"
+model = "gemini-3.8-flash"
+profile = "tier1"
+[target.mock]
+latency = { dist = "lognormal", median = "500ms", p99 = "2s" }
+[traffic]
+arrival = "poisson"
+rate = 2.0
+input_tokens = 2000
+output_tokens = 300
+[strategy]
+workers = 8
+timeout = { attempt = "10s", total = "30s" }
+[plan]
+retry = ["as-configured"]
+attempt_timeout = ["as-configured"]
+queue = ["unbounded"]
+rate_limit = ["off"]
+[slo]
+p95 = "10s"
+success_rate = 0.99
+"#;
+
+#[test]
+fn points_over_the_monthly_cap_do_not_pass_the_front() {
+    let p = search(OVER_CAP);
+    assert!(p.best.is_none(), "{:?}", p.best);
+    let s = p.search.as_ref().unwrap();
+    let met_in_window = p
+        .candidates
+        .iter()
+        .flat_map(|c| c.points.iter())
+        .filter(|pt| pt.passes)
+        .count();
+    assert!(met_in_window > 0, "no count met the objectives in the window");
+    assert!(
+        s.front.iter().all(|f| !f.passes),
+        "a point over the cap passes the front"
+    );
+    let closest = p.closest.as_ref().unwrap();
+    assert!(
+        closest.misses.iter().any(|m| m.contains("monthly spend cap")),
+        "{:?}",
+        closest.misses
+    );
+}

@@ -60,16 +60,25 @@ pub struct ObjectiveAt {
     pub steady_window: bool,
 }
 
+/// Whether `value` misses `objective`'s `target` (no value misses).
+fn missed(objective: Objective, target: f64, value: Option<f64>) -> bool {
+    value.is_none_or(|v| if objective.is_floor() { v < target } else { v > target })
+}
+
 impl ObjectiveAt {
     /// Whether the objective was met (its interval on the passing side).
     pub fn met(&self) -> bool {
         self.decision == Decision::Met
     }
 
+    /// Whether seed `i`'s own value missed the target (no value misses).
+    fn missed_by_seed(&self, i: usize) -> bool {
+        missed(self.objective, self.target, self.stat.values.get(i).copied().flatten())
+    }
+
     fn of(objective: Objective, target: f64, pooled: Option<f64>, values: Vec<Option<f64>>) -> ObjectiveAt {
         let floor = objective.is_floor();
-        let missed_by = |v: &Option<f64>| v.is_none_or(|v| if floor { v < target } else { v > target });
-        let seeds_missed = values.iter().filter(|v| missed_by(v)).count() as u32;
+        let seeds_missed = values.iter().filter(|v| missed(objective, target, **v)).count() as u32;
         let worst = values
             .iter()
             .flatten()
@@ -181,6 +190,10 @@ pub enum Judge {
     /// Screening: exactly the seeds given, passing when every seed's own run met every
     /// objective (no interval: a quick, optimistic first cut that the full sizing confirms).
     Screen,
+    /// Confirmation on fresh seeds: exactly the seeds given, every seed's own run judged as the
+    /// finalists are (in its steady window where every seed found one), passing when every
+    /// seed met every objective.
+    Confirm,
 }
 
 /// [`measure`], judging the objectives as `judge` says.
@@ -192,10 +205,15 @@ pub fn measure_judged(
     budget: SeedBudget,
     judge: Judge,
 ) -> Result<(Point, u32), RunError> {
-    if judge == Judge::Screen {
+    if matches!(judge, Judge::Screen | Judge::Confirm) {
         let summaries = run_seeds(base, candidate, workers, seeds)?;
         let pooled = Pooled::of(&summaries);
-        let objectives = objectives_of(&summaries, &pooled, Judge::WholeRun);
+        let as_judged = if judge == Judge::Confirm {
+            Judge::EverySeedSteady
+        } else {
+            Judge::WholeRun
+        };
+        let objectives = objectives_of(&summaries, &pooled, as_judged);
         let mut p = point(workers, summaries, objectives, &pooled);
         p.passes = p.passed_seeds == p.seeds;
         p.undecided = false;
@@ -380,7 +398,15 @@ fn horizon_of(summaries: &[Summary]) -> Option<Horizon> {
 fn point(workers: u32, summaries: Vec<Summary>, objectives: Vec<ObjectiveAt>, pooled: &Pooled) -> Point {
     let passes_of = |s: &Summary| s.slo.as_ref().is_none_or(|v| v.pass);
     let stat = |f: Figure| Stat::of(summaries.iter().map(f.read).collect());
-    let passed = summaries.iter().filter(|s| passes_of(s)).count() as u32;
+    // Judged in the steady windows, a seed passes when its own windowed values do; otherwise
+    // when its run's own verdict does.
+    let passed = if objectives.iter().any(|o| o.steady_window) {
+        (0..summaries.len())
+            .filter(|&i| objectives.iter().all(|o| !o.missed_by_seed(i)))
+            .count() as u32
+    } else {
+        summaries.iter().filter(|s| passes_of(s)).count() as u32
+    };
     let missed = objectives
         .iter()
         .filter(|o| !o.met())

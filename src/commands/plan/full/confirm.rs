@@ -4,6 +4,7 @@
 use super::robust;
 use super::{Confirmation, Context, Effort};
 use crate::commands::plan::point::{measure_judged, Judge, SeedBudget};
+use crate::commands::plan::Point;
 use crate::commands::plan::{verdict, CandidatePlan};
 use crate::run::RunError;
 use crate::scenario::Candidate;
@@ -51,7 +52,10 @@ pub(super) fn robustness(
     Ok(out)
 }
 
-/// Step 5: the recommendation on fresh seeds, raising workers until every seed passes.
+/// Step 5: the recommendation on fresh seeds, judged as the finalists are, raising workers
+/// (10% at a time, three times at most) until every seed passes — and no further once a raise
+/// passes no more seeds than the count below it: then what misses is not the workers (a quota,
+/// the traffic's own bursts), and the lower count is kept.
 pub(super) fn confirm(
     cx: &Context<'_>,
     candidate: &Candidate,
@@ -64,42 +68,52 @@ pub(super) fn confirm(
         .map(|i| cx.base.seed().wrapping_add(CONFIRM_OFFSET + i))
         .collect();
     let n = fresh.len();
+    let max = cx.options.max_workers.max(1);
     let mut w = workers;
-    let mut raised = 0;
-    loop {
+    let mut kept: Option<(u32, Point)> = None;
+    let mut no_avail = None;
+    for raised in 0..=3 {
         let (p, r) = measure_judged(
             cx.base,
             candidate,
             w,
             &fresh,
             SeedBudget { start: n, max: n },
-            Judge::Screen,
+            Judge::Confirm,
         )?;
         *runs += r;
         effort.confirm_runs += r;
-        let max = cx.options.max_workers.max(1);
-        if p.passed_seeds as usize == n || raised == 3 || w >= max {
-            effort.wall_time_s += wall.elapsed().as_secs_f64();
-            cx.options.progress.say(&format!(
-                "search · confirm · {} at {w} workers: {} of {n} fresh seeds meet every objective · {} runs",
-                candidate.name, p.passed_seeds, *runs
-            ));
-            return Ok(Confirmation {
-                candidate: candidate.name.clone(),
-                seeds: fresh,
-                workers: w,
-                searched_workers: workers,
-                passed_seeds: p.passed_seeds,
-                success_rate: p.success_rate,
-                p95_ms: p.p95_ms,
-                cost_per_hour_usd: p.cost_per_hour_usd,
-                attempts_per_request: p.attempts_per_request,
-                offered: p.offered,
-            });
+        if kept.as_ref().is_some_and(|(_, k)| p.passed_seeds <= k.passed_seeds) {
+            no_avail = Some(w);
+            break;
+        }
+        let done = p.passed_seeds as usize == n || raised == 3 || w >= max;
+        kept = Some((w, p));
+        if done {
+            break;
         }
         w = ((f64::from(w) * 1.1).ceil() as u32).max(w + 1).min(max);
-        raised += 1;
     }
+    let (w, p) = kept.expect("the first count is always kept");
+    effort.wall_time_s += wall.elapsed().as_secs_f64();
+    cx.options.progress.say(&format!(
+        "search · confirm · {} at {w} workers: {} of {n} fresh seeds meet every objective · {} runs",
+        candidate.name, p.passed_seeds, *runs
+    ));
+    Ok(Confirmation {
+        candidate: candidate.name.clone(),
+        seeds: fresh,
+        workers: w,
+        searched_workers: workers,
+        raised_without_gain: no_avail,
+        passed_seeds: p.passed_seeds,
+        steady_window: p.objectives.iter().any(|o| o.steady_window),
+        success_rate: p.success_rate,
+        p95_ms: p.p95_ms,
+        cost_per_hour_usd: p.cost_per_hour_usd,
+        attempts_per_request: p.attempts_per_request,
+        offered: p.offered,
+    })
 }
 
 /// The passing plans in the order they are offered: those tied on cost with the cheapest first

@@ -14,7 +14,8 @@ pub struct FrontPoint {
     pub candidate: String,
     /// Its workers (per replica).
     pub workers: u32,
-    /// Whether it met every objective.
+    /// Whether it met every objective, and its traffic over a day and a month fits the daily
+    /// quota and the monthly spend cap.
     pub passes: bool,
     /// Whether it is on the front: no other passing point (any point, when none passes) is at
     /// least as good on every axis and better on one.
@@ -64,7 +65,9 @@ fn of(c: &CandidatePlan, p: &Point) -> FrontPoint {
     FrontPoint {
         candidate: c.name.clone(),
         workers: p.workers,
-        passes: p.passes,
+        // Meeting the objectives in the window is not enough when the day or the month the
+        // window stands for misses the daily quota or the monthly spend cap.
+        passes: p.passes && p.horizon.as_ref().is_none_or(|h| h.pass()),
         on_front: false,
         cost_per_hour_usd: cost,
         p95_ms: p.p95_ms.clone(),

@@ -70,8 +70,14 @@ pub struct Confirmation {
     pub workers: u32,
     /// The workers the search recommended before (differs when a fresh seed missed).
     pub searched_workers: u32,
+    /// A higher count tried that met the objectives on no more of the seeds, so was not kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raised_without_gain: Option<u32>,
     /// Seeds whose own run met every objective.
     pub passed_seeds: u32,
+    /// Whether the latency and success objectives were judged in each run's steady-state
+    /// window (every seed found one), as the finalists are; the whole run otherwise.
+    pub steady_window: bool,
     /// Share answered over the fresh seeds.
     pub success_rate: Stat,
     /// p95 over the fresh seeds (ms).

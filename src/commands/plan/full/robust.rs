@@ -87,8 +87,11 @@ pub struct StressResult {
     pub label: String,
     /// Whether every objective was still met (95% interval on the passing side).
     pub holds: bool,
-    /// Objectives missed.
+    /// Objectives missed (or undecided).
     pub missed: Vec<String>,
+    /// Not held, but not missed either: some objective's interval over the seeds still
+    /// straddles its target.
+    pub undecided: bool,
     /// Share of requests answered.
     pub success_rate: Stat,
     /// End-to-end p95 (ms).
@@ -173,6 +176,7 @@ fn result(stress: Stress, p: &Point) -> StressResult {
         label: stress.label().to_string(),
         holds: p.passes,
         missed: p.missed.clone(),
+        undecided: p.undecided,
         success_rate: p.success_rate.clone(),
         p95_ms: p.p95_ms.clone(),
         cost_per_hour_usd: p.cost_per_hour_usd.clone(),

@@ -16,19 +16,44 @@ pub(super) fn alternatives(
     let passing: Vec<&front::FrontPoint> = front.iter().filter(|p| p.passes).collect();
     let cost = |p: &front::FrontPoint| p.cost_per_hour_usd.mean.unwrap_or(f64::MAX);
     let p95 = |p: &front::FrontPoint| p.p95_ms.mean.unwrap_or(f64::MAX);
-    if let Some(c) = passing
-        .iter()
-        .min_by(|a, b| cost(a).total_cmp(&cost(b)).then(a.workers.cmp(&b.workers)))
-    {
+    // The cheapest; of points whose costs are the same within the noise (the API's cost follows
+    // the answers, so a plan that sheds a few requests is not cheaper for it) the one answering
+    // most, then with the fewest workers.
+    let lowest = passing.iter().min_by(|a, b| cost(a).total_cmp(&cost(b)));
+    let answered = |p: &front::FrontPoint| p.success_rate.mean.unwrap_or(0.0);
+    let cheapest = lowest.and_then(|low| {
+        passing
+            .iter()
+            .filter(|p| verdict::close_within_noise(&p.cost_per_hour_usd, &low.cost_per_hour_usd))
+            .min_by(|a, b| {
+                answered(b)
+                    .total_cmp(&answered(a))
+                    .then(a.workers.cmp(&b.workers))
+                    .then(cost(a).total_cmp(&cost(b)))
+            })
+            .map(|c| (c, low))
+    });
+    if let Some((c, low)) = cheapest {
+        let lower = if cost(low) < cost(c) {
+            format!(
+                "; {} at {} workers costs {} but answers {:.1}%, the same cost within the noise",
+                low.candidate,
+                low.workers,
+                crate::format::usd_hour(Some(cost(low))),
+                answered(low) * 100.0
+            )
+        } else {
+            String::new()
+        };
         out.push(Alternative {
             label: "cheapest".into(),
             candidate: c.candidate.clone(),
             workers: c.workers,
             why: format!(
-                "the lowest cost of any passing point: {} an hour (p95 {}, {:.1}% answered)",
+                "the lowest cost of any passing point: {} an hour (p95 {}, {:.1}% answered){lower}",
                 crate::format::usd_hour(Some(cost(c))),
                 crate::format::secs(p95(c) / 1000.0),
-                c.success_rate.mean.unwrap_or(0.0) * 100.0
+                answered(c) * 100.0
             ),
         });
     }
@@ -52,15 +77,19 @@ pub(super) fn alternatives(
             });
         }
     }
-    if let Some(r) = robustness
+    let at_2x = |r: &robust::Robustness| r.success_at_2x().unwrap_or(0.0);
+    let most = robustness
         .iter()
         .filter(|r| r.success_at_2x().is_some())
-        .max_by(|a, b| {
-            a.success_at_2x()
-                .unwrap_or(0.0)
-                .total_cmp(&b.success_at_2x().unwrap_or(0.0))
-        })
-    {
+        .max_by(|a, b| at_2x(a).total_cmp(&at_2x(b)));
+    // Within a tenth of a point of the most, the recommendation itself carries the label.
+    let most = most.map(|m| {
+        robustness
+            .iter()
+            .find(|r| recommended.is_some_and(|(n, ..)| n == r.candidate) && at_2x(m) - at_2x(r) <= 0.001)
+            .unwrap_or(m)
+    });
+    if let Some(r) = most {
         out.push(Alternative {
             label: "most robust to ×2 traffic".into(),
             candidate: r.candidate.clone(),
@@ -99,6 +128,9 @@ pub(super) fn summarise(
         &finals.finalists.iter().map(|(c, _)| c.name.clone()).collect::<Vec<_>>(),
     );
     if let Some(r) = recommendation {
+        // The search's reason replaces the verdict's: it says why this plan beat the combinations
+        // tried, the stresses and the fresh seeds, where the verdict lists every tied name.
+        r.chosen_because = Some(why.clone());
         r.settings = settings_of(&r.strategy);
         if let Some(c) = confirmation.as_ref().filter(|c| c.workers != c.searched_workers) {
             r.workers = c.workers;
@@ -272,37 +304,41 @@ fn precedence(
     }
 }
 
-/// The stresses the winner holds under, and how far it falls under the others.
+/// The stresses the winner holds under, and how far it falls under the others (or that its
+/// seeds straddle a target).
 fn under_stress(r: &robust::Robustness) -> String {
     let held: Vec<&str> = r.results.iter().filter(|x| x.holds).map(|x| x.label.as_str()).collect();
-    let missed: Vec<String> = r
-        .results
-        .iter()
-        .filter(|x| !x.holds)
-        .map(|x| {
-            format!(
-                "{} ({:.1}% answered, p95 {})",
-                x.label,
-                x.success_rate.mean.unwrap_or(0.0) * 100.0,
-                x.p95_ms.mean.map_or("—".into(), |m| crate::format::secs(m / 1000.0))
-            )
-        })
-        .collect();
-    format!(
-        " Under stress it holds {} of {}{}{}.",
-        held.len(),
-        r.results.len(),
-        if held.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", held.join(", "))
-        },
-        if missed.is_empty() {
-            String::new()
-        } else {
-            format!("; it misses under {}", missed.join("; "))
-        }
-    )
+    let figures = |x: &robust::StressResult| {
+        format!(
+            "{} ({:.1}% answered, p95 {})",
+            x.label,
+            x.success_rate.mean.unwrap_or(0.0) * 100.0,
+            x.p95_ms.mean.map_or("—".into(), |m| crate::format::secs(m / 1000.0))
+        )
+    };
+    let listed = |undecided: bool| -> Vec<String> {
+        r.results
+            .iter()
+            .filter(|x| !x.holds && x.undecided == undecided)
+            .map(figures)
+            .collect()
+    };
+    let (missed, undecided) = (listed(false), listed(true));
+    let mut out = format!(" Under stress it holds {} of {}", held.len(), r.results.len());
+    if !held.is_empty() {
+        out.push_str(&format!(" ({})", held.join(", ")));
+    }
+    if !missed.is_empty() {
+        out.push_str(&format!("; it misses under {}", missed.join("; ")));
+    }
+    if !undecided.is_empty() {
+        out.push_str(&format!(
+            "; under {} its seeds straddle a target (not shown to hold)",
+            undecided.join("; ")
+        ));
+    }
+    out.push('.');
+    out
 }
 
 /// The confirmation on fresh seeds: how many met every objective, at which workers, and the
@@ -315,9 +351,14 @@ fn on_fresh_seeds(c: &Confirmation) -> String {
         (Some(lo), Some(hi)) => format!(" (they offered {lo:.0} to {hi:.0} requests)"),
         _ => String::new(),
     };
-    if c.workers == c.searched_workers {
+    let judged = if c.steady_window {
+        " (judged in each run's steady-state window)"
+    } else {
+        ""
+    };
+    let mut out = if c.workers == c.searched_workers {
         format!(
-            " Re-run at {} workers on {} seeds the search never used{offered}: {} of them met every objective.",
+            " Re-run at {} workers on {} seeds the search never used{offered}: {} of them met every objective{judged}.",
             c.workers,
             c.seeds.len(),
             c.passed_seeds
@@ -325,14 +366,21 @@ fn on_fresh_seeds(c: &Confirmation) -> String {
     } else {
         format!(
             " Re-run on {} seeds the search never used{offered}, {} workers missed an objective on some; raised to \
-             {}: {} of {} met every objective.",
+             {}: {} of {} met every objective{judged}.",
             c.seeds.len(),
             c.searched_workers,
             c.workers,
             c.passed_seeds,
             c.seeds.len()
         )
+    };
+    if let Some(more) = c.raised_without_gain {
+        out.push_str(&format!(
+            " {more} workers met them on no more seeds, so more workers are not the remedy: the misses come from the traffic's heavier \
+             windows, not from the client's concurrency."
+        ));
     }
+    out
 }
 
 /// The traffic window of the plans' runs (s), read from a point's run.
