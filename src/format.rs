@@ -43,6 +43,15 @@ pub fn secs(s: f64) -> String {
     }
 }
 
+/// A worker count with its noun: "1 worker", "3 workers".
+pub fn workers(n: u32) -> String {
+    if n == 1 {
+        "1 worker".into()
+    } else {
+        format!("{n} workers")
+    }
+}
+
 /// A share as "48.0%" or "—".
 pub fn pct(v: Option<f64>) -> String {
     match v {
@@ -129,6 +138,13 @@ mod tests {
         assert_eq!(wrap("aa bb cc", 5, 2), "aa bb\n  cc\n");
         assert_eq!(wrap("  topic   value", 40, 0), "  topic   value\n");
         assert_eq!(wrap("longerword x", 4, 1), "longerword\n x\n");
+    }
+
+    #[test]
+    fn one_worker_is_singular() {
+        assert_eq!(workers(1), "1 worker");
+        assert_eq!(workers(0), "0 workers");
+        assert_eq!(workers(12), "12 workers");
     }
 
     #[test]

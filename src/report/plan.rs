@@ -189,7 +189,10 @@ pub(super) fn md_table(columns: &[&str], rows: &[Vec<String>]) -> String {
 fn advice_source(c: &crate::commands::plan::CandidatePlan) -> String {
     match (c.recommended_workers, c.advice_workers) {
         (Some(_), _) => "Other settings, read from the run at the recommended count".into(),
-        (None, Some(w)) => format!("Other settings, read from the run at {w} workers, the count closest to passing"),
+        (None, Some(w)) => format!(
+            "Other settings, read from the run at {}, the count closest to passing",
+            crate::format::workers(w)
+        ),
         _ => "Other settings".into(),
     }
 }
@@ -295,8 +298,9 @@ fn verdict_lines(p: &CapacityPlan) -> Vec<String> {
         return vec!["**No plan passes**, and no count was measured.".into()];
     };
     let mut lines = vec![format!(
-        "**No plan passes.** The closest is {} at {} workers, which misses:",
-        c.candidate, c.workers
+        "**No plan passes.** The closest is {} at {}, which misses:",
+        c.candidate,
+        crate::format::workers(c.workers)
     )];
     lines.extend(c.misses.iter().map(|m| format!("- {m}")));
     lines.push(format!("What binds there, and what would make it pass: {}", c.change));
@@ -320,8 +324,8 @@ pub fn markdown(p: &CapacityPlan) -> String {
     }
     out.push_str(&crate::summary::Assumption::markdown(&p.rests_on));
     out.push_str(&format!(
-        "First guess: **{}** workers — {} (traffic {:.2}/s, service {:.3} s × {:.2} attempts = {:.2} erlangs, the workers it keeps busy on average).\n\n",
-        p.guess.workers,
+        "First guess: **{}** — {} (traffic {:.2}/s, service {:.3} s × {:.2} attempts = {:.2} erlangs, the workers it keeps busy on average).\n\n",
+        crate::format::workers(p.guess.workers),
         p.guess.method,
         p.guess.rate_rps,
         p.guess.service_s,

@@ -29,10 +29,13 @@ pub(super) fn why(min: Option<u32>, recommended: Option<u32>, lo: u32, points: &
         Some(m) => {
             let seeds = at(m).map_or(0, |p| p.seeds);
             let below = m.checked_sub(1).and_then(|b| at(b).or_else(|| at(lo)));
-            let failing = below.map_or(String::new(), |p| format!("; at {} workers {}", p.workers, misses(p)));
+            let failing = below.map_or(String::new(), |p| {
+                format!("; at {} {}", crate::format::workers(p.workers), misses(p))
+            });
             format!(
-                "{m} workers met every objective ({seeds} seeds, each objective's 95% interval clear of its \
+                "{} met every objective ({seeds} seeds, each objective's 95% interval clear of its \
                  target){failing}. Recommended: {} ({}% headroom, at least one more).",
+                crate::format::workers(m),
                 recommended.unwrap_or(m),
                 ((HEADROOM - 1.0) * 100.0).round()
             )
@@ -43,7 +46,11 @@ pub(super) fn why(min: Option<u32>, recommended: Option<u32>, lo: u32, points: &
             format!(
                 "No worker count tried met the objectives: the largest tried was {largest} (the search stops when a \
                  larger step no longer helps){}.",
-                closest.map_or(String::new(), |p| format!("; at {} workers {}", p.workers, misses(p)))
+                closest.map_or(String::new(), |p| format!(
+                    "; at {} {}",
+                    crate::format::workers(p.workers),
+                    misses(p)
+                ))
             )
         }
     }
