@@ -69,32 +69,27 @@ pub(super) fn confirm(
         .collect();
     let n = fresh.len();
     let max = cx.options.max_workers.max(1);
-    let mut w = workers;
-    let mut kept: Option<(u32, Point)> = None;
-    let mut no_avail = None;
-    for raised in 0..=3 {
-        let (p, r) = measure_judged(
-            cx.base,
-            candidate,
-            w,
-            &fresh,
-            SeedBudget { start: n, max: n },
-            Judge::Confirm,
-        )?;
+    let mut measure = |w: u32| -> Result<Point, RunError> {
+        let budget = SeedBudget { start: n, max: n };
+        let (p, r) = measure_judged(cx.base, candidate, w, &fresh, budget, Judge::Confirm)?;
         *runs += r;
         effort.confirm_runs += r;
-        if kept.as_ref().is_some_and(|(_, k)| p.passed_seeds <= k.passed_seeds) {
-            no_avail = Some(w);
+        Ok(p)
+    };
+    let (mut w, mut p) = (workers, measure(workers)?);
+    let mut no_avail = None;
+    for _ in 0..3 {
+        if p.passed_seeds as usize == n || w >= max {
             break;
         }
-        let done = p.passed_seeds as usize == n || raised == 3 || w >= max;
-        kept = Some((w, p));
-        if done {
+        let more = ((f64::from(w) * 1.1).ceil() as u32).max(w + 1).min(max);
+        let q = measure(more)?;
+        if q.passed_seeds <= p.passed_seeds {
+            no_avail = Some(more);
             break;
         }
-        w = ((f64::from(w) * 1.1).ceil() as u32).max(w + 1).min(max);
+        (w, p) = (more, q);
     }
-    let (w, p) = kept.expect("the first count is always kept");
     effort.wall_time_s += wall.elapsed().as_secs_f64();
     cx.options.progress.say(&format!(
         "search · confirm · {} at {w} workers: {} of {n} fresh seeds meet every objective · {} runs",
